@@ -1,0 +1,84 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way: WharfMQTT (codec, protocol vocabulary) <- WharfCore
+// (routing, sessions; no sockets) <- WharfServer (NIO listeners) <- `wharf` (CLI).
+let package = Package(
+    name: "Wharf",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wharf", targets: ["wharf"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // Topic tree, routing, sessions, retained store. No sockets: unit-testable without channels.
+        .target(
+            name: "WharfCore",
+            dependencies: [
+                "WharfMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        // MQTT packet model, ByteBuffer codec and the per-connection protocol state machine.
+        .target(
+            name: "WharfMQTT",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // NIO listeners, connection handlers, configuration and lifecycle.
+        .target(
+            name: "WharfServer",
+            dependencies: [
+                "WharfCore",
+                "WharfMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // Load generator behind `wharf bench`: a small MQTT client on the same codec.
+        .target(
+            name: "WharfBench",
+            dependencies: [
+                "WharfMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "wharf",
+            dependencies: [
+                "WharfServer",
+                "WharfBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "WharfMQTTTests", dependencies: [
+            "WharfMQTT", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "WharfCoreTests", dependencies: [
+            "WharfCore", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "WharfServerTests", dependencies: [
+            "WharfServer", "WharfCore", "WharfMQTT",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,27 @@
+import Synchronization
+import WharfMQTT
+
+/// The broker core: sessions by client id, the subscription trie and the
+/// retained store. No sockets: the server calls it from connection handlers
+/// on any event loop, and tests call it directly.
+///
+/// Locks are short and never nested across I/O. Order when two are held:
+/// sessions, then tree. Publishing takes the tree lock only to match, then
+/// each matched session's own lock to enqueue.
+public final class Broker: Sendable {
+    public let limits: BrokerLimits
+    public let metrics: any BrokerMetrics
+
+    let sessions = Mutex<[String: Session]>([:])
+    let tree = Mutex(SubscriptionTree())
+    let retained = Mutex(RetainedStore())
+
+    public init(limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters()) {
+        self.limits = limits
+        self.metrics = metrics
+    }
+
+    public var sessionCount: Int { sessions.withLock { $0.count } }
+    public var subscriptionCount: Int { tree.withLock { $0.count } }
+    public var retainedCount: Int { retained.withLock { $0.count } }
+}

@@ -1,0 +1,10 @@
+/// The live connection a session delivers through. The core calls these from
+/// any thread; the server's implementation hops to its event loop once and
+/// pulls everything pending, so deliveries are batched per hop, not per message.
+public protocol DeliveryTarget: AnyObject, Sendable {
+    /// The session has packets ready and no drain is scheduled yet.
+    func deliveriesPending()
+    /// Another connection with the same client id took the session over:
+    /// close this one (3.1.1 section 3.1.4).
+    func sessionTakenOver()
+}

@@ -1,0 +1,141 @@
+import DequeModule
+import OrderedCollections
+import WharfMQTT
+
+/// One packet the connection must write for a session.
+public enum OutboundPacket: Sendable {
+    case publish(Message, qos: QoS, packetId: UInt16?, retain: Bool, dup: Bool)
+    /// QoS 2 second phase, resent after a reconnect.
+    case pubrel(packetId: UInt16)
+}
+
+/// Server-to-client delivery state of one session: messages waiting to be
+/// sent, and QoS 1/2 messages sent but not yet acknowledged, in send order.
+///
+/// A value type with no locks or I/O: `Session` guards it, and tests drive it
+/// directly.
+public struct OutboundQueue: Sendable {
+    public enum InflightPhase: Sendable, Hashable {
+        /// QoS 1 waiting for PUBACK, or QoS 2 waiting for PUBREC.
+        case awaitingAck
+        /// QoS 2 after PUBREC: PUBREL sent, waiting for PUBCOMP.
+        case awaitingComplete
+    }
+
+    struct Pending: Sendable {
+        var message: Message
+        var qos: QoS
+        var retain: Bool
+    }
+
+    struct Inflight: Sendable {
+        var message: Message
+        var qos: QoS
+        var retain: Bool
+        var phase: InflightPhase
+    }
+
+    public enum EnqueueResult: Sendable, Hashable {
+        case queued
+        case queueFull
+    }
+
+    private var pending = Deque<Pending>()
+    private var inflight = OrderedDictionary<UInt16, Inflight>()
+    private var lastPacketId: UInt16 = 0
+
+    public var maxInflight: Int
+    public var maxQueued: Int
+
+    public init(maxInflight: Int, maxQueued: Int) {
+        precondition(maxInflight >= 1 && maxInflight < Int(UInt16.max))
+        self.maxInflight = maxInflight
+        self.maxQueued = maxQueued
+    }
+
+    public var queuedCount: Int { pending.count }
+    public var inflightCount: Int { inflight.count }
+
+    /// True when `nextPackets` would produce something now.
+    public var canSend: Bool {
+        guard let head = pending.first else { return false }
+        return head.qos == .atMostOnce || inflight.count < maxInflight
+    }
+
+    public mutating func enqueue(_ message: Message, qos: QoS, retain: Bool) -> EnqueueResult {
+        guard pending.count < maxQueued else { return .queueFull }
+        pending.append(Pending(message: message, qos: qos, retain: retain))
+        return .queued
+    }
+
+    /// Moves what the in-flight window allows from the queue to the wire, in
+    /// order: a QoS 0 message behind a blocked QoS 1/2 one waits too, so
+    /// per-topic order holds.
+    public mutating func nextPackets(into packets: inout [OutboundPacket]) {
+        while let head = pending.first {
+            if head.qos == .atMostOnce {
+                pending.removeFirst()
+                packets.append(.publish(head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false))
+                continue
+            }
+            guard inflight.count < maxInflight else { return }
+            pending.removeFirst()
+            let id = allocatePacketId()
+            inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck)
+            packets.append(.publish(head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false))
+        }
+    }
+
+    /// Everything in flight, to resend in order after a reconnect: PUBLISH
+    /// with DUP set for unacknowledged ones, PUBREL for those past PUBREC.
+    public func resendPackets(into packets: inout [OutboundPacket]) {
+        for (id, entry) in inflight {
+            switch entry.phase {
+            case .awaitingAck:
+                packets.append(.publish(entry.message, qos: entry.qos, packetId: id, retain: entry.retain, dup: true))
+            case .awaitingComplete:
+                packets.append(.pubrel(packetId: id))
+            }
+        }
+    }
+
+    /// PUBACK for a QoS 1 message. Returns the message, or nil for an unknown id.
+    public mutating func acknowledge(_ id: UInt16) -> Message? {
+        guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }
+        inflight.removeValue(forKey: id)
+        return entry.message
+    }
+
+    /// PUBREC for a QoS 2 message. The PUBREL must be sent whether or not the
+    /// id is known (a repeat after reconnect); returns true if it was known.
+    public mutating func received(_ id: UInt16) -> Bool {
+        guard var entry = inflight[id], entry.qos == .exactlyOnce else { return false }
+        entry.phase = .awaitingComplete
+        inflight[id] = entry
+        return true
+    }
+
+    /// PUBCOMP ends a QoS 2 delivery.
+    public mutating func completed(_ id: UInt16) -> Message? {
+        guard let entry = inflight[id], entry.phase == .awaitingComplete else { return nil }
+        inflight.removeValue(forKey: id)
+        return entry.message
+    }
+
+    /// Drops everything (clean session end). Returns how many messages were lost.
+    public mutating func removeAll() -> Int {
+        let count = pending.count + inflight.count
+        pending.removeAll()
+        inflight.removeAll()
+        return count
+    }
+
+    /// Next free non-zero id after the last one used; the window is far below
+    /// 65,535 so a free one always exists.
+    private mutating func allocatePacketId() -> UInt16 {
+        repeat {
+            lastPacketId = lastPacketId == UInt16.max ? 1 : lastPacketId + 1
+        } while inflight[lastPacketId] != nil
+        return lastPacketId
+    }
+}

@@ -1,0 +1,113 @@
+import WharfMQTT
+
+/// A subscriber and the QoS it asked for, as found by a topic match.
+public struct RouteTarget: Sendable {
+    public let session: Session
+    public var qos: QoS
+}
+
+/// Topic-filter trie: one node per level, `+` and `#` as ordinary keys.
+///
+/// Matching walks the published topic level by level as `Substring`s of the
+/// topic, so a lookup allocates nothing; cost grows with the topic's depth
+/// and the wildcards on its path, not with the number of subscriptions.
+public struct SubscriptionTree: Sendable {
+    final class Node: @unchecked Sendable {  // only touched under the broker's tree lock
+        var children: [Substring: Node] = [:]
+        var subscribers: [ObjectIdentifier: RouteTarget] = [:]
+
+        var isEmpty: Bool { children.isEmpty && subscribers.isEmpty }
+    }
+
+    private let root = Node()
+    public private(set) var count = 0
+
+    public init() {}
+
+    /// Adds or replaces `session`'s subscription to `filter`. Returns true if it is new.
+    @discardableResult
+    public mutating func subscribe(_ session: Session, filter: String, qos: QoS) -> Bool {
+        var node = root
+        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
+            if let child = node.children[level] {
+                node = child
+            } else {
+                let child = Node()
+                node.children[Substring(String(level))] = child
+                node = child
+            }
+        }
+        let isNew = node.subscribers.updateValue(RouteTarget(session: session, qos: qos), forKey: ObjectIdentifier(session)) == nil
+        if isNew { count += 1 }
+        return isNew
+    }
+
+    /// Removes `session`'s subscription to `filter`; prunes empty nodes.
+    @discardableResult
+    public mutating func unsubscribe(_ session: Session, filter: String) -> Bool {
+        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        var path: [(Node, Substring)] = []
+        var node = root
+        for level in levels {
+            guard let child = node.children[level] else { return false }
+            path.append((node, level))
+            node = child
+        }
+        guard node.subscribers.removeValue(forKey: ObjectIdentifier(session)) != nil else { return false }
+        count -= 1
+        var current = node
+        while current.isEmpty, let (parent, level) = path.popLast() {
+            parent.children[level] = nil
+            current = parent
+        }
+        return true
+    }
+
+    /// Appends every subscription matching `topic` to `targets`, one entry per
+    /// session with the highest QoS among its matching filters (3.1.1 section 3.3.5).
+    public func match(topic: String, into targets: inout [RouteTarget]) {
+        let start = targets.count
+        let dollar = topic.utf8.first == UInt8(ascii: "$")
+        collect(root, topic: topic, levelStart: topic.startIndex, firstLevel: true, dollar: dollar, into: &targets)
+        if targets.count - start > 1 { Self.mergeDuplicates(&targets, from: start) }
+    }
+
+    private func collect(
+        _ node: Node, topic: String, levelStart: String.Index?, firstLevel: Bool, dollar: Bool,
+        into targets: inout [RouteTarget]
+    ) {
+        let wildcardsAllowed = !(firstLevel && dollar)
+        // `a/#` also matches `a` itself: '#' covers zero or more remaining levels.
+        if wildcardsAllowed, let hash = node.children["#"] {
+            targets.append(contentsOf: hash.subscribers.values)
+        }
+        guard let start = levelStart else {
+            targets.append(contentsOf: node.subscribers.values)
+            return
+        }
+        let slash = topic[start...].firstIndex(of: "/")
+        let level = topic[start..<(slash ?? topic.endIndex)]
+        let next = slash.map { topic.index(after: $0) }
+        if let child = node.children[level] {
+            collect(child, topic: topic, levelStart: next, firstLevel: false, dollar: dollar, into: &targets)
+        }
+        if wildcardsAllowed, let plus = node.children["+"] {
+            collect(plus, topic: topic, levelStart: next, firstLevel: false, dollar: dollar, into: &targets)
+        }
+    }
+
+    /// Overlapping filters of one session yield one delivery at the maximum QoS.
+    private static func mergeDuplicates(_ targets: inout [RouteTarget], from start: Int) {
+        targets[start...].sort { ObjectIdentifier($0.session) < ObjectIdentifier($1.session) }
+        var write = start
+        for read in (start + 1)..<targets.count {
+            if targets[read].session === targets[write].session {
+                targets[write].qos = max(targets[write].qos, targets[read].qos)
+            } else {
+                write += 1
+                targets[write] = targets[read]
+            }
+        }
+        targets.removeSubrange((write + 1)...)
+    }
+}

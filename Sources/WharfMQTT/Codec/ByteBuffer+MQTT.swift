@@ -1,0 +1,96 @@
+import NIOCore
+
+// Wire primitives shared by every packet: two-byte integers, length-prefixed
+// UTF-8 strings and binary data, and the variable byte integer.
+extension ByteBuffer {
+    /// Largest value a variable byte integer can carry (4 bytes).
+    public static let maxVariableByteInteger = 268_435_455
+
+    @inlinable
+    mutating func readMQTTUInt16(_ field: String) throws(MQTTDecodeError) -> UInt16 {
+        guard let value = readInteger(as: UInt16.self) else { throw .truncated(field: field) }
+        return value
+    }
+
+    @inlinable
+    mutating func readMQTTByte(_ field: String) throws(MQTTDecodeError) -> UInt8 {
+        guard let value = readInteger(as: UInt8.self) else { throw .truncated(field: field) }
+        return value
+    }
+
+    /// A length-prefixed string; must be well-formed UTF-8 without U+0000
+    /// (3.1.1 section 1.5.3).
+    mutating func readMQTTString(_ field: String) throws(MQTTDecodeError) -> String {
+        let length = Int(try readMQTTUInt16(field))
+        guard readableBytes >= length else { throw .truncated(field: field) }
+        enum Outcome { case valid(String), containsNull, invalid }
+        let outcome: Outcome = withUnsafeReadableBytes { raw in
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[..<length])
+            if bytes.contains(0) { return .containsNull }
+            guard let string = String(validating: bytes, as: UTF8.self) else { return .invalid }
+            return .valid(string)
+        }
+        moveReaderIndex(forwardBy: length)
+        switch outcome {
+        case .valid(let string): return string
+        case .containsNull: throw .nullCharacterInString
+        case .invalid: throw .invalidUTF8
+        }
+    }
+
+    /// Length-prefixed binary data (will payload, password), as a slice.
+    mutating func readMQTTBinary(_ field: String) throws(MQTTDecodeError) -> ByteBuffer {
+        let length = Int(try readMQTTUInt16(field))
+        guard let slice = readSlice(length: length) else { throw .truncated(field: field) }
+        return slice
+    }
+
+    @discardableResult
+    public mutating func writeMQTTString(_ string: String) -> Int {
+        writeInteger(UInt16(string.utf8.count)) + writeString(string)
+    }
+
+    @discardableResult
+    public mutating func writeMQTTBinary(_ bytes: ByteBuffer) -> Int {
+        var bytes = bytes
+        return writeInteger(UInt16(bytes.readableBytes)) + writeBuffer(&bytes)
+    }
+
+    @discardableResult
+    public mutating func writeVariableByteInteger(_ value: Int) -> Int {
+        precondition(value >= 0 && value <= ByteBuffer.maxVariableByteInteger)
+        var remaining = value
+        var written = 0
+        repeat {
+            var byte = UInt8(remaining & 0x7F)
+            remaining >>= 7
+            if remaining > 0 { byte |= 0x80 }
+            written += writeInteger(byte)
+        } while remaining > 0
+        return written
+    }
+
+    public static func variableByteIntegerSize(_ value: Int) -> Int {
+        switch value {
+        case ..<128: return 1
+        case ..<16_384: return 2
+        case ..<2_097_152: return 3
+        default: return 4
+        }
+    }
+
+    /// Reads a variable byte integer at `index` without moving the reader.
+    /// Returns nil when more bytes are needed; throws when a fifth byte would
+    /// be needed (malformed).
+    func getVariableByteInteger(at index: Int) throws(MQTTDecodeError) -> (value: Int, length: Int)? {
+        var value = 0
+        var multiplier = 1
+        for offset in 0..<4 {
+            guard let byte = getInteger(at: index + offset, as: UInt8.self) else { return nil }
+            value += Int(byte & 0x7F) * multiplier
+            if byte & 0x80 == 0 { return (value, offset + 1) }
+            multiplier *= 128
+        }
+        throw .malformedRemainingLength
+    }
+}

@@ -1,0 +1,32 @@
+import NIOCore
+
+/// UNSUBSCRIBE: one or more topic filters to remove.
+public struct UnsubscribePacket: Sendable, Hashable {
+    public var packetId: UInt16
+    public var filters: [String]
+    public var properties: MQTTProperties
+
+    public init(packetId: UInt16, filters: [String], properties: MQTTProperties = .none) {
+        self.packetId = packetId
+        self.filters = filters
+        self.properties = properties
+    }
+
+    static func decode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTDecodeError) -> UnsubscribePacket {
+        let id = try body.readMQTTUInt16("packet identifier")
+        guard id != 0 else { throw .zeroPacketIdentifier }
+        var filters: [String] = []
+        while body.readableBytes > 0 {
+            filters.append(try body.readMQTTString("topic filter"))
+        }
+        guard !filters.isEmpty else { throw .emptyUnsubscribeList }
+        return UnsubscribePacket(packetId: id, filters: filters)
+    }
+
+    func encode(into buffer: inout ByteBuffer, version: ProtocolVersion) {
+        let length = 2 + filters.reduce(0) { $0 + 2 + $1.utf8.count }
+        FixedHeader.write(type: .unsubscribe, flags: PacketType.unsubscribe.requiredFlags, remainingLength: length, into: &buffer)
+        buffer.writeInteger(packetId)
+        for filter in filters { buffer.writeMQTTString(filter) }
+    }
+}

@@ -1,0 +1,36 @@
+/// The code in CONNACK. 3.1.1 uses 0...5; MQTT 5.0 reason codes (0x80 and up)
+/// share the same byte, so this type stays the same when 5.0 arrives.
+public struct ConnectReturnCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let accepted = ConnectReturnCode(rawValue: 0x00)
+    public static let unacceptableProtocolVersion = ConnectReturnCode(rawValue: 0x01)
+    public static let identifierRejected = ConnectReturnCode(rawValue: 0x02)
+    public static let serverUnavailable = ConnectReturnCode(rawValue: 0x03)
+    public static let badUsernameOrPassword = ConnectReturnCode(rawValue: 0x04)
+    public static let notAuthorized = ConnectReturnCode(rawValue: 0x05)
+
+    public var description: String {
+        switch self {
+        case .accepted: return "accepted"
+        case .unacceptableProtocolVersion: return "unacceptable protocol version"
+        case .identifierRejected: return "identifier rejected"
+        case .serverUnavailable: return "server unavailable"
+        case .badUsernameOrPassword: return "bad user name or password"
+        case .notAuthorized: return "not authorized"
+        default: return "code 0x\(String(rawValue, radix: 16))"
+        }
+    }
+}
+
+/// A per-filter result in SUBACK: the granted QoS, or 0x80 for failure.
+public struct SubscribeReturnCode: RawRepresentable, Sendable, Hashable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public init(granted qos: QoS) { self.rawValue = qos.rawValue }
+
+    public static let failure = SubscribeReturnCode(rawValue: 0x80)
+
+    public var grantedQoS: QoS? { rawValue < 0x80 ? QoS(rawValue: rawValue) : nil }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import TOMLKit
+
+/// Reads a TOML configuration file over the defaults. Unknown keys are errors,
+/// not silently ignored: a typo in a limit must not leave the default in force.
+public enum ConfigFileLoader {
+    public static func load(path: String, over base: ServerConfig = ServerConfig()) throws(ConfigFileError) -> ServerConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigFileError(file: path, problem: "cannot be read (\(error.localizedDescription))")
+        }
+        return try parse(text, file: path, over: base)
+    }
+
+    public static func parse(_ text: String, file: String, over base: ServerConfig = ServerConfig()) throws(ConfigFileError) -> ServerConfig {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigFileError(file: file, line: error.source.begin.line, problem: "not valid TOML: \(error.description)")
+        } catch {
+            throw ConfigFileError(file: file, problem: "not valid TOML: \(error)")
+        }
+        var config = base
+        let reader = Reader(file: file)
+        try reader.sections(root, allowed: ["listener", "limits", "log"])
+        if let listener = try reader.section(root, "listener", allowed: ["bind", "port"]) {
+            if let bind = try reader.string(listener, "listener.bind") { config.bind = bind }
+            if let port = try reader.int(listener, "listener.port", in: 0...65535) { config.port = port }
+        }
+        if let limits = try reader.section(
+            root, "limits",
+            allowed: ["max_connections", "max_packet_size", "max_inflight_messages", "max_queued_messages", "connect_timeout"]
+        ) {
+            if let value = try reader.int(limits, "limits.max_connections", in: 1...1_000_000) { config.limits.maxConnections = value }
+            if let value = try reader.int(limits, "limits.max_packet_size", in: 16...268_435_460) { config.limits.maxPacketSize = value }
+            if let value = try reader.int(limits, "limits.max_inflight_messages", in: 1...65_000) { config.limits.maxInflightMessages = value }
+            if let value = try reader.int(limits, "limits.max_queued_messages", in: 0...10_000_000) { config.limits.maxQueuedMessages = value }
+            if let value = try reader.int(limits, "limits.connect_timeout", in: 1...3600) { config.connectTimeoutSeconds = value }
+        }
+        if let log = try reader.section(root, "log", allowed: ["level"]) {
+            if let level = try reader.string(log, "log.level") {
+                guard let parsed = Logger.Level(rawValue: level) else {
+                    throw ConfigFileError(
+                        file: file, key: "log.level",
+                        problem: "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(level)\""
+                    )
+                }
+                config.logLevel = parsed
+            }
+        }
+        return config
+    }
+
+    /// Typed access that names the key in every error.
+    private struct Reader {
+        let file: String
+
+        func sections(_ root: TOMLTable, allowed: Set<String>) throws(ConfigFileError) {
+            for key in root.keys where !allowed.contains(key) {
+                throw ConfigFileError(file: file, key: key, problem: "unknown section (known: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+
+        func section(_ root: TOMLTable, _ name: String, allowed: Set<String>) throws(ConfigFileError) -> TOMLTable? {
+            guard let value = root[name] else { return nil }
+            guard let table = value.table else {
+                throw ConfigFileError(file: file, key: name, problem: "must be a table ([\(name)])")
+            }
+            for key in table.keys where !allowed.contains(key) {
+                throw ConfigFileError(
+                    file: file, key: "\(name).\(key)",
+                    problem: "unknown key (known: \(allowed.sorted().joined(separator: ", ")))"
+                )
+            }
+            return table
+        }
+
+        func string(_ table: TOMLTable, _ key: String) throws(ConfigFileError) -> String? {
+            guard let value = table[String(key.split(separator: ".").last!)] else { return nil }
+            guard let string = value.string else {
+                throw ConfigFileError(file: file, key: key, problem: "must be a string, got \(value.type)")
+            }
+            return string
+        }
+
+        func int(_ table: TOMLTable, _ key: String, in range: ClosedRange<Int>) throws(ConfigFileError) -> Int? {
+            guard let value = table[String(key.split(separator: ".").last!)] else { return nil }
+            guard let int = value.int else {
+                throw ConfigFileError(file: file, key: key, problem: "must be an integer, got \(value.type)")
+            }
+            guard range.contains(int) else {
+                throw ConfigFileError(file: file, key: key, problem: "must be between \(range.lowerBound) and \(range.upperBound), got \(int)")
+            }
+            return int
+        }
+    }
+}

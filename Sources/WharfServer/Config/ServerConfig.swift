@@ -1,0 +1,16 @@
+import Logging
+import WharfCore
+
+/// Everything `wharf serve` can be told, with its defaults. The README's
+/// configuration reference lists the same keys.
+public struct ServerConfig: Sendable, Hashable {
+    /// Address to listen on. Loopback by default: exposing a broker is a choice.
+    public var bind = "127.0.0.1"
+    public var port = 1883
+    public var limits = BrokerLimits()
+    /// Seconds a new connection may take to send CONNECT.
+    public var connectTimeoutSeconds = 10
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+}

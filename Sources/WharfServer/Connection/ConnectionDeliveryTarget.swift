@@ -1,0 +1,23 @@
+import NIOCore
+import WharfCore
+
+/// The core's handle on a connection. The core may call from any thread; each
+/// call is one hop to the connection's loop, where the handler pulls every
+/// packet pending at that moment (so under load one hop carries a batch).
+final class ConnectionDeliveryTarget: DeliveryTarget {
+    private let eventLoop: any EventLoop
+    private let handler: NIOLoopBound<MQTTConnectionHandler>
+
+    init(handler: MQTTConnectionHandler, eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
+    }
+
+    func deliveriesPending() {
+        eventLoop.execute { self.handler.value.drain() }
+    }
+
+    func sessionTakenOver() {
+        eventLoop.execute { self.handler.value.takenOver() }
+    }
+}

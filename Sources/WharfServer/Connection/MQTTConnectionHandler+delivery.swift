@@ -1,0 +1,49 @@
+import NIOCore
+import WharfCore
+import WharfMQTT
+
+extension MQTTConnectionHandler {
+    /// Pulls every packet the session may send now and writes them as one
+    /// batch. Called after a hop from the core, after acknowledgements free
+    /// the window, and when the socket becomes writable again.
+    func drain() {
+        guard let session, let deliveryTarget, let context, !isClosing else { return }
+        // A slow reader: leave messages queued in the session (where the
+        // queue limit counts them) instead of growing NIO's write buffer.
+        guard context.channel.isWritable else {
+            drainWhenWritable = true
+            return
+        }
+        session.takePackets(for: deliveryTarget, into: &packetScratch)
+        guard !packetScratch.isEmpty else { return }
+        for packet in packetScratch { writeOutbound(packet) }
+        packetScratch.removeAll(keepingCapacity: true)
+        if !readBatchActive { flush() }
+    }
+
+    /// Encodes one delivery into the batch.
+    func writeOutbound(_ packet: OutboundPacket) {
+        switch packet {
+        case .publish(let message, let qos, let packetId, let retain, let dup):
+            let payloadLength = message.payload.readableBytes
+            let start = outbound.writerIndex
+            PublishPacket.writeHeader(
+                topic: message.topic, qos: qos, retain: retain, dup: dup, packetId: packetId,
+                payloadLength: payloadLength, into: &outbound
+            )
+            let headerLength = outbound.writerIndex - start
+            if payloadLength > Self.separateWriteThreshold, let context {
+                context.write(wrapOutboundOut(outbound), promise: nil)
+                context.write(wrapOutboundOut(message.payload), promise: nil)
+                outbound = context.channel.allocator.buffer(capacity: 1024)
+            } else {
+                outbound.writeImmutableBuffer(message.payload)
+            }
+            broker.metrics.packetSent(.publish, bytes: headerLength + payloadLength)
+            broker.metrics.messageDelivered(qos: qos, payloadBytes: payloadLength)
+            if dup { broker.metrics.messageRedelivered() }
+        case .pubrel(let packetId):
+            writePacket(.pubrel(PublishAckPacket(packetId: packetId)))
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import NIOCore
+import WharfCore
+import WharfMQTT
+
+extension MQTTConnectionHandler {
+    /// Dispatches a packet in the connected state to its handler.
+    func handle(_ packet: MQTTPacket, context: ChannelHandlerContext) {
+        guard let session else { return }
+        switch packet {
+        case .publish(let publish):
+            handlePublish(publish, session: session)
+        case .puback(let ack):
+            _ = session.acknowledge(ack.packetId)
+            drainAfterReadBatch = true
+        case .pubrec(let ack):
+            // PUBREL goes back even for an unknown id (a resend after reconnect).
+            _ = session.received(ack.packetId)
+            writePacket(.pubrel(PublishAckPacket(packetId: ack.packetId)))
+        case .pubrel(let ack):
+            session.releaseInbound(ack.packetId)
+            writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId)))
+        case .pubcomp(let ack):
+            _ = session.completed(ack.packetId)
+            drainAfterReadBatch = true
+        case .subscribe(let subscribe):
+            let codes = broker.subscribe(session, subscribe.subscriptions)
+            writePacket(.suback(SubAckPacket(packetId: subscribe.packetId, returnCodes: codes)))
+        case .unsubscribe(let unsubscribe):
+            broker.unsubscribe(session, filters: unsubscribe.filters)
+            writePacket(.unsuback(UnsubAckPacket(packetId: unsubscribe.packetId)))
+        case .pingreq:
+            writePacket(.pingresp)
+        case .disconnect:
+            disconnectedCleanly = true
+            will = nil
+            close(context, because: nil, "client disconnected")
+        case .connect, .connack, .suback, .unsuback, .pingresp:
+            // The state machine and the decoder refuse these before here.
+            close(context, because: .protocolError, "unexpected \(packet.type)")
+        }
+    }
+
+    /// PUBLISH from the client (3.1.1 section 4.3): route, then acknowledge.
+    /// QoS 2 uses method B: route on PUBLISH, remember the id until PUBREL so
+    /// a resent PUBLISH is acknowledged but not routed twice.
+    private func handlePublish(_ publish: PublishPacket, session: Session) {
+        let message = Message(topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain)
+        switch publish.qos {
+        case .atMostOnce:
+            broker.publish(message, scratch: &routeScratch)
+        case .atLeastOnce:
+            broker.publish(message, scratch: &routeScratch)
+            writePacket(.puback(PublishAckPacket(packetId: publish.packetId!)))
+        case .exactlyOnce:
+            let id = publish.packetId!
+            if session.beginInboundExactlyOnce(id) {
+                broker.publish(message, scratch: &routeScratch)
+            }
+            writePacket(.pubrec(PublishAckPacket(packetId: id)))
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Logging
+import NIOCore
+import WharfCore
+import WharfMQTT
+
+/// One client connection: applies the protocol rules to decoded packets,
+/// calls the broker core, and writes replies and deliveries.
+///
+/// Everything here runs on the channel's event loop. Replies and deliveries
+/// are appended to one outbound buffer and flushed once per read batch (or
+/// once per delivery drain outside a read), not once per packet.
+final class MQTTConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = InboundPacket
+    typealias OutboundOut = ByteBuffer
+
+    /// Payloads above this are written as their own buffer instead of being
+    /// appended to the batch, so large messages are never copied in memory.
+    static let separateWriteThreshold = 16 * 1024
+
+    let broker: Broker
+    let limiter: ConnectionLimiter
+    var logger: Logger
+
+    var protocolState = ConnectionStateMachine()
+    var version: ProtocolVersion = .v3_1_1
+    var session: Session?
+    var deliveryTarget: ConnectionDeliveryTarget?
+    var will: ConnectPacket.Will?
+    /// DISCONNECT received: no will (3.1.1 section 3.14.4).
+    var disconnectedCleanly = false
+    var hasConnectionSlot = false
+    var isClosing = false
+
+    var context: ChannelHandlerContext?
+    var outbound: ByteBuffer
+    var readBatchActive = false
+    var drainAfterReadBatch = false
+    var drainWhenWritable = false
+    /// Reused per drain and per publish: no allocation per message.
+    var packetScratch: [OutboundPacket] = []
+    var routeScratch: [RouteTarget] = []
+
+    init(broker: Broker, limiter: ConnectionLimiter, logger: Logger) {
+        self.broker = broker
+        self.limiter = limiter
+        self.logger = logger
+        self.outbound = ByteBuffer()
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        outbound = context.channel.allocator.buffer(capacity: 1024)
+        logger[metadataKey: "peer"] = "\(context.channel.remoteAddress?.description ?? "?")"
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        hasConnectionSlot = limiter.acquire()
+        broker.metrics.connectionOpened()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let inbound = unwrapInboundIn(data)
+        broker.metrics.packetReceived(inbound.packet.type, bytes: inbound.wireSize)
+        readBatchActive = true
+        let action: ConnectionStateMachine.Action
+        do {
+            action = try protocolState.receive(inbound.packet.type)
+        } catch {
+            close(context, because: .protocolError, "\(error)")
+            return
+        }
+        switch action {
+        case .ignore:
+            return
+        case .handleConnect:
+            guard case .connect(let connect) = inbound.packet else { return }
+            handleConnect(connect, context: context)
+        case .handlePacket:
+            handle(inbound.packet, context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readBatchActive = false
+        if drainAfterReadBatch {
+            drainAfterReadBatch = false
+            drain()
+        }
+        flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && drainWhenWritable {
+            drainWhenWritable = false
+            drain()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            if case .connected = protocolState.state {
+                close(context, because: .keepAliveTimeout, "no packet within 1.5 x keep-alive")
+            } else {
+                close(context, because: .protocolError, "no CONNECT within the connect timeout")
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let decodeError = error as? MQTTDecodeError {
+            broker.metrics.malformedPacket(decodeError)
+            if case .unsupportedProtocolVersion = decodeError, protocolState.state == .awaitingConnect {
+                // The one malformed case the spec answers: CONNACK return code 1.
+                writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: .unacceptableProtocolVersion)))
+                close(context, because: .unsupportedProtocol, "\(decodeError)")
+            } else {
+                broker.metrics.messageDropped(.malformed, count: 1)
+                close(context, because: .protocolError, "malformed packet: \(decodeError)")
+            }
+            return
+        }
+        logger.debug("connection error: \(error)")
+        close(context, because: nil, "\(error)")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let session, let deliveryTarget {
+            broker.closeSession(session, owner: deliveryTarget)
+        }
+        if !disconnectedCleanly, let will {
+            logger.debug("publishing will", metadata: ["topic": "\(will.topic)"])
+            broker.publish(Message(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain))
+        }
+        will = nil
+        session = nil
+        deliveryTarget = nil  // breaks the handler <-> target cycle
+        if hasConnectionSlot {
+            limiter.release()
+            hasConnectionSlot = false
+        }
+        broker.metrics.connectionClosed()
+        context.fireChannelInactive()
+    }
+
+    // MARK: Output
+
+    /// Appends a control packet to the batch.
+    func writePacket(_ packet: MQTTPacket) {
+        let start = outbound.writerIndex
+        packet.encode(into: &outbound, version: version)
+        broker.metrics.packetSent(packet.type, bytes: outbound.writerIndex - start)
+    }
+
+    /// Hands the batch to the channel and flushes it.
+    func flush() {
+        guard let context else { return }
+        if outbound.readableBytes > 0 {
+            context.write(wrapOutboundOut(outbound), promise: nil)
+            outbound = context.channel.allocator.buffer(capacity: 1024)
+        }
+        context.flush()
+    }
+
+    /// Flushes what is pending, then closes; logs and counts why.
+    func close(_ context: ChannelHandlerContext, because reason: ConnectionRejectReason?, _ detail: String) {
+        guard !isClosing else { return }
+        isClosing = true
+        protocolState.close()
+        if let reason {
+            broker.metrics.connectionRejected(reason)
+            logger.info("closing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])
+        }
+        flush()
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,66 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import WharfCore
+import WharfMQTT
+
+/// The MQTT listener: a NIO server bootstrap whose child pipelines are
+/// idle timer -> packet decoder -> connection handler.
+public final class BrokerServer: Sendable {
+    static let keepAliveHandlerName = "wharf.keepalive"
+
+    public let broker: Broker
+    public let config: ServerConfig
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let limiter: ConnectionLimiter
+    private let serverChannel = Mutex<(any Channel)?>(nil)
+
+    public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, metrics: any BrokerMetrics = BrokerCounters()) {
+        self.config = config
+        self.group = group
+        self.logger = logger
+        self.broker = Broker(limits: config.limits, metrics: metrics)
+        self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
+    }
+
+    /// Binds and starts accepting. Returns the bound port (useful with port 0).
+    @discardableResult
+    public func start() async throws -> Int {
+        let broker = self.broker
+        let limiter = self.limiter
+        let logger = self.logger
+        let maxPacketSize = config.limits.maxPacketSize
+        let connectTimeout = TimeAmount.seconds(Int64(config.connectTimeoutSeconds))
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: connectTimeout), name: Self.keepAliveHandlerName)
+                    try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: maxPacketSize))))
+                    try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, logger: logger))
+                }
+            }
+        let channel = try await bootstrap.bind(host: config.bind, port: config.port).get()
+        serverChannel.withLock { $0 = channel }
+        let port = channel.localAddress?.port ?? config.port
+        logger.info("MQTT listener on \(config.bind):\(port)")
+        return port
+    }
+
+    /// Stops accepting and closes the listener. Client connections close when
+    /// the event loop group shuts down.
+    public func stop() async {
+        let channel = serverChannel.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await channel?.close()
+        logger.info("MQTT listener closed")
+    }
+}

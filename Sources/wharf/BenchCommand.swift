@@ -1,0 +1,44 @@
+import ArgumentParser
+import WharfBench
+
+/// `wharf bench`: load-test any MQTT broker (Wharf, Mosquitto, ...).
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure an MQTT broker's throughput and latency on loopback."
+    )
+
+    @Option(help: "Broker host (loopback only: this is a load generator).")
+    var host = "127.0.0.1"
+
+    @Option(help: "Broker port.")
+    var port = 1883
+
+    @Option(help: "fan-in-qos0 (many publishers, one subscriber) or one-to-one-qos1.")
+    var scenario: BenchScenario = .fanInQoS0
+
+    @Option(help: "Publishers (fan-in).")
+    var publishers = 8
+
+    @Option(help: "Messages per publisher.")
+    var messages = 50_000
+
+    @Option(help: "Payload bytes.")
+    var payload = 64
+
+    @Option(help: "Give up after this many seconds.")
+    var timeout = 60
+
+    func run() async throws {
+        guard host == "127.0.0.1" || host == "localhost" || host == "::1" else {
+            throw ValidationError("bench sends load to loopback only")
+        }
+        let result = try await BenchRunner(
+            host: host, port: port, scenario: scenario, publishers: publishers,
+            messagesPerPublisher: messages, payloadSize: payload, timeoutSeconds: timeout
+        ).run()
+        print(result.summary)
+    }
+}
+
+extension BenchScenario: ExpressibleByArgument {}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import WharfServer
+
+/// `wharf serve`: run the broker until SIGINT or SIGTERM.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the MQTT broker."
+    )
+
+    @Option(name: .long, help: "TOML configuration file (see README). Flags override it.")
+    var config: String?
+
+    @Option(name: .long, help: "Address to listen on (default 127.0.0.1).")
+    var bind: String?
+
+    @Option(name: .long, help: "MQTT port (default 1883; 0 picks a free port).")
+    var port: Int?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Event loop threads (default: one per core).")
+    var threads: Int?
+
+    func run() async throws {
+        var settings = ServerConfig()
+        if let config {
+            do {
+                settings = try ConfigFileLoader.load(path: config)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        if let bind { settings.bind = bind }
+        if let port {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+            settings.port = port
+        }
+        if let logLevel {
+            guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
+            settings.logLevel = level
+        }
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "wharf")
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
+        let server = BrokerServer(config: settings, group: group, logger: logger)
+        let port = try await server.start()
+        // A line scripts can wait for.
+        FileHandle.standardOutput.write(Data("wharf \(WharfVersion.string) listening on \(settings.bind):\(port)\n".utf8))
+        let signal = await TerminationSignal.wait()
+        logger.info("received \(signal), shutting down")
+        await server.stop()
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct WharfCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wharf",
+        abstract: "An MQTT message broker you can watch live.",
+        version: WharfVersion.string,
+        subcommands: [ServeCommand.self, BenchCommand.self],
+        defaultSubcommand: ServeCommand.self
+    )
+}
+
+enum WharfVersion {
+    static let string = "0.1.0"
+}
