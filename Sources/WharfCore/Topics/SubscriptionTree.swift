@@ -4,6 +4,11 @@ import WharfMQTT
 public struct RouteTarget: Sendable {
     public let session: Session
     public var qos: QoS
+
+    public init(session: Session, qos: QoS) {
+        self.session = session
+        self.qos = qos
+    }
 }
 
 /// Topic-filter trie: one node per level, `+` and `#` as ordinary keys.

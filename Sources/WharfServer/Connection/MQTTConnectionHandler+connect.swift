@@ -70,7 +70,7 @@ extension MQTTConnectionHandler {
         _ = pipeline.removeHandler(name: BrokerServer.keepAliveHandlerName)
         guard let milliseconds = ConnectionStateMachine.keepAliveTimeoutMilliseconds(keepAlive: seconds) else { return }
         try? pipeline.addHandler(
-            IdleStateHandler(readTimeout: .milliseconds(milliseconds)),
+            KeepAliveHandler(timeout: .milliseconds(milliseconds)),
             name: BrokerServer.keepAliveHandlerName, position: .first
         )
     }

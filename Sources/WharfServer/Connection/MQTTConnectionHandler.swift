@@ -106,7 +106,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+        if event is KeepAliveHandler.Expired {
             if case .connected = protocolState.state {
                 close(context, because: .keepAliveTimeout, "no packet within 1.5 x keep-alive")
             } else {

@@ -6,7 +6,7 @@ import WharfCore
 import WharfMQTT
 
 /// The MQTT listener: a NIO server bootstrap whose child pipelines are
-/// idle timer -> packet decoder -> connection handler.
+/// keep-alive timer -> packet decoder -> connection handler.
 public final class BrokerServer: Sendable {
     static let keepAliveHandlerName = "wharf.keepalive"
 
@@ -41,7 +41,7 @@ public final class BrokerServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: connectTimeout), name: Self.keepAliveHandlerName)
+                    try pipeline.addHandler(KeepAliveHandler(timeout: connectTimeout), name: Self.keepAliveHandlerName)
                     try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: maxPacketSize))))
                     try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, logger: logger))
                 }

@@ -1,0 +1,75 @@
+import NIOCore
+
+/// Closes a connection that sends nothing for a given time: the connect
+/// timeout before CONNECT, then 1.5 x the client's keep-alive after it
+/// (3.1.1 section 3.1.2.10).
+///
+/// Written instead of NIO's `IdleStateHandler` because that one reads the wall
+/// clock, while this one reads the event loop's, so tests can drive it on an
+/// `EmbeddedEventLoop`'s virtual time. One timer per connection, re-armed
+/// lazily: a read only stores a timestamp.
+final class KeepAliveHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    /// Fired down the pipeline when the connection has been silent too long.
+    struct Expired: Sendable {}
+
+    private let timeout: TimeAmount
+    private var lastRead = NIODeadline.uptimeNanoseconds(0)
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = context.eventLoop.now
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stop()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stop()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard timer == nil else { return }
+        lastRead = context.eventLoop.now
+        arm(context, deadline: lastRead + timeout)
+    }
+
+    private func arm(_ context: ChannelHandlerContext, deadline: NIODeadline) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.check(context)
+        }
+    }
+
+    private func check(_ context: ChannelHandlerContext) {
+        let deadline = lastRead + timeout
+        if context.eventLoop.now >= deadline {
+            timer = nil
+            context.fireUserInboundEventTriggered(Expired())
+        } else {
+            arm(context, deadline: deadline)
+        }
+    }
+
+    private func stop() {
+        timer?.cancel()
+        timer = nil
+    }
+}

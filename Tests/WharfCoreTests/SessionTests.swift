@@ -1,0 +1,69 @@
+import Testing
+import WharfCore
+import WharfMQTT
+
+@Suite struct SessionTests {
+    /// Many enqueues before the owner drains cause a single wake-up: one hop per batch.
+    @Test func oneWakeUpPerBatch() {
+        let s = session()
+        let owner = RecordingTarget()
+        var resend: [OutboundPacket] = []
+        _ = s.attach(owner, resend: &resend)
+        for _ in 0..<100 { _ = s.enqueue(message("t", qos: .atMostOnce), qos: .atMostOnce) }
+        #expect(owner.pendingCalls == 1)
+        var packets: [OutboundPacket] = []
+        s.takePackets(for: owner, into: &packets)
+        #expect(packets.count == 100)
+        _ = s.enqueue(message("t", qos: .atMostOnce), qos: .atMostOnce)
+        #expect(owner.pendingCalls == 2)
+    }
+
+    /// With the window full, enqueues do not wake the owner (acks drive the drain).
+    @Test func noWakeUpWhileWindowFull() {
+        let s = session(maxInflight: 1)
+        let owner = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(owner, resend: &packets)
+        _ = s.enqueue(message("t"), qos: .atLeastOnce)
+        s.takePackets(for: owner, into: &packets)
+        #expect(owner.pendingCalls == 1 && packets.count == 1)
+        for _ in 0..<10 { _ = s.enqueue(message("t"), qos: .atLeastOnce) }
+        #expect(owner.pendingCalls == 1)
+    }
+
+    /// An offline persistent session queues QoS 1/2 but not QoS 0.
+    @Test func offlinePersistentQueuesOnlyQoS1And2() {
+        let s = session(persistent: true)
+        #expect(s.enqueue(message("t"), qos: .atMostOnce) == .droppedOffline)
+        #expect(s.enqueue(message("t"), qos: .atLeastOnce) == .accepted)
+        #expect(s.enqueue(message("t"), qos: .exactlyOnce) == .accepted)
+        #expect(s.queuedCount == 2)
+    }
+
+    /// Only the current owner can drain or detach; a replaced owner gets nothing.
+    @Test func replacedOwnerIsIgnored() {
+        let s = session(persistent: true)
+        let old = RecordingTarget()
+        let new = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(old, resend: &packets)
+        let previous = s.attach(new, resend: &packets)
+        #expect(previous === old)
+        _ = s.enqueue(message("t"), qos: .atLeastOnce)
+        s.takePackets(for: old, into: &packets)
+        #expect(packets.isEmpty)
+        #expect(!s.detach(old))
+        #expect(s.isOnline)
+        #expect(s.detach(new))
+        #expect(!s.isOnline)
+    }
+
+    /// An inbound QoS 2 id is routed once until PUBREL releases it.
+    @Test func inboundExactlyOnce() {
+        let s = session()
+        #expect(s.beginInboundExactlyOnce(5))
+        #expect(!s.beginInboundExactlyOnce(5))
+        s.releaseInbound(5)
+        #expect(s.beginInboundExactlyOnce(5))
+    }
+}
