@@ -68,7 +68,7 @@ import WharfMQTT
         try send(channel, .pingreq)
         #expect(!channel.isActive)
         #expect(try received(channel).packets.isEmpty)
-        #expect(counters.rejections(.protocolError) == 1)
+        #expect(counters.serverCloses(.protocolError) == 1)
     }
 
     /// A second CONNECT is a protocol violation.
@@ -94,6 +94,7 @@ import WharfMQTT
         try channel.writeInbound(ByteBuffer(bytes: [0x36, 0x03, 0x00, 0x01, 0x61]))
         #expect(!channel.isActive)
         #expect(counters.malformedPackets.load(ordering: .relaxed) == 1)
+        #expect(counters.serverCloses(.malformedPacket) == 1)
         watcher.embeddedEventLoop.run()
         let delivered = try received(watcher).packets
         #expect(delivered.count == 1)
@@ -109,6 +110,7 @@ import WharfMQTT
         try channel.writeInbound(ByteBuffer(bytes: [0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x05, 0x02, 0x00, 0x3C, 0x00, 0x01, 0x78]))
         #expect(try received(channel).packets == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .unacceptableProtocolVersion))])
         #expect(!channel.isActive)
+        #expect(counters.rejections(.unsupportedProtocol) == 1)
     }
 
     /// Beyond max connections, CONNACK 3 (server unavailable).
@@ -140,7 +142,7 @@ import WharfMQTT
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
         #expect(!channel.isActive)
-        #expect(counters.rejections(.keepAliveTimeout) == 1)
+        #expect(counters.serverCloses(.keepAliveTimeout) == 1)
     }
 
     /// A connection that never sends CONNECT is closed after the connect timeout.
@@ -150,6 +152,7 @@ import WharfMQTT
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(!channel.isActive)
+        #expect(counters.serverCloses(.connectTimeout) == 1)
     }
 
     /// A burst of publishes reaches the subscriber in one write: one flush per batch, not per message.

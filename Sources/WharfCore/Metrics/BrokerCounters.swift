@@ -14,6 +14,7 @@ public final class BrokerCounters: BrokerMetrics {
     public let malformedPackets = ManagedAtomic<Int>(0)
 
     private let rejected: [ManagedAtomic<Int>]
+    private let closedByServer: [ManagedAtomic<Int>]
     private let dropped: [ManagedAtomic<Int>]
     /// Indexed by packet type raw value (1...15).
     private let packetsIn = (0..<16).map { _ in ManagedAtomic<Int>(0) }
@@ -23,6 +24,7 @@ public final class BrokerCounters: BrokerMetrics {
 
     public init() {
         rejected = ConnectionRejectReason.allCases.map { _ in ManagedAtomic<Int>(0) }
+        closedByServer = ConnectionCloseReason.allCases.map { _ in ManagedAtomic<Int>(0) }
         dropped = DropReason.allCases.map { _ in ManagedAtomic<Int>(0) }
     }
 
@@ -37,6 +39,10 @@ public final class BrokerCounters: BrokerMetrics {
 
     public func connectionRejected(_ reason: ConnectionRejectReason) {
         rejected[ConnectionRejectReason.allCases.firstIndex(of: reason)!].wrappingIncrement(ordering: .relaxed)
+    }
+
+    public func connectionClosedByServer(_ reason: ConnectionCloseReason) {
+        closedByServer[ConnectionCloseReason.allCases.firstIndex(of: reason)!].wrappingIncrement(ordering: .relaxed)
     }
 
     public func packetReceived(_ type: PacketType, bytes: Int) {
@@ -75,6 +81,10 @@ public final class BrokerCounters: BrokerMetrics {
 
     public func rejections(_ reason: ConnectionRejectReason) -> Int {
         rejected[ConnectionRejectReason.allCases.firstIndex(of: reason)!].load(ordering: .relaxed)
+    }
+
+    public func serverCloses(_ reason: ConnectionCloseReason) -> Int {
+        closedByServer[ConnectionCloseReason.allCases.firstIndex(of: reason)!].load(ordering: .relaxed)
     }
 
     public func drops(_ reason: DropReason) -> Int {

@@ -8,21 +8,25 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable {
     case offlineQoS0 = "offline_qos0"
     /// Published to a topic no subscription matched.
     case noSubscriber = "no_subscriber"
-    /// The connection sent a malformed packet; what it carried is lost.
-    case malformed = "malformed"
     /// A clean session ended with messages still queued.
     case sessionDiscarded = "session_discarded"
 }
 
-/// Why a connection was refused or closed by the server.
+/// Why a CONNECT was refused (the CONNACK return code's cause).
 public enum ConnectionRejectReason: String, Sendable, Hashable, CaseIterable {
     case maxConnections = "max_connections"
     case unsupportedProtocol = "unsupported_protocol"
     case identifierRejected = "identifier_rejected"
     case badCredentials = "bad_credentials"
     case notAuthorized = "not_authorized"
+}
+
+/// Why the server closed an established or half-open connection.
+public enum ConnectionCloseReason: String, Sendable, Hashable, CaseIterable {
     case protocolError = "protocol_error"
+    case malformedPacket = "malformed_packet"
     case keepAliveTimeout = "keepalive_timeout"
+    case connectTimeout = "connect_timeout"
     case takenOver = "taken_over"
 }
 
@@ -33,6 +37,7 @@ public protocol BrokerMetrics: Sendable {
     func connectionOpened()
     func connectionClosed()
     func connectionRejected(_ reason: ConnectionRejectReason)
+    func connectionClosedByServer(_ reason: ConnectionCloseReason)
     func packetReceived(_ type: PacketType, bytes: Int)
     func packetSent(_ type: PacketType, bytes: Int)
     func messageReceived(qos: QoS, payloadBytes: Int)

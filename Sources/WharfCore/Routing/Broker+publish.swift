@@ -1,3 +1,4 @@
+import NIOCore
 import WharfMQTT
 
 extension Broker {
@@ -9,7 +10,13 @@ extension Broker {
     public func publish(_ message: Message, scratch: inout [RouteTarget]) -> Int {
         metrics.messageReceived(qos: message.qos, payloadBytes: message.payload.readableBytes)
         if message.retain {
-            retained.withLock { $0.update(with: message) }
+            // The store keeps its own compact copy: a slice would pin the
+            // whole read buffer it arrived in for as long as it is retained.
+            let stored = Message(
+                topic: message.topic, payload: ByteBuffer(buffer: message.payload), qos: message.qos,
+                retain: true, publishedAtNanos: message.publishedAtNanos
+            )
+            retained.withLock { $0.update(with: stored) }
         }
         scratch.removeAll(keepingCapacity: true)
         tree.withLock { $0.match(topic: message.topic, into: &scratch) }

@@ -61,7 +61,9 @@ extension MQTTConnectionHandler {
         _ code: ConnectReturnCode, context: ChannelHandlerContext, because reason: ConnectionRejectReason, _ detail: String
     ) {
         writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: code)))
-        close(context, because: reason, detail)
+        broker.metrics.connectionRejected(reason)
+        logger.info("refusing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])
+        close(context, because: nil, detail)
     }
 
     /// Replaces the connect timeout with the client's keep-alive x 1.5.

@@ -110,7 +110,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             if case .connected = protocolState.state {
                 close(context, because: .keepAliveTimeout, "no packet within 1.5 x keep-alive")
             } else {
-                close(context, because: .protocolError, "no CONNECT within the connect timeout")
+                close(context, because: .connectTimeout, "no CONNECT within the connect timeout")
             }
             return
         }
@@ -123,10 +123,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             if case .unsupportedProtocolVersion = decodeError, protocolState.state == .awaitingConnect {
                 // The one malformed case the spec answers: CONNACK return code 1.
                 writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: .unacceptableProtocolVersion)))
-                close(context, because: .unsupportedProtocol, "\(decodeError)")
+                broker.metrics.connectionRejected(.unsupportedProtocol)
+                close(context, because: nil, "\(decodeError)")
             } else {
-                broker.metrics.messageDropped(.malformed, count: 1)
-                close(context, because: .protocolError, "malformed packet: \(decodeError)")
+                close(context, because: .malformedPacket, "malformed packet: \(decodeError)")
             }
             return
         }
@@ -172,14 +172,17 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         context.flush()
     }
 
-    /// Flushes what is pending, then closes; logs and counts why.
-    func close(_ context: ChannelHandlerContext, because reason: ConnectionRejectReason?, _ detail: String) {
+    /// Flushes what is pending, then closes; logs and counts why. A nil
+    /// reason is an ordinary close (DISCONNECT, a refusal already counted).
+    func close(_ context: ChannelHandlerContext, because reason: ConnectionCloseReason?, _ detail: String) {
         guard !isClosing else { return }
         isClosing = true
         protocolState.close()
         if let reason {
-            broker.metrics.connectionRejected(reason)
+            broker.metrics.connectionClosedByServer(reason)
             logger.info("closing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])
+        } else {
+            logger.debug("closing connection: \(detail)")
         }
         flush()
         context.close(promise: nil)
