@@ -56,7 +56,7 @@ public struct BenchRunner: Sendable {
             clients.append(try await connect(group: group, clientId: "bench-pub-\(runId)-\(index)", stats: nil))
         }
 
-        let start = ContinuousClock.now.nanosecondsSinceStart
+        let start = NIODeadline.now().uptimeNanoseconds
         for (index, client) in clients.enumerated() {
             let plan = BenchClientHandler.PublishPlan(
                 topic: "wharf-bench/\(runId)/\(index)", qos: qos, count: messagesPerPublisher,
@@ -75,7 +75,7 @@ public struct BenchRunner: Sendable {
         var lastProgress = start
         while true {
             try await Task.sleep(for: .milliseconds(20))
-            let now = ContinuousClock.now.nanosecondsSinceStart
+            let now = NIODeadline.now().uptimeNanoseconds
             let count = stats.count
             if count >= expected { break }
             if count != lastCount {
@@ -86,7 +86,7 @@ public struct BenchRunner: Sendable {
             }
             if now > deadline { break }
         }
-        let end = stats.count > 0 ? stats.lastReceiveNanos : ContinuousClock.now.nanosecondsSinceStart
+        let end = stats.count > 0 ? stats.lastReceiveNanos : NIODeadline.now().uptimeNanoseconds
         let percentiles = stats.percentiles([50, 99])
         for client in clients + [subscriber] { try? await client.channel.close() }
         return BenchResult(

@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// Counts received messages and keeps their latencies for percentiles.
@@ -20,7 +21,7 @@ final class ReceiveStats: Sendable {
     func record(latencyNanos: UInt64) {
         state.withLock {
             $0.latencies.append(latencyNanos)
-            $0.lastReceiveNanos = ContinuousClock.now.nanosecondsSinceStart
+            $0.lastReceiveNanos = NIODeadline.now().uptimeNanoseconds
         }
     }
 
@@ -36,14 +37,4 @@ final class ReceiveStats: Sendable {
             return Double(sorted[index]) / 1000
         }
     }
-}
-
-extension ContinuousClock.Instant {
-    /// Nanoseconds since the process's first reading; for intervals only.
-    var nanosecondsSinceStart: UInt64 {
-        let components = (self - ContinuousClock.Instant.processStart).components
-        return UInt64(components.seconds) * 1_000_000_000 + UInt64(components.attoseconds / 1_000_000_000)
-    }
-
-    static let processStart = ContinuousClock.now
 }

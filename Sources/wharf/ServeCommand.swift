@@ -53,7 +53,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "wharf")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
-        let server = BrokerServer(config: settings, group: group, logger: logger)
+        let server: BrokerServer
+        do {
+            server = try BrokerServer(config: settings, group: group, logger: logger)
+        } catch {
+            try await group.shutdownGracefully()
+            throw ValidationError("\(error)")
+        }
         let port = try await server.start()
         // A line scripts can wait for.
         FileHandle.standardOutput.write(Data("wharf \(WharfVersion.string) listening on \(settings.bind):\(port)\n".utf8))

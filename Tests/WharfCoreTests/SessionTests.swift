@@ -67,3 +67,44 @@ import WharfMQTT
         #expect(s.beginInboundExactlyOnce(5))
     }
 }
+
+@Suite struct FlowControlTests {
+    /// A publisher filling an online queue past 3/4 is paused, and resumed once the owner drains below 1/4.
+    @Test func publisherPausedAndResumed() {
+        let s = session(maxInflight: 100, maxQueued: 8)
+        let owner = RecordingTarget()
+        let publisher = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(owner, resend: &packets)
+        let results = (0..<6).map { _ in s.enqueue(message("t", qos: .atMostOnce), qos: .atMostOnce, publisher: publisher) }
+        #expect(results.prefix(5).allSatisfy { $0 == .accepted })
+        #expect(results[5] == .acceptedPausePublisher)
+        s.takePackets(for: owner, into: &packets)
+        #expect(packets.count == 6)
+        #expect(publisher.resumeCalls == 1)
+    }
+
+    /// A connection is never paused for its own queue (it must read its acknowledgements).
+    @Test func neverPausesOwnConnection() {
+        let s = session(maxInflight: 1, maxQueued: 4)
+        let owner = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(owner, resend: &packets)
+        let results = (0..<4).map { _ in s.enqueue(message("t"), qos: .atLeastOnce, publisher: owner) }
+        #expect(!results.contains(.acceptedPausePublisher))
+    }
+
+    /// Offline sessions never pause publishers; when the owner leaves, paused publishers resume.
+    @Test func offlineNeverPauses() {
+        let s = session(persistent: true, maxInflight: 1, maxQueued: 4)
+        let owner = RecordingTarget()
+        let publisher = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(owner, resend: &packets)
+        for _ in 0..<3 { _ = s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) }
+        #expect(publisher.resumeCalls == 0)
+        s.detach(owner)
+        #expect(publisher.resumeCalls == 1)
+        #expect(s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) == .accepted)
+    }
+}

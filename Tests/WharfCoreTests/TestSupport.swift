@@ -5,10 +5,13 @@ import WharfMQTT
 
 /// A delivery target that records what the core asked of it.
 final class RecordingTarget: DeliveryTarget {
-    private let counts = Mutex((pending: 0, takenOver: 0))
+    private let counts = Mutex((pending: 0, takenOver: 0, resumed: 0))
 
     func deliveriesPending() { counts.withLock { $0.pending += 1 } }
     func sessionTakenOver() { counts.withLock { $0.takenOver += 1 } }
+    func resumeReading() { counts.withLock { $0.resumed += 1 } }
+
+    var resumeCalls: Int { counts.withLock { $0.resumed } }
 
     var pendingCalls: Int { counts.withLock { $0.pending } }
     var takeoverCalls: Int { counts.withLock { $0.takenOver } }

@@ -2,12 +2,25 @@ import NIOCore
 import WharfMQTT
 
 extension Broker {
+    /// What routing one message did.
+    public struct PublishOutcome: Sendable {
+        /// Sessions the message was queued for.
+        public var queued = 0
+        /// A subscriber queue passed its high-water mark: the publisher must
+        /// stop reading until `resumeReading()` is called on it.
+        public var pausePublisher = false
+
+        public init() {}
+    }
+
     /// Routes one message to every matching session, and updates the retained
     /// store when RETAIN is set. `scratch` is the caller's reusable buffer
     /// (one per connection), so routing allocates nothing per message.
-    /// Returns the number of sessions it was queued for.
+    /// `publisher` is the connection it came from, for flow control.
     @discardableResult
-    public func publish(_ message: Message, scratch: inout [RouteTarget]) -> Int {
+    public func publish(
+        _ message: Message, from publisher: (any DeliveryTarget)? = nil, scratch: inout [RouteTarget]
+    ) -> PublishOutcome {
         metrics.messageReceived(qos: message.qos, payloadBytes: message.payload.readableBytes)
         if message.retain {
             // The store keeps its own compact copy: a slice would pin the
@@ -20,27 +33,33 @@ extension Broker {
         }
         scratch.removeAll(keepingCapacity: true)
         tree.withLock { $0.match(topic: message.topic, into: &scratch) }
+        var outcome = PublishOutcome()
         if scratch.isEmpty {
             metrics.messageDropped(.noSubscriber, count: 1)
-            return 0
+            return outcome
         }
-        var queued = 0
         for target in scratch {
-            switch target.session.enqueue(message, qos: min(message.qos, target.qos)) {
-            case .accepted: queued += 1
-            case .droppedOffline: metrics.messageDropped(.offlineQoS0, count: 1)
-            case .droppedQueueFull: metrics.messageDropped(.queueFull, count: 1)
+            switch target.session.enqueue(message, qos: min(message.qos, target.qos), publisher: publisher) {
+            case .accepted:
+                outcome.queued += 1
+            case .acceptedPausePublisher:
+                outcome.queued += 1
+                outcome.pausePublisher = true
+            case .droppedOffline:
+                metrics.messageDropped(.offlineQoS0, count: 1)
+            case .droppedQueueFull:
+                metrics.messageDropped(.queueFull, count: 1)
             }
         }
         // Release session references promptly; capacity is kept.
         scratch.removeAll(keepingCapacity: true)
-        return queued
+        return outcome
     }
 
-    /// Convenience for callers without a scratch buffer (wills, tests).
+    /// Convenience for callers without a connection (wills, tests): no flow control.
     @discardableResult
     public func publish(_ message: Message) -> Int {
         var scratch: [RouteTarget] = []
-        return publish(message, scratch: &scratch)
+        return publish(message, scratch: &scratch).queued
     }
 }

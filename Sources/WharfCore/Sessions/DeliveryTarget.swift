@@ -7,4 +7,7 @@ public protocol DeliveryTarget: AnyObject, Sendable {
     /// Another connection with the same client id took the session over:
     /// close this one (3.1.1 section 3.1.4).
     func sessionTakenOver()
+    /// This connection was paused as a publisher because a subscriber's queue
+    /// passed its high-water mark; that queue has drained, so read again.
+    func resumeReading()
 }

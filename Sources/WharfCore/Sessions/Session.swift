@@ -18,18 +18,37 @@ public final class Session: Sendable {
         var subscriptions: [String: QoS] = [:]
         /// Inbound QoS 2 packet ids between PUBREC and PUBREL.
         var awaitingRelease = Set<UInt16>()
+        /// Publishers paused because this queue is above its high-water mark.
+        var pausedPublishers: [any DeliveryTarget] = []
+
+        /// Wakes every paused publisher (called outside the lock).
+        mutating func takePausedPublishers() -> [any DeliveryTarget] {
+            defer { pausedPublishers.removeAll() }
+            return pausedPublishers
+        }
     }
 
     private let state: Mutex<State>
+    /// Queue length at which publishers to an online session are paused, and
+    /// the length below which they resume (RabbitMQ-style flow control): a
+    /// fast publisher waits for a slower subscriber instead of overflowing
+    /// its queue. Offline sessions never pause anyone; they drop and count.
+    let highWaterMark: Int
+    let lowWaterMark: Int
 
     public init(clientId: String, isPersistent: Bool, maxInflight: Int, maxQueued: Int) {
         self.clientId = clientId
         self.isPersistent = isPersistent
         self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued)))
+        self.highWaterMark = max(1, maxQueued * 3 / 4)
+        self.lowWaterMark = maxQueued / 4
     }
 
     public enum EnqueueResult: Sendable, Hashable {
         case accepted
+        /// Queued, and the queue is past its high-water mark: the publisher
+        /// given to `enqueue` was registered and must pause reading.
+        case acceptedPausePublisher
         /// Offline and QoS 0: not kept (as in Mosquitto's default).
         case droppedOffline
         /// Queue at its limit: counted as a slow or absent consumer.
@@ -37,31 +56,48 @@ public final class Session: Sendable {
     }
 
     /// Queues one delivery; wakes the owner if it has nothing scheduled.
-    public func enqueue(_ message: Message, qos: QoS, retain: Bool = false) -> EnqueueResult {
+    /// `publisher` is the connection the message came from, if any: it is
+    /// paused when this (online) queue is past its high-water mark.
+    public func enqueue(
+        _ message: Message, qos: QoS, retain: Bool = false, publisher: (any DeliveryTarget)? = nil
+    ) -> EnqueueResult {
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
-            if state.owner == nil && (qos == .atMostOnce || !isPersistent) {
-                return (.droppedOffline, nil)
+            guard let owner = state.owner else {
+                if qos == .atMostOnce || !isPersistent { return (.droppedOffline, nil) }
+                let queued = state.outbound.enqueue(message, qos: qos, retain: retain) == .queued
+                return (queued ? .accepted : .droppedQueueFull, nil)
             }
-            guard state.outbound.enqueue(message, qos: qos, retain: retain) == .queued else {
-                return (.droppedQueueFull, nil)
+            let queued = state.outbound.enqueue(message, qos: qos, retain: retain) == .queued
+            var result: EnqueueResult = queued ? .accepted : .droppedQueueFull
+            // Never pause a connection for its own queue: it must keep reading
+            // the acknowledgements that drain it.
+            if state.outbound.queuedCount >= highWaterMark, let publisher, publisher !== owner {
+                if !state.pausedPublishers.contains(where: { $0 === publisher }) {
+                    state.pausedPublishers.append(publisher)
+                }
+                if queued { result = .acceptedPausePublisher }
             }
             // Only wake when something can go out now; with a full window the
             // acknowledgement path drains, so no hop per queued message.
-            guard let owner = state.owner, !state.drainScheduled, state.outbound.canSend else { return (.accepted, nil) }
+            guard queued, !state.drainScheduled, state.outbound.canSend else { return (result, nil) }
             state.drainScheduled = true
-            return (.accepted, owner)
+            return (result, owner)
         }
         wake?.deliveriesPending()
         return result
     }
 
-    /// Called by the owner on its loop: takes what may be sent now.
+    /// Called by the owner on its loop: takes what may be sent now, and
+    /// resumes paused publishers once the queue is below its low-water mark.
     public func takePackets(for owner: any DeliveryTarget, into packets: inout [OutboundPacket]) {
-        state.withLock { state in
-            guard state.owner === owner else { return }
+        let resume: [any DeliveryTarget] = state.withLock { state in
+            guard state.owner === owner else { return [] }
             state.drainScheduled = false
             state.outbound.nextPackets(into: &packets)
+            guard !state.pausedPublishers.isEmpty, state.outbound.queuedCount <= lowWaterMark else { return [] }
+            return state.takePausedPublishers()
         }
+        for publisher in resume { publisher.resumeReading() }
     }
 
     /// Makes `owner` the live connection. Returns the connection it replaces
@@ -79,20 +115,25 @@ public final class Session: Sendable {
     /// Forgets `owner` if it is still the live connection. Returns true if it was.
     @discardableResult
     public func detach(_ owner: any DeliveryTarget) -> Bool {
-        state.withLock { state in
-            guard state.owner === owner else { return false }
+        let (detached, resume): (Bool, [any DeliveryTarget]) = state.withLock { state in
+            guard state.owner === owner else { return (false, []) }
             state.owner = nil
             state.drainScheduled = false
-            return true
+            // Offline queues do not hold publishers back.
+            return (true, state.takePausedPublishers())
         }
+        for publisher in resume { publisher.resumeReading() }
+        return detached
     }
 
     /// Detaches whoever owns the session (it is being discarded). Returns that owner.
     func detachAll() -> (any DeliveryTarget)? {
-        state.withLock { state in
+        let (owner, resume) = state.withLock { state in
             defer { state.owner = nil }
-            return state.owner
+            return (state.owner, state.takePausedPublishers())
         }
+        for publisher in resume { publisher.resumeReading() }
+        return owner
     }
 
     public var isOnline: Bool { state.withLock { $0.owner != nil } }

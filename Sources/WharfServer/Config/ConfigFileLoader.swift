@@ -26,7 +26,7 @@ public enum ConfigFileLoader {
         }
         var config = base
         let reader = Reader(file: file)
-        try reader.sections(root, allowed: ["listener", "limits", "log"])
+        try reader.sections(root, allowed: ["listener", "limits", "log", "auth"])
         if let listener = try reader.section(root, "listener", allowed: ["bind", "port"]) {
             if let bind = try reader.string(listener, "listener.bind") { config.bind = bind }
             if let port = try reader.int(listener, "listener.port", in: 0...65535) { config.port = port }
@@ -40,6 +40,15 @@ public enum ConfigFileLoader {
             if let value = try reader.int(limits, "limits.max_inflight_messages", in: 1...65_000) { config.limits.maxInflightMessages = value }
             if let value = try reader.int(limits, "limits.max_queued_messages", in: 0...10_000_000) { config.limits.maxQueuedMessages = value }
             if let value = try reader.int(limits, "limits.connect_timeout", in: 1...3600) { config.connectTimeoutSeconds = value }
+        }
+        if let auth = try reader.section(root, "auth", allowed: ["allow_anonymous", "password_file"]) {
+            if let allow = try reader.bool(auth, "auth.allow_anonymous") { config.allowAnonymous = allow }
+            if let path = try reader.string(auth, "auth.password_file") {
+                // Relative to the config file, so a config and its password file move together.
+                config.passwordFile = path.hasPrefix("/")
+                    ? path
+                    : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
+            }
         }
         if let log = try reader.section(root, "log", allowed: ["level"]) {
             if let level = try reader.string(log, "log.level") {
@@ -85,6 +94,14 @@ public enum ConfigFileLoader {
                 throw ConfigFileError(file: file, key: key, problem: "must be a string, got \(value.type)")
             }
             return string
+        }
+
+        func bool(_ table: TOMLTable, _ key: String) throws(ConfigFileError) -> Bool? {
+            guard let value = table[String(key.split(separator: ".").last!)] else { return nil }
+            guard let bool = value.bool else {
+                throw ConfigFileError(file: file, key: key, problem: "must be true or false, got \(value.type)")
+            }
+            return bool
         }
 
         func int(_ table: TOMLTable, _ key: String, in range: ClosedRange<Int>) throws(ConfigFileError) -> Int? {

@@ -11,6 +11,10 @@ public struct ServerConfig: Sendable, Hashable {
     /// Seconds a new connection may take to send CONNECT.
     public var connectTimeoutSeconds = 10
     public var logLevel: Logger.Level = .info
+    /// Refuse clients without a user name (CONNACK 5).
+    public var allowAnonymous = true
+    /// Mosquitto-format password file; when set, user names must match it (else CONNACK 4).
+    public var passwordFile: String?
 
     public init() {}
 }

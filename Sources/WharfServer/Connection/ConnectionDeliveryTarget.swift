@@ -20,4 +20,8 @@ final class ConnectionDeliveryTarget: DeliveryTarget {
     func sessionTakenOver() {
         eventLoop.execute { self.handler.value.takenOver() }
     }
+
+    func resumeReading() {
+        eventLoop.execute { self.handler.value.resumeReading() }
+    }
 }

@@ -25,6 +25,11 @@ extension MQTTConnectionHandler {
             return
         }
         logger[metadataKey: "client"] = "\(clientId)"
+        if let refusal = authenticator.check(connect) {
+            let reason: ConnectionRejectReason = refusal == .notAuthorized ? .notAuthorized : .badCredentials
+            refuse(refusal, context: context, because: reason, "authentication failed for user '\(connect.username ?? "")'")
+            return
+        }
 
         let target = ConnectionDeliveryTarget(handler: self, eventLoop: context.eventLoop)
         packetScratch.removeAll(keepingCapacity: true)

@@ -8,7 +8,11 @@ extension MQTTConnectionHandler {
         guard let session else { return }
         switch packet {
         case .publish(let publish):
-            handlePublish(publish, session: session)
+            if readPaused {
+                deferredPublishes.append(publish)
+            } else {
+                handlePublish(publish, session: session)
+            }
         case .puback(let ack):
             _ = session.acknowledge(ack.packetId)
             drainAfterReadBatch = true
@@ -31,6 +35,7 @@ extension MQTTConnectionHandler {
         case .pingreq:
             writePacket(.pingresp)
         case .disconnect:
+            routeDeferredPublishes(ignoringPause: true)
             disconnectedCleanly = true
             will = nil
             close(context, because: nil, "client disconnected")
@@ -43,20 +48,22 @@ extension MQTTConnectionHandler {
     /// PUBLISH from the client (3.1.1 section 4.3): route, then acknowledge.
     /// QoS 2 uses method B: route on PUBLISH, remember the id until PUBREL so
     /// a resent PUBLISH is acknowledged but not routed twice.
-    private func handlePublish(_ publish: PublishPacket, session: Session) {
+    func handlePublish(_ publish: PublishPacket, session: Session) {
         let message = Message(topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain)
+        var outcome = Broker.PublishOutcome()
         switch publish.qos {
         case .atMostOnce:
-            broker.publish(message, scratch: &routeScratch)
+            outcome = broker.publish(message, from: deliveryTarget, scratch: &routeScratch)
         case .atLeastOnce:
-            broker.publish(message, scratch: &routeScratch)
+            outcome = broker.publish(message, from: deliveryTarget, scratch: &routeScratch)
             writePacket(.puback(PublishAckPacket(packetId: publish.packetId!)))
         case .exactlyOnce:
             let id = publish.packetId!
             if session.beginInboundExactlyOnce(id) {
-                broker.publish(message, scratch: &routeScratch)
+                outcome = broker.publish(message, from: deliveryTarget, scratch: &routeScratch)
             }
             writePacket(.pubrec(PublishAckPacket(packetId: id)))
         }
+        if outcome.pausePublisher { pauseReading() }
     }
 }

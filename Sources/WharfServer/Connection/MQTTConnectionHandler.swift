@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import NIOCore
 import WharfCore
@@ -19,6 +20,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     let broker: Broker
     let limiter: ConnectionLimiter
+    let authenticator: Authenticator
     var logger: Logger
 
     var protocolState = ConnectionStateMachine()
@@ -36,13 +38,19 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var readBatchActive = false
     var drainAfterReadBatch = false
     var drainWhenWritable = false
+    /// Paused as a publisher by flow control (see +flowControl).
+    var readPaused = false
+    var pauseTimer: Scheduled<Void>?
+    /// PUBLISH packets decoded after the pause, routed in order on resume.
+    var deferredPublishes = Deque<PublishPacket>()
     /// Reused per drain and per publish: no allocation per message.
     var packetScratch: [OutboundPacket] = []
     var routeScratch: [RouteTarget] = []
 
-    init(broker: Broker, limiter: ConnectionLimiter, logger: Logger) {
+    init(broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), logger: Logger) {
         self.broker = broker
         self.limiter = limiter
+        self.authenticator = authenticator
         self.logger = logger
         self.outbound = ByteBuffer()
     }
@@ -135,6 +143,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // What the client sent before the connection ended is still routed.
+        routeDeferredPublishes(ignoringPause: true)
         if let session, let deliveryTarget {
             broker.closeSession(session, owner: deliveryTarget)
         }
@@ -145,6 +155,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         will = nil
         session = nil
         deliveryTarget = nil  // breaks the handler <-> target cycle
+        pauseTimer?.cancel()
+        pauseTimer = nil
         if hasConnectionSlot {
             limiter.release()
             hasConnectionSlot = false

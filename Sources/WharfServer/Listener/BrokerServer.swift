@@ -15,9 +15,14 @@ public final class BrokerServer: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let limiter: ConnectionLimiter
+    private let authenticator: Authenticator
     private let serverChannel = Mutex<(any Channel)?>(nil)
 
-    public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, metrics: any BrokerMetrics = BrokerCounters()) {
+    /// Reads the password file named by `config`, if any.
+    public init(
+        config: ServerConfig, group: any EventLoopGroup, logger: Logger, metrics: any BrokerMetrics = BrokerCounters()
+    ) throws(ConfigFileError) {
+        self.authenticator = try Authenticator(config: config)
         self.config = config
         self.group = group
         self.logger = logger
@@ -30,6 +35,7 @@ public final class BrokerServer: Sendable {
     public func start() async throws -> Int {
         let broker = self.broker
         let limiter = self.limiter
+        let authenticator = self.authenticator
         let logger = self.logger
         let maxPacketSize = config.limits.maxPacketSize
         let connectTimeout = TimeAmount.seconds(Int64(config.connectTimeoutSeconds))
@@ -43,7 +49,7 @@ public final class BrokerServer: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(KeepAliveHandler(timeout: connectTimeout), name: Self.keepAliveHandlerName)
                     try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: maxPacketSize))))
-                    try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, logger: logger))
+                    try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, authenticator: authenticator, logger: logger))
                 }
             }
         let channel = try await bootstrap.bind(host: config.bind, port: config.port).get()
