@@ -17,13 +17,14 @@ import WharfMQTT
         broker = Broker(limits: limits, metrics: counters)
     }
 
-    private func channel(maxConnections: Int = 10) throws -> EmbeddedChannel {
+    private func channel(maxConnections: Int = 10, authenticator: Authenticator = Authenticator()) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10)), name: BrokerServer.keepAliveHandlerName)
         try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: 1024))))
         try pipeline.addHandler(MQTTConnectionHandler(
-            broker: broker, limiter: ConnectionLimiter(maximum: maxConnections), logger: Logger(label: "test")
+            broker: broker, limiter: ConnectionLimiter(maximum: maxConnections), authenticator: authenticator,
+            logger: Logger(label: "test")
         ))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
@@ -120,6 +121,23 @@ import WharfMQTT
         #expect(try received(channel).packets == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .serverUnavailable))])
         #expect(!channel.isActive)
         #expect(counters.rejections(.maxConnections) == 1)
+    }
+
+    /// Failed authentication gets CONNACK 4 or 5, is counted, and opens no session.
+    @Test func authenticationRefusals() throws {
+        let auth = Authenticator(allowAnonymous: false, passwords: try PasswordFile(text: AuthenticatorTests.file, file: "pw"))
+        let anonymous = try channel(authenticator: auth)
+        try send(anonymous, .connect(ConnectPacket(clientId: "a")))
+        #expect(try received(anonymous).packets == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .notAuthorized))])
+        let wrong = try channel(authenticator: auth)
+        try send(wrong, .connect(ConnectPacket(clientId: "b", username: "alice", password: ByteBuffer(string: "x"))))
+        #expect(try received(wrong).packets == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .badUsernameOrPassword))])
+        #expect(!anonymous.isActive && !wrong.isActive)
+        #expect(counters.rejections(.notAuthorized) == 1 && counters.rejections(.badCredentials) == 1)
+        #expect(broker.sessionCount == 0)
+        let right = try channel(authenticator: auth)
+        try send(right, .connect(ConnectPacket(clientId: "c", username: "alice", password: ByteBuffer(string: "s3cret"))))
+        #expect(try received(right).packets == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .accepted))])
     }
 
     /// Empty client id: assigned with clean session, rejected (code 2) without.

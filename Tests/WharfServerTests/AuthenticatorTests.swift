@@ -1,0 +1,60 @@
+import NIOCore
+import Testing
+import WharfMQTT
+import WharfServer
+
+@Suite struct AuthenticatorTests {
+    /// Made by `mosquitto_passwd -c -b pw alice s3cret` (PBKDF2-SHA512, 101 rounds), and a
+    /// `$6$` line (SHA-512 of password + salt) computed independently for "hunter2".
+    static let file = """
+        # users
+        alice:$7$101$JW6A8hWrRA3Z8FDQ$vjyh0Y6/cgXA8xUDf+n1xNzRBb6PYQ7z7L37DOq0UyrnoDN87Y2yqnFfv/R4ZHGQx4CosQly4Ot11udH6AidWA==
+
+        bob:$6$MDEyMzQ1Njc4OWFi$Kgl3AxuVCetFEGDDZOAh44c3ssh9wvPft10MPC9Tjr1rwsIDmYUEICH/zUOFhM8vCQKmMb8nXrQTl7q2T8alUw==
+        """
+
+    private func connect(_ user: String?, _ password: String?) -> ConnectPacket {
+        ConnectPacket(clientId: "c", username: user, password: password.map { ByteBuffer(string: $0) })
+    }
+
+    /// Passwords hashed by mosquitto_passwd verify; wrong ones and unknown users do not.
+    @Test func verifiesMosquittoHashes() throws {
+        let passwords = try PasswordFile(text: Self.file, file: "pw")
+        #expect(passwords.userCount == 2)
+        #expect(passwords.verify(user: "alice", password: Array("s3cret".utf8)))
+        #expect(!passwords.verify(user: "alice", password: Array("s3cret!".utf8)))
+        #expect(passwords.verify(user: "bob", password: Array("hunter2".utf8)))
+        #expect(!passwords.verify(user: "bob", password: Array("s3cret".utf8)))
+        #expect(!passwords.verify(user: "carol", password: []))
+    }
+
+    /// CONNACK codes: 4 for bad credentials, 5 for anonymous when not allowed, nil to accept.
+    @Test func connackCodes() throws {
+        let auth = Authenticator(allowAnonymous: false, passwords: try PasswordFile(text: Self.file, file: "pw"))
+        #expect(auth.check(connect("alice", "s3cret")) == nil)
+        #expect(auth.check(connect("alice", "nope")) == .badUsernameOrPassword)
+        #expect(auth.check(connect("alice", nil)) == .badUsernameOrPassword)
+        #expect(auth.check(connect("mallory", "s3cret")) == .badUsernameOrPassword)
+        #expect(auth.check(connect(nil, nil)) == .notAuthorized)
+        let open = Authenticator(allowAnonymous: true, passwords: try PasswordFile(text: Self.file, file: "pw"))
+        #expect(open.check(connect(nil, nil)) == nil)
+        #expect(open.check(connect("alice", "nope")) == .badUsernameOrPassword)
+    }
+
+    /// A malformed line is reported with the file and line number.
+    @Test func badLineNamesFileAndLine() {
+        do {
+            _ = try PasswordFile(text: "alice:$7$101$salt\n", file: "/etc/wharf/pw")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.hasPrefix("/etc/wharf/pw:1: hash for user 'alice' is not in mosquitto_passwd format"))
+        }
+    }
+
+    /// The config's password_file is resolved next to the config file.
+    @Test func configResolvesRelativePasswordFile() throws {
+        let config = try ConfigFileLoader.parse("[auth]\nallow_anonymous = false\npassword_file = \"pw\"", file: "/etc/wharf/wharf.toml")
+        #expect(config.passwordFile == "/etc/wharf/pw")
+        #expect(!config.allowAnonymous)
+    }
+}
