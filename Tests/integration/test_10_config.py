@@ -35,11 +35,18 @@ def test_missing_password_file_is_named(tmp_path):
     assert "/nonexistent/passwd" in result.stderr
 
 
-def test_config_file_port_is_used(broker_factory, tmp_path):
+def test_config_file_listener_is_used_without_flags(tmp_path):
+    import signal
     import rawmqtt as raw
     port = free_port()
-    b = broker_factory(f"[listener]\nport = {port}\n", extra_args=())
-    # --port on the command line overrides the file (the fixture passes one).
-    assert b.port != port or True
-    c = raw.RawClient(b.port)
-    assert raw.connack_code(c.connect("cfg")) == (False, 0)
+    path = tmp_path / "good.toml"
+    path.write_text(f'[listener]\nbind = "127.0.0.1"\nport = {port}\n')
+    proc = subprocess.Popen([WHARF, "serve", "--config", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().strip().endswith(f"listening on 127.0.0.1:{port}")
+        c = raw.RawClient(port)
+        assert raw.connack_code(c.connect("cfg")) == (False, 0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
