@@ -108,3 +108,25 @@ import WharfMQTT
         #expect(s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) == .accepted)
     }
 }
+
+@Suite struct TakeoverAckTests {
+    /// After a takeover, an ack from the old connection frees nothing: the
+    /// message is resent to the new one and only its ack counts.
+    @Test func oldOwnerCannotAcknowledge() {
+        let s = session(persistent: true)
+        let old = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(old, resend: &packets)
+        _ = s.enqueue(message("t", "m"), qos: .atLeastOnce)
+        s.takePackets(for: old, into: &packets)
+        let id = packets[0].packetId!
+        let new = RecordingTarget()
+        var resend: [OutboundPacket] = []
+        _ = s.attach(new, resend: &resend)
+        #expect(resend.count == 1 && resend[0].isDup)
+        #expect(s.acknowledge(id, from: old) == nil)
+        #expect(s.inflightCount == 1)
+        #expect(s.acknowledge(id, from: new) != nil)
+        #expect(s.inflightCount == 0)
+    }
+}

@@ -139,17 +139,22 @@ public final class Session: Sendable {
     public var isOnline: Bool { state.withLock { $0.owner != nil } }
 
     // MARK: Acknowledgements from the client (owner's loop)
+    //
+    // Only the current owner may acknowledge. After a takeover the old
+    // connection can still be reading: an ack from it must not free a packet
+    // id that the session may then reuse while the new connection is being
+    // sent the same message again (its ack would then clear the wrong one).
 
-    public func acknowledge(_ id: UInt16) -> Message? {
-        state.withLock { $0.outbound.acknowledge(id) }
+    public func acknowledge(_ id: UInt16, from owner: any DeliveryTarget) -> Message? {
+        state.withLock { $0.owner === owner ? $0.outbound.acknowledge(id) : nil }
     }
 
-    public func received(_ id: UInt16) -> Bool {
-        state.withLock { $0.outbound.received(id) }
+    public func received(_ id: UInt16, from owner: any DeliveryTarget) -> Bool {
+        state.withLock { $0.owner === owner ? $0.outbound.received(id) : false }
     }
 
-    public func completed(_ id: UInt16) -> Message? {
-        state.withLock { $0.outbound.completed(id) }
+    public func completed(_ id: UInt16, from owner: any DeliveryTarget) -> Message? {
+        state.withLock { $0.owner === owner ? $0.outbound.completed(id) : nil }
     }
 
     // MARK: Inbound QoS 2 (3.1.1 section 4.3.3, method B)

@@ -5,7 +5,7 @@ import WharfMQTT
 extension MQTTConnectionHandler {
     /// Dispatches a packet in the connected state to its handler.
     func handle(_ packet: MQTTPacket, context: ChannelHandlerContext) {
-        guard let session else { return }
+        guard let session, let deliveryTarget else { return }
         switch packet {
         case .publish(let publish):
             if readPaused {
@@ -14,17 +14,17 @@ extension MQTTConnectionHandler {
                 handlePublish(publish, session: session)
             }
         case .puback(let ack):
-            _ = session.acknowledge(ack.packetId)
+            _ = session.acknowledge(ack.packetId, from: deliveryTarget)
             drainAfterReadBatch = true
         case .pubrec(let ack):
             // PUBREL goes back even for an unknown id (a resend after reconnect).
-            _ = session.received(ack.packetId)
+            _ = session.received(ack.packetId, from: deliveryTarget)
             writePacket(.pubrel(PublishAckPacket(packetId: ack.packetId)))
         case .pubrel(let ack):
             session.releaseInbound(ack.packetId)
             writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId)))
         case .pubcomp(let ack):
-            _ = session.completed(ack.packetId)
+            _ = session.completed(ack.packetId, from: deliveryTarget)
             drainAfterReadBatch = true
         case .subscribe(let subscribe):
             let codes = broker.subscribe(session, subscribe.subscriptions)
