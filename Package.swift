@@ -19,11 +19,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
+        // The metrics snapshot: the one model the exporter and the dashboard read.
+        .target(name: "WharfMetrics"),
         // Topic tree, routing, sessions, retained store. No sockets: unit-testable without channels.
         .target(
             name: "WharfCore",
             dependencies: [
                 "WharfMQTT",
+                "WharfMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -42,6 +45,8 @@ let package = Package(
             dependencies: [
                 "WharfCore",
                 "WharfMQTT",
+                "WharfMetrics",
+                "WharfExporter",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -49,6 +54,17 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // Prometheus text renderer and the HTTP listener for /metrics and /api/v1/snapshot.
+        .target(
+            name: "WharfExporter",
+            dependencies: [
+                "WharfMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Load generator behind `wharf bench`: a small MQTT client on the same codec.
@@ -75,8 +91,9 @@ let package = Package(
             "WharfMQTT", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "WharfCoreTests", dependencies: [
-            "WharfCore", .product(name: "NIOCore", package: "swift-nio"),
+            "WharfCore", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics"]),
         .testTarget(name: "WharfServerTests", dependencies: [
             "WharfServer", "WharfCore", "WharfMQTT",
             .product(name: "NIOCore", package: "swift-nio"),

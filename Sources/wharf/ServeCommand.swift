@@ -24,6 +24,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .long, help: "HTTP port for /metrics and /api/v1/snapshot (default 18883; 0 picks a free port).")
+    var metricsPort: Int?
+
+    @Flag(name: .long, help: "Do not start the metrics HTTP listener.")
+    var noMetrics = false
+
     @Option(name: .long, help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -41,6 +47,11 @@ struct ServeCommand: AsyncParsableCommand {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
             settings.port = port
         }
+        if let metricsPort {
+            guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be between 0 and 65535") }
+            settings.metricsPort = metricsPort
+        }
+        if noMetrics { settings.metricsEnabled = false }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
             settings.logLevel = level
@@ -52,18 +63,20 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "wharf")
+        let termination = TerminationSignal()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
         let server: BrokerServer
         do {
-            server = try BrokerServer(config: settings, group: group, logger: logger)
+            server = try BrokerServer(config: settings, group: group, logger: logger, version: WharfVersion.string)
         } catch {
             try await group.shutdownGracefully()
             throw ValidationError("\(error)")
         }
-        let port = try await server.start()
-        // A line scripts can wait for.
-        FileHandle.standardOutput.write(Data("wharf \(WharfVersion.string) listening on \(settings.bind):\(port)\n".utf8))
-        let signal = await TerminationSignal.wait()
+        let ports = try await server.start()
+        // One line scripts can wait for.
+        let metrics = ports.metrics.map { ", metrics on http://\(settings.metricsBind):\($0)/metrics" } ?? ""
+        FileHandle.standardOutput.write(Data("wharf \(WharfVersion.string) listening on \(settings.bind):\(ports.mqtt)\(metrics)\n".utf8))
+        let signal = await termination.wait()
         logger.info("received \(signal), shutting down")
         await server.stop()
         try await group.shutdownGracefully()

@@ -1,38 +1,56 @@
 import Dispatch
 import Foundation
+import Synchronization
 
-/// Waits for SIGINT or SIGTERM so the broker can close its listener and
+/// SIGINT/SIGTERM handling, so the broker closes its listeners and
 /// connections in order instead of dying mid-write.
-enum TerminationSignal {
-    static func wait() async -> String {
-        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
-            let queue = DispatchQueue(label: "wharf.signals")
-            let sources = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                return (source, name)
-            }
-            let resumed = ResumeOnce(continuation)
-            for (source, name) in sources {
-                source.setEventHandler { resumed.resume(name) }
-                source.resume()
-            }
-            // Keep the sources alive for the process lifetime.
-            Retainer.keep(sources.map(\.0))
+///
+/// Installed before the listeners start (a signal that arrives between the
+/// ready line and the wait must not kill the process with the default
+/// action), and remembers a signal that comes before `wait()` is called.
+final class TerminationSignal: Sendable {
+    private struct State {
+        var received: String?
+        var waiter: CheckedContinuation<String, Never>?
+    }
+
+    private let state = Mutex(State())
+    /// Kept only to stay alive; never touched after `init`.
+    nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
+
+    init() {
+        let queue = DispatchQueue(label: "wharf.signals")
+        var sources: [any DispatchSourceSignal] = []
+        for (number, _) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            signal(number, SIG_IGN)
+            sources.append(DispatchSource.makeSignalSource(signal: number, queue: queue))
+        }
+        self.sources = sources
+        for (source, name) in zip(sources, ["SIGINT", "SIGTERM"]) {
+            source.setEventHandler { [self] in self.deliver(name) }
+            source.resume()
         }
     }
 
-    private final class ResumeOnce: @unchecked Sendable {  // guarded by the serial signal queue
-        private var continuation: CheckedContinuation<String, Never>?
-        init(_ continuation: CheckedContinuation<String, Never>) { self.continuation = continuation }
-        func resume(_ name: String) {
-            continuation?.resume(returning: name)
-            continuation = nil
+    private func deliver(_ name: String) {
+        let waiter: CheckedContinuation<String, Never>? = state.withLock { state in
+            guard state.received == nil else { return nil }
+            state.received = name
+            defer { state.waiter = nil }
+            return state.waiter
         }
+        waiter?.resume(returning: name)
     }
 
-    private enum Retainer {
-        nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
-        static func keep(_ new: [any DispatchSourceSignal]) { sources.append(contentsOf: new) }
+    /// Returns the name of the first termination signal received.
+    func wait() async -> String {
+        await withCheckedContinuation { continuation in
+            let already: String? = state.withLock { state in
+                if let received = state.received { return received }
+                state.waiter = continuation
+                return nil
+            }
+            if let already { continuation.resume(returning: already) }
+        }
     }
 }

@@ -43,6 +43,33 @@ public struct OutboundQueue: Sendable {
     private var pending = Deque<Pending>()
     private var inflight = OrderedDictionary<UInt16, Inflight>()
     private var lastPacketId: UInt16 = 0
+    private var enqueuedTotal = 0
+    private var deliveredTotal = 0
+    private var acknowledgedTotal = 0
+
+    /// What the metrics snapshot reports for this queue.
+    public struct Statistics: Sendable, Hashable {
+        public var depth: Int
+        public var inflight: Int
+        public var enqueuedTotal: Int
+        public var deliveredTotal: Int
+        public var acknowledgedTotal: Int
+        /// Publish time of the oldest message not yet acknowledged (waiting or in flight).
+        public var oldestUnacknowledgedNanos: UInt64?
+        /// Publish time of the oldest message waiting to be sent.
+        public var oldestQueuedNanos: UInt64?
+    }
+
+    public var statistics: Statistics {
+        let oldestQueued = pending.first?.message.publishedAtNanos
+        let oldestInflight = inflight.values.first?.message.publishedAtNanos
+        let oldestUnacknowledged = [oldestQueued, oldestInflight].compactMap { $0 }.min()
+        return Statistics(
+            depth: pending.count, inflight: inflight.count, enqueuedTotal: enqueuedTotal,
+            deliveredTotal: deliveredTotal, acknowledgedTotal: acknowledgedTotal,
+            oldestUnacknowledgedNanos: oldestUnacknowledged, oldestQueuedNanos: oldestQueued
+        )
+    }
 
     public var maxInflight: Int
     public var maxQueued: Int
@@ -65,6 +92,7 @@ public struct OutboundQueue: Sendable {
     public mutating func enqueue(_ message: Message, qos: QoS, retain: Bool) -> EnqueueResult {
         guard pending.count < maxQueued else { return .queueFull }
         pending.append(Pending(message: message, qos: qos, retain: retain))
+        enqueuedTotal += 1
         return .queued
     }
 
@@ -75,6 +103,7 @@ public struct OutboundQueue: Sendable {
         while let head = pending.first {
             if head.qos == .atMostOnce {
                 pending.removeFirst()
+                deliveredTotal += 1
                 packets.append(.publish(head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false))
                 continue
             }
@@ -82,6 +111,7 @@ public struct OutboundQueue: Sendable {
             pending.removeFirst()
             let id = allocatePacketId()
             inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck)
+            deliveredTotal += 1
             packets.append(.publish(head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false))
         }
     }
@@ -103,6 +133,7 @@ public struct OutboundQueue: Sendable {
     public mutating func acknowledge(_ id: UInt16) -> Message? {
         guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }
         inflight.removeValue(forKey: id)
+        acknowledgedTotal += 1
         return entry.message
     }
 
@@ -119,6 +150,7 @@ public struct OutboundQueue: Sendable {
     public mutating func completed(_ id: UInt16) -> Message? {
         guard let entry = inflight[id], entry.phase == .awaitingComplete else { return nil }
         inflight.removeValue(forKey: id)
+        acknowledgedTotal += 1
         return entry.message
     }
 

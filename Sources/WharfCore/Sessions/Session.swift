@@ -184,5 +184,10 @@ public final class Session: Sendable {
     func discardMessages() -> Int { state.withLock { $0.outbound.removeAll() } }
 
     public var queuedCount: Int { state.withLock { $0.outbound.queuedCount } }
+
+    /// Queue figures and whether a client is attached, read together.
+    public var statistics: (online: Bool, queue: OutboundQueue.Statistics) {
+        state.withLock { ($0.owner != nil, $0.outbound.statistics) }
+    }
     public var inflightCount: Int { state.withLock { $0.outbound.inflightCount } }
 }

@@ -26,7 +26,7 @@ public enum ConfigFileLoader {
         }
         var config = base
         let reader = Reader(file: file)
-        try reader.sections(root, allowed: ["listener", "limits", "log", "auth"])
+        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics"])
         if let listener = try reader.section(root, "listener", allowed: ["bind", "port"]) {
             if let bind = try reader.string(listener, "listener.bind") { config.bind = bind }
             if let port = try reader.int(listener, "listener.port", in: 0...65535) { config.port = port }
@@ -49,6 +49,11 @@ public enum ConfigFileLoader {
                     ? path
                     : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
             }
+        }
+        if let metrics = try reader.section(root, "metrics", allowed: ["enabled", "bind", "port"]) {
+            if let enabled = try reader.bool(metrics, "metrics.enabled") { config.metricsEnabled = enabled }
+            if let bind = try reader.string(metrics, "metrics.bind") { config.metricsBind = bind }
+            if let port = try reader.int(metrics, "metrics.port", in: 0...65535) { config.metricsPort = port }
         }
         if let log = try reader.section(root, "log", allowed: ["level"]) {
             if let level = try reader.string(log, "log.level") {

@@ -11,6 +11,12 @@ public struct ServerConfig: Sendable, Hashable {
     /// Seconds a new connection may take to send CONNECT.
     public var connectTimeoutSeconds = 10
     public var logLevel: Logger.Level = .info
+    /// The HTTP metrics listener (/metrics, /api/v1/snapshot, /healthz, /readyz).
+    /// 18883: Prometheus's exporter port range 9100-9999 is fully allocated,
+    /// so any default in it may clash; this one sits beside MQTT's 1883.
+    public var metricsEnabled = true
+    public var metricsBind = "127.0.0.1"
+    public var metricsPort = 18883
     /// Refuse clients without a user name (CONNACK 5).
     public var allowAnonymous = true
     /// Mosquitto-format password file; when set, user names must match it (else CONNACK 4).

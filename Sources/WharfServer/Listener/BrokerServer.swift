@@ -2,7 +2,10 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import Foundation
 import WharfCore
+import WharfExporter
+import WharfMetrics
 import WharfMQTT
 
 /// The MQTT listener: a NIO server bootstrap whose child pipelines are
@@ -12,6 +15,10 @@ public final class BrokerServer: Sendable {
 
     public let broker: Broker
     public let config: ServerConfig
+    public let counters: BrokerCounters
+    private let version: String
+    private let startTimeSeconds = Date().timeIntervalSince1970
+    private let metricsServer = Mutex<MetricsServer?>(nil)
     private let group: any EventLoopGroup
     private let logger: Logger
     private let limiter: ConnectionLimiter
@@ -19,20 +26,48 @@ public final class BrokerServer: Sendable {
     private let serverChannel = Mutex<(any Channel)?>(nil)
 
     /// Reads the password file named by `config`, if any.
-    public init(
-        config: ServerConfig, group: any EventLoopGroup, logger: Logger, metrics: any BrokerMetrics = BrokerCounters()
-    ) throws(ConfigFileError) {
+    public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, version: String) throws(ConfigFileError) {
         self.authenticator = try Authenticator(config: config)
         self.config = config
         self.group = group
         self.logger = logger
-        self.broker = Broker(limits: config.limits, metrics: metrics)
+        self.version = version
+        self.counters = BrokerCounters()
+        self.broker = Broker(limits: config.limits, metrics: counters)
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
     }
 
-    /// Binds and starts accepting. Returns the bound port (useful with port 0).
+    /// What `start` bound.
+    public struct BoundPorts: Sendable {
+        public var mqtt: Int
+        public var metrics: Int?
+    }
+
+    /// A snapshot of every figure the broker keeps (see docs/metrics.md).
+    public func snapshot() -> MetricsSnapshot {
+        broker.snapshot(
+            counters: counters, version: version, startTimeSeconds: startTimeSeconds,
+            nowSeconds: Date().timeIntervalSince1970, maxConnections: config.limits.maxConnections
+        )
+    }
+
+    /// Binds the MQTT listener, then the metrics listener unless disabled.
+    /// Ports of 0 pick free ones.
     @discardableResult
-    public func start() async throws -> Int {
+    public func start() async throws -> BoundPorts {
+        let mqtt = try await startMQTT()
+        guard config.metricsEnabled else { return BoundPorts(mqtt: mqtt, metrics: nil) }
+        let metrics = MetricsServer(
+            group: group, logger: logger,
+            snapshot: { [self] in self.snapshot() },
+            isReady: { [self] in self.serverChannel.withLock { $0 != nil } }
+        )
+        let port = try await metrics.start(host: config.metricsBind, port: config.metricsPort)
+        metricsServer.withLock { $0 = metrics }
+        return BoundPorts(mqtt: mqtt, metrics: port)
+    }
+
+    private func startMQTT() async throws -> Int {
         let broker = self.broker
         let limiter = self.limiter
         let authenticator = self.authenticator
@@ -68,5 +103,10 @@ public final class BrokerServer: Sendable {
         }
         try? await channel?.close()
         logger.info("MQTT listener closed")
+        let metrics = metricsServer.withLock { server in
+            defer { server = nil }
+            return server
+        }
+        await metrics?.stop()
     }
 }

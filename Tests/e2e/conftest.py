@@ -19,9 +19,10 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, proc: subprocess.Popen, port: int, stderr_path: pathlib.Path):
+    def __init__(self, proc: subprocess.Popen, port: int, metrics_port: int, stderr_path: pathlib.Path):
         self.proc = proc
         self.port = port
+        self.metrics_port = metrics_port
         self.stderr_path = stderr_path
 
     def log(self) -> str:
@@ -34,8 +35,9 @@ class Broker:
 
 
 def start_broker(tmp_path: pathlib.Path, config: str | None = None, extra_args=()) -> Broker:
-    port = free_port()
-    args = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(port), "--log-level", "debug", *extra_args]
+    port, metrics_port = free_port(), free_port()
+    args = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics_port),
+            "--log-level", "debug", *extra_args]
     if config is not None:
         path = tmp_path / f"wharf-{port}.toml"
         path.write_text(config)
@@ -49,7 +51,7 @@ def start_broker(tmp_path: pathlib.Path, config: str | None = None, extra_args=(
         proc.kill()
         proc.wait(timeout=5)
         raise RuntimeError(f"wharf did not start: {line!r}\n{stderr_path.read_text()}")
-    return Broker(proc, port, stderr_path)
+    return Broker(proc, port, metrics_port, stderr_path)
 
 
 @pytest.fixture

@@ -38,13 +38,14 @@ def test_missing_password_file_is_named(tmp_path):
 def test_config_file_listener_is_used_without_flags(tmp_path):
     import signal
     import rawmqtt as raw
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     path = tmp_path / "good.toml"
-    path.write_text(f'[listener]\nbind = "127.0.0.1"\nport = {port}\n')
+    path.write_text(f'[listener]\nbind = "127.0.0.1"\nport = {port}\n[metrics]\nport = {metrics_port}\n')
     proc = subprocess.Popen([WHARF, "serve", "--config", str(path)], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
-        assert proc.stdout.readline().strip().endswith(f"listening on 127.0.0.1:{port}")
+        assert proc.stdout.readline().strip().endswith(
+            f"listening on 127.0.0.1:{port}, metrics on http://127.0.0.1:{metrics_port}/metrics")
         c = raw.RawClient(port)
         assert raw.connack_code(c.connect("cfg")) == (False, 0)
     finally:

@@ -1,0 +1,66 @@
+import WharfMetrics
+import WharfMQTT
+
+extension Broker {
+    /// Builds a snapshot from the counters and the live state. Session locks
+    /// are taken one at a time; nothing is held while the result is encoded.
+    public func snapshot(
+        counters: BrokerCounters, version: String, startTimeSeconds: Double, nowSeconds: Double,
+        maxConnections: Int
+    ) -> MetricsSnapshot {
+        let nowNanos = Clock.nowNanos()
+        let allSessions = sessions.withLock { Array($0.values) }
+        var online = 0
+        var queues: [QueueSnapshot] = []
+        for session in allSessions {
+            let (isOnline, queue) = session.statistics
+            if isOnline { online += 1 }
+            guard session.isPersistent else { continue }
+            queues.append(QueueSnapshot(
+                name: session.clientId, consumers: isOnline ? 1 : 0, depth: queue.depth, inflight: queue.inflight,
+                enqueuedTotal: queue.enqueuedTotal, deliveredTotal: queue.deliveredTotal,
+                acknowledgedTotal: queue.acknowledgedTotal, lagMessages: queue.depth + queue.inflight,
+                lagSeconds: queue.oldestUnacknowledgedNanos.map { Self.seconds(since: $0, now: nowNanos) } ?? 0,
+                oldestMessageAgeSeconds: queue.oldestQueuedNanos.map { Self.seconds(since: $0, now: nowNanos) }
+            ))
+        }
+        queues.sort { $0.name < $1.name }
+        return MetricsSnapshot(
+            version: version, startTimeSeconds: startTimeSeconds, takenAtSeconds: nowSeconds,
+            uptimeSeconds: max(0, nowSeconds - startTimeSeconds),
+            connections: .init(
+                current: counters.connectionsCurrent.load(ordering: .relaxed), maximum: maxConnections,
+                acceptedTotal: counters.connectionsAccepted.load(ordering: .relaxed),
+                rejectedTotal: Dictionary(uniqueKeysWithValues: ConnectionRejectReason.allCases.map { ($0.rawValue, counters.rejections($0)) }),
+                closedByServerTotal: Dictionary(uniqueKeysWithValues: ConnectionCloseReason.allCases.map { ($0.rawValue, counters.serverCloses($0)) })
+            ),
+            sessions: .init(online: online, offline: allSessions.count - online),
+            subscriptions: subscriptionCount,
+            retainedMessages: retainedCount,
+            traffic: .init(
+                packetsReceivedTotal: Self.byPacketType(counters.packetsReceived),
+                packetsSentTotal: Self.byPacketType(counters.packetsSent),
+                bytesReceivedTotal: counters.bytesReceived, bytesSentTotal: counters.bytesSent,
+                malformedPacketsTotal: counters.malformedPackets.load(ordering: .relaxed)
+            ),
+            messages: .init(
+                receivedTotal: counters.messagesReceived.load(ordering: .relaxed),
+                deliveredTotal: counters.messagesDelivered.load(ordering: .relaxed),
+                redeliveredTotal: counters.messagesRedelivered.load(ordering: .relaxed),
+                droppedTotal: Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, counters.drops($0)) }),
+                payloadBytesReceivedTotal: counters.payloadBytesReceived.load(ordering: .relaxed),
+                payloadBytesDeliveredTotal: counters.payloadBytesDelivered.load(ordering: .relaxed)
+            ),
+            queues: queues
+        )
+    }
+
+    private static func seconds(since nanos: UInt64, now: UInt64) -> Double {
+        now > nanos ? Double(now - nanos) / 1e9 : 0
+    }
+
+    /// Every packet type a broker sends or receives in 3.1.1, by lower-case name.
+    private static func byPacketType(_ count: (PacketType) -> Int) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: PacketType.allCases.filter { $0 != .auth }.map { ($0.description.lowercased(), count($0)) })
+    }
+}

@@ -1,0 +1,112 @@
+import WharfMetrics
+
+/// Renders a snapshot (and the process metrics) as Prometheus text.
+/// Names follow Prometheus conventions: `wharf_` prefix, base units,
+/// `_total` on counters, bounded label sets (reasons, packet types, and one
+/// `queue` label per persistent session).
+public enum PrometheusRenderer {
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    public static func render(_ snapshot: MetricsSnapshot) -> String {
+        var w = PrometheusTextWriter()
+        w.family("wharf_build_info", "gauge", "Wharf version; the value is always 1.")
+        w.sample("wharf_build_info", ["version": snapshot.version], 1)
+        w.family("wharf_start_time_seconds", "gauge", "Unix time the broker started.")
+        w.sample("wharf_start_time_seconds", snapshot.startTimeSeconds)
+        w.family("wharf_uptime_seconds", "gauge", "Seconds since the broker started.")
+        w.sample("wharf_uptime_seconds", snapshot.uptimeSeconds)
+
+        let c = snapshot.connections
+        w.family("wharf_connections", "gauge", "Open network connections.")
+        w.sample("wharf_connections", c.current)
+        w.family("wharf_connections_max", "gauge", "Configured limit on connections (max_connections).")
+        w.sample("wharf_connections_max", c.maximum)
+        w.family("wharf_connections_accepted_total", "counter", "TCP connections accepted.")
+        w.sample("wharf_connections_accepted_total", c.acceptedTotal)
+        labelled(&w, "wharf_connections_rejected_total", "counter", "CONNECTs refused, by CONNACK cause.", "reason", c.rejectedTotal)
+        labelled(&w, "wharf_connections_closed_by_server_total", "counter", "Connections the broker closed, by cause.", "reason", c.closedByServerTotal)
+
+        w.family("wharf_sessions", "gauge", "Sessions by whether a client is connected.")
+        w.sample("wharf_sessions", ["state": "online"], snapshot.sessions.online)
+        w.sample("wharf_sessions", ["state": "offline"], snapshot.sessions.offline)
+        w.family("wharf_subscriptions", "gauge", "Subscriptions across all sessions.")
+        w.sample("wharf_subscriptions", snapshot.subscriptions)
+        w.family("wharf_retained_messages", "gauge", "Topics holding a retained message.")
+        w.sample("wharf_retained_messages", snapshot.retainedMessages)
+
+        let t = snapshot.traffic
+        labelled(&w, "wharf_packets_received_total", "counter", "MQTT packets received, by type.", "type", t.packetsReceivedTotal)
+        labelled(&w, "wharf_packets_sent_total", "counter", "MQTT packets sent, by type.", "type", t.packetsSentTotal)
+        w.family("wharf_network_received_bytes_total", "counter", "Bytes of MQTT packets received.")
+        w.sample("wharf_network_received_bytes_total", t.bytesReceivedTotal)
+        w.family("wharf_network_sent_bytes_total", "counter", "Bytes of MQTT packets sent.")
+        w.sample("wharf_network_sent_bytes_total", t.bytesSentTotal)
+        w.family("wharf_malformed_packets_total", "counter", "Packets that broke the protocol; each closed its connection.")
+        w.sample("wharf_malformed_packets_total", t.malformedPacketsTotal)
+
+        let m = snapshot.messages
+        w.family("wharf_messages_received_total", "counter", "PUBLISH messages accepted from clients and wills.")
+        w.sample("wharf_messages_received_total", m.receivedTotal)
+        w.family("wharf_messages_delivered_total", "counter", "Message copies written to subscribers, resends included.")
+        w.sample("wharf_messages_delivered_total", m.deliveredTotal)
+        w.family("wharf_messages_redelivered_total", "counter", "Messages resent with DUP after a reconnect.")
+        w.sample("wharf_messages_redelivered_total", m.redeliveredTotal)
+        labelled(&w, "wharf_messages_dropped_total", "counter", "Message copies not delivered, by reason.", "reason", m.droppedTotal)
+        w.family("wharf_message_payload_received_bytes_total", "counter", "Payload bytes of messages received.")
+        w.sample("wharf_message_payload_received_bytes_total", m.payloadBytesReceivedTotal)
+        w.family("wharf_message_payload_delivered_bytes_total", "counter", "Payload bytes of message copies delivered.")
+        w.sample("wharf_message_payload_delivered_bytes_total", m.payloadBytesDeliveredTotal)
+
+        renderQueues(&w, snapshot.queues)
+        renderProcess(&w, ProcessMetrics.read())
+        return w.text
+    }
+
+    private static func labelled(
+        _ w: inout PrometheusTextWriter, _ name: String, _ type: String, _ help: String, _ label: String, _ values: [String: Int]
+    ) {
+        w.family(name, type, help)
+        for key in values.keys.sorted() { w.sample(name, [label: key], values[key]!) }
+    }
+
+    private static func renderQueues(_ w: inout PrometheusTextWriter, _ queues: [QueueSnapshot]) {
+        guard !queues.isEmpty else { return }
+        let gauges: [(String, String, (QueueSnapshot) -> Double?)] = [
+            ("wharf_queue_depth", "Messages waiting to be sent (ready).", { Double($0.depth) }),
+            ("wharf_queue_inflight", "Messages sent and not yet acknowledged.", { Double($0.inflight) }),
+            ("wharf_queue_consumers", "Connected consumers.", { Double($0.consumers) }),
+            ("wharf_queue_lag_messages", "Messages the consumer has not acknowledged (depth + in flight).", { Double($0.lagMessages) }),
+            ("wharf_queue_lag_seconds", "Seconds since the oldest unacknowledged message was published.", { $0.lagSeconds }),
+            ("wharf_queue_oldest_message_age_seconds", "Age of the oldest waiting message (absent when empty).", { $0.oldestMessageAgeSeconds }),
+        ]
+        for (name, help, value) in gauges {
+            w.family(name, "gauge", help)
+            for queue in queues { if let v = value(queue) { w.sample(name, ["queue": queue.name], v) } }
+        }
+        let counters: [(String, String, (QueueSnapshot) -> Int)] = [
+            ("wharf_queue_enqueued_total", "Messages added to the queue.", \.enqueuedTotal),
+            ("wharf_queue_delivered_total", "Messages sent from the queue (first sends).", \.deliveredTotal),
+            ("wharf_queue_acknowledged_total", "QoS 1/2 messages acknowledged by the consumer.", \.acknowledgedTotal),
+        ]
+        for (name, help, value) in counters {
+            w.family(name, "counter", help)
+            for queue in queues { w.sample(name, ["queue": queue.name], value(queue)) }
+        }
+    }
+
+    private static func renderProcess(_ w: inout PrometheusTextWriter, _ p: ProcessMetrics) {
+        let families: [(String, String, String, Double?)] = [
+            ("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", p.cpuSeconds),
+            ("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.residentMemoryBytes),
+            ("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", p.virtualMemoryBytes),
+            ("process_open_fds", "gauge", "Number of open file descriptors.", p.openFileDescriptors),
+            ("process_max_fds", "gauge", "Maximum number of open file descriptors.", p.maxFileDescriptors),
+            ("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", p.startTimeSeconds),
+        ]
+        for (name, type, help, value) in families {
+            guard let value else { continue }
+            w.family(name, type, help)
+            w.sample(name, value)
+        }
+    }
+}
