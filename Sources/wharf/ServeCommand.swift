@@ -30,6 +30,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not start the metrics HTTP listener.")
     var noMetrics = false
 
+    @Option(name: .long, help: "Seconds between $SYS/broker/... updates (default 10; 0 turns them off).")
+    var sysInterval: Int?
+
     @Option(name: .long, help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -52,6 +55,10 @@ struct ServeCommand: AsyncParsableCommand {
             settings.metricsPort = metricsPort
         }
         if noMetrics { settings.metricsEnabled = false }
+        if let sysInterval {
+            guard sysInterval >= 0 else { throw ValidationError("--sys-interval must be 0 or more") }
+            settings.sysInterval = sysInterval
+        }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
             settings.logLevel = level

@@ -56,6 +56,21 @@ extension Broker {
         return outcome
     }
 
+    /// Publishes a message the broker itself makes (`$SYS`): routed and
+    /// retained like any other, but not counted as a message received from a
+    /// client, and no drop is counted when nobody subscribes.
+    public func publishSystem(_ message: Message) {
+        retained.withLock { $0.update(with: message) }
+        var targets: [RouteTarget] = []
+        tree.withLock { $0.match(topic: message.topic, into: &targets) }
+        for target in targets {
+            switch target.session.enqueue(message, qos: min(message.qos, target.qos)) {
+            case .droppedQueueFull: metrics.messageDropped(.queueFull, count: 1)
+            default: break
+            }
+        }
+    }
+
     /// Convenience for callers without a connection (wills, tests): no flow control.
     @discardableResult
     public func publish(_ message: Message) -> Int {

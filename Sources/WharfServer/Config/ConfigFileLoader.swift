@@ -50,10 +50,11 @@ public enum ConfigFileLoader {
                     : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
             }
         }
-        if let metrics = try reader.section(root, "metrics", allowed: ["enabled", "bind", "port"]) {
+        if let metrics = try reader.section(root, "metrics", allowed: ["enabled", "bind", "port", "sys_interval"]) {
             if let enabled = try reader.bool(metrics, "metrics.enabled") { config.metricsEnabled = enabled }
             if let bind = try reader.string(metrics, "metrics.bind") { config.metricsBind = bind }
             if let port = try reader.int(metrics, "metrics.port", in: 0...65535) { config.metricsPort = port }
+            if let interval = try reader.int(metrics, "metrics.sys_interval", in: 0...86_400) { config.sysInterval = interval }
         }
         if let log = try reader.section(root, "log", allowed: ["level"]) {
             if let level = try reader.string(log, "log.level") {

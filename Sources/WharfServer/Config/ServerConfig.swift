@@ -17,6 +17,8 @@ public struct ServerConfig: Sendable, Hashable {
     public var metricsEnabled = true
     public var metricsBind = "127.0.0.1"
     public var metricsPort = 18883
+    /// Seconds between `$SYS/broker/...` updates; 0 turns them off.
+    public var sysInterval = 10
     /// Refuse clients without a user name (CONNACK 5).
     public var allowAnonymous = true
     /// Mosquitto-format password file; when set, user names must match it (else CONNACK 4).

@@ -19,6 +19,7 @@ public final class BrokerServer: Sendable {
     private let version: String
     private let startTimeSeconds = Date().timeIntervalSince1970
     private let metricsServer = Mutex<MetricsServer?>(nil)
+    private let sysPublisher = Mutex<SysTopicPublisher?>(nil)
     private let group: any EventLoopGroup
     private let logger: Logger
     private let limiter: ConnectionLimiter
@@ -56,6 +57,13 @@ public final class BrokerServer: Sendable {
     @discardableResult
     public func start() async throws -> BoundPorts {
         let mqtt = try await startMQTT()
+        if config.sysInterval > 0 {
+            let publisher = SysTopicPublisher(
+                broker: broker, eventLoop: group.next(), interval: .seconds(Int64(config.sysInterval)),
+                snapshot: { [self] in self.snapshot() }
+            )
+            sysPublisher.withLock { $0 = publisher }
+        }
         guard config.metricsEnabled else { return BoundPorts(mqtt: mqtt, metrics: nil) }
         let metrics = MetricsServer(
             group: group, logger: logger,
@@ -103,6 +111,10 @@ public final class BrokerServer: Sendable {
         }
         try? await channel?.close()
         logger.info("MQTT listener closed")
+        sysPublisher.withLock { publisher in
+            publisher?.stop()
+            publisher = nil
+        }
         let metrics = metricsServer.withLock { server in
             defer { server = nil }
             return server
