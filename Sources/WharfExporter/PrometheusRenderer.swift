@@ -11,51 +11,36 @@ public enum PrometheusRenderer {
         var w = PrometheusTextWriter()
         w.family("wharf_build_info", "gauge", "Wharf version; the value is always 1.")
         w.sample("wharf_build_info", ["version": snapshot.version], 1)
-        w.family("wharf_start_time_seconds", "gauge", "Unix time the broker started.")
-        w.sample("wharf_start_time_seconds", snapshot.startTimeSeconds)
-        w.family("wharf_uptime_seconds", "gauge", "Seconds since the broker started.")
-        w.sample("wharf_uptime_seconds", snapshot.uptimeSeconds)
+        w.single("wharf_start_time_seconds", "gauge", "Unix time the broker started.", snapshot.startTimeSeconds)
+        w.single("wharf_uptime_seconds", "gauge", "Seconds since the broker started.", snapshot.uptimeSeconds)
 
         let c = snapshot.connections
-        w.family("wharf_connections", "gauge", "Open network connections.")
-        w.sample("wharf_connections", c.current)
-        w.family("wharf_connections_max", "gauge", "Configured limit on connections (max_connections).")
-        w.sample("wharf_connections_max", c.maximum)
-        w.family("wharf_connections_accepted_total", "counter", "TCP connections accepted.")
-        w.sample("wharf_connections_accepted_total", c.acceptedTotal)
+        w.single("wharf_connections", "gauge", "Open network connections.", c.current)
+        w.single("wharf_connections_max", "gauge", "Configured limit on connections (max_connections).", c.maximum)
+        w.single("wharf_connections_accepted_total", "counter", "TCP connections accepted.", c.acceptedTotal)
         labelled(&w, "wharf_connections_rejected_total", "counter", "CONNECTs refused, by CONNACK cause.", "reason", c.rejectedTotal)
         labelled(&w, "wharf_connections_closed_by_server_total", "counter", "Connections the broker closed, by cause.", "reason", c.closedByServerTotal)
 
         w.family("wharf_sessions", "gauge", "Sessions by whether a client is connected.")
         w.sample("wharf_sessions", ["state": "online"], snapshot.sessions.online)
         w.sample("wharf_sessions", ["state": "offline"], snapshot.sessions.offline)
-        w.family("wharf_subscriptions", "gauge", "Subscriptions across all sessions.")
-        w.sample("wharf_subscriptions", snapshot.subscriptions)
-        w.family("wharf_retained_messages", "gauge", "Topics holding a retained message.")
-        w.sample("wharf_retained_messages", snapshot.retainedMessages)
+        w.single("wharf_subscriptions", "gauge", "Subscriptions across all sessions.", snapshot.subscriptions)
+        w.single("wharf_retained_messages", "gauge", "Topics holding a retained message.", snapshot.retainedMessages)
 
         let t = snapshot.traffic
         labelled(&w, "wharf_packets_received_total", "counter", "MQTT packets received, by type.", "type", t.packetsReceivedTotal)
         labelled(&w, "wharf_packets_sent_total", "counter", "MQTT packets sent, by type.", "type", t.packetsSentTotal)
-        w.family("wharf_network_received_bytes_total", "counter", "Bytes of MQTT packets received.")
-        w.sample("wharf_network_received_bytes_total", t.bytesReceivedTotal)
-        w.family("wharf_network_sent_bytes_total", "counter", "Bytes of MQTT packets sent.")
-        w.sample("wharf_network_sent_bytes_total", t.bytesSentTotal)
-        w.family("wharf_malformed_packets_total", "counter", "Packets that broke the protocol; each closed its connection.")
-        w.sample("wharf_malformed_packets_total", t.malformedPacketsTotal)
+        w.single("wharf_network_received_bytes_total", "counter", "Bytes of MQTT packets received.", t.bytesReceivedTotal)
+        w.single("wharf_network_sent_bytes_total", "counter", "Bytes of MQTT packets sent.", t.bytesSentTotal)
+        w.single("wharf_malformed_packets_total", "counter", "Packets that broke the protocol; each closed its connection.", t.malformedPacketsTotal)
 
         let m = snapshot.messages
-        w.family("wharf_messages_received_total", "counter", "PUBLISH messages accepted from clients and wills.")
-        w.sample("wharf_messages_received_total", m.receivedTotal)
-        w.family("wharf_messages_delivered_total", "counter", "Message copies written to subscribers, resends included.")
-        w.sample("wharf_messages_delivered_total", m.deliveredTotal)
-        w.family("wharf_messages_redelivered_total", "counter", "Messages resent with DUP after a reconnect.")
-        w.sample("wharf_messages_redelivered_total", m.redeliveredTotal)
+        w.single("wharf_messages_received_total", "counter", "PUBLISH messages accepted from clients and wills.", m.receivedTotal)
+        w.single("wharf_messages_delivered_total", "counter", "Message copies written to subscribers, resends included.", m.deliveredTotal)
+        w.single("wharf_messages_redelivered_total", "counter", "Messages resent with DUP after a reconnect.", m.redeliveredTotal)
         labelled(&w, "wharf_messages_dropped_total", "counter", "Message copies not delivered, by reason.", "reason", m.droppedTotal)
-        w.family("wharf_message_payload_received_bytes_total", "counter", "Payload bytes of messages received.")
-        w.sample("wharf_message_payload_received_bytes_total", m.payloadBytesReceivedTotal)
-        w.family("wharf_message_payload_delivered_bytes_total", "counter", "Payload bytes of message copies delivered.")
-        w.sample("wharf_message_payload_delivered_bytes_total", m.payloadBytesDeliveredTotal)
+        w.single("wharf_message_payload_received_bytes_total", "counter", "Payload bytes of messages received.", m.payloadBytesReceivedTotal)
+        w.single("wharf_message_payload_delivered_bytes_total", "counter", "Payload bytes of message copies delivered.", m.payloadBytesDeliveredTotal)
 
         renderQueues(&w, snapshot.queues)
         renderProcess(&w, ProcessMetrics.read())
@@ -104,9 +89,7 @@ public enum PrometheusRenderer {
             ("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", p.startTimeSeconds),
         ]
         for (name, type, help, value) in families {
-            guard let value else { continue }
-            w.family(name, type, help)
-            w.sample(name, value)
+            if let value { w.single(name, type, help, value) }
         }
     }
 }

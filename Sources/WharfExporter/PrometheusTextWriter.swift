@@ -12,6 +12,16 @@ struct PrometheusTextWriter {
         text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
     }
 
+    /// A family with one unlabelled sample: HELP, TYPE and the value.
+    mutating func single(_ name: String, _ type: String, _ help: String, _ value: Double) {
+        family(name, type, help)
+        sample(name, value)
+    }
+
+    mutating func single(_ name: String, _ type: String, _ help: String, _ value: Int) {
+        single(name, type, help, Double(value))
+    }
+
     mutating func sample(_ name: String, _ value: Double) {
         text += name + " " + Self.format(value) + "\n"
     }
