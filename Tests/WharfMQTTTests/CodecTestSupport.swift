@@ -17,9 +17,9 @@ func parseAll(_ buffer: ByteBuffer, asClient: Bool = false, maxPacketSize: Int =
     return packets
 }
 
-/// The error the server-side parser raises for `bytes`, after an optional good CONNECT.
-func decodeError(_ bytes: [UInt8], afterConnect: Bool = true, maxPacketSize: Int = 1 << 20) -> MQTTDecodeError? {
-    var parser = MQTTPacketParser(maxPacketSize: maxPacketSize)
+/// The error the parser raises for `bytes`, after an optional good CONNECT.
+func decodeError(_ bytes: [UInt8], afterConnect: Bool = true, asClient: Bool = false, maxPacketSize: Int = 1 << 20) -> MQTTDecodeError? {
+    var parser = MQTTPacketParser(maxPacketSize: maxPacketSize, asClient: asClient)
     var buffer = ByteBuffer()
     if afterConnect {
         MQTTPacket.connect(ConnectPacket(clientId: "c")).encode(into: &buffer, version: .v3_1_1)
@@ -33,8 +33,40 @@ func decodeError(_ bytes: [UInt8], afterConnect: Bool = true, maxPacketSize: Int
     }
 }
 
+/// The single packet the server-side parser decodes from `bytes` (nil if incomplete or invalid).
+func decodeOne(_ bytes: [UInt8], asClient: Bool = false) -> MQTTPacket? {
+    var parser = MQTTPacketParser(asClient: asClient)
+    var buffer = ByteBuffer(bytes: bytes)
+    guard let packet = try? parser.parse(&buffer), buffer.readableBytes == 0 else { return nil }
+    return packet
+}
+
 func bytes(_ packet: MQTTPacket) -> [UInt8] {
     Array(wire([packet]).readableBytesView)
+}
+
+/// A whole packet: first byte, remaining length (variable byte integer), body.
+func frame(_ first: UInt8, _ body: [UInt8]) -> [UInt8] {
+    var buffer = ByteBuffer()
+    buffer.writeInteger(first)
+    buffer.writeVariableByteInteger(body.count)
+    buffer.writeBytes(body)
+    return Array(buffer.readableBytesView)
+}
+
+/// A length-prefixed field holding exactly `raw` (which need not be valid UTF-8).
+func field(_ raw: [UInt8]) -> [UInt8] {
+    [UInt8(raw.count >> 8), UInt8(raw.count & 0xFF)] + raw
+}
+
+/// A length-prefixed UTF-8 string field.
+func field(_ string: String) -> [UInt8] {
+    field(Array(string.utf8))
+}
+
+/// A CONNECT built by hand, so any byte of it can be wrong.
+func connectBytes(name: String = "MQTT", level: UInt8 = 4, flags: UInt8 = 0x02, keepAlive: UInt16 = 60, payload: [UInt8] = field("c")) -> [UInt8] {
+    frame(0x10, field(name) + [level, flags, UInt8(keepAlive >> 8), UInt8(keepAlive & 0xFF)] + payload)
 }
 
 /// The server-bound packets of every type, with their optional parts varied.
@@ -68,7 +100,9 @@ let clientBoundSamples: [MQTTPacket] = [
     .connack(ConnAckPacket(sessionPresent: false, returnCode: .notAuthorized)),
     .publish(PublishPacket(topic: "t", payload: ByteBuffer(string: "x"), qos: .atLeastOnce, packetId: 9)),
     .puback(PublishAckPacket(packetId: 1)),
+    .pubrec(PublishAckPacket(packetId: 3)),
     .pubrel(PublishAckPacket(packetId: 2)),
+    .pubcomp(PublishAckPacket(packetId: 4)),
     .suback(SubAckPacket(packetId: 4, returnCodes: [SubscribeReturnCode(granted: .exactlyOnce), .failure, SubscribeReturnCode(granted: .atMostOnce)])),
     .unsuback(UnsubAckPacket(packetId: 5)),
     .pingresp,

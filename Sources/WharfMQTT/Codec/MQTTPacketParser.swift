@@ -23,7 +23,11 @@ public struct MQTTPacketParser: Sendable {
     /// Returns the next whole packet, or nil when more bytes are needed.
     public mutating func parse(_ buffer: inout ByteBuffer) throws(MQTTDecodeError) -> MQTTPacket? {
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
-        guard let type = PacketType(rawValue: first >> 4) else { throw .reservedPacketType(first >> 4) }
+        // Type 0 is reserved, and so is 15 (AUTH) before 5.0: refused from the
+        // first byte, before any body is buffered.
+        guard let type = PacketType(rawValue: first >> 4), type != .auth || version == .v5 else {
+            throw .reservedPacketType(first >> 4)
+        }
         guard let (remaining, lengthBytes) = try buffer.getVariableByteInteger(at: buffer.readerIndex + 1) else {
             return nil
         }
