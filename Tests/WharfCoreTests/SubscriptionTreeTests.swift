@@ -97,3 +97,47 @@ import WharfMQTT
         #expect(found[1].session === a)
     }
 }
+
+/// MQTT forbids normalising topics when matching (3.1.1 section 4.7.3).
+@Suite struct ExactMatchingTests {
+    static let nfc = "caf\u{E9}"  // é as one scalar
+    static let nfd = "cafe\u{301}"  // e + combining acute: canonically equal in Swift
+
+    /// NFC and NFD spellings are different topics to the trie.
+    @Test func noNormalisationInTrie() {
+        #expect(Self.nfc == Self.nfd, "Swift considers them equal; MQTT does not")
+        var tree = SubscriptionTree()
+        let s = session()
+        tree.subscribe(s, filter: "menu/\(Self.nfc)", qos: .atMostOnce)
+        var found: [RouteTarget] = []
+        tree.match(topic: "menu/\(Self.nfd)", into: &found)
+        #expect(found.isEmpty)
+        tree.match(topic: "menu/\(Self.nfc)", into: &found)
+        #expect(found.count == 1)
+    }
+
+    /// A slash followed by a combining mark still separates levels.
+    @Test func slashBeforeCombiningMark() {
+        var tree = SubscriptionTree()
+        let s = session()
+        tree.subscribe(s, filter: "a/+", qos: .atMostOnce)
+        var found: [RouteTarget] = []
+        tree.match(topic: "a/\u{301}b", into: &found)
+        #expect(found.count == 1)
+        #expect(TopicMatcher.matches(filter: "a/+", topic: "a/\u{301}b"))
+    }
+
+    /// The retained store and the session map keep NFC and NFD apart.
+    @Test func retainedAndClientIdsAreExact() {
+        var store = RetainedStore()
+        store.update(with: message(Self.nfc, "one", retain: true))
+        store.update(with: message(Self.nfd, "two", retain: true))
+        #expect(store.count == 2)
+        let broker = Broker()
+        var resend: [OutboundPacket] = []
+        let a = broker.openSession(clientId: Self.nfc, cleanSession: false, owner: RecordingTarget(), resend: &resend)
+        let b = broker.openSession(clientId: Self.nfd, cleanSession: false, owner: RecordingTarget(), resend: &resend)
+        #expect(a.session !== b.session && b.takenOver == nil)
+        #expect(broker.sessionCount == 2)
+    }
+}

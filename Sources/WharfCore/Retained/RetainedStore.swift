@@ -1,8 +1,9 @@
 import WharfMQTT
 
-/// The last retained message per topic (3.1.1 section 3.3.1.3).
+/// The last retained message per topic (3.1.1 section 3.3.1.3), keyed by
+/// the topic's exact bytes.
 public struct RetainedStore: Sendable {
-    private var messages: [String: Message] = [:]
+    private var messages: [ExactString: Message] = [:]
 
     public init() {}
 
@@ -11,14 +12,14 @@ public struct RetainedStore: Sendable {
     /// Stores `message` for its topic; an empty payload clears the topic.
     public mutating func update(with message: Message) {
         if message.payload.readableBytes == 0 {
-            messages.removeValue(forKey: message.topic)
+            messages.removeValue(forKey: ExactString(message.topic))
         } else {
-            messages[message.topic] = message
+            messages[ExactString(message.topic)] = message
         }
     }
 
     public func message(for topic: String) -> Message? {
-        messages[topic]
+        messages[ExactString(topic)]
     }
 
     /// Retained messages whose topics match `filter`, oldest topic order not
@@ -26,7 +27,7 @@ public struct RetainedStore: Sendable {
     /// `$` rule and wildcards are applied exactly as for live routing.
     public func matching(filter: String) -> [Message] {
         if !filter.utf8.contains(UInt8(ascii: "+")) && !filter.utf8.contains(UInt8(ascii: "#")) {
-            return messages[filter].map { [$0] } ?? []
+            return messages[ExactString(filter)].map { [$0] } ?? []
         }
         return messages.values.filter { TopicMatcher.matches(filter: filter, topic: $0.topic) }
     }

@@ -20,11 +20,12 @@ extension Broker {
         var discarded: Session?
         var previousOwner: (any DeliveryTarget)?
         let opened: OpenedSession = sessions.withLock { store in
-            if let existing = store[clientId], existing.isPersistent, !cleanSession {
+            let key = ExactString(clientId)
+            if let existing = store[key], existing.isPersistent, !cleanSession {
                 previousOwner = existing.attach(owner, resend: &resend)
                 return OpenedSession(session: existing, sessionPresent: true, takenOver: previousOwner)
             }
-            if let existing = store[clientId] {
+            if let existing = store[key] {
                 previousOwner = existing.detachAll()
                 discarded = existing
             }
@@ -33,7 +34,7 @@ extension Broker {
                 maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages
             )
             _ = session.attach(owner, resend: &resend)
-            store[clientId] = session
+            store[key] = session
             return OpenedSession(session: session, sessionPresent: false, takenOver: previousOwner)
         }
         if let discarded { discard(discarded) }
@@ -45,8 +46,9 @@ extension Broker {
     public func closeSession(_ session: Session, owner: any DeliveryTarget) {
         guard session.detach(owner), !session.isPersistent else { return }
         let removed = sessions.withLock { store in
-            guard store[session.clientId] === session else { return false }
-            store.removeValue(forKey: session.clientId)
+            let key = ExactString(session.clientId)
+            guard store[key] === session else { return false }
+            store.removeValue(forKey: key)
             return true
         }
         if removed { discard(session) }
@@ -54,7 +56,7 @@ extension Broker {
 
     /// Removes a session's subscriptions and counts what it still held.
     private func discard(_ session: Session) {
-        let filters = session.subscriptions.keys
+        let filters = session.subscriptions.map(\.filter)
         tree.withLock { tree in
             for filter in filters { tree.unsubscribe(session, filter: filter) }
         }

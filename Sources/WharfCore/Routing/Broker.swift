@@ -12,7 +12,8 @@ public final class Broker: Sendable {
     public let limits: BrokerLimits
     public let metrics: any BrokerMetrics
 
-    let sessions = Mutex<[String: Session]>([:])
+    /// By client id, compared byte for byte.
+    let sessions = Mutex<[ExactString: Session]>([:])
     let tree = Mutex(SubscriptionTree())
     let retained = Mutex(RetainedStore())
 

@@ -15,7 +15,7 @@ public final class Session: Sendable {
         var outbound: OutboundQueue
         var owner: (any DeliveryTarget)?
         var drainScheduled = false
-        var subscriptions: [String: QoS] = [:]
+        var subscriptions: [ExactString: QoS] = [:]
         /// Inbound QoS 2 packet ids between PUBREC and PUBREL.
         var awaitingRelease = Set<UInt16>()
         /// Publishers paused because this queue is above its high-water mark.
@@ -172,14 +172,17 @@ public final class Session: Sendable {
     // MARK: Subscriptions and counts
 
     func recordSubscription(_ filter: String, qos: QoS) {
-        state.withLock { $0.subscriptions[filter] = qos }
+        state.withLock { $0.subscriptions[ExactString(filter)] = qos }
     }
 
     func forgetSubscription(_ filter: String) -> Bool {
-        state.withLock { $0.subscriptions.removeValue(forKey: filter) != nil }
+        state.withLock { $0.subscriptions.removeValue(forKey: ExactString(filter)) != nil }
     }
 
-    public var subscriptions: [String: QoS] { state.withLock { $0.subscriptions } }
+    /// The session's topic filters and their granted QoS.
+    public var subscriptions: [(filter: String, qos: QoS)] {
+        state.withLock { $0.subscriptions.map { ($0.key.string, $0.value) } }
+    }
 
     func discardMessages() -> Int { state.withLock { $0.outbound.removeAll() } }
 

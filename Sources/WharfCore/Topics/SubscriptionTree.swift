@@ -13,12 +13,13 @@ public struct RouteTarget: Sendable {
 
 /// Topic-filter trie: one node per level, `+` and `#` as ordinary keys.
 ///
-/// Matching walks the published topic level by level as `Substring`s of the
-/// topic, so a lookup allocates nothing; cost grows with the topic's depth
-/// and the wildcards on its path, not with the number of subscriptions.
+/// Matching walks the published topic level by level as byte slices of the
+/// topic, so a lookup allocates nothing and compares bytes exactly (no
+/// Unicode normalisation, 3.1.1 section 4.7.3); cost grows with the topic's
+/// depth and the wildcards on its path, not with the number of subscriptions.
 public struct SubscriptionTree: Sendable {
     final class Node: @unchecked Sendable {  // only touched under the broker's tree lock
-        var children: [Substring: Node] = [:]
+        var children: [TopicLevel: Node] = [:]
         var subscribers: [ObjectIdentifier: RouteTarget] = [:]
 
         var isEmpty: Bool { children.isEmpty && subscribers.isEmpty }
@@ -33,12 +34,12 @@ public struct SubscriptionTree: Sendable {
     @discardableResult
     public mutating func subscribe(_ session: Session, filter: String, qos: QoS) -> Bool {
         var node = root
-        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
+        for level in filter.topicLevels {
             if let child = node.children[level] {
                 node = child
             } else {
                 let child = Node()
-                node.children[Substring(String(level))] = child
+                node.children[level] = child
                 node = child
             }
         }
@@ -50,8 +51,8 @@ public struct SubscriptionTree: Sendable {
     /// Removes `session`'s subscription to `filter`; prunes empty nodes.
     @discardableResult
     public mutating func unsubscribe(_ session: Session, filter: String) -> Bool {
-        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
-        var path: [(Node, Substring)] = []
+        let levels = filter.topicLevels
+        var path: [(Node, TopicLevel)] = []
         var node = root
         for level in levels {
             guard let child = node.children[level] else { return false }
@@ -83,20 +84,21 @@ public struct SubscriptionTree: Sendable {
     ) {
         let wildcardsAllowed = !(firstLevel && dollar)
         // `a/#` also matches `a` itself: '#' covers zero or more remaining levels.
-        if wildcardsAllowed, let hash = node.children["#"] {
+        if wildcardsAllowed, let hash = node.children[.multiLevelWildcard] {
             targets.append(contentsOf: hash.subscribers.values)
         }
         guard let start = levelStart else {
             targets.append(contentsOf: node.subscribers.values)
             return
         }
-        let slash = topic[start...].firstIndex(of: "/")
-        let level = topic[start..<(slash ?? topic.endIndex)]
-        let next = slash.map { topic.index(after: $0) }
+        let bytes = topic.utf8
+        let slash = bytes[start...].firstIndex(of: UInt8(ascii: "/"))
+        let level = TopicLevel(bytes: bytes[start..<(slash ?? bytes.endIndex)])
+        let next = slash.map { bytes.index(after: $0) }
         if let child = node.children[level] {
             collect(child, topic: topic, levelStart: next, firstLevel: false, dollar: dollar, into: &targets)
         }
-        if wildcardsAllowed, let plus = node.children["+"] {
+        if wildcardsAllowed, let plus = node.children[.singleLevelWildcard] {
             collect(plus, topic: topic, levelStart: next, firstLevel: false, dollar: dollar, into: &targets)
         }
     }

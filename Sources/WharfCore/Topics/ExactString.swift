@@ -1,0 +1,62 @@
+/// A string compared and hashed by its UTF-8 bytes.
+///
+/// Swift's `String` equality uses Unicode canonical equivalence: "é" as one
+/// scalar equals "e" plus a combining accent. MQTT forbids any normalisation
+/// when matching topics (3.1.1 section 4.7.3), and client ids are byte strings
+/// too, so every key the broker looks up by topic, filter or client id is one
+/// of these.
+public struct ExactString: Hashable, Sendable, CustomStringConvertible {
+    public let string: String
+
+    public init(_ string: String) { self.string = string }
+
+    public static func == (lhs: ExactString, rhs: ExactString) -> Bool {
+        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hashUTF8(string.utf8[...], into: &hasher)
+    }
+
+    public var description: String { string }
+}
+
+/// One topic level as a byte slice of the topic or filter it came from: no
+/// allocation to look one up, and byte equality (see `ExactString`).
+struct TopicLevel: Hashable, @unchecked Sendable {  // an immutable view into an immutable String
+    let bytes: Substring.UTF8View
+
+    static func == (lhs: TopicLevel, rhs: TopicLevel) -> Bool {
+        lhs.bytes.elementsEqual(rhs.bytes)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hashUTF8(bytes, into: &hasher)
+    }
+
+    static let singleLevelWildcard = TopicLevel(bytes: "+".utf8[...])
+    static let multiLevelWildcard = TopicLevel(bytes: "#".utf8[...])
+}
+
+private func hashUTF8(_ bytes: Substring.UTF8View, into hasher: inout Hasher) {
+    let hashedContiguously: Void? = bytes.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    if hashedContiguously == nil {
+        for byte in bytes { hasher.combine(byte) }
+    }
+    hasher.combine(bytes.count)
+}
+
+extension String {
+    /// The levels of a topic or filter, split on the byte '/' (never on
+    /// grapheme clusters: "/" followed by a combining mark still separates).
+    var topicLevels: [TopicLevel] {
+        var levels: [TopicLevel] = []
+        var start = utf8.startIndex
+        while true {
+            let slash = utf8[start...].firstIndex(of: UInt8(ascii: "/"))
+            levels.append(TopicLevel(bytes: utf8[start..<(slash ?? utf8.endIndex)]))
+            guard let slash else { return levels }
+            start = utf8.index(after: slash)
+        }
+    }
+}
