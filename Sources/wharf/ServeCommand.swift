@@ -79,7 +79,14 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.shutdownGracefully()
             throw ValidationError("\(error)")
         }
-        let ports = try await server.start()
+        let ports: BrokerServer.BoundPorts
+        do {
+            ports = try await server.start()
+        } catch let error as ListenError {
+            await server.stop()
+            try await group.shutdownGracefully()
+            throw ValidationError(error.description)
+        }
         // One line scripts can wait for.
         let metrics = ports.metrics.map { ", metrics on http://\(settings.metricsBind):\($0)/metrics" } ?? ""
         FileHandle.standardOutput.write(Data("wharf \(WharfVersion.string) listening on \(settings.bind):\(ports.mqtt)\(metrics)\n".utf8))

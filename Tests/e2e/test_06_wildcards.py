@@ -34,8 +34,8 @@ def test_dollar_topics_not_matched_by_leading_wildcards(broker, uid):
     plus_sub = paho(broker.port, f"{uid}-plus")
     plus_sub.subscribe(f"+/{uid}", 0)
     explicit = paho(broker.port, f"{uid}-e")
-    explicit.subscribe(f"$SYS/{uid}", 0)
-    paho(broker.port, f"{uid}-p").publish(f"$SYS/{uid}", b"sys", qos=1)
+    explicit.subscribe(f"$app/{uid}", 0)
+    paho(broker.port, f"{uid}-p").publish(f"$app/{uid}", b"sys", qos=1)
     assert explicit.get().payload == b"sys"
     while True:  # '#' sees other tests' traffic; it must never see ours
         try:

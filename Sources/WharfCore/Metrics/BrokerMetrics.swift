@@ -8,6 +8,11 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable {
     case offlineQoS0 = "offline_qos0"
     /// Published to a topic no subscription matched.
     case noSubscriber = "no_subscriber"
+    /// The topic had more levels than `maxTopicLevels` (a will, or a
+    /// client publish, which also closes its connection).
+    case topicTooDeep = "topic_too_deep"
+    /// A client published to `$SYS/...`, which only the broker writes.
+    case reservedTopic = "reserved_topic"
     /// A clean session ended with messages still queued.
     case sessionDiscarded = "session_discarded"
 }

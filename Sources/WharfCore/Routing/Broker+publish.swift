@@ -22,6 +22,10 @@ extension Broker {
         _ message: Message, from publisher: (any DeliveryTarget)? = nil, scratch: inout [RouteTarget]
     ) -> PublishOutcome {
         metrics.messageReceived(qos: message.qos, payloadBytes: message.payload.readableBytes)
+        guard message.topic.topicLevelCount <= limits.maxTopicLevels else {
+            metrics.messageDropped(.topicTooDeep, count: 1)
+            return PublishOutcome()
+        }
         if message.retain {
             // The store keeps its own compact copy: a slice would pin the
             // whole read buffer it arrived in for as long as it is retained.

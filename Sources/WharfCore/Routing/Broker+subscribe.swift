@@ -10,7 +10,7 @@ extension Broker {
         codes.reserveCapacity(requests.count)
         var accepted: [(String, QoS)] = []
         for request in requests {
-            guard TopicRules.isValidTopicFilter(request.filter) else {
+            guard TopicRules.isValidTopicFilter(request.filter), request.filter.topicLevelCount <= limits.maxTopicLevels else {
                 codes.append(.failure)
                 continue
             }

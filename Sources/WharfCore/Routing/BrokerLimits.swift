@@ -8,6 +8,9 @@ public struct BrokerLimits: Sendable, Hashable {
     public var maxInflightMessages: Int = 20
     /// Messages waiting per session (offline, or behind a full window); more are dropped and counted.
     public var maxQueuedMessages: Int = 1_000
+    /// Levels in a topic name or filter (as EMQX's max_topic_levels). Bounds
+    /// the trie's depth, and so the matcher's recursion.
+    public var maxTopicLevels: Int = 128
 
     public init() {}
 }

@@ -47,6 +47,11 @@ private func hashUTF8(_ bytes: Substring.UTF8View, into hasher: inout Hasher) {
 }
 
 extension String {
+    /// Number of levels: separators + 1, counted on bytes.
+    public var topicLevelCount: Int {
+        utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }
+    }
+
     /// The levels of a topic or filter, split on the byte '/' (never on
     /// grapheme clusters: "/" followed by a combining mark still separates).
     var topicLevels: [TopicLevel] {

@@ -33,12 +33,13 @@ public enum ConfigFileLoader {
         }
         if let limits = try reader.section(
             root, "limits",
-            allowed: ["max_connections", "max_packet_size", "max_inflight_messages", "max_queued_messages", "connect_timeout"]
+            allowed: ["max_connections", "max_packet_size", "max_inflight_messages", "max_queued_messages", "max_topic_levels", "connect_timeout"]
         ) {
             if let value = try reader.int(limits, "limits.max_connections", in: 1...1_000_000) { config.limits.maxConnections = value }
             if let value = try reader.int(limits, "limits.max_packet_size", in: 16...268_435_460) { config.limits.maxPacketSize = value }
             if let value = try reader.int(limits, "limits.max_inflight_messages", in: 1...65_000) { config.limits.maxInflightMessages = value }
             if let value = try reader.int(limits, "limits.max_queued_messages", in: 0...10_000_000) { config.limits.maxQueuedMessages = value }
+            if let value = try reader.int(limits, "limits.max_topic_levels", in: 1...1024) { config.limits.maxTopicLevels = value }
             if let value = try reader.int(limits, "limits.connect_timeout", in: 1...3600) { config.connectTimeoutSeconds = value }
         }
         if let auth = try reader.section(root, "auth", allowed: ["allow_anonymous", "password_file"]) {

@@ -49,6 +49,26 @@ extension MQTTConnectionHandler {
     /// QoS 2 uses method B: route on PUBLISH, remember the id until PUBREL so
     /// a resent PUBLISH is acknowledged but not routed twice.
     func handlePublish(_ publish: PublishPacket, session: Session) {
+        if publish.topic.topicLevelCount > broker.limits.maxTopicLevels {
+            broker.metrics.messageDropped(.topicTooDeep, count: 1)
+            if let context {
+                close(context, because: .protocolError,
+                      "topic has \(publish.topic.topicLevelCount) levels; max_topic_levels is \(broker.limits.maxTopicLevels)")
+            }
+            return
+        }
+        // $SYS is the broker's (3.1.1 section 4.7.2): acknowledged so the
+        // client is not stuck, but not routed or retained, as in Mosquitto.
+        if publish.topic.hasPrefix("$SYS/") || publish.topic == "$SYS" {
+            broker.metrics.messageDropped(.reservedTopic, count: 1)
+            logger.info("ignoring client publish to \(publish.topic): $SYS is written by the broker only")
+            switch publish.qos {
+            case .atMostOnce: break
+            case .atLeastOnce: writePacket(.puback(PublishAckPacket(packetId: publish.packetId!)))
+            case .exactlyOnce: writePacket(.pubrec(PublishAckPacket(packetId: publish.packetId!)))
+            }
+            return
+        }
         let message = Message(topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain)
         var outcome = Broker.PublishOutcome()
         switch publish.qos {

@@ -190,6 +190,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         guard !isClosing else { return }
         isClosing = true
         protocolState.close()
+        // Free the slot now, not when the socket is gone: a client that got
+        // our close may reconnect before channelInactive runs.
+        if hasConnectionSlot {
+            limiter.release()
+            hasConnectionSlot = false
+        }
         if let reason {
             broker.metrics.connectionClosedByServer(reason)
             logger.info("closing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])

@@ -70,7 +70,12 @@ public final class BrokerServer: Sendable {
             snapshot: { [self] in self.snapshot() },
             isReady: { [self] in self.serverChannel.withLock { $0 != nil } }
         )
-        let port = try await metrics.start(host: config.metricsBind, port: config.metricsPort)
+        let port: Int
+        do {
+            port = try await metrics.start(host: config.metricsBind, port: config.metricsPort)
+        } catch {
+            throw ListenError(what: "metrics", host: config.metricsBind, port: config.metricsPort, underlying: error)
+        }
         metricsServer.withLock { $0 = metrics }
         return BoundPorts(mqtt: mqtt, metrics: port)
     }
@@ -95,7 +100,12 @@ public final class BrokerServer: Sendable {
                     try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, authenticator: authenticator, logger: logger))
                 }
             }
-        let channel = try await bootstrap.bind(host: config.bind, port: config.port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: config.bind, port: config.port).get()
+        } catch {
+            throw ListenError(what: "MQTT", host: config.bind, port: config.port, underlying: error)
+        }
         serverChannel.withLock { $0 = channel }
         let port = channel.localAddress?.port ?? config.port
         logger.info("MQTT listener on \(config.bind):\(port)")
@@ -120,5 +130,18 @@ public final class BrokerServer: Sendable {
             return server
         }
         await metrics?.stop()
+    }
+}
+
+/// A listener that could not bind, with the address in the message.
+public struct ListenError: Error, CustomStringConvertible {
+    public let what: String
+    public let host: String
+    public let port: Int
+    public let underlying: any Error
+
+    public var description: String {
+        let reason = (underlying as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(underlying)"
+        return "cannot listen for \(what) on \(host):\(port): \(reason)"
     }
 }
