@@ -33,33 +33,37 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func respond(to head: HTTPRequestHead) -> (HTTPResponseStatus, String, String) {
+    private func respond(to head: HTTPRequestHead) -> (HTTPResponseStatus, String, [UInt8]) {
         guard head.method == .GET || head.method == .HEAD else {
-            return (.methodNotAllowed, "text/plain; charset=utf-8", "only GET is supported\n")
+            return (.methodNotAllowed, "text/plain; charset=utf-8", Array("only GET is supported\n".utf8))
         }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         switch path {
         case "/metrics":
-            return (.ok, PrometheusRenderer.contentType, PrometheusRenderer.render(snapshot()))
+            let openMetrics = PrometheusRenderer.wantsOpenMetrics(accept: head.headers.first(name: "Accept"))
+            return (
+                .ok, openMetrics ? PrometheusRenderer.openMetricsContentType : PrometheusRenderer.contentType,
+                PrometheusRenderer.render(snapshot(), openMetrics: openMetrics)
+            )
         case "/api/v1/snapshot":
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let json = (try? encoder.encode(snapshot())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            return (.ok, "application/json", json + "\n")
+            let json = (try? encoder.encode(snapshot())) ?? Data("{}".utf8)
+            return (.ok, "application/json", Array(json) + [UInt8(ascii: "\n")])
         case "/healthz":
-            return (.ok, "text/plain; charset=utf-8", "ok\n")
+            return (.ok, "text/plain; charset=utf-8", Array("ok\n".utf8))
         case "/readyz":
             return isReady()
-                ? (.ok, "text/plain; charset=utf-8", "ready\n")
-                : (.serviceUnavailable, "text/plain; charset=utf-8", "not ready\n")
+                ? (.ok, "text/plain; charset=utf-8", Array("ready\n".utf8))
+                : (.serviceUnavailable, "text/plain; charset=utf-8", Array("not ready\n".utf8))
         default:
-            return (.notFound, "text/plain; charset=utf-8", "not found; try /metrics, /api/v1/snapshot, /healthz or /readyz\n")
+            return (.notFound, "text/plain; charset=utf-8", Array("not found; try /metrics, /api/v1/snapshot, /healthz or /readyz\n".utf8))
         }
     }
 
-    private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String, body: String) {
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-        buffer.writeString(body)
+    private func write(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String, body: [UInt8]) {
+        var buffer = context.channel.allocator.buffer(capacity: body.count)
+        buffer.writeBytes(body)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(buffer.readableBytes)")

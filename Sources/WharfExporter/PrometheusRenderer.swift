@@ -1,3 +1,4 @@
+import Foundation
 import WharfMetrics
 
 /// Renders a snapshot (and the process metrics) as Prometheus text.
@@ -6,49 +7,74 @@ import WharfMetrics
 /// `queue` label per persistent session).
 public enum PrometheusRenderer {
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    public static let openMetricsContentType = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
     public static func render(_ snapshot: MetricsSnapshot) -> String {
-        var w = PrometheusTextWriter()
-        w.family("wharf_build_info", "gauge", "Wharf version; the value is always 1.")
+        String(decoding: render(snapshot, format: .prometheus), as: UTF8.self)
+    }
+
+    public static func render(_ snapshot: MetricsSnapshot, openMetrics: Bool) -> [UInt8] {
+        render(snapshot, format: openMetrics ? .openMetrics : .prometheus)
+    }
+
+    /// What Prometheus asks for decides the format: OpenMetrics when the
+    /// Accept header names `application/openmetrics-text`, as Prometheus
+    /// 2.x and later do first, and text 0.0.4 otherwise.
+    public static func wantsOpenMetrics(accept: String?) -> Bool {
+        guard let accept else { return false }
+        for range in accept.split(separator: ",") {
+            let fields = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.first?.lowercased() == "application/openmetrics-text" else { continue }
+            let quality = fields.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            if quality > 0 { return true }  // q=0 means "not acceptable"
+        }
+        return false
+    }
+
+    static func render(_ snapshot: MetricsSnapshot, format: PrometheusTextWriter.Format) -> [UInt8] {
+        var w = PrometheusTextWriter(format: format, capacity: 8 * 1024 + snapshot.queues.count * 2 * 1024)
+        w.family("wharf_build_info", .info, "Wharf version; the value is always 1.")
         w.sample("wharf_build_info", ["version": snapshot.version], 1)
-        w.single("wharf_start_time_seconds", "gauge", "Unix time the broker started.", snapshot.startTimeSeconds)
-        w.single("wharf_uptime_seconds", "gauge", "Seconds since the broker started.", snapshot.uptimeSeconds)
+        w.single("wharf_start_time_seconds", .gauge, "Unix time the broker started.", snapshot.startTimeSeconds)
+        w.single("wharf_uptime_seconds", .gauge, "Seconds since the broker started.", snapshot.uptimeSeconds)
 
         let c = snapshot.connections
-        w.single("wharf_connections", "gauge", "Open network connections.", c.current)
-        w.single("wharf_connections_max", "gauge", "Configured limit on connections (max_connections).", c.maximum)
-        w.single("wharf_connections_accepted_total", "counter", "TCP connections accepted.", c.acceptedTotal)
-        labelled(&w, "wharf_connections_rejected_total", "counter", "CONNECTs refused, by CONNACK cause.", "reason", c.rejectedTotal)
-        labelled(&w, "wharf_connections_closed_by_server_total", "counter", "Connections the broker closed, by cause.", "reason", c.closedByServerTotal)
+        w.single("wharf_connections", .gauge, "Open network connections.", c.current)
+        w.single("wharf_connections_max", .gauge, "Configured limit on connections (max_connections).", c.maximum)
+        w.single("wharf_connections_accepted_total", .counter, "TCP connections accepted.", c.acceptedTotal)
+        labelled(&w, "wharf_connections_rejected_total", .counter, "CONNECTs refused, by CONNACK cause.", "reason", c.rejectedTotal)
+        labelled(&w, "wharf_connections_closed_by_server_total", .counter, "Connections the broker closed, by cause.", "reason", c.closedByServerTotal)
 
-        w.family("wharf_sessions", "gauge", "Sessions by whether a client is connected.")
+        w.family("wharf_sessions", .gauge, "Sessions by whether a client is connected.")
         w.sample("wharf_sessions", ["state": "online"], snapshot.sessions.online)
         w.sample("wharf_sessions", ["state": "offline"], snapshot.sessions.offline)
-        w.single("wharf_subscriptions", "gauge", "Subscriptions across all sessions.", snapshot.subscriptions)
-        w.single("wharf_retained_messages", "gauge", "Topics holding a retained message.", snapshot.retainedMessages)
+        w.single("wharf_subscriptions", .gauge, "Subscriptions across all sessions.", snapshot.subscriptions)
+        w.single("wharf_retained_messages", .gauge, "Topics holding a retained message.", snapshot.retainedMessages)
 
         let t = snapshot.traffic
-        labelled(&w, "wharf_packets_received_total", "counter", "MQTT packets received, by type.", "type", t.packetsReceivedTotal)
-        labelled(&w, "wharf_packets_sent_total", "counter", "MQTT packets sent, by type.", "type", t.packetsSentTotal)
-        w.single("wharf_network_received_bytes_total", "counter", "Bytes of MQTT packets received.", t.bytesReceivedTotal)
-        w.single("wharf_network_sent_bytes_total", "counter", "Bytes of MQTT packets sent.", t.bytesSentTotal)
-        w.single("wharf_malformed_packets_total", "counter", "Packets that broke the protocol; each closed its connection.", t.malformedPacketsTotal)
+        labelled(&w, "wharf_packets_received_total", .counter, "MQTT packets received, by type.", "type", t.packetsReceivedTotal)
+        labelled(&w, "wharf_packets_sent_total", .counter, "MQTT packets sent, by type.", "type", t.packetsSentTotal)
+        w.single("wharf_network_received_bytes_total", .counter, "Bytes of MQTT packets received.", t.bytesReceivedTotal)
+        w.single("wharf_network_sent_bytes_total", .counter, "Bytes of MQTT packets sent.", t.bytesSentTotal)
+        w.single("wharf_malformed_packets_total", .counter, "Packets that broke the protocol; each closed its connection.", t.malformedPacketsTotal)
 
         let m = snapshot.messages
-        w.single("wharf_messages_received_total", "counter", "PUBLISH messages accepted from clients and wills.", m.receivedTotal)
-        w.single("wharf_messages_delivered_total", "counter", "Message copies written to subscribers, resends included.", m.deliveredTotal)
-        w.single("wharf_messages_redelivered_total", "counter", "Messages resent with DUP after a reconnect.", m.redeliveredTotal)
-        labelled(&w, "wharf_messages_dropped_total", "counter", "Message copies not delivered, by reason.", "reason", m.droppedTotal)
-        w.single("wharf_message_payload_received_bytes_total", "counter", "Payload bytes of messages received.", m.payloadBytesReceivedTotal)
-        w.single("wharf_message_payload_delivered_bytes_total", "counter", "Payload bytes of message copies delivered.", m.payloadBytesDeliveredTotal)
+        w.single("wharf_messages_received_total", .counter, "PUBLISH messages accepted from clients and wills.", m.receivedTotal)
+        w.single("wharf_messages_delivered_total", .counter, "Message copies written to subscribers, resends included.", m.deliveredTotal)
+        w.single("wharf_messages_redelivered_total", .counter, "Messages resent with DUP after a reconnect.", m.redeliveredTotal)
+        labelled(&w, "wharf_messages_dropped_total", .counter, "Message copies not delivered, by reason.", "reason", m.droppedTotal)
+        w.single("wharf_message_payload_received_bytes_total", .counter, "Payload bytes of messages received.", m.payloadBytesReceivedTotal)
+        w.single("wharf_message_payload_delivered_bytes_total", .counter, "Payload bytes of message copies delivered.", m.payloadBytesDeliveredTotal)
 
+        renderLatency(&w, snapshot.latency)
+        renderTopics(&w, snapshot.topics)
         renderQueues(&w, snapshot.queues)
         renderProcess(&w, ProcessMetrics.read())
-        return w.text
+        return w.finish()
     }
 
     private static func labelled(
-        _ w: inout PrometheusTextWriter, _ name: String, _ type: String, _ help: String, _ label: String, _ values: [String: Int]
+        _ w: inout PrometheusTextWriter, _ name: String, _ type: PrometheusTextWriter.MetricType, _ help: String, _ label: String, _ values: [String: Int]
     ) {
         w.family(name, type, help)
         for key in values.keys.sorted() { w.sample(name, [label: key], values[key]!) }
@@ -65,7 +91,7 @@ public enum PrometheusRenderer {
             ("wharf_queue_oldest_message_age_seconds", "Age of the oldest waiting message (absent when empty).", { $0.oldestMessageAgeSeconds }),
         ]
         for (name, help, value) in gauges {
-            w.family(name, "gauge", help)
+            w.family(name, .gauge, help)
             for queue in queues { if let v = value(queue) { w.sample(name, ["queue": queue.name], v) } }
         }
         let counters: [(String, String, (QueueSnapshot) -> Int)] = [
@@ -74,19 +100,78 @@ public enum PrometheusRenderer {
             ("wharf_queue_acknowledged_total", "QoS 1/2 messages acknowledged by the consumer.", \.acknowledgedTotal),
         ]
         for (name, help, value) in counters {
-            w.family(name, "counter", help)
+            w.family(name, .counter, help)
             for queue in queues { w.sample(name, ["queue": queue.name], value(queue)) }
+        }
+        let latencies: [(String, String, (QueueSnapshot) -> LatencySnapshot)] = [
+            ("wharf_queue_delivery_latency_seconds", "Publish to first send from this queue; quantiles over the recent window.", \.deliverLatency),
+            ("wharf_queue_ack_latency_seconds", "Publish to the consumer's PUBACK or PUBCOMP; quantiles over the recent window.", \.acknowledgeLatency),
+        ]
+        for (name, help, value) in latencies {
+            w.family(name, .summary, help)
+            for queue in queues {
+                let latency = value(queue)
+                for (quantile, label) in [(latency.p50, "0.5"), (latency.p99, "0.99")] {
+                    if let quantile { w.sample(name, ["queue": queue.name], extra: ("quantile", label), quantile) }
+                }
+                w.sample(name + "_sum", ["queue": queue.name], latency.sumSeconds)
+                w.sample(name + "_count", ["queue": queue.name], latency.count)
+            }
         }
     }
 
+    private static func renderLatency(_ w: inout PrometheusTextWriter, _ latency: MetricsSnapshot.Latency) {
+        let families: [(String, String, LatencySnapshot)] = [
+            ("wharf_message_delivery_latency_seconds", "Publish to the copy written to a subscriber (retained messages sent on subscribe excluded).", latency.publishToDeliver),
+            ("wharf_message_ack_latency_seconds", "Publish to the subscriber's PUBACK (QoS 1) or PUBCOMP (QoS 2).", latency.publishToAcknowledge),
+        ]
+        for (name, help, value) in families {
+            w.family(name, .histogram, help)
+            for bucket in value.buckets ?? [] {
+                w.sample(name + "_bucket", [:], extra: ("le", bucketLabel(bucket.le)), Double(bucket.count))
+            }
+            w.sample(name + "_sum", value.sumSeconds)
+            w.sample(name + "_count", value.count)
+        }
+    }
+
+    private static func renderTopics(_ w: inout PrometheusTextWriter, _ topics: MetricsSnapshot.Topics) {
+        w.single("wharf_topic_series_limit", .gauge, "Most topics given their own series (topic_series_limit).", topics.seriesLimit)
+        w.single("wharf_topics_tracked", .gauge, "Topics that have their own series now.", topics.topics.count)
+        let perTopic: [(String, String, (MetricsSnapshot.TopicCounts) -> Int)] = [
+            ("wharf_topic_messages_published_total", "Messages published to a tracked topic.", \.messagesTotal),
+            ("wharf_topic_payload_published_bytes_total", "Payload bytes published to a tracked topic.", \.bytesTotal),
+        ]
+        for (name, help, value) in perTopic {
+            w.family(name, .counter, help)
+            for topic in topics.topics { w.sample(name, ["topic": topic.name], value(topic)) }
+        }
+        w.single("wharf_topic_other_messages_published_total", .counter, "Messages published to topics beyond the series limit, folded together.", topics.other.messagesTotal)
+        w.single("wharf_topic_other_payload_published_bytes_total", .counter, "Payload bytes published to topics beyond the series limit.", topics.other.bytesTotal)
+        guard !topics.prefixes.isEmpty else { return }
+        let perPrefix: [(String, String, (MetricsSnapshot.TopicCounts) -> Int)] = [
+            ("wharf_topic_prefix_messages_published_total", "Messages published under a configured topic prefix.", \.messagesTotal),
+            ("wharf_topic_prefix_payload_published_bytes_total", "Payload bytes published under a configured topic prefix.", \.bytesTotal),
+        ]
+        for (name, help, value) in perPrefix {
+            w.family(name, .counter, help)
+            for prefix in topics.prefixes { w.sample(name, ["prefix": prefix.name], value(prefix)) }
+        }
+    }
+
+    /// `le` values as Prometheus client libraries print them (`0.005`, `1.0`, `+Inf`).
+    private static func bucketLabel(_ bound: Double) -> String {
+        bound.isInfinite ? "+Inf" : (bound == bound.rounded() ? String(format: "%.1f", bound) : "\(bound)")
+    }
+
     private static func renderProcess(_ w: inout PrometheusTextWriter, _ p: ProcessMetrics) {
-        let families: [(String, String, String, Double?)] = [
-            ("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", p.cpuSeconds),
-            ("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.residentMemoryBytes),
-            ("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", p.virtualMemoryBytes),
-            ("process_open_fds", "gauge", "Number of open file descriptors.", p.openFileDescriptors),
-            ("process_max_fds", "gauge", "Maximum number of open file descriptors.", p.maxFileDescriptors),
-            ("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", p.startTimeSeconds),
+        let families: [(String, PrometheusTextWriter.MetricType, String, Double?)] = [
+            ("process_cpu_seconds_total", .counter, "Total user and system CPU time spent in seconds.", p.cpuSeconds),
+            ("process_resident_memory_bytes", .gauge, "Resident memory size in bytes.", p.residentMemoryBytes),
+            ("process_virtual_memory_bytes", .gauge, "Virtual memory size in bytes.", p.virtualMemoryBytes),
+            ("process_open_fds", .gauge, "Number of open file descriptors.", p.openFileDescriptors),
+            ("process_max_fds", .gauge, "Maximum number of open file descriptors.", p.maxFileDescriptors),
+            ("process_start_time_seconds", .gauge, "Start time of the process since unix epoch in seconds.", p.startTimeSeconds),
         ]
         for (name, type, help, value) in families {
             if let value { w.single(name, type, help, value) }

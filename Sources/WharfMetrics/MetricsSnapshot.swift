@@ -17,13 +17,17 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
     public var retainedMessages: Int
     public var traffic: Traffic
     public var messages: Messages
+    /// Broker-wide latency, every session included.
+    public var latency: Latency
+    /// Published messages per topic (capped) and per configured prefix.
+    public var topics: Topics
     /// One entry per persistent session (its message queue).
     public var queues: [QueueSnapshot]
 
     public init(
         version: String, startTimeSeconds: Double, takenAtSeconds: Double, uptimeSeconds: Double,
         connections: Connections, sessions: Sessions, subscriptions: Int, retainedMessages: Int,
-        traffic: Traffic, messages: Messages, queues: [QueueSnapshot]
+        traffic: Traffic, messages: Messages, latency: Latency, topics: Topics, queues: [QueueSnapshot]
     ) {
         self.version = version
         self.startTimeSeconds = startTimeSeconds
@@ -35,7 +39,53 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         self.retainedMessages = retainedMessages
         self.traffic = traffic
         self.messages = messages
+        self.latency = latency
+        self.topics = topics
         self.queues = queues
+    }
+
+    public struct Topics: Codable, Sendable, Equatable {
+        /// Most topics that get their own entry (`topic_series_limit`).
+        public var seriesLimit: Int
+        /// Tracked topics, busiest first.
+        public var topics: [TopicCounts]
+        /// Everything published to topics beyond the limit (its name is empty).
+        public var other: TopicCounts
+        /// One entry per configured prefix (`topic_prefixes`).
+        public var prefixes: [TopicCounts]
+
+        public init(seriesLimit: Int, topics: [TopicCounts], other: TopicCounts, prefixes: [TopicCounts]) {
+            self.seriesLimit = seriesLimit
+            self.topics = topics
+            self.other = other
+            self.prefixes = prefixes
+        }
+    }
+
+    public struct TopicCounts: Codable, Sendable, Equatable {
+        public var name: String
+        /// Messages published (accepted from clients and wills).
+        public var messagesTotal: Int
+        /// Their payload bytes.
+        public var bytesTotal: Int
+
+        public init(name: String, messagesTotal: Int, bytesTotal: Int) {
+            self.name = name
+            self.messagesTotal = messagesTotal
+            self.bytesTotal = bytesTotal
+        }
+    }
+
+    public struct Latency: Codable, Sendable, Equatable {
+        /// PUBLISH read from the publisher to the copy written to a subscriber.
+        public var publishToDeliver: LatencySnapshot
+        /// PUBLISH read from the publisher to the subscriber's PUBACK (QoS 1) or PUBCOMP (QoS 2).
+        public var publishToAcknowledge: LatencySnapshot
+
+        public init(publishToDeliver: LatencySnapshot, publishToAcknowledge: LatencySnapshot) {
+            self.publishToDeliver = publishToDeliver
+            self.publishToAcknowledge = publishToAcknowledge
+        }
     }
 
     public struct Connections: Codable, Sendable, Equatable {
@@ -135,10 +185,14 @@ public struct QueueSnapshot: Codable, Sendable, Equatable {
     public var lagSeconds: Double
     /// Age of the oldest waiting message; absent when the queue is empty.
     public var oldestMessageAgeSeconds: Double?
+    /// This queue's publish-to-deliver and publish-to-acknowledge latency (no buckets).
+    public var deliverLatency: LatencySnapshot
+    public var acknowledgeLatency: LatencySnapshot
 
     public init(
         name: String, consumers: Int, depth: Int, inflight: Int, enqueuedTotal: Int, deliveredTotal: Int,
-        acknowledgedTotal: Int, lagMessages: Int, lagSeconds: Double, oldestMessageAgeSeconds: Double?
+        acknowledgedTotal: Int, lagMessages: Int, lagSeconds: Double, oldestMessageAgeSeconds: Double?,
+        deliverLatency: LatencySnapshot, acknowledgeLatency: LatencySnapshot
     ) {
         self.name = name
         self.consumers = consumers
@@ -150,5 +204,7 @@ public struct QueueSnapshot: Codable, Sendable, Equatable {
         self.lagMessages = lagMessages
         self.lagSeconds = lagSeconds
         self.oldestMessageAgeSeconds = oldestMessageAgeSeconds
+        self.deliverLatency = deliverLatency
+        self.acknowledgeLatency = acknowledgeLatency
     }
 }

@@ -16,12 +16,15 @@ extension Broker {
             let (isOnline, queue) = session.statistics
             if isOnline { online += 1 }
             guard session.isPersistent else { continue }
+            let latency = session.latency
             queues.append(QueueSnapshot(
                 name: session.clientId, consumers: isOnline ? 1 : 0, depth: queue.depth, inflight: queue.inflight,
                 enqueuedTotal: queue.enqueuedTotal, deliveredTotal: queue.deliveredTotal,
                 acknowledgedTotal: queue.acknowledgedTotal, lagMessages: queue.depth + queue.inflight,
                 lagSeconds: queue.oldestUnacknowledgedNanos.map { Self.seconds(since: $0, now: nowNanos) } ?? 0,
-                oldestMessageAgeSeconds: queue.oldestQueuedNanos.map { Self.seconds(since: $0, now: nowNanos) }
+                oldestMessageAgeSeconds: queue.oldestQueuedNanos.map { Self.seconds(since: $0, now: nowNanos) },
+                deliverLatency: latency.deliver.snapshot(now: nowNanos),
+                acknowledgeLatency: latency.acknowledge.snapshot(now: nowNanos)
             ))
         }
         queues.sort { $0.name < $1.name }
@@ -51,6 +54,11 @@ extension Broker {
                 payloadBytesReceivedTotal: counters.payloadBytesReceived.load(ordering: .relaxed),
                 payloadBytesDeliveredTotal: counters.payloadBytesDelivered.load(ordering: .relaxed)
             ),
+            latency: .init(
+                publishToDeliver: self.latency.snapshot(.publishToDeliver, now: nowNanos),
+                publishToAcknowledge: self.latency.snapshot(.publishToAcknowledge, now: nowNanos)
+            ),
+            topics: topicStatistics.snapshot(),
             queues: queues
         )
     }

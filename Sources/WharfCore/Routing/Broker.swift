@@ -11,15 +11,24 @@ import WharfMQTT
 public final class Broker: Sendable {
     public let limits: BrokerLimits
     public let metrics: any BrokerMetrics
+    /// Broker-wide latency; connections record into it by event loop.
+    public let latency: LatencyRecorder
+    /// Published messages per topic (capped) and per prefix.
+    public let topicStatistics: TopicStatistics
 
     /// By client id, compared byte for byte.
     let sessions = Mutex<[ExactString: Session]>([:])
     let tree = Mutex(SubscriptionTree())
     let retained = Mutex(RetainedStore())
 
-    public init(limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters()) {
+    public init(
+        limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),
+        latency: LatencyRecorder = LatencyRecorder(), topicStatistics: TopicStatistics = TopicStatistics()
+    ) {
         self.limits = limits
         self.metrics = metrics
+        self.latency = latency
+        self.topicStatistics = topicStatistics
     }
 
     public var sessionCount: Int { sessions.withLock { $0.count } }

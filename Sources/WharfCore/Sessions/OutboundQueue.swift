@@ -35,6 +35,14 @@ public struct OutboundQueue: Sendable {
         var phase: InflightPhase
     }
 
+    /// A delivery the consumer has acknowledged.
+    public struct Acknowledged: Sendable {
+        public let message: Message
+        /// A retained message sent on subscribe: its age is not transit
+        /// time, so latency figures leave it out.
+        public let sentOnSubscribe: Bool
+    }
+
     public enum EnqueueResult: Sendable, Hashable {
         case queued
         case queueFull
@@ -46,6 +54,9 @@ public struct OutboundQueue: Sendable {
     private var enqueuedTotal = 0
     private var deliveredTotal = 0
     private var acknowledgedTotal = 0
+    /// Publish-to-send and publish-to-acknowledge latency of this queue.
+    public private(set) var deliverLatency: LatencyTracker
+    public private(set) var acknowledgeLatency: LatencyTracker
 
     /// What the metrics snapshot reports for this queue.
     public struct Statistics: Sendable, Hashable {
@@ -74,10 +85,12 @@ public struct OutboundQueue: Sendable {
     public var maxInflight: Int
     public var maxQueued: Int
 
-    public init(maxInflight: Int, maxQueued: Int) {
+    public init(maxInflight: Int, maxQueued: Int, now: UInt64 = Clock.nowNanos()) {
         precondition(maxInflight >= 1 && maxInflight < Int(UInt16.max))
         self.maxInflight = maxInflight
         self.maxQueued = maxQueued
+        self.deliverLatency = LatencyTracker(now: now)
+        self.acknowledgeLatency = LatencyTracker(now: now)
     }
 
     public var queuedCount: Int { pending.count }
@@ -98,12 +111,14 @@ public struct OutboundQueue: Sendable {
 
     /// Moves what the in-flight window allows from the queue to the wire, in
     /// order: a QoS 0 message behind a blocked QoS 1/2 one waits too, so
-    /// per-topic order holds.
-    public mutating func nextPackets(into packets: inout [OutboundPacket]) {
+    /// per-topic order holds. Retained messages sent on subscribe are left
+    /// out of the latency (their age is not time in transit).
+    public mutating func nextPackets(into packets: inout [OutboundPacket], now: UInt64 = Clock.nowNanos()) {
         while let head = pending.first {
             if head.qos == .atMostOnce {
                 pending.removeFirst()
                 deliveredTotal += 1
+                if !head.retain { deliverLatency.record(since: head.message.publishedAtNanos, now: now) }
                 packets.append(.publish(head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false))
                 continue
             }
@@ -112,6 +127,7 @@ public struct OutboundQueue: Sendable {
             let id = allocatePacketId()
             inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck)
             deliveredTotal += 1
+            if !head.retain { deliverLatency.record(since: head.message.publishedAtNanos, now: now) }
             packets.append(.publish(head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false))
         }
     }
@@ -129,12 +145,13 @@ public struct OutboundQueue: Sendable {
         }
     }
 
-    /// PUBACK for a QoS 1 message. Returns the message, or nil for an unknown id.
-    public mutating func acknowledge(_ id: UInt16) -> Message? {
+    /// PUBACK for a QoS 1 message. Returns what was acknowledged, or nil for an unknown id.
+    public mutating func acknowledge(_ id: UInt16, now: UInt64 = Clock.nowNanos()) -> Acknowledged? {
         guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        return entry.message
+        if !entry.retain { acknowledgeLatency.record(since: entry.message.publishedAtNanos, now: now) }
+        return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain)
     }
 
     /// PUBREC for a QoS 2 message. The PUBREL must be sent whether or not the
@@ -147,11 +164,12 @@ public struct OutboundQueue: Sendable {
     }
 
     /// PUBCOMP ends a QoS 2 delivery.
-    public mutating func completed(_ id: UInt16) -> Message? {
+    public mutating func completed(_ id: UInt16, now: UInt64 = Clock.nowNanos()) -> Acknowledged? {
         guard let entry = inflight[id], entry.phase == .awaitingComplete else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        return entry.message
+        if !entry.retain { acknowledgeLatency.record(since: entry.message.publishedAtNanos, now: now) }
+        return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain)
     }
 
     /// Drops everything (clean session end). Returns how many messages were lost.

@@ -89,11 +89,11 @@ public final class Session: Sendable {
 
     /// Called by the owner on its loop: takes what may be sent now, and
     /// resumes paused publishers once the queue is below its low-water mark.
-    public func takePackets(for owner: any DeliveryTarget, into packets: inout [OutboundPacket]) {
+    public func takePackets(for owner: any DeliveryTarget, into packets: inout [OutboundPacket], now: UInt64 = Clock.nowNanos()) {
         let resume: [any DeliveryTarget] = state.withLock { state in
             guard state.owner === owner else { return [] }
             state.drainScheduled = false
-            state.outbound.nextPackets(into: &packets)
+            state.outbound.nextPackets(into: &packets, now: now)
             guard !state.pausedPublishers.isEmpty, state.outbound.queuedCount <= lowWaterMark else { return [] }
             return state.takePausedPublishers()
         }
@@ -145,16 +145,16 @@ public final class Session: Sendable {
     // id that the session may then reuse while the new connection is being
     // sent the same message again (its ack would then clear the wrong one).
 
-    public func acknowledge(_ id: UInt16, from owner: any DeliveryTarget) -> Message? {
-        state.withLock { $0.owner === owner ? $0.outbound.acknowledge(id) : nil }
+    public func acknowledge(_ id: UInt16, from owner: any DeliveryTarget, now: UInt64 = Clock.nowNanos()) -> OutboundQueue.Acknowledged? {
+        state.withLock { $0.owner === owner ? $0.outbound.acknowledge(id, now: now) : nil }
     }
 
     public func received(_ id: UInt16, from owner: any DeliveryTarget) -> Bool {
         state.withLock { $0.owner === owner ? $0.outbound.received(id) : false }
     }
 
-    public func completed(_ id: UInt16, from owner: any DeliveryTarget) -> Message? {
-        state.withLock { $0.owner === owner ? $0.outbound.completed(id) : nil }
+    public func completed(_ id: UInt16, from owner: any DeliveryTarget, now: UInt64 = Clock.nowNanos()) -> OutboundQueue.Acknowledged? {
+        state.withLock { $0.owner === owner ? $0.outbound.completed(id, now: now) : nil }
     }
 
     // MARK: Inbound QoS 2 (3.1.1 section 4.3.3, method B)
@@ -191,6 +191,11 @@ public final class Session: Sendable {
     /// Queue figures and whether a client is attached, read together.
     public var statistics: (online: Bool, queue: OutboundQueue.Statistics) {
         state.withLock { ($0.owner != nil, $0.outbound.statistics) }
+    }
+
+    /// The queue's latency trackers (copied under the lock, read outside it).
+    public var latency: (deliver: LatencyTracker, acknowledge: LatencyTracker) {
+        state.withLock { ($0.outbound.deliverLatency, $0.outbound.acknowledgeLatency) }
     }
     public var inflightCount: Int { state.withLock { $0.outbound.inflightCount } }
 }

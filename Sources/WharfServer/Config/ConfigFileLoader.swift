@@ -51,11 +51,20 @@ public enum ConfigFileLoader {
                     : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
             }
         }
-        if let metrics = try reader.section(root, "metrics", allowed: ["enabled", "bind", "port", "sys_interval"]) {
+        if let metrics = try reader.section(
+            root, "metrics", allowed: ["enabled", "bind", "port", "sys_interval", "topic_series_limit", "topic_prefixes"]
+        ) {
             if let enabled = try reader.bool(metrics, "metrics.enabled") { config.metricsEnabled = enabled }
             if let bind = try reader.string(metrics, "metrics.bind") { config.metricsBind = bind }
             if let port = try reader.int(metrics, "metrics.port", in: 0...65535) { config.metricsPort = port }
             if let interval = try reader.int(metrics, "metrics.sys_interval", in: 0...86_400) { config.sysInterval = interval }
+            if let limit = try reader.int(metrics, "metrics.topic_series_limit", in: 0...10_000) { config.topicSeriesLimit = limit }
+            if let prefixes = try reader.strings(metrics, "metrics.topic_prefixes") {
+                if let bad = prefixes.first(where: { $0.isEmpty || $0.contains("+") || $0.contains("#") }) {
+                    throw ConfigFileError(file: file, key: "metrics.topic_prefixes", problem: "prefixes are plain topic beginnings, without wildcards; got \"\(bad)\"")
+                }
+                config.topicPrefixes = prefixes
+            }
         }
         if let log = try reader.section(root, "log", allowed: ["level"]) {
             if let level = try reader.string(log, "log.level") {
@@ -101,6 +110,21 @@ public enum ConfigFileLoader {
                 throw ConfigFileError(file: file, key: key, problem: "must be a string, got \(value.type)")
             }
             return string
+        }
+
+        func strings(_ table: TOMLTable, _ key: String) throws(ConfigFileError) -> [String]? {
+            guard let value = table[String(key.split(separator: ".").last!)] else { return nil }
+            guard let array = value.array else {
+                throw ConfigFileError(file: file, key: key, problem: "must be an array of strings, got \(value.type)")
+            }
+            var result: [String] = []
+            for element in array {
+                guard let string = element.string else {
+                    throw ConfigFileError(file: file, key: key, problem: "must be an array of strings, got an element of type \(element.type)")
+                }
+                result.append(string)
+            }
+            return result
         }
 
         func bool(_ table: TOMLTable, _ key: String) throws(ConfigFileError) -> Bool? {

@@ -19,6 +19,10 @@ public struct ServerConfig: Sendable, Hashable {
     public var metricsPort = 18883
     /// Seconds between `$SYS/broker/...` updates; 0 turns them off.
     public var sysInterval = 10
+    /// Topics given their own per-topic series; the rest are folded into one.
+    public var topicSeriesLimit = 100
+    /// Topic prefixes always counted in `wharf_topic_prefix_*`.
+    public var topicPrefixes: [String] = []
     /// Refuse clients without a user name (CONNACK 5).
     public var allowAnonymous = true
     /// Mosquitto-format password file; when set, user names must match it (else CONNACK 4).

@@ -42,6 +42,9 @@ extension MQTTConnectionHandler {
             broker.metrics.packetSent(.publish, bytes: headerLength + payloadLength)
             broker.metrics.messageDelivered(qos: qos, payloadBytes: payloadLength)
             if dup { broker.metrics.messageRedelivered() }
+            // Retained messages sent on subscribe carry RETAIN; their age is
+            // not transit time, so they stay out of the latency figures.
+            if !retain { deliveredPublishTimes.append(message.publishedAtNanos) }
         case .pubrel(let packetId):
             writePacket(.pubrel(PublishAckPacket(packetId: packetId)))
         }

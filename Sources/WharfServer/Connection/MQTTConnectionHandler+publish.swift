@@ -14,7 +14,9 @@ extension MQTTConnectionHandler {
                 handlePublish(publish, session: session)
             }
         case .puback(let ack):
-            _ = session.acknowledge(ack.packetId, from: deliveryTarget)
+            if let done = session.acknowledge(ack.packetId, from: deliveryTarget), !done.sentOnSubscribe {
+                acknowledgedPublishTimes.append(done.message.publishedAtNanos)
+            }
             drainAfterReadBatch = true
         case .pubrec(let ack):
             // PUBREL goes back even for an unknown id (a resend after reconnect).
@@ -24,7 +26,9 @@ extension MQTTConnectionHandler {
             session.releaseInbound(ack.packetId)
             writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId)))
         case .pubcomp(let ack):
-            _ = session.completed(ack.packetId, from: deliveryTarget)
+            if let done = session.completed(ack.packetId, from: deliveryTarget), !done.sentOnSubscribe {
+                acknowledgedPublishTimes.append(done.message.publishedAtNanos)
+            }
             drainAfterReadBatch = true
         case .subscribe(let subscribe):
             let codes = broker.subscribe(session, subscribe.subscriptions)
@@ -71,6 +75,7 @@ extension MQTTConnectionHandler {
         }
         let message = Message(topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain)
         var outcome = Broker.PublishOutcome()
+        var routed = true
         switch publish.qos {
         case .atMostOnce:
             outcome = broker.publish(message, from: deliveryTarget, scratch: &routeScratch)
@@ -81,9 +86,12 @@ extension MQTTConnectionHandler {
             let id = publish.packetId!
             if session.beginInboundExactlyOnce(id) {
                 outcome = broker.publish(message, from: deliveryTarget, scratch: &routeScratch)
+            } else {
+                routed = false
             }
             writePacket(.pubrec(PublishAckPacket(packetId: id)))
         }
+        if routed { publishedTopics.append((publish.topic, publish.payload.readableBytes)) }
         if outcome.pausePublisher { pauseReading() }
     }
 }

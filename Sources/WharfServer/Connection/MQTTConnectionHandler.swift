@@ -46,6 +46,14 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// Reused per drain and per publish: no allocation per message.
     var packetScratch: [OutboundPacket] = []
     var routeScratch: [RouteTarget] = []
+    /// Publish times of the messages written and acknowledged in this batch;
+    /// recorded as latency once per flush, under one lock.
+    var deliveredPublishTimes: [UInt64] = []
+    var acknowledgedPublishTimes: [UInt64] = []
+    /// Topics and payload sizes published in this batch, for per-topic figures.
+    var publishedTopics: [(topic: String, bytes: Int)] = []
+    /// This connection's event loop's shard of `broker.latency`.
+    var latencyShard = 0
 
     init(broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), logger: Logger) {
         self.broker = broker
@@ -60,6 +68,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         outbound = context.channel.allocator.buffer(capacity: 1024)
+        latencyShard = broker.latency.shardIndex(for: ObjectIdentifier(context.eventLoop))
         logger[metadataKey: "peer"] = "\(context.channel.remoteAddress?.description ?? "?")"
     }
 
@@ -151,6 +160,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         if !disconnectedCleanly, let will {
             logger.debug("publishing will", metadata: ["topic": "\(will.topic)"])
             broker.publish(Message(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain))
+            broker.topicStatistics.record([(will.topic, will.payload.readableBytes)], now: Clock.nowNanos())
         }
         will = nil
         session = nil
@@ -161,6 +171,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             limiter.release()
             hasConnectionSlot = false
         }
+        recordBatchMetrics()
         broker.metrics.connectionClosed()
         context.fireChannelInactive()
     }
@@ -174,7 +185,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         broker.metrics.packetSent(packet.type, bytes: outbound.writerIndex - start)
     }
 
-    /// Hands the batch to the channel and flushes it.
+    /// Hands the batch to the channel, flushes it, and records the batch's
+    /// latencies (the moment of the flush is when the copies leave).
     func flush() {
         guard let context else { return }
         if outbound.readableBytes > 0 {
@@ -182,6 +194,20 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             outbound = context.channel.allocator.buffer(capacity: 1024)
         }
         context.flush()
+        recordBatchMetrics()
+    }
+
+    /// Hands the batch's latencies and per-topic counts to the metrics model:
+    /// one lock each per batch instead of one per message.
+    func recordBatchMetrics() {
+        guard !deliveredPublishTimes.isEmpty || !acknowledgedPublishTimes.isEmpty || !publishedTopics.isEmpty else { return }
+        let now = Clock.nowNanos()
+        broker.latency.record(.publishToDeliver, publishedAt: deliveredPublishTimes, now: now, shard: latencyShard)
+        broker.latency.record(.publishToAcknowledge, publishedAt: acknowledgedPublishTimes, now: now, shard: latencyShard)
+        broker.topicStatistics.record(publishedTopics, now: now)
+        deliveredPublishTimes.removeAll(keepingCapacity: true)
+        acknowledgedPublishTimes.removeAll(keepingCapacity: true)
+        publishedTopics.removeAll(keepingCapacity: true)
     }
 
     /// Flushes what is pending, then closes; logs and counts why. A nil

@@ -34,7 +34,11 @@ public final class BrokerServer: Sendable {
         self.logger = logger
         self.version = version
         self.counters = BrokerCounters()
-        self.broker = Broker(limits: config.limits, metrics: counters)
+        self.broker = Broker(
+            limits: config.limits, metrics: counters,
+            latency: LatencyRecorder(shardCount: max(2, System.coreCount * 2)),
+            topicStatistics: TopicStatistics(.init(limit: config.topicSeriesLimit, prefixes: config.topicPrefixes))
+        )
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
     }
 

@@ -1,0 +1,124 @@
+import Histogram
+import Synchronization
+import WharfMetrics
+
+/// Broker-wide publish-to-deliver and publish-to-acknowledge latency.
+///
+/// One shard per event loop (chosen by the connection's loop), each behind
+/// its own mutex: connections record a whole batch under one uncontended
+/// lock, and a snapshot merges the shards. Totals (count, sum, the
+/// Prometheus buckets) never go down as connections and sessions come and go.
+/// Quantiles come from HdrHistogram (2 significant digits, 1 us to 1 h) over
+/// the recent window, so they are exact to 1% rather than interpolated.
+public final class LatencyRecorder: Sendable {
+    public enum Kind: Sendable {
+        /// From the publisher's PUBLISH being read to the copy being written to a subscriber.
+        case publishToDeliver
+        /// From the publisher's PUBLISH to the subscriber's PUBACK or PUBCOMP.
+        case publishToAcknowledge
+    }
+
+    final class Shard: Sendable {
+        let state: Mutex<ShardState>
+        init(now: UInt64) { state = Mutex(ShardState(now: now)) }
+    }
+
+    struct ShardState: Sendable {
+        var deliver: GlobalLatency
+        var acknowledge: GlobalLatency
+        init(now: UInt64) {
+            deliver = GlobalLatency(now: now)
+            acknowledge = GlobalLatency(now: now)
+        }
+    }
+
+    private let shards: [Shard]
+
+    public init(shardCount: Int = 8, now: UInt64 = Clock.nowNanos()) {
+        shards = (0..<max(1, shardCount)).map { _ in Shard(now: now) }
+    }
+
+    /// The shard for a connection on the event loop identified by `loop`.
+    public func shardIndex(for loop: ObjectIdentifier) -> Int {
+        Int(UInt(bitPattern: loop.hashValue) % UInt(shards.count))
+    }
+
+    /// Records a batch of publish times (monotonic nanoseconds) against `now`.
+    public func record(_ kind: Kind, publishedAt: [UInt64], now: UInt64, shard: Int) {
+        guard !publishedAt.isEmpty else { return }
+        shards[shard].state.withLock { state in
+            switch kind {
+            case .publishToDeliver: state.deliver.record(publishedAt, now: now)
+            case .publishToAcknowledge: state.acknowledge.record(publishedAt, now: now)
+            }
+        }
+    }
+
+    public func snapshot(_ kind: Kind, now: UInt64) -> LatencySnapshot {
+        var total = LatencyHistogram()
+        var window = PreciseDistribution()
+        var windowSeconds = 0.0
+        for shard in shards {
+            shard.state.withLock { state in
+                let latency = kind == .publishToDeliver ? state.deliver : state.acknowledge
+                total.add(latency.total)
+                let (recent, seconds) = latency.recent.reading(now: now)
+                window.add(recent)
+                windowSeconds = max(windowSeconds, seconds)
+            }
+        }
+        let windowCount = Int(window.histogram.totalCount)
+        return LatencySnapshot(
+            count: total.count, sumSeconds: Double(total.sumNanos) / 1e9, buckets: total.cumulativeBuckets,
+            windowSeconds: windowSeconds, windowCount: windowCount,
+            p50: window.quantileSeconds(0.5), p90: window.quantileSeconds(0.9),
+            p99: window.quantileSeconds(0.99), p999: window.quantileSeconds(0.999),
+            max: windowCount > 0 ? Double(window.maxNanos) / 1e9 : nil
+        )
+    }
+}
+
+/// HdrHistogram in microseconds, as a distribution `RecentWindow` can rotate.
+struct PreciseDistribution: MergeableDistribution {
+    /// One hour; longer values are recorded as one hour (the max still shows it).
+    static let highestMicros: UInt64 = 3_600_000_000
+    var histogram = Histogram<UInt64>(
+        lowestDiscernibleValue: 1, highestTrackableValue: highestMicros, numberOfSignificantValueDigits: .two
+    )
+    var maxNanos: UInt64 = 0
+
+    func emptied() -> PreciseDistribution { PreciseDistribution() }
+
+    mutating func add(_ other: PreciseDistribution) {
+        if other.histogram.totalCount > 0 { histogram.add(other.histogram) }
+        maxNanos = max(maxNanos, other.maxNanos)
+    }
+
+    mutating func record(nanos: UInt64) {
+        histogram.record(min(Self.highestMicros, nanos / 1000))
+        if nanos > maxNanos { maxNanos = nanos }
+    }
+
+    func quantileSeconds(_ q: Double) -> Double? {
+        guard histogram.totalCount > 0 else { return nil }
+        let seconds = Double(histogram.valueAtPercentile(q * 100)) / 1e6
+        return min(seconds, Double(maxNanos) / 1e9)
+    }
+}
+
+/// One latency kind in one shard: exact totals plus the precise recent window.
+struct GlobalLatency: Sendable {
+    var total = LatencyHistogram()
+    var recent: RecentWindow<PreciseDistribution>
+
+    init(now: UInt64) {
+        recent = RecentWindow(PreciseDistribution(), periodNanos: LatencyWindow.periodNanos, now: now)
+    }
+
+    mutating func record(_ publishedAt: [UInt64], now: UInt64) {
+        for start in publishedAt { total.record(nanos: now > start ? now - start : 0) }
+        recent.update(now: now) { window in
+            for start in publishedAt { window.record(nanos: now > start ? now - start : 0) }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+/// A latency distribution in fixed buckets: cheap enough to keep one per
+/// queue (20 counters), and the bucket bounds are the `le` values the
+/// Prometheus exporter publishes, so those counts are exact.
+///
+/// Quantiles from it are interpolated inside a bucket, as Prometheus's
+/// `histogram_quantile` does, and never exceed the largest value recorded.
+/// The broker-wide figures use HdrHistogram for exact quantiles instead; this
+/// type is for the per-queue ones, where 1,000 queues must stay small.
+public struct LatencyHistogram: Sendable, Equatable {
+    /// Upper bounds in seconds: 100 us to 5 min, roughly 1-2.5-5 per decade.
+    public static let boundsSeconds: [Double] = [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+        0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+    ]
+    static let boundsNanos: [UInt64] = boundsSeconds.map { UInt64(($0 * 1e9).rounded()) }
+
+    /// One count per bound, plus the last for values above every bound (+Inf).
+    public private(set) var counts: [Int]
+    public private(set) var count = 0
+    public private(set) var sumNanos: UInt64 = 0
+    public private(set) var maxNanos: UInt64 = 0
+
+    public init() {
+        counts = Array(repeating: 0, count: Self.boundsNanos.count + 1)
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    public mutating func record(nanos: UInt64) {
+        counts[Self.bucketIndex(nanos)] += 1
+        count += 1
+        sumNanos &+= nanos
+        if nanos > maxNanos { maxNanos = nanos }
+    }
+
+    public mutating func add(_ other: LatencyHistogram) {
+        for index in counts.indices { counts[index] += other.counts[index] }
+        count += other.count
+        sumNanos &+= other.sumNanos
+        maxNanos = max(maxNanos, other.maxNanos)
+    }
+
+    /// First bucket whose bound is at or above the value (binary search over 19).
+    static func bucketIndex(_ nanos: UInt64) -> Int {
+        var low = 0
+        var high = boundsNanos.count
+        while low < high {
+            let mid = (low + high) / 2
+            if boundsNanos[mid] < nanos { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// Cumulative counts per bound, ending with +Inf (which equals `count`).
+    public var cumulativeBuckets: [LatencyBucket] {
+        var running = 0
+        var result: [LatencyBucket] = []
+        result.reserveCapacity(counts.count)
+        for (index, bucketCount) in counts.enumerated() {
+            running += bucketCount
+            let bound = index < Self.boundsSeconds.count ? Self.boundsSeconds[index] : Double.infinity
+            result.append(LatencyBucket(le: bound, count: running))
+        }
+        return result
+    }
+
+    /// The q-quantile (0...1) in seconds, or nil when nothing was recorded.
+    public func quantileSeconds(_ q: Double) -> Double? {
+        guard count > 0 else { return nil }
+        let maxSeconds = Double(maxNanos) / 1e9
+        let rank = q * Double(count)
+        var below = 0
+        for (index, bucketCount) in counts.enumerated() where bucketCount > 0 {
+            if Double(below + bucketCount) >= rank {
+                let lower = index == 0 ? 0 : Self.boundsSeconds[index - 1]
+                let upper = index < Self.boundsSeconds.count ? Self.boundsSeconds[index] : maxSeconds
+                let fraction = max(0, rank - Double(below)) / Double(bucketCount)
+                return min(maxSeconds, lower + (upper - lower) * fraction)
+            }
+            below += bucketCount
+        }
+        return maxSeconds
+    }
+}
+
+/// One cumulative bucket: how many values were at or below `le` seconds.
+public struct LatencyBucket: Codable, Sendable, Equatable {
+    public var le: Double
+    public var count: Int
+
+    public init(le: Double, count: Int) {
+        self.le = le
+        self.count = count
+    }
+
+    // JSON has no infinity: the last bound is written as the string "+Inf",
+    // the spelling Prometheus uses.
+    enum CodingKeys: String, CodingKey { case le, count }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let text = try? container.decode(String.self, forKey: .le), text == "+Inf" {
+            le = .infinity
+        } else {
+            le = try container.decode(Double.self, forKey: .le)
+        }
+        count = try container.decode(Int.self, forKey: .count)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        if le.isInfinite { try container.encode("+Inf", forKey: .le) } else { try container.encode(le, forKey: .le) }
+        try container.encode(count, forKey: .count)
+    }
+}
+
+/// A latency figure as the snapshot reports it.
+///
+/// `count`, `sumSeconds` and `buckets` are totals since the broker started
+/// (what Prometheus needs for `rate()` and `histogram_quantile`). The
+/// quantiles and `max` cover only the recent window (`windowSeconds`), so a
+/// dashboard shows what latency is now, not an average over the uptime;
+/// they are absent when nothing was recorded in that window.
+public struct LatencySnapshot: Codable, Sendable, Equatable {
+    public var count: Int
+    public var sumSeconds: Double
+    /// Cumulative buckets since start; only on the broker-wide figures.
+    public var buckets: [LatencyBucket]?
+    public var windowSeconds: Double
+    public var windowCount: Int
+    public var p50: Double?
+    public var p90: Double?
+    public var p99: Double?
+    public var p999: Double?
+    public var max: Double?
+
+    public init(
+        count: Int, sumSeconds: Double, buckets: [LatencyBucket]?, windowSeconds: Double, windowCount: Int,
+        p50: Double?, p90: Double?, p99: Double?, p999: Double?, max: Double?
+    ) {
+        self.count = count
+        self.sumSeconds = sumSeconds
+        self.buckets = buckets
+        self.windowSeconds = windowSeconds
+        self.windowCount = windowCount
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.p999 = p999
+        self.max = max
+    }
+}
