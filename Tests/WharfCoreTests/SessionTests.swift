@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WharfCore
 import WharfMQTT
@@ -106,6 +107,54 @@ import WharfMQTT
         s.detach(owner)
         #expect(publisher.resumeCalls == 1)
         #expect(s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) == .accepted)
+    }
+
+    /// A consumer that makes no progress for the pause bound is stuck: its
+    /// publishers are released and no longer held for it, and what overflows
+    /// its queue is dropped (and counted by the caller) until it drains.
+    @Test func stuckConsumerStopsHoldingPublishers() throws {
+        let s = session(maxInflight: 1, maxQueued: 8)
+        let owner = RecordingTarget()
+        let publisher = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(owner, resend: &packets)
+        s.takePackets(for: owner, into: &packets)
+        let first = (0..<7).map { _ in s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) }
+        #expect(first.contains(.acceptedPausePublisher))
+        Thread.sleep(forTimeInterval: Double(Session.maxPauseNanos) / 1e9 + 0.05)  // no ack, no drain
+        #expect(s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) == .accepted)
+        #expect(publisher.resumeCalls == 1, "released at once")
+        let after = (0..<3).map { _ in s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) }
+        #expect(!after.contains(.acceptedPausePublisher))
+        #expect(after.last == .droppedQueueFull)
+        // Once it drains below the low-water mark, flow control applies again.
+        packets.removeAll()
+        s.takePackets(for: owner, into: &packets)
+        for _ in 0..<8 {
+            guard let id = packets.last?.packetId else { break }
+            _ = s.acknowledge(id, from: owner)
+            packets.removeAll()
+            s.takePackets(for: owner, into: &packets)
+        }
+        #expect(s.queuedCount <= 2)
+        let again = (0..<8).map { _ in s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) }
+        #expect(again.contains(.acceptedPausePublisher))
+    }
+
+    /// A slow consumer that keeps acknowledging keeps pacing its publishers
+    /// (they wait rather than lose messages).
+    @Test func slowConsumerKeepsPacing() {
+        let s = session(maxInflight: 1, maxQueued: 8)
+        let owner = RecordingTarget()
+        let publisher = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(owner, resend: &packets)
+        let first = (0..<7).map { _ in s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) }
+        #expect(first.contains(.acceptedPausePublisher))
+        s.takePackets(for: owner, into: &packets)
+        Thread.sleep(forTimeInterval: Double(Session.maxPauseNanos) / 1e9 + 0.05)
+        _ = s.acknowledge(packets[0].packetId!, from: owner)  // progress, just slow
+        #expect(s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) == .acceptedPausePublisher)
     }
 }
 

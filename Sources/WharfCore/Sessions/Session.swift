@@ -20,6 +20,21 @@ public final class Session: Sendable {
         var awaitingRelease = Set<UInt16>()
         /// Publishers paused because this queue is above its high-water mark.
         var pausedPublishers: [any DeliveryTarget] = []
+        /// When publishers were first paused for this queue (since it last
+        /// drained below its low-water mark).
+        var pausingSince: UInt64?
+        /// Last time the consumer made progress: took messages or acknowledged.
+        var lastProgress: UInt64 = 0
+        /// The consumer made no progress for `maxPauseNanos` while publishers
+        /// waited: it is stuck, so publishers are no longer held for it and
+        /// what overflows its queue is dropped and counted, until it drains.
+        var flowControlSuspended = false
+
+        /// The queue drained (or went offline): flow control starts afresh.
+        mutating func resetFlowControl() {
+            pausingSince = nil
+            flowControlSuspended = false
+        }
 
         /// Wakes every paused publisher (called outside the lock).
         mutating func takePausedPublishers() -> [any DeliveryTarget] {
@@ -35,11 +50,14 @@ public final class Session: Sendable {
     /// its queue. Offline sessions never pause anyone; they drop and count.
     let highWaterMark: Int
     let lowWaterMark: Int
+    /// Longest a publisher is held for one queue without the consumer making
+    /// progress (the connection's pause timer uses the same bound).
+    public static let maxPauseNanos: UInt64 = 250_000_000
 
-    public init(clientId: String, isPersistent: Bool, maxInflight: Int, maxQueued: Int) {
+    public init(clientId: String, isPersistent: Bool, maxInflight: Int, maxQueued: Int, recordsLatency: Bool = true) {
         self.clientId = clientId
         self.isPersistent = isPersistent
-        self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued)))
+        self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued, recordsLatency: recordsLatency)))
         self.highWaterMark = max(1, maxQueued * 3 / 4)
         self.lowWaterMark = maxQueued / 4
     }
@@ -61,6 +79,7 @@ public final class Session: Sendable {
     public func enqueue(
         _ message: Message, qos: QoS, retain: Bool = false, publisher: (any DeliveryTarget)? = nil
     ) -> EnqueueResult {
+        var release: [any DeliveryTarget] = []
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
             guard let owner = state.owner else {
                 if qos == .atMostOnce || !isPersistent { return (.droppedOffline, nil) }
@@ -71,11 +90,26 @@ public final class Session: Sendable {
             var result: EnqueueResult = queued ? .accepted : .droppedQueueFull
             // Never pause a connection for its own queue: it must keep reading
             // the acknowledgements that drain it.
-            if state.outbound.queuedCount >= highWaterMark, let publisher, publisher !== owner {
-                if !state.pausedPublishers.contains(where: { $0 === publisher }) {
-                    state.pausedPublishers.append(publisher)
+            if state.outbound.queuedCount >= highWaterMark, let publisher, publisher !== owner,
+                !state.flowControlSuspended
+            {
+                let now = Clock.nowNanos()
+                if let since = state.pausingSince, now &- since >= Self.maxPauseNanos {
+                    if state.lastProgress < since {
+                        // Stuck: stop holding publishers for it.
+                        state.flowControlSuspended = true
+                        release = state.takePausedPublishers()
+                    } else {
+                        state.pausingSince = now  // slow but moving: keep pacing
+                    }
                 }
-                if queued { result = .acceptedPausePublisher }
+                if !state.flowControlSuspended {
+                    if state.pausingSince == nil { state.pausingSince = now }
+                    if !state.pausedPublishers.contains(where: { $0 === publisher }) {
+                        state.pausedPublishers.append(publisher)
+                    }
+                    if queued { result = .acceptedPausePublisher }
+                }
             }
             // Only wake when something can go out now; with a full window the
             // acknowledgement path drains, so no hop per queued message.
@@ -83,6 +117,7 @@ public final class Session: Sendable {
             state.drainScheduled = true
             return (result, owner)
         }
+        for publisher in release { publisher.resumeReading() }
         wake?.deliveriesPending()
         return result
     }
@@ -93,8 +128,11 @@ public final class Session: Sendable {
         let resume: [any DeliveryTarget] = state.withLock { state in
             guard state.owner === owner else { return [] }
             state.drainScheduled = false
+            let before = packets.count
             state.outbound.nextPackets(into: &packets, now: now)
-            guard !state.pausedPublishers.isEmpty, state.outbound.queuedCount <= lowWaterMark else { return [] }
+            if packets.count > before { state.lastProgress = now }
+            guard state.outbound.queuedCount <= lowWaterMark else { return [] }
+            state.resetFlowControl()
             return state.takePausedPublishers()
         }
         for publisher in resume { publisher.resumeReading() }
@@ -119,6 +157,7 @@ public final class Session: Sendable {
             guard state.owner === owner else { return (false, []) }
             state.owner = nil
             state.drainScheduled = false
+            state.resetFlowControl()
             // Offline queues do not hold publishers back.
             return (true, state.takePausedPublishers())
         }
@@ -146,7 +185,11 @@ public final class Session: Sendable {
     // sent the same message again (its ack would then clear the wrong one).
 
     public func acknowledge(_ id: UInt16, from owner: any DeliveryTarget, now: UInt64 = Clock.nowNanos()) -> OutboundQueue.Acknowledged? {
-        state.withLock { $0.owner === owner ? $0.outbound.acknowledge(id, now: now) : nil }
+        state.withLock { state in
+            guard state.owner === owner, let done = state.outbound.acknowledge(id, now: now) else { return nil }
+            state.lastProgress = now
+            return done
+        }
     }
 
     public func received(_ id: UInt16, from owner: any DeliveryTarget) -> Bool {
@@ -154,7 +197,11 @@ public final class Session: Sendable {
     }
 
     public func completed(_ id: UInt16, from owner: any DeliveryTarget, now: UInt64 = Clock.nowNanos()) -> OutboundQueue.Acknowledged? {
-        state.withLock { $0.owner === owner ? $0.outbound.completed(id, now: now) : nil }
+        state.withLock { state in
+            guard state.owner === owner, let done = state.outbound.completed(id, now: now) else { return nil }
+            state.lastProgress = now
+            return done
+        }
     }
 
     // MARK: Inbound QoS 2 (3.1.1 section 4.3.3, method B)

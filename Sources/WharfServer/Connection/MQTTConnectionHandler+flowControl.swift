@@ -1,10 +1,11 @@
 import NIOCore
+import WharfCore
 
 extension MQTTConnectionHandler {
     /// Longest a publisher stays paused without a resume: bounds the harm of
     /// a consumer that stops reading, and breaks pause cycles between two
     /// connections that each publish to the other.
-    static let maxPause = TimeAmount.milliseconds(250)
+    static let maxPause = TimeAmount.nanoseconds(Int64(Session.maxPauseNanos))
 
     /// Stops routing this publisher's messages, and reading its socket (TCP
     /// pushes back on the client), until a subscriber queue drains or
