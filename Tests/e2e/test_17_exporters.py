@@ -1,0 +1,108 @@
+"""The files in Exporters/: valid for promtool, alert rules unit-tested, and
+every PromQL expression (alerts and Grafana) names only metrics Wharf emits."""
+import json
+import pathlib
+import subprocess
+import time
+import urllib.request
+
+import yaml
+
+from conftest import REPO
+from mqttclients import paho
+from promql import metric_names
+
+PROMETHEUS_DIR = REPO / "Exporters" / "prometheus"
+DASHBOARD = REPO / "Exporters" / "grafana" / "wharf-overview.json"
+# Series Prometheus makes itself for every scrape target.
+PROMETHEUS_SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
+
+
+def promtool(*args, cwd=PROMETHEUS_DIR):
+    result = subprocess.run(["promtool", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_scrape_config_and_rules_are_valid():
+    out = promtool("check", "config", "prometheus.yml")
+    assert "SUCCESS" in out and "wharf-alerts.yml" in out
+
+
+def test_alert_rules_pass_their_unit_tests():
+    out = promtool("test", "rules", "wharf-alerts.test.yml")
+    assert "SUCCESS" in out
+
+
+def test_every_alert_has_a_firing_test():
+    rules = yaml.safe_load((PROMETHEUS_DIR / "wharf-alerts.yml").read_text())
+    tests = yaml.safe_load((PROMETHEUS_DIR / "wharf-alerts.test.yml").read_text())
+    alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    fired = {c["alertname"] for t in tests["tests"] for c in t.get("alert_rule_test", []) if c.get("exp_alerts")}
+    assert alerts == fired
+    wanted = {"WharfDown", "WharfConsumerLagHigh", "WharfQueueDepthGrowing", "WharfDeliveryLatencyHigh",
+              "WharfMessagesDropped", "WharfConnectionsNearLimit"}
+    assert wanted <= alerts
+
+
+def dashboard_expressions(dashboard):
+    exprs = []
+
+    def panels(items):
+        for panel in items:
+            yield panel
+            yield from panels(panel.get("panels", []))
+
+    for panel in panels(dashboard["panels"]):
+        exprs += [t["expr"] for t in panel.get("targets", []) if t.get("expr")]
+    for variable in dashboard.get("templating", {}).get("list", []):
+        query = variable.get("query")
+        if variable.get("type") == "query":
+            exprs.append(query["query"] if isinstance(query, dict) else query)
+    return exprs
+
+
+def test_dashboard_shape():
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert variables["instance"]["type"] == "query"
+    exprs = dashboard_expressions(dashboard)
+    assert len(exprs) >= 20
+    text = json.dumps(dashboard)
+    for needed in ["wharf_queue_lag_seconds", "wharf_queue_depth", "wharf_message_delivery_latency_seconds_bucket",
+                   "wharf_messages_dropped_total", "wharf_connections", "wharf_messages_received_total"]:
+        assert needed in text
+    assert any(p.get("type") == "heatmap" for p in dashboard["panels"])
+    for expr in exprs:
+        if "wharf_" in expr and "label_values" not in expr and "$instance" not in expr and "${instance" not in expr:
+            raise AssertionError(f"not filtered by $instance: {expr}")
+
+
+def emitted_names(broker, uid):
+    """Every metric name a broker with traffic of every kind really emits."""
+    sub = paho(broker.port, f"{uid}-q", clean=False)
+    sub.subscribe("plant/#", 1)
+    pub = paho(broker.port, f"{uid}-p")
+    for i in range(5):
+        pub.publish(f"plant/{i}", b"x", qos=1)
+    assert len(sub.get_all(5)) == 5
+    sub.disconnect()
+    pub.publish("plant/offline", b"y", qos=1)  # waits in the queue: oldest-message age exists
+    time.sleep(0.3)
+    with urllib.request.urlopen(f"http://127.0.0.1:{broker.metrics_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    pub.disconnect()
+    return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_promql_names_only_emitted_metrics(broker_factory, uid):
+    broker = broker_factory(config='[metrics]\ntopic_series_limit = 2\ntopic_prefixes = ["plant/"]\n')
+    emitted = emitted_names(broker, uid) | PROMETHEUS_SYNTHETIC
+    rules = yaml.safe_load((PROMETHEUS_DIR / "wharf-alerts.yml").read_text())
+    exprs = [("wharf-alerts.yml", r["expr"]) for g in rules["groups"] for r in g["rules"]]
+    exprs += [("wharf-overview.json", e) for e in dashboard_expressions(json.loads(DASHBOARD.read_text()))]
+    unknown = {(where, name) for where, expr in exprs for name in metric_names(expr) if name not in emitted}
+    assert not unknown, f"names no Wharf exporter emits: {sorted(unknown)}"
+    # And the check has teeth: the extractor finds names in every expression.
+    assert all(metric_names(expr) for _, expr in exprs)
