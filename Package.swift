@@ -74,6 +74,8 @@ let package = Package(
             name: "WharfBench",
             dependencies: [
                 "WharfMQTT",
+                "WharfMetrics",
+                "WharfExporter",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

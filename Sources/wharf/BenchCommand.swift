@@ -42,3 +42,27 @@ struct BenchCommand: AsyncParsableCommand {
 }
 
 extension BenchScenario: ExpressibleByArgument {}
+
+/// `wharf bench-render`: how long `/metrics` takes to render for a big broker.
+struct RenderBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-render",
+        abstract: "Time rendering /metrics for a synthetic broker with many queues and topics."
+    )
+
+    @Option(help: "Persistent-session queues in the snapshot.")
+    var queues = 1000
+
+    @Option(help: "Per-topic series in the snapshot.")
+    var topics = 100
+
+    @Option(help: "Renders to time.")
+    var runs = 50
+
+    @Flag(help: "Render OpenMetrics instead of the 0.0.4 text format.")
+    var openMetrics = false
+
+    func run() {
+        print(RenderBenchmark(queues: queues, topics: topics, runs: runs).run(openMetrics: openMetrics).summary)
+    }
+}

@@ -30,6 +30,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not start the metrics HTTP listener.")
     var noMetrics = false
 
+    @Flag(name: .long, help: "Switch the metrics model off entirely (no listener, no $SYS): to measure what metrics cost.")
+    var noMetricsRecording = false
+
     @Option(name: .long, help: "Seconds between $SYS/broker/... updates (default 10; 0 turns them off).")
     var sysInterval: Int?
 
@@ -58,6 +61,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let sysInterval {
             guard sysInterval >= 0 else { throw ValidationError("--sys-interval must be 0 or more") }
             settings.sysInterval = sysInterval
+        }
+        if noMetricsRecording {
+            settings.metricsRecording = false
+            settings.metricsEnabled = false
+            settings.sysInterval = 0
         }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }

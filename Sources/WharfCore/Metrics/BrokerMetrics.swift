@@ -51,3 +51,20 @@ public protocol BrokerMetrics: Sendable {
     func messageRedelivered()
     func malformedPacket(_ error: MQTTDecodeError)
 }
+
+/// Metrics switched off (`wharf serve --no-metrics-recording`): every report
+/// is dropped. It exists to measure what the metrics model costs.
+public struct NoMetrics: BrokerMetrics {
+    public init() {}
+    public func connectionOpened() {}
+    public func connectionClosed() {}
+    public func connectionRejected(_ reason: ConnectionRejectReason) {}
+    public func connectionClosedByServer(_ reason: ConnectionCloseReason) {}
+    public func packetReceived(_ type: PacketType, bytes: Int) {}
+    public func packetSent(_ type: PacketType, bytes: Int) {}
+    public func messageReceived(qos: QoS, payloadBytes: Int) {}
+    public func messageDelivered(qos: QoS, payloadBytes: Int) {}
+    public func messageDropped(_ reason: DropReason, count: Int) {}
+    public func messageRedelivered() {}
+    public func malformedPacket(_ error: MQTTDecodeError) {}
+}

@@ -31,7 +31,8 @@ extension Broker {
             }
             let session = Session(
                 clientId: clientId, isPersistent: !cleanSession,
-                maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages
+                maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages,
+                recordsLatency: recordsDetail
             )
             _ = session.attach(owner, resend: &resend)
             store[key] = session

@@ -15,6 +15,8 @@ public final class Broker: Sendable {
     public let latency: LatencyRecorder
     /// Published messages per topic (capped) and per prefix.
     public let topicStatistics: TopicStatistics
+    /// False when metrics are switched off: no latency or per-topic recording.
+    public let recordsDetail: Bool
 
     /// By client id, compared byte for byte.
     let sessions = Mutex<[ExactString: Session]>([:])
@@ -23,8 +25,10 @@ public final class Broker: Sendable {
 
     public init(
         limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),
-        latency: LatencyRecorder = LatencyRecorder(), topicStatistics: TopicStatistics = TopicStatistics()
+        latency: LatencyRecorder = LatencyRecorder(), topicStatistics: TopicStatistics = TopicStatistics(),
+        recordsDetail: Bool = true
     ) {
+        self.recordsDetail = recordsDetail
         self.limits = limits
         self.metrics = metrics
         self.latency = latency

@@ -85,8 +85,12 @@ public struct OutboundQueue: Sendable {
     public var maxInflight: Int
     public var maxQueued: Int
 
-    public init(maxInflight: Int, maxQueued: Int, now: UInt64 = Clock.nowNanos()) {
+    /// False when metrics are switched off.
+    private let recordsLatency: Bool
+
+    public init(maxInflight: Int, maxQueued: Int, recordsLatency: Bool = true, now: UInt64 = Clock.nowNanos()) {
         precondition(maxInflight >= 1 && maxInflight < Int(UInt16.max))
+        self.recordsLatency = recordsLatency
         self.maxInflight = maxInflight
         self.maxQueued = maxQueued
         self.deliverLatency = LatencyTracker(now: now)
@@ -118,7 +122,7 @@ public struct OutboundQueue: Sendable {
             if head.qos == .atMostOnce {
                 pending.removeFirst()
                 deliveredTotal += 1
-                if !head.retain { deliverLatency.record(since: head.message.publishedAtNanos, now: now) }
+                if recordsLatency && !head.retain { deliverLatency.record(since: head.message.publishedAtNanos, now: now) }
                 packets.append(.publish(head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false))
                 continue
             }
@@ -127,7 +131,7 @@ public struct OutboundQueue: Sendable {
             let id = allocatePacketId()
             inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck)
             deliveredTotal += 1
-            if !head.retain { deliverLatency.record(since: head.message.publishedAtNanos, now: now) }
+            if recordsLatency && !head.retain { deliverLatency.record(since: head.message.publishedAtNanos, now: now) }
             packets.append(.publish(head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false))
         }
     }
@@ -150,7 +154,7 @@ public struct OutboundQueue: Sendable {
         guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        if !entry.retain { acknowledgeLatency.record(since: entry.message.publishedAtNanos, now: now) }
+        if recordsLatency && !entry.retain { acknowledgeLatency.record(since: entry.message.publishedAtNanos, now: now) }
         return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain)
     }
 
@@ -168,7 +172,7 @@ public struct OutboundQueue: Sendable {
         guard let entry = inflight[id], entry.phase == .awaitingComplete else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        if !entry.retain { acknowledgeLatency.record(since: entry.message.publishedAtNanos, now: now) }
+        if recordsLatency && !entry.retain { acknowledgeLatency.record(since: entry.message.publishedAtNanos, now: now) }
         return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain)
     }
 

@@ -15,6 +15,9 @@ public struct ServerConfig: Sendable, Hashable {
     /// 18883: Prometheus's exporter port range 9100-9999 is fully allocated,
     /// so any default in it may clash; this one sits beside MQTT's 1883.
     public var metricsEnabled = true
+    /// False switches the metrics model off altogether (no counters, latency
+    /// or per-topic figures; no listener, no `$SYS`). For measuring its cost.
+    public var metricsRecording = true
     public var metricsBind = "127.0.0.1"
     public var metricsPort = 18883
     /// Seconds between `$SYS/broker/...` updates; 0 turns them off.

@@ -44,7 +44,7 @@ extension MQTTConnectionHandler {
             if dup { broker.metrics.messageRedelivered() }
             // Retained messages sent on subscribe carry RETAIN; their age is
             // not transit time, so they stay out of the latency figures.
-            if !retain { deliveredPublishTimes.append(message.publishedAtNanos) }
+            if !retain && broker.recordsDetail { deliveredPublishTimes.append(message.publishedAtNanos) }
         case .pubrel(let packetId):
             writePacket(.pubrel(PublishAckPacket(packetId: packetId)))
         }

@@ -14,7 +14,7 @@ extension MQTTConnectionHandler {
                 handlePublish(publish, session: session)
             }
         case .puback(let ack):
-            if let done = session.acknowledge(ack.packetId, from: deliveryTarget), !done.sentOnSubscribe {
+            if let done = session.acknowledge(ack.packetId, from: deliveryTarget), !done.sentOnSubscribe, broker.recordsDetail {
                 acknowledgedPublishTimes.append(done.message.publishedAtNanos)
             }
             drainAfterReadBatch = true
@@ -26,7 +26,7 @@ extension MQTTConnectionHandler {
             session.releaseInbound(ack.packetId)
             writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId)))
         case .pubcomp(let ack):
-            if let done = session.completed(ack.packetId, from: deliveryTarget), !done.sentOnSubscribe {
+            if let done = session.completed(ack.packetId, from: deliveryTarget), !done.sentOnSubscribe, broker.recordsDetail {
                 acknowledgedPublishTimes.append(done.message.publishedAtNanos)
             }
             drainAfterReadBatch = true
@@ -91,7 +91,7 @@ extension MQTTConnectionHandler {
             }
             writePacket(.pubrec(PublishAckPacket(packetId: id)))
         }
-        if routed { publishedTopics.append((publish.topic, publish.payload.readableBytes)) }
+        if routed && broker.recordsDetail { publishedTopics.append((publish.topic, publish.payload.readableBytes)) }
         if outcome.pausePublisher { pauseReading() }
     }
 }

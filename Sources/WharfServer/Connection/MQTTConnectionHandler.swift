@@ -160,7 +160,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         if !disconnectedCleanly, let will {
             logger.debug("publishing will", metadata: ["topic": "\(will.topic)"])
             broker.publish(Message(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain))
-            broker.topicStatistics.record([(will.topic, will.payload.readableBytes)], now: Clock.nowNanos())
+            if broker.recordsDetail {
+                broker.topicStatistics.record([(will.topic, will.payload.readableBytes)], now: Clock.nowNanos())
+            }
         }
         will = nil
         session = nil

@@ -35,9 +35,10 @@ public final class BrokerServer: Sendable {
         self.version = version
         self.counters = BrokerCounters()
         self.broker = Broker(
-            limits: config.limits, metrics: counters,
+            limits: config.limits, metrics: config.metricsRecording ? counters : NoMetrics(),
             latency: LatencyRecorder(shardCount: max(2, System.coreCount * 2)),
-            topicStatistics: TopicStatistics(.init(limit: config.topicSeriesLimit, prefixes: config.topicPrefixes))
+            topicStatistics: TopicStatistics(.init(limit: config.topicSeriesLimit, prefixes: config.topicPrefixes)),
+            recordsDetail: config.metricsRecording
         )
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
     }
