@@ -40,15 +40,20 @@ public struct LatencyHistogram: Sendable, Equatable {
         maxNanos = max(maxNanos, other.maxNanos)
     }
 
-    /// First bucket whose bound is at or above the value (binary search over 19).
+    /// First bucket whose bound is at or above the value, in O(1): consecutive
+    /// bounds are at least 2x apart, so the values with a given bit length
+    /// ([2^(L-1), 2^L)) straddle at most one bound. `byBitLength[L]` holds
+    /// that bound's index, or the first bucket past the range.
+    @inline(__always)
     static func bucketIndex(_ nanos: UInt64) -> Int {
-        var low = 0
-        var high = boundsNanos.count
-        while low < high {
-            let mid = (low + high) / 2
-            if boundsNanos[mid] < nanos { low = mid + 1 } else { high = mid }
-        }
-        return low
+        let candidate = byBitLength[64 - nanos.leadingZeroBitCount]
+        return candidate < boundsNanos.count && nanos > boundsNanos[candidate] ? candidate + 1 : candidate
+    }
+
+    private static let byBitLength: [Int] = (0...64).map { length in
+        // The smallest bucket that can hold a value of this bit length.
+        let lowest: UInt64 = length == 0 ? 0 : 1 << (length - 1)
+        return boundsNanos.firstIndex { $0 >= lowest } ?? boundsNanos.count
     }
 
     /// Cumulative counts per bound, ending with +Inf (which equals `count`).

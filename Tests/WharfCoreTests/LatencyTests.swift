@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import Testing
 import WharfCore
-import WharfMetrics
+@testable import WharfMetrics
 import WharfMQTT
 
 @Suite struct LatencyHistogramTests {
@@ -17,6 +17,19 @@ import WharfMQTT
         #expect(buckets.first { $0.le == 300 }?.count == 4)
         #expect(buckets.last == LatencyBucket(le: .infinity, count: 5))
         #expect(histogram.count == 5 && histogram.maxNanos == 400_000_000_000)
+    }
+
+    /// The O(1) bucket lookup agrees with the definition (first bound >= value)
+    /// at, around and between every bound.
+    @Test func bucketIndexMatchesDefinition() {
+        var values: [UInt64] = [0, 1, 2, 3, UInt64.max, UInt64.max / 2]
+        for bound in LatencyHistogram.boundsNanos { values += [bound - 1, bound, bound + 1, bound / 2, bound * 3 / 2] }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<10_000 { values.append(UInt64.random(in: 0...400_000_000_000, using: &generator)) }
+        for value in values {
+            let expected = LatencyHistogram.boundsNanos.firstIndex { $0 >= value } ?? LatencyHistogram.boundsNanos.count
+            #expect(LatencyHistogram.bucketIndex(value) == expected, "value \(value)")
+        }
     }
 
     /// Quantiles interpolate inside a bucket and never pass the largest value.
@@ -59,27 +72,30 @@ import WharfMQTT
 }
 
 @Suite struct QueueLatencyTests {
-    /// A queue's delivery latency counts each first send, its ack latency each
-    /// PUBACK/PUBCOMP; retained messages sent on subscribe are left out.
-    @Test func countsMatchDeliveriesAndAcks() {
-        var queue = OutboundQueue(maxInflight: 10, maxQueued: 100, now: 0)
-        let old = Message(topic: "t", payload: ByteBuffer(string: "r"), qos: .atLeastOnce, retain: true, publishedAtNanos: 1)
-        _ = queue.enqueue(old, qos: .atLeastOnce, retain: true)  // retained, sent on subscribe
-        for i in 0..<3 {
-            let m = Message(topic: "t", payload: ByteBuffer(string: "\(i)"), qos: .atLeastOnce, retain: false, publishedAtNanos: 1_000_000)
-            _ = queue.enqueue(m, qos: .atLeastOnce, retain: false)
-        }
-        _ = queue.enqueue(message("t", qos: .atMostOnce), qos: .atMostOnce, retain: false)
+    /// An acknowledgement says whether the message was a retained one sent on
+    /// subscribe, which latency figures leave out.
+    @Test func acknowledgementMarksRetainedOnSubscribe() {
+        var queue = OutboundQueue(maxInflight: 10, maxQueued: 100)
+        _ = queue.enqueue(message("t", "r", retain: true), qos: .atLeastOnce, retain: true)
+        _ = queue.enqueue(message("t", "live"), qos: .atLeastOnce, retain: false)
         var packets: [OutboundPacket] = []
-        queue.nextPackets(into: &packets, now: 3_000_000)
-        #expect(packets.count == 5)
-        #expect(queue.deliverLatency.count == 4, "3 QoS 1 + 1 QoS 0, not the retained one")
-        let delivered = queue.deliverLatency.snapshot(now: 3_000_000)
-        #expect(delivered.p50 != nil && delivered.p50! <= 0.0025)
-        for packet in packets { if let id = packet.packetId { _ = queue.acknowledge(id, now: 11_000_000) } }
-        #expect(queue.acknowledgeLatency.count == 3)
-        let acked = queue.acknowledgeLatency.snapshot(now: 11_000_000)
-        #expect(acked.max == 0.01 && acked.sumSeconds > 0.0299 && acked.sumSeconds < 0.0301)
+        queue.nextPackets(into: &packets)
+        #expect(queue.acknowledge(packets[0].packetId!)?.sentOnSubscribe == true)
+        #expect(queue.acknowledge(packets[1].packetId!)?.sentOnSubscribe == false)
+    }
+
+    /// A session's trackers count what its owner records, and report window quantiles.
+    @Test func sessionRecordsBatches() throws {
+        let s = session(persistent: true)
+        s.recordLatency(delivered: [0, 0, 0], acknowledged: [], now: 2_000_000)
+        s.recordLatency(delivered: [0], acknowledged: [0, 0], now: 10_000_000)
+        let (deliver, acknowledge) = s.latency
+        #expect(deliver.count == 4 && acknowledge.count == 2)
+        let snapshot = deliver.snapshot(now: 10_000_000)
+        #expect(snapshot.windowCount == 4 && snapshot.max == 0.01)
+        let p50 = try #require(snapshot.p50)
+        #expect(p50 > 0.001 && p50 <= 0.0025, "three of four at 2 ms")
+        #expect(abs(acknowledge.snapshot(now: 10_000_000).sumSeconds - 0.02) < 1e-9)
     }
 }
 

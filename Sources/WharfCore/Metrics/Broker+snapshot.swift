@@ -32,8 +32,8 @@ extension Broker {
             version: version, startTimeSeconds: startTimeSeconds, takenAtSeconds: nowSeconds,
             uptimeSeconds: max(0, nowSeconds - startTimeSeconds),
             connections: .init(
-                current: counters.connectionsCurrent.load(ordering: .relaxed), maximum: maxConnections,
-                acceptedTotal: counters.connectionsAccepted.load(ordering: .relaxed),
+                current: counters.connectionsCurrent, maximum: maxConnections,
+                acceptedTotal: counters.connectionsAccepted,
                 rejectedTotal: Dictionary(uniqueKeysWithValues: ConnectionRejectReason.allCases.map { ($0.rawValue, counters.rejections($0)) }),
                 closedByServerTotal: Dictionary(uniqueKeysWithValues: ConnectionCloseReason.allCases.map { ($0.rawValue, counters.serverCloses($0)) })
             ),
@@ -44,15 +44,15 @@ extension Broker {
                 packetsReceivedTotal: Self.byPacketType(counters.packetsReceived),
                 packetsSentTotal: Self.byPacketType(counters.packetsSent),
                 bytesReceivedTotal: counters.bytesReceived, bytesSentTotal: counters.bytesSent,
-                malformedPacketsTotal: counters.malformedPackets.load(ordering: .relaxed)
+                malformedPacketsTotal: counters.malformedPackets
             ),
             messages: .init(
-                receivedTotal: counters.messagesReceived.load(ordering: .relaxed),
-                deliveredTotal: counters.messagesDelivered.load(ordering: .relaxed),
-                redeliveredTotal: counters.messagesRedelivered.load(ordering: .relaxed),
+                receivedTotal: counters.messagesReceived,
+                deliveredTotal: counters.messagesDelivered,
+                redeliveredTotal: counters.messagesRedelivered,
                 droppedTotal: Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, counters.drops($0)) }),
-                payloadBytesReceivedTotal: counters.payloadBytesReceived.load(ordering: .relaxed),
-                payloadBytesDeliveredTotal: counters.payloadBytesDelivered.load(ordering: .relaxed)
+                payloadBytesReceivedTotal: counters.payloadBytesReceived,
+                payloadBytesDeliveredTotal: counters.payloadBytesDelivered
             ),
             latency: .init(
                 publishToDeliver: self.latency.snapshot(.publishToDeliver, now: nowNanos),

@@ -1,98 +1,158 @@
 import Atomics
 import WharfMQTT
 
-/// Lock-free counters behind `BrokerMetrics`: relaxed atomic adds on the hot
-/// path, read whenever someone asks. Counters only grow.
+/// The broker-wide counters behind `BrokerMetrics`.
+///
+/// Sharded by thread: each event loop adds to its own shard, so the hot path
+/// never bounces a cache line between cores (one shared atomic per counter
+/// cost a fifth of fan-in throughput on two cores). Reading sums the shards.
+/// Adds are relaxed atomics, because two threads can still share a shard when
+/// there are more threads than shards. Counters only grow; the connection
+/// gauge is the one value that also goes down.
 public final class BrokerCounters: BrokerMetrics {
-    public let connectionsCurrent = ManagedAtomic<Int>(0)
-    public let connectionsAccepted = ManagedAtomic<Int>(0)
-    public let messagesReceived = ManagedAtomic<Int>(0)
-    public let messagesDelivered = ManagedAtomic<Int>(0)
-    public let messagesRedelivered = ManagedAtomic<Int>(0)
-    public let payloadBytesReceived = ManagedAtomic<Int>(0)
-    public let payloadBytesDelivered = ManagedAtomic<Int>(0)
-    public let malformedPackets = ManagedAtomic<Int>(0)
-
-    private let rejected: [ManagedAtomic<Int>]
-    private let closedByServer: [ManagedAtomic<Int>]
-    private let dropped: [ManagedAtomic<Int>]
-    /// Indexed by packet type raw value (1...15).
-    private let packetsIn = (0..<16).map { _ in ManagedAtomic<Int>(0) }
-    private let packetsOut = (0..<16).map { _ in ManagedAtomic<Int>(0) }
-    private let bytesIn = ManagedAtomic<Int>(0)
-    private let bytesOut = ManagedAtomic<Int>(0)
-
-    public init() {
-        rejected = ConnectionRejectReason.allCases.map { _ in ManagedAtomic<Int>(0) }
-        closedByServer = ConnectionCloseReason.allCases.map { _ in ManagedAtomic<Int>(0) }
-        dropped = DropReason.allCases.map { _ in ManagedAtomic<Int>(0) }
+    /// Where each counter sits in a shard.
+    enum Slot {
+        static let connectionsCurrent = 0
+        static let connectionsAccepted = 1
+        static let messagesReceived = 2
+        static let messagesDelivered = 3
+        static let messagesRedelivered = 4
+        static let payloadBytesReceived = 5
+        static let payloadBytesDelivered = 6
+        static let malformedPackets = 7
+        static let bytesIn = 8
+        static let bytesOut = 9
+        /// Indexed by packet type raw value (0...15).
+        static let packetsIn = 10
+        static let packetsOut = packetsIn + 16
+        static let rejected = packetsOut + 16
+        static let closedByServer = rejected + ConnectionRejectReason.allCases.count
+        static let dropped = closedByServer + ConnectionCloseReason.allCases.count
+        static let count = dropped + DropReason.allCases.count
     }
 
+    /// One thread's counters: a single allocation, padded by a cache line on
+    /// each side so no two shards share one.
+    final class Shard: @unchecked Sendable {
+        private static let padding = 8  // 8 x 8 bytes
+        private let storage: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>
+
+        init() {
+            let total = Slot.count + 2 * Self.padding
+            storage = .allocate(capacity: total)
+            storage.initialize(repeating: UnsafeAtomic<Int>.Storage(0), count: total)
+        }
+
+        deinit {
+            storage.deinitialize(count: Slot.count + 2 * Self.padding)
+            storage.deallocate()
+        }
+
+        @inline(__always)
+        func add(_ slot: Int, _ amount: Int = 1) {
+            UnsafeAtomic<Int>(at: storage + Self.padding + slot).wrappingIncrement(by: amount, ordering: .relaxed)
+        }
+
+        @inline(__always)
+        func value(_ slot: Int) -> Int {
+            UnsafeAtomic<Int>(at: storage + Self.padding + slot).load(ordering: .relaxed)
+        }
+    }
+
+    private let shards: [Shard]
+
+    public init(shardCount: Int = 16) {
+        shards = (0..<max(1, shardCount)).map { _ in Shard() }
+    }
+
+    @inline(__always)
+    private var shard: Shard { shards[ThreadIndex.current % shards.count] }
+
+    private func sum(_ slot: Int) -> Int {
+        shards.reduce(0) { $0 &+ $1.value(slot) }
+    }
+
+    // MARK: Recording (hot path)
+
     public func connectionOpened() {
-        connectionsCurrent.wrappingIncrement(ordering: .relaxed)
-        connectionsAccepted.wrappingIncrement(ordering: .relaxed)
+        let shard = self.shard
+        shard.add(Slot.connectionsCurrent)
+        shard.add(Slot.connectionsAccepted)
     }
 
     public func connectionClosed() {
-        connectionsCurrent.wrappingDecrement(ordering: .relaxed)
+        shard.add(Slot.connectionsCurrent, -1)
     }
 
     public func connectionRejected(_ reason: ConnectionRejectReason) {
-        rejected[ConnectionRejectReason.allCases.firstIndex(of: reason)!].wrappingIncrement(ordering: .relaxed)
+        shard.add(Slot.rejected + ConnectionRejectReason.allCases.firstIndex(of: reason)!)
     }
 
     public func connectionClosedByServer(_ reason: ConnectionCloseReason) {
-        closedByServer[ConnectionCloseReason.allCases.firstIndex(of: reason)!].wrappingIncrement(ordering: .relaxed)
+        shard.add(Slot.closedByServer + ConnectionCloseReason.allCases.firstIndex(of: reason)!)
     }
 
     public func packetReceived(_ type: PacketType, bytes: Int) {
-        packetsIn[Int(type.rawValue)].wrappingIncrement(ordering: .relaxed)
-        bytesIn.wrappingIncrement(by: bytes, ordering: .relaxed)
+        let shard = self.shard
+        shard.add(Slot.packetsIn + Int(type.rawValue))
+        shard.add(Slot.bytesIn, bytes)
     }
 
     public func packetSent(_ type: PacketType, bytes: Int) {
-        packetsOut[Int(type.rawValue)].wrappingIncrement(ordering: .relaxed)
-        bytesOut.wrappingIncrement(by: bytes, ordering: .relaxed)
+        let shard = self.shard
+        shard.add(Slot.packetsOut + Int(type.rawValue))
+        shard.add(Slot.bytesOut, bytes)
     }
 
     public func messageReceived(qos: QoS, payloadBytes: Int) {
-        messagesReceived.wrappingIncrement(ordering: .relaxed)
-        payloadBytesReceived.wrappingIncrement(by: payloadBytes, ordering: .relaxed)
+        let shard = self.shard
+        shard.add(Slot.messagesReceived)
+        shard.add(Slot.payloadBytesReceived, payloadBytes)
     }
 
     public func messageDelivered(qos: QoS, payloadBytes: Int) {
-        messagesDelivered.wrappingIncrement(ordering: .relaxed)
-        payloadBytesDelivered.wrappingIncrement(by: payloadBytes, ordering: .relaxed)
+        let shard = self.shard
+        shard.add(Slot.messagesDelivered)
+        shard.add(Slot.payloadBytesDelivered, payloadBytes)
     }
 
     public func messageDropped(_ reason: DropReason, count: Int) {
-        dropped[DropReason.allCases.firstIndex(of: reason)!].wrappingIncrement(by: count, ordering: .relaxed)
+        shard.add(Slot.dropped + DropReason.allCases.firstIndex(of: reason)!, count)
     }
 
     public func messageRedelivered() {
-        messagesRedelivered.wrappingIncrement(ordering: .relaxed)
+        shard.add(Slot.messagesRedelivered)
     }
 
     public func malformedPacket(_ error: MQTTDecodeError) {
-        malformedPackets.wrappingIncrement(ordering: .relaxed)
+        shard.add(Slot.malformedPackets)
     }
 
-    // MARK: Reading
+    // MARK: Reading (sums over shards)
+
+    public var connectionsCurrent: Int { sum(Slot.connectionsCurrent) }
+    public var connectionsAccepted: Int { sum(Slot.connectionsAccepted) }
+    public var messagesReceived: Int { sum(Slot.messagesReceived) }
+    public var messagesDelivered: Int { sum(Slot.messagesDelivered) }
+    public var messagesRedelivered: Int { sum(Slot.messagesRedelivered) }
+    public var payloadBytesReceived: Int { sum(Slot.payloadBytesReceived) }
+    public var payloadBytesDelivered: Int { sum(Slot.payloadBytesDelivered) }
+    public var malformedPackets: Int { sum(Slot.malformedPackets) }
+    public var bytesReceived: Int { sum(Slot.bytesIn) }
+    public var bytesSent: Int { sum(Slot.bytesOut) }
 
     public func rejections(_ reason: ConnectionRejectReason) -> Int {
-        rejected[ConnectionRejectReason.allCases.firstIndex(of: reason)!].load(ordering: .relaxed)
+        sum(Slot.rejected + ConnectionRejectReason.allCases.firstIndex(of: reason)!)
     }
 
     public func serverCloses(_ reason: ConnectionCloseReason) -> Int {
-        closedByServer[ConnectionCloseReason.allCases.firstIndex(of: reason)!].load(ordering: .relaxed)
+        sum(Slot.closedByServer + ConnectionCloseReason.allCases.firstIndex(of: reason)!)
     }
 
     public func drops(_ reason: DropReason) -> Int {
-        dropped[DropReason.allCases.firstIndex(of: reason)!].load(ordering: .relaxed)
+        sum(Slot.dropped + DropReason.allCases.firstIndex(of: reason)!)
     }
 
-    public func packetsReceived(_ type: PacketType) -> Int { packetsIn[Int(type.rawValue)].load(ordering: .relaxed) }
-    public func packetsSent(_ type: PacketType) -> Int { packetsOut[Int(type.rawValue)].load(ordering: .relaxed) }
-    public var bytesReceived: Int { bytesIn.load(ordering: .relaxed) }
-    public var bytesSent: Int { bytesOut.load(ordering: .relaxed) }
+    public func packetsReceived(_ type: PacketType) -> Int { sum(Slot.packetsIn + Int(type.rawValue)) }
+    public func packetsSent(_ type: PacketType) -> Int { sum(Slot.packetsOut + Int(type.rawValue)) }
 }

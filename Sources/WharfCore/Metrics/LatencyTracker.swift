@@ -10,25 +10,26 @@ public enum LatencyWindow {
 /// session lock that is already held when a message is sent or acknowledged,
 /// so recording costs no extra lock and no allocation.
 public struct LatencyTracker: Sendable {
-    private var total = LatencyHistogram()
+    /// Totals since the queue was created (a summary's `_count` and `_sum`).
+    public private(set) var count = 0
+    private var sumNanos: UInt64 = 0
     private var recent: RecentWindow<LatencyHistogram>
 
     public init(now: UInt64) {
         recent = RecentWindow(LatencyHistogram(), periodNanos: LatencyWindow.periodNanos, now: now)
     }
 
-    public var count: Int { total.count }
-
     public mutating func record(since publishedAt: UInt64, now: UInt64) {
         let nanos = now > publishedAt ? now - publishedAt : 0
-        total.record(nanos: nanos)
+        count += 1
+        sumNanos &+= nanos
         recent.update(now: now) { $0.record(nanos: nanos) }
     }
 
     public func snapshot(now: UInt64) -> LatencySnapshot {
         let (window, seconds) = recent.reading(now: now)
         return LatencySnapshot(
-            count: total.count, sumSeconds: Double(total.sumNanos) / 1e9, buckets: nil,
+            count: count, sumSeconds: Double(sumNanos) / 1e9, buckets: nil,
             windowSeconds: seconds, windowCount: window.count,
             p50: window.quantileSeconds(0.5), p90: window.quantileSeconds(0.9),
             p99: window.quantileSeconds(0.99), p999: window.quantileSeconds(0.999),

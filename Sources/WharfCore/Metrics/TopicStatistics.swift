@@ -67,9 +67,9 @@ public final class TopicStatistics: Sendable {
             }
             for (topic, bytes) in published {
                 let key = ExactString(topic)
-                if table.topics[key] != nil {
-                    table.topics[key]!.messages += 1
-                    table.topics[key]!.bytes += bytes
+                if let index = table.topics.index(forKey: key) {  // one hash per message
+                    table.topics.values[index].messages += 1
+                    table.topics.values[index].bytes += bytes
                 } else if table.topics.count < limit {
                     table.topics[key] = Counts(messages: 1, bytes: bytes)
                 } else {

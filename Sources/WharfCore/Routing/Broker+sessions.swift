@@ -31,8 +31,7 @@ extension Broker {
             }
             let session = Session(
                 clientId: clientId, isPersistent: !cleanSession,
-                maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages,
-                recordsLatency: recordsDetail
+                maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages
             )
             _ = session.attach(owner, resend: &resend)
             store[key] = session

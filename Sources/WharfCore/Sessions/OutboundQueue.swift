@@ -54,9 +54,6 @@ public struct OutboundQueue: Sendable {
     private var enqueuedTotal = 0
     private var deliveredTotal = 0
     private var acknowledgedTotal = 0
-    /// Publish-to-send and publish-to-acknowledge latency of this queue.
-    public private(set) var deliverLatency: LatencyTracker
-    public private(set) var acknowledgeLatency: LatencyTracker
 
     /// What the metrics snapshot reports for this queue.
     public struct Statistics: Sendable, Hashable {
@@ -85,16 +82,10 @@ public struct OutboundQueue: Sendable {
     public var maxInflight: Int
     public var maxQueued: Int
 
-    /// False when metrics are switched off.
-    private let recordsLatency: Bool
-
-    public init(maxInflight: Int, maxQueued: Int, recordsLatency: Bool = true, now: UInt64 = Clock.nowNanos()) {
+    public init(maxInflight: Int, maxQueued: Int) {
         precondition(maxInflight >= 1 && maxInflight < Int(UInt16.max))
-        self.recordsLatency = recordsLatency
         self.maxInflight = maxInflight
         self.maxQueued = maxQueued
-        self.deliverLatency = LatencyTracker(now: now)
-        self.acknowledgeLatency = LatencyTracker(now: now)
     }
 
     public var queuedCount: Int { pending.count }
@@ -115,14 +106,12 @@ public struct OutboundQueue: Sendable {
 
     /// Moves what the in-flight window allows from the queue to the wire, in
     /// order: a QoS 0 message behind a blocked QoS 1/2 one waits too, so
-    /// per-topic order holds. Retained messages sent on subscribe are left
-    /// out of the latency (their age is not time in transit).
-    public mutating func nextPackets(into packets: inout [OutboundPacket], now: UInt64 = Clock.nowNanos()) {
+    /// per-topic order holds.
+    public mutating func nextPackets(into packets: inout [OutboundPacket]) {
         while let head = pending.first {
             if head.qos == .atMostOnce {
                 pending.removeFirst()
                 deliveredTotal += 1
-                if recordsLatency && !head.retain { deliverLatency.record(since: head.message.publishedAtNanos, now: now) }
                 packets.append(.publish(head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false))
                 continue
             }
@@ -131,7 +120,6 @@ public struct OutboundQueue: Sendable {
             let id = allocatePacketId()
             inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck)
             deliveredTotal += 1
-            if recordsLatency && !head.retain { deliverLatency.record(since: head.message.publishedAtNanos, now: now) }
             packets.append(.publish(head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false))
         }
     }
@@ -150,11 +138,10 @@ public struct OutboundQueue: Sendable {
     }
 
     /// PUBACK for a QoS 1 message. Returns what was acknowledged, or nil for an unknown id.
-    public mutating func acknowledge(_ id: UInt16, now: UInt64 = Clock.nowNanos()) -> Acknowledged? {
+    public mutating func acknowledge(_ id: UInt16) -> Acknowledged? {
         guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        if recordsLatency && !entry.retain { acknowledgeLatency.record(since: entry.message.publishedAtNanos, now: now) }
         return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain)
     }
 
@@ -168,11 +155,10 @@ public struct OutboundQueue: Sendable {
     }
 
     /// PUBCOMP ends a QoS 2 delivery.
-    public mutating func completed(_ id: UInt16, now: UInt64 = Clock.nowNanos()) -> Acknowledged? {
+    public mutating func completed(_ id: UInt16) -> Acknowledged? {
         guard let entry = inflight[id], entry.phase == .awaitingComplete else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        if recordsLatency && !entry.retain { acknowledgeLatency.record(since: entry.message.publishedAtNanos, now: now) }
         return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain)
     }
 

@@ -23,8 +23,11 @@ public final class Session: Sendable {
         /// When publishers were first paused for this queue (since it last
         /// drained below its low-water mark).
         var pausingSince: UInt64?
-        /// Last time the consumer made progress: took messages or acknowledged.
-        var lastProgress: UInt64 = 0
+        /// Counts the consumer's progress (messages taken, acknowledgements),
+        /// and its value when the current pause began: equal after a whole
+        /// pause means no progress. A count, so the ack path reads no clock.
+        var progress = 0
+        var progressAtPause = 0
         /// The consumer made no progress for `maxPauseNanos` while publishers
         /// waited: it is stuck, so publishers are no longer held for it and
         /// what overflows its queue is dropped and counted, until it drains.
@@ -44,6 +47,7 @@ public final class Session: Sendable {
     }
 
     private let state: Mutex<State>
+    private let latencyTrackers: Mutex<(deliver: LatencyTracker, acknowledge: LatencyTracker)>
     /// Queue length at which publishers to an online session are paused, and
     /// the length below which they resume (RabbitMQ-style flow control): a
     /// fast publisher waits for a slower subscriber instead of overflowing
@@ -54,10 +58,12 @@ public final class Session: Sendable {
     /// progress (the connection's pause timer uses the same bound).
     public static let maxPauseNanos: UInt64 = 250_000_000
 
-    public init(clientId: String, isPersistent: Bool, maxInflight: Int, maxQueued: Int, recordsLatency: Bool = true) {
+    public init(clientId: String, isPersistent: Bool, maxInflight: Int, maxQueued: Int) {
         self.clientId = clientId
         self.isPersistent = isPersistent
-        self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued, recordsLatency: recordsLatency)))
+        self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued)))
+        let now = Clock.nowNanos()
+        self.latencyTrackers = Mutex((LatencyTracker(now: now), LatencyTracker(now: now)))
         self.highWaterMark = max(1, maxQueued * 3 / 4)
         self.lowWaterMark = maxQueued / 4
     }
@@ -95,16 +101,20 @@ public final class Session: Sendable {
             {
                 let now = Clock.nowNanos()
                 if let since = state.pausingSince, now &- since >= Self.maxPauseNanos {
-                    if state.lastProgress < since {
+                    if state.progress == state.progressAtPause {
                         // Stuck: stop holding publishers for it.
                         state.flowControlSuspended = true
                         release = state.takePausedPublishers()
                     } else {
                         state.pausingSince = now  // slow but moving: keep pacing
+                        state.progressAtPause = state.progress
                     }
                 }
                 if !state.flowControlSuspended {
-                    if state.pausingSince == nil { state.pausingSince = now }
+                    if state.pausingSince == nil {
+                        state.pausingSince = now
+                        state.progressAtPause = state.progress
+                    }
                     if !state.pausedPublishers.contains(where: { $0 === publisher }) {
                         state.pausedPublishers.append(publisher)
                     }
@@ -124,13 +134,13 @@ public final class Session: Sendable {
 
     /// Called by the owner on its loop: takes what may be sent now, and
     /// resumes paused publishers once the queue is below its low-water mark.
-    public func takePackets(for owner: any DeliveryTarget, into packets: inout [OutboundPacket], now: UInt64 = Clock.nowNanos()) {
+    public func takePackets(for owner: any DeliveryTarget, into packets: inout [OutboundPacket]) {
         let resume: [any DeliveryTarget] = state.withLock { state in
             guard state.owner === owner else { return [] }
             state.drainScheduled = false
             let before = packets.count
-            state.outbound.nextPackets(into: &packets, now: now)
-            if packets.count > before { state.lastProgress = now }
+            state.outbound.nextPackets(into: &packets)
+            if packets.count > before { state.progress &+= 1 }
             guard state.outbound.queuedCount <= lowWaterMark else { return [] }
             state.resetFlowControl()
             return state.takePausedPublishers()
@@ -184,10 +194,10 @@ public final class Session: Sendable {
     // id that the session may then reuse while the new connection is being
     // sent the same message again (its ack would then clear the wrong one).
 
-    public func acknowledge(_ id: UInt16, from owner: any DeliveryTarget, now: UInt64 = Clock.nowNanos()) -> OutboundQueue.Acknowledged? {
+    public func acknowledge(_ id: UInt16, from owner: any DeliveryTarget) -> OutboundQueue.Acknowledged? {
         state.withLock { state in
-            guard state.owner === owner, let done = state.outbound.acknowledge(id, now: now) else { return nil }
-            state.lastProgress = now
+            guard state.owner === owner, let done = state.outbound.acknowledge(id) else { return nil }
+            state.progress &+= 1
             return done
         }
     }
@@ -196,10 +206,10 @@ public final class Session: Sendable {
         state.withLock { $0.owner === owner ? $0.outbound.received(id) : false }
     }
 
-    public func completed(_ id: UInt16, from owner: any DeliveryTarget, now: UInt64 = Clock.nowNanos()) -> OutboundQueue.Acknowledged? {
+    public func completed(_ id: UInt16, from owner: any DeliveryTarget) -> OutboundQueue.Acknowledged? {
         state.withLock { state in
-            guard state.owner === owner, let done = state.outbound.completed(id, now: now) else { return nil }
-            state.lastProgress = now
+            guard state.owner === owner, let done = state.outbound.completed(id) else { return nil }
+            state.progress &+= 1
             return done
         }
     }
@@ -240,9 +250,20 @@ public final class Session: Sendable {
         state.withLock { ($0.owner != nil, $0.outbound.statistics) }
     }
 
-    /// The queue's latency trackers (copied under the lock, read outside it).
+    /// The queue's latency trackers (copied under their lock, read outside it).
     public var latency: (deliver: LatencyTracker, acknowledge: LatencyTracker) {
-        state.withLock { ($0.outbound.deliverLatency, $0.outbound.acknowledgeLatency) }
+        latencyTrackers.withLock { ($0.deliver, $0.acknowledge) }
+    }
+
+    /// Records a batch of this queue's latencies: publish times of the copies
+    /// written, and of those acknowledged, against `now`. The owner calls it
+    /// once per flush. A lock of its own, so the queue's lock (which every
+    /// publisher to this session takes) is not held any longer for metrics.
+    public func recordLatency(delivered: [UInt64], acknowledged: [UInt64], now: UInt64) {
+        latencyTrackers.withLock { trackers in
+            for publishedAt in delivered { trackers.deliver.record(since: publishedAt, now: now) }
+            for publishedAt in acknowledged { trackers.acknowledge.record(since: publishedAt, now: now) }
+        }
     }
     public var inflightCount: Int { state.withLock { $0.outbound.inflightCount } }
 }

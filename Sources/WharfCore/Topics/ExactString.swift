@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A string compared and hashed by its UTF-8 bytes.
 ///
 /// Swift's `String` equality uses Unicode canonical equivalence: "é" as one
@@ -11,7 +19,7 @@ public struct ExactString: Hashable, Sendable, CustomStringConvertible {
     public init(_ string: String) { self.string = string }
 
     public static func == (lhs: ExactString, rhs: ExactString) -> Bool {
-        lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        utf8Equal(lhs.string.utf8[...], rhs.string.utf8[...])
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -27,7 +35,7 @@ struct TopicLevel: Hashable, @unchecked Sendable {  // an immutable view into an
     let bytes: Substring.UTF8View
 
     static func == (lhs: TopicLevel, rhs: TopicLevel) -> Bool {
-        lhs.bytes.elementsEqual(rhs.bytes)
+        utf8Equal(lhs.bytes, rhs.bytes)
     }
 
     func hash(into hasher: inout Hasher) {
@@ -36,6 +44,19 @@ struct TopicLevel: Hashable, @unchecked Sendable {  // an immutable view into an
 
     static let singleLevelWildcard = TopicLevel(bytes: "+".utf8[...])
     static let multiLevelWildcard = TopicLevel(bytes: "#".utf8[...])
+}
+
+/// Byte equality, by memcmp where both sides are contiguous (native
+/// strings are): a hash lookup on the publish path compares keys this way.
+@inline(__always)
+private func utf8Equal(_ lhs: Substring.UTF8View, _ rhs: Substring.UTF8View) -> Bool {
+    let compared: Bool?? = lhs.withContiguousStorageIfAvailable { left in
+        rhs.withContiguousStorageIfAvailable { right in
+            left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+        }
+    }
+    if let compared = compared ?? nil { return compared }
+    return lhs.elementsEqual(rhs)
 }
 
 private func hashUTF8(_ bytes: Substring.UTF8View, into hasher: inout Hasher) {

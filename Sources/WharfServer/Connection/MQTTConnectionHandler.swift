@@ -154,6 +154,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // What the client sent before the connection ended is still routed.
         routeDeferredPublishes(ignoringPause: true)
+        recordBatchMetrics()
         if let session, let deliveryTarget {
             broker.closeSession(session, owner: deliveryTarget)
         }
@@ -173,7 +174,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             limiter.release()
             hasConnectionSlot = false
         }
-        recordBatchMetrics()
         broker.metrics.connectionClosed()
         context.fireChannelInactive()
     }
@@ -204,6 +204,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func recordBatchMetrics() {
         guard !deliveredPublishTimes.isEmpty || !acknowledgedPublishTimes.isEmpty || !publishedTopics.isEmpty else { return }
         let now = Clock.nowNanos()
+        session?.recordLatency(delivered: deliveredPublishTimes, acknowledged: acknowledgedPublishTimes, now: now)
         broker.latency.record(.publishToDeliver, publishedAt: deliveredPublishTimes, now: now, shard: latencyShard)
         broker.latency.record(.publishToAcknowledge, publishedAt: acknowledgedPublishTimes, now: now, shard: latencyShard)
         broker.topicStatistics.record(publishedTopics, now: now)
