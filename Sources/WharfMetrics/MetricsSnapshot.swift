@@ -23,11 +23,14 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
     public var topics: Topics
     /// One entry per persistent session (its message queue).
     public var queues: [QueueSnapshot]
+    /// One entry per connected client (JSON only: no Prometheus series per client).
+    public var clients: [ClientSnapshot]
 
     public init(
         version: String, startTimeSeconds: Double, takenAtSeconds: Double, uptimeSeconds: Double,
         connections: Connections, sessions: Sessions, subscriptions: Int, retainedMessages: Int,
-        traffic: Traffic, messages: Messages, latency: Latency, topics: Topics, queues: [QueueSnapshot]
+        traffic: Traffic, messages: Messages, latency: Latency, topics: Topics, queues: [QueueSnapshot],
+        clients: [ClientSnapshot] = []
     ) {
         self.version = version
         self.startTimeSeconds = startTimeSeconds
@@ -42,6 +45,7 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         self.latency = latency
         self.topics = topics
         self.queues = queues
+        self.clients = clients
     }
 
     public struct Topics: Codable, Sendable, Equatable {
@@ -68,11 +72,15 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         public var messagesTotal: Int
         /// Their payload bytes.
         public var bytesTotal: Int
+        /// A sample of a recent payload (at most one a second per topic): text
+        /// when it is printable UTF-8, else hex; cut at 64 bytes.
+        public var lastPayload: String?
 
-        public init(name: String, messagesTotal: Int, bytesTotal: Int) {
+        public init(name: String, messagesTotal: Int, bytesTotal: Int, lastPayload: String? = nil) {
             self.name = name
             self.messagesTotal = messagesTotal
             self.bytesTotal = bytesTotal
+            self.lastPayload = lastPayload
         }
     }
 
@@ -206,5 +214,45 @@ public struct QueueSnapshot: Codable, Sendable, Equatable {
         self.oldestMessageAgeSeconds = oldestMessageAgeSeconds
         self.deliverLatency = deliverLatency
         self.acknowledgeLatency = acknowledgeLatency
+    }
+}
+
+/// A connected client at the moment of the snapshot.
+public struct ClientSnapshot: Codable, Sendable, Equatable {
+    public var clientId: String
+    /// Peer address and port.
+    public var address: String
+    /// "3.1", "3.1.1" or "5.0".
+    public var protocolVersion: String
+    /// Clean session = 0: its session (and queue) outlives the connection.
+    public var persistent: Bool
+    /// Unix time of its CONNECT.
+    public var connectedAtSeconds: Double
+    /// QoS 1/2 messages sent to it and not yet acknowledged.
+    public var inflight: Int
+    /// Messages waiting in its session for it.
+    public var queued: Int
+    /// PUBLISH packets accepted from it, and copies written to it.
+    public var messagesReceivedTotal: Int
+    public var messagesSentTotal: Int
+    /// Bytes of MQTT packets from it and to it.
+    public var bytesReceivedTotal: Int
+    public var bytesSentTotal: Int
+
+    public init(
+        clientId: String, address: String, protocolVersion: String, persistent: Bool, connectedAtSeconds: Double,
+        inflight: Int, queued: Int, messagesReceivedTotal: Int, messagesSentTotal: Int, bytesReceivedTotal: Int, bytesSentTotal: Int
+    ) {
+        self.clientId = clientId
+        self.address = address
+        self.protocolVersion = protocolVersion
+        self.persistent = persistent
+        self.connectedAtSeconds = connectedAtSeconds
+        self.inflight = inflight
+        self.queued = queued
+        self.messagesReceivedTotal = messagesReceivedTotal
+        self.messagesSentTotal = messagesSentTotal
+        self.bytesReceivedTotal = bytesReceivedTotal
+        self.bytesSentTotal = bytesSentTotal
     }
 }

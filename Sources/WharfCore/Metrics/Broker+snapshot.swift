@@ -12,9 +12,19 @@ extension Broker {
         let allSessions = sessions.withLock { Array($0.values) }
         var online = 0
         var queues: [QueueSnapshot] = []
+        var clients: [ClientSnapshot] = []
         for session in allSessions {
-            let (isOnline, queue) = session.statistics
+            let (isOnline, queue, client) = session.statistics
             if isOnline { online += 1 }
+            if let client {
+                let totals = client.totals
+                clients.append(ClientSnapshot(
+                    clientId: client.clientId, address: client.address, protocolVersion: client.protocolVersion,
+                    persistent: session.isPersistent, connectedAtSeconds: client.connectedAtSeconds,
+                    inflight: queue.inflight, queued: queue.depth, messagesReceivedTotal: totals.messagesIn,
+                    messagesSentTotal: totals.messagesOut, bytesReceivedTotal: totals.bytesIn, bytesSentTotal: totals.bytesOut
+                ))
+            }
             guard session.isPersistent else { continue }
             let latency = session.latency
             queues.append(QueueSnapshot(
@@ -28,6 +38,7 @@ extension Broker {
             ))
         }
         queues.sort { $0.name < $1.name }
+        clients.sort { $0.clientId < $1.clientId }
         return MetricsSnapshot(
             version: version, startTimeSeconds: startTimeSeconds, takenAtSeconds: nowSeconds,
             uptimeSeconds: max(0, nowSeconds - startTimeSeconds),
@@ -59,7 +70,8 @@ extension Broker {
                 publishToAcknowledge: self.latency.snapshot(.publishToAcknowledge, now: nowNanos)
             ),
             topics: topicStatistics.snapshot(),
-            queues: queues
+            queues: queues,
+            clients: clients
         )
     }
 

@@ -128,6 +128,25 @@ public final class BrokerCounters: BrokerMetrics {
         shard.add(Slot.malformedPackets)
     }
 
+    public func record(_ batch: TrafficBatch) {
+        let shard = self.shard
+        for type in 0..<16 {
+            if batch.packetsIn[type] != 0 { shard.add(Slot.packetsIn + type, batch.packetsIn[type]) }
+            if batch.packetsOut[type] != 0 { shard.add(Slot.packetsOut + type, batch.packetsOut[type]) }
+        }
+        if batch.bytesIn != 0 { shard.add(Slot.bytesIn, batch.bytesIn) }
+        if batch.bytesOut != 0 { shard.add(Slot.bytesOut, batch.bytesOut) }
+        if batch.messagesIn != 0 {
+            shard.add(Slot.messagesReceived, batch.messagesIn)
+            shard.add(Slot.payloadBytesReceived, batch.payloadBytesIn)
+        }
+        if batch.messagesOut != 0 {
+            shard.add(Slot.messagesDelivered, batch.messagesOut)
+            shard.add(Slot.payloadBytesDelivered, batch.payloadBytesOut)
+        }
+        if batch.redelivered != 0 { shard.add(Slot.messagesRedelivered, batch.redelivered) }
+    }
+
     // MARK: Reading (sums over shards)
 
     public var connectionsCurrent: Int { sum(Slot.connectionsCurrent) }

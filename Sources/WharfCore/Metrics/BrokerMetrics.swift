@@ -50,6 +50,8 @@ public protocol BrokerMetrics: Sendable {
     func messageDropped(_ reason: DropReason, count: Int)
     func messageRedelivered()
     func malformedPacket(_ error: MQTTDecodeError)
+    /// A connection's packets, bytes and deliveries since its last flush.
+    func record(_ batch: TrafficBatch)
 }
 
 /// Metrics switched off (`wharf serve --no-metrics-recording`): every report
@@ -67,4 +69,5 @@ public struct NoMetrics: BrokerMetrics {
     public func messageDropped(_ reason: DropReason, count: Int) {}
     public func messageRedelivered() {}
     public func malformedPacket(_ error: MQTTDecodeError) {}
+    public func record(_ batch: TrafficBatch) {}
 }

@@ -43,14 +43,20 @@ public final class LatencyRecorder: Sendable {
         Int(UInt(bitPattern: loop.hashValue) % UInt(shards.count))
     }
 
-    /// Records a batch of publish times (monotonic nanoseconds) against `now`.
-    public func record(_ kind: Kind, publishedAt: [UInt64], now: UInt64, shard: Int) {
-        guard !publishedAt.isEmpty else { return }
+    /// Records a batch of publish times (monotonic nanoseconds) against
+    /// `now`: copies delivered and copies acknowledged, under one lock.
+    public func record(delivered: [UInt64], acknowledged: [UInt64], now: UInt64, shard: Int) {
+        guard !delivered.isEmpty || !acknowledged.isEmpty else { return }
         shards[shard].state.withLock { state in
-            switch kind {
-            case .publishToDeliver: state.deliver.record(publishedAt, now: now)
-            case .publishToAcknowledge: state.acknowledge.record(publishedAt, now: now)
-            }
+            if !delivered.isEmpty { state.deliver.record(delivered, now: now) }
+            if !acknowledged.isEmpty { state.acknowledge.record(acknowledged, now: now) }
+        }
+    }
+
+    public func record(_ kind: Kind, publishedAt: [UInt64], now: UInt64, shard: Int) {
+        switch kind {
+        case .publishToDeliver: record(delivered: publishedAt, acknowledged: [], now: now, shard: shard)
+        case .publishToAcknowledge: record(delivered: [], acknowledged: publishedAt, now: now, shard: shard)
         }
     }
 

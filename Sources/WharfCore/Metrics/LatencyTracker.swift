@@ -19,6 +19,19 @@ public struct LatencyTracker: Sendable {
         recent = RecentWindow(LatencyHistogram(), periodNanos: LatencyWindow.periodNanos, now: now)
     }
 
+    /// Records a batch: the window is checked for rotation once.
+    public mutating func record(since publishedTimes: [UInt64], now: UInt64) {
+        guard !publishedTimes.isEmpty else { return }
+        recent.update(now: now) { window in
+            for publishedAt in publishedTimes {
+                let nanos = now > publishedAt ? now - publishedAt : 0
+                window.record(nanos: nanos)
+                sumNanos &+= nanos
+            }
+        }
+        count += publishedTimes.count
+    }
+
     public mutating func record(since publishedAt: UInt64, now: UInt64) {
         let nanos = now > publishedAt ? now - publishedAt : 0
         count += 1

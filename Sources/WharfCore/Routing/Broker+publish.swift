@@ -16,12 +16,14 @@ extension Broker {
     /// Routes one message to every matching session, and updates the retained
     /// store when RETAIN is set. `scratch` is the caller's reusable buffer
     /// (one per connection), so routing allocates nothing per message.
-    /// `publisher` is the connection it came from, for flow control.
+    /// `publisher` is the connection it came from, for flow control. A
+    /// connection counts its publishes in its `TrafficBatch` and passes
+    /// `counted: true`; other callers (wills, tests) are counted here.
     @discardableResult
     public func publish(
-        _ message: Message, from publisher: (any DeliveryTarget)? = nil, scratch: inout [RouteTarget]
+        _ message: Message, from publisher: (any DeliveryTarget)? = nil, counted: Bool = false, scratch: inout [RouteTarget]
     ) -> PublishOutcome {
-        metrics.messageReceived(qos: message.qos, payloadBytes: message.payload.readableBytes)
+        if !counted { metrics.messageReceived(qos: message.qos, payloadBytes: message.payload.readableBytes) }
         guard message.topic.topicLevelCount <= limits.maxTopicLevels else {
             metrics.messageDropped(.topicTooDeep, count: 1)
             return PublishOutcome()

@@ -10,4 +10,10 @@ public protocol DeliveryTarget: AnyObject, Sendable {
     /// This connection was paused as a publisher because a subscriber's queue
     /// passed its high-water mark; that queue has drained, so read again.
     func resumeReading()
+    /// The client behind this connection, for the metrics snapshot.
+    var clientInfo: ClientInfo? { get }
+}
+
+extension DeliveryTarget {
+    public var clientInfo: ClientInfo? { nil }
 }

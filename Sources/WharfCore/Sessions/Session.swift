@@ -246,8 +246,8 @@ public final class Session: Sendable {
     public var queuedCount: Int { state.withLock { $0.outbound.queuedCount } }
 
     /// Queue figures and whether a client is attached, read together.
-    public var statistics: (online: Bool, queue: OutboundQueue.Statistics) {
-        state.withLock { ($0.owner != nil, $0.outbound.statistics) }
+    public var statistics: (online: Bool, queue: OutboundQueue.Statistics, client: ClientInfo?) {
+        state.withLock { ($0.owner != nil, $0.outbound.statistics, $0.owner?.clientInfo) }
     }
 
     /// The queue's latency trackers (copied under their lock, read outside it).
@@ -261,8 +261,8 @@ public final class Session: Sendable {
     /// publisher to this session takes) is not held any longer for metrics.
     public func recordLatency(delivered: [UInt64], acknowledged: [UInt64], now: UInt64) {
         latencyTrackers.withLock { trackers in
-            for publishedAt in delivered { trackers.deliver.record(since: publishedAt, now: now) }
-            for publishedAt in acknowledged { trackers.acknowledge.record(since: publishedAt, now: now) }
+            trackers.deliver.record(since: delivered, now: now)
+            trackers.acknowledge.record(since: acknowledged, now: now)
         }
     }
     public var inflightCount: Int { state.withLock { $0.outbound.inflightCount } }

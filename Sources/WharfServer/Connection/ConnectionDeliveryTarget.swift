@@ -7,10 +7,12 @@ import WharfCore
 final class ConnectionDeliveryTarget: DeliveryTarget {
     private let eventLoop: any EventLoop
     private let handler: NIOLoopBound<MQTTConnectionHandler>
+    let clientInfo: ClientInfo?
 
-    init(handler: MQTTConnectionHandler, eventLoop: any EventLoop) {
+    init(handler: MQTTConnectionHandler, eventLoop: any EventLoop, clientInfo: ClientInfo? = nil) {
         self.eventLoop = eventLoop
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
+        self.clientInfo = clientInfo
     }
 
     func deliveriesPending() {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import WharfCore
 import WharfMQTT
@@ -31,7 +32,12 @@ extension MQTTConnectionHandler {
             return
         }
 
-        let target = ConnectionDeliveryTarget(handler: self, eventLoop: context.eventLoop)
+        let info = ClientInfo(
+            clientId: clientId, address: context.channel.remoteAddress.map(Self.describe) ?? "?",
+            protocolVersion: connect.version.description, connectedAtSeconds: Date().timeIntervalSince1970
+        )
+        clientInfo = info
+        let target = ConnectionDeliveryTarget(handler: self, eventLoop: context.eventLoop, clientInfo: info)
         packetScratch.removeAll(keepingCapacity: true)
         let opened = broker.openSession(
             clientId: clientId, cleanSession: connect.cleanSession, owner: target, resend: &packetScratch
@@ -80,6 +86,12 @@ extension MQTTConnectionHandler {
             KeepAliveHandler(timeout: .milliseconds(milliseconds)),
             name: BrokerServer.keepAliveHandlerName, position: .first
         )
+    }
+
+    /// "127.0.0.1:53412" or "[::1]:53412".
+    static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     /// Another connection took this client id.

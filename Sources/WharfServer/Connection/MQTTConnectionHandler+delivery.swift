@@ -39,9 +39,10 @@ extension MQTTConnectionHandler {
             } else {
                 outbound.writeImmutableBuffer(message.payload)
             }
-            broker.metrics.packetSent(.publish, bytes: headerLength + payloadLength)
-            broker.metrics.messageDelivered(qos: qos, payloadBytes: payloadLength)
-            if dup { broker.metrics.messageRedelivered() }
+            traffic.sent(.publish, bytes: headerLength + payloadLength)
+            traffic.messagesOut &+= 1
+            traffic.payloadBytesOut &+= payloadLength
+            if dup { traffic.redelivered &+= 1 }
             // Retained messages sent on subscribe carry RETAIN; their age is
             // not transit time, so they stay out of the latency figures.
             if !retain && broker.recordsDetail { deliveredPublishTimes.append(message.publishedAtNanos) }

@@ -78,20 +78,41 @@ extension MQTTConnectionHandler {
         var routed = true
         switch publish.qos {
         case .atMostOnce:
-            outcome = broker.publish(message, from: deliveryTarget, scratch: &routeScratch)
+            outcome = broker.publish(message, from: deliveryTarget, counted: true, scratch: &routeScratch)
         case .atLeastOnce:
-            outcome = broker.publish(message, from: deliveryTarget, scratch: &routeScratch)
+            outcome = broker.publish(message, from: deliveryTarget, counted: true, scratch: &routeScratch)
             writePacket(.puback(PublishAckPacket(packetId: publish.packetId!)))
         case .exactlyOnce:
             let id = publish.packetId!
             if session.beginInboundExactlyOnce(id) {
-                outcome = broker.publish(message, from: deliveryTarget, scratch: &routeScratch)
+                outcome = broker.publish(message, from: deliveryTarget, counted: true, scratch: &routeScratch)
             } else {
                 routed = false
             }
             writePacket(.pubrec(PublishAckPacket(packetId: id)))
         }
-        if routed && broker.recordsDetail { publishedTopics.append((publish.topic, publish.payload.readableBytes)) }
+        if routed {
+            traffic.messagesIn &+= 1
+            traffic.payloadBytesIn &+= publish.payload.readableBytes
+            if broker.recordsDetail {
+                countPublished(topic: publish.topic, payload: publish.payload)
+            }
+        }
         if outcome.pausePublisher { pauseReading() }
+    }
+
+    /// Counts a publish for the per-topic figures; a run of publishes to one
+    /// topic (the common case) becomes one entry, so the table sees one
+    /// lookup per topic per batch.
+    @inline(__always)
+    private func countPublished(topic: String, payload: ByteBuffer) {
+        let bytes = payload.readableBytes
+        if let last = publishedTopics.indices.last, publishedTopics[last].topic.utf8.elementsEqual(topic.utf8) {
+            publishedTopics[last].messages &+= 1
+            publishedTopics[last].bytes &+= bytes
+            return
+        }
+        if publishedTopics.isEmpty { payloadSample = (topic, payload) }
+        publishedTopics.append(.init(topic: topic, bytes: bytes))
     }
 }

@@ -51,9 +51,15 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var deliveredPublishTimes: [UInt64] = []
     var acknowledgedPublishTimes: [UInt64] = []
     /// Topics and payload sizes published in this batch, for per-topic figures.
-    var publishedTopics: [(topic: String, bytes: Int)] = []
+    var publishedTopics: [TopicStatistics.Published] = []
+    /// The batch's first publish, offered as its topic's payload preview.
+    var payloadSample: (topic: String, payload: ByteBuffer)?
     /// This connection's event loop's shard of `broker.latency`.
     var latencyShard = 0
+    /// Packets, bytes and deliveries since the last flush (see `TrafficBatch`).
+    var traffic = TrafficBatch()
+    /// Set at CONNECT: the client as the snapshot's Clients list shows it.
+    var clientInfo: ClientInfo?
 
     init(broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), logger: Logger) {
         self.broker = broker
@@ -84,7 +90,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let inbound = unwrapInboundIn(data)
-        broker.metrics.packetReceived(inbound.packet.type, bytes: inbound.wireSize)
+        traffic.received(inbound.packet.type, bytes: inbound.wireSize)
         readBatchActive = true
         let action: ConnectionStateMachine.Action
         do {
@@ -162,7 +168,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             logger.debug("publishing will", metadata: ["topic": "\(will.topic)"])
             broker.publish(Message(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain))
             if broker.recordsDetail {
-                broker.topicStatistics.record([(will.topic, will.payload.readableBytes)], now: Clock.nowNanos())
+                broker.topicStatistics.record([.init(topic: will.topic, bytes: will.payload.readableBytes)], now: Clock.nowNanos())
             }
         }
         will = nil
@@ -184,7 +190,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func writePacket(_ packet: MQTTPacket) {
         let start = outbound.writerIndex
         packet.encode(into: &outbound, version: version)
-        broker.metrics.packetSent(packet.type, bytes: outbound.writerIndex - start)
+        traffic.sent(packet.type, bytes: outbound.writerIndex - start)
     }
 
     /// Hands the batch to the channel, flushes it, and records the batch's
@@ -202,12 +208,19 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// Hands the batch's latencies and per-topic counts to the metrics model:
     /// one lock each per batch instead of one per message.
     func recordBatchMetrics() {
+        if !traffic.isEmpty {
+            broker.metrics.record(traffic)
+            clientInfo?.add(traffic)
+            traffic.reset()
+        }
         guard !deliveredPublishTimes.isEmpty || !acknowledgedPublishTimes.isEmpty || !publishedTopics.isEmpty else { return }
         let now = Clock.nowNanos()
-        session?.recordLatency(delivered: deliveredPublishTimes, acknowledged: acknowledgedPublishTimes, now: now)
-        broker.latency.record(.publishToDeliver, publishedAt: deliveredPublishTimes, now: now, shard: latencyShard)
-        broker.latency.record(.publishToAcknowledge, publishedAt: acknowledgedPublishTimes, now: now, shard: latencyShard)
-        broker.topicStatistics.record(publishedTopics, now: now)
+        if !deliveredPublishTimes.isEmpty || !acknowledgedPublishTimes.isEmpty {
+            session?.recordLatency(delivered: deliveredPublishTimes, acknowledged: acknowledgedPublishTimes, now: now)
+        }
+        broker.latency.record(delivered: deliveredPublishTimes, acknowledged: acknowledgedPublishTimes, now: now, shard: latencyShard)
+        broker.topicStatistics.record(publishedTopics, sample: payloadSample, now: now)
+        payloadSample = nil
         deliveredPublishTimes.removeAll(keepingCapacity: true)
         acknowledgedPublishTimes.removeAll(keepingCapacity: true)
         publishedTopics.removeAll(keepingCapacity: true)
