@@ -69,6 +69,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // ncurses (wide-character build) for the dashboard's terminal backend.
+        // No pkgConfig: its cflags are ones SwiftPM refuses (with a warning); shim.h sets what is needed.
+        .systemLibrary(name: "CNcurses"),
+        // `wharf top`: snapshot polling, the cell-grid widgets, themes and the ncurses backend.
+        .target(
+            name: "WharfTop",
+            dependencies: [
+                "WharfMetrics",
+                "CNcurses",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Synthetic traffic for `wharf demo`: a few MQTT clients on the same codec.
+        .target(
+            name: "WharfDemo",
+            dependencies: [
+                "WharfMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Load generator behind `wharf bench`: a small MQTT client on the same codec.
         .target(
             name: "WharfBench",
@@ -85,6 +108,8 @@ let package = Package(
             dependencies: [
                 "WharfServer",
                 "WharfBench",
+                "WharfTop",
+                "WharfDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -98,6 +123,7 @@ let package = Package(
             "WharfCore", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics"]),
+        .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),
         .testTarget(name: "WharfServerTests", dependencies: [
             "WharfServer", "WharfCore", "WharfMQTT",
             .product(name: "NIOCore", package: "swift-nio"),

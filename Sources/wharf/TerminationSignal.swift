@@ -53,4 +53,7 @@ final class TerminationSignal: Sendable {
             if let already { continuation.resume(returning: already) }
         }
     }
+
+    /// The signal received so far, if any (for loops that poll instead of waiting).
+    var received: String? { state.withLock { $0.received } }
 }

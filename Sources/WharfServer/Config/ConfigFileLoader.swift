@@ -26,7 +26,7 @@ public enum ConfigFileLoader {
         }
         var config = base
         let reader = Reader(file: file)
-        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics"])
+        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics", "top"])
         if let listener = try reader.section(root, "listener", allowed: ["bind", "port"]) {
             if let bind = try reader.string(listener, "listener.bind") { config.bind = bind }
             if let port = try reader.int(listener, "listener.port", in: 0...65535) { config.port = port }
@@ -65,6 +65,19 @@ public enum ConfigFileLoader {
                 }
                 config.topicPrefixes = prefixes
             }
+        }
+        if let top = try reader.section(
+            root, "top",
+            allowed: ["theme", "interval", "lag_warning", "lag_critical", "depth_warning", "depth_critical", "p99_warning", "p99_critical"]
+        ) {
+            config.top.theme = try reader.string(top, "top.theme")
+            config.top.interval = try reader.number(top, "top.interval", in: 0.1...3600)
+            config.top.lagWarning = try reader.number(top, "top.lag_warning", in: 0...1e9)
+            config.top.lagCritical = try reader.number(top, "top.lag_critical", in: 0...1e9)
+            config.top.depthWarning = try reader.number(top, "top.depth_warning", in: 0...1e12)
+            config.top.depthCritical = try reader.number(top, "top.depth_critical", in: 0...1e12)
+            config.top.p99Warning = try reader.number(top, "top.p99_warning", in: 0...1e6)
+            config.top.p99Critical = try reader.number(top, "top.p99_critical", in: 0...1e6)
         }
         if let log = try reader.section(root, "log", allowed: ["level"]) {
             if let level = try reader.string(log, "log.level") {
@@ -125,6 +138,18 @@ public enum ConfigFileLoader {
                 result.append(string)
             }
             return result
+        }
+
+        /// An integer or a float.
+        func number(_ table: TOMLTable, _ key: String, in range: ClosedRange<Double>) throws(ConfigFileError) -> Double? {
+            guard let value = table[String(key.split(separator: ".").last!)] else { return nil }
+            guard let number = value.double ?? value.int.map(Double.init) else {
+                throw ConfigFileError(file: file, key: key, problem: "must be a number, got \(value.type)")
+            }
+            guard range.contains(number) else {
+                throw ConfigFileError(file: file, key: key, problem: "must be between \(range.lowerBound) and \(range.upperBound), got \(number)")
+            }
+            return number
         }
 
         func bool(_ table: TOMLTable, _ key: String) throws(ConfigFileError) -> Bool? {

@@ -31,5 +31,22 @@ public struct ServerConfig: Sendable, Hashable {
     /// Mosquitto-format password file; when set, user names must match it (else CONNACK 4).
     public var passwordFile: String?
 
+    /// `[top]`: the dashboard's defaults (flags override them).
+    public var top = DashboardSettings()
+
+    public init() {}
+}
+
+/// What `wharf top` and `wharf demo` read from the `[top]` section.
+public struct DashboardSettings: Sendable, Hashable {
+    public var theme: String?
+    public var interval: Double?
+    public var lagWarning: Double?
+    public var lagCritical: Double?
+    public var depthWarning: Double?
+    public var depthCritical: Double?
+    public var p99Warning: Double?
+    public var p99Critical: Double?
+
     public init() {}
 }

@@ -1,0 +1,157 @@
+import WharfMetrics
+
+/// One line of the Queues screen: a snapshot's figures plus the rates
+/// `top` derives from two snapshots (nothing the broker already computed
+/// is computed again).
+public struct QueueRow: Sendable, Equatable {
+    public var node: String
+    public var name: String
+    public var depth: Int
+    public var inflight: Int
+    public var consumers: Int
+    public var inRate: Double?
+    public var outRate: Double?
+    public var lagMessages: Int
+    public var lagSeconds: Double
+    public var p99: Double?
+    public var depthHistory: [Double]
+}
+
+public struct ClientRow: Sendable, Equatable {
+    public var node: String
+    public var clientId: String
+    public var address: String
+    public var protocolVersion: String
+    public var persistent: Bool
+    public var inflight: Int
+    public var queued: Int
+    public var inRate: Double?
+    public var outRate: Double?
+    public var bytesIn: Int
+    public var bytesOut: Int
+    public var connectedAt: Double
+}
+
+/// A node of the topic tree: a level, its subtree's totals and rates, and
+/// the sampled last payload of the topic ending here (if tracked).
+public struct TopicRow: Sendable, Equatable {
+    public var path: String
+    public var name: String
+    public var depth: Int
+    public var hasChildren: Bool
+    public var expanded: Bool
+    public var messages: Int
+    public var rate: Double?
+    public var byteRate: Double?
+    public var preview: String?
+}
+
+/// Builds rows from every node's history.
+public enum RowBuilder {
+    public static func queues(_ nodes: [NodeHistory]) -> [QueueRow] {
+        var rows: [QueueRow] = []
+        for node in nodes {
+            guard let snapshot = node.latest else { continue }
+            let interval = node.interval
+            rows.reserveCapacity(rows.count + snapshot.queues.count)
+            for queue in snapshot.queues {
+                let before = node.previousQueues[queue.name]
+                rows.append(QueueRow(
+                    node: node.label, name: queue.name, depth: queue.depth, inflight: queue.inflight,
+                    consumers: queue.consumers,
+                    inRate: perSecond(queue.enqueuedTotal, before?.enqueuedTotal, interval),
+                    outRate: perSecond(queue.deliveredTotal, before?.deliveredTotal, interval),
+                    lagMessages: queue.lagMessages, lagSeconds: queue.lagSeconds, p99: queue.deliverLatency.p99,
+                    depthHistory: node.queueDepths[queue.name] ?? []
+                ))
+            }
+        }
+        return rows
+    }
+
+    public static func clients(_ nodes: [NodeHistory]) -> [ClientRow] {
+        var rows: [ClientRow] = []
+        for node in nodes {
+            guard let snapshot = node.latest else { continue }
+            let interval = node.interval
+            for client in snapshot.clients {
+                let before = node.previousClients[client.clientId]
+                rows.append(ClientRow(
+                    node: node.label, clientId: client.clientId, address: client.address,
+                    protocolVersion: client.protocolVersion, persistent: client.persistent,
+                    inflight: client.inflight, queued: client.queued,
+                    inRate: perSecond(client.messagesReceivedTotal, before?.messagesReceivedTotal, interval),
+                    outRate: perSecond(client.messagesSentTotal, before?.messagesSentTotal, interval),
+                    bytesIn: client.bytesReceivedTotal, bytesOut: client.bytesSentTotal,
+                    connectedAt: client.connectedAtSeconds
+                ))
+            }
+        }
+        return rows
+    }
+
+    /// The topic tree, flattened in display order: children under expanded
+    /// parents only, siblings busiest first. `collapsed` holds the paths the
+    /// operator closed; everything else is open down to `openDepth` levels.
+    public static func topics(_ nodes: [NodeHistory], collapsed: Set<String>, openDepth: Int = 8) -> [TopicRow] {
+        final class Tree {
+            var children: [String: Tree] = [:]
+            var messages = 0
+            var rate: Double?
+            var byteRate: Double?
+            var preview: String?
+            var isTopic = false
+        }
+        let root = Tree()
+        for node in nodes {
+            guard let snapshot = node.latest else { continue }
+            let interval = node.interval
+            for topic in snapshot.topics.topics {
+                let before = node.previousTopics[topic.name]
+                let rate = perSecond(topic.messagesTotal, before?.messagesTotal, interval)
+                let byteRate = perSecond(topic.bytesTotal, before?.bytesTotal, interval)
+                var cursor = root
+                for level in topic.name.split(separator: "/", omittingEmptySubsequences: false) {
+                    let next = cursor.children[String(level)] ?? Tree()
+                    cursor.children[String(level)] = next
+                    next.messages += topic.messagesTotal
+                    if let rate { next.rate = (next.rate ?? 0) + rate }
+                    if let byteRate { next.byteRate = (next.byteRate ?? 0) + byteRate }
+                    cursor = next
+                }
+                cursor.isTopic = true
+                cursor.preview = topic.lastPayload ?? cursor.preview
+            }
+        }
+        var rows: [TopicRow] = []
+        func walk(_ tree: Tree, path: String, depth: Int) {
+            let ordered = tree.children.sorted { ($0.value.rate ?? 0, $0.value.messages, $1.key) > ($1.value.rate ?? 0, $1.value.messages, $0.key) }
+            for (name, child) in ordered {
+                let childPath = path.isEmpty ? name : path + "/" + name
+                let expanded = !collapsed.contains(childPath) && depth < openDepth
+                rows.append(TopicRow(
+                    path: childPath, name: name, depth: depth, hasChildren: !child.children.isEmpty, expanded: expanded,
+                    messages: child.messages, rate: child.rate, byteRate: child.byteRate, preview: child.isTopic ? child.preview : nil
+                ))
+                if expanded { walk(child, path: childPath, depth: depth + 1) }
+            }
+        }
+        walk(root, path: "", depth: 0)
+        return rows
+    }
+
+    static func perSecond(_ now: Int, _ before: Int?, _ interval: Double?) -> Double? {
+        guard let before, let interval, interval > 0 else { return nil }
+        return max(0, Double(now - before) / interval)
+    }
+}
+
+extension NodeHistory {
+    /// How the node is named on screen: host:port of its URL.
+    public var label: String {
+        var text = Substring(url)
+        if let scheme = text.range(of: "://") { text = text[scheme.upperBound...] }
+        if let slash = text.firstIndex(of: "/") { text = text[..<slash] }
+        return String(text)
+    }
+}

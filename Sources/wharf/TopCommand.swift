@@ -1,0 +1,31 @@
+import ArgumentParser
+import WharfTop
+
+/// `wharf top`: the live dashboard for one or more running brokers.
+struct TopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "top",
+        abstract: "Watch one or more running brokers live (queue depth, lag, latency, clients, topics)."
+    )
+
+    @Option(name: .customLong("url"), help: "A broker's metrics address, http://HOST:PORT. Repeat for several nodes.")
+    var urls: [String] = ["http://127.0.0.1:18883"]
+
+    @OptionGroup var dashboard: DashboardOptions
+
+    func run() async throws {
+        if dashboard.listedThemes() { return }
+        let endpoints: [SnapshotEndpoint]
+        do {
+            endpoints = try urls.map { text throws(EndpointError) in try SnapshotEndpoint(parsing: text) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let options = try dashboard.resolve()
+        let theme = try dashboard.loadTheme(options.theme)
+        try DashboardOptions.requireTerminal()
+        let termination = TerminationSignal()
+        TopApp(endpoints: endpoints, interval: options.interval, theme: theme, thresholds: options.thresholds)
+            .run { termination.received != nil }
+    }
+}

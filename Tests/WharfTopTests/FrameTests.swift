@@ -1,0 +1,119 @@
+import Testing
+import WharfMetrics
+@testable import WharfTop
+
+@Suite struct FrameTests {
+    static var busyNode: NodeHistory {
+        let queuesBefore = [TestSnapshots.queue("orders", depth: 10, enqueued: 100, delivered: 90), TestSnapshots.queue("audit", depth: 0, enqueued: 5, delivered: 5)]
+        let queuesAfter = [TestSnapshots.queue("orders", depth: 700, lagSeconds: 75, p99: 0.2, enqueued: 900, delivered: 200), TestSnapshots.queue("audit", depth: 0, enqueued: 5, delivered: 5)]
+        return TestSnapshots.node(
+            TestSnapshots.snapshot(at: 1999, received: 100, delivered: 100, queues: queuesBefore),
+            TestSnapshots.snapshot(at: 2000, received: 1300, delivered: 500, queues: queuesAfter)
+        )
+    }
+
+    /// The Queues screen shows each queue's figures and the rates derived from two snapshots.
+    @Test func queuesScreenShowsFigures() {
+        let frame = FrameBuilder.build(TestSnapshots.context([Self.busyNode]), width: 120, height: 30)
+        let text = frame.grid.text
+        let orders = try! #require(text.split(separator: "\n").first { $0.contains(" orders ") })
+        #expect(orders.contains("700"))
+        #expect(orders.contains("800/s"), "in/s = (900 - 100) / 1 s")
+        #expect(orders.contains("1m 15s"))
+        #expect(orders.contains("200 ms"))
+        #expect(text.contains("in 1.2k/s"), "header: broker-wide received rate")
+        #expect(text.contains("1 over threshold"))
+        #expect(frame.rowCount == 2)
+    }
+
+    /// Sorted by lag (the default) the lagging queue is first; `S` reverses.
+    @Test func sortingAndReverse() {
+        var view = ViewState()
+        let rows = QueuesScreen.rows(TestSnapshots.context([Self.busyNode], view: view))
+        #expect(rows.map(\.name) == ["orders", "audit"])
+        view.sortDescending[.queues] = false
+        #expect(QueuesScreen.rows(TestSnapshots.context([Self.busyNode], view: view)).map(\.name) == ["audit", "orders"])
+        view.sortColumn[.queues] = 0  // by name
+        view.sortDescending[.queues] = true
+        #expect(QueuesScreen.rows(TestSnapshots.context([Self.busyNode], view: view)).map(\.name) == ["orders", "audit"])
+    }
+
+    /// `/` filters rows by name, case-insensitively.
+    @Test func filtering() {
+        var view = ViewState()
+        view.filter = "AUD"
+        let frame = FrameBuilder.build(TestSnapshots.context([Self.busyNode], view: view), width: 100, height: 24)
+        #expect(frame.rowCount == 1)
+        #expect(frame.grid.text.contains("filter: AUD"))
+        #expect(!frame.grid.text.contains(" orders "))
+    }
+
+    /// 80x24 fits every essential column; narrower terminals drop the optional ones; tiny ones say so.
+    @Test(arguments: [(80, 24), (100, 30), (160, 50), (60, 15), (40, 10)])
+    func layoutAtSizes(width: Int, height: Int) {
+        let frame = FrameBuilder.build(TestSnapshots.context([Self.busyNode]), width: width, height: height)
+        let lines = frame.grid.text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == height)
+        #expect(lines.allSatisfy { $0.count == width })
+        #expect(lines[0].contains("wharf top"))
+        let heading = lines.first { $0.contains("QUEUE") }
+        #expect(heading != nil)
+        #expect(heading!.contains("DEPTH") && heading!.contains("LAG"))
+        if width >= 80 { #expect(heading!.contains("OUT/S") && heading!.contains("P99")) }
+        if width < 70 { #expect(!heading!.contains("OUT/S")) }
+        #expect(lines.last!.contains("q quit"))
+    }
+
+    @Test func tooSmall() {
+        let frame = FrameBuilder.build(TestSnapshots.context([Self.busyNode]), width: 30, height: 8)
+        #expect(frame.grid.text.contains("terminal too small"))
+    }
+
+    /// `?` draws a complete box listing every key.
+    @Test func helpOverlay() {
+        var view = ViewState()
+        view.helpVisible = true
+        let text = FrameBuilder.build(TestSnapshots.context([Self.busyNode], view: view), width: 100, height: 30).grid.text
+        for (key, _) in Chrome.help { #expect(text.contains(key)) }
+        let lines = text.split(separator: "\n")
+        let top = try! #require(lines.first { $0.contains("┌") })
+        let bottom = try! #require(lines.first { $0.contains("└") })
+        #expect(top.contains("┐") && bottom.contains("┘"))
+    }
+
+    /// A broker that stops answering is shown as disconnected, with its last data kept.
+    @Test func disconnectedNode() {
+        var node = Self.busyNode
+        node.failed("connection refused")
+        let text = FrameBuilder.build(TestSnapshots.context([node]), width: 100, height: 24).grid.text
+        #expect(text.contains("disconnected, retrying"))
+        #expect(text.contains(" orders "))
+    }
+
+    /// Several nodes: a NODE column and totals in the header.
+    @Test func severalNodes() {
+        let a = Self.busyNode
+        let b = TestSnapshots.node(
+            TestSnapshots.snapshot(at: 1999, received: 0, queues: [TestSnapshots.queue("orders", depth: 1)]),
+            TestSnapshots.snapshot(at: 2000, received: 100, queues: [TestSnapshots.queue("orders", depth: 2)]),
+            url: "http://10.0.0.2:18883")
+        let text = FrameBuilder.build(TestSnapshots.context([a, b]), width: 140, height: 30).grid.text
+        #expect(text.contains("2 nodes"))
+        #expect(text.contains("NODE"))
+        #expect(text.contains("10.0.0.2:18883"))
+        #expect(text.contains("in 1.3k/s"), "1,200/s + 100/s")
+    }
+
+    /// Only changed cells are redrawn: an unchanged frame yields no runs.
+    @Test func diffing() {
+        let context = TestSnapshots.context([Self.busyNode])
+        let first = FrameBuilder.build(context, width: 100, height: 30).grid
+        #expect(!first.changes(since: nil).isEmpty)
+        #expect(first.changes(since: first).isEmpty)
+        var view = ViewState()
+        view.selection = 1
+        let second = FrameBuilder.build(TestSnapshots.context([Self.busyNode], view: view), width: 100, height: 30).grid
+        let runs = second.changes(since: first)
+        #expect(!runs.isEmpty && Set(runs.map(\.y)).count <= 3, "selection moved: only those rows change")
+    }
+}
