@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import WharfBench
+import WharfTop
 
 /// `wharf bench`: load-test any MQTT broker (Wharf, Mosquitto, ...).
 struct BenchCommand: AsyncParsableCommand {
@@ -64,5 +66,24 @@ struct RenderBenchCommand: ParsableCommand {
 
     func run() {
         print(RenderBenchmark(queues: queues, topics: topics, runs: runs).run(openMetrics: openMetrics).summary)
+    }
+}
+
+/// `wharf bench-top`: how long one dashboard refresh takes for a big broker.
+struct TopBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-top",
+        abstract: "Time building and diffing a wharf top frame for a synthetic broker with many queues."
+    )
+
+    @Option(help: "Queues in the snapshot.")
+    var queues = 1000
+
+    @Option(help: "Frames to time.")
+    var frames = 50
+
+    func run() {
+        let result = FrameBenchmark.run(queues: queues, frames: frames)
+        print(String(format: "frame_median_ms=%.2f frame_max_ms=%.2f queues=%d", result.medianMilliseconds, result.maxMilliseconds, queues))
     }
 }

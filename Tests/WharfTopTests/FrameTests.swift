@@ -46,6 +46,8 @@ import WharfMetrics
         #expect(frame.rowCount == 1)
         #expect(frame.grid.text.contains("filter: AUD"))
         #expect(!frame.grid.text.contains(" orders "))
+        view.filter = "zzz"
+        #expect(FrameBuilder.build(TestSnapshots.context([Self.busyNode], view: view), width: 100, height: 24).grid.text.contains("Nothing matches \"zzz\""))
     }
 
     /// 80x24 fits every essential column; narrower terminals drop the optional ones; tiny ones say so.

@@ -21,10 +21,7 @@ public enum ClientsScreen {
     }
 
     public static func rows(_ context: FrameContext) -> [ClientRow] {
-        let columns = columns(context)
-        let rows = RowBuilder.clients(context.nodes).filter { context.matches($0.clientId) }
-        let index = min(context.view.sortIndex(.clients), columns.count - 1)
-        return Table.sorted(rows, by: columns[index], descending: context.view.descending(.clients))
+        Table.screenRows(RowBuilder.clients(context.nodes), name: \.clientId, columns: columns(context), screen: .clients, context: context)
     }
 
     public static func draw(_ context: FrameContext, rows: [ClientRow], into grid: inout CellGrid, area: Rect) {
@@ -43,14 +40,9 @@ public enum ClientsScreen {
                 grid.put(line, x: box.x + 2, y: box.y + 1 + offset, style: offset == 3 ? .muted : .plain, maxWidth: box.width - 4)
             }
         }
-        if rows.isEmpty {
-            grid.put(context.view.filter.isEmpty ? "No clients connected." : "No client matches \"\(context.view.filter)\".",
-                     x: area.x + 1, y: area.y + 1, style: .muted, maxWidth: area.width - 2)
-        }
-        Table.draw(
-            rows, columns: columns(context), sortColumn: context.view.sortIndex(.clients),
-            descending: context.view.descending(.clients), selection: rows.isEmpty ? nil : context.view.selection,
-            scroll: context.view.scroll, into: &grid, area: rows.isEmpty ? Rect(x: area.x, y: area.y, width: area.width, height: 1) : tableArea
+        Table.drawScreen(
+            rows, columns: columns(context), screen: .clients, empty: "No clients connected.", context: context,
+            into: &grid, area: area, tableArea: tableArea
         )
     }
 }

@@ -28,10 +28,7 @@ public enum QueuesScreen {
 
     /// Filtered and sorted, as shown.
     public static func rows(_ context: FrameContext) -> [QueueRow] {
-        let columns = columns(context)
-        let rows = RowBuilder.queues(context.nodes).filter { context.matches($0.name) }
-        let index = min(context.view.sortIndex(.queues), columns.count - 1)
-        return Table.sorted(rows, by: columns[index], descending: context.view.descending(.queues))
+        Table.screenRows(RowBuilder.queues(context.nodes), name: \.name, columns: columns(context), screen: .queues, context: context)
     }
 
     public static func draw(_ context: FrameContext, rows: [QueueRow], into grid: inout CellGrid, area: Rect) {
@@ -41,16 +38,10 @@ public enum QueuesScreen {
             tableArea.height -= detailHeight
             drawDetail(row, context: context, into: &grid, area: Rect(x: area.x, y: area.y + tableArea.height, width: area.width, height: detailHeight))
         }
-        if rows.isEmpty {
-            let message = context.view.filter.isEmpty
-                ? "No queues yet: a queue appears for each persistent session (clean session = 0)."
-                : "No queue matches \"\(context.view.filter)\"."
-            grid.put(message, x: area.x + 1, y: area.y + 1, style: .muted, maxWidth: area.width - 2)
-        }
-        Table.draw(
-            rows, columns: columns(context), sortColumn: context.view.sortIndex(.queues),
-            descending: context.view.descending(.queues), selection: rows.isEmpty ? nil : context.view.selection,
-            scroll: context.view.scroll, into: &grid, area: rows.isEmpty ? Rect(x: area.x, y: area.y, width: area.width, height: 1) : tableArea
+        Table.drawScreen(
+            rows, columns: columns(context), screen: .queues,
+            empty: "No queues yet: a queue appears for each persistent session (clean session = 0).",
+            context: context, into: &grid, area: area, tableArea: tableArea
         )
     }
 

@@ -109,4 +109,29 @@ public enum Table {
             }
         }
     }
+
+    /// A screen's rows as shown: filtered by name, sorted by its sort column.
+    static func screenRows<Row>(
+        _ rows: [Row], name: (Row) -> String, columns: [Column<Row>], screen: Screen, context: FrameContext
+    ) -> [Row] {
+        let filtered = rows.filter { context.matches(name($0)) }
+        let index = min(context.view.sortIndex(screen), columns.count - 1)
+        return sorted(filtered, by: columns[index], descending: context.view.descending(screen))
+    }
+
+    /// A screen's table, or a message in its place when there are no rows.
+    static func drawScreen<Row>(
+        _ rows: [Row], columns: [Column<Row>], screen: Screen, empty: String, context: FrameContext,
+        into grid: inout CellGrid, area: Rect, tableArea: Rect
+    ) {
+        if rows.isEmpty {
+            let message = context.view.filter.isEmpty ? empty : "Nothing matches \"\(context.view.filter)\"."
+            grid.put(message, x: area.x + 1, y: area.y + 1, style: .muted, maxWidth: area.width - 2)
+        }
+        draw(
+            rows, columns: columns, sortColumn: context.view.sortIndex(screen), descending: context.view.descending(screen),
+            selection: rows.isEmpty ? nil : context.view.selection, scroll: context.view.scroll, into: &grid,
+            area: rows.isEmpty ? Rect(x: area.x, y: area.y, width: area.width, height: 1) : tableArea
+        )
+    }
 }
