@@ -141,6 +141,16 @@ import WharfMQTT
         #expect(again.contains(.acceptedPausePublisher))
     }
 
+    /// `max_queued_messages = 0` means no limit, as in Mosquitto: nothing is
+    /// dropped and publishers are never paused for it.
+    @Test func zeroMeansUnlimited() {
+        let s = session(persistent: true, maxInflight: 1, maxQueued: 0)
+        let publisher = RecordingTarget()
+        let results = (0..<5000).map { _ in s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) }
+        #expect(results.allSatisfy { $0 == .accepted })
+        #expect(s.queuedCount == 5000)
+    }
+
     /// A slow consumer that keeps acknowledging keeps pacing its publishers
     /// (they wait rather than lose messages).
     @Test func slowConsumerKeepsPacing() {

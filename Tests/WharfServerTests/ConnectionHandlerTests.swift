@@ -20,8 +20,8 @@ import WharfMQTT
     private func channel(maxConnections: Int = 10, authenticator: Authenticator = Authenticator()) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10)), name: BrokerServer.keepAliveHandlerName)
         try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: 1024))))
+        try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10), resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
         try pipeline.addHandler(MQTTConnectionHandler(
             broker: broker, limiter: ConnectionLimiter(maximum: maxConnections), authenticator: authenticator,
             logger: Logger(label: "test")
@@ -161,6 +161,36 @@ import WharfMQTT
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
         #expect(!channel.isActive)
         #expect(counters.serverCloses(.keepAliveTimeout) == 1)
+    }
+
+    /// Bytes of a packet that never completes do not keep a connection alive.
+    @Test func partialPacketsDoNotCountAsActivity() throws {
+        let channel = try channel()
+        try connect(channel, id: "slow", keepAlive: 2)
+        var pending = ByteBuffer()
+        MQTTPacket.publish(PublishPacket(topic: "t", payload: ByteBuffer(string: "xyz"))).encode(into: &pending, version: .v3_1_1)
+        for _ in 0..<5 {  // one byte every 500 ms, never the whole packet
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(500))
+            guard channel.isActive, let byte = pending.readSlice(length: 1) else { break }
+            try channel.writeInbound(byte)
+        }
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(600))
+        #expect(!channel.isActive)
+        #expect(counters.serverCloses(.keepAliveTimeout) == 1)
+    }
+
+    /// The connect timeout counts from the start: trickled bytes do not extend it.
+    @Test func connectTimeoutIsAbsolute() throws {
+        let channel = try channel()
+        var connect = ByteBuffer()
+        MQTTPacket.connect(ConnectPacket(clientId: "late")).encode(into: &connect, version: .v3_1_1)
+        for _ in 0..<9 {
+            channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+            if let byte = connect.readSlice(length: 1) { try channel.writeInbound(byte) }
+        }
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive)
+        #expect(counters.serverCloses(.connectTimeout) == 1)
     }
 
     /// A connection that never sends CONNECT is closed after the connect timeout.

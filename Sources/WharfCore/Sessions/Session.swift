@@ -58,7 +58,10 @@ public final class Session: Sendable {
     /// progress (the connection's pause timer uses the same bound).
     public static let maxPauseNanos: UInt64 = 250_000_000
 
-    public init(clientId: String, isPersistent: Bool, maxInflight: Int, maxQueued: Int) {
+    /// `maxQueued` 0 means no limit, as `max_queued_messages 0` does in
+    /// Mosquitto (memory is then the limit; not recommended).
+    public init(clientId: String, isPersistent: Bool, maxInflight: Int, maxQueued configuredMaxQueued: Int) {
+        let maxQueued = configuredMaxQueued == 0 ? Int.max : configuredMaxQueued
         self.clientId = clientId
         self.isPersistent = isPersistent
         self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued)))

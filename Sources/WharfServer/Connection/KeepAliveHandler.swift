@@ -1,26 +1,33 @@
 import NIOCore
+import WharfMQTT
 
-/// Closes a connection that sends nothing for a given time: the connect
-/// timeout before CONNECT, then 1.5 x the client's keep-alive after it
-/// (3.1.1 section 3.1.2.10).
+/// Closes a connection that sends no packet for a given time: 1.5 x the
+/// client's keep-alive (3.1.1 section 3.1.2.10), or, before CONNECT, the
+/// connect timeout counted from the connection's start.
+///
+/// It sits after the decoder, so only whole packets count: a client that
+/// trickles bytes of a packet it never finishes does not stay alive.
 ///
 /// Written instead of NIO's `IdleStateHandler` because that one reads the wall
 /// clock, while this one reads the event loop's, so tests can drive it on an
 /// `EmbeddedEventLoop`'s virtual time. One timer per connection, re-armed
 /// lazily: a read only stores a timestamp.
 final class KeepAliveHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
+    typealias InboundIn = InboundPacket
+    typealias InboundOut = InboundPacket
 
     /// Fired down the pipeline when the connection has been silent too long.
     struct Expired: Sendable {}
 
     private let timeout: TimeAmount
+    /// False for the connect timeout: it runs from the start, whatever arrives.
+    private let resetByPackets: Bool
     private var lastRead = NIODeadline.uptimeNanoseconds(0)
     private var timer: Scheduled<Void>?
 
-    init(timeout: TimeAmount) {
+    init(timeout: TimeAmount, resetByPackets: Bool = true) {
         self.timeout = timeout
+        self.resetByPackets = resetByPackets
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -33,7 +40,7 @@ final class KeepAliveHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastRead = context.eventLoop.now
+        if resetByPackets { lastRead = context.eventLoop.now }
         context.fireChannelRead(data)
     }
 

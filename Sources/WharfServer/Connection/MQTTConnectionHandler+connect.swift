@@ -84,7 +84,7 @@ extension MQTTConnectionHandler {
         guard let milliseconds = ConnectionStateMachine.keepAliveTimeoutMilliseconds(keepAlive: seconds) else { return }
         try? pipeline.addHandler(
             KeepAliveHandler(timeout: .milliseconds(milliseconds)),
-            name: BrokerServer.keepAliveHandlerName, position: .first
+            name: BrokerServer.keepAliveHandlerName, position: .before(self)
         )
     }
 

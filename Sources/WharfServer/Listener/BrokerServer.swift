@@ -9,7 +9,7 @@ import WharfMetrics
 import WharfMQTT
 
 /// The MQTT listener: a NIO server bootstrap whose child pipelines are
-/// keep-alive timer -> packet decoder -> connection handler.
+/// packet decoder -> keep-alive timer -> connection handler.
 public final class BrokerServer: Sendable {
     static let keepAliveHandlerName = "wharf.keepalive"
 
@@ -100,8 +100,8 @@ public final class BrokerServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(KeepAliveHandler(timeout: connectTimeout), name: Self.keepAliveHandlerName)
                     try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: maxPacketSize))))
+                    try pipeline.addHandler(KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: Self.keepAliveHandlerName)
                     try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, authenticator: authenticator, logger: logger))
                 }
             }
