@@ -12,7 +12,7 @@ import WharfMQTT
 /// - orders: QoS 1 to `orders/created`, 10 to 70 msg/s in a 45 s wave.
 /// - market: 150 msg/s of QoS 0 quotes under `market/<symbol>/quote`.
 /// - billing and analytics acknowledge at once; warehouse acknowledges
-///   slowly for 25 s of every 40, so its lag grows and then recovers;
+///   slowly for 18 s of every 40, so its lag grows and then recovers;
 ///   archiver goes offline for 15 s of every 45, so its queue fills and drains.
 public final class DemoTraffic: Sendable {
     private let host: String
@@ -40,7 +40,7 @@ public final class DemoTraffic: Sendable {
         // Consumers first, so the queues exist before traffic starts.
         _ = try await open("billing", clean: false, [.init(filter: "orders/#", qos: .atLeastOnce)])
         _ = try await open("warehouse", clean: false, [.init(filter: "orders/#", qos: .atLeastOnce)], ackDelay: {
-            Date().timeIntervalSince(startTime).truncatingRemainder(dividingBy: 40) < 25 ? 1.0 : 0
+            Date().timeIntervalSince(startTime).truncatingRemainder(dividingBy: 40) < 18 ? 1.0 : 0
         })
         _ = try await open("analytics", clean: false, [.init(filter: "market/#", qos: .atLeastOnce)])
         _ = try await open("ops-console", [.init(filter: "#", qos: .atMostOnce)])
