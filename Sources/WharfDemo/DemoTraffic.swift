@@ -11,6 +11,8 @@ import WharfMQTT
 /// - sensors: 80 msg/s of QoS 0 readings under `plant/line1..4/...`.
 /// - orders: QoS 1 to `orders/created`, 10 to 70 msg/s in a 45 s wave.
 /// - market: 150 msg/s of QoS 0 quotes under `market/<symbol>/quote`.
+/// - two consumer groups: orders shared by three fulfilment workers, quotes
+///   by two indexers.
 /// - billing and analytics acknowledge at once; warehouse acknowledges
 ///   slowly for 18 s of every 40, so its lag grows and then recovers;
 ///   archiver goes offline for 15 s of every 45, so its queue fills and drains.
@@ -44,6 +46,14 @@ public final class DemoTraffic: Sendable {
         })
         _ = try await open("analytics", clean: false, [.init(filter: "market/#", qos: .atLeastOnce)])
         _ = try await open("ops-console", [.init(filter: "#", qos: .atMostOnce)])
+        // Two consumer groups: orders shared by three fulfilment workers (one
+        // slower than the others), quotes shared by two indexers.
+        for (index, delay) in [(1, 0.0), (2, 0.0), (3, 0.05)] {
+            _ = try await open("fulfil-\(index)", clean: false, [.init(filter: "$share/fulfilment/orders/#", qos: .atLeastOnce)], ackDelay: { delay })
+        }
+        for index in 1...2 {
+            _ = try await open("indexer-\(index)", [.init(filter: "$share/indexers/market/#", qos: .atLeastOnce)])
+        }
         let archiver = try await open("archiver", clean: false, [.init(filter: "plant/+/temperature", qos: .atLeastOnce)])
         let sensors = try await open("sensor-gateway")
         let orders = try await open("orders-api")

@@ -69,6 +69,7 @@ public enum PrometheusRenderer {
         renderLatency(&w, snapshot.latency)
         renderTopics(&w, snapshot.topics)
         renderQueues(&w, snapshot.queues)
+        renderGroups(&w, snapshot.groups)
         renderProcess(&w, ProcessMetrics.read())
         return w.finish()
     }
@@ -117,6 +118,36 @@ public enum PrometheusRenderer {
                 w.sample(name + "_sum", ["queue": queue.name], latency.sumSeconds)
                 w.sample(name + "_count", ["queue": queue.name], latency.count)
             }
+        }
+    }
+
+    /// One series set per consumer group, labelled by group name and filter.
+    private static func renderGroups(_ w: inout PrometheusTextWriter, _ groups: [GroupSnapshot]) {
+        guard !groups.isEmpty else { return }
+        let gauges: [(String, String, (GroupSnapshot) -> Double?)] = [
+            ("wharf_group_depth", "Messages waiting in a consumer group for a member with room.", { Double($0.depth) }),
+            ("wharf_group_inflight", "Group messages given to a member and not yet acknowledged.", { Double($0.inflight) }),
+            ("wharf_group_consumers", "Members of the group with a connected client.", { Double($0.consumers) }),
+            ("wharf_group_members", "Members of the group, connected or not.", { Double($0.members.count) }),
+            ("wharf_group_lag_messages", "Group messages not yet acknowledged (depth + in flight).", { Double($0.lagMessages) }),
+            ("wharf_group_lag_seconds", "Seconds since the group's oldest unacknowledged message was published.", { $0.lagSeconds }),
+            ("wharf_group_oldest_message_age_seconds", "Age of the group's oldest waiting message (absent when none waits).", { $0.oldestMessageAgeSeconds }),
+        ]
+        for (name, help, value) in gauges {
+            w.family(name, .gauge, help)
+            for group in groups {
+                if let v = value(group) { w.sample(name, ["group": group.name, "filter": group.filter], v) }
+            }
+        }
+        let counters: [(String, String, (GroupSnapshot) -> Int)] = [
+            ("wharf_group_enqueued_total", "Messages added to the group's queue.", \.enqueuedTotal),
+            ("wharf_group_delivered_total", "Messages given to a member.", \.deliveredTotal),
+            ("wharf_group_acknowledged_total", "Group messages acknowledged by a member (QoS 0 ones when handed over).", \.acknowledgedTotal),
+            ("wharf_group_redelivered_total", "Messages a member gave back unacknowledged, handed out again.", \.redeliveredTotal),
+        ]
+        for (name, help, value) in counters {
+            w.family(name, .counter, help)
+            for group in groups { w.sample(name, ["group": group.name, "filter": group.filter], value(group)) }
         }
     }
 

@@ -121,6 +121,27 @@ import WharfMetrics
         }
     }
 
+    /// Consumer groups get their own series set, labelled by group and filter.
+    @Test func groupFamilies() {
+        var snapshot = Self.snapshot
+        snapshot.groups = [GroupSnapshot(
+            name: "workers", filter: "jobs/#", consumers: 2, depth: 7, inflight: 3, enqueuedTotal: 50, deliveredTotal: 43,
+            acknowledgedTotal: 40, redeliveredTotal: 1, lagMessages: 10, lagSeconds: 1.5, oldestMessageAgeSeconds: nil,
+            members: [.init(clientId: "a", online: true, inflight: 3, deliveredTotal: 20)]
+        )]
+        let lines = Set(PrometheusRenderer.render(snapshot).split(separator: "\n").map(String.init))
+        for expected in [
+            "wharf_group_depth{group=\"workers\",filter=\"jobs/#\"} 7",
+            "wharf_group_lag_seconds{group=\"workers\",filter=\"jobs/#\"} 1.5",
+            "wharf_group_members{group=\"workers\",filter=\"jobs/#\"} 1",
+            "wharf_group_redelivered_total{group=\"workers\",filter=\"jobs/#\"} 1",
+        ] {
+            #expect(lines.contains(expected), "missing: \(expected)")
+        }
+        #expect(!lines.contains { $0.hasPrefix("wharf_group_oldest_message_age_seconds{") }, "nothing waits: absent")
+        #expect(!PrometheusRenderer.render(Self.snapshot).contains("wharf_group_"), "no groups, no group families")
+    }
+
     /// OpenMetrics: counter families without _total, info type, # EOF last.
     @Test func openMetricsFormat() {
         let text = String(decoding: PrometheusRenderer.render(Self.snapshot, openMetrics: true), as: UTF8.self)

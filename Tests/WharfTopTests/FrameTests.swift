@@ -66,6 +66,27 @@ import WharfMetrics
         #expect(lines.last!.contains("q quit"))
     }
 
+    /// The Groups screen lists each group and, under it, its members.
+    @Test func groupsScreen() {
+        func snap(at t: Double, delivered: Int) -> MetricsSnapshot {
+            var s = TestSnapshots.snapshot(at: t)
+            s.groups = [GroupSnapshot(
+                name: "fulfilment", filter: "orders/#", consumers: 1, depth: 12, inflight: 4, enqueuedTotal: 100, deliveredTotal: delivered,
+                acknowledgedTotal: 80, redeliveredTotal: 0, lagMessages: 16, lagSeconds: 2, oldestMessageAgeSeconds: 1,
+                members: [.init(clientId: "worker-1", online: true, inflight: 4, deliveredTotal: delivered), .init(clientId: "worker-2", online: false, inflight: 0, deliveredTotal: 0)]
+            )]
+            return s
+        }
+        var view = ViewState()
+        view.screen = .groups
+        let node = TestSnapshots.node(snap(at: 1999, delivered: 60), snap(at: 2000, delivered: 90))
+        let lines = FrameBuilder.build(TestSnapshots.context([node], view: view), width: 120, height: 30).grid.text.split(separator: "\n")
+        let groupLine = try! #require(lines.first { $0.contains("fulfilment") })
+        #expect(groupLine.contains("orders/#") && groupLine.contains("12") && groupLine.contains("30/s"))
+        #expect(lines.contains { $0.contains("worker-1") && $0.contains("30/s") })
+        #expect(lines.contains { $0.contains("worker-2 (offline)") })
+    }
+
     @Test func tooSmall() {
         let frame = FrameBuilder.build(TestSnapshots.context([Self.busyNode]), width: 30, height: 8)
         #expect(frame.grid.text.contains("terminal too small"))

@@ -40,7 +40,7 @@ def test_every_alert_has_a_firing_test():
     alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
     fired = {c["alertname"] for t in tests["tests"] for c in t.get("alert_rule_test", []) if c.get("exp_alerts")}
     assert alerts == fired
-    wanted = {"WharfDown", "WharfConsumerLagHigh", "WharfQueueDepthGrowing", "WharfDeliveryLatencyHigh",
+    wanted = {"WharfDown", "WharfConsumerLagHigh", "WharfGroupLagHigh", "WharfQueueDepthGrowing", "WharfDeliveryLatencyHigh",
               "WharfMessagesDropped", "WharfConnectionsNearLimit"}
     assert wanted <= alerts
 
@@ -83,6 +83,8 @@ def emitted_names(broker, uid):
     """Every metric name a broker with traffic of every kind really emits."""
     sub = paho(broker.port, f"{uid}-q", clean=False)
     sub.subscribe("plant/#", 1)
+    member = paho(broker.port, f"{uid}-member")
+    member.subscribe("$share/workers/plant/#", 1)  # a consumer group, so its series exist
     pub = paho(broker.port, f"{uid}-p")
     for i in range(5):
         pub.publish(f"plant/{i}", b"x", qos=1)
@@ -93,6 +95,7 @@ def emitted_names(broker, uid):
     with urllib.request.urlopen(f"http://127.0.0.1:{broker.metrics_port}/metrics", timeout=5) as r:
         text = r.read().decode()
     pub.disconnect()
+    member.disconnect()
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
 
 

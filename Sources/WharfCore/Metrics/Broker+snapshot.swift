@@ -71,7 +71,8 @@ extension Broker {
             ),
             topics: topicStatistics.snapshot(),
             queues: queues,
-            clients: clients
+            clients: clients,
+            groups: allGroups.map { $0.snapshot(now: nowNanos) }.sorted { ($0.name, $0.filter) < ($1.name, $1.filter) }
         )
     }
 

@@ -45,7 +45,15 @@ extension Broker {
             return outcome
         }
         for target in scratch {
-            switch target.session.enqueue(message, qos: min(message.qos, target.qos), publisher: publisher) {
+            let session: Session
+            switch target.destination {
+            case .group(let group):
+                if group.enqueue(message) { outcome.queued += 1 } else { metrics.messageDropped(.queueFull, count: 1) }
+                continue
+            case .session(let plain):
+                session = plain
+            }
+            switch session.enqueue(message, qos: min(message.qos, target.qos), publisher: publisher) {
             case .accepted:
                 outcome.queued += 1
             case .acceptedPausePublisher:
@@ -70,7 +78,8 @@ extension Broker {
         var targets: [RouteTarget] = []
         tree.withLock { $0.match(topic: message.topic, into: &targets) }
         for target in targets {
-            switch target.session.enqueue(message, qos: min(message.qos, target.qos)) {
+            guard let session = target.session else { continue }  // $SYS is not for consumer groups
+            switch session.enqueue(message, qos: min(message.qos, target.qos)) {
             case .droppedQueueFull: metrics.messageDropped(.queueFull, count: 1)
             default: break
             }

@@ -10,6 +10,15 @@ extension Broker {
         codes.reserveCapacity(requests.count)
         var accepted: [(String, QoS)] = []
         for request in requests {
+            if let shared = SharedSubscription.parse(request.filter) {
+                guard case .success(let subscription) = shared, subscription.filter.topicLevelCount <= limits.maxTopicLevels else {
+                    codes.append(.failure)
+                    continue
+                }
+                join(session, subscription, qos: request.qos, as: request.filter)
+                codes.append(SubscribeReturnCode(granted: request.qos))
+                continue
+            }
             guard TopicRules.isValidTopicFilter(request.filter), request.filter.topicLevelCount <= limits.maxTopicLevels else {
                 codes.append(.failure)
                 continue
@@ -36,8 +45,51 @@ extension Broker {
     public func unsubscribe(_ session: Session, filters: [String]) {
         let known = filters.filter { session.forgetSubscription($0) }
         guard !known.isEmpty else { return }
-        tree.withLock { tree in
-            for filter in known { tree.unsubscribe(session, filter: filter) }
+        var plain: [String] = []
+        for filter in known {
+            if case .success(let shared)? = SharedSubscription.parse(filter) {
+                leave(session, shared)
+            } else {
+                plain.append(filter)
+            }
         }
+        guard !plain.isEmpty else { return }
+        tree.withLock { tree in
+            for filter in plain { tree.unsubscribe(session, filter: filter) }
+        }
+    }
+
+    /// Adds `session` to a consumer group, creating the group (and its one
+    /// subscription in the tree) on first use. Retained messages are not sent
+    /// to shared subscriptions (MQTT 5.0 section 4.8.2).
+    func join(_ session: Session, _ shared: SharedSubscription, qos: QoS, as filter: String) {
+        let group: ConsumerGroup = groups.withLock { groups in
+            if let existing = groups[shared.key] { return existing }
+            let group = ConsumerGroup(name: shared.group, filter: shared.filter, maxQueued: limits.maxQueuedMessages)
+            groups[shared.key] = group
+            tree.withLock { _ = $0.subscribe(RouteTarget(group: group, qos: .exactlyOnce), filter: shared.filter) }
+            return group
+        }
+        session.recordSubscription(filter, qos: qos)
+        session.joined(group)
+        group.join(session, qos: qos)
+    }
+
+    /// Removes `session` from a group; the group goes when its last member does.
+    func leave(_ session: Session, _ shared: SharedSubscription) {
+        groups.withLock { groups in
+            guard let group = groups[shared.key] else { return }
+            session.left(group)
+            guard group.leave(session) == 0 else { return }
+            groups.removeValue(forKey: shared.key)
+            tree.withLock { _ = $0.unsubscribe(group) }
+            let lost = group.removeAll()
+            if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
+        }
+    }
+
+    /// Every consumer group, for the metrics snapshot.
+    var allGroups: [ConsumerGroup] {
+        groups.withLock { Array($0.values) }
     }
 }

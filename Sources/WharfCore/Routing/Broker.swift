@@ -22,6 +22,8 @@ public final class Broker: Sendable {
     let sessions = Mutex<[ExactString: Session]>([:])
     let tree = Mutex(SubscriptionTree())
     let retained = Mutex(RetainedStore())
+    /// Consumer groups by name and filter (see `SharedSubscription.key`).
+    let groups = Mutex<[String: ConsumerGroup]>([:])
 
     public init(
         limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),

@@ -26,6 +26,8 @@ public struct OutboundQueue: Sendable {
         var message: Message
         var qos: QoS
         var retain: Bool
+        /// The consumer group that handed this message over, if any.
+        var group: ConsumerGroup?
     }
 
     struct Inflight: Sendable {
@@ -33,6 +35,7 @@ public struct OutboundQueue: Sendable {
         var qos: QoS
         var retain: Bool
         var phase: InflightPhase
+        var group: ConsumerGroup?
     }
 
     /// A delivery the consumer has acknowledged.
@@ -41,6 +44,8 @@ public struct OutboundQueue: Sendable {
         /// A retained message sent on subscribe: its age is not transit
         /// time, so latency figures leave it out.
         public let sentOnSubscribe: Bool
+        /// The consumer group it came from: it learns of the acknowledgement.
+        public let group: ConsumerGroup?
     }
 
     public enum EnqueueResult: Sendable, Hashable {
@@ -97,9 +102,9 @@ public struct OutboundQueue: Sendable {
         return head.qos == .atMostOnce || inflight.count < maxInflight
     }
 
-    public mutating func enqueue(_ message: Message, qos: QoS, retain: Bool) -> EnqueueResult {
+    public mutating func enqueue(_ message: Message, qos: QoS, retain: Bool, group: ConsumerGroup? = nil) -> EnqueueResult {
         guard pending.count < maxQueued else { return .queueFull }
-        pending.append(Pending(message: message, qos: qos, retain: retain))
+        pending.append(Pending(message: message, qos: qos, retain: retain, group: group))
         enqueuedTotal += 1
         return .queued
     }
@@ -118,7 +123,7 @@ public struct OutboundQueue: Sendable {
             guard inflight.count < maxInflight else { return }
             pending.removeFirst()
             let id = allocatePacketId()
-            inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck)
+            inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck, group: head.group)
             deliveredTotal += 1
             packets.append(.publish(head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false))
         }
@@ -142,7 +147,7 @@ public struct OutboundQueue: Sendable {
         guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain)
+        return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain, group: entry.group)
     }
 
     /// PUBREC for a QoS 2 message. The PUBREL must be sent whether or not the
@@ -159,7 +164,25 @@ public struct OutboundQueue: Sendable {
         guard let entry = inflight[id], entry.phase == .awaitingComplete else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain)
+        return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain, group: entry.group)
+    }
+
+    /// Takes out every message a consumer group handed over that the client
+    /// has not acknowledged (waiting, or sent and awaiting PUBACK/PUBREC), so
+    /// the group can give them to another member. QoS 2 messages past PUBREC
+    /// stay: the client has them, and only PUBREL/PUBCOMP remain.
+    public mutating func removeGroupMessages() -> [(ConsumerGroup, Message)] {
+        var taken: [(ConsumerGroup, Message)] = []
+        for (id, entry) in inflight where entry.group != nil && entry.phase == .awaitingAck {
+            taken.append((entry.group!, entry.message))
+            inflight.removeValue(forKey: id)
+        }
+        var kept = Deque<Pending>()
+        for entry in pending {
+            if let group = entry.group { taken.append((group, entry.message)) } else { kept.append(entry) }
+        }
+        pending = kept
+        return taken
     }
 
     /// Drops everything (clean session end). Returns how many messages were lost.

@@ -1,3 +1,4 @@
+import Atomics
 import Synchronization
 import WharfMQTT
 
@@ -32,6 +33,8 @@ public final class Session: Sendable {
         /// waited: it is stuck, so publishers are no longer held for it and
         /// what overflows its queue is dropped and counted, until it drains.
         var flowControlSuspended = false
+        /// Consumer groups this session is a member of.
+        var groups: [ObjectIdentifier: ConsumerGroup] = [:]
 
         /// The queue drained (or went offline): flow control starts afresh.
         mutating func resetFlowControl() {
@@ -47,6 +50,9 @@ public final class Session: Sendable {
     }
 
     private let state: Mutex<State>
+    /// How many groups this session is in, readable without the lock (the
+    /// drain path checks it on every batch).
+    private let groupCount = ManagedAtomic<Int>(0)
     private let latencyTrackers: Mutex<(deliver: LatencyTracker, acknowledge: LatencyTracker)>
     /// Queue length at which publishers to an online session are paused, and
     /// the length below which they resume (RabbitMQ-style flow control): a
@@ -67,7 +73,7 @@ public final class Session: Sendable {
         self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued)))
         let now = Clock.nowNanos()
         self.latencyTrackers = Mutex((LatencyTracker(now: now), LatencyTracker(now: now)))
-        self.highWaterMark = max(1, maxQueued * 3 / 4)
+        self.highWaterMark = max(1, maxQueued - maxQueued / 4)  // 3/4, without overflow for "no limit"
         self.lowWaterMark = maxQueued / 4
     }
 
@@ -135,6 +141,66 @@ public final class Session: Sendable {
         return result
     }
 
+    /// A consumer group hands over a message: accepted only while a client is
+    /// connected and has room (`groupCapacity`), so the group can offer it to
+    /// another member otherwise.
+    func enqueueForGroup(_ message: Message, qos: QoS, group: ConsumerGroup) -> Bool {
+        let (accepted, wake): (Bool, (any DeliveryTarget)?) = state.withLock { state in
+            guard let owner = state.owner, Self.capacity(state) > 0 else { return (false, nil) }
+            guard state.outbound.enqueue(message, qos: qos, retain: false, group: group) == .queued else { return (false, nil) }
+            guard !state.drainScheduled, state.outbound.canSend else { return (true, nil) }
+            state.drainScheduled = true
+            return (true, owner)
+        }
+        wake?.deliveriesPending()
+        return accepted
+    }
+
+    /// How many more group messages this member can take now: its in-flight
+    /// window less what it holds (0 while offline).
+    var groupCapacity: Int {
+        state.withLock { Self.capacity($0) }
+    }
+
+    private static func capacity(_ state: State) -> Int {
+        guard state.owner != nil else { return 0 }
+        return max(0, state.outbound.maxInflight - state.outbound.inflightCount - state.outbound.queuedCount)
+    }
+
+    func joined(_ group: ConsumerGroup) {
+        let count = state.withLock { state in
+            state.groups[ObjectIdentifier(group)] = group
+            return state.groups.count
+        }
+        groupCount.store(count, ordering: .relaxed)
+    }
+
+    func left(_ group: ConsumerGroup) {
+        let count = state.withLock { state in
+            state.groups.removeValue(forKey: ObjectIdentifier(group))
+            return state.groups.count
+        }
+        groupCount.store(count, ordering: .relaxed)
+    }
+
+    /// The groups this session belongs to offer it what waits (after it
+    /// drained, acknowledged or came back).
+    public func dispatchGroups() {
+        guard groupCount.load(ordering: .relaxed) > 0 else { return }
+        let groups = state.withLock { Array($0.groups.values) }
+        for group in groups { group.dispatch() }
+    }
+
+    /// Gives every unacknowledged group message back to its group.
+    private func returnGroupMessages(_ taken: [(ConsumerGroup, Message)]) {
+        guard !taken.isEmpty else { return }
+        var byGroup: [ObjectIdentifier: (ConsumerGroup, [Message])] = [:]
+        for (group, message) in taken {
+            byGroup[ObjectIdentifier(group), default: (group, [])].1.append(message)
+        }
+        for (group, messages) in byGroup.values { group.returned(messages) }
+    }
+
     /// Called by the owner on its loop: takes what may be sent now, and
     /// resumes paused publishers once the queue is below its low-water mark.
     public func takePackets(for owner: any DeliveryTarget, into packets: inout [OutboundPacket]) {
@@ -166,25 +232,27 @@ public final class Session: Sendable {
     /// Forgets `owner` if it is still the live connection. Returns true if it was.
     @discardableResult
     public func detach(_ owner: any DeliveryTarget) -> Bool {
-        let (detached, resume): (Bool, [any DeliveryTarget]) = state.withLock { state in
-            guard state.owner === owner else { return (false, []) }
+        let (detached, resume, taken): (Bool, [any DeliveryTarget], [(ConsumerGroup, Message)]) = state.withLock { state in
+            guard state.owner === owner else { return (false, [], []) }
             state.owner = nil
             state.drainScheduled = false
             state.resetFlowControl()
-            // Offline queues do not hold publishers back.
-            return (true, state.takePausedPublishers())
+            // Offline queues do not hold publishers back, nor group messages.
+            return (true, state.takePausedPublishers(), state.outbound.removeGroupMessages())
         }
         for publisher in resume { publisher.resumeReading() }
+        returnGroupMessages(taken)
         return detached
     }
 
     /// Detaches whoever owns the session (it is being discarded). Returns that owner.
     func detachAll() -> (any DeliveryTarget)? {
-        let (owner, resume) = state.withLock { state in
+        let (owner, resume, taken) = state.withLock { state in
             defer { state.owner = nil }
-            return (state.owner, state.takePausedPublishers())
+            return (state.owner, state.takePausedPublishers(), state.outbound.removeGroupMessages())
         }
         for publisher in resume { publisher.resumeReading() }
+        returnGroupMessages(taken)
         return owner
     }
 

@@ -2,12 +2,38 @@ import WharfMQTT
 
 /// A subscriber and the QoS it asked for, as found by a topic match.
 public struct RouteTarget: Sendable {
-    public let session: Session
+    /// Where a matching message goes: one session, or a consumer group that
+    /// hands it to one of its members.
+    public enum Destination: Sendable {
+        case session(Session)
+        case group(ConsumerGroup)
+    }
+
+    public let destination: Destination
     public var qos: QoS
 
     public init(session: Session, qos: QoS) {
-        self.session = session
+        self.destination = .session(session)
         self.qos = qos
+    }
+
+    public init(group: ConsumerGroup, qos: QoS) {
+        self.destination = .group(group)
+        self.qos = qos
+    }
+
+    /// Identity of the destination: one entry per session or group per filter.
+    var key: ObjectIdentifier {
+        switch destination {
+        case .session(let session): return ObjectIdentifier(session)
+        case .group(let group): return ObjectIdentifier(group)
+        }
+    }
+
+    /// The session, for a plain subscription.
+    public var session: Session? {
+        if case .session(let session) = destination { return session }
+        return nil
     }
 }
 
@@ -33,6 +59,12 @@ public struct SubscriptionTree: Sendable {
     /// Adds or replaces `session`'s subscription to `filter`. Returns true if it is new.
     @discardableResult
     public mutating func subscribe(_ session: Session, filter: String, qos: QoS) -> Bool {
+        subscribe(RouteTarget(session: session, qos: qos), filter: filter)
+    }
+
+    /// Adds or replaces a destination's subscription to `filter`.
+    @discardableResult
+    public mutating func subscribe(_ target: RouteTarget, filter: String) -> Bool {
         var node = root
         for level in filter.topicLevels {
             if let child = node.children[level] {
@@ -43,7 +75,7 @@ public struct SubscriptionTree: Sendable {
                 node = child
             }
         }
-        let isNew = node.subscribers.updateValue(RouteTarget(session: session, qos: qos), forKey: ObjectIdentifier(session)) == nil
+        let isNew = node.subscribers.updateValue(target, forKey: target.key) == nil
         if isNew { count += 1 }
         return isNew
     }
@@ -51,6 +83,15 @@ public struct SubscriptionTree: Sendable {
     /// Removes `session`'s subscription to `filter`; prunes empty nodes.
     @discardableResult
     public mutating func unsubscribe(_ session: Session, filter: String) -> Bool {
+        unsubscribe(key: ObjectIdentifier(session), filter: filter)
+    }
+
+    @discardableResult
+    public mutating func unsubscribe(_ group: ConsumerGroup) -> Bool {
+        unsubscribe(key: ObjectIdentifier(group), filter: group.filter)
+    }
+
+    private mutating func unsubscribe(key: ObjectIdentifier, filter: String) -> Bool {
         let levels = filter.topicLevels
         var path: [(Node, TopicLevel)] = []
         var node = root
@@ -59,7 +100,7 @@ public struct SubscriptionTree: Sendable {
             path.append((node, level))
             node = child
         }
-        guard node.subscribers.removeValue(forKey: ObjectIdentifier(session)) != nil else { return false }
+        guard node.subscribers.removeValue(forKey: key) != nil else { return false }
         count -= 1
         var current = node
         while current.isEmpty, let (parent, level) = path.popLast() {
@@ -105,10 +146,10 @@ public struct SubscriptionTree: Sendable {
 
     /// Overlapping filters of one session yield one delivery at the maximum QoS.
     private static func mergeDuplicates(_ targets: inout [RouteTarget], from start: Int) {
-        targets[start...].sort { ObjectIdentifier($0.session) < ObjectIdentifier($1.session) }
+        targets[start...].sort { $0.key < $1.key }
         var write = start
         for read in (start + 1)..<targets.count {
-            if targets[read].session === targets[write].session {
+            if targets[read].key == targets[write].key {
                 targets[write].qos = max(targets[write].qos, targets[read].qos)
             } else {
                 write += 1

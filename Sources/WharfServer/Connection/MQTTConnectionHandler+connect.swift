@@ -61,6 +61,7 @@ extension MQTTConnectionHandler {
         for packet in packetScratch { writeOutbound(packet) }
         packetScratch.removeAll(keepingCapacity: true)
         drainAfterReadBatch = true
+        opened.session.dispatchGroups()
         logger.debug(
             "connected",
             metadata: ["version": "\(connect.version)", "clean": "\(connect.cleanSession)", "present": "\(opened.sessionPresent)"]

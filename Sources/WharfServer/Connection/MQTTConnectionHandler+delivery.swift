@@ -15,6 +15,8 @@ extension MQTTConnectionHandler {
             return
         }
         session.takePackets(for: deliveryTarget, into: &packetScratch)
+        // Room freed by what goes out now: groups may hand over more.
+        defer { session.dispatchGroups() }
         guard !packetScratch.isEmpty else { return }
         for packet in packetScratch { writeOutbound(packet) }
         packetScratch.removeAll(keepingCapacity: true)

@@ -14,8 +14,9 @@ extension MQTTConnectionHandler {
                 handlePublish(publish, session: session)
             }
         case .puback(let ack):
-            if let done = session.acknowledge(ack.packetId, from: deliveryTarget), !done.sentOnSubscribe, broker.recordsDetail {
-                acknowledgedPublishTimes.append(done.message.publishedAtNanos)
+            if let done = session.acknowledge(ack.packetId, from: deliveryTarget) {
+                done.group?.acknowledged(done.message)
+                if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
             }
             drainAfterReadBatch = true
         case .pubrec(let ack):
@@ -26,8 +27,9 @@ extension MQTTConnectionHandler {
             session.releaseInbound(ack.packetId)
             writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId)))
         case .pubcomp(let ack):
-            if let done = session.completed(ack.packetId, from: deliveryTarget), !done.sentOnSubscribe, broker.recordsDetail {
-                acknowledgedPublishTimes.append(done.message.publishedAtNanos)
+            if let done = session.completed(ack.packetId, from: deliveryTarget) {
+                done.group?.acknowledged(done.message)
+                if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
             }
             drainAfterReadBatch = true
         case .subscribe(let subscribe):

@@ -18,6 +18,8 @@ public struct NodeHistory: Sendable {
     public private(set) var previousQueues: [String: QueueSnapshot] = [:]
     public private(set) var previousClients: [String: ClientSnapshot] = [:]
     public private(set) var previousTopics: [String: MetricsSnapshot.TopicCounts] = [:]
+    /// By name + "\u{0}" + filter.
+    public private(set) var previousGroups: [String: GroupSnapshot] = [:]
     /// One point per refresh, oldest first, at most `capacity`.
     public private(set) var messagesIn: [Double] = []
     public private(set) var messagesOut: [Double] = []
@@ -45,6 +47,7 @@ public struct NodeHistory: Sendable {
         previousQueues = Dictionary(previous.queues.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         previousClients = Dictionary(previous.clients.map { ($0.clientId, $0) }, uniquingKeysWith: { a, _ in a })
         previousTopics = Dictionary(previous.topics.topics.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        previousGroups = Dictionary(previous.groups.map { ($0.name + "\u{0}" + $0.filter, $0) }, uniquingKeysWith: { a, _ in a })
         let seconds = snapshot.takenAtSeconds - previous.takenAtSeconds
         func rate(_ now: Int, _ before: Int) -> Double { max(0, Double(now - before) / seconds) }
         append(&messagesIn, rate(snapshot.messages.receivedTotal, previous.messages.receivedTotal))

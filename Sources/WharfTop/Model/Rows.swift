@@ -32,6 +32,22 @@ public struct ClientRow: Sendable, Equatable {
     public var connectedAt: Double
 }
 
+/// A line of the Groups screen: a group, or one of its members under it.
+public struct GroupRow: Sendable, Equatable {
+    public var node: String
+    public var group: String
+    public var filter: String
+    /// Nil on the group's own line.
+    public var member: String?
+    public var online: Bool
+    public var depth: Int?
+    public var inflight: Int
+    public var consumers: Int?
+    public var deliveryRate: Double?
+    public var lagMessages: Int?
+    public var lagSeconds: Double?
+}
+
 /// A node of the topic tree: a level, its subtree's totals and rates, and
 /// the sampled last payload of the topic ending here (if tracked).
 public struct TopicRow: Sendable, Equatable {
@@ -137,6 +153,34 @@ public enum RowBuilder {
             }
         }
         walk(root, path: "", depth: 0)
+        return rows
+    }
+
+    /// Each group followed by its members, groups by lag (seconds) first.
+    public static func groups(_ nodes: [NodeHistory]) -> [GroupRow] {
+        var rows: [GroupRow] = []
+        for node in nodes {
+            guard let snapshot = node.latest else { continue }
+            let interval = node.interval
+            for group in snapshot.groups.sorted(by: { $0.lagSeconds > $1.lagSeconds }) {
+                let before = node.previousGroups[group.name + "\u{0}" + group.filter]
+                rows.append(GroupRow(
+                    node: node.label, group: group.name, filter: group.filter, member: nil, online: group.consumers > 0,
+                    depth: group.depth, inflight: group.inflight, consumers: group.consumers,
+                    deliveryRate: perSecond(group.deliveredTotal, before?.deliveredTotal, interval),
+                    lagMessages: group.lagMessages, lagSeconds: group.lagSeconds
+                ))
+                let previousMembers = Dictionary((before?.members ?? []).map { ($0.clientId, $0.deliveredTotal) }, uniquingKeysWith: { a, _ in a })
+                for member in group.members {
+                    rows.append(GroupRow(
+                        node: node.label, group: group.name, filter: group.filter, member: member.clientId, online: member.online,
+                        depth: nil, inflight: member.inflight, consumers: nil,
+                        deliveryRate: perSecond(member.deliveredTotal, previousMembers[member.clientId], interval),
+                        lagMessages: nil, lagSeconds: nil
+                    ))
+                }
+            }
+        }
         return rows
     }
 

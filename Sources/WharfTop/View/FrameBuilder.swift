@@ -70,8 +70,11 @@ public enum FrameBuilder {
             }
             TopicsScreen.draw(ctx, rows: rows, into: &grid, area: content)
         case .groups:
-            clampSelection(0)
-            GroupsScreen.draw(ctx, into: &grid, area: content)
+            let rows = GroupsScreen.rows(context)
+            clampSelection(rows.count)
+            ctx.view = view
+            selectedKey = rows.indices.contains(view.selection) ? rows[view.selection].member ?? rows[view.selection].group : nil
+            GroupsScreen.draw(ctx, rows: rows, into: &grid, area: content)
         case .latency:
             clampSelection(0)
             LatencyScreen.draw(ctx, into: &grid, area: content)

@@ -19,7 +19,7 @@ public enum Screen: Int, CaseIterable, Sendable {
 public struct ViewState: Sendable, Equatable {
     public var screen: Screen = .queues
     /// Per screen: sort column index and direction.
-    public var sortColumn: [Screen: Int] = [.queues: 7, .clients: 0]
+    public var sortColumn: [Screen: Int] = [.queues: 7, .clients: 0, .groups: -1]
     public var sortDescending: [Screen: Bool] = [.queues: true]
     /// Shows only rows whose name contains it (case-insensitive).
     public var filter = ""

@@ -1,0 +1,195 @@
+import DequeModule
+import OrderedCollections
+import Synchronization
+import WharfMetrics
+import WharfMQTT
+
+/// A consumer group: the queue behind a shared subscription. Each message
+/// goes to one member, the one with the most free capacity (its in-flight
+/// window minus what it holds), round robin among equals. Messages wait in
+/// the group while no member can take them, even with every member offline
+/// (a durable work queue), up to the queue limit.
+///
+/// A member that goes offline hands back what it held and had not
+/// acknowledged; the group gives it to another member. Lock order: the
+/// group's lock may be held while a member session's lock is taken, never
+/// the other way round.
+public final class ConsumerGroup: Sendable {
+    public let name: String
+    public let filter: String
+
+    struct Member: Sendable {
+        let session: Session
+        var qos: QoS
+        var deliveredTotal = 0
+    }
+
+    struct Outstanding: Sendable {
+        let publishedAt: UInt64
+        let member: ObjectIdentifier
+    }
+
+    struct State: Sendable {
+        var members: [Member] = []
+        var ready = Deque<Message>()
+        /// Delivered to a member and not acknowledged yet, in delivery order.
+        var outstanding = OrderedDictionary<ObjectIdentifier, Outstanding>()
+        var nextMember = 0
+        var enqueuedTotal = 0
+        var deliveredTotal = 0
+        var acknowledgedTotal = 0
+        var redeliveredTotal = 0
+    }
+
+    private let state = Mutex(State())
+    let maxQueued: Int
+
+    init(name: String, filter: String, maxQueued: Int) {
+        self.name = name
+        self.filter = filter
+        self.maxQueued = maxQueued == 0 ? Int.max : maxQueued
+    }
+
+    // MARK: Membership
+
+    /// Adds or updates a member. Returns true if it is new.
+    @discardableResult
+    func join(_ session: Session, qos: QoS) -> Bool {
+        let isNew: Bool = state.withLock { state in
+            if let index = state.members.firstIndex(where: { $0.session === session }) {
+                state.members[index].qos = qos
+                return false
+            }
+            state.members.append(Member(session: session, qos: qos))
+            return true
+        }
+        dispatch()
+        return isNew
+    }
+
+    /// Removes a member. Returns how many members are left.
+    func leave(_ session: Session) -> Int {
+        state.withLock { state in
+            state.members.removeAll { $0.session === session }
+            return state.members.count
+        }
+    }
+
+    public var memberCount: Int { state.withLock { $0.members.count } }
+
+    // MARK: Messages
+
+    /// Queues a message for the group and hands out what members can take.
+    func enqueue(_ message: Message) -> Bool {
+        let accepted: Bool = state.withLock { state in
+            guard state.ready.count < maxQueued else { return false }
+            state.ready.append(message)
+            state.enqueuedTotal += 1
+            return true
+        }
+        if accepted { dispatch() }
+        return accepted
+    }
+
+    /// Gives waiting messages to members with free capacity, most free first.
+    public func dispatch() {
+        state.withLock { state in
+            while let message = state.ready.first {
+                guard let index = Self.pickMember(&state) else { return }
+                let member = state.members[index]
+                guard member.session.enqueueForGroup(message, qos: min(message.qos, member.qos), group: self) else { return }
+                state.ready.removeFirst()
+                state.members[index].deliveredTotal += 1
+                state.deliveredTotal += 1
+                // A QoS 0 copy is done once handed over; QoS 1/2 waits for its ack.
+                if min(message.qos, member.qos) != .atMostOnce {
+                    state.outstanding[ObjectIdentifier(message)] = Outstanding(
+                        publishedAt: message.publishedAtNanos, member: ObjectIdentifier(member.session)
+                    )
+                } else {
+                    state.acknowledgedTotal += 1
+                }
+            }
+        }
+    }
+
+    /// The online member with the most free capacity; ties go round robin.
+    private static func pickMember(_ state: inout State) -> Int? {
+        let count = state.members.count
+        guard count > 0 else { return nil }
+        var best: Int?
+        var bestCapacity = 0
+        for offset in 0..<count {
+            let index = (state.nextMember + offset) % count
+            let capacity = state.members[index].session.groupCapacity
+            if capacity > bestCapacity {
+                best = index
+                bestCapacity = capacity
+            }
+        }
+        if let best { state.nextMember = (best + 1) % count }
+        return best
+    }
+
+    /// A member acknowledged (PUBACK or PUBCOMP) a message this group gave it.
+    public func acknowledged(_ message: Message) {
+        state.withLock { state in
+            if state.outstanding.removeValue(forKey: ObjectIdentifier(message)) != nil {
+                state.acknowledgedTotal += 1
+            }
+        }
+        dispatch()
+    }
+
+    /// A member went away holding these unacknowledged messages: they go back
+    /// to the front of the queue, in order, for another member.
+    func returned(_ messages: [Message]) {
+        guard !messages.isEmpty else { return }
+        state.withLock { state in
+            for message in messages.reversed() {
+                state.outstanding.removeValue(forKey: ObjectIdentifier(message))
+                state.ready.prepend(message)
+                state.redeliveredTotal += 1
+            }
+        }
+        dispatch()
+    }
+
+    /// Messages dropped when the group itself goes (its last member left).
+    func removeAll() -> Int {
+        state.withLock { state in
+            defer {
+                state.ready.removeAll()
+                state.outstanding.removeAll()
+            }
+            return state.ready.count
+        }
+    }
+
+    // MARK: Metrics
+
+    func snapshot(now: UInt64) -> GroupSnapshot {
+        func age(_ nanos: UInt64) -> Double { now > nanos ? Double(now - nanos) / 1e9 : 0 }
+        return state.withLock { state in
+            let oldestReady = state.ready.first?.publishedAtNanos
+            let oldestOutstanding = state.outstanding.values.lazy.map(\.publishedAt).min()
+            let oldest = [oldestReady, oldestOutstanding].compactMap { $0 }.min()
+            var inflightByMember: [ObjectIdentifier: Int] = [:]
+            for entry in state.outstanding.values { inflightByMember[entry.member, default: 0] += 1 }
+            let members: [GroupSnapshot.Member] = state.members.map { member in
+                GroupSnapshot.Member(
+                    clientId: member.session.clientId, online: member.session.isOnline,
+                    inflight: inflightByMember[ObjectIdentifier(member.session)] ?? 0, deliveredTotal: member.deliveredTotal
+                )
+            }
+            return GroupSnapshot(
+                name: name, filter: filter, consumers: members.filter(\.online).count,
+                depth: state.ready.count, inflight: state.outstanding.count,
+                enqueuedTotal: state.enqueuedTotal, deliveredTotal: state.deliveredTotal,
+                acknowledgedTotal: state.acknowledgedTotal, redeliveredTotal: state.redeliveredTotal,
+                lagMessages: state.ready.count + state.outstanding.count,
+                lagSeconds: oldest.map(age) ?? 0, oldestMessageAgeSeconds: oldestReady.map(age), members: members
+            )
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Testing
+@testable import WharfCore
+import WharfMQTT
+
+@Suite struct ConsumerGroupTests {
+    private func member(_ broker: Broker, _ id: String, persistent: Bool = false) -> (Session, RecordingTarget) {
+        let owner = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        let session = broker.openSession(clientId: id, cleanSession: !persistent, owner: owner, resend: &packets).session
+        return (session, owner)
+    }
+
+    private func drain(_ session: Session, _ owner: RecordingTarget) -> [OutboundPacket] {
+        var packets: [OutboundPacket] = []
+        session.takePackets(for: owner, into: &packets)
+        return packets
+    }
+
+    /// `$share/<group>/<filter>` parses; anything else is not shared; bad ones fail.
+    @Test func parsing() {
+        guard case .success(let shared)? = SharedSubscription.parse("$share/workers/jobs/#") else { Issue.record("no parse"); return }
+        #expect(shared.group == "workers" && shared.filter == "jobs/#")
+        #expect(SharedSubscription.parse("jobs/#") == nil)
+        for bad in ["$share/", "$share/g", "$share/g+/x", "$share//x", "$share/g/a/#/b"] {
+            guard case .failure? = SharedSubscription.parse(bad) else { Issue.record("accepted \(bad)"); continue }
+        }
+    }
+
+    /// Each message goes to exactly one member, spread across members with room.
+    @Test func eachMessageToOneMember() {
+        let broker = Broker()
+        let members = (0..<3).map { member(broker, "m\($0)") }
+        for (session, _) in members { _ = broker.subscribe(session, [.init(filter: "$share/g/jobs/+", qos: .atLeastOnce)]) }
+        for i in 0..<30 { broker.publish(message("jobs/\(i % 4)", "\(i)")) }
+        let received = members.map { drain($0.0, $0.1).compactMap(\.payloadString) }
+        #expect(received.map(\.count) == [10, 10, 10], "20 in flight each at most; capacity ties go round robin")
+        #expect(Set(received.flatMap { $0 }).count == 30)
+    }
+
+    /// Without room anywhere, messages wait in the group; an ack hands out the next.
+    @Test func waitsForCapacity() throws {
+        var limits = BrokerLimits()
+        limits.maxInflightMessages = 2
+        let broker = Broker(limits: limits)
+        let (session, owner) = member(broker, "solo")
+        _ = broker.subscribe(session, [.init(filter: "$share/g/t", qos: .atLeastOnce)])
+        for i in 0..<5 { broker.publish(message("t", "\(i)")) }
+        var sent = drain(session, owner)
+        #expect(sent.compactMap(\.payloadString) == ["0", "1"])
+        let group = try #require(broker.allGroups.first)
+        #expect(group.snapshot(now: Clock.nowNanos()).depth == 3)
+        let done = try #require(session.acknowledge(sent[0].packetId!, from: owner))
+        done.group?.acknowledged(done.message)
+        sent = drain(session, owner)
+        #expect(sent.compactMap(\.payloadString) == ["2"])
+        let snapshot = group.snapshot(now: Clock.nowNanos())
+        #expect(snapshot.depth == 2 && snapshot.inflight == 2 && snapshot.acknowledgedTotal == 1)
+    }
+
+    /// A member that leaves hands back what it had not acknowledged, for another member.
+    @Test func leavingMemberReturnsMessages() {
+        let broker = Broker()
+        let (first, firstOwner) = member(broker, "first")
+        _ = broker.subscribe(first, [.init(filter: "$share/g/t", qos: .atLeastOnce)])
+        for i in 0..<3 { broker.publish(message("t", "\(i)")) }
+        #expect(drain(first, firstOwner).count == 3)
+        let (second, secondOwner) = member(broker, "second")
+        _ = broker.subscribe(second, [.init(filter: "$share/g/t", qos: .atLeastOnce)])
+        broker.closeSession(first, owner: firstOwner)  // gone without acknowledging
+        #expect(drain(second, secondOwner).compactMap(\.payloadString) == ["0", "1", "2"])
+        #expect(broker.allGroups.first?.snapshot(now: Clock.nowNanos()).redeliveredTotal == 3)
+    }
+
+    /// With every member offline (persistent sessions) the group keeps queueing;
+    /// when the last member unsubscribes the group goes.
+    @Test func durableWhileMembersAreOffline() {
+        let broker = Broker()
+        let (session, owner) = member(broker, "durable", persistent: true)
+        _ = broker.subscribe(session, [.init(filter: "$share/g/t", qos: .atLeastOnce)])
+        broker.closeSession(session, owner: owner)
+        for i in 0..<4 { broker.publish(message("t", "\(i)")) }
+        #expect(broker.allGroups.first?.snapshot(now: Clock.nowNanos()).depth == 4)
+        let back = RecordingTarget()
+        var resend: [OutboundPacket] = []
+        _ = broker.openSession(clientId: "durable", cleanSession: false, owner: back, resend: &resend)
+        session.dispatchGroups()
+        #expect(drain(session, back).compactMap(\.payloadString) == ["0", "1", "2", "3"])
+        broker.unsubscribe(session, filters: ["$share/g/t"])
+        #expect(broker.allGroups.isEmpty)
+    }
+
+    /// A shared and a plain subscription of the same session are independent.
+    @Test func sharedAndPlainAreIndependent() {
+        let broker = Broker()
+        let (session, owner) = member(broker, "both")
+        _ = broker.subscribe(session, [.init(filter: "$share/g/t", qos: .atLeastOnce), .init(filter: "t", qos: .atLeastOnce)])
+        broker.publish(message("t", "x"))
+        #expect(drain(session, owner).count == 2)
+    }
+}
