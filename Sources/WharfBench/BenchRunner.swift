@@ -44,12 +44,19 @@ public struct BenchRunner: Sendable {
         let stats = ReceiveStats(expected: expected)
         let runId = UInt32.random(in: 0...UInt32.max)
 
-        let subscriber = try await connect(group: group, clientId: "bench-sub-\(runId)", stats: stats)
-        try await subscriber.channel.eventLoop.flatSubmit {
-            let promise = subscriber.channel.eventLoop.makePromise(of: Void.self)
-            subscriber.handler.value.subscribe(filter: "wharf-bench/\(runId)/#", qos: qos, promise: promise)
-            return promise.futureResult
-        }.get()
+        // One subscriber, or four members of one consumer group sharing the work.
+        let memberCount = scenario == .sharedQoS1 ? 4 : 1
+        let filter = scenario == .sharedQoS1 ? "$share/bench-\(runId)/wharf-bench/\(runId)/#" : "wharf-bench/\(runId)/#"
+        var subscribers: [Client] = []
+        for index in 0..<memberCount {
+            let subscriber = try await connect(group: group, clientId: "bench-sub-\(runId)-\(index)", stats: stats)
+            try await subscriber.channel.eventLoop.flatSubmit {
+                let promise = subscriber.channel.eventLoop.makePromise(of: Void.self)
+                subscriber.handler.value.subscribe(filter: filter, qos: qos, promise: promise)
+                return promise.futureResult
+            }.get()
+            subscribers.append(subscriber)
+        }
 
         var clients: [Client] = []
         for index in 0..<publisherCount {
@@ -88,7 +95,7 @@ public struct BenchRunner: Sendable {
         }
         let end = stats.count > 0 ? stats.lastReceiveNanos : NIODeadline.now().uptimeNanoseconds
         let percentiles = stats.percentiles([50, 99])
-        for client in clients + [subscriber] { try? await client.channel.close() }
+        for client in clients + subscribers { try? await client.channel.close() }
         return BenchResult(
             scenario: scenario, sent: expected, received: stats.count,
             seconds: Double(end - start) / 1e9, latencyP50: percentiles[0], latencyP99: percentiles[1]

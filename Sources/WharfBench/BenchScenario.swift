@@ -6,6 +6,9 @@ public enum BenchScenario: String, Sendable, CaseIterable {
     case fanInQoS0 = "fan-in-qos0"
     /// One QoS 1 publisher to one QoS 1 subscriber (a reliable pipeline).
     case oneToOneQoS1 = "one-to-one-qos1"
+    /// One QoS 1 publisher to a consumer group of four QoS 1 members
+    /// (`$share/...`, a work queue with competing consumers).
+    case sharedQoS1 = "shared-qos1"
 }
 
 /// What a run measured.

@@ -16,7 +16,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Broker port.")
     var port = 1883
 
-    @Option(help: "fan-in-qos0 (many publishers, one subscriber) or one-to-one-qos1.")
+    @Option(help: "fan-in-qos0 (many publishers, one subscriber), one-to-one-qos1, or shared-qos1 (one publisher, a group of four).")
     var scenario: BenchScenario = .fanInQoS0
 
     @Option(help: "Publishers (fan-in).")
