@@ -1,5 +1,4 @@
 import DequeModule
-import OrderedCollections
 import Synchronization
 import WharfMetrics
 import WharfMQTT
@@ -22,6 +21,9 @@ public final class ConsumerGroup: Sendable {
         let session: Session
         var qos: QoS
         var deliveredTotal = 0
+        /// This group's QoS 1/2 messages the member holds unacknowledged: the
+        /// group's own view of its load, read without the member's lock.
+        var held = 0
     }
 
     struct Outstanding: Sendable {
@@ -32,8 +34,9 @@ public final class ConsumerGroup: Sendable {
     struct State: Sendable {
         var members: [Member] = []
         var ready = Deque<Message>()
-        /// Delivered to a member and not acknowledged yet, in delivery order.
-        var outstanding = OrderedDictionary<ObjectIdentifier, Outstanding>()
+        /// Delivered to a member and not acknowledged yet. A plain dictionary:
+        /// acks arrive in any order, and removal must not shift the rest.
+        var outstanding: [ObjectIdentifier: Outstanding] = [:]
         var nextMember = 0
         var enqueuedTotal = 0
         var deliveredTotal = 0
@@ -91,20 +94,41 @@ public final class ConsumerGroup: Sendable {
         return accepted
     }
 
-    /// Gives waiting messages to members with free capacity, most free first.
+    /// Gives waiting messages to members with room: the least loaded first
+    /// (fewest of this group's messages unacknowledged, so the most free
+    /// in-flight window), round robin among equals. The group's own counts
+    /// rank the members; the member's session has the last word (it refuses
+    /// when offline or full), so each message costs one session lock, not one
+    /// per member.
     public func dispatch() {
         state.withLock { state in
+            var order: [Int] = []
             while let message = state.ready.first {
-                guard let index = Self.pickMember(&state) else { return }
-                let member = state.members[index]
-                guard member.session.enqueueForGroup(message, qos: min(message.qos, member.qos), group: self) else { return }
+                let count = state.members.count
+                guard count > 0 else { return }
+                order.removeAll(keepingCapacity: true)
+                for offset in 0..<count { order.append((state.nextMember + offset) % count) }
+                // Stable: equal loads keep the round-robin order.
+                let members = state.members  // a copy-on-write reference, not a copy
+                order.sort { members[$0].held < members[$1].held }
+                var placed: Int?
+                for index in order {
+                    let member = state.members[index]
+                    if member.session.enqueueForGroup(message, qos: min(message.qos, member.qos), group: self) {
+                        placed = index
+                        break
+                    }
+                }
+                guard let index = placed else { return }  // nobody has room: it waits
+                state.nextMember = (index + 1) % count
                 state.ready.removeFirst()
                 state.members[index].deliveredTotal += 1
                 state.deliveredTotal += 1
                 // A QoS 0 copy is done once handed over; QoS 1/2 waits for its ack.
-                if min(message.qos, member.qos) != .atMostOnce {
+                if min(message.qos, state.members[index].qos) != .atMostOnce {
+                    state.members[index].held += 1
                     state.outstanding[ObjectIdentifier(message)] = Outstanding(
-                        publishedAt: message.publishedAtNanos, member: ObjectIdentifier(member.session)
+                        publishedAt: message.publishedAtNanos, member: ObjectIdentifier(state.members[index].session)
                     )
                 } else {
                     state.acknowledgedTotal += 1
@@ -113,32 +137,28 @@ public final class ConsumerGroup: Sendable {
         }
     }
 
-    /// The online member with the most free capacity; ties go round robin.
-    private static func pickMember(_ state: inout State) -> Int? {
-        let count = state.members.count
-        guard count > 0 else { return nil }
-        var best: Int?
-        var bestCapacity = 0
-        for offset in 0..<count {
-            let index = (state.nextMember + offset) % count
-            let capacity = state.members[index].session.groupCapacity
-            if capacity > bestCapacity {
-                best = index
-                bestCapacity = capacity
-            }
+    private static func release(_ entry: Outstanding, in state: inout State) {
+        if let index = state.members.firstIndex(where: { ObjectIdentifier($0.session) == entry.member }) {
+            state.members[index].held = max(0, state.members[index].held - 1)
         }
-        if let best { state.nextMember = (best + 1) % count }
-        return best
     }
 
-    /// A member acknowledged (PUBACK or PUBCOMP) a message this group gave it.
-    public func acknowledged(_ message: Message) {
+    /// A member acknowledged (PUBACK or PUBCOMP) messages this group gave it:
+    /// a read batch's worth under one lock, then one dispatch.
+    public func acknowledged(_ messages: some Sequence<Message>) {
         state.withLock { state in
-            if state.outstanding.removeValue(forKey: ObjectIdentifier(message)) != nil {
-                state.acknowledgedTotal += 1
+            for message in messages {
+                if let entry = state.outstanding.removeValue(forKey: ObjectIdentifier(message)) {
+                    state.acknowledgedTotal += 1
+                    Self.release(entry, in: &state)
+                }
             }
         }
         dispatch()
+    }
+
+    public func acknowledged(_ message: Message) {
+        acknowledged(CollectionOfOne(message))
     }
 
     /// A member went away holding these unacknowledged messages: they go back
@@ -147,7 +167,9 @@ public final class ConsumerGroup: Sendable {
         guard !messages.isEmpty else { return }
         state.withLock { state in
             for message in messages.reversed() {
-                state.outstanding.removeValue(forKey: ObjectIdentifier(message))
+                if let entry = state.outstanding.removeValue(forKey: ObjectIdentifier(message)) {
+                    Self.release(entry, in: &state)
+                }
                 state.ready.prepend(message)
                 state.redeliveredTotal += 1
             }

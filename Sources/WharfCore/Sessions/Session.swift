@@ -158,10 +158,6 @@ public final class Session: Sendable {
 
     /// How many more group messages this member can take now: its in-flight
     /// window less what it holds (0 while offline).
-    var groupCapacity: Int {
-        state.withLock { Self.capacity($0) }
-    }
-
     private static func capacity(_ state: State) -> Int {
         guard state.owner != nil else { return 0 }
         return max(0, state.outbound.maxInflight - state.outbound.inflightCount - state.outbound.queuedCount)

@@ -15,7 +15,7 @@ extension MQTTConnectionHandler {
             }
         case .puback(let ack):
             if let done = session.acknowledge(ack.packetId, from: deliveryTarget) {
-                done.group?.acknowledged(done.message)
+                if let group = done.group { groupAcknowledgements.append((group, done.message)) }
                 if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
             }
             drainAfterReadBatch = true
@@ -28,7 +28,7 @@ extension MQTTConnectionHandler {
             writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId)))
         case .pubcomp(let ack):
             if let done = session.completed(ack.packetId, from: deliveryTarget) {
-                done.group?.acknowledged(done.message)
+                if let group = done.group { groupAcknowledgements.append((group, done.message)) }
                 if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
             }
             drainAfterReadBatch = true

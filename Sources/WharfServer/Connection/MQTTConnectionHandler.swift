@@ -58,6 +58,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var latencyShard = 0
     /// Packets, bytes and deliveries since the last flush (see `TrafficBatch`).
     var traffic = TrafficBatch()
+    /// Acknowledged consumer-group messages of this read batch, reported to
+    /// their groups once at the end of it (one group lock per batch).
+    var groupAcknowledgements: [(ConsumerGroup, Message)] = []
     /// Set at CONNECT: the client as the snapshot's Clients list shows it.
     var clientInfo: ClientInfo?
 
@@ -112,6 +115,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         readBatchActive = false
+        reportGroupAcknowledgements()
         if drainAfterReadBatch {
             drainAfterReadBatch = false
             drain()
@@ -157,7 +161,23 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         close(context, because: nil, "\(error)")
     }
 
+    /// Tells each group which of its messages were acknowledged in this batch.
+    func reportGroupAcknowledgements() {
+        guard !groupAcknowledgements.isEmpty else { return }
+        var start = 0
+        while start < groupAcknowledgements.count {
+            // Runs of one group (the usual case: a member of one group).
+            let group = groupAcknowledgements[start].0
+            var end = start + 1
+            while end < groupAcknowledgements.count, groupAcknowledgements[end].0 === group { end += 1 }
+            group.acknowledged(groupAcknowledgements[start..<end].lazy.map(\.1))
+            start = end
+        }
+        groupAcknowledgements.removeAll(keepingCapacity: true)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        reportGroupAcknowledgements()
         // What the client sent before the connection ended is still routed.
         routeDeferredPublishes(ignoringPause: true)
         recordBatchMetrics()
