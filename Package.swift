@@ -107,6 +107,7 @@ let package = Package(
             name: "wharf",
             dependencies: [
                 "WharfServer",
+                "WharfCore",
                 "WharfBench",
                 "WharfTop",
                 "WharfDemo",

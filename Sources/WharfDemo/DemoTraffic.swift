@@ -13,6 +13,10 @@ import WharfMQTT
 /// - market: 150 msg/s of QoS 0 quotes under `market/<symbol>/quote`.
 /// - two consumer groups: orders shared by three fulfilment workers, quotes
 ///   by two indexers.
+/// - repair requests (`repairs/...`, one every 2 s) go to a group whose only
+///   member takes them and drops its connection every 8 s without
+///   acknowledging: after 3 attempts (the demo's policy) they are
+///   dead-lettered to `$DLQ/repairs/...`. Orders expire after 15 s unread.
 /// - billing and analytics acknowledge at once; warehouse acknowledges
 ///   slowly for 18 s of every 40, so its lag grows and then recovers;
 ///   archiver goes offline for 15 s of every 45, so its queue fills and drains.
@@ -54,6 +58,8 @@ public final class DemoTraffic: Sendable {
         for index in 1...2 {
             _ = try await open("indexer-\(index)", [.init(filter: "$share/indexers/market/#", qos: .atLeastOnce)])
         }
+        _ = try await open("dlq-inspector", [.init(filter: "$DLQ/#", qos: .atLeastOnce)])
+        let flaky = try await open("repair-bot", clean: false, [.init(filter: "$share/repairs/repairs/#", qos: .atLeastOnce)], ackDelay: { 3600 })
         let archiver = try await open("archiver", clean: false, [.init(filter: "plant/+/temperature", qos: .atLeastOnce)])
         let sensors = try await open("sensor-gateway")
         let orders = try await open("orders-api")
@@ -62,7 +68,7 @@ public final class DemoTraffic: Sendable {
             NIOLoopBound(
                 Generator(
                     host: host, port: port, loop: loop, sensors: sensors.value, orders: orders.value, market: market.value,
-                    archiver: archiver.value
+                    archiver: archiver.value, flaky: flaky.value
                 ),
                 eventLoop: loop
             )
@@ -90,6 +96,9 @@ private final class Generator {
     let market: DemoClientHandler
     var archiver: DemoClientHandler?
     var reconnecting = false
+    var flaky: DemoClientHandler?
+    var lastFlakyCycle = 0
+    var repairs = 0
     var readings = 0
     var orderNumber = 1000
     var orderCredit = 0.0
@@ -97,7 +106,11 @@ private final class Generator {
     let symbols = ["AAPL", "MSFT", "NVDA", "TSLA", "AMZN"]
     var prices: [Double] = [187.2, 411.9, 880.4, 172.6, 178.3]
 
-    init(host: String, port: Int, loop: any EventLoop, sensors: DemoClientHandler, orders: DemoClientHandler, market: DemoClientHandler, archiver: DemoClientHandler?) {
+    init(
+        host: String, port: Int, loop: any EventLoop, sensors: DemoClientHandler, orders: DemoClientHandler,
+        market: DemoClientHandler, archiver: DemoClientHandler?, flaky: DemoClientHandler?
+    ) {
+        self.flaky = flaky
         self.host = host
         self.port = port
         self.loop = loop
@@ -130,6 +143,22 @@ private final class Generator {
             let index = Int.random(in: 0..<symbols.count)
             prices[index] *= 1 + Double.random(in: -0.001...0.001)
             market.publish(topic: "market/\(symbols[index])/quote", payload: String(format: "{\"bid\":%.2f}", prices[index]), qos: .atMostOnce)
+        }
+        // Repairs: one request every 2 s, to a member that never acknowledges
+        // and reconnects every 8 s (so each request is tried 3 times, then dead-lettered).
+        if Int(t * 10) % 20 == 0 {
+            repairs += 1
+            sensors.publish(topic: "repairs/line\(repairs % 4 + 1)", payload: "{\"request\":\(repairs)}", qos: .atLeastOnce)
+        }
+        if Int(t) / 8 > lastFlakyCycle, let client = flaky {
+            lastFlakyCycle = Int(t) / 8
+            client.disconnect()
+            flaky = nil
+            let me = NIOLoopBound(self, eventLoop: loop)
+            DemoConnection.open(
+                host: host, port: port, group: loop, clientId: "repair-bot", cleanSession: false,
+                subscriptions: [.init(filter: "$share/repairs/repairs/#", qos: .atLeastOnce)], ackDelay: { 3600 }
+            ).whenSuccess { me.value.flaky = $0.value }
         }
         // Archiver: offline from 30 s to 45 s of every 45 s cycle.
         let phase = t.truncatingRemainder(dividingBy: 45)

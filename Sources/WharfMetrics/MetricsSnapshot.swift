@@ -158,6 +158,8 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         public var deliveredTotal: Int
         /// Resends after a reconnect (DUP set).
         public var redeliveredTotal: Int
+        /// Messages out of delivery attempts, sent to `$DLQ/<topic>`.
+        public var deadLetteredTotal: Int
         /// Copies not delivered, by reason.
         public var droppedTotal: [String: Int]
         public var payloadBytesReceivedTotal: Int
@@ -165,8 +167,9 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
 
         public init(
             receivedTotal: Int, deliveredTotal: Int, redeliveredTotal: Int, droppedTotal: [String: Int],
-            payloadBytesReceivedTotal: Int, payloadBytesDeliveredTotal: Int
+            payloadBytesReceivedTotal: Int, payloadBytesDeliveredTotal: Int, deadLetteredTotal: Int = 0
         ) {
+            self.deadLetteredTotal = deadLetteredTotal
             self.receivedTotal = receivedTotal
             self.deliveredTotal = deliveredTotal
             self.redeliveredTotal = redeliveredTotal

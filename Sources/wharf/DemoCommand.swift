@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import WharfCore
 import WharfDemo
 import WharfServer
 import WharfTop
@@ -34,6 +35,12 @@ struct DemoCommand: AsyncParsableCommand {
         var settings = ServerConfig()
         settings.port = 0
         settings.metricsPort = 0
+        // Policies the demo shows: orders expire after 15 s unread; repair
+        // requests get 3 delivery attempts, then go to $DLQ/repairs/...
+        settings.policies = [
+            DeliveryPolicy(pattern: "orders/#", messageTTL: 15),
+            DeliveryPolicy(pattern: "repairs/#", maxDeliveryAttempts: 3),
+        ]
         let termination = TerminationSignal()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let server = try BrokerServer(config: settings, group: group, logger: Logger(label: "wharf"), version: WharfVersion.string)

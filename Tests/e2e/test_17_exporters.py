@@ -40,7 +40,7 @@ def test_every_alert_has_a_firing_test():
     alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
     fired = {c["alertname"] for t in tests["tests"] for c in t.get("alert_rule_test", []) if c.get("exp_alerts")}
     assert alerts == fired
-    wanted = {"WharfDown", "WharfConsumerLagHigh", "WharfGroupLagHigh", "WharfQueueDepthGrowing", "WharfDeliveryLatencyHigh",
+    wanted = {"WharfDown", "WharfConsumerLagHigh", "WharfGroupLagHigh", "WharfDeadLetters", "WharfQueueDepthGrowing", "WharfDeliveryLatencyHigh",
               "WharfMessagesDropped", "WharfConnectionsNearLimit"}
     assert wanted <= alerts
 

@@ -42,15 +42,25 @@ public final class ConsumerGroup: Sendable {
         var deliveredTotal = 0
         var acknowledgedTotal = 0
         var redeliveredTotal = 0
+        /// Deliveries so far of messages with an attempt limit, by message.
+        var attempts: [ObjectIdentifier: Int] = [:]
     }
 
     private let state = Mutex(State())
     let maxQueued: Int
+    /// Called outside the lock: messages out of attempts, and expired ones.
+    private let deadLetter: @Sendable ([Message]) -> Void
+    private let expired: @Sendable (Int) -> Void
 
-    init(name: String, filter: String, maxQueued: Int) {
+    init(
+        name: String, filter: String, maxQueued: Int,
+        deadLetter: @escaping @Sendable ([Message]) -> Void = { _ in }, expired: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         self.name = name
         self.filter = filter
         self.maxQueued = maxQueued == 0 ? Int.max : maxQueued
+        self.deadLetter = deadLetter
+        self.expired = expired
     }
 
     // MARK: Membership
@@ -101,11 +111,23 @@ public final class ConsumerGroup: Sendable {
     /// when offline or full), so each message costs one session lock, not one
     /// per member.
     public func dispatch() {
-        state.withLock { state in
+        let expiredCount: Int = state.withLock { state in
             var order: [Int] = []
+            var expiredCount = 0
+            var now: UInt64?
             while let message = state.ready.first {
+                if message.expiresAtNanos != nil {
+                    let time = now ?? Clock.nowNanos()
+                    now = time
+                    if message.isExpired(at: time) {
+                        state.ready.removeFirst()
+                        state.attempts.removeValue(forKey: ObjectIdentifier(message))
+                        expiredCount += 1
+                        continue
+                    }
+                }
                 let count = state.members.count
-                guard count > 0 else { return }
+                guard count > 0 else { return expiredCount }
                 order.removeAll(keepingCapacity: true)
                 for offset in 0..<count { order.append((state.nextMember + offset) % count) }
                 // Stable: equal loads keep the round-robin order.
@@ -119,11 +141,12 @@ public final class ConsumerGroup: Sendable {
                         break
                     }
                 }
-                guard let index = placed else { return }  // nobody has room: it waits
+                guard let index = placed else { return expiredCount }  // nobody has room: it waits
                 state.nextMember = (index + 1) % count
                 state.ready.removeFirst()
                 state.members[index].deliveredTotal += 1
                 state.deliveredTotal += 1
+                if message.maxDeliveryAttempts != nil { state.attempts[ObjectIdentifier(message), default: 0] += 1 }
                 // A QoS 0 copy is done once handed over; QoS 1/2 waits for its ack.
                 if min(message.qos, state.members[index].qos) != .atMostOnce {
                     state.members[index].held += 1
@@ -132,9 +155,12 @@ public final class ConsumerGroup: Sendable {
                     )
                 } else {
                     state.acknowledgedTotal += 1
+                    state.attempts.removeValue(forKey: ObjectIdentifier(message))
                 }
             }
+            return expiredCount
         }
+        if expiredCount > 0 { expired(expiredCount) }
     }
 
     private static func release(_ entry: Outstanding, in state: inout State) {
@@ -150,6 +176,7 @@ public final class ConsumerGroup: Sendable {
             for message in messages {
                 if let entry = state.outstanding.removeValue(forKey: ObjectIdentifier(message)) {
                     state.acknowledgedTotal += 1
+                    state.attempts.removeValue(forKey: ObjectIdentifier(message))
                     Self.release(entry, in: &state)
                 }
             }
@@ -162,18 +189,28 @@ public final class ConsumerGroup: Sendable {
     }
 
     /// A member went away holding these unacknowledged messages: they go back
-    /// to the front of the queue, in order, for another member.
+    /// to the front of the queue, in order, for another member, unless their
+    /// policy's delivery attempts are used up (then they are dead-lettered).
     func returned(_ messages: [Message]) {
         guard !messages.isEmpty else { return }
-        state.withLock { state in
+        let dead: [Message] = state.withLock { state in
+            var dead: [Message] = []
             for message in messages.reversed() {
-                if let entry = state.outstanding.removeValue(forKey: ObjectIdentifier(message)) {
+                let id = ObjectIdentifier(message)
+                if let entry = state.outstanding.removeValue(forKey: id) {
                     Self.release(entry, in: &state)
+                }
+                if let limit = message.maxDeliveryAttempts, state.attempts[id, default: 0] >= limit {
+                    state.attempts.removeValue(forKey: id)
+                    dead.append(message)
+                    continue
                 }
                 state.ready.prepend(message)
                 state.redeliveredTotal += 1
             }
+            return dead.reversed()
         }
+        if !dead.isEmpty { deadLetter(dead) }
         dispatch()
     }
 

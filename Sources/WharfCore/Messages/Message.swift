@@ -12,13 +12,43 @@ public final class Message: Sendable {
     public let retain: Bool
     /// Monotonic publish time, for latency and lag metrics.
     public let publishedAtNanos: UInt64
+    /// Monotonic time after which it must not be delivered (a policy's TTL).
+    public let expiresAtNanos: UInt64?
+    /// Deliveries allowed before dead-lettering (a policy's limit).
+    public let maxDeliveryAttempts: Int?
 
-    public init(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, publishedAtNanos: UInt64 = Clock.nowNanos()) {
+    public init(
+        topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, publishedAtNanos: UInt64 = Clock.nowNanos(),
+        expiresAtNanos: UInt64? = nil, maxDeliveryAttempts: Int? = nil
+    ) {
         self.topic = topic
         self.payload = payload
         self.qos = qos
         self.retain = retain
         self.publishedAtNanos = publishedAtNanos
+        self.expiresAtNanos = expiresAtNanos
+        self.maxDeliveryAttempts = maxDeliveryAttempts
+    }
+
+    /// True once its TTL has passed.
+    @inline(__always)
+    public func isExpired(at now: UInt64) -> Bool {
+        guard let expiresAtNanos else { return false }
+        return now >= expiresAtNanos
+    }
+
+    /// The same message under a policy (TTL counted from its publish time).
+    func applying(_ policy: DeliveryPolicy) -> Message {
+        Message(
+            topic: topic, payload: payload, qos: qos, retain: retain, publishedAtNanos: publishedAtNanos,
+            expiresAtNanos: policy.messageTTL.map { publishedAtNanos &+ UInt64($0 * 1e9) },
+            maxDeliveryAttempts: policy.maxDeliveryAttempts
+        )
+    }
+
+    /// The copy that goes to `$DLQ/<topic>`: no policy of its own.
+    func deadLetter() -> Message {
+        Message(topic: DeliveryPolicy.deadLetterTopic(for: topic), payload: payload, qos: qos, retain: false)
     }
 }
 

@@ -63,7 +63,8 @@ extension Broker {
                 redeliveredTotal: counters.messagesRedelivered,
                 droppedTotal: Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, counters.drops($0)) }),
                 payloadBytesReceivedTotal: counters.payloadBytesReceived,
-                payloadBytesDeliveredTotal: counters.payloadBytesDelivered
+                payloadBytesDeliveredTotal: counters.payloadBytesDelivered,
+                deadLetteredTotal: counters.messagesDeadLettered
             ),
             latency: .init(
                 publishToDeliver: self.latency.snapshot(.publishToDeliver, now: nowNanos),

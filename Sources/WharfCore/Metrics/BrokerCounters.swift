@@ -22,8 +22,9 @@ public final class BrokerCounters: BrokerMetrics {
         static let malformedPackets = 7
         static let bytesIn = 8
         static let bytesOut = 9
+        static let deadLettered = 10
         /// Indexed by packet type raw value (0...15).
-        static let packetsIn = 10
+        static let packetsIn = 11
         static let packetsOut = packetsIn + 16
         static let rejected = packetsOut + 16
         static let closedByServer = rejected + ConnectionRejectReason.allCases.count
@@ -124,6 +125,10 @@ public final class BrokerCounters: BrokerMetrics {
         shard.add(Slot.messagesRedelivered)
     }
 
+    public func messageDeadLettered() {
+        shard.add(Slot.deadLettered)
+    }
+
     public func malformedPacket(_ error: MQTTDecodeError) {
         shard.add(Slot.malformedPackets)
     }
@@ -157,6 +162,7 @@ public final class BrokerCounters: BrokerMetrics {
     public var payloadBytesReceived: Int { sum(Slot.payloadBytesReceived) }
     public var payloadBytesDelivered: Int { sum(Slot.payloadBytesDelivered) }
     public var malformedPackets: Int { sum(Slot.malformedPackets) }
+    public var messagesDeadLettered: Int { sum(Slot.deadLettered) }
     public var bytesReceived: Int { sum(Slot.bytesIn) }
     public var bytesSent: Int { sum(Slot.bytesOut) }
 

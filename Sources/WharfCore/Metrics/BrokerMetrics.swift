@@ -15,6 +15,8 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable {
     case reservedTopic = "reserved_topic"
     /// A clean session ended with messages still queued.
     case sessionDiscarded = "session_discarded"
+    /// Its policy's TTL passed before it could be delivered.
+    case expired = "expired"
 }
 
 /// Why a CONNECT was refused (the CONNACK return code's cause).
@@ -49,6 +51,8 @@ public protocol BrokerMetrics: Sendable {
     func messageDelivered(qos: QoS, payloadBytes: Int)
     func messageDropped(_ reason: DropReason, count: Int)
     func messageRedelivered()
+    /// A message ran out of delivery attempts and went to `$DLQ/<topic>`.
+    func messageDeadLettered()
     func malformedPacket(_ error: MQTTDecodeError)
     /// A connection's packets, bytes and deliveries since its last flush.
     func record(_ batch: TrafficBatch)
@@ -68,6 +72,7 @@ public struct NoMetrics: BrokerMetrics {
     public func messageDelivered(qos: QoS, payloadBytes: Int) {}
     public func messageDropped(_ reason: DropReason, count: Int) {}
     public func messageRedelivered() {}
+    public func messageDeadLettered() {}
     public func malformedPacket(_ error: MQTTDecodeError) {}
     public func record(_ batch: TrafficBatch) {}
 }

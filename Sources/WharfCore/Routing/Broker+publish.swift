@@ -21,9 +21,11 @@ extension Broker {
     /// `counted: true`; other callers (wills, tests) are counted here.
     @discardableResult
     public func publish(
-        _ message: Message, from publisher: (any DeliveryTarget)? = nil, counted: Bool = false, scratch: inout [RouteTarget]
+        _ published: Message, from publisher: (any DeliveryTarget)? = nil, counted: Bool = false, scratch: inout [RouteTarget]
     ) -> PublishOutcome {
-        if !counted { metrics.messageReceived(qos: message.qos, payloadBytes: message.payload.readableBytes) }
+        if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
+        // A matching policy gives the message its TTL and attempt limit.
+        let message = policies.policy(for: published.topic).map { published.applying($0) } ?? published
         guard message.topic.topicLevelCount <= limits.maxTopicLevels else {
             metrics.messageDropped(.topicTooDeep, count: 1)
             return PublishOutcome()
@@ -83,6 +85,16 @@ extension Broker {
             case .droppedQueueFull: metrics.messageDropped(.queueFull, count: 1)
             default: break
             }
+        }
+    }
+
+    /// Sends messages that ran out of delivery attempts to `$DLQ/<topic>`,
+    /// where an operator (or a repair consumer) can subscribe to them.
+    func deadLetter(_ messages: [Message]) {
+        for message in messages {
+            metrics.messageDeadLettered()
+            var scratch: [RouteTarget] = []
+            publish(message.deadLetter(), counted: true, scratch: &scratch)
         }
     }
 

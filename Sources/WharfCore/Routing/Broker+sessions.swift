@@ -19,10 +19,12 @@ extension Broker {
     ) -> OpenedSession {
         var discarded: Session?
         var previousOwner: (any DeliveryTarget)?
+        var deadLetters: [Message] = []
+        defer { if !deadLetters.isEmpty { deadLetter(deadLetters) } }
         let opened: OpenedSession = sessions.withLock { store in
             let key = ExactString(clientId)
             if let existing = store[key], existing.isPersistent, !cleanSession {
-                previousOwner = existing.attach(owner, resend: &resend)
+                previousOwner = existing.attach(owner, resend: &resend, deadLetters: &deadLetters)
                 return OpenedSession(session: existing, sessionPresent: true, takenOver: previousOwner)
             }
             if let existing = store[key] {

@@ -65,7 +65,11 @@ extension Broker {
     func join(_ session: Session, _ shared: SharedSubscription, qos: QoS, as filter: String) {
         let group: ConsumerGroup = groups.withLock { groups in
             if let existing = groups[shared.key] { return existing }
-            let group = ConsumerGroup(name: shared.group, filter: shared.filter, maxQueued: limits.maxQueuedMessages)
+            let group = ConsumerGroup(
+                name: shared.group, filter: shared.filter, maxQueued: limits.maxQueuedMessages,
+                deadLetter: { [weak self] in self?.deadLetter($0) },
+                expired: { [weak self] in self?.metrics.messageDropped(.expired, count: $0) }
+            )
             groups[shared.key] = group
             tree.withLock { _ = $0.subscribe(RouteTarget(group: group, qos: .exactlyOnce), filter: shared.filter) }
             return group

@@ -17,6 +17,8 @@ public final class Broker: Sendable {
     public let topicStatistics: TopicStatistics
     /// False when metrics are switched off: no latency or per-topic recording.
     public let recordsDetail: Bool
+    /// TTL and delivery-attempt limits by topic pattern.
+    public let policies: DeliveryPolicies
 
     /// By client id, compared byte for byte.
     let sessions = Mutex<[ExactString: Session]>([:])
@@ -28,9 +30,10 @@ public final class Broker: Sendable {
     public init(
         limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),
         latency: LatencyRecorder = LatencyRecorder(), topicStatistics: TopicStatistics = TopicStatistics(),
-        recordsDetail: Bool = true
+        recordsDetail: Bool = true, policies: DeliveryPolicies = DeliveryPolicies()
     ) {
         self.recordsDetail = recordsDetail
+        self.policies = policies
         self.limits = limits
         self.metrics = metrics
         self.latency = latency

@@ -36,6 +36,8 @@ public struct OutboundQueue: Sendable {
         var retain: Bool
         var phase: InflightPhase
         var group: ConsumerGroup?
+        /// Sends so far: 1, then one more per resend after a reconnect.
+        var attempts = 1
     }
 
     /// A delivery the consumer has acknowledged.
@@ -112,34 +114,62 @@ public struct OutboundQueue: Sendable {
     /// Moves what the in-flight window allows from the queue to the wire, in
     /// order: a QoS 0 message behind a blocked QoS 1/2 one waits too, so
     /// per-topic order holds.
-    public mutating func nextPackets(into packets: inout [OutboundPacket]) {
+    /// Messages whose TTL passed while they waited are dropped on the way;
+    /// the return value counts them.
+    @discardableResult
+    public mutating func nextPackets(into packets: inout [OutboundPacket]) -> Int {
+        var expired = 0
+        var now: UInt64?
         while let head = pending.first {
+            if head.message.expiresAtNanos != nil {
+                let time = now ?? Clock.nowNanos()
+                now = time
+                if head.message.isExpired(at: time) {
+                    pending.removeFirst()
+                    expired += 1
+                    continue
+                }
+            }
             if head.qos == .atMostOnce {
                 pending.removeFirst()
                 deliveredTotal += 1
                 packets.append(.publish(head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false))
                 continue
             }
-            guard inflight.count < maxInflight else { return }
+            guard inflight.count < maxInflight else { return expired }
             pending.removeFirst()
             let id = allocatePacketId()
             inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck, group: head.group)
             deliveredTotal += 1
             packets.append(.publish(head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false))
         }
+        return expired
     }
 
     /// Everything in flight, to resend in order after a reconnect: PUBLISH
     /// with DUP set for unacknowledged ones, PUBREL for those past PUBREC.
-    public func resendPackets(into packets: inout [OutboundPacket]) {
+    /// A message whose policy allows no more delivery attempts is taken out
+    /// instead and returned, to be dead-lettered.
+    @discardableResult
+    public mutating func resendPackets(into packets: inout [OutboundPacket]) -> [Message] {
+        var deadLetters: [Message] = []
         for (id, entry) in inflight {
             switch entry.phase {
             case .awaitingAck:
+                if let limit = entry.message.maxDeliveryAttempts, entry.attempts >= limit {
+                    deadLetters.append(entry.message)
+                    continue
+                }
+                inflight[id]!.attempts += 1
                 packets.append(.publish(entry.message, qos: entry.qos, packetId: id, retain: entry.retain, dup: true))
             case .awaitingComplete:
                 packets.append(.pubrel(packetId: id))
             }
         }
+        if !deadLetters.isEmpty {
+            inflight = inflight.filter { entry in !deadLetters.contains { $0 === entry.value.message } }
+        }
+        return deadLetters
     }
 
     /// PUBACK for a QoS 1 message. Returns what was acknowledged, or nil for an unknown id.

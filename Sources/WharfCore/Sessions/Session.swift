@@ -199,30 +199,41 @@ public final class Session: Sendable {
 
     /// Called by the owner on its loop: takes what may be sent now, and
     /// resumes paused publishers once the queue is below its low-water mark.
-    public func takePackets(for owner: any DeliveryTarget, into packets: inout [OutboundPacket]) {
-        let resume: [any DeliveryTarget] = state.withLock { state in
-            guard state.owner === owner else { return [] }
+    /// Returns how many waiting messages had expired (dropped, not sent).
+    @discardableResult
+    public func takePackets(for owner: any DeliveryTarget, into packets: inout [OutboundPacket]) -> Int {
+        let (resume, expired): ([any DeliveryTarget], Int) = state.withLock { state in
+            guard state.owner === owner else { return ([], 0) }
             state.drainScheduled = false
             let before = packets.count
-            state.outbound.nextPackets(into: &packets)
+            let expired = state.outbound.nextPackets(into: &packets)
             if packets.count > before { state.progress &+= 1 }
-            guard state.outbound.queuedCount <= lowWaterMark else { return [] }
+            guard state.outbound.queuedCount <= lowWaterMark else { return ([], expired) }
             state.resetFlowControl()
-            return state.takePausedPublishers()
+            return (state.takePausedPublishers(), expired)
         }
         for publisher in resume { publisher.resumeReading() }
+        return expired
     }
 
     /// Makes `owner` the live connection. Returns the connection it replaces
-    /// (to be closed) and appends the in-flight packets to resend first.
-    public func attach(_ owner: any DeliveryTarget, resend packets: inout [OutboundPacket]) -> (any DeliveryTarget)? {
+    /// (to be closed) and appends the in-flight packets to resend first;
+    /// `deadLetters` gets the messages out of delivery attempts.
+    public func attach(
+        _ owner: any DeliveryTarget, resend packets: inout [OutboundPacket], deadLetters: inout [Message]
+    ) -> (any DeliveryTarget)? {
         state.withLock { state in
             let previous = state.owner
             state.owner = owner
             state.drainScheduled = false
-            state.outbound.resendPackets(into: &packets)
+            deadLetters += state.outbound.resendPackets(into: &packets)
             return previous
         }
+    }
+
+    public func attach(_ owner: any DeliveryTarget, resend packets: inout [OutboundPacket]) -> (any DeliveryTarget)? {
+        var deadLetters: [Message] = []
+        return attach(owner, resend: &packets, deadLetters: &deadLetters)
     }
 
     /// Forgets `owner` if it is still the live connection. Returns true if it was.

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import TOMLKit
+import WharfCore
+import WharfMQTT
 
 /// Reads a TOML configuration file over the defaults. Unknown keys are errors,
 /// not silently ignored: a typo in a limit must not leave the default in force.
@@ -26,7 +28,8 @@ public enum ConfigFileLoader {
         }
         var config = base
         let reader = Reader(file: file)
-        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics", "top"])
+        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics", "top", "policy"])
+        config.policies = try reader.policies(root)
         if let listener = try reader.section(root, "listener", allowed: ["bind", "port"]) {
             if let bind = try reader.string(listener, "listener.bind") { config.bind = bind }
             if let port = try reader.int(listener, "listener.port", in: 0...65535) { config.port = port }
@@ -138,6 +141,38 @@ public enum ConfigFileLoader {
                 result.append(string)
             }
             return result
+        }
+
+        /// `[[policy]]` tables, in file order (the first match wins).
+        func policies(_ root: TOMLTable) throws(ConfigFileError) -> [DeliveryPolicy] {
+            guard let value = root["policy"] else { return [] }
+            guard let array = value.array else {
+                throw ConfigFileError(file: file, key: "policy", problem: "must be an array of tables: write each as [[policy]]")
+            }
+            var policies: [DeliveryPolicy] = []
+            for (index, element) in array.enumerated() {
+                let name = "policy[\(index + 1)]"
+                guard let table = element.table else {
+                    throw ConfigFileError(file: file, key: name, problem: "must be a table ([[policy]])")
+                }
+                let allowed: Set<String> = ["pattern", "message_ttl", "max_delivery_attempts"]
+                for key in table.keys where !allowed.contains(key) {
+                    throw ConfigFileError(file: file, key: "\(name).\(key)", problem: "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
+                }
+                guard let pattern = try string(table, "\(name).pattern") else {
+                    throw ConfigFileError(file: file, key: "\(name).pattern", problem: "is required: the topic filter the policy applies to")
+                }
+                guard TopicRules.isValidTopicFilter(pattern), !pattern.hasPrefix("$share/") else {
+                    throw ConfigFileError(file: file, key: "\(name).pattern", problem: "\"\(pattern)\" is not a valid topic filter")
+                }
+                let ttl = try number(table, "\(name).message_ttl", in: 0.001...31_536_000)
+                let attempts = try int(table, "\(name).max_delivery_attempts", in: 1...1000)
+                guard ttl != nil || attempts != nil else {
+                    throw ConfigFileError(file: file, key: name, problem: "sets nothing: give message_ttl and/or max_delivery_attempts")
+                }
+                policies.append(DeliveryPolicy(pattern: pattern, messageTTL: ttl, maxDeliveryAttempts: attempts))
+            }
+            return policies
         }
 
         /// An integer or a float.

@@ -14,7 +14,8 @@ extension MQTTConnectionHandler {
             drainWhenWritable = true
             return
         }
-        session.takePackets(for: deliveryTarget, into: &packetScratch)
+        let expired = session.takePackets(for: deliveryTarget, into: &packetScratch)
+        if expired > 0 { broker.metrics.messageDropped(.expired, count: expired) }
         // Room freed by what goes out now: groups may hand over more.
         defer { session.dispatchGroups() }
         guard !packetScratch.isEmpty else { return }

@@ -38,7 +38,8 @@ public final class BrokerServer: Sendable {
             limits: config.limits, metrics: config.metricsRecording ? counters : NoMetrics(),
             latency: LatencyRecorder(shardCount: max(2, System.coreCount * 2)),
             topicStatistics: TopicStatistics(.init(limit: config.topicSeriesLimit, prefixes: config.topicPrefixes)),
-            recordsDetail: config.metricsRecording
+            recordsDetail: config.metricsRecording,
+            policies: DeliveryPolicies(config.policies)
         )
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
     }

@@ -1,0 +1,42 @@
+/// What happens to messages published to topics matching a filter pattern,
+/// like a RabbitMQ policy: how long they may wait (TTL) and how many times a
+/// delivery may be attempted before the message is dead-lettered.
+public struct DeliveryPolicy: Sendable, Hashable {
+    /// A topic filter (`orders/#`); the first policy in the list whose
+    /// pattern matches a message's topic applies to it.
+    public var pattern: String
+    /// Seconds a message may wait for delivery; expired messages are never
+    /// delivered and are counted as dropped (`expired`).
+    public var messageTTL: Double?
+    /// Deliveries a message may have (the first send plus resends after a
+    /// consumer went away without acknowledging). Past it the message goes to
+    /// `$DLQ/<original topic>` instead, and is counted as dead-lettered.
+    public var maxDeliveryAttempts: Int?
+
+    public init(pattern: String, messageTTL: Double? = nil, maxDeliveryAttempts: Int? = nil) {
+        self.pattern = pattern
+        self.messageTTL = messageTTL
+        self.maxDeliveryAttempts = maxDeliveryAttempts
+    }
+
+    /// Where dead letters of `topic` go.
+    public static func deadLetterTopic(for topic: String) -> String { "$DLQ/" + topic }
+}
+
+/// The policies in force, first match wins.
+public struct DeliveryPolicies: Sendable, Hashable {
+    public var policies: [DeliveryPolicy]
+
+    public init(_ policies: [DeliveryPolicy] = []) {
+        self.policies = policies
+    }
+
+    public var isEmpty: Bool { policies.isEmpty }
+
+    /// The policy for a topic, if any. Dead letters themselves are exempt, so
+    /// a `#` policy cannot dead-letter a dead letter again.
+    public func policy(for topic: String) -> DeliveryPolicy? {
+        guard !policies.isEmpty, !topic.hasPrefix("$DLQ/") else { return nil }
+        return policies.first { TopicMatcher.matches(filter: $0.pattern, topic: topic) }
+    }
+}
