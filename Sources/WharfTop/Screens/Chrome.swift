@@ -68,6 +68,8 @@ public enum Chrome {
         segment("max lag ", maxLag.map { $0 > 0 ? Formatters.duration($0) : "0" } ?? "-", Style(context.thresholds.lagSeconds.level(maxLag).role), y: 2)
         let queued = snapshots.reduce(0) { $0 + $1.queues.reduce(0) { $0 + $1.depth } }
         segment("queued ", Formatters.count(queued), y: 2)
+        let deadLetters = snapshots.reduce(0) { $0 + $1.messages.deadLetteredTotal }
+        segment("dead letters ", Formatters.count(deadLetters), deadLetters > 0 ? Style(.warning) : .plain, y: 2)
     }
 
     /// Element-wise sum of several nodes' series (aligned at the newest point).

@@ -23,6 +23,8 @@ public enum NodesScreen {
             ("bytes in", { optional($0.rate { $0.traffic.bytesReceivedTotal }, Formatters.byteRate) }),
             ("bytes out", { optional($0.rate { $0.traffic.bytesSentTotal }, Formatters.byteRate) }),
             ("drops", { optional($0.rate { $0.messages.droppedTotal.values.reduce(0, +) }, Formatters.rate) }),
+            ("expired", { $0.latest.map { Formatters.count($0.messages.droppedTotal["expired"] ?? 0) } ?? "-" }),
+            ("dead letters", { $0.latest.map { Formatters.count($0.messages.deadLetteredTotal) } ?? "-" }),
             ("p50 deliver", { optional($0.latest?.latency.publishToDeliver.p50, Formatters.duration) }),
             ("p99 deliver", { optional($0.latest?.latency.publishToDeliver.p99, Formatters.duration) }),
             ("queues", { $0.latest.map { String($0.queues.count) } ?? "-" }),
@@ -75,6 +77,8 @@ enum Totals {
         case "queues": return String(snapshots.reduce(0) { $0 + $1.queues.count })
         case "queued messages": return Formatters.count(snapshots.reduce(0) { $0 + $1.queues.reduce(0) { $0 + $1.depth } })
         case "retained": return Formatters.count(snapshots.reduce(0) { $0 + $1.retainedMessages })
+        case "expired": return Formatters.count(snapshots.reduce(0) { $0 + ($1.messages.droppedTotal["expired"] ?? 0) })
+        case "dead letters": return Formatters.count(snapshots.reduce(0) { $0 + $1.messages.deadLetteredTotal })
         default: return nil
         }
     }
