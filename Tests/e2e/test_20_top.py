@@ -157,3 +157,42 @@ def test_list_themes():
     assert result.returncode == 0
     names = set(result.stdout.split())
     assert {"default", "nord", "solarized-light", "mono"} <= names
+
+
+def test_resize_relays_out_without_restarting(broker, tmux, uid):
+    sub = paho(broker.port, f"{uid}-resize", clean=False)
+    sub.subscribe(f"{uid}/r", 1)
+    top = tmux(f"{WHARF} top --url http://127.0.0.1:{broker.metrics_port} --interval 0.5", width=140, height=40)
+    wide = top.wait_for(lambda s: f"{uid}-resize" in s and "DEPTH HISTORY" in s)
+    assert max(len(line) for line in wide.splitlines()) > 100
+    subprocess.run(top.args + ["resize-window", "-t", "0", "-x", "80", "-y", "24"], check=True)
+    # Relaid out for 80 columns: the optional columns go, the essential ones stay.
+    narrow = top.wait_for(lambda s: "DEPTH HISTORY" not in s and any("QUEUE" in l and "LAG" in l for l in s.splitlines()))
+    lines = narrow.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert any(f"{uid}-resize"[:10] in line for line in lines)
+    assert "q quit" in narrow
+    subprocess.run(top.args + ["resize-window", "-t", "0", "-x", "30", "-y", "8"], check=True)
+    top.wait_for(lambda s: "terminal too small" in s)
+    top.keys("q")
+    top.wait_for(lambda s: "WHARF-EXITED=0" in s)
+    sub.disconnect()
+
+
+def test_colour_depths_and_no_color(broker, tmux):
+    def escapes(env):
+        top = tmux(f"env {env} {WHARF} top --url http://127.0.0.1:{broker.metrics_port}")
+        top.wait_for(lambda s: "wharf top" in s)
+        time.sleep(0.5)
+        captured = subprocess.run(top.args + ["capture-pane", "-p", "-e"], capture_output=True, text=True, check=True).stdout
+        top.keys("q")
+        top.wait_for(lambda s: "WHARF-EXITED=0" in s)
+        return captured
+
+    colour256 = escapes("TERM=tmux-256color")
+    assert re.search(r"\x1b\[[0-9;]*38;5;\d+", colour256), "256-colour foregrounds"
+    eight = escapes("TERM=screen")
+    assert re.search(r"\x1b\[[0-9;]*3[0-7]m", eight) and not re.search(r"38;5;", eight), "8 colours only"
+    mono = escapes("NO_COLOR=1 TERM=tmux-256color")
+    assert not re.search(r"38;5;|\x1b\[3[0-7]m|\x1b\[4[0-7]m", mono), "NO_COLOR: no colour at all"
+    assert "\x1b[7m" in mono or "7m" in mono, "the title bar and selection are reversed instead"
