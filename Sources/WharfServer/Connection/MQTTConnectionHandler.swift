@@ -235,8 +235,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         }
         guard !deliveredPublishTimes.isEmpty || !acknowledgedPublishTimes.isEmpty || !publishedTopics.isEmpty else { return }
         let now = Clock.nowNanos()
-        if !deliveredPublishTimes.isEmpty || !acknowledgedPublishTimes.isEmpty {
-            session?.recordLatency(delivered: deliveredPublishTimes, acknowledged: acknowledgedPublishTimes, now: now)
+        // Per-queue latency is reported for persistent sessions only (clean
+        // ones have no queue series), so only they pay for recording it.
+        if let session, session.isPersistent, !deliveredPublishTimes.isEmpty || !acknowledgedPublishTimes.isEmpty {
+            session.recordLatency(delivered: deliveredPublishTimes, acknowledged: acknowledgedPublishTimes, now: now)
         }
         broker.latency.record(delivered: deliveredPublishTimes, acknowledged: acknowledgedPublishTimes, now: now, shard: latencyShard)
         broker.topicStatistics.record(publishedTopics, sample: payloadSample, now: now)
