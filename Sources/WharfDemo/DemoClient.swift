@@ -18,6 +18,7 @@ final class DemoClientHandler: ChannelInboundHandler {
     private var nextPacketId: UInt16 = 0
     private(set) var inflight = 0
     private(set) var connected = false
+    private var pinger: RepeatedTask?
 
     init(clientId: String, cleanSession: Bool, subscriptions: [SubscribePacket.Subscription]) {
         self.clientId = clientId
@@ -30,6 +31,18 @@ final class DemoClientHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         send(.connect(ConnectPacket(clientId: clientId, cleanSession: cleanSession, keepAlive: 30)))
+        // Keep-alive: a client that only receives QoS 0 sends nothing else, and
+        // the broker closes a connection silent for 1.5 x keep-alive.
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
+            handler.value.send(.pingreq)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pinger?.cancel()
+        pinger = nil
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -196,3 +196,18 @@ def test_colour_depths_and_no_color(broker, tmux):
     mono = escapes("NO_COLOR=1 TERM=tmux-256color")
     assert not re.search(r"38;5;|\x1b\[3[0-7]m|\x1b\[4[0-7]m", mono), "NO_COLOR: no colour at all"
     assert "\x1b[7m" in mono or "7m" in mono, "the title bar and selection are reversed instead"
+
+
+def test_demo_shows_moving_numbers_groups_and_quits(tmux):
+    """The README's run command: a broker, synthetic traffic and the dashboard in one process."""
+    demo = tmux(f"{WHARF} demo --interval 0.5")
+    screen = demo.wait_for(lambda s: "warehouse" in s and "billing" in s and re.search(r"in \d[\d.]*k?/s", s), timeout=20)
+    assert "wharf top" in screen and "disconnected" not in screen
+    rate = float(re.search(r"in (\d[\d.]*)(k?)/s", screen).group(1))
+    assert rate > 0, "live traffic within seconds"
+    demo.keys("2")
+    groups = demo.wait_for(lambda s: "fulfilment" in s and "indexers" in s)
+    assert "fulfil-1" in groups and "orders/#" in groups
+    demo.keys("q")
+    demo.wait_for(lambda s: "WHARF-EXITED=0" in s, timeout=20)
+    assert demo.display("#{alternate_on}") == "0"
