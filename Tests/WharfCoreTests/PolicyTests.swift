@@ -45,6 +45,22 @@ import WharfMQTT
         #expect(dead.count == 1 && dead[0] === poison && packets.isEmpty && queue.inflightCount == 0)
     }
 
+    /// A queue at a policy's max_length drops its oldest waiting message, or refuses the new one.
+    @Test func maxLength() {
+        for (overflow, expected) in [(DeliveryPolicy.Overflow.dropOldest, ["2", "3", "4"]), (.rejectNew, ["0", "1", "2"])] {
+            var queue = OutboundQueue(maxInflight: 10, maxQueued: 100)
+            var results: [OutboundQueue.EnqueueResult] = []
+            for i in 0..<5 {
+                let m = Message(topic: "t", payload: ByteBuffer(string: "\(i)"), qos: .atLeastOnce, retain: false, maxQueueLength: 3, overflow: overflow)
+                results.append(queue.enqueue(m, qos: .atLeastOnce, retain: false))
+            }
+            #expect(results.filter { $0 != .queued }.count == 2)
+            var packets: [OutboundPacket] = []
+            queue.nextPackets(into: &packets)
+            #expect(packets.compactMap(\.payloadString) == expected)
+        }
+    }
+
     /// Through the broker: a policy applies at publish, and a dead letter goes to $DLQ/<topic>.
     @Test func brokerDeadLettersToDLQ() {
         let counters = BrokerCounters()

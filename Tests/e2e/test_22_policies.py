@@ -25,6 +25,22 @@ def snapshot(broker):
         return json.loads(r.read())
 
 
+@pytest.mark.parametrize("overflow, kept", [("drop-oldest", [7, 8, 9]), ("reject-new", [0, 1, 2])])
+def test_max_length_drops_oldest_or_rejects_new(broker_factory, uid, overflow, kept):
+    broker = broker_factory(config=f'[[policy]]\npattern = "capped/#"\nmax_length = 3\noverflow = "{overflow}"\n')
+    worker = paho(broker.port, f"{uid}-w", clean=False)
+    worker.subscribe("capped/#", 1)
+    worker.disconnect()
+    pub = paho(broker.port, f"{uid}-p")
+    for i in range(10):
+        pub.publish("capped/x", str(i).encode(), qos=1)
+    back = paho(broker.port, f"{uid}-w", clean=False)
+    assert [int(m.payload) for m in back.get_all(10, timeout=2)] == kept
+    assert snapshot(broker)["messages"]["droppedTotal"]["max_length"] == 7
+    back.disconnect()
+    pub.disconnect()
+
+
 def test_expired_messages_are_never_delivered_and_are_counted(broker_factory, uid):
     broker = broker_factory(config=POLICIES)
     worker = paho(broker.port, f"{uid}-w", clean=False)
@@ -102,6 +118,7 @@ def test_group_member_crashes_until_the_message_is_dead_lettered(broker_factory,
     ('[[policy]]\npattern = "a/#/b"\nmessage_ttl = 5\n', "policy[1].pattern"),
     ('[[policy]]\npattern = "a"\nttl = 5\n', "policy[1].ttl"),
     ('[[policy]]\npattern = "a"\nmax_delivery_attempts = 0\n', "policy[1].max_delivery_attempts"),
+    ('[[policy]]\npattern = "a"\nmax_length = 5\noverflow = "drop-newest"\n', "policy[1].overflow"),
     ('[policy]\npattern = "a"\n', "policy"),
 ])
 def test_bad_policies_name_the_key(broker_factory, config, key):

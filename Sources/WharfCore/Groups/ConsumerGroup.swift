@@ -92,16 +92,23 @@ public final class ConsumerGroup: Sendable {
 
     // MARK: Messages
 
-    /// Queues a message for the group and hands out what members can take.
-    func enqueue(_ message: Message) -> Bool {
-        let accepted: Bool = state.withLock { state in
-            guard state.ready.count < maxQueued else { return false }
+    /// Queues a message for the group (its policy's max_length applies to
+    /// the group's waiting messages) and hands out what members can take.
+    func enqueue(_ message: Message) -> OutboundQueue.EnqueueResult {
+        let result: OutboundQueue.EnqueueResult = state.withLock { state in
+            var result = OutboundQueue.EnqueueResult.queued
+            if let limit = message.maxQueueLength, state.ready.count >= limit {
+                guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return .overLength }
+                state.attempts.removeValue(forKey: ObjectIdentifier(dropped))
+                result = .queuedDroppingOldest
+            }
+            guard state.ready.count < maxQueued else { return .queueFull }
             state.ready.append(message)
             state.enqueuedTotal += 1
-            return true
+            return result
         }
-        if accepted { dispatch() }
-        return accepted
+        if result == .queued || result == .queuedDroppingOldest { dispatch() }
+        return result
     }
 
     /// Gives waiting messages to members with room: the least loaded first

@@ -16,11 +16,17 @@ public final class Message: Sendable {
     public let expiresAtNanos: UInt64?
     /// Deliveries allowed before dead-lettering (a policy's limit).
     public let maxDeliveryAttempts: Int?
+    /// A policy's cap on waiting messages in a queue, and what to drop beyond it.
+    public let maxQueueLength: Int?
+    public let overflow: DeliveryPolicy.Overflow
 
     public init(
         topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, publishedAtNanos: UInt64 = Clock.nowNanos(),
-        expiresAtNanos: UInt64? = nil, maxDeliveryAttempts: Int? = nil
+        expiresAtNanos: UInt64? = nil, maxDeliveryAttempts: Int? = nil, maxQueueLength: Int? = nil,
+        overflow: DeliveryPolicy.Overflow = .dropOldest
     ) {
+        self.maxQueueLength = maxQueueLength
+        self.overflow = overflow
         self.topic = topic
         self.payload = payload
         self.qos = qos
@@ -42,7 +48,7 @@ public final class Message: Sendable {
         Message(
             topic: topic, payload: payload, qos: qos, retain: retain, publishedAtNanos: publishedAtNanos,
             expiresAtNanos: policy.messageTTL.map { publishedAtNanos &+ UInt64($0 * 1e9) },
-            maxDeliveryAttempts: policy.maxDeliveryAttempts
+            maxDeliveryAttempts: policy.maxDeliveryAttempts, maxQueueLength: policy.maxLength, overflow: policy.overflow
         )
     }
 

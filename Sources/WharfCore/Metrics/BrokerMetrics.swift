@@ -17,6 +17,9 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable {
     case sessionDiscarded = "session_discarded"
     /// Its policy's TTL passed before it could be delivered.
     case expired = "expired"
+    /// A queue was at its policy's `max_length`: the oldest waiting message
+    /// (overflow drop-oldest) or the new one (reject-new) was dropped.
+    case maxLength = "max_length"
 }
 
 /// Why a CONNECT was refused (the CONNACK return code's cause).

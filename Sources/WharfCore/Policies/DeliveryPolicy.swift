@@ -12,11 +12,28 @@ public struct DeliveryPolicy: Sendable, Hashable {
     /// consumer went away without acknowledging). Past it the message goes to
     /// `$DLQ/<original topic>` instead, and is counted as dead-lettered.
     public var maxDeliveryAttempts: Int?
+    /// Most messages under this policy a queue (a session's or a group's)
+    /// holds waiting; what happens beyond it is `overflow`.
+    public var maxLength: Int?
+    public var overflow: Overflow
 
-    public init(pattern: String, messageTTL: Double? = nil, maxDeliveryAttempts: Int? = nil) {
+    /// What a queue at `maxLength` does with one more message, as RabbitMQ's
+    /// `overflow` policy key: drop its oldest waiting message, or refuse the
+    /// new one. Either is counted as dropped (`max_length`).
+    public enum Overflow: String, Sendable, Hashable, CaseIterable {
+        case dropOldest = "drop-oldest"
+        case rejectNew = "reject-new"
+    }
+
+    public init(
+        pattern: String, messageTTL: Double? = nil, maxDeliveryAttempts: Int? = nil,
+        maxLength: Int? = nil, overflow: Overflow = .dropOldest
+    ) {
         self.pattern = pattern
         self.messageTTL = messageTTL
         self.maxDeliveryAttempts = maxDeliveryAttempts
+        self.maxLength = maxLength
+        self.overflow = overflow
     }
 
     /// Where dead letters of `topic` go.

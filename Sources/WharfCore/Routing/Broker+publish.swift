@@ -50,7 +50,14 @@ extension Broker {
             let session: Session
             switch target.destination {
             case .group(let group):
-                if group.enqueue(message) { outcome.queued += 1 } else { metrics.messageDropped(.queueFull, count: 1) }
+                switch group.enqueue(message) {
+                case .queued: outcome.queued += 1
+                case .queuedDroppingOldest:
+                    outcome.queued += 1
+                    metrics.messageDropped(.maxLength, count: 1)
+                case .overLength: metrics.messageDropped(.maxLength, count: 1)
+                case .queueFull: metrics.messageDropped(.queueFull, count: 1)
+                }
                 continue
             case .session(let plain):
                 session = plain
@@ -65,6 +72,11 @@ extension Broker {
                 metrics.messageDropped(.offlineQoS0, count: 1)
             case .droppedQueueFull:
                 metrics.messageDropped(.queueFull, count: 1)
+            case .acceptedDroppedOldest:
+                outcome.queued += 1
+                metrics.messageDropped(.maxLength, count: 1)
+            case .droppedMaxLength:
+                metrics.messageDropped(.maxLength, count: 1)
             }
         }
         // Release session references promptly; capacity is kept.

@@ -52,7 +52,12 @@ public struct OutboundQueue: Sendable {
 
     public enum EnqueueResult: Sendable, Hashable {
         case queued
+        /// Queued, after dropping the oldest waiting message (a policy's
+        /// `max_length` with overflow drop-oldest).
+        case queuedDroppingOldest
         case queueFull
+        /// Refused by a policy's `max_length` with overflow reject-new.
+        case overLength
     }
 
     private var pending = Deque<Pending>()
@@ -104,11 +109,19 @@ public struct OutboundQueue: Sendable {
         return head.qos == .atMostOnce || inflight.count < maxInflight
     }
 
+    /// A consumer group's handover skips the policy's `max_length`: the group
+    /// applied it to its own queue, and the member had room.
     public mutating func enqueue(_ message: Message, qos: QoS, retain: Bool, group: ConsumerGroup? = nil) -> EnqueueResult {
+        var result = EnqueueResult.queued
+        if group == nil, let limit = message.maxQueueLength, pending.count >= limit {
+            guard message.overflow == .dropOldest, !pending.isEmpty else { return .overLength }
+            pending.removeFirst()
+            result = .queuedDroppingOldest
+        }
         guard pending.count < maxQueued else { return .queueFull }
         pending.append(Pending(message: message, qos: qos, retain: retain, group: group))
         enqueuedTotal += 1
-        return .queued
+        return result
     }
 
     /// Moves what the in-flight window allows from the queue to the wire, in

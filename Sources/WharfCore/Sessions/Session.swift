@@ -86,6 +86,19 @@ public final class Session: Sendable {
         case droppedOffline
         /// Queue at its limit: counted as a slow or absent consumer.
         case droppedQueueFull
+        /// Queued, and the oldest waiting message dropped (a policy's max_length, drop-oldest).
+        case acceptedDroppedOldest
+        /// Refused by a policy's max_length (reject-new).
+        case droppedMaxLength
+    }
+
+    private static func result(_ outcome: OutboundQueue.EnqueueResult) -> EnqueueResult {
+        switch outcome {
+        case .queued: return .accepted
+        case .queuedDroppingOldest: return .acceptedDroppedOldest
+        case .queueFull: return .droppedQueueFull
+        case .overLength: return .droppedMaxLength
+        }
     }
 
     /// Queues one delivery; wakes the owner if it has nothing scheduled.
@@ -98,11 +111,10 @@ public final class Session: Sendable {
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
             guard let owner = state.owner else {
                 if qos == .atMostOnce || !isPersistent { return (.droppedOffline, nil) }
-                let queued = state.outbound.enqueue(message, qos: qos, retain: retain) == .queued
-                return (queued ? .accepted : .droppedQueueFull, nil)
+                return (Self.result(state.outbound.enqueue(message, qos: qos, retain: retain)), nil)
             }
-            let queued = state.outbound.enqueue(message, qos: qos, retain: retain) == .queued
-            var result: EnqueueResult = queued ? .accepted : .droppedQueueFull
+            var result = Self.result(state.outbound.enqueue(message, qos: qos, retain: retain))
+            let queued = result == .accepted || result == .acceptedDroppedOldest
             // Never pause a connection for its own queue: it must keep reading
             // the acknowledgements that drain it.
             if state.outbound.queuedCount >= highWaterMark, let publisher, publisher !== owner,
@@ -127,7 +139,7 @@ public final class Session: Sendable {
                     if !state.pausedPublishers.contains(where: { $0 === publisher }) {
                         state.pausedPublishers.append(publisher)
                     }
-                    if queued { result = .acceptedPausePublisher }
+                    if result == .accepted { result = .acceptedPausePublisher }
                 }
             }
             // Only wake when something can go out now; with a full window the

@@ -155,7 +155,7 @@ public enum ConfigFileLoader {
                 guard let table = element.table else {
                     throw ConfigFileError(file: file, key: name, problem: "must be a table ([[policy]])")
                 }
-                let allowed: Set<String> = ["pattern", "message_ttl", "max_delivery_attempts"]
+                let allowed: Set<String> = ["pattern", "message_ttl", "max_delivery_attempts", "max_length", "overflow"]
                 for key in table.keys where !allowed.contains(key) {
                     throw ConfigFileError(file: file, key: "\(name).\(key)", problem: "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
                 }
@@ -167,10 +167,20 @@ public enum ConfigFileLoader {
                 }
                 let ttl = try number(table, "\(name).message_ttl", in: 0.001...31_536_000)
                 let attempts = try int(table, "\(name).max_delivery_attempts", in: 1...1000)
-                guard ttl != nil || attempts != nil else {
-                    throw ConfigFileError(file: file, key: name, problem: "sets nothing: give message_ttl and/or max_delivery_attempts")
+                let maxLength = try int(table, "\(name).max_length", in: 1...100_000_000)
+                var overflow = DeliveryPolicy.Overflow.dropOldest
+                if let text = try string(table, "\(name).overflow") {
+                    guard let parsed = DeliveryPolicy.Overflow(rawValue: text) else {
+                        throw ConfigFileError(file: file, key: "\(name).overflow", problem: "must be drop-oldest or reject-new, got \"\(text)\"")
+                    }
+                    overflow = parsed
                 }
-                policies.append(DeliveryPolicy(pattern: pattern, messageTTL: ttl, maxDeliveryAttempts: attempts))
+                guard ttl != nil || attempts != nil || maxLength != nil else {
+                    throw ConfigFileError(file: file, key: name, problem: "sets nothing: give message_ttl, max_delivery_attempts and/or max_length")
+                }
+                policies.append(DeliveryPolicy(
+                    pattern: pattern, messageTTL: ttl, maxDeliveryAttempts: attempts, maxLength: maxLength, overflow: overflow
+                ))
             }
             return policies
         }
