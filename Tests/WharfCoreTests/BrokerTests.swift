@@ -123,4 +123,19 @@ import WharfMQTT
         #expect(ids.count == 100)
         #expect(ids.allSatisfy { $0.hasPrefix("wharf-") })
     }
+
+    /// Every retained message matching a new subscription is sent, even more
+    /// than max_queued_messages (3.1.1 section 3.3.1.3, MQTT-3.3.1-6).
+    @Test func retainedOnSubscribeIgnoresQueueLimit() {
+        var limits = BrokerLimits()
+        limits.maxQueuedMessages = 2
+        let broker = Broker(limits: limits)
+        for i in 0..<5 { broker.publish(message("r/\(i)", "v\(i)", retain: true)) }
+        let owner = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        let session = broker.openSession(clientId: "late", cleanSession: true, owner: owner, resend: &packets).session
+        _ = broker.subscribe(session, [.init(filter: "r/+", qos: .atMostOnce)])
+        session.takePackets(for: owner, into: &packets)
+        #expect(packets.count == 5)
+    }
 }

@@ -110,15 +110,18 @@ public struct OutboundQueue: Sendable {
     }
 
     /// A consumer group's handover skips the policy's `max_length`: the group
-    /// applied it to its own queue, and the member had room.
+    /// applied it to its own queue, and the member had room. Retained
+    /// messages sent on subscribe (`retain` set) skip every limit: the spec
+    /// requires them all (3.1.1 section 3.3.1.3), and the retained store
+    /// bounds how many there can be.
     public mutating func enqueue(_ message: Message, qos: QoS, retain: Bool, group: ConsumerGroup? = nil) -> EnqueueResult {
         var result = EnqueueResult.queued
-        if group == nil, let limit = message.maxQueueLength, pending.count >= limit {
+        if !retain, group == nil, let limit = message.maxQueueLength, pending.count >= limit {
             guard message.overflow == .dropOldest, !pending.isEmpty else { return .overLength }
             pending.removeFirst()
             result = .queuedDroppingOldest
         }
-        guard pending.count < maxQueued else { return .queueFull }
+        guard retain || pending.count < maxQueued else { return .queueFull }
         pending.append(Pending(message: message, qos: qos, retain: retain, group: group))
         enqueuedTotal += 1
         return result
