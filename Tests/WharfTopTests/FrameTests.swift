@@ -84,6 +84,8 @@ import WharfMetrics
         let groupLine = try! #require(lines.first { $0.contains("fulfilment") })
         #expect(groupLine.contains("orders/#") && groupLine.contains("12") && groupLine.contains("30/s"))
         #expect(lines.contains { $0.contains("worker-1") && $0.contains("30/s") })
+        let member = try! #require(lines.first { $0.contains("worker-1") })
+        #expect(member.split(separator: " ").filter { $0 == "4" }.count == 2, "in flight and lag: the 4 it holds")
         #expect(lines.contains { $0.contains("worker-2 (offline)") })
     }
 

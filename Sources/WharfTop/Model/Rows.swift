@@ -176,7 +176,9 @@ public enum RowBuilder {
                         node: node.label, group: group.name, filter: group.filter, member: member.clientId, online: member.online,
                         depth: nil, inflight: member.inflight, consumers: nil,
                         deliveryRate: perSecond(member.deliveredTotal, previousMembers[member.clientId], interval),
-                        lagMessages: nil, lagSeconds: nil
+                        // A member's lag: the group's messages it holds unacknowledged
+                        // (waiting ones belong to the group, not to a member).
+                        lagMessages: member.inflight, lagSeconds: nil
                     ))
                 }
             }
