@@ -1,13 +1,24 @@
-import Dispatch
 import Foundation
 import Synchronization
+
+/// The write end of the pipe the signal handler reports through. Set once,
+/// before the handler is installed; the handler only reads it.
+nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
+
+/// The process-wide handler: one async-signal-safe write of the signal number.
+private func recordTermination(_ number: Int32) {
+    var byte = UInt8(truncatingIfNeeded: number)
+    _ = write(signalPipeWrite, &byte, 1)
+}
 
 /// SIGINT/SIGTERM handling, so the broker closes its listeners and
 /// connections in order instead of dying mid-write.
 ///
-/// Installed before the listeners start (a signal that arrives between the
-/// ready line and the wait must not kill the process with the default
-/// action), and remembers a signal that comes before `wait()` is called.
+/// A plain signal handler writes to a pipe that a small thread reads (the
+/// self-pipe pattern). The handler is installed in one step for every
+/// thread, so there is no moment, as there was with SIG_IGN followed by a
+/// dispatch source, when a signal is ignored and lost. Installed before the
+/// listeners start, and it remembers a signal that comes before `wait()`.
 final class TerminationSignal: Sendable {
     private struct State {
         var received: String?
@@ -15,21 +26,22 @@ final class TerminationSignal: Sendable {
     }
 
     private let state = Mutex(State())
-    /// Kept only to stay alive; never touched after `init`.
-    nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
 
     init() {
-        let queue = DispatchQueue(label: "wharf.signals")
-        var sources: [any DispatchSourceSignal] = []
-        for (number, _) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-            signal(number, SIG_IGN)
-            sources.append(DispatchSource.makeSignalSource(signal: number, queue: queue))
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe() failed: \(errno)")
+        let readEnd = fds[0]
+        signalPipeWrite = fds[1]
+        signal(SIGINT, recordTermination)
+        signal(SIGTERM, recordTermination)
+        let thread = Thread { [self] in
+            var byte: UInt8 = 0
+            while read(readEnd, &byte, 1) == 1 {
+                deliver(Int32(byte) == SIGINT ? "SIGINT" : "SIGTERM")
+            }
         }
-        self.sources = sources
-        for (source, name) in zip(sources, ["SIGINT", "SIGTERM"]) {
-            source.setEventHandler { [self] in self.deliver(name) }
-            source.resume()
-        }
+        thread.name = "wharf.signals"
+        thread.start()
     }
 
     private func deliver(_ name: String) {
