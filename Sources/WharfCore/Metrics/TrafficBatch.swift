@@ -34,6 +34,24 @@ public struct TrafficBatch: Sendable {
         bytesOut &+= bytes
     }
 
+    /// A PUBLISH accepted from this client. One call per event, so the
+    /// connection's batch is accessed (and exclusivity-checked) once.
+    @inline(__always)
+    public mutating func published(payloadBytes: Int) {
+        messagesIn &+= 1
+        payloadBytesIn &+= payloadBytes
+    }
+
+    /// A copy written to this client: the PUBLISH packet and the message.
+    @inline(__always)
+    public mutating func delivered(packetBytes: Int, payloadBytes: Int, dup: Bool) {
+        packetsOut[Int(PacketType.publish.rawValue)] &+= 1
+        bytesOut &+= packetBytes
+        messagesOut &+= 1
+        payloadBytesOut &+= payloadBytes
+        if dup { redelivered &+= 1 }
+    }
+
     /// Zeroes the counts, keeping the arrays' storage.
     public mutating func reset() {
         for index in 0..<16 {

@@ -42,10 +42,7 @@ extension MQTTConnectionHandler {
             } else {
                 outbound.writeImmutableBuffer(message.payload)
             }
-            traffic.sent(.publish, bytes: headerLength + payloadLength)
-            traffic.messagesOut &+= 1
-            traffic.payloadBytesOut &+= payloadLength
-            if dup { traffic.redelivered &+= 1 }
+            traffic.delivered(packetBytes: headerLength + payloadLength, payloadBytes: payloadLength, dup: dup)
             // Retained messages sent on subscribe carry RETAIN; their age is
             // not transit time, so they stay out of the latency figures.
             if !retain && broker.recordsDetail { deliveredPublishTimes.append(message.publishedAtNanos) }

@@ -94,8 +94,7 @@ extension MQTTConnectionHandler {
             writePacket(.pubrec(PublishAckPacket(packetId: id)))
         }
         if routed {
-            traffic.messagesIn &+= 1
-            traffic.payloadBytesIn &+= publish.payload.readableBytes
+            traffic.published(payloadBytes: publish.payload.readableBytes)
             if broker.recordsDetail {
                 countPublished(topic: publish.topic, payload: publish.payload)
             }
@@ -109,7 +108,9 @@ extension MQTTConnectionHandler {
     @inline(__always)
     private func countPublished(topic: String, payload: ByteBuffer) {
         let bytes = payload.readableBytes
-        if let last = publishedTopics.indices.last, publishedTopics[last].topic.utf8.elementsEqual(topic.utf8) {
+        // Byte equality by memcmp (`ExactString`): the generic UTF-8 view
+        // comparison cost 3% of fan-in throughput here.
+        if let last = publishedTopics.indices.last, ExactString(publishedTopics[last].topic) == ExactString(topic) {
             publishedTopics[last].messages &+= 1
             publishedTopics[last].bytes &+= bytes
             return
