@@ -57,11 +57,9 @@ public enum Chrome {
         // Line 3: latency, drops, lag.
         guard headerHeight(grid.height) >= 3 else { return }
         x2 = 1
-        let deliver = snapshots.first?.latency.publishToDeliver
         segment("p50 ", optional(snapshots.compactMap(\.latency.publishToDeliver.p50).max(), Formatters.duration), y: 2)
         let p99 = snapshots.compactMap(\.latency.publishToDeliver.p99).max()
         segment("p99 ", optional(p99, Formatters.duration), Style(context.thresholds.p99.level(p99).role), y: 2)
-        _ = deliver
         let dropRate = Totals.rate(context.nodes) { $0.messages.droppedTotal.values.reduce(0, +) }
         segment("drops ", optional(dropRate, Formatters.rate), (dropRate ?? 0) > 0 ? Style(.warning) : .plain, y: 2)
         let maxLag = snapshots.flatMap(\.queues).map(\.lagSeconds).max()
