@@ -1,5 +1,6 @@
 import Logging
 import Testing
+import WharfCore
 import WharfServer
 
 @Suite struct ConfigFileLoaderTests {
@@ -54,6 +55,37 @@ import WharfServer
     @Test func unknownKeysAndSections() {
         #expect(error("[limits]\nmax_conections = 5").hasPrefix("/etc/wharf.toml: key 'limits.max_conections': unknown key"))
         #expect(error("[listner]\nport = 5").hasPrefix("/etc/wharf.toml: key 'listner': unknown section"))
+    }
+
+    /// The dashboard's [top] section and [[policy]] tables are read, and their
+    /// mistakes named by key like every other.
+    @Test func topSectionAndPolicies() throws {
+        let config = try ConfigFileLoader.parse("""
+            [top]
+            theme = "nord"
+            interval = 2
+            lag_warning = 5
+            p99_critical = 0.25
+
+            [[policy]]
+            pattern = "orders/#"
+            message_ttl = 60
+            max_length = 100
+            overflow = "reject-new"
+
+            [[policy]]
+            pattern = "jobs/+"
+            max_delivery_attempts = 3
+            """, file: "wharf.toml")
+        #expect(config.top.theme == "nord" && config.top.interval == 2 && config.top.lagWarning == 5 && config.top.p99Critical == 0.25)
+        #expect(config.top.depthWarning == nil, "unset: the dashboard's default applies")
+        #expect(config.policies == [
+            DeliveryPolicy(pattern: "orders/#", messageTTL: 60, maxLength: 100, overflow: .rejectNew),
+            DeliveryPolicy(pattern: "jobs/+", maxDeliveryAttempts: 3),
+        ])
+        #expect(error("[top]\ninterval = 0") == "/etc/wharf.toml: key 'top.interval': must be between 0.1 and 3600.0, got 0.0")
+        #expect(error("[top]\nlag_warning = \"soon\"") == "/etc/wharf.toml: key 'top.lag_warning': must be a number, got string")
+        #expect(error("[[policy]]\npattern = \"a\"\noverflow = \"drop-newest\"\nmax_length = 3").contains("key 'policy[1].overflow'"))
     }
 
     /// Broken TOML reports the line.
