@@ -58,18 +58,7 @@ extension Broker {
 
     /// Removes a session's subscriptions and counts what it still held.
     private func discard(_ session: Session) {
-        let filters = session.subscriptions.map(\.filter)
-        var plain: [String] = []
-        for filter in filters {
-            if case .success(let shared)? = SharedSubscription.parse(filter) {
-                leave(session, shared)
-            } else {
-                plain.append(filter)
-            }
-        }
-        tree.withLock { tree in
-            for filter in plain { tree.unsubscribe(session, filter: filter) }
-        }
+        removeFromRouting(session, filters: session.subscriptions.map(\.filter))
         let lost = session.discardMessages()
         if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
     }

@@ -43,10 +43,15 @@ extension Broker {
     }
 
     public func unsubscribe(_ session: Session, filters: [String]) {
-        let known = filters.filter { session.forgetSubscription($0) }
-        guard !known.isEmpty else { return }
+        removeFromRouting(session, filters: filters.filter { session.forgetSubscription($0) })
+    }
+
+    /// Takes `session` out of the trie for plain filters and out of its
+    /// groups for shared ones (unsubscribe, and a discarded session).
+    func removeFromRouting(_ session: Session, filters: [String]) {
+        guard !filters.isEmpty else { return }
         var plain: [String] = []
-        for filter in known {
+        for filter in filters {
             if case .success(let shared)? = SharedSubscription.parse(filter) {
                 leave(session, shared)
             } else {
