@@ -20,9 +20,9 @@ import Testing
         #expect(error(connectBytes(name: name)) == .invalidProtocolName(name))
     }
 
-    /// Protocol level 5 (MQTT 5.0, not served) is unsupported (section 3.1.2.2).
-    @Test func protocolLevel5() {
-        #expect(error(connectBytes(level: 5)) == .unsupportedProtocolVersion(5))
+    /// Protocol level 6 (no such MQTT version) is unsupported (section 3.1.2.2).
+    @Test func protocolLevel6() {
+        #expect(error(connectBytes(level: 6)) == .unsupportedProtocolVersion(6))
     }
 
     /// Protocol level 7 is unsupported.

@@ -23,6 +23,13 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
     case emptyUnsubscribeList
     case reservedSubscriptionOptionBits(UInt8)
     case clientOnlyPacket(String)
+    // MQTT 5.0
+    case unknownProperty(Int)
+    case propertyNotAllowed(property: UInt8, packet: String)
+    case duplicateProperty(UInt8)
+    case invalidPropertyValue(property: UInt8, value: Int)
+    case invalidReasonCode(UInt8, packet: String)
+    case invalidRetainHandling
 
     /// MQTT 5.0 reason code: 0x81 malformed packet, 0x82 protocol error,
     /// 0x84 unsupported protocol version, 0x95 packet too large.
@@ -30,7 +37,8 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
         switch self {
         case .packetTooLarge: return 0x95
         case .unsupportedProtocolVersion: return 0x84
-        case .clientOnlyPacket, .reservedPacketType: return 0x82
+        case .clientOnlyPacket, .reservedPacketType, .duplicateProperty, .invalidPropertyValue, .invalidRetainHandling:
+            return 0x82
         default: return 0x81
         }
     }
@@ -51,6 +59,9 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
         case .zeroPacketIdentifier: return "packet_id"
         case .emptySubscriptionList, .emptyUnsubscribeList, .reservedSubscriptionOptionBits: return "subscription"
         case .clientOnlyPacket: return "unexpected_packet"
+        case .unknownProperty, .propertyNotAllowed, .duplicateProperty, .invalidPropertyValue: return "property"
+        case .invalidReasonCode: return "reason_code"
+        case .invalidRetainHandling: return "subscription"
         }
     }
 
@@ -78,6 +89,12 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
         case .reservedSubscriptionOptionBits(let byte):
             return "reserved bits set in subscription options 0x\(String(byte, radix: 16))"
         case .clientOnlyPacket(let name): return "\(name) must not be sent by a client"
+        case .unknownProperty(let id): return "unknown property identifier 0x\(String(id, radix: 16))"
+        case .propertyNotAllowed(let id, let packet): return "property 0x\(String(id, radix: 16)) is not allowed in \(packet)"
+        case .duplicateProperty(let id): return "property 0x\(String(id, radix: 16)) appears more than once"
+        case .invalidPropertyValue(let id, let value): return "property 0x\(String(id, radix: 16)) has the invalid value \(value)"
+        case .invalidReasonCode(let code, let packet): return "reason code 0x\(String(code, radix: 16)) is not valid in \(packet)"
+        case .invalidRetainHandling: return "retain handling 3 in subscription options"
         }
     }
 }

@@ -60,8 +60,8 @@ public struct ConnectPacket: Sendable, Hashable {
         let name = try body.readMQTTString("protocol name")
         let level = try body.readMQTTByte("protocol level")
         guard name == "MQTT" || name == "MQIsdp" else { throw .invalidProtocolName(name) }
-        guard let version = ProtocolVersion(rawValue: level), version != .v5, name == version.protocolName else {
-            // 5.0 is not served yet: 3.1.1 section 3.2.2.3 answers with return code 1.
+        guard let version = ProtocolVersion(rawValue: level), name == version.protocolName else {
+            // Answered with CONNACK 0x01 (3.1.1) or 0x84 (5.0) by the connection.
             throw .unsupportedProtocolVersion(level)
         }
         let flags = try body.readMQTTByte("connect flags")
@@ -73,31 +73,37 @@ public struct ConnectPacket: Sendable, Hashable {
         guard let willQoS = QoS(rawValue: willQoSBits) else { throw .invalidQoS(willQoSBits) }
         let hasUsername = flags & Flag.username != 0
         let hasPassword = flags & Flag.password != 0
+        // 5.0 allows a password without a user name (section 3.1.2.9).
         if hasPassword && !hasUsername && version != .v5 { throw .passwordWithoutUsername }
         let keepAlive = try body.readMQTTUInt16("keep alive")
+        let properties = version == .v5 ? try MQTTProperties.read(from: &body, in: .connect, packet: "CONNECT") : .none
 
         let clientId = try body.readMQTTString("client identifier")
         var will: Will?
         if hasWill {
+            let willProperties = version == .v5 ? try MQTTProperties.read(from: &body, in: .will, packet: "will properties") : .none
             let topic = try body.readMQTTString("will topic")
             guard TopicRules.isValidTopicName(topic) else { throw .invalidTopicName(topic) }
             let payload = try body.readMQTTBinary("will message")
-            will = Will(topic: topic, payload: payload, qos: willQoS, retain: willRetain)
+            will = Will(topic: topic, payload: payload, qos: willQoS, retain: willRetain, properties: willProperties)
         }
         let username = hasUsername ? try body.readMQTTString("user name") : nil
         let password = hasPassword ? try body.readMQTTBinary("password") : nil
         return ConnectPacket(
             version: version, clientId: clientId, cleanSession: flags & Flag.cleanSession != 0,
-            keepAlive: keepAlive, will: will, username: username, password: password
+            keepAlive: keepAlive, will: will, username: username, password: password, properties: properties
         )
     }
 
     func encode(into buffer: inout ByteBuffer) {
+        let v5 = version == .v5
         var flags: UInt8 = cleanSession ? Flag.cleanSession : 0
         var length = 2 + version.protocolName.utf8.count + 1 + 1 + 2 + 2 + clientId.utf8.count
+        if v5 { length += properties.wireSize }
         if let will {
             flags |= Flag.will | (will.qos.rawValue << 3) | (will.retain ? Flag.willRetain : 0)
             length += 2 + will.topic.utf8.count + 2 + will.payload.readableBytes
+            if v5 { length += will.properties.wireSize }
         }
         if let username {
             flags |= Flag.username
@@ -112,8 +118,10 @@ public struct ConnectPacket: Sendable, Hashable {
         buffer.writeInteger(version.rawValue)
         buffer.writeInteger(flags)
         buffer.writeInteger(keepAlive)
+        if v5 { properties.write(into: &buffer) }
         buffer.writeMQTTString(clientId)
         if let will {
+            if v5 { will.properties.write(into: &buffer) }
             buffer.writeMQTTString(will.topic)
             buffer.writeMQTTBinary(will.payload)
         }

@@ -1,7 +1,8 @@
 import NIOCore
 
-/// DISCONNECT: a clean end of the connection (no will is sent). In 5.0 the
-/// server sends it too, with a reason code.
+/// DISCONNECT: a clean end of the connection. In 5.0 either side sends it,
+/// with a reason code (0x04 asks the server to publish the will anyway) and
+/// properties (a new session expiry interval, a reason string).
 public struct DisconnectPacket: Sendable, Hashable {
     public var reasonCode: UInt8
     public var properties: MQTTProperties
@@ -12,10 +13,19 @@ public struct DisconnectPacket: Sendable, Hashable {
     }
 
     static func decode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTDecodeError) -> DisconnectPacket {
-        DisconnectPacket()
+        guard version == .v5, body.readableBytes > 0 else { return DisconnectPacket() }
+        let code = try body.readMQTTByte("reason code")
+        let properties = body.readableBytes > 0 ? try MQTTProperties.read(from: &body, in: .disconnect, packet: "DISCONNECT") : .none
+        return DisconnectPacket(reasonCode: code, properties: properties)
     }
 
     func encode(into buffer: inout ByteBuffer, version: ProtocolVersion) {
-        FixedHeader.write(type: .disconnect, flags: 0, remainingLength: 0, into: &buffer)
+        guard version == .v5, reasonCode != 0 || !properties.isEmpty else {
+            FixedHeader.write(type: .disconnect, flags: 0, remainingLength: 0, into: &buffer)
+            return
+        }
+        FixedHeader.write(type: .disconnect, flags: 0, remainingLength: 1 + properties.wireSize, into: &buffer)
+        buffer.writeInteger(reasonCode)
+        properties.write(into: &buffer)
     }
 }

@@ -16,6 +16,7 @@ public enum MQTTPacket: Sendable, Hashable {
     case pingreq
     case pingresp
     case disconnect(DisconnectPacket)
+    case auth(AuthPacket)
 
     public var type: PacketType {
         switch self {
@@ -33,6 +34,7 @@ public enum MQTTPacket: Sendable, Hashable {
         case .pingreq: return .pingreq
         case .pingresp: return .pingresp
         case .disconnect: return .disconnect
+        case .auth: return .auth
         }
     }
 
@@ -53,6 +55,7 @@ public enum MQTTPacket: Sendable, Hashable {
         case .pingreq: FixedHeader.write(type: .pingreq, flags: 0, remainingLength: 0, into: &buffer)
         case .pingresp: FixedHeader.write(type: .pingresp, flags: 0, remainingLength: 0, into: &buffer)
         case .disconnect(let packet): packet.encode(into: &buffer, version: version)
+        case .auth(let packet): packet.encode(into: &buffer)
         }
     }
 
@@ -72,7 +75,7 @@ public enum MQTTPacket: Sendable, Hashable {
         let packet: MQTTPacket
         switch type {
         case .connect: packet = .connect(try ConnectPacket.decode(&body))
-        case .publish: packet = .publish(try PublishPacket.decode(flags: flags, body: &body, version: version))
+        case .publish: packet = .publish(try PublishPacket.decode(flags: flags, body: &body, version: version, asClient: asClient))
         case .puback: packet = .puback(try PublishAckPacket.decode(&body, version: version))
         case .pubrec: packet = .pubrec(try PublishAckPacket.decode(&body, version: version))
         case .pubrel: packet = .pubrel(try PublishAckPacket.decode(&body, version: version))
@@ -89,7 +92,8 @@ public enum MQTTPacket: Sendable, Hashable {
             throw .clientOnlyPacket(type.description)
         case .auth:
             // AUTH exists only in 5.0; under 3.1.1 type 15 is reserved.
-            throw .reservedPacketType(type.rawValue)
+            guard version == .v5 else { throw .reservedPacketType(type.rawValue) }
+            packet = .auth(try AuthPacket.decode(&body))
         }
         if body.readableBytes > 0 {
             throw .trailingBytes(packet: type.description, count: body.readableBytes)

@@ -24,47 +24,85 @@ public struct PublishPacket: Sendable, Hashable {
         self.properties = properties
     }
 
-    static func decode(flags: UInt8, body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTDecodeError) -> PublishPacket {
+    /// The topic alias (5.0), if the sender set one.
+    public var topicAlias: UInt16? { properties.integer(.topicAlias).map { UInt16($0) } }
+
+    static func decode(
+        flags: UInt8, body: inout ByteBuffer, version: ProtocolVersion, asClient: Bool = false
+    ) throws(MQTTDecodeError) -> PublishPacket {
         let qosBits = (flags >> 1) & 0x03
         guard let qos = QoS(rawValue: qosBits) else { throw .invalidQoS(qosBits) }
         let dup = flags & 0x08 != 0
         // 3.1.1 section 3.3.1.1: DUP must be 0 for QoS 0.
         if qos == .atMostOnce && dup { throw .invalidFixedHeaderFlags(packetType: PacketType.publish.rawValue, flags: flags) }
         let topic = try body.readMQTTString("topic name")
-        guard TopicRules.isValidTopicName(topic) else { throw .invalidTopicName(topic) }
+        // 5.0: an empty topic name stands for a topic alias (checked by the
+        // connection, which holds the alias table).
+        guard TopicRules.isValidTopicName(topic) || (version == .v5 && topic.isEmpty) else { throw .invalidTopicName(topic) }
         var packetId: UInt16?
         if qos != .atMostOnce {
             let id = try body.readMQTTUInt16("packet identifier")
             guard id != 0 else { throw .zeroPacketIdentifier }
             packetId = id
         }
+        var properties = MQTTProperties.none
+        if version == .v5 {
+            properties = try MQTTProperties.read(from: &body, in: .publish, packet: "PUBLISH")
+            // Section 3.3.4: only the server puts subscription identifiers in a PUBLISH.
+            if !asClient, let id = properties.integer(.subscriptionIdentifier) {
+                throw .invalidPropertyValue(property: PropertyIdentifier.subscriptionIdentifier.rawValue, value: Int(id))
+            }
+        }
         // The payload is a slice of the read buffer: no copy on the way in.
         let payload = body.readSlice(length: body.readableBytes)!
-        return PublishPacket(topic: topic, payload: payload, qos: qos, retain: flags & 0x01 != 0, dup: dup, packetId: packetId)
+        return PublishPacket(
+            topic: topic, payload: payload, qos: qos, retain: flags & 0x01 != 0, dup: dup, packetId: packetId, properties: properties
+        )
     }
 
     func encode(into buffer: inout ByteBuffer, version: ProtocolVersion) {
+        var propertyBytes: ByteBuffer?
+        if version == .v5 {
+            var bytes = ByteBuffer()
+            properties.writeEntries(into: &bytes)
+            propertyBytes = bytes
+        }
         PublishPacket.writeHeader(
             topic: topic, qos: qos, retain: retain, dup: dup, packetId: packetId,
-            payloadLength: payload.readableBytes, into: &buffer
+            properties: propertyBytes, payloadLength: payload.readableBytes, into: &buffer
         )
         var payload = payload
         buffer.writeBuffer(&payload)
     }
 
+    /// Remaining length of a PUBLISH with these parts (`properties`: the
+    /// property entries' size, nil before 5.0).
+    @inlinable
+    public static func remainingLength(topicLength: Int, qos: QoS, properties: Int?, payloadLength: Int) -> Int {
+        var remaining = 2 + topicLength + (qos == .atMostOnce ? 0 : 2) + payloadLength
+        if let properties { remaining += ByteBuffer.variableByteIntegerSize(properties) + properties }
+        return remaining
+    }
+
     /// Writes everything but the payload. The delivery path uses this so the
     /// one shared payload buffer is never copied per subscriber before the
-    /// socket write.
+    /// socket write. `properties` holds the encoded property entries for a
+    /// 5.0 receiver (nil before 5.0), written after their length.
     @inlinable
     public static func writeHeader(
         topic: String, qos: QoS, retain: Bool, dup: Bool, packetId: UInt16?,
-        payloadLength: Int, into buffer: inout ByteBuffer
+        properties: ByteBuffer? = nil, payloadLength: Int, into buffer: inout ByteBuffer
     ) {
-        let topicLength = topic.utf8.count
-        let remaining = 2 + topicLength + (qos == .atMostOnce ? 0 : 2) + payloadLength
+        let remaining = remainingLength(
+            topicLength: topic.utf8.count, qos: qos, properties: properties?.readableBytes, payloadLength: payloadLength
+        )
         let flags = (dup ? 0x08 : 0) | (qos.rawValue << 1) | (retain ? 0x01 : 0)
         FixedHeader.write(type: .publish, flags: flags, remainingLength: remaining, into: &buffer)
         buffer.writeMQTTString(topic)
         if qos != .atMostOnce { buffer.writeInteger(packetId ?? 0) }
+        if let properties {
+            buffer.writeVariableByteInteger(properties.readableBytes)
+            buffer.writeImmutableBuffer(properties)
+        }
     }
 }

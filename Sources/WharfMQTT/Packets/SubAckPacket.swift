@@ -1,6 +1,6 @@
 import NIOCore
 
-/// SUBACK: one return code per filter of the SUBSCRIBE, in order.
+/// SUBACK: one return (5.0: reason) code per filter of the SUBSCRIBE, in order.
 public struct SubAckPacket: Sendable, Hashable {
     public var packetId: UInt16
     public var returnCodes: [SubscribeReturnCode]
@@ -13,17 +13,21 @@ public struct SubAckPacket: Sendable, Hashable {
     }
 
     func encode(into buffer: inout ByteBuffer, version: ProtocolVersion) {
-        FixedHeader.write(type: .suback, flags: 0, remainingLength: 2 + returnCodes.count, into: &buffer)
+        let v5 = version == .v5
+        FixedHeader.write(type: .suback, flags: 0, remainingLength: 2 + (v5 ? properties.wireSize : 0) + returnCodes.count, into: &buffer)
         buffer.writeInteger(packetId)
-        for code in returnCodes { buffer.writeInteger(code.rawValue) }
+        if v5 { properties.write(into: &buffer) }
+        // 3.1.1 knows one failure code.
+        for code in returnCodes { buffer.writeInteger(v5 || code.rawValue < 0x80 ? code.rawValue : 0x80) }
     }
 
     static func decode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTDecodeError) -> SubAckPacket {
         let id = try body.readMQTTUInt16("packet identifier")
+        let properties = version == .v5 ? try MQTTProperties.read(from: &body, in: .suback, packet: "SUBACK") : .none
         var codes: [SubscribeReturnCode] = []
         while body.readableBytes > 0 {
             codes.append(SubscribeReturnCode(rawValue: try body.readMQTTByte("return code")))
         }
-        return SubAckPacket(packetId: id, returnCodes: codes)
+        return SubAckPacket(packetId: id, returnCodes: codes, properties: properties)
     }
 }

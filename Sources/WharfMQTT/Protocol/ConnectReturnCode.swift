@@ -11,6 +11,19 @@ public struct ConnectReturnCode: RawRepresentable, Sendable, Hashable, CustomStr
     public static let badUsernameOrPassword = ConnectReturnCode(rawValue: 0x04)
     public static let notAuthorized = ConnectReturnCode(rawValue: 0x05)
 
+    /// The 5.0 reason code for a 3.1.1 return code (3.1.1 codes 1...5 have
+    /// 5.0 counterparts; 5.0 codes pass through).
+    public var v5ReasonCode: UInt8 {
+        switch self {
+        case .unacceptableProtocolVersion: return ReasonCode.unsupportedProtocolVersion
+        case .identifierRejected: return ReasonCode.clientIdentifierNotValid
+        case .serverUnavailable: return ReasonCode.serverUnavailable
+        case .badUsernameOrPassword: return ReasonCode.badUserNameOrPassword
+        case .notAuthorized: return ReasonCode.notAuthorized
+        default: return rawValue
+        }
+    }
+
     public var description: String {
         switch self {
         case .accepted: return "accepted"
@@ -31,6 +44,8 @@ public struct SubscribeReturnCode: RawRepresentable, Sendable, Hashable {
     public init(granted qos: QoS) { self.rawValue = qos.rawValue }
 
     public static let failure = SubscribeReturnCode(rawValue: 0x80)
+    /// 5.0: the filter is not a valid topic filter (3.1.1 clients see 0x80).
+    public static let topicFilterInvalid = SubscribeReturnCode(rawValue: 0x8F)
 
     public var grantedQoS: QoS? { rawValue < 0x80 ? QoS(rawValue: rawValue) : nil }
 }
