@@ -160,6 +160,11 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         public var redeliveredTotal: Int
         /// Messages out of delivery attempts, sent to `$DLQ/<topic>`.
         public var deadLetteredTotal: Int
+        /// Deliveries a 5.0 consumer refused (PUBACK/PUBREC >= 0x80); each is
+        /// redelivered after a backoff or, out of attempts, dead-lettered.
+        public var nackedTotal: Int
+        /// Publishes not routed because their `wharf-msg-id` was a repeat.
+        public var deduplicatedTotal: Int
         /// Copies not delivered, by reason.
         public var droppedTotal: [String: Int]
         public var payloadBytesReceivedTotal: Int
@@ -167,9 +172,12 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
 
         public init(
             receivedTotal: Int, deliveredTotal: Int, redeliveredTotal: Int, droppedTotal: [String: Int],
-            payloadBytesReceivedTotal: Int, payloadBytesDeliveredTotal: Int, deadLetteredTotal: Int = 0
+            payloadBytesReceivedTotal: Int, payloadBytesDeliveredTotal: Int, deadLetteredTotal: Int = 0,
+            nackedTotal: Int = 0, deduplicatedTotal: Int = 0
         ) {
             self.deadLetteredTotal = deadLetteredTotal
+            self.nackedTotal = nackedTotal
+            self.deduplicatedTotal = deduplicatedTotal
             self.receivedTotal = receivedTotal
             self.deliveredTotal = deliveredTotal
             self.redeliveredTotal = redeliveredTotal

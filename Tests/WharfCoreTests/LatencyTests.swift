@@ -76,7 +76,7 @@ import WharfMQTT
     /// subscribe, which latency figures leave out.
     @Test func acknowledgementMarksRetainedOnSubscribe() {
         var queue = OutboundQueue(maxInflight: 10, maxQueued: 100)
-        _ = queue.enqueue(message("t", "r", retain: true), qos: .atLeastOnce, retain: true)
+        _ = queue.enqueue(message("t", "r", retain: true), qos: .atLeastOnce, retain: true, onSubscribe: true)
         _ = queue.enqueue(message("t", "live"), qos: .atLeastOnce, retain: false)
         var packets: [OutboundPacket] = []
         queue.nextPackets(into: &packets)

@@ -42,7 +42,7 @@ import WharfMQTT
         #expect(packets.count == 1 && packets[0].isDup)
         packets.removeAll()
         let dead = queue.resendPackets(into: &packets)
-        #expect(dead.count == 1 && dead[0] === poison && packets.isEmpty && queue.inflightCount == 0)
+        #expect(dead.count == 1 && dead[0].0 === poison && dead[0].attempts == 2 && packets.isEmpty && queue.inflightCount == 0)
     }
 
     /// A queue at a policy's max_length drops its oldest waiting message, or refuses the new one.

@@ -27,29 +27,29 @@ func session(_ id: String = "c", persistent: Bool = false, maxInflight: Int = 20
 
 extension OutboundPacket {
     var topic: String? {
-        if case .publish(let message, _, _, _, _) = self { return message.topic }
+        if case .publish(let message, _, _, _, _, _) = self { return message.topic }
         return nil
     }
     var packetId: UInt16? {
         switch self {
-        case .publish(_, _, let id, _, _): return id
+        case .publish(_, _, let id, _, _, _): return id
         case .pubrel(let id): return id
         }
     }
     var isDup: Bool {
-        if case .publish(_, _, _, _, let dup) = self { return dup }
+        if case .publish(_, _, _, _, let dup, _) = self { return dup }
         return false
     }
     var retainFlag: Bool {
-        if case .publish(_, _, _, let retain, _) = self { return retain }
+        if case .publish(_, _, _, let retain, _, _) = self { return retain }
         return false
     }
     var qos: QoS? {
-        if case .publish(_, let qos, _, _, _) = self { return qos }
+        if case .publish(_, let qos, _, _, _, _) = self { return qos }
         return nil
     }
     var payloadString: String? {
-        if case .publish(let message, _, _, _, _) = self { return String(buffer: message.payload) }
+        if case .publish(let message, _, _, _, _, _) = self { return String(buffer: message.payload) }
         return nil
     }
 }

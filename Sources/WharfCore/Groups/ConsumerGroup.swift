@@ -20,6 +20,8 @@ public final class ConsumerGroup: Sendable {
     struct Member: Sendable {
         let session: Session
         var qos: QoS
+        /// The member's subscription identifier (5.0), carried on its deliveries.
+        var subscriptionIds: SubscriptionIdentifiers
         var deliveredTotal = 0
         /// This group's QoS 1/2 messages the member holds unacknowledged: the
         /// group's own view of its load, read without the member's lock.
@@ -42,19 +44,23 @@ public final class ConsumerGroup: Sendable {
         var deliveredTotal = 0
         var acknowledgedTotal = 0
         var redeliveredTotal = 0
-        /// Deliveries so far of messages with an attempt limit, by message.
+        /// Deliveries so far of messages with an attempt limit, or that were
+        /// refused once, by message.
         var attempts: [ObjectIdentifier: Int] = [:]
+        /// A refused message coming back, and the member that refused it:
+        /// another member gets it first if one has room.
+        var refusedBy: [ObjectIdentifier: ObjectIdentifier] = [:]
     }
 
     private let state = Mutex(State())
     let maxQueued: Int
     /// Called outside the lock: messages out of attempts, and expired ones.
-    private let deadLetter: @Sendable ([Message]) -> Void
+    private let deadLetter: @Sendable ([(Message, attempts: Int)]) -> Void
     private let expired: @Sendable (Int) -> Void
 
     init(
         name: String, filter: String, maxQueued: Int,
-        deadLetter: @escaping @Sendable ([Message]) -> Void = { _ in }, expired: @escaping @Sendable (Int) -> Void = { _ in }
+        deadLetter: @escaping @Sendable ([(Message, attempts: Int)]) -> Void = { _ in }, expired: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.name = name
         self.filter = filter
@@ -67,13 +73,14 @@ public final class ConsumerGroup: Sendable {
 
     /// Adds or updates a member. Returns true if it is new.
     @discardableResult
-    func join(_ session: Session, qos: QoS) -> Bool {
+    func join(_ session: Session, qos: QoS, subscriptionIds: SubscriptionIdentifiers = .none) -> Bool {
         let isNew: Bool = state.withLock { state in
             if let index = state.members.firstIndex(where: { $0.session === session }) {
                 state.members[index].qos = qos
+                state.members[index].subscriptionIds = subscriptionIds
                 return false
             }
-            state.members.append(Member(session: session, qos: qos))
+            state.members.append(Member(session: session, qos: qos, subscriptionIds: subscriptionIds))
             return true
         }
         dispatch()
@@ -140,10 +147,20 @@ public final class ConsumerGroup: Sendable {
                 // Stable: equal loads keep the round-robin order.
                 let members = state.members  // a copy-on-write reference, not a copy
                 order.sort { members[$0].held < members[$1].held }
+                let id = ObjectIdentifier(message)
+                if let refuser = state.refusedBy.removeValue(forKey: id), count > 1,
+                    let position = order.firstIndex(where: { ObjectIdentifier(members[$0].session) == refuser })
+                {
+                    order.append(order.remove(at: position))  // the refusing member last
+                }
+                let attempts = state.attempts[id] ?? 0
                 var placed: Int?
                 for index in order {
                     let member = state.members[index]
-                    if member.session.enqueueForGroup(message, qos: min(message.qos, member.qos), group: self) {
+                    if member.session.enqueueForGroup(
+                        message, qos: min(message.qos, member.qos), subscriptionIds: member.subscriptionIds,
+                        attempts: attempts, group: self
+                    ) {
                         placed = index
                         break
                     }
@@ -153,7 +170,7 @@ public final class ConsumerGroup: Sendable {
                 state.ready.removeFirst()
                 state.members[index].deliveredTotal += 1
                 state.deliveredTotal += 1
-                if message.maxDeliveryAttempts != nil { state.attempts[ObjectIdentifier(message), default: 0] += 1 }
+                if message.maxDeliveryAttempts != nil || state.attempts[id] != nil { state.attempts[id, default: 0] += 1 }
                 // A QoS 0 copy is done once handed over; QoS 1/2 waits for its ack.
                 if min(message.qos, state.members[index].qos) != .atMostOnce {
                     state.members[index].held += 1
@@ -200,16 +217,15 @@ public final class ConsumerGroup: Sendable {
     /// policy's delivery attempts are used up (then they are dead-lettered).
     func returned(_ messages: [Message]) {
         guard !messages.isEmpty else { return }
-        let dead: [Message] = state.withLock { state in
-            var dead: [Message] = []
+        let dead: [(Message, attempts: Int)] = state.withLock { state in
+            var dead: [(Message, attempts: Int)] = []
             for message in messages.reversed() {
                 let id = ObjectIdentifier(message)
                 if let entry = state.outstanding.removeValue(forKey: id) {
                     Self.release(entry, in: &state)
                 }
                 if let limit = message.maxDeliveryAttempts, state.attempts[id, default: 0] >= limit {
-                    state.attempts.removeValue(forKey: id)
-                    dead.append(message)
+                    dead.append((message, state.attempts.removeValue(forKey: id) ?? limit))
                     continue
                 }
                 state.ready.prepend(message)
@@ -219,6 +235,39 @@ public final class ConsumerGroup: Sendable {
         }
         if !dead.isEmpty { deadLetter(dead) }
         dispatch()
+    }
+
+    /// A member refused a message (negative acknowledgement): it is no
+    /// longer outstanding with that member. Returns its deliveries so far;
+    /// the broker brings it back after a backoff (`redeliver`) or
+    /// dead-letters it (`forget`).
+    func rejected(_ message: Message, by session: Session) -> Int {
+        state.withLock { state in
+            let id = ObjectIdentifier(message)
+            if let entry = state.outstanding.removeValue(forKey: id) { Self.release(entry, in: &state) }
+            let attempts = max(1, state.attempts[id] ?? 1)
+            state.attempts[id] = attempts
+            return attempts
+        }
+    }
+
+    /// A refused message is back from its backoff: first in line, for a
+    /// member other than the one that refused it where there is one.
+    func redeliver(_ message: Message, avoiding member: ObjectIdentifier) {
+        state.withLock { state in
+            state.ready.prepend(message)
+            state.redeliveredTotal += 1
+            state.refusedBy[ObjectIdentifier(message)] = member
+        }
+        dispatch()
+    }
+
+    /// A refused message was dead-lettered: its count goes.
+    func forget(_ message: Message) {
+        state.withLock { state in
+            state.attempts.removeValue(forKey: ObjectIdentifier(message))
+            state.refusedBy.removeValue(forKey: ObjectIdentifier(message))
+        }
     }
 
     /// Messages dropped when the group itself goes (its last member left).

@@ -64,7 +64,9 @@ extension Broker {
                 droppedTotal: Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, counters.drops($0)) }),
                 payloadBytesReceivedTotal: counters.payloadBytesReceived,
                 payloadBytesDeliveredTotal: counters.payloadBytesDelivered,
-                deadLetteredTotal: counters.messagesDeadLettered
+                deadLetteredTotal: counters.messagesDeadLettered,
+                nackedTotal: counters.messagesNacked,
+                deduplicatedTotal: counters.messagesDeduplicated
             ),
             latency: .init(
                 publishToDeliver: self.latency.snapshot(.publishToDeliver, now: nowNanos),

@@ -23,8 +23,10 @@ public final class BrokerCounters: BrokerMetrics {
         static let bytesIn = 8
         static let bytesOut = 9
         static let deadLettered = 10
+        static let nacked = 11
+        static let deduplicated = 12
         /// Indexed by packet type raw value (0...15).
-        static let packetsIn = 11
+        static let packetsIn = 13
         static let packetsOut = packetsIn + 16
         static let rejected = packetsOut + 16
         static let closedByServer = rejected + ConnectionRejectReason.allCases.count
@@ -129,6 +131,14 @@ public final class BrokerCounters: BrokerMetrics {
         shard.add(Slot.deadLettered)
     }
 
+    public func messageNacked() {
+        shard.add(Slot.nacked)
+    }
+
+    public func messageDeduplicated() {
+        shard.add(Slot.deduplicated)
+    }
+
     public func malformedPacket(_ error: MQTTDecodeError) {
         shard.add(Slot.malformedPackets)
     }
@@ -163,6 +173,8 @@ public final class BrokerCounters: BrokerMetrics {
     public var payloadBytesDelivered: Int { sum(Slot.payloadBytesDelivered) }
     public var malformedPackets: Int { sum(Slot.malformedPackets) }
     public var messagesDeadLettered: Int { sum(Slot.deadLettered) }
+    public var messagesNacked: Int { sum(Slot.nacked) }
+    public var messagesDeduplicated: Int { sum(Slot.deduplicated) }
     public var bytesReceived: Int { sum(Slot.bytesIn) }
     public var bytesSent: Int { sum(Slot.bytesOut) }
 

@@ -20,6 +20,11 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable {
     /// A queue was at its policy's `max_length`: the oldest waiting message
     /// (overflow drop-oldest) or the new one (reject-new) was dropped.
     case maxLength = "max_length"
+    /// Larger than the maximum packet size a 5.0 client said it accepts.
+    case packetTooLarge = "packet_too_large"
+    /// Refused by a negative acknowledgement and not redelivered (the
+    /// consumer's session ended before the retry).
+    case rejected = "rejected"
 }
 
 /// Why a CONNECT was refused (the CONNACK return code's cause).
@@ -29,6 +34,8 @@ public enum ConnectionRejectReason: String, Sendable, Hashable, CaseIterable {
     case identifierRejected = "identifier_rejected"
     case badCredentials = "bad_credentials"
     case notAuthorized = "not_authorized"
+    /// A 5.0 CONNECT asked for enhanced authentication, which is not configured.
+    case badAuthenticationMethod = "bad_authentication_method"
 }
 
 /// Why the server closed an established or half-open connection.
@@ -38,6 +45,11 @@ public enum ConnectionCloseReason: String, Sendable, Hashable, CaseIterable {
     case keepAliveTimeout = "keepalive_timeout"
     case connectTimeout = "connect_timeout"
     case takenOver = "taken_over"
+    /// A 5.0 client sent more QoS 2 messages awaiting PUBREL than the
+    /// server's receive maximum.
+    case receiveMaximumExceeded = "receive_maximum_exceeded"
+    /// A 5.0 topic alias of 0, above the maximum, or never set.
+    case topicAliasInvalid = "topic_alias_invalid"
 }
 
 /// The one interface the broker reports through. The hot path calls these on
@@ -56,6 +68,10 @@ public protocol BrokerMetrics: Sendable {
     func messageRedelivered()
     /// A message ran out of delivery attempts and went to `$DLQ/<topic>`.
     func messageDeadLettered()
+    /// A 5.0 consumer refused a delivery (PUBACK/PUBREC reason >= 0x80).
+    func messageNacked()
+    /// A publish repeated a `wharf-msg-id` seen on its topic within the window.
+    func messageDeduplicated()
     func malformedPacket(_ error: MQTTDecodeError)
     /// A connection's packets, bytes and deliveries since its last flush.
     func record(_ batch: TrafficBatch)
@@ -76,6 +92,8 @@ public struct NoMetrics: BrokerMetrics {
     public func messageDropped(_ reason: DropReason, count: Int) {}
     public func messageRedelivered() {}
     public func messageDeadLettered() {}
+    public func messageNacked() {}
+    public func messageDeduplicated() {}
     public func malformedPacket(_ error: MQTTDecodeError) {}
     public func record(_ batch: TrafficBatch) {}
 }

@@ -4,8 +4,14 @@ import WharfMQTT
 extension Broker {
     /// What routing one message did.
     public struct PublishOutcome: Sendable {
-        /// Sessions the message was queued for.
+        /// Sessions and groups the message was queued for.
         public var queued = 0
+        /// Subscriptions (sessions and groups) that matched its topic; 0 is
+        /// "no matching subscribers" to a 5.0 publisher.
+        public var matched = 0
+        /// Queues that refused it at their policy's `max_length` (overflow
+        /// reject-new): "quota exceeded" to a 5.0 publisher.
+        public var rejectedOverLength = 0
         /// A subscriber queue passed its high-water mark: the publisher must
         /// stop reading until `resumeReading()` is called on it.
         public var pausePublisher = false
@@ -21,7 +27,8 @@ extension Broker {
     /// `counted: true`; other callers (wills, tests) are counted here.
     @discardableResult
     public func publish(
-        _ published: Message, from publisher: (any DeliveryTarget)? = nil, counted: Bool = false, scratch: inout [RouteTarget]
+        _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
+        counted: Bool = false, scratch: inout [RouteTarget]
     ) -> PublishOutcome {
         if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
         // A matching policy gives the message its TTL and attempt limit.
@@ -33,10 +40,7 @@ extension Broker {
         if message.retain {
             // The store keeps its own compact copy: a slice would pin the
             // whole read buffer it arrived in for as long as it is retained.
-            let stored = Message(
-                topic: message.topic, payload: ByteBuffer(buffer: message.payload), qos: message.qos,
-                retain: true, publishedAtNanos: message.publishedAtNanos
-            )
+            let stored = message.retainedCopy()
             retained.withLock { $0.update(with: stored) }
         }
         scratch.removeAll(keepingCapacity: true)
@@ -50,19 +54,29 @@ extension Broker {
             let session: Session
             switch target.destination {
             case .group(let group):
+                outcome.matched += 1
                 switch group.enqueue(message) {
                 case .queued: outcome.queued += 1
                 case .queuedDroppingOldest:
                     outcome.queued += 1
                     metrics.messageDropped(.maxLength, count: 1)
-                case .overLength: metrics.messageDropped(.maxLength, count: 1)
+                case .overLength:
+                    outcome.rejectedOverLength += 1
+                    metrics.messageDropped(.maxLength, count: 1)
                 case .queueFull: metrics.messageDropped(.queueFull, count: 1)
                 }
                 continue
             case .session(let plain):
                 session = plain
             }
-            switch session.enqueue(message, qos: min(message.qos, target.qos), publisher: publisher) {
+            // 5.0 "no local": not back to the connection that published it.
+            if target.noLocal, session === publisherSession { continue }
+            outcome.matched += 1
+            let result = session.enqueue(
+                message, qos: min(message.qos, target.qos), retain: target.retainAsPublished && message.retain,
+                subscriptionIds: target.identifiers, publisher: publisher
+            )
+            switch result {
             case .accepted:
                 outcome.queued += 1
             case .acceptedPausePublisher:
@@ -76,6 +90,7 @@ extension Broker {
                 outcome.queued += 1
                 metrics.messageDropped(.maxLength, count: 1)
             case .droppedMaxLength:
+                outcome.rejectedOverLength += 1
                 metrics.messageDropped(.maxLength, count: 1)
             }
         }
@@ -102,11 +117,11 @@ extension Broker {
 
     /// Sends messages that ran out of delivery attempts to `$DLQ/<topic>`,
     /// where an operator (or a repair consumer) can subscribe to them.
-    func deadLetter(_ messages: [Message]) {
-        for message in messages {
+    func deadLetter(_ messages: [(Message, attempts: Int)]) {
+        for (message, attempts) in messages {
             metrics.messageDeadLettered()
             var scratch: [RouteTarget] = []
-            publish(message.deadLetter(), counted: true, scratch: &scratch)
+            publish(message.deadLetter(attempts: attempts), counted: true, scratch: &scratch)
         }
     }
 

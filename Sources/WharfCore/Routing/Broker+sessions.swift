@@ -11,20 +11,27 @@ extension Broker {
     }
 
     /// Opens or resumes the session for `clientId` with `owner` as its live
-    /// connection. Clean session discards any previous state; otherwise a
+    /// connection. Clean start discards any previous state; otherwise a
     /// persistent session is resumed and its in-flight packets are appended
     /// to `resend`, to be written right after CONNACK.
+    ///
+    /// `expiryInterval` is the session expiry interval (5.0); nil means the
+    /// 3.1.1 rule: clean session 0 keeps the session forever.
+    /// `receiveMaximum` is the client's (5.0), bounding its in-flight window.
     public func openSession(
-        clientId: String, cleanSession: Bool, owner: any DeliveryTarget, resend: inout [OutboundPacket]
+        clientId: String, cleanSession: Bool, expiryInterval: UInt32? = nil, receiveMaximum: Int? = nil,
+        owner: any DeliveryTarget, resend: inout [OutboundPacket]
     ) -> OpenedSession {
+        let expiry = expiryInterval ?? (cleanSession ? 0 : UInt32.max)
         var discarded: Session?
         var previousOwner: (any DeliveryTarget)?
-        var deadLetters: [Message] = []
+        var deadLetters: [(Message, attempts: Int)] = []
         defer { if !deadLetters.isEmpty { deadLetter(deadLetters) } }
         let opened: OpenedSession = sessions.withLock { store in
             let key = ExactString(clientId)
             if let existing = store[key], existing.isPersistent, !cleanSession {
-                previousOwner = existing.attach(owner, resend: &resend, deadLetters: &deadLetters)
+                previousOwner = existing.attach(owner, receiveMaximum: receiveMaximum, resend: &resend, deadLetters: &deadLetters)
+                existing.setExpiryInterval(expiry)
                 return OpenedSession(session: existing, sessionPresent: true, takenOver: previousOwner)
             }
             if let existing = store[key] {
@@ -32,28 +39,65 @@ extension Broker {
                 discarded = existing
             }
             let session = Session(
-                clientId: clientId, isPersistent: !cleanSession,
+                clientId: clientId, expiryInterval: expiry,
                 maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages
             )
-            _ = session.attach(owner, resend: &resend)
+            _ = session.attach(owner, receiveMaximum: receiveMaximum, resend: &resend)
             store[key] = session
             return OpenedSession(session: session, sessionPresent: false, takenOver: previousOwner)
         }
-        if let discarded { discard(discarded) }
+        if let discarded {
+            stopExpiring(discarded)
+            discard(discarded)
+        } else if opened.sessionPresent {
+            stopExpiring(opened.session)
+        }
+        // A connection to the session before its will's delay ran out
+        // cancels the will; a new session (clean start) ends the old one, so
+        // its will goes now (5.0 section 3.1.3.2.2).
+        if let will = pendingWills.withLock({ $0.removeValue(forKey: ExactString(clientId)) }), !opened.sessionPresent {
+            publishWill(will.message)
+        }
         return opened
     }
 
-    /// The connection `owner` ended. A clean session goes away with it; a
-    /// persistent one stays, keeps its subscriptions and queues QoS 1/2.
+    /// The connection `owner` ended. A session with no expiry interval goes
+    /// away with it; a persistent one stays, keeps its subscriptions and
+    /// queues QoS 1/2, until its expiry interval (if finite) passes.
     public func closeSession(_ session: Session, owner: any DeliveryTarget) {
-        guard session.detach(owner), !session.isPersistent else { return }
+        guard session.detach(owner) else { return }
+        let expiry = session.expiryInterval
+        guard expiry == 0 else {
+            if expiry != UInt32.max {
+                let deadline = Clock.nowNanos() &+ UInt64(expiry) * 1_000_000_000
+                expiringSessions.withLock { $0[ObjectIdentifier(session)] = ExpiringSession(session: session, deadline: deadline) }
+            }
+            return
+        }
+        endSession(session)
+    }
+
+    /// Removes an offline session from the store (if it is still the one
+    /// there), discards it, and publishes its pending will.
+    func endSession(_ session: Session) {
         let removed = sessions.withLock { store in
             let key = ExactString(session.clientId)
-            guard store[key] === session else { return false }
+            guard store[key] === session, !session.isOnline else { return false }
             store.removeValue(forKey: key)
             return true
         }
-        if removed { discard(session) }
+        guard removed else { return }
+        discard(session)
+        let will = pendingWills.withLock { wills -> PendingWill? in
+            let key = ExactString(session.clientId)
+            guard wills[key]?.session == ObjectIdentifier(session) else { return nil }
+            return wills.removeValue(forKey: key)
+        }
+        if let will { publishWill(will.message) }
+    }
+
+    private func stopExpiring(_ session: Session) {
+        _ = expiringSessions.withLock { $0.removeValue(forKey: ObjectIdentifier(session)) }
     }
 
     /// Removes a session's subscriptions and counts what it still held.
@@ -63,7 +107,8 @@ extension Broker {
         if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
     }
 
-    /// A client id for CONNECT with an empty one and clean session (3.1.1 section 3.1.3.1).
+    /// A client id for CONNECT with an empty one (3.1.1 section 3.1.3.1; 5.0
+    /// returns it in CONNACK as the assigned client identifier).
     public func assignClientId() -> String {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)

@@ -1,49 +1,66 @@
 import WharfMQTT
 
 extension Broker {
-    /// Adds subscriptions and returns one SUBACK code per filter, in order.
+    /// Adds subscriptions and returns one SUBACK code per filter, in order
+    /// (an invalid filter gets 0x8F, which 3.1.1 clients see as 0x80).
     /// Retained messages matching each accepted filter are queued to the
-    /// session with RETAIN set (3.1.1 section 3.3.1.3), after the caller has
-    /// had the chance to write the SUBACK (they go through the session queue).
-    public func subscribe(_ session: Session, _ requests: [SubscribePacket.Subscription]) -> [SubscribeReturnCode] {
+    /// session with RETAIN set (3.1.1 section 3.3.1.3; 5.0 retain handling 1
+    /// only for a new subscription, 2 never), after the caller has had the
+    /// chance to write the SUBACK (they go through the session queue).
+    public func subscribe(
+        _ session: Session, _ requests: [SubscribePacket.Subscription], identifier: UInt32? = nil
+    ) -> [SubscribeReturnCode] {
+        let identifiers = SubscriptionIdentifiers(identifier)
         var codes: [SubscribeReturnCode] = []
         codes.reserveCapacity(requests.count)
-        var accepted: [(String, QoS)] = []
+        var accepted: [SubscribePacket.Subscription] = []
         for request in requests {
             if let shared = SharedSubscription.parse(request.filter) {
                 guard case .success(let subscription) = shared, subscription.filter.topicLevelCount <= limits.maxTopicLevels else {
-                    codes.append(.failure)
+                    codes.append(.topicFilterInvalid)
                     continue
                 }
-                join(session, subscription, qos: request.qos, as: request.filter)
+                join(session, subscription, qos: request.qos, identifiers: identifiers, as: request.filter)
                 codes.append(SubscribeReturnCode(granted: request.qos))
                 continue
             }
             guard TopicRules.isValidTopicFilter(request.filter), request.filter.topicLevelCount <= limits.maxTopicLevels else {
-                codes.append(.failure)
+                codes.append(.topicFilterInvalid)
                 continue
             }
             codes.append(SubscribeReturnCode(granted: request.qos))
-            accepted.append((request.filter, request.qos))
+            accepted.append(request)
         }
         guard !accepted.isEmpty else { return codes }
         tree.withLock { tree in
-            for (filter, qos) in accepted { tree.subscribe(session, filter: filter, qos: qos) }
+            for request in accepted {
+                tree.subscribe(RouteTarget(
+                    session: session, qos: request.qos, noLocal: request.noLocal,
+                    retainAsPublished: request.retainAsPublished, identifiers: identifiers
+                ), filter: request.filter)
+            }
         }
-        for (filter, qos) in accepted { session.recordSubscription(filter, qos: qos) }
-        for (filter, qos) in accepted {
-            let messages = retained.withLock { $0.matching(filter: filter) }
-            for message in messages {
-                if session.enqueue(message, qos: min(qos, message.qos), retain: true) == .droppedQueueFull {
-                    metrics.messageDropped(.queueFull, count: 1)
-                }
+        let now = Clock.nowNanos()
+        for request in accepted {
+            let isNew = session.recordSubscription(request.filter, qos: request.qos)
+            guard request.retainHandling == 0 || (request.retainHandling == 1 && isNew) else { continue }
+            let messages = retained.withLock { $0.matching(filter: request.filter) }
+            for message in messages where !message.isExpired(at: now) {
+                let result = session.enqueue(
+                    message, qos: min(request.qos, message.qos), retain: true, onSubscribe: true, subscriptionIds: identifiers
+                )
+                if result == .droppedQueueFull { metrics.messageDropped(.queueFull, count: 1) }
             }
         }
         return codes
     }
 
-    public func unsubscribe(_ session: Session, filters: [String]) {
-        removeFromRouting(session, filters: filters.filter { session.forgetSubscription($0) })
+    /// Removes subscriptions; returns, per filter, whether there was one.
+    @discardableResult
+    public func unsubscribe(_ session: Session, filters: [String]) -> [Bool] {
+        let existed = filters.map { session.forgetSubscription($0) }
+        removeFromRouting(session, filters: zip(filters, existed).filter(\.1).map(\.0))
+        return existed
     }
 
     /// Takes `session` out of the trie for plain filters and out of its
@@ -67,7 +84,7 @@ extension Broker {
     /// Adds `session` to a consumer group, creating the group (and its one
     /// subscription in the tree) on first use. Retained messages are not sent
     /// to shared subscriptions (MQTT 5.0 section 4.8.2).
-    func join(_ session: Session, _ shared: SharedSubscription, qos: QoS, as filter: String) {
+    func join(_ session: Session, _ shared: SharedSubscription, qos: QoS, identifiers: SubscriptionIdentifiers = .none, as filter: String) {
         let group: ConsumerGroup = groups.withLock { groups in
             if let existing = groups[shared.key] { return existing }
             let group = ConsumerGroup(
@@ -81,7 +98,7 @@ extension Broker {
         }
         session.recordSubscription(filter, qos: qos)
         session.joined(group)
-        group.join(session, qos: qos)
+        group.join(session, qos: qos, subscriptionIds: identifiers)
     }
 
     /// Removes `session` from a group; the group goes when its last member does.

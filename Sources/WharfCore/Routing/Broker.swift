@@ -19,6 +19,10 @@ public final class Broker: Sendable {
     public let recordsDetail: Bool
     /// TTL and delivery-attempt limits by topic pattern.
     public let policies: DeliveryPolicies
+    /// Retry backoff for refused deliveries, and the de-duplication window.
+    public let delivery: DeliverySettings
+    /// `wharf-msg-id` values seen per topic within the window.
+    public let deduplication: PublisherDeduplication
 
     /// By client id, compared byte for byte.
     let sessions = Mutex<[ExactString: Session]>([:])
@@ -26,11 +30,16 @@ public final class Broker: Sendable {
     let retained = Mutex(RetainedStore())
     /// Consumer groups by name and filter (see `SharedSubscription.key`).
     let groups = Mutex<[String: ConsumerGroup]>([:])
+    /// Timed work (see Broker+timers): offline sessions with a finite expiry,
+    /// wills waiting out their delay, refused messages waiting out their backoff.
+    let expiringSessions = Mutex<[ObjectIdentifier: ExpiringSession]>([:])
+    let pendingWills = Mutex<[ExactString: PendingWill]>([:])
+    let redeliveries = Mutex(RedeliverySchedule())
 
     public init(
         limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),
         latency: LatencyRecorder = LatencyRecorder(), topicStatistics: TopicStatistics = TopicStatistics(),
-        recordsDetail: Bool = true, policies: DeliveryPolicies = DeliveryPolicies()
+        recordsDetail: Bool = true, policies: DeliveryPolicies = DeliveryPolicies(), delivery: DeliverySettings = DeliverySettings()
     ) {
         self.recordsDetail = recordsDetail
         self.policies = policies
@@ -38,6 +47,13 @@ public final class Broker: Sendable {
         self.metrics = metrics
         self.latency = latency
         self.topicStatistics = topicStatistics
+        self.delivery = delivery
+        self.deduplication = PublisherDeduplication(windowSeconds: delivery.dedupWindow, capacity: delivery.dedupCapacity)
+    }
+
+    /// Every live connection (to tell them the broker is stopping).
+    public var connections: [any DeliveryTarget] {
+        sessions.withLock { Array($0.values) }.compactMap(\.owner)
     }
 
     public var sessionCount: Int { sessions.withLock { $0.count } }

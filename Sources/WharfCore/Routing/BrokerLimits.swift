@@ -2,15 +2,58 @@
 public struct BrokerLimits: Sendable, Hashable {
     /// Live connections; CONNECT beyond it gets return code 3 (server unavailable).
     public var maxConnections: Int = 10_000
-    /// Largest packet accepted, fixed header included.
+    /// Largest packet accepted, fixed header included (told to 5.0 clients).
     public var maxPacketSize: Int = 1_048_576
-    /// QoS 1/2 messages sent to one client and not yet acknowledged.
+    /// QoS 1/2 messages sent to one client and not yet acknowledged (a 5.0
+    /// client's receive maximum may lower it for its connection).
     public var maxInflightMessages: Int = 20
     /// Messages waiting per session (offline, or behind a full window); more are dropped and counted.
     public var maxQueuedMessages: Int = 1_000
     /// Levels in a topic name or filter (as EMQX's max_topic_levels). Bounds
     /// the trie's depth, and so the matcher's recursion.
     public var maxTopicLevels: Int = 128
+    /// 5.0: QoS 2 messages a client may have awaiting PUBREL (the server's
+    /// receive maximum, told in CONNACK); more is a protocol violation (0x93).
+    public var receiveMaximum: Int = 65_535
+    /// 5.0: topic aliases a client may set on its publishes (Mosquitto's
+    /// default is 10 too); 0 turns inbound aliases off.
+    public var topicAliasMaximum: Int = 10
+    /// Caps a client's keep-alive (5.0 clients are told the cap as Server
+    /// Keep Alive); 0 leaves the client's value.
+    public var maxKeepAlive: Int = 0
 
     public init() {}
+}
+
+/// How the broker retries what consumers refuse, and how long it remembers
+/// publishers' message ids.
+public struct DeliverySettings: Sendable, Hashable {
+    /// Backoff before redelivering a negatively acknowledged message: the
+    /// first retry waits about `retryBackoffMinimum` seconds, each further
+    /// one twice as long, up to `retryBackoffMaximum`; each wait is jittered
+    /// to between half and all of that, so refused messages do not return in
+    /// lockstep.
+    public var retryBackoffMinimum: Double = 1
+    public var retryBackoffMaximum: Double = 60
+    /// Seconds a `wharf-msg-id` is remembered per topic: a repeat within it
+    /// is acknowledged but not routed again.
+    public var dedupWindow: Double = 300
+    /// Most ids remembered at once; beyond it the oldest are forgotten early
+    /// (a bound on memory, counted nowhere because it only shortens the window).
+    public var dedupCapacity: Int = 1_000_000
+
+    public init() {}
+
+    /// The wait before delivery attempt `attempts + 1`, jittered.
+    public func backoffNanos(afterAttempts attempts: Int, random: Double = Double.random(in: 0.5...1)) -> UInt64 {
+        let exponent = Double(max(0, min(attempts - 1, 30)))
+        let seconds = min(retryBackoffMaximum, retryBackoffMinimum * pow2(exponent))
+        return UInt64(max(0, seconds * random) * 1e9)
+    }
+
+    private func pow2(_ exponent: Double) -> Double {
+        var value = 1.0
+        for _ in 0..<Int(exponent) { value *= 2 }
+        return value
+    }
 }

@@ -12,8 +12,11 @@ public protocol DeliveryTarget: AnyObject, Sendable {
     func resumeReading()
     /// The client behind this connection, for the metrics snapshot.
     var clientInfo: ClientInfo? { get }
+    /// The broker is stopping: close, telling the client why if it can.
+    func serverShuttingDown()
 }
 
 extension DeliveryTarget {
     public var clientInfo: ClientInfo? { nil }
+    public func serverShuttingDown() {}
 }

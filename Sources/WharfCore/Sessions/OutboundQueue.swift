@@ -4,7 +4,7 @@ import WharfMQTT
 
 /// One packet the connection must write for a session.
 public enum OutboundPacket: Sendable {
-    case publish(Message, qos: QoS, packetId: UInt16?, retain: Bool, dup: Bool)
+    case publish(Message, qos: QoS, packetId: UInt16?, retain: Bool, dup: Bool, subscriptionIds: SubscriptionIdentifiers)
     /// QoS 2 second phase, resent after a reconnect.
     case pubrel(packetId: UInt16)
 }
@@ -25,29 +25,52 @@ public struct OutboundQueue: Sendable {
     struct Pending: Sendable {
         var message: Message
         var qos: QoS
+        /// The RETAIN flag on the wire.
         var retain: Bool
+        /// From the retained store on subscribe (not a live delivery).
+        var onSubscribe: Bool
+        var subscriptionIds: SubscriptionIdentifiers
         /// The consumer group that handed this message over, if any.
         var group: ConsumerGroup?
+        /// Deliveries already made of it (a negatively acknowledged message
+        /// coming back keeps its count).
+        var attempts: Int
     }
 
     struct Inflight: Sendable {
         var message: Message
         var qos: QoS
         var retain: Bool
+        var onSubscribe: Bool
+        var subscriptionIds: SubscriptionIdentifiers
         var phase: InflightPhase
         var group: ConsumerGroup?
         /// Sends so far: 1, then one more per resend after a reconnect.
-        var attempts = 1
+        var attempts: Int
     }
 
     /// A delivery the consumer has acknowledged.
     public struct Acknowledged: Sendable {
         public let message: Message
+        public let qos: QoS
+        /// Deliveries made of it, this one included.
+        public let attempts: Int
         /// A retained message sent on subscribe: its age is not transit
         /// time, so latency figures leave it out.
         public let sentOnSubscribe: Bool
         /// The consumer group it came from: it learns of the acknowledgement.
         public let group: ConsumerGroup?
+        /// The subscription identifiers it carried, for a redelivery.
+        public let subscriptionIds: SubscriptionIdentifiers
+
+        init(_ entry: Inflight) {
+            message = entry.message
+            qos = entry.qos
+            attempts = entry.attempts
+            sentOnSubscribe = entry.onSubscribe
+            group = entry.group
+            subscriptionIds = entry.subscriptionIds
+        }
     }
 
     public enum EnqueueResult: Sendable, Hashable {
@@ -114,15 +137,21 @@ public struct OutboundQueue: Sendable {
     /// messages sent on subscribe (`retain` set) skip every limit: the spec
     /// requires them all (3.1.1 section 3.3.1.3), and the retained store
     /// bounds how many there can be.
-    public mutating func enqueue(_ message: Message, qos: QoS, retain: Bool, group: ConsumerGroup? = nil) -> EnqueueResult {
+    public mutating func enqueue(
+        _ message: Message, qos: QoS, retain: Bool, onSubscribe: Bool = false,
+        subscriptionIds: SubscriptionIdentifiers = .none, group: ConsumerGroup? = nil, attempts: Int = 0
+    ) -> EnqueueResult {
         var result = EnqueueResult.queued
-        if !retain, group == nil, let limit = message.maxQueueLength, pending.count >= limit {
+        if !onSubscribe, group == nil, let limit = message.maxQueueLength, pending.count >= limit {
             guard message.overflow == .dropOldest, !pending.isEmpty else { return .overLength }
             pending.removeFirst()
             result = .queuedDroppingOldest
         }
-        guard retain || pending.count < maxQueued else { return .queueFull }
-        pending.append(Pending(message: message, qos: qos, retain: retain, group: group))
+        guard onSubscribe || pending.count < maxQueued else { return .queueFull }
+        pending.append(Pending(
+            message: message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds,
+            group: group, attempts: attempts
+        ))
         enqueuedTotal += 1
         return result
     }
@@ -149,15 +178,22 @@ public struct OutboundQueue: Sendable {
             if head.qos == .atMostOnce {
                 pending.removeFirst()
                 deliveredTotal += 1
-                packets.append(.publish(head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false))
+                packets.append(.publish(
+                    head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false, subscriptionIds: head.subscriptionIds
+                ))
                 continue
             }
             guard inflight.count < maxInflight else { return expired }
             pending.removeFirst()
             let id = allocatePacketId()
-            inflight[id] = Inflight(message: head.message, qos: head.qos, retain: head.retain, phase: .awaitingAck, group: head.group)
+            inflight[id] = Inflight(
+                message: head.message, qos: head.qos, retain: head.retain, onSubscribe: head.onSubscribe,
+                subscriptionIds: head.subscriptionIds, phase: .awaitingAck, group: head.group, attempts: head.attempts + 1
+            )
             deliveredTotal += 1
-            packets.append(.publish(head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false))
+            packets.append(.publish(
+                head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false, subscriptionIds: head.subscriptionIds
+            ))
         }
         return expired
     }
@@ -167,23 +203,25 @@ public struct OutboundQueue: Sendable {
     /// A message whose policy allows no more delivery attempts is taken out
     /// instead and returned, to be dead-lettered.
     @discardableResult
-    public mutating func resendPackets(into packets: inout [OutboundPacket]) -> [Message] {
-        var deadLetters: [Message] = []
+    public mutating func resendPackets(into packets: inout [OutboundPacket]) -> [(Message, attempts: Int)] {
+        var deadLetters: [(Message, attempts: Int)] = []
         for (id, entry) in inflight {
             switch entry.phase {
             case .awaitingAck:
                 if let limit = entry.message.maxDeliveryAttempts, entry.attempts >= limit {
-                    deadLetters.append(entry.message)
+                    deadLetters.append((entry.message, entry.attempts))
                     continue
                 }
                 inflight[id]!.attempts += 1
-                packets.append(.publish(entry.message, qos: entry.qos, packetId: id, retain: entry.retain, dup: true))
+                packets.append(.publish(
+                    entry.message, qos: entry.qos, packetId: id, retain: entry.retain, dup: true, subscriptionIds: entry.subscriptionIds
+                ))
             case .awaitingComplete:
                 packets.append(.pubrel(packetId: id))
             }
         }
         if !deadLetters.isEmpty {
-            inflight = inflight.filter { entry in !deadLetters.contains { $0 === entry.value.message } }
+            inflight = inflight.filter { entry in !deadLetters.contains { $0.0 === entry.value.message } }
         }
         return deadLetters
     }
@@ -193,7 +231,23 @@ public struct OutboundQueue: Sendable {
         guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain, group: entry.group)
+        return Acknowledged(entry)
+    }
+
+    /// PUBACK or PUBREC with a failure reason code (5.0): the consumer
+    /// refused the message. It leaves the window; the caller decides whether
+    /// it is delivered again (after a backoff) or dead-lettered.
+    public mutating func reject(_ id: UInt16) -> Acknowledged? {
+        guard let entry = inflight[id], entry.phase == .awaitingAck else { return nil }
+        inflight.removeValue(forKey: id)
+        return Acknowledged(entry)
+    }
+
+    /// Takes a message out of the window without a reply from the client:
+    /// it could not be sent to it (larger than the client's maximum packet
+    /// size, 5.0 section 3.1.2.11.4), so it is treated as delivered.
+    public mutating func abandon(_ id: UInt16) {
+        if inflight.removeValue(forKey: id) != nil { acknowledgedTotal += 1 }
     }
 
     /// PUBREC for a QoS 2 message. The PUBREL must be sent whether or not the
@@ -210,7 +264,7 @@ public struct OutboundQueue: Sendable {
         guard let entry = inflight[id], entry.phase == .awaitingComplete else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        return Acknowledged(message: entry.message, sentOnSubscribe: entry.retain, group: entry.group)
+        return Acknowledged(entry)
     }
 
     /// Takes out every message a consumer group handed over that the client

@@ -9,8 +9,17 @@ import WharfMQTT
 /// its event loop. The mutex covers in-memory bookkeeping only, never I/O.
 public final class Session: Sendable {
     public let clientId: String
-    /// Clean session = 0: kept (and queued for) while the client is away.
-    public let isPersistent: Bool
+    /// Seconds the session outlives its connection (5.0 session expiry
+    /// interval; 3.1.1 clean session = 0 is "forever", `UInt32.max`). An
+    /// atomic: the publish path reads it, and a 5.0 DISCONNECT may change it.
+    private let expiry: ManagedAtomic<UInt32>
+    /// Kept (and queued for) while the client is away.
+    public var isPersistent: Bool { expiry.load(ordering: .relaxed) > 0 }
+    public var expiryInterval: UInt32 { expiry.load(ordering: .relaxed) }
+    public func setExpiryInterval(_ seconds: UInt32) { expiry.store(seconds, ordering: .relaxed) }
+    /// The in-flight window the broker allows; a client's receive maximum
+    /// (5.0) may lower it for its connection.
+    let configuredMaxInflight: Int
 
     struct State: Sendable {
         var outbound: OutboundQueue
@@ -66,10 +75,13 @@ public final class Session: Sendable {
 
     /// `maxQueued` 0 means no limit, as `max_queued_messages 0` does in
     /// Mosquitto (memory is then the limit; not recommended).
-    public init(clientId: String, isPersistent: Bool, maxInflight: Int, maxQueued configuredMaxQueued: Int) {
+    public init(
+        clientId: String, isPersistent: Bool = false, expiryInterval: UInt32? = nil, maxInflight: Int, maxQueued configuredMaxQueued: Int
+    ) {
         let maxQueued = configuredMaxQueued == 0 ? Int.max : configuredMaxQueued
         self.clientId = clientId
-        self.isPersistent = isPersistent
+        self.expiry = ManagedAtomic(expiryInterval ?? (isPersistent ? UInt32.max : 0))
+        self.configuredMaxInflight = maxInflight
         self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued)))
         let now = Clock.nowNanos()
         self.latencyTrackers = Mutex((LatencyTracker(now: now), LatencyTracker(now: now)))
@@ -105,15 +117,20 @@ public final class Session: Sendable {
     /// `publisher` is the connection the message came from, if any: it is
     /// paused when this (online) queue is past its high-water mark.
     public func enqueue(
-        _ message: Message, qos: QoS, retain: Bool = false, publisher: (any DeliveryTarget)? = nil
+        _ message: Message, qos: QoS, retain: Bool = false, onSubscribe: Bool = false,
+        subscriptionIds: SubscriptionIdentifiers = .none, attempts: Int = 0, publisher: (any DeliveryTarget)? = nil
     ) -> EnqueueResult {
         var release: [any DeliveryTarget] = []
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
             guard let owner = state.owner else {
                 if qos == .atMostOnce || !isPersistent { return (.droppedOffline, nil) }
-                return (Self.result(state.outbound.enqueue(message, qos: qos, retain: retain)), nil)
+                return (Self.result(state.outbound.enqueue(
+                    message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
+                )), nil)
             }
-            var result = Self.result(state.outbound.enqueue(message, qos: qos, retain: retain))
+            var result = Self.result(state.outbound.enqueue(
+                message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
+            ))
             let queued = result == .accepted || result == .acceptedDroppedOldest
             // Never pause a connection for its own queue: it must keep reading
             // the acknowledgements that drain it.
@@ -156,10 +173,12 @@ public final class Session: Sendable {
     /// A consumer group hands over a message: accepted only while a client is
     /// connected and has room (`groupCapacity`), so the group can offer it to
     /// another member otherwise.
-    func enqueueForGroup(_ message: Message, qos: QoS, group: ConsumerGroup) -> Bool {
+    func enqueueForGroup(_ message: Message, qos: QoS, subscriptionIds: SubscriptionIdentifiers, attempts: Int, group: ConsumerGroup) -> Bool {
         let (accepted, wake): (Bool, (any DeliveryTarget)?) = state.withLock { state in
             guard let owner = state.owner, Self.capacity(state) > 0 else { return (false, nil) }
-            guard state.outbound.enqueue(message, qos: qos, retain: false, group: group) == .queued else { return (false, nil) }
+            guard state.outbound.enqueue(
+                message, qos: qos, retain: false, subscriptionIds: subscriptionIds, group: group, attempts: attempts
+            ) == .queued else { return (false, nil) }
             guard !state.drainScheduled, state.outbound.canSend else { return (true, nil) }
             state.drainScheduled = true
             return (true, owner)
@@ -231,21 +250,24 @@ public final class Session: Sendable {
     /// Makes `owner` the live connection. Returns the connection it replaces
     /// (to be closed) and appends the in-flight packets to resend first;
     /// `deadLetters` gets the messages out of delivery attempts.
+    /// `receiveMaximum` is the client's (5.0): the window never exceeds it.
     public func attach(
-        _ owner: any DeliveryTarget, resend packets: inout [OutboundPacket], deadLetters: inout [Message]
+        _ owner: any DeliveryTarget, receiveMaximum: Int? = nil, resend packets: inout [OutboundPacket],
+        deadLetters: inout [(Message, attempts: Int)]
     ) -> (any DeliveryTarget)? {
         state.withLock { state in
             let previous = state.owner
             state.owner = owner
             state.drainScheduled = false
+            state.outbound.maxInflight = min(configuredMaxInflight, receiveMaximum ?? Int.max)
             deadLetters += state.outbound.resendPackets(into: &packets)
             return previous
         }
     }
 
-    public func attach(_ owner: any DeliveryTarget, resend packets: inout [OutboundPacket]) -> (any DeliveryTarget)? {
-        var deadLetters: [Message] = []
-        return attach(owner, resend: &packets, deadLetters: &deadLetters)
+    public func attach(_ owner: any DeliveryTarget, receiveMaximum: Int? = nil, resend packets: inout [OutboundPacket]) -> (any DeliveryTarget)? {
+        var deadLetters: [(Message, attempts: Int)] = []
+        return attach(owner, receiveMaximum: receiveMaximum, resend: &packets, deadLetters: &deadLetters)
     }
 
     /// Forgets `owner` if it is still the live connection. Returns true if it was.
@@ -277,6 +299,9 @@ public final class Session: Sendable {
 
     public var isOnline: Bool { state.withLock { $0.owner != nil } }
 
+    /// The live connection, if any.
+    public var owner: (any DeliveryTarget)? { state.withLock { $0.owner } }
+
     // MARK: Acknowledgements from the client (owner's loop)
     //
     // Only the current owner may acknowledge. After a takeover the old
@@ -289,6 +314,22 @@ public final class Session: Sendable {
             guard state.owner === owner, let done = state.outbound.acknowledge(id) else { return nil }
             state.progress &+= 1
             return done
+        }
+    }
+
+    /// A negative acknowledgement (5.0 PUBACK/PUBREC with a failure code).
+    public func reject(_ id: UInt16, from owner: any DeliveryTarget) -> OutboundQueue.Acknowledged? {
+        state.withLock { state in
+            guard state.owner === owner, let done = state.outbound.reject(id) else { return nil }
+            state.progress &+= 1
+            return done
+        }
+    }
+
+    /// A delivery that could not be written to the client (too large for it).
+    public func abandon(_ id: UInt16, from owner: any DeliveryTarget) {
+        state.withLock { state in
+            if state.owner === owner { state.outbound.abandon(id) }
         }
     }
 
@@ -312,14 +353,22 @@ public final class Session: Sendable {
         state.withLock { $0.awaitingRelease.insert(id).inserted }
     }
 
-    public func releaseInbound(_ id: UInt16) {
-        _ = state.withLock { $0.awaitingRelease.remove(id) }
+    /// Inbound QoS 2 messages awaiting PUBREL: the client's in-flight count
+    /// toward the server's receive maximum (5.0 section 4.9).
+    public var inboundAwaitingRelease: Int { state.withLock { $0.awaitingRelease.count } }
+
+    /// Returns false for an id that was not awaiting PUBREL.
+    @discardableResult
+    public func releaseInbound(_ id: UInt16) -> Bool {
+        state.withLock { $0.awaitingRelease.remove(id) != nil }
     }
 
     // MARK: Subscriptions and counts
 
-    func recordSubscription(_ filter: String, qos: QoS) {
-        state.withLock { $0.subscriptions[ExactString(filter)] = qos }
+    /// Returns true if the session had no subscription to `filter` before.
+    @discardableResult
+    func recordSubscription(_ filter: String, qos: QoS) -> Bool {
+        state.withLock { $0.subscriptions.updateValue(qos, forKey: ExactString(filter)) == nil }
     }
 
     func forgetSubscription(_ filter: String) -> Bool {

@@ -11,10 +11,17 @@ public struct RouteTarget: Sendable {
 
     public let destination: Destination
     public var qos: QoS
+    /// 5.0 subscription options (all off for 3.1.1 subscriptions).
+    public var noLocal = false
+    public var retainAsPublished = false
+    public var identifiers = SubscriptionIdentifiers.none
 
-    public init(session: Session, qos: QoS) {
+    public init(session: Session, qos: QoS, noLocal: Bool = false, retainAsPublished: Bool = false, identifiers: SubscriptionIdentifiers = .none) {
         self.destination = .session(session)
         self.qos = qos
+        self.noLocal = noLocal
+        self.retainAsPublished = retainAsPublished
+        self.identifiers = identifiers
     }
 
     public init(group: ConsumerGroup, qos: QoS) {
@@ -144,13 +151,18 @@ public struct SubscriptionTree: Sendable {
         }
     }
 
-    /// Overlapping filters of one session yield one delivery at the maximum QoS.
+    /// Overlapping filters of one session yield one delivery at the maximum
+    /// QoS, carrying every matching subscription's identifier (5.0 section
+    /// 3.3.4); it is "no local" only if every matching filter is.
     private static func mergeDuplicates(_ targets: inout [RouteTarget], from start: Int) {
         targets[start...].sort { $0.key < $1.key }
         var write = start
         for read in (start + 1)..<targets.count {
             if targets[read].key == targets[write].key {
                 targets[write].qos = max(targets[write].qos, targets[read].qos)
+                targets[write].noLocal = targets[write].noLocal && targets[read].noLocal
+                targets[write].retainAsPublished = targets[write].retainAsPublished || targets[read].retainAsPublished
+                targets[write].identifiers = targets[write].identifiers.merged(with: targets[read].identifiers)
             } else {
                 write += 1
                 targets[write] = targets[read]

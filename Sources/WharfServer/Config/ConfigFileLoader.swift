@@ -28,7 +28,7 @@ public enum ConfigFileLoader {
         }
         var config = base
         let reader = Reader(file: file)
-        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics", "top", "policy"])
+        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics", "top", "policy", "delivery"])
         config.policies = try reader.policies(root)
         if let listener = try reader.section(root, "listener", allowed: ["bind", "port"]) {
             if let bind = try reader.string(listener, "listener.bind") { config.bind = bind }
@@ -36,14 +36,31 @@ public enum ConfigFileLoader {
         }
         if let limits = try reader.section(
             root, "limits",
-            allowed: ["max_connections", "max_packet_size", "max_inflight_messages", "max_queued_messages", "max_topic_levels", "connect_timeout"]
+            allowed: [
+                "max_connections", "max_packet_size", "max_inflight_messages", "max_queued_messages", "max_topic_levels",
+                "connect_timeout", "receive_maximum", "topic_alias_maximum", "max_keepalive",
+            ]
         ) {
+            if let value = try reader.int(limits, "limits.receive_maximum", in: 1...65_535) { config.limits.receiveMaximum = value }
+            if let value = try reader.int(limits, "limits.topic_alias_maximum", in: 0...65_535) { config.limits.topicAliasMaximum = value }
+            if let value = try reader.int(limits, "limits.max_keepalive", in: 0...65_535) { config.limits.maxKeepAlive = value }
             if let value = try reader.int(limits, "limits.max_connections", in: 1...1_000_000) { config.limits.maxConnections = value }
             if let value = try reader.int(limits, "limits.max_packet_size", in: 16...268_435_460) { config.limits.maxPacketSize = value }
             if let value = try reader.int(limits, "limits.max_inflight_messages", in: 1...65_000) { config.limits.maxInflightMessages = value }
             if let value = try reader.int(limits, "limits.max_queued_messages", in: 0...10_000_000) { config.limits.maxQueuedMessages = value }
             if let value = try reader.int(limits, "limits.max_topic_levels", in: 1...1024) { config.limits.maxTopicLevels = value }
             if let value = try reader.int(limits, "limits.connect_timeout", in: 1...3600) { config.connectTimeoutSeconds = value }
+        }
+        if let delivery = try reader.section(root, "delivery", allowed: ["retry_backoff_min", "retry_backoff_max", "dedup_window"]) {
+            if let value = try reader.number(delivery, "delivery.retry_backoff_min", in: 0...86_400) { config.delivery.retryBackoffMinimum = value }
+            if let value = try reader.number(delivery, "delivery.retry_backoff_max", in: 0...86_400) { config.delivery.retryBackoffMaximum = value }
+            if config.delivery.retryBackoffMaximum < config.delivery.retryBackoffMinimum {
+                throw ConfigFileError(
+                    file: file, key: "delivery.retry_backoff_max",
+                    problem: "must be at least retry_backoff_min (\(config.delivery.retryBackoffMinimum)); got \(config.delivery.retryBackoffMaximum)"
+                )
+            }
+            if let value = try reader.number(delivery, "delivery.dedup_window", in: 0...604_800) { config.delivery.dedupWindow = value }
         }
         if let auth = try reader.section(root, "auth", allowed: ["allow_anonymous", "password_file"]) {
             if let allow = try reader.bool(auth, "auth.allow_anonymous") { config.allowAnonymous = allow }

@@ -31,6 +31,9 @@ public struct ServerConfig: Sendable, Hashable {
     /// Mosquitto-format password file; when set, user names must match it (else CONNACK 4).
     public var passwordFile: String?
 
+    /// `[delivery]`: retry backoff after a negative acknowledgement, and the
+    /// publisher de-duplication window.
+    public var delivery = DeliverySettings()
     /// `[[policy]]`: TTL and delivery-attempt limits by topic pattern.
     public var policies: [DeliveryPolicy] = []
     /// `[top]`: the dashboard's defaults (flags override them).

@@ -23,6 +23,10 @@ final class ConnectionDeliveryTarget: DeliveryTarget {
         eventLoop.execute { self.handler.value.takenOver() }
     }
 
+    func serverShuttingDown() {
+        eventLoop.execute { self.handler.value.serverShuttingDown() }
+    }
+
     func resumeReading() {
         eventLoop.execute { self.handler.value.resumeReading() }
     }

@@ -4,22 +4,36 @@ import WharfCore
 import WharfMQTT
 
 extension MQTTConnectionHandler {
-    /// CONNECT (3.1.1 section 3.1.4): check, open or resume the session,
-    /// answer CONNACK, then resend what the session still had in flight.
+    /// CONNECT (3.1.1 section 3.1.4, 5.0 section 3.1.4): check, open or
+    /// resume the session, answer CONNACK, then resend what the session
+    /// still had in flight.
     func handleConnect(_ connect: ConnectPacket, context: ChannelHandlerContext) {
         version = connect.version
+        let v5 = connect.version == .v5
         guard hasConnectionSlot else {
             refuse(.serverUnavailable, context: context, because: .maxConnections, "connection limit of \(limiter.maximum) reached")
             return
         }
+        if v5, let method = connect.properties.string(.authenticationMethod) {
+            // Enhanced authentication (SCRAM, Kerberos...) is not configured:
+            // 5.0 section 4.12 answers 0x8C.
+            refuse(
+                ConnectReturnCode(rawValue: ReasonCode.badAuthenticationMethod), context: context,
+                because: .badAuthenticationMethod, "enhanced authentication method '\(method)' is not supported"
+            )
+            return
+        }
         var clientId = connect.clientId
+        var assignedClientId: String?
         if clientId.isEmpty {
-            // 3.1 requires an id; 3.1.1 assigns one, but only to a clean session.
-            guard connect.cleanSession, connect.version != .v3_1 else {
+            // 3.1 requires an id; 3.1.1 assigns one, but only to a clean
+            // session; 5.0 always assigns one and says which in CONNACK.
+            guard v5 || (connect.cleanSession && connect.version != .v3_1) else {
                 refuse(.identifierRejected, context: context, because: .identifierRejected, "empty client id without clean session")
                 return
             }
             clientId = broker.assignClientId()
+            if v5 { assignedClientId = clientId }
         }
         if connect.version == .v3_1 && clientId.utf8.count > 23 {
             refuse(.identifierRejected, context: context, because: .identifierRejected, "MQTT 3.1 client id longer than 23 bytes")
@@ -32,6 +46,20 @@ extension MQTTConnectionHandler {
             return
         }
 
+        var receiveMaximum: Int?
+        var expiryInterval: UInt32?
+        if v5 {
+            let properties = connect.properties
+            expiryInterval = properties.integer(.sessionExpiryInterval) ?? 0
+            receiveMaximum = properties.integer(.receiveMaximum).map(Int.init)
+            clientMaximumPacketSize = properties.integer(.maximumPacketSize).map(Int.init) ?? Int.max
+            requestProblemInformation = properties.integer(.requestProblemInformation) != 0
+            aliases = TopicAliases(
+                inboundMaximum: broker.limits.topicAliasMaximum,
+                outboundMaximum: Int(properties.integer(.topicAliasMaximum) ?? 0)
+            )
+        }
+
         let info = ClientInfo(
             clientId: clientId, address: context.channel.remoteAddress.map(Self.describe) ?? "?",
             protocolVersion: connect.version.description, connectedAtSeconds: Date().timeIntervalSince1970
@@ -40,7 +68,8 @@ extension MQTTConnectionHandler {
         let target = ConnectionDeliveryTarget(handler: self, eventLoop: context.eventLoop, clientInfo: info)
         packetScratch.removeAll(keepingCapacity: true)
         let opened = broker.openSession(
-            clientId: clientId, cleanSession: connect.cleanSession, owner: target, resend: &packetScratch
+            clientId: clientId, cleanSession: connect.cleanSession, expiryInterval: expiryInterval,
+            receiveMaximum: receiveMaximum, owner: target, resend: &packetScratch
         )
         if let previous = opened.takenOver {
             logger.info("session taken over by a new connection")
@@ -49,15 +78,30 @@ extension MQTTConnectionHandler {
         deliveryTarget = target
         session = opened.session
         // The will outlives the read buffer it arrived in: keep its own copy.
-        will = connect.will.map { will in
-            var copy = will
-            copy.payload = ByteBuffer(buffer: will.payload)
-            return copy
+        if let connectWill = connect.will {
+            will = Message(
+                topic: connectWill.topic, payload: ByteBuffer(buffer: connectWill.payload), qos: connectWill.qos,
+                retain: connectWill.retain, properties: connectWill.properties
+            )
+            willDelay = connectWill.properties.integer(.willDelayInterval) ?? 0
         }
         protocolState.connectAccepted(version: connect.version)
-        startKeepAliveTimer(seconds: connect.keepAlive, context: context)
+        var keepAlive = connect.keepAlive
+        let maxKeepAlive = broker.limits.maxKeepAlive
+        let capped = maxKeepAlive > 0 && (keepAlive == 0 || Int(keepAlive) > maxKeepAlive)
+        if capped { keepAlive = UInt16(maxKeepAlive) }
+        startKeepAliveTimer(seconds: keepAlive, context: context)
 
-        writePacket(.connack(ConnAckPacket(sessionPresent: opened.sessionPresent, returnCode: .accepted)))
+        var properties = MQTTProperties()
+        if v5 {
+            properties = connAckProperties(assignedClientId: assignedClientId, serverKeepAlive: capped ? keepAlive : nil)
+            if connect.properties.integer(.requestResponseInformation) == 1 {
+                // A topic prefix private to this client for request/response
+                // replies; `$` keeps it out of `#` subscriptions.
+                properties.append(.responseInformation, .string("$response/\(clientId)/"))
+            }
+        }
+        writePacket(.connack(ConnAckPacket(sessionPresent: opened.sessionPresent, returnCode: .accepted, properties: properties)))
         for packet in packetScratch { writeOutbound(packet) }
         packetScratch.removeAll(keepingCapacity: true)
         drainAfterReadBatch = true
@@ -68,11 +112,31 @@ extension MQTTConnectionHandler {
         )
     }
 
-    /// CONNACK with a refusal code, then close (3.1.1 section 3.2.2.3).
+    /// What a 5.0 client is told in CONNACK: the server's limits and
+    /// capabilities (5.0 section 3.2.2.3). Maximum QoS is left out: it is 2.
+    private func connAckProperties(assignedClientId: String?, serverKeepAlive: UInt16?) -> MQTTProperties {
+        let limits = broker.limits
+        var properties = MQTTProperties()
+        properties.append(.receiveMaximum, .twoByteInteger(UInt16(clamping: limits.receiveMaximum)))
+        properties.append(.maximumPacketSize, .fourByteInteger(UInt32(clamping: limits.maxPacketSize)))
+        properties.append(.topicAliasMaximum, .twoByteInteger(UInt16(clamping: limits.topicAliasMaximum)))
+        properties.append(.retainAvailable, .byte(1))
+        properties.append(.wildcardSubscriptionAvailable, .byte(1))
+        properties.append(.subscriptionIdentifierAvailable, .byte(1))
+        properties.append(.sharedSubscriptionAvailable, .byte(1))
+        if let assignedClientId { properties.append(.assignedClientIdentifier, .string(assignedClientId)) }
+        if let serverKeepAlive { properties.append(.serverKeepAlive, .twoByteInteger(serverKeepAlive)) }
+        return properties
+    }
+
+    /// CONNACK with a refusal code, then close (3.1.1 section 3.2.2.3; a
+    /// 5.0 client gets the matching 5.0 reason code).
     private func refuse(
         _ code: ConnectReturnCode, context: ChannelHandlerContext, because reason: ConnectionRejectReason, _ detail: String
     ) {
-        writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: code)))
+        var properties = MQTTProperties()
+        if version == .v5 { properties.append(.reasonString, .string(detail)) }
+        writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: code, properties: properties)))
         broker.metrics.connectionRejected(reason)
         logger.info("refusing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])
         close(context, because: nil, detail)
@@ -99,5 +163,11 @@ extension MQTTConnectionHandler {
     func takenOver() {
         guard let context else { return }
         close(context, because: .takenOver, "client id taken over by a new connection")
+    }
+
+    /// The broker is stopping: 5.0 clients are told why (0x8B).
+    func serverShuttingDown() {
+        guard let context else { return }
+        close(context, because: nil, "server shutting down", reasonCode: ReasonCode.serverShuttingDown)
     }
 }

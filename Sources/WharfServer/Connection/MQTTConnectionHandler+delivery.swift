@@ -27,12 +27,34 @@ extension MQTTConnectionHandler {
     /// Encodes one delivery into the batch.
     func writeOutbound(_ packet: OutboundPacket) {
         switch packet {
-        case .publish(let message, let qos, let packetId, let retain, let dup):
+        case .publish(let message, let qos, let packetId, let retain, let dup, let subscriptionIds):
+            var topic = message.topic
+            var alias: TopicAliases.Outbound = .none
+            var properties: ByteBuffer?
+            if version == .v5 {
+                alias = aliases.outbound(for: message.topic)
+                if case .use = alias { topic = "" }
+                propertyScratch.clear()
+                writeProperties(of: message, alias: alias, subscriptionIds: subscriptionIds, into: &propertyScratch)
+                properties = propertyScratch
+            }
             let payloadLength = message.payload.readableBytes
+            if clientMaximumPacketSize != Int.max {
+                let remaining = PublishPacket.remainingLength(
+                    topicLength: topic.utf8.count, qos: qos, properties: properties?.readableBytes, payloadLength: payloadLength
+                )
+                guard 1 + ByteBuffer.variableByteIntegerSize(remaining) + remaining <= clientMaximumPacketSize else {
+                    // 5.0 section 3.1.2.11.4: discarded as if delivered.
+                    if let packetId, let session, let deliveryTarget { session.abandon(packetId, from: deliveryTarget) }
+                    broker.metrics.messageDropped(.packetTooLarge, count: 1)
+                    return
+                }
+            }
+            if case .assign(let id) = alias { aliases.assigned(id, to: message.topic) }
             let start = outbound.writerIndex
             PublishPacket.writeHeader(
-                topic: message.topic, qos: qos, retain: retain, dup: dup, packetId: packetId,
-                payloadLength: payloadLength, into: &outbound
+                topic: topic, qos: qos, retain: retain, dup: dup, packetId: packetId,
+                properties: properties, payloadLength: payloadLength, into: &outbound
             )
             let headerLength = outbound.writerIndex - start
             if payloadLength > Self.separateWriteThreshold, let context {
@@ -49,5 +71,35 @@ extension MQTTConnectionHandler {
         case .pubrel(let packetId):
             writePacket(.pubrel(PublishAckPacket(packetId: packetId)))
         }
+    }
+
+    /// A 5.0 delivery's properties: what is left of the message expiry
+    /// interval, the topic alias, the subscription identifiers, then the
+    /// publisher's properties as they were encoded once at publish.
+    private func writeProperties(
+        of message: Message, alias: TopicAliases.Outbound, subscriptionIds: SubscriptionIdentifiers, into buffer: inout ByteBuffer
+    ) {
+        if message.forwardsExpiry {
+            buffer.writeInteger(PropertyIdentifier.messageExpiryInterval.rawValue)
+            buffer.writeInteger(message.remainingExpirySeconds(at: Clock.nowNanos()))
+        }
+        switch alias {
+        case .assign(let id), .use(let id):
+            buffer.writeInteger(PropertyIdentifier.topicAlias.rawValue)
+            buffer.writeInteger(id)
+        case .none:
+            break
+        }
+        switch subscriptionIds {
+        case .none: break
+        case .one(let id): Self.writeSubscriptionIdentifier(id, into: &buffer)
+        case .many(let ids): for id in ids { Self.writeSubscriptionIdentifier(id, into: &buffer) }
+        }
+        if let forwarded = message.forwardedProperties { buffer.writeImmutableBuffer(forwarded) }
+    }
+
+    private static func writeSubscriptionIdentifier(_ id: UInt32, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(PropertyIdentifier.subscriptionIdentifier.rawValue)
+        buffer.writeVariableByteInteger(Int(id))
     }
 }

@@ -14,47 +14,89 @@ extension MQTTConnectionHandler {
                 handlePublish(publish, session: session)
             }
         case .puback(let ack):
-            if let done = session.acknowledge(ack.packetId, from: deliveryTarget) {
-                if let group = done.group { groupAcknowledgements.append((group, done.message)) }
-                if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
+            if ack.isFailure {
+                // 5.0 negative acknowledgement: redelivered after a backoff.
+                if let done = session.reject(ack.packetId, from: deliveryTarget) { broker.rejected(done, by: session) }
+            } else if let done = session.acknowledge(ack.packetId, from: deliveryTarget) {
+                acknowledged(done)
             }
             drainAfterReadBatch = true
         case .pubrec(let ack):
+            if ack.isFailure {
+                // Ends the QoS 2 flow without PUBREL (5.0 section 4.3.3).
+                if let done = session.reject(ack.packetId, from: deliveryTarget) { broker.rejected(done, by: session) }
+                drainAfterReadBatch = true
+                return
+            }
             // PUBREL goes back even for an unknown id (a resend after reconnect).
             _ = session.received(ack.packetId, from: deliveryTarget)
             writePacket(.pubrel(PublishAckPacket(packetId: ack.packetId)))
         case .pubrel(let ack):
-            session.releaseInbound(ack.packetId)
-            writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId)))
+            let known = session.releaseInbound(ack.packetId)
+            let code = known || version != .v5 ? ReasonCode.success : ReasonCode.packetIdentifierNotFound
+            writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId, reasonCode: code)))
         case .pubcomp(let ack):
-            if let done = session.completed(ack.packetId, from: deliveryTarget) {
-                if let group = done.group { groupAcknowledgements.append((group, done.message)) }
-                if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
-            }
+            if let done = session.completed(ack.packetId, from: deliveryTarget) { acknowledged(done) }
             drainAfterReadBatch = true
         case .subscribe(let subscribe):
-            let codes = broker.subscribe(session, subscribe.subscriptions)
-            writePacket(.suback(SubAckPacket(packetId: subscribe.packetId, returnCodes: codes)))
+            handleSubscribe(subscribe, session: session, context: context)
         case .unsubscribe(let unsubscribe):
-            broker.unsubscribe(session, filters: unsubscribe.filters)
-            writePacket(.unsuback(UnsubAckPacket(packetId: unsubscribe.packetId)))
+            let existed = broker.unsubscribe(session, filters: unsubscribe.filters)
+            let codes = version == .v5 ? existed.map { $0 ? ReasonCode.success : ReasonCode.noSubscriptionExisted } : []
+            writePacket(.unsuback(UnsubAckPacket(packetId: unsubscribe.packetId, reasonCodes: codes)))
         case .pingreq:
             writePacket(.pingresp)
-        case .disconnect:
-            routeDeferredPublishes(ignoringPause: true)
-            disconnectedCleanly = true
-            will = nil
-            close(context, because: nil, "client disconnected")
+        case .disconnect(let disconnect):
+            handleDisconnect(disconnect, session: session, context: context)
+        case .auth:
+            // Enhanced authentication was refused at CONNECT, so no AUTH
+            // exchange is in progress (5.0 section 4.12).
+            close(context, because: .protocolError, "AUTH without an authentication method in CONNECT")
         case .connect, .connack, .suback, .unsuback, .pingresp:
             // The state machine and the decoder refuse these before here.
             close(context, because: .protocolError, "unexpected \(packet.type)")
         }
     }
 
+    /// A PUBACK or PUBCOMP completed a delivery.
+    private func acknowledged(_ done: OutboundQueue.Acknowledged) {
+        if let group = done.group { groupAcknowledgements.append((group, done.message)) }
+        if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
+    }
+
+    private func handleSubscribe(_ subscribe: SubscribePacket, session: Session, context: ChannelHandlerContext) {
+        // 5.0 section 3.8.3.1: no local on a shared subscription is a protocol error.
+        if let shared = subscribe.subscriptions.first(where: { $0.noLocal && $0.filter.hasPrefix("$share/") }) {
+            close(context, because: .protocolError, "no local set on shared subscription \(shared.filter)")
+            return
+        }
+        let codes = broker.subscribe(session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier)
+        writePacket(.suback(SubAckPacket(packetId: subscribe.packetId, returnCodes: codes)))
+    }
+
+    private func handleDisconnect(_ disconnect: DisconnectPacket, session: Session, context: ChannelHandlerContext) {
+        routeDeferredPublishes(ignoringPause: true)
+        if let expiry = disconnect.properties.integer(.sessionExpiryInterval) {
+            // 5.0 section 3.14.2.2.2: a session that was to end with its
+            // connection cannot be made to outlive it at DISCONNECT.
+            guard session.expiryInterval != 0 || expiry == 0 else {
+                close(context, because: .protocolError, "DISCONNECT sets a session expiry interval on a session that had none")
+                return
+            }
+            session.setExpiryInterval(expiry)
+        }
+        // 0x04: disconnect normally, but publish the will.
+        disconnectedCleanly = disconnect.reasonCode != ReasonCode.disconnectWithWill
+        if disconnectedCleanly { will = nil }
+        close(context, because: nil, "client disconnected")
+    }
+
     /// PUBLISH from the client (3.1.1 section 4.3): route, then acknowledge.
     /// QoS 2 uses method B: route on PUBLISH, remember the id until PUBREL so
     /// a resent PUBLISH is acknowledged but not routed twice.
-    func handlePublish(_ publish: PublishPacket, session: Session) {
+    func handlePublish(_ received: PublishPacket, session: Session) {
+        var publish = received
+        if version == .v5, !resolveTopic(&publish) { return }
         if publish.topic.topicLevelCount > broker.limits.maxTopicLevels {
             broker.metrics.messageDropped(.topicTooDeep, count: 1)
             if let context {
@@ -68,38 +110,73 @@ extension MQTTConnectionHandler {
         if publish.topic.hasPrefix("$SYS/") || publish.topic == "$SYS" {
             broker.metrics.messageDropped(.reservedTopic, count: 1)
             logger.info("ignoring client publish to \(publish.topic): $SYS is written by the broker only")
-            switch publish.qos {
-            case .atMostOnce: break
-            case .atLeastOnce: writePacket(.puback(PublishAckPacket(packetId: publish.packetId!)))
-            case .exactlyOnce: writePacket(.pubrec(PublishAckPacket(packetId: publish.packetId!)))
-            }
+            acknowledge(publish, code: ReasonCode.success)
             return
         }
-        let message = Message(topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain)
-        var outcome = Broker.PublishOutcome()
-        var routed = true
-        switch publish.qos {
-        case .atMostOnce:
-            outcome = broker.publish(message, from: deliveryTarget, counted: true, scratch: &routeScratch)
-        case .atLeastOnce:
-            outcome = broker.publish(message, from: deliveryTarget, counted: true, scratch: &routeScratch)
-            writePacket(.puback(PublishAckPacket(packetId: publish.packetId!)))
-        case .exactlyOnce:
-            let id = publish.packetId!
-            if session.beginInboundExactlyOnce(id) {
-                outcome = broker.publish(message, from: deliveryTarget, counted: true, scratch: &routeScratch)
-            } else {
-                routed = false
-            }
-            writePacket(.pubrec(PublishAckPacket(packetId: id)))
+        if publish.qos == .exactlyOnce, version == .v5,
+            session.inboundAwaitingRelease >= broker.limits.receiveMaximum, let context
+        {
+            close(context, because: .receiveMaximumExceeded, "more than \(broker.limits.receiveMaximum) QoS 2 messages awaiting PUBREL")
+            return
         }
-        if routed {
-            traffic.published(payloadBytes: publish.payload.readableBytes)
-            if broker.recordsDetail {
-                countPublished(topic: publish.topic, payload: publish.payload)
-            }
+        // A resent QoS 2 PUBLISH whose id still awaits PUBREL: acknowledged, not routed twice.
+        if publish.qos == .exactlyOnce, !session.beginInboundExactlyOnce(publish.packetId!) {
+            acknowledge(publish, code: ReasonCode.success)
+            return
         }
+        if !publish.properties.isEmpty, let id = publish.properties.userProperty(PublisherDeduplication.userPropertyName),
+            broker.deduplication.isRepeat(topic: publish.topic, id: id)
+        {
+            broker.metrics.messageDeduplicated()
+            acknowledge(publish, code: ReasonCode.success)
+            return
+        }
+        let message = Message(
+            topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: publish.properties
+        )
+        let outcome = broker.publish(message, from: deliveryTarget, session: session, counted: true, scratch: &routeScratch)
+        traffic.published(payloadBytes: publish.payload.readableBytes)
+        if broker.recordsDetail {
+            countPublished(topic: publish.topic, payload: publish.payload)
+        }
+        var code = ReasonCode.success
+        if outcome.rejectedOverLength > 0 && outcome.queued == 0 {
+            code = ReasonCode.quotaExceeded
+        } else if outcome.matched == 0 {
+            code = ReasonCode.noMatchingSubscribers
+        }
+        acknowledge(publish, code: code)
         if outcome.pausePublisher { pauseReading() }
+    }
+
+    /// PUBACK (QoS 1) or PUBREC (QoS 2); 5.0 clients get the reason code.
+    private func acknowledge(_ publish: PublishPacket, code: UInt8) {
+        guard let id = publish.packetId else { return }
+        var ack = PublishAckPacket(packetId: id, reasonCode: version == .v5 ? code : 0)
+        if code == ReasonCode.quotaExceeded, requestProblemInformation {
+            ack.properties.append(.reasonString, .string("queue at its policy's max_length (overflow reject-new)"))
+        }
+        writePacket(publish.qos == .atLeastOnce ? .puback(ack) : .pubrec(ack))
+    }
+
+    /// 5.0 topic alias: fills in the topic, or closes the connection for a
+    /// bad alias (0x94) or an empty topic with none set (0x82).
+    private func resolveTopic(_ publish: inout PublishPacket) -> Bool {
+        do {
+            publish.topic = try aliases.resolve(topic: publish.topic, alias: publish.topicAlias)
+            return true
+        } catch {
+            guard let context else { return false }
+            switch error {
+            case .invalidAlias(let alias):
+                close(context, because: .topicAliasInvalid, "topic alias \(alias) is 0 or above the maximum of \(broker.limits.topicAliasMaximum)")
+            case .unknownAlias(let alias):
+                close(context, because: .protocolError, "topic alias \(alias) was never set")
+            case .missingTopic:
+                close(context, because: .protocolError, "PUBLISH with an empty topic and no topic alias")
+            }
+            return false
+        }
     }
 
     /// Counts a publish for the per-topic figures; a run of publishes to one

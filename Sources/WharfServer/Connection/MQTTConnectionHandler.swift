@@ -27,7 +27,16 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var version: ProtocolVersion = .v3_1_1
     var session: Session?
     var deliveryTarget: ConnectionDeliveryTarget?
-    var will: ConnectPacket.Will?
+    /// The will, as the message it becomes (its own copy of the payload).
+    var will: Message?
+    /// 5.0 will delay interval, seconds.
+    var willDelay: UInt32 = 0
+    /// 5.0: what the client said at CONNECT about what it accepts.
+    var clientMaximumPacketSize = Int.max
+    var requestProblemInformation = true
+    var aliases = TopicAliases(inboundMaximum: 0, outboundMaximum: 0)
+    /// Reused per 5.0 delivery for its properties: no allocation per message.
+    var propertyScratch = ByteBuffer()
     /// DISCONNECT received: no will (3.1.1 section 3.14.4).
     var disconnectedCleanly = false
     var hasConnectionSlot = false
@@ -77,6 +86,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         outbound = context.channel.allocator.buffer(capacity: 1024)
+        propertyScratch = context.channel.allocator.buffer(capacity: 64)
         latencyShard = broker.latency.shardIndex(for: ObjectIdentifier(context.eventLoop))
         logger[metadataKey: "peer"] = "\(context.channel.remoteAddress?.description ?? "?")"
     }
@@ -153,7 +163,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                 broker.metrics.connectionRejected(.unsupportedProtocol)
                 close(context, because: nil, "\(decodeError)")
             } else {
-                close(context, because: .malformedPacket, "malformed packet: \(decodeError)")
+                close(context, because: .malformedPacket, "malformed packet: \(decodeError)", reasonCode: decodeError.reasonCode)
             }
             return
         }
@@ -185,10 +195,17 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             broker.closeSession(session, owner: deliveryTarget)
         }
         if !disconnectedCleanly, let will {
-            logger.debug("publishing will", metadata: ["topic": "\(will.topic)"])
-            broker.publish(Message(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain))
-            if broker.recordsDetail {
-                broker.topicStatistics.record([.init(topic: will.topic, bytes: will.payload.readableBytes)], now: Clock.nowNanos())
+            if willDelay > 0, let session, session.isPersistent {
+                // 5.0 will delay: held back, and cancelled if the session is
+                // resumed first; a session already resumed by the connection
+                // that took it over means exactly that.
+                if !session.isOnline {
+                    logger.debug("will delayed", metadata: ["topic": "\(will.topic)", "seconds": "\(willDelay)"])
+                    broker.scheduleWill(will, for: session, delaySeconds: willDelay)
+                }
+            } else {
+                logger.debug("publishing will", metadata: ["topic": "\(will.topic)"])
+                broker.publishWill(will)
             }
         }
         will = nil
@@ -250,9 +267,17 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     /// Flushes what is pending, then closes; logs and counts why. A nil
     /// reason is an ordinary close (DISCONNECT, a refusal already counted).
-    func close(_ context: ChannelHandlerContext, because reason: ConnectionCloseReason?, _ detail: String) {
+    ///
+    /// A 5.0 client that completed CONNECT is sent DISCONNECT first, with
+    /// `reasonCode` or the one `reason` implies (5.0 section 4.13).
+    func close(_ context: ChannelHandlerContext, because reason: ConnectionCloseReason?, _ detail: String, reasonCode: UInt8? = nil) {
         guard !isClosing else { return }
         isClosing = true
+        if case .connected(.v5) = protocolState.state, let code = reasonCode ?? reason?.disconnectReasonCode {
+            var properties = MQTTProperties()
+            if detail.utf8.count + 16 < clientMaximumPacketSize { properties.append(.reasonString, .string(detail)) }
+            writePacket(.disconnect(DisconnectPacket(reasonCode: code, properties: properties)))
+        }
         protocolState.close()
         // Free the slot now, not when the socket is gone: a client that got
         // our close may reconnect before channelInactive runs.
@@ -268,5 +293,20 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         }
         flush()
         context.close(promise: nil)
+    }
+}
+
+extension ConnectionCloseReason {
+    /// The DISCONNECT reason code a 5.0 client gets for it.
+    var disconnectReasonCode: UInt8? {
+        switch self {
+        case .protocolError: return ReasonCode.protocolError
+        case .malformedPacket: return ReasonCode.malformedPacket
+        case .keepAliveTimeout: return ReasonCode.keepAliveTimeout
+        case .connectTimeout: return nil
+        case .takenOver: return ReasonCode.sessionTakenOver
+        case .receiveMaximumExceeded: return ReasonCode.receiveMaximumExceeded
+        case .topicAliasInvalid: return ReasonCode.topicAliasInvalid
+        }
     }
 }

@@ -25,6 +25,10 @@ public final class BrokerServer: Sendable {
     private let limiter: ConnectionLimiter
     private let authenticator: Authenticator
     private let serverChannel = Mutex<(any Channel)?>(nil)
+    private let timers = Mutex<RepeatedTask?>(nil)
+    /// How often timed work runs (retry backoffs, will delays, session
+    /// expiry, de-duplication windows): fine enough for sub-second backoffs.
+    static let timerInterval = TimeAmount.milliseconds(25)
 
     /// Reads the password file named by `config`, if any.
     public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, version: String) throws(ConfigFileError) {
@@ -39,7 +43,8 @@ public final class BrokerServer: Sendable {
             latency: LatencyRecorder(shardCount: max(2, System.coreCount * 2)),
             topicStatistics: TopicStatistics(.init(limit: config.topicSeriesLimit, prefixes: config.topicPrefixes)),
             recordsDetail: config.metricsRecording,
-            policies: DeliveryPolicies(config.policies)
+            policies: DeliveryPolicies(config.policies),
+            delivery: config.delivery
         )
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
     }
@@ -63,6 +68,11 @@ public final class BrokerServer: Sendable {
     @discardableResult
     public func start() async throws -> BoundPorts {
         let mqtt = try await startMQTT()
+        let broker = self.broker
+        let task = group.next().scheduleRepeatedTask(initialDelay: Self.timerInterval, delay: Self.timerInterval) { _ in
+            broker.runTimers()
+        }
+        timers.withLock { $0 = task }
         if config.sysInterval > 0 {
             let publisher = SysTopicPublisher(
                 broker: broker, eventLoop: group.next(), interval: .seconds(Int64(config.sysInterval)),
@@ -127,6 +137,12 @@ public final class BrokerServer: Sendable {
         }
         try? await channel?.close()
         logger.info("MQTT listener closed")
+        timers.withLock { task in
+            task?.cancel()
+            task = nil
+        }
+        // 5.0 clients get DISCONNECT 0x8B before their connection closes.
+        for connection in broker.connections { connection.serverShuttingDown() }
         sysPublisher.withLock { publisher in
             publisher?.stop()
             publisher = nil
