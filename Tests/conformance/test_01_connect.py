@@ -50,7 +50,9 @@ def test_empty_client_id_without_clean_session_gets_code_2_and_close(broker):
     assert c.wait_closed() == []
 
 
-@pytest.mark.parametrize("level", [5, 6, 2, 0, 255])
+# Level 5 is MQTT 5.0, served since Wharf speaks it; a level above 5 is
+# answered in the 5.0 form (0x84), which Tests/e2e/test_23 checks.
+@pytest.mark.parametrize("level", [2, 1, 0])
 def test_unsupported_protocol_level_gets_code_1_and_close(broker, uid, level):
     """3.1.2-2: an unsupported protocol level is answered with CONNACK 0x01,
     then the connection is closed."""

@@ -83,8 +83,8 @@ def test_counters_by_reason_and_type(broker, uid):
     bad.connect(f"{uid}-bad")
     bad.send(raw.publish("a/+", b"x"))
     assert bad.closed_by_broker()
-    v5 = raw.RawClient(broker.port)
-    v5.connect(f"{uid}-v5", level=5)
+    v6 = raw.RawClient(broker.port)
+    v6.connect(f"{uid}-v6", level=6)
     time.sleep(0.2)
     s = samples(get(broker, "/metrics")[2])
     assert s[("wharf_malformed_packets_total", frozenset())] == 2

@@ -142,35 +142,17 @@ public final class ConsumerGroup: Sendable {
                 }
                 let count = state.members.count
                 guard count > 0 else { return expiredCount }
-                order.removeAll(keepingCapacity: true)
-                for offset in 0..<count { order.append((state.nextMember + offset) % count) }
-                // Stable: equal loads keep the round-robin order.
-                let members = state.members  // a copy-on-write reference, not a copy
-                order.sort { members[$0].held < members[$1].held }
                 let id = ObjectIdentifier(message)
-                if let refuser = state.refusedBy.removeValue(forKey: id), count > 1,
-                    let position = order.firstIndex(where: { ObjectIdentifier(members[$0].session) == refuser })
-                {
-                    order.append(order.remove(at: position))  // the refusing member last
-                }
-                let attempts = state.attempts[id] ?? 0
-                var placed: Int?
-                for index in order {
-                    let member = state.members[index]
-                    if member.session.enqueueForGroup(
-                        message, qos: min(message.qos, member.qos), subscriptionIds: member.subscriptionIds,
-                        attempts: attempts, group: self
-                    ) {
-                        placed = index
-                        break
-                    }
-                }
+                // Lookups skipped while nothing was ever refused (the usual case).
+                let refuser = state.refusedBy.isEmpty ? nil : state.refusedBy.removeValue(forKey: id)
+                let attempts = state.attempts.isEmpty ? 0 : state.attempts[id] ?? 0
+                let placed = place(message, attempts: attempts, avoiding: count > 1 ? refuser : nil, in: &state, order: &order)
                 guard let index = placed else { return expiredCount }  // nobody has room: it waits
                 state.nextMember = (index + 1) % count
                 state.ready.removeFirst()
                 state.members[index].deliveredTotal += 1
                 state.deliveredTotal += 1
-                if message.maxDeliveryAttempts != nil || state.attempts[id] != nil { state.attempts[id, default: 0] += 1 }
+                if message.maxDeliveryAttempts != nil || attempts > 0 { state.attempts[id, default: 0] += 1 }
                 // A QoS 0 copy is done once handed over; QoS 1/2 waits for its ack.
                 if min(message.qos, state.members[index].qos) != .atMostOnce {
                     state.members[index].held += 1
@@ -185,6 +167,42 @@ public final class ConsumerGroup: Sendable {
             return expiredCount
         }
         if expiredCount > 0 { expired(expiredCount) }
+    }
+
+    /// Offers `message` to members, least loaded first (round robin among
+    /// equals, the refusing member of a nacked message last), until one
+    /// takes it. Returns the member's index, or nil if none had room.
+    ///
+    /// The first choice is found by one scan, with no allocation or sort; it
+    /// nearly always accepts. Only when it refuses (offline, window full) are
+    /// the rest ranked, into `order`.
+    private func place(
+        _ message: Message, attempts: Int, avoiding refuser: ObjectIdentifier?, in state: inout State, order: inout [Int]
+    ) -> Int? {
+        let members = state.members  // a copy-on-write reference, not a copy
+        let count = members.count
+        func rank(_ index: Int) -> (Int, Int) {
+            let refused = refuser != nil && ObjectIdentifier(members[index].session) == refuser ? 1 : 0
+            return (refused, members[index].held)
+        }
+        func offer(_ index: Int) -> Bool {
+            let member = members[index]
+            return member.session.enqueueForGroup(
+                message, qos: min(message.qos, member.qos), subscriptionIds: member.subscriptionIds, attempts: attempts, group: self
+            )
+        }
+        var best = state.nextMember % count
+        for offset in 1..<max(1, count) {
+            let index = (state.nextMember + offset) % count
+            if rank(index) < rank(best) { best = index }
+        }
+        if offer(best) { return best }
+        order.removeAll(keepingCapacity: true)
+        for offset in 0..<count where (state.nextMember + offset) % count != best {
+            order.append((state.nextMember + offset) % count)
+        }
+        order.sort { rank($0) < rank($1) }  // stable: equal loads keep round-robin order
+        return order.first(where: offer)
     }
 
     private static func release(_ entry: Outstanding, in state: inout State) {

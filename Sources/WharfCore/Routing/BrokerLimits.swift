@@ -29,10 +29,10 @@ public struct BrokerLimits: Sendable, Hashable {
 /// publishers' message ids.
 public struct DeliverySettings: Sendable, Hashable {
     /// Backoff before redelivering a negatively acknowledged message: the
-    /// first retry waits about `retryBackoffMinimum` seconds, each further
-    /// one twice as long, up to `retryBackoffMaximum`; each wait is jittered
-    /// to between half and all of that, so refused messages do not return in
-    /// lockstep.
+    /// first retry waits `retryBackoffMinimum` seconds, each further one
+    /// twice as long, never more than `retryBackoffMaximum`; each wait is
+    /// stretched by a random 0-50% (within the maximum), so refused messages
+    /// do not all come back in lockstep.
     public var retryBackoffMinimum: Double = 1
     public var retryBackoffMaximum: Double = 60
     /// Seconds a `wharf-msg-id` is remembered per topic: a repeat within it
@@ -45,10 +45,10 @@ public struct DeliverySettings: Sendable, Hashable {
     public init() {}
 
     /// The wait before delivery attempt `attempts + 1`, jittered.
-    public func backoffNanos(afterAttempts attempts: Int, random: Double = Double.random(in: 0.5...1)) -> UInt64 {
+    public func backoffNanos(afterAttempts attempts: Int, random: Double = Double.random(in: 1...1.5)) -> UInt64 {
         let exponent = Double(max(0, min(attempts - 1, 30)))
-        let seconds = min(retryBackoffMaximum, retryBackoffMinimum * pow2(exponent))
-        return UInt64(max(0, seconds * random) * 1e9)
+        let seconds = min(retryBackoffMaximum, retryBackoffMinimum * pow2(exponent) * random)
+        return UInt64(max(0, seconds) * 1e9)
     }
 
     private func pow2(_ exponent: Double) -> Double {

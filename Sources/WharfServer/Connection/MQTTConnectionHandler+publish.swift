@@ -71,7 +71,12 @@ extension MQTTConnectionHandler {
             return
         }
         let codes = broker.subscribe(session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier)
-        writePacket(.suback(SubAckPacket(packetId: subscribe.packetId, returnCodes: codes)))
+        var properties = MQTTProperties()
+        if version == .v5, requestProblemInformation {
+            let refused = zip(subscribe.subscriptions, codes).filter { $0.1.grantedQoS == nil }.map(\.0.filter)
+            if !refused.isEmpty { properties.append(.reasonString, .string("invalid topic filter: \(refused.joined(separator: ", "))")) }
+        }
+        writePacket(.suback(SubAckPacket(packetId: subscribe.packetId, returnCodes: codes, properties: properties)))
     }
 
     private func handleDisconnect(_ disconnect: DisconnectPacket, session: Session, context: ChannelHandlerContext) {

@@ -106,10 +106,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         traffic.received(inbound.packet.type, bytes: inbound.wireSize)
         readBatchActive = true
         let action: ConnectionStateMachine.Action
+        let stateBefore = protocolState.state
         do {
             action = try protocolState.receive(inbound.packet.type)
         } catch {
-            close(context, because: .protocolError, "\(error)")
+            // A 5.0 client that was connected (a second CONNECT) is told 0x82.
+            let code: UInt8? = stateBefore == .connected(.v5) ? ReasonCode.protocolError : nil
+            close(context, because: .protocolError, "\(error)", reasonCode: code, connectedAs: stateBefore)
             return
         }
         switch action {
@@ -157,8 +160,11 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let decodeError = error as? MQTTDecodeError {
             broker.metrics.malformedPacket(decodeError)
-            if case .unsupportedProtocolVersion = decodeError, protocolState.state == .awaitingConnect {
-                // The one malformed case the spec answers: CONNACK return code 1.
+            if case .unsupportedProtocolVersion(let level) = decodeError, protocolState.state == .awaitingConnect {
+                // The one malformed case the spec answers: CONNACK return
+                // code 1, or for a level above 5 (a client newer than 5.0)
+                // the 5.0 form with 0x84 (5.0 section 3.1.2.2).
+                if level > ProtocolVersion.v5.rawValue { version = .v5 }
                 writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: .unacceptableProtocolVersion)))
                 broker.metrics.connectionRejected(.unsupportedProtocol)
                 close(context, because: nil, "\(decodeError)")
@@ -270,10 +276,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     ///
     /// A 5.0 client that completed CONNECT is sent DISCONNECT first, with
     /// `reasonCode` or the one `reason` implies (5.0 section 4.13).
-    func close(_ context: ChannelHandlerContext, because reason: ConnectionCloseReason?, _ detail: String, reasonCode: UInt8? = nil) {
+    func close(
+        _ context: ChannelHandlerContext, because reason: ConnectionCloseReason?, _ detail: String, reasonCode: UInt8? = nil,
+        connectedAs state: ConnectionStateMachine.State? = nil
+    ) {
         guard !isClosing else { return }
         isClosing = true
-        if case .connected(.v5) = protocolState.state, let code = reasonCode ?? reason?.disconnectReasonCode {
+        if case .connected(.v5) = state ?? protocolState.state, let code = reasonCode ?? reason?.disconnectReasonCode {
             var properties = MQTTProperties()
             if detail.utf8.count + 16 < clientMaximumPacketSize { properties.append(.reasonString, .string(detail)) }
             writePacket(.disconnect(DisconnectPacket(reasonCode: code, properties: properties)))
