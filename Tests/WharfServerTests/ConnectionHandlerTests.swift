@@ -107,8 +107,8 @@ import WharfMQTT
     /// An unsupported protocol level gets CONNACK 1, then the connection closes.
     @Test func unsupportedProtocolLevel() throws {
         let channel = try channel()
-        // CONNECT "MQTT" level 6 (no such version), clean session, keep-alive 60, client id "x".
-        try channel.writeInbound(ByteBuffer(bytes: [0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x06, 0x02, 0x00, 0x3C, 0x00, 0x01, 0x78]))
+        // CONNECT "MQTT" level 2 (no such version), clean session, keep-alive 60, client id "x".
+        try channel.writeInbound(ByteBuffer(bytes: [0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x02, 0x02, 0x00, 0x3C, 0x00, 0x01, 0x78]))
         #expect(try received(channel).packets == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .unacceptableProtocolVersion))])
         #expect(!channel.isActive)
         #expect(counters.rejections(.unsupportedProtocol) == 1)
