@@ -37,6 +37,53 @@ import WharfMQTT
         #expect(Set(received.flatMap { $0 }).count == 30)
     }
 
+    /// Members are chosen by free capacity: a 5.0 member with receive
+    /// maximum 2 beside one with 6 gets a quarter of a burst, not a half,
+    /// and no member ever holds more than its window.
+    @Test func choiceFollowsFreeCapacity() {
+        let broker = Broker()
+        var packets: [OutboundPacket] = []
+        let smallOwner = RecordingTarget()
+        let small = broker.openSession(clientId: "small", cleanSession: true, expiryInterval: 0, receiveMaximum: 2, owner: smallOwner, resend: &packets).session
+        let largeOwner = RecordingTarget()
+        let large = broker.openSession(clientId: "large", cleanSession: true, expiryInterval: 0, receiveMaximum: 6, owner: largeOwner, resend: &packets).session
+        for session in [small, large] { _ = broker.subscribe(session, [.init(filter: "$share/g/jobs", qos: .atLeastOnce)]) }
+        for i in 0..<8 { broker.publish(message("jobs", "\(i)")) }
+        #expect(drain(small, smallOwner).count == 2)
+        #expect(drain(large, largeOwner).count == 6)
+    }
+
+    /// A refused (nacked) message comes back after its backoff to another
+    /// member, and is dead-lettered once its policy's attempts are used up.
+    @Test func nackRedeliversToAnotherMemberThenDeadLetters() throws {
+        var delivery = DeliverySettings()
+        delivery.retryBackoffMinimum = 1
+        delivery.retryBackoffMaximum = 1
+        let broker = Broker(policies: DeliveryPolicies([DeliveryPolicy(pattern: "jobs", maxDeliveryAttempts: 2)]), delivery: delivery)
+        let (a, aOwner) = member(broker, "a")
+        let (b, bOwner) = member(broker, "b")
+        let (dlq, dlqOwner) = member(broker, "dlq")
+        for session in [a, b] { _ = broker.subscribe(session, [.init(filter: "$share/g/jobs", qos: .atLeastOnce)]) }
+        _ = broker.subscribe(dlq, [.init(filter: "$DLQ/#", qos: .atLeastOnce)])
+        broker.publish(message("jobs", "poison"))
+        let first = drain(a, aOwner) + drain(b, bOwner)
+        #expect(first.count == 1)
+        let (holder, holderOwner, other, otherOwner) = a.inflightCount == 1 ? (a, aOwner, b, bOwner) : (b, bOwner, a, aOwner)
+        let refused = try #require(holder.reject(first[0].packetId!, from: holderOwner))
+        let now = Clock.nowNanos()
+        broker.rejected(refused, by: holder, now: now)
+        broker.runTimers(now: now)  // the backoff has not passed
+        #expect(drain(other, otherOwner).isEmpty && broker.scheduledRedeliveryCount == 1)
+        broker.runTimers(now: now + 2_000_000_000)
+        let again = drain(other, otherOwner)
+        #expect(again.compactMap(\.payloadString) == ["poison"], "the other member gets it")
+        let second = try #require(other.reject(again[0].packetId!, from: otherOwner))
+        broker.rejected(second, by: other)
+        let dead = drain(dlq, dlqOwner)
+        #expect(dead.compactMap(\.topic) == ["$DLQ/jobs"])
+        #expect(drain(holder, holderOwner).isEmpty && drain(other, otherOwner).isEmpty)
+    }
+
     /// Without room anywhere, messages wait in the group; an ack hands out the next.
     @Test func waitsForCapacity() throws {
         var limits = BrokerLimits()

@@ -101,108 +101,132 @@ public final class ConsumerGroup: Sendable {
 
     /// Queues a message for the group (its policy's max_length applies to
     /// the group's waiting messages) and hands out what members can take.
+    /// One lock for both: the publish path pays for the group once.
     func enqueue(_ message: Message) -> OutboundQueue.EnqueueResult {
-        let result: OutboundQueue.EnqueueResult = state.withLock { state in
+        let (result, expiredCount): (OutboundQueue.EnqueueResult, Int) = state.withLock { state in
             var result = OutboundQueue.EnqueueResult.queued
             if let limit = message.maxQueueLength, state.ready.count >= limit {
-                guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return .overLength }
+                guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return (.overLength, 0) }
                 state.attempts.removeValue(forKey: ObjectIdentifier(dropped))
                 result = .queuedDroppingOldest
             }
-            guard state.ready.count < maxQueued else { return .queueFull }
+            guard state.ready.count < maxQueued else { return (.queueFull, 0) }
             state.ready.append(message)
             state.enqueuedTotal += 1
-            return result
+            return (result, dispatch(&state))
         }
-        if result == .queued || result == .queuedDroppingOldest { dispatch() }
+        if expiredCount > 0 { expired(expiredCount) }
         return result
     }
 
-    /// Gives waiting messages to members with room: the least loaded first
-    /// (fewest of this group's messages unacknowledged, so the most free
-    /// in-flight window), round robin among equals. The group's own counts
-    /// rank the members; the member's session has the last word (it refuses
+    /// Gives waiting messages to members with room: the most free capacity
+    /// first (the member's in-flight window less the group's messages it
+    /// holds unacknowledged), round robin among equals. The group's own
+    /// counts rank the members; the member's session has the last word (it refuses
     /// when offline or full), so each message costs one session lock, not one
     /// per member.
     public func dispatch() {
-        let expiredCount: Int = state.withLock { state in
-            var order: [Int] = []
-            var expiredCount = 0
-            var now: UInt64?
-            while let message = state.ready.first {
-                if message.expiresAtNanos != nil {
-                    let time = now ?? Clock.nowNanos()
-                    now = time
-                    if message.isExpired(at: time) {
-                        state.ready.removeFirst()
-                        state.attempts.removeValue(forKey: ObjectIdentifier(message))
-                        expiredCount += 1
-                        continue
-                    }
-                }
-                let count = state.members.count
-                guard count > 0 else { return expiredCount }
-                let id = ObjectIdentifier(message)
-                // Lookups skipped while nothing was ever refused (the usual case).
-                let refuser = state.refusedBy.isEmpty ? nil : state.refusedBy.removeValue(forKey: id)
-                let attempts = state.attempts.isEmpty ? 0 : state.attempts[id] ?? 0
-                let placed = place(message, attempts: attempts, avoiding: count > 1 ? refuser : nil, in: &state, order: &order)
-                guard let index = placed else { return expiredCount }  // nobody has room: it waits
-                state.nextMember = (index + 1) % count
-                state.ready.removeFirst()
-                state.members[index].deliveredTotal += 1
-                state.deliveredTotal += 1
-                if message.maxDeliveryAttempts != nil || attempts > 0 { state.attempts[id, default: 0] += 1 }
-                // A QoS 0 copy is done once handed over; QoS 1/2 waits for its ack.
-                if min(message.qos, state.members[index].qos) != .atMostOnce {
-                    state.members[index].held += 1
-                    state.outstanding[ObjectIdentifier(message)] = Outstanding(
-                        publishedAt: message.publishedAtNanos, member: ObjectIdentifier(state.members[index].session)
-                    )
-                } else {
-                    state.acknowledgedTotal += 1
-                    state.attempts.removeValue(forKey: ObjectIdentifier(message))
-                }
-            }
-            return expiredCount
-        }
+        let expiredCount = state.withLock { dispatch(&$0) }
         if expiredCount > 0 { expired(expiredCount) }
     }
 
-    /// Offers `message` to members, least loaded first (round robin among
-    /// equals, the refusing member of a nacked message last), until one
-    /// takes it. Returns the member's index, or nil if none had room.
+    /// `dispatch` under the lock already held; returns how many waiting
+    /// messages had expired.
+    private func dispatch(_ state: inout State) -> Int {
+        var order: [Int] = []
+        var expiredCount = 0
+        var now: UInt64?
+        while let message = state.ready.first {
+            if message.expiresAtNanos != nil {
+                let time = now ?? Clock.nowNanos()
+                now = time
+                if message.isExpired(at: time) {
+                    state.ready.removeFirst()
+                    state.attempts.removeValue(forKey: ObjectIdentifier(message))
+                    expiredCount += 1
+                    continue
+                }
+            }
+            let count = state.members.count
+            guard count > 0 else { return expiredCount }
+            let id = ObjectIdentifier(message)
+            // Lookups skipped while nothing was ever refused (the usual case).
+            let refuser = state.refusedBy.isEmpty ? nil : state.refusedBy.removeValue(forKey: id)
+            let attempts = state.attempts.isEmpty ? 0 : state.attempts[id] ?? 0
+            let placed = place(message, attempts: attempts, avoiding: count > 1 ? refuser : nil, in: &state, order: &order)
+            guard let index = placed else {
+                if let refuser { state.refusedBy[id] = refuser }  // still to be avoided next time
+                return expiredCount  // nobody has room: it waits
+            }
+            state.nextMember = (index + 1) % count
+            state.ready.removeFirst()
+            state.members[index].deliveredTotal += 1
+            state.deliveredTotal += 1
+            if message.maxDeliveryAttempts != nil || attempts > 0 { state.attempts[id, default: 0] += 1 }
+            // A QoS 0 copy is done once handed over; QoS 1/2 waits for its ack.
+            if min(message.qos, state.members[index].qos) != .atMostOnce {
+                state.members[index].held += 1
+                state.outstanding[ObjectIdentifier(message)] = Outstanding(
+                    publishedAt: message.publishedAtNanos, member: ObjectIdentifier(state.members[index].session)
+                )
+            } else {
+                state.acknowledgedTotal += 1
+                state.attempts.removeValue(forKey: ObjectIdentifier(message))
+            }
+        }
+        return expiredCount
+    }
+
+    /// Offers `message` to members, most free capacity first (round robin
+    /// among equals, the refusing member of a nacked message last), until
+    /// one takes it. Returns the member's index, or nil if none had room.
     ///
-    /// The first choice is found by one scan, with no allocation or sort; it
-    /// nearly always accepts. Only when it refuses (offline, window full) are
-    /// the rest ranked, into `order`.
+    /// Free capacity is the member's window less the group's messages it
+    /// holds: a member with none is full for certain and is not asked (no
+    /// lock taken), so a saturated group costs one scan per publish. The
+    /// first choice is found by that scan, with no allocation or sort; it
+    /// nearly always accepts. Only when it refuses (offline, or its window
+    /// taken by other messages) are the rest ranked, into `order`.
     private func place(
         _ message: Message, attempts: Int, avoiding refuser: ObjectIdentifier?, in state: inout State, order: inout [Int]
     ) -> Int? {
-        let members = state.members  // a copy-on-write reference, not a copy
-        let count = members.count
-        func rank(_ index: Int) -> (Int, Int) {
-            let refused = refuser != nil && ObjectIdentifier(members[index].session) == refuser ? 1 : 0
-            return (refused, members[index].held)
+        let count = state.members.count
+        let start = state.nextMember % count
+        var best = -1
+        var bestRank = (0, 0)
+        for offset in 0..<count {
+            let index = (start + offset) % count
+            let rank = Self.rank(state.members[index], refuser: refuser)
+            guard rank.1 < 0 else { continue }  // no free capacity
+            if best < 0 || rank < bestRank {
+                best = index
+                bestRank = rank
+            }
         }
-        func offer(_ index: Int) -> Bool {
-            let member = members[index]
-            return member.session.enqueueForGroup(
-                message, qos: min(message.qos, member.qos), subscriptionIds: member.subscriptionIds, attempts: attempts, group: self
-            )
-        }
-        var best = state.nextMember % count
-        for offset in 1..<max(1, count) {
-            let index = (state.nextMember + offset) % count
-            if rank(index) < rank(best) { best = index }
-        }
-        if offer(best) { return best }
+        guard best >= 0 else { return nil }
+        if offer(message, attempts: attempts, to: state.members[best]) { return best }
         order.removeAll(keepingCapacity: true)
-        for offset in 0..<count where (state.nextMember + offset) % count != best {
-            order.append((state.nextMember + offset) % count)
+        for offset in 0..<count {
+            let index = (start + offset) % count
+            if index != best, Self.rank(state.members[index], refuser: refuser).1 < 0 { order.append(index) }
         }
-        order.sort { rank($0) < rank($1) }  // stable: equal loads keep round-robin order
-        return order.first(where: offer)
+        let members = state.members  // a copy-on-write reference, not a copy
+        order.sort { Self.rank(members[$0], refuser: refuser) < Self.rank(members[$1], refuser: refuser) }  // stable
+        return order.first { offer(message, attempts: attempts, to: members[$0]) }
+    }
+
+    /// Lower ranks first: not the member that refused this message, then the
+    /// most free capacity (negated, so lower is better).
+    @inline(__always)
+    private static func rank(_ member: Member, refuser: ObjectIdentifier?) -> (Int, Int) {
+        let refused = refuser != nil && ObjectIdentifier(member.session) == refuser ? 1 : 0
+        return (refused, member.held - member.session.inflightWindow)
+    }
+
+    private func offer(_ message: Message, attempts: Int, to member: Member) -> Bool {
+        member.session.enqueueForGroup(
+            message, qos: min(message.qos, member.qos), subscriptionIds: member.subscriptionIds, attempts: attempts, group: self
+        )
     }
 
     private static func release(_ entry: Outstanding, in state: inout State) {

@@ -20,6 +20,10 @@ public final class Session: Sendable {
     /// The in-flight window the broker allows; a client's receive maximum
     /// (5.0) may lower it for its connection.
     let configuredMaxInflight: Int
+    /// The window in force for the current connection, readable without the
+    /// lock: consumer groups rank members by free capacity with it.
+    private let window: ManagedAtomic<Int>
+    public var inflightWindow: Int { window.load(ordering: .relaxed) }
 
     struct State: Sendable {
         var outbound: OutboundQueue
@@ -82,6 +86,7 @@ public final class Session: Sendable {
         self.clientId = clientId
         self.expiry = ManagedAtomic(expiryInterval ?? (isPersistent ? UInt32.max : 0))
         self.configuredMaxInflight = maxInflight
+        self.window = ManagedAtomic(maxInflight)
         self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued)))
         let now = Clock.nowNanos()
         self.latencyTrackers = Mutex((LatencyTracker(now: now), LatencyTracker(now: now)))
@@ -260,6 +265,7 @@ public final class Session: Sendable {
             state.owner = owner
             state.drainScheduled = false
             state.outbound.maxInflight = min(configuredMaxInflight, receiveMaximum ?? Int.max)
+            window.store(state.outbound.maxInflight, ordering: .relaxed)
             deadLetters += state.outbound.resendPackets(into: &packets)
             return previous
         }
