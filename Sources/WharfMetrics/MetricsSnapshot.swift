@@ -27,13 +27,16 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
     public var clients: [ClientSnapshot]
     /// One entry per consumer group (shared subscription).
     public var groups: [GroupSnapshot]
+    /// The durable store; absent when the broker keeps everything in memory.
+    public var storage: StorageSnapshot?
 
     public init(
         version: String, startTimeSeconds: Double, takenAtSeconds: Double, uptimeSeconds: Double,
         connections: Connections, sessions: Sessions, subscriptions: Int, retainedMessages: Int,
         traffic: Traffic, messages: Messages, latency: Latency, topics: Topics, queues: [QueueSnapshot],
-        clients: [ClientSnapshot] = [], groups: [GroupSnapshot] = []
+        clients: [ClientSnapshot] = [], groups: [GroupSnapshot] = [], storage: StorageSnapshot? = nil
     ) {
+        self.storage = storage
         self.version = version
         self.startTimeSeconds = startTimeSeconds
         self.takenAtSeconds = takenAtSeconds
