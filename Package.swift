@@ -28,10 +28,23 @@ let package = Package(
             dependencies: [
                 "WharfMQTT",
                 "WharfMetrics",
+                "WharfStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // CRC-32C with the CPU's instruction (see crc32c.c for why this is C).
+        .target(name: "CWharfCRC32C"),
+        // The durable store: segmented log, group-commit writer, recovery, checkpoints.
+        .target(
+            name: "WharfStorage",
+            dependencies: [
+                "CWharfCRC32C",
+                "WharfMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
         // MQTT packet model, ByteBuffer codec and the per-connection protocol state machine.
@@ -122,6 +135,9 @@ let package = Package(
         ]),
         .testTarget(name: "WharfCoreTests", dependencies: [
             "WharfCore", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "WharfStorageTests", dependencies: [
+            "WharfStorage", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics"]),
         .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),

@@ -1,0 +1,244 @@
+import NIOCore
+
+/// What the log says is live, rebuilt by replaying records in order.
+///
+/// Recovery builds it from the segments (keeping message bodies, which the
+/// broker restores from); the writer thread then keeps it current as it
+/// writes, without bodies (only where each message record sits), so a
+/// checkpoint can rewrite exactly the live state and drop the old segments.
+public struct DurableState: Sendable {
+    /// Where a record sits: segment number, byte offset and frame length.
+    public struct Location: Sendable, Hashable {
+        public var segment: UInt64
+        public var offset: Int
+        public var length: Int
+    }
+
+    public struct MessageInfo: Sendable {
+        public var location: Location
+        /// Queue entries, retained topics and wills that hold it.
+        public var references: Int32
+        public var expiresAt: UInt64
+        /// The decoded message (recovery only).
+        public var body: StoredMessage?
+    }
+
+    public enum QueueKind: Sendable, Hashable {
+        case session(clientId: String, expiryInterval: UInt32)
+        case group(name: String, filter: String)
+    }
+
+    public struct Entry: Sendable {
+        public var entry: QueueEntry
+        /// QoS 2: the packet id it went out with, and whether PUBREC came back.
+        public var packetId: UInt16?
+        public var released = false
+    }
+
+    public struct Queue: Sendable {
+        public var kind: QueueKind
+        public var entries: [UInt64: Entry] = [:]
+        /// Filter to (options, subscription identifier).
+        public var subscriptions: [String: (options: UInt8, identifier: UInt32)] = [:]
+        /// Inbound QoS 2 packet ids awaiting PUBREL.
+        public var inbound: Set<UInt16> = []
+    }
+
+    public struct QueueMessage: Sendable, Hashable {
+        var queue: UInt64
+        var message: UInt64
+    }
+
+    public private(set) var messages: [UInt64: MessageInfo] = [:]
+    public private(set) var queues: [UInt64: Queue] = [:]
+    public private(set) var retained: [String: UInt64] = [:]
+    public private(set) var wills: [String: (message: UInt64, deadline: UInt64)] = [:]
+    /// `topic NUL id` to when it was seen (Unix nanoseconds).
+    public private(set) var dedup: [String: UInt64] = [:]
+    /// Removals read before their message record (a subscriber's batch can
+    /// reach the log before its publisher's); applied when it arrives.
+    private var earlyRemovals = Set<QueueMessage>()
+    public private(set) var nextMessageId: UInt64 = 1
+    public private(set) var nextQueueId: UInt64 = 1
+    /// Bytes of live message records: what a checkpoint would rewrite.
+    public private(set) var liveMessageBytes = 0
+    /// Inside a checkpoint, message records' targets are ignored.
+    private var inCheckpoint = false
+    private(set) var keepsBodies: Bool
+
+    public init(keepsBodies: Bool) {
+        self.keepsBodies = keepsBodies
+    }
+
+    /// Forgets message bodies once the broker has restored from them.
+    public mutating func dropBodies() {
+        keepsBodies = false
+        for key in messages.keys { messages[key]?.body = nil }
+    }
+
+    mutating func segmentStarted() { inCheckpoint = false }
+
+    /// Applies one record body (the bytes after the frame header).
+    mutating func apply(body: ByteBuffer, at location: Location) throws(RecordDecodeError) {
+        var reader = body
+        guard keepsBodies || reader.getInteger(at: reader.readerIndex, as: UInt8.self) != StorageRecord.Kind.message.rawValue else {
+            try applyMessageHeader(&reader, at: location)
+            return
+        }
+        apply(try StorageRecord.decode(&reader), at: location)
+    }
+
+    /// The writer's fast path for message records: ids and targets only,
+    /// no strings or payload copies.
+    private mutating func applyMessageHeader(_ b: inout ByteBuffer, at location: Location) throws(RecordDecodeError) {
+        b.moveReaderIndex(forwardBy: 1)
+        guard let id = b.readInteger(endianness: .little, as: UInt64.self), b.readInteger(as: UInt8.self) != nil,
+            let flags = b.readInteger(as: UInt8.self), b.readInteger(endianness: .little, as: UInt64.self) != nil,
+            let expires = b.readInteger(endianness: .little, as: UInt64.self),
+            let topicLength = b.readInteger(endianness: .little, as: UInt16.self), b.readSlice(length: Int(topicLength)) != nil,
+            let payloadLength = b.readInteger(endianness: .little, as: UInt32.self), b.readSlice(length: Int(payloadLength)) != nil
+        else { throw RecordDecodeError(kind: 1) }
+        if flags & 4 != 0 {
+            guard let length = b.readInteger(endianness: .little, as: UInt32.self), b.readSlice(length: Int(length)) != nil else {
+                throw RecordDecodeError(kind: 1)
+            }
+        }
+        guard let count = b.readInteger(endianness: .little, as: UInt16.self) else { throw RecordDecodeError(kind: 1) }
+        addMessage(id: id, expiresAt: expires, body: nil, at: location)
+        guard !inCheckpoint else { return }
+        for _ in 0..<count {
+            guard let queue = b.readInteger(endianness: .little, as: UInt64.self), let qos = b.readInteger(as: UInt8.self),
+                let entryFlags = b.readInteger(as: UInt8.self), let attempts = b.readInteger(endianness: .little, as: UInt16.self),
+                let idCount = b.readInteger(as: UInt8.self)
+            else { throw RecordDecodeError(kind: 1) }
+            var ids: [UInt32] = []
+            for _ in 0..<idCount {
+                guard let sid = b.readInteger(endianness: .little, as: UInt32.self) else { throw RecordDecodeError(kind: 1) }
+                ids.append(sid)
+            }
+            enqueue(QueueEntry(
+                queue: queue, message: id, qos: qos, retain: entryFlags & 1 != 0, onSubscribe: entryFlags & 2 != 0,
+                subscriptionIds: ids, attempts: attempts
+            ))
+        }
+    }
+
+    public mutating func apply(_ record: StorageRecord, at location: Location) {
+        switch record {
+        case .message(let message, let targets):
+            addMessage(id: message.id, expiresAt: message.expiresAt, body: keepsBodies ? message : nil, at: location)
+            if !inCheckpoint {
+                for var target in targets {
+                    target.message = message.id
+                    enqueue(target)
+                }
+            }
+        case .enqueue(_, let entry):
+            enqueue(entry)
+        case .remove(let queue, let message):
+            if queues[queue]?.entries.removeValue(forKey: message) != nil {
+                release(message)
+            } else if messages[message] == nil, queues[queue] != nil {
+                earlyRemovals.insert(QueueMessage(queue: queue, message: message))
+            }
+        case .sent(let queue, let message, let packetId):
+            queues[queue]?.entries[message]?.packetId = packetId
+        case .released(let queue, let message):
+            queues[queue]?.entries[message]?.released = true
+        case .session(let queue, let clientId, let expiry):
+            if queues[queue] == nil {
+                queues[queue] = Queue(kind: .session(clientId: clientId, expiryInterval: expiry))
+            } else {
+                queues[queue]?.kind = .session(clientId: clientId, expiryInterval: expiry)
+            }
+            nextQueueId = max(nextQueueId, queue + 1)
+        case .group(let queue, let name, let filter):
+            if queues[queue] == nil { queues[queue] = Queue(kind: .group(name: name, filter: filter)) }
+            nextQueueId = max(nextQueueId, queue + 1)
+        case .sessionEnd(let queue), .groupEnd(let queue):
+            guard let removed = queues.removeValue(forKey: queue) else { return }
+            for id in removed.entries.keys { release(id) }
+        case .subscribe(let queue, let filter, let options, let identifier):
+            queues[queue]?.subscriptions[filter] = (options, identifier)
+        case .unsubscribe(let queue, let filter):
+            queues[queue]?.subscriptions.removeValue(forKey: filter)
+        case .retain(let topic, let message):
+            // Hold the new one before letting the old go: the same id again nets out.
+            if message != 0, messages[message] != nil {
+                messages[message]!.references += 1
+                if let previous = retained.updateValue(message, forKey: topic) { release(previous) }
+            } else if let previous = retained.removeValue(forKey: topic) {
+                release(previous)
+            }
+        case .will(let clientId, let message, let deadline):
+            if message != 0, messages[message] != nil {
+                messages[message]!.references += 1
+                if let previous = wills.updateValue((message, deadline), forKey: clientId) { release(previous.message) }
+            } else if let previous = wills.removeValue(forKey: clientId) {
+                release(previous.message)
+            }
+        case .inbound(let queue, let packetId, let awaiting):
+            if awaiting { queues[queue]?.inbound.insert(packetId) } else { queues[queue]?.inbound.remove(packetId) }
+        case .dedup(let topic, let id, let seenAt):
+            dedup[topic + "\u{0}" + id] = seenAt
+        case .checkpointBegin(let nextMessage, let nextQueue):
+            inCheckpoint = true
+            nextMessageId = max(nextMessageId, nextMessage)
+            nextQueueId = max(nextQueueId, nextQueue)
+        case .checkpointEnd:
+            inCheckpoint = false
+        }
+    }
+
+    private mutating func addMessage(id: UInt64, expiresAt: UInt64, body: StoredMessage?, at location: Location) {
+        nextMessageId = max(nextMessageId, id + 1)
+        if messages[id] != nil {
+            messages[id]!.location = location  // a checkpoint's copy: the old one goes with its segment
+            return
+        }
+        messages[id] = MessageInfo(location: location, references: 0, expiresAt: expiresAt, body: body)
+        liveMessageBytes += location.length
+    }
+
+    private mutating func enqueue(_ entry: QueueEntry) {
+        guard messages[entry.message] != nil, queues[entry.queue] != nil else { return }
+        if earlyRemovals.remove(QueueMessage(queue: entry.queue, message: entry.message)) != nil { return }
+        guard queues[entry.queue]!.entries[entry.message] == nil else { return }
+        queues[entry.queue]!.entries[entry.message] = Entry(entry: entry)
+        messages[entry.message]!.references += 1
+    }
+
+    private mutating func release(_ id: UInt64) {
+        guard let info = messages[id] else { return }
+        if info.references <= 1 {
+            messages.removeValue(forKey: id)
+            liveMessageBytes -= info.location.length
+        } else {
+            messages[id]!.references -= 1
+        }
+    }
+
+    /// Drops message records nothing holds: written for a queue that had
+    /// ended, or whose every queue removed it early (at a checkpoint).
+    mutating func sweepUnreferenced() {
+        for (id, info) in messages where info.references == 0 {
+            messages.removeValue(forKey: id)
+            liveMessageBytes -= info.location.length
+        }
+    }
+
+    /// Forgets de-duplication ids seen before `cutoff` (at a checkpoint).
+    mutating func prune(dedupBefore cutoff: UInt64) {
+        dedup = dedup.filter { $0.value >= cutoff }
+    }
+
+    /// Early removals still waiting for their message (a checkpoint keeps them).
+    var pendingRemovals: Set<QueueMessage> { earlyRemovals }
+}
+
+extension DurableState {
+    /// A checkpoint copied the message record to `location`.
+    mutating func relocate(_ id: UInt64, to location: Location) {
+        messages[id]?.location = location
+    }
+}

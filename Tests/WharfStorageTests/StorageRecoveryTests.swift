@@ -1,0 +1,175 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import WharfStorage
+
+/// The log on a real disk: what is written comes back after a reopen, a torn
+/// tail is cut, corruption in the middle is reported and skipped, and
+/// checkpoints drop segments without losing what is live.
+@Suite struct StorageRecoveryTests {
+    let directory = NSTemporaryDirectory() + "wharf-storage-test-" + UUID().uuidString
+
+    func message(_ id: UInt64, _ text: String, retain: Bool = false) -> StoredMessage {
+        StoredMessage(
+            id: id, topic: "orders/\(id)", payload: ByteBuffer(string: text), qos: 1, retain: retain, forwardsExpiry: false,
+            publishedAt: 1_700_000_000_000_000_000, expiresAt: 0, properties: nil
+        )
+    }
+
+    /// Submits `batch` and waits until the writer says it is durable.
+    func commit(_ storage: Storage, _ batch: inout StorageBatch) {
+        let done = DispatchSemaphore(value: 0)
+        storage.submit(&batch) { ok in
+            #expect(ok)
+            done.signal()
+        }
+        done.wait()
+    }
+
+    func open(_ options: StorageOptions? = nil) throws -> (Storage, DurableState, RecoveryReport) {
+        try Storage.open(options ?? StorageOptions(directory: directory))
+    }
+
+    @Test func queuedMessagesSessionsAndRetainedSurviveAReopen() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let (storage, _, _) = try open()
+            try storage.start()
+            let queue = storage.nextQueueId()
+            var batch = StorageBatch()
+            batch.session(queue: queue, clientId: "sensor-1", expiryInterval: UInt32.max)
+            batch.subscribe(queue: queue, filter: "orders/#", options: 1, identifier: 0)
+            for id in 1...3 as ClosedRange<UInt64> {
+                batch.beginMessage(message(id, "m\(id)"))
+                batch.addTarget(queue: queue, qos: 1, retain: false)
+                batch.endMessage()
+            }
+            batch.remove(queue: queue, message: 2)
+            batch.message(message(4, "kept"), targets: [])
+            batch.retain(topic: "orders/4", message: 4)
+            batch.inbound(queue: queue, packetId: 7, awaiting: true)
+            #expect(batch.needsDurableReply)
+            commit(storage, &batch)
+            storage.close()
+        }
+        let (_, state, report) = try open()
+        #expect(report.problems.isEmpty)
+        #expect(state.queues.count == 1)
+        let queue = try #require(state.queues.values.first)
+        #expect(queue.kind == .session(clientId: "sensor-1", expiryInterval: UInt32.max))
+        #expect(Set(queue.entries.keys) == [1, 3])
+        #expect(queue.subscriptions["orders/#"]?.options == 1)
+        #expect(queue.inbound == [7])
+        #expect(state.retained["orders/4"] == 4)
+        #expect(state.messages[3]?.body.map { String(buffer: $0.payload) } == "m3")
+        #expect(state.messages[2] == nil)
+        #expect(state.nextMessageId == 5)
+    }
+
+    @Test func aTornTailIsCutAndEverythingBeforeItKept() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let (storage, _, _) = try open()
+            try storage.start()
+            var batch = StorageBatch()
+            batch.session(queue: 1, clientId: "c", expiryInterval: 60)
+            batch.beginMessage(message(1, "whole"))
+            batch.addTarget(queue: 1, qos: 1, retain: false)
+            batch.endMessage()
+            commit(storage, &batch)
+            storage.close()
+        }
+        // Half a record, as a crash in the middle of write(2) leaves it.
+        let segment = try #require(try SegmentFiles.list(directory).last)
+        let path = SegmentFiles.path(directory, segment)
+        var torn = StorageBatch()
+        torn.message(message(2, String(repeating: "x", count: 100)))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(torn.bytes.readableBytesView.prefix(40)))
+        try handle.close()
+        let sizeBefore = SegmentFiles.size(path)
+
+        let (_, state, report) = try open()
+        #expect(report.truncatedBytes == 40)
+        #expect(report.problems.count == 1)
+        #expect(SegmentFiles.size(path) == sizeBefore - 40)
+        #expect(state.queues[1]?.entries.keys.sorted() == [1])
+    }
+
+    @Test func corruptionInTheMiddleIsReportedWithItsOffsetAndLaterSegmentsStillRead() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for round in 0..<2 {
+            let (storage, _, _) = try open()
+            try storage.start()
+            var batch = StorageBatch()
+            if round == 0 { batch.session(queue: 1, clientId: "c", expiryInterval: 60) }
+            batch.beginMessage(message(UInt64(round + 1), "round \(round)"))
+            batch.addTarget(queue: 1, qos: 1, retain: false)
+            batch.endMessage()
+            commit(storage, &batch)
+            storage.close()
+        }
+        let segments = try SegmentFiles.list(directory)
+        // Flip a byte inside the first message record of the first non-empty segment.
+        let first = try #require(segments.first { SegmentFiles.size(SegmentFiles.path(directory, $0)) > 8 })
+        let path = SegmentFiles.path(directory, first)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count - 5] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        let (_, _, report) = try open()
+        #expect(report.corruptSegments == [first])
+        #expect(report.problems.first?.contains("checksum mismatch at offset") == true)
+        #expect(report.problems.first?.contains(path) == true)
+        #expect(report.records >= 2)
+    }
+
+    @Test func checkpointsDropOldSegmentsAndKeepWhatIsLive() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let options = StorageOptions(directory: directory, segmentBytes: 16 << 10)
+        let payload = String(repeating: "p", count: 1000)
+        do {
+            let (storage, _, _) = try open(options)
+            try storage.start()
+            var batch = StorageBatch()
+            batch.session(queue: 1, clientId: "slow", expiryInterval: UInt32.max)
+            commit(storage, &batch)
+            // 200 messages of 1 KB; all but every 50th acknowledged.
+            for id in 1...200 as ClosedRange<UInt64> {
+                batch.beginMessage(message(id, payload))
+                batch.addTarget(queue: 1, qos: 1, retain: false)
+                batch.endMessage()
+                if id % 50 != 0 { batch.remove(queue: 1, message: id) }
+                commit(storage, &batch)
+            }
+            let snapshot = storage.snapshot()
+            #expect(snapshot.checkpointsTotal > 0)
+            #expect(snapshot.bytes < 200 * 1000)
+            #expect(snapshot.storedMessages == 4)
+            storage.close()
+        }
+        let (_, state, report) = try open(options)
+        #expect(report.problems.isEmpty)
+        #expect(state.queues[1]?.entries.keys.sorted() == [50, 100, 150, 200])
+        #expect(state.messages[200]?.body.map { $0.payload.readableBytes } == 1000)
+    }
+
+    @Test func asecondBrokerCannotOpenTheSameDirectory() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (storage, _, _) = try open()
+        defer { storage.close() }
+        #expect(throws: StorageError.self) { _ = try open() }
+    }
+
+    @Test func fsyncPoliciesAndSizesParse() {
+        #expect(StorageOptions.FsyncPolicy(parsing: "always") == .always)
+        #expect(StorageOptions.FsyncPolicy(parsing: "every 50ms") == .every(milliseconds: 50))
+        #expect(StorageOptions.FsyncPolicy(parsing: "every 0ms") == nil)
+        #expect(StorageOptions.FsyncPolicy(parsing: "sometimes") == nil)
+        #expect(StorageOptions.parseSize("10MiB") == 10 << 20)
+        #expect(StorageOptions.parseSize("2GB") == 2_000_000_000)
+        #expect(StorageOptions.parseSize("ten") == nil)
+    }
+}
