@@ -73,6 +73,7 @@ public enum PrometheusRenderer {
         renderTopics(&w, snapshot.topics)
         renderQueues(&w, snapshot.queues)
         renderGroups(&w, snapshot.groups)
+        if let storage = snapshot.storage { renderStorage(&w, storage) }
         renderProcess(&w, ProcessMetrics.read())
         return w.finish()
     }
@@ -152,6 +153,39 @@ public enum PrometheusRenderer {
             w.family(name, .counter, help)
             for group in groups { w.sample(name, ["group": group.name, "filter": group.filter], value(group)) }
         }
+    }
+
+    /// The durable store (absent when the broker keeps everything in
+    /// memory, and then none of these families is written).
+    private static func renderStorage(_ w: inout PrometheusTextWriter, _ s: StorageSnapshot) {
+        w.family("wharf_storage_info", .info, "The durable store's configuration; the value is always 1.")
+        w.sample("wharf_storage_info", ["directory": s.directory, "fsync": s.fsyncPolicy], 1)
+        w.single("wharf_storage_bytes", .gauge, "Bytes in the log's segment files.", s.bytes)
+        w.single("wharf_storage_segments", .gauge, "Segment files in the log.", s.segments)
+        if let quota = s.quotaBytes {
+            w.single("wharf_storage_quota_bytes", .gauge, "Configured limit on the log's size (absent when there is none).", quota)
+        }
+        w.single("wharf_storage_full", .gauge, "1 while the store refuses new messages (quota reached or disk full), else 0.", s.full ? 1 : 0)
+        w.single("wharf_storage_stored_messages", .gauge, "Messages the store holds: queued, in flight, retained and pending wills.", s.storedMessages)
+        w.single("wharf_storage_written_bytes_total", .counter, "Bytes of records written to the log.", s.writtenBytesTotal)
+        w.single("wharf_storage_records_total", .counter, "Records written to the log.", s.recordsTotal)
+        w.single("wharf_storage_write_errors_total", .counter, "Log writes that failed (disk full, I/O error).", s.writeErrorsTotal)
+        let fsync = s.fsyncLatency
+        w.family("wharf_storage_fsync_duration_seconds", .histogram, "Time each fsync of the log took.")
+        for bucket in fsync.buckets ?? [] {
+            w.sample("wharf_storage_fsync_duration_seconds_bucket", [:], extra: ("le", bucketLabel(bucket.le)), Double(bucket.count))
+        }
+        w.sample("wharf_storage_fsync_duration_seconds_sum", fsync.sumSeconds)
+        w.sample("wharf_storage_fsync_duration_seconds_count", fsync.count)
+        w.single("wharf_storage_commits_total", .counter, "Group commits: one write (and one fsync under fsync always) for a batch of submissions.", s.commitsTotal)
+        w.single("wharf_storage_committed_submissions_total", .counter, "Submissions (connection batches) carried by group commits.", s.committedSubmissionsTotal)
+        if let batchMax = s.commitBatchMax {
+            w.single("wharf_storage_commit_batch_max", .gauge, "Most submissions carried by one group commit (absent before the first).", batchMax)
+        }
+        w.single("wharf_storage_checkpoints_total", .counter, "Checkpoints written (the log compacted).", s.checkpointsTotal)
+        w.single("wharf_storage_recovery_seconds", .gauge, "Seconds recovery took when the broker started.", s.recoverySeconds)
+        w.single("wharf_storage_recovered_messages", .gauge, "Messages recovered from the log when the broker started.", s.recoveredMessages)
+        w.single("wharf_storage_recovery_truncated_bytes", .gauge, "Bytes cut from a torn or corrupt log tail when the broker started (0 on a clean start).", s.recoveryTruncatedBytes)
     }
 
     private static func renderLatency(_ w: inout PrometheusTextWriter, _ latency: MetricsSnapshot.Latency) {

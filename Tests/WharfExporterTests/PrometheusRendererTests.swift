@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import WharfExporter
 import WharfMetrics
@@ -141,6 +142,171 @@ import WharfMetrics
         #expect(!lines.contains { $0.hasPrefix("wharf_group_oldest_message_age_seconds{") }, "nothing waits: absent")
         #expect(!PrometheusRenderer.render(Self.snapshot).contains("wharf_group_"), "no groups, no group families")
     }
+
+    /// A durable broker's store: 12.3 MiB in 5 segments, a 128 MiB quota, three fsyncs (0.3 ms, 0.8 ms, 4 ms).
+    static var storage: StorageSnapshot {
+        var histogram = LatencyHistogram()
+        for nanos: UInt64 in [300_000, 800_000, 4_000_000] { histogram.record(nanos: nanos) }
+        let fsync = LatencySnapshot(
+            count: 3, sumSeconds: Double(histogram.sumNanos) / 1e9, buckets: histogram.cumulativeBuckets,
+            windowSeconds: 30, windowCount: 3, p50: 0.0008, p90: 0.004, p99: 0.004, p999: 0.004, max: 0.004
+        )
+        return StorageSnapshot(
+            directory: "/var/lib/wharf", fsyncPolicy: "always", bytes: 12_897_485, segments: 5, quotaBytes: 134_217_728, full: false,
+            storedMessages: 4200, writtenBytesTotal: 52_428_800, recordsTotal: 180_000, writeErrorsTotal: 2,
+            fsyncLatency: fsync, commitsTotal: 21_000, committedSubmissionsTotal: 176_400, commitBatchMax: 37,
+            checkpointsTotal: 3, recoverySeconds: 0.42, recoveredMessages: 4100, recoveryTruncatedBytes: 113
+        )
+    }
+
+    static var durableSnapshot: MetricsSnapshot {
+        var snapshot = Self.snapshot
+        snapshot.storage = storage
+        return snapshot
+    }
+
+    /// Every storage figure, in the text format 0.0.4, exactly.
+    @Test func storageFamilies() {
+        let text = PrometheusRenderer.render(Self.durableSnapshot)
+        let lines = text.split(separator: "\n").map(String.init)
+        let storage = lines.filter { $0.contains("wharf_storage_") }
+        #expect(storage == [
+            "# HELP wharf_storage_info The durable store's configuration; the value is always 1.",
+            "# TYPE wharf_storage_info gauge",
+            "wharf_storage_info{directory=\"/var/lib/wharf\",fsync=\"always\"} 1",
+            "# HELP wharf_storage_bytes Bytes in the log's segment files.",
+            "# TYPE wharf_storage_bytes gauge",
+            "wharf_storage_bytes 12897485",
+            "# HELP wharf_storage_segments Segment files in the log.",
+            "# TYPE wharf_storage_segments gauge",
+            "wharf_storage_segments 5",
+            "# HELP wharf_storage_quota_bytes Configured limit on the log's size (absent when there is none).",
+            "# TYPE wharf_storage_quota_bytes gauge",
+            "wharf_storage_quota_bytes 134217728",
+            "# HELP wharf_storage_full 1 while the store refuses new messages (quota reached or disk full), else 0.",
+            "# TYPE wharf_storage_full gauge",
+            "wharf_storage_full 0",
+            "# HELP wharf_storage_stored_messages Messages the store holds: queued, in flight, retained and pending wills.",
+            "# TYPE wharf_storage_stored_messages gauge",
+            "wharf_storage_stored_messages 4200",
+            "# HELP wharf_storage_written_bytes_total Bytes of records written to the log.",
+            "# TYPE wharf_storage_written_bytes_total counter",
+            "wharf_storage_written_bytes_total 52428800",
+            "# HELP wharf_storage_records_total Records written to the log.",
+            "# TYPE wharf_storage_records_total counter",
+            "wharf_storage_records_total 180000",
+            "# HELP wharf_storage_write_errors_total Log writes that failed (disk full, I/O error).",
+            "# TYPE wharf_storage_write_errors_total counter",
+            "wharf_storage_write_errors_total 2",
+            "# HELP wharf_storage_fsync_duration_seconds Time each fsync of the log took.",
+            "# TYPE wharf_storage_fsync_duration_seconds histogram",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0001\"} 0",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.00025\"} 0",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0005\"} 1",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.001\"} 2",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0025\"} 2",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.005\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.01\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.025\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.05\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.1\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.25\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.5\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"1.0\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"2.5\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"5.0\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"10.0\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"30.0\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"60.0\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"300.0\"} 3",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"+Inf\"} 3",
+            "wharf_storage_fsync_duration_seconds_sum 0.0051",
+            "wharf_storage_fsync_duration_seconds_count 3",
+            "# HELP wharf_storage_commits_total Group commits: one write (and one fsync under fsync always) for a batch of submissions.",
+            "# TYPE wharf_storage_commits_total counter",
+            "wharf_storage_commits_total 21000",
+            "# HELP wharf_storage_committed_submissions_total Submissions (connection batches) carried by group commits.",
+            "# TYPE wharf_storage_committed_submissions_total counter",
+            "wharf_storage_committed_submissions_total 176400",
+            "# HELP wharf_storage_commit_batch_max Most submissions carried by one group commit (absent before the first).",
+            "# TYPE wharf_storage_commit_batch_max gauge",
+            "wharf_storage_commit_batch_max 37",
+            "# HELP wharf_storage_checkpoints_total Checkpoints written (the log compacted).",
+            "# TYPE wharf_storage_checkpoints_total counter",
+            "wharf_storage_checkpoints_total 3",
+            "# HELP wharf_storage_recovery_seconds Seconds recovery took when the broker started.",
+            "# TYPE wharf_storage_recovery_seconds gauge",
+            "wharf_storage_recovery_seconds 0.42",
+            "# HELP wharf_storage_recovered_messages Messages recovered from the log when the broker started.",
+            "# TYPE wharf_storage_recovered_messages gauge",
+            "wharf_storage_recovered_messages 4100",
+            "# HELP wharf_storage_recovery_truncated_bytes Bytes cut from a torn or corrupt log tail when the broker started (0 on a clean start).",
+            "# TYPE wharf_storage_recovery_truncated_bytes gauge",
+            "wharf_storage_recovery_truncated_bytes 113",
+        ])
+    }
+
+    /// In memory (no storage section) not one storage series; unknown storage figures are absent, not 0.
+    @Test func storageAbsentValues() {
+        #expect(!PrometheusRenderer.render(Self.snapshot).contains("wharf_storage"))
+        #expect(!String(decoding: PrometheusRenderer.render(Self.snapshot, openMetrics: true), as: UTF8.self).contains("wharf_storage"))
+
+        var snapshot = Self.durableSnapshot
+        snapshot.storage!.quotaBytes = nil
+        snapshot.storage!.commitBatchMax = nil
+        snapshot.storage!.full = true
+        snapshot.storage!.fsyncPolicy = "never"
+        snapshot.storage!.fsyncLatency = Self.emptyLatency
+        let lines = Set(PrometheusRenderer.render(snapshot).split(separator: "\n").map(String.init))
+        #expect(!lines.contains { $0.contains("wharf_storage_quota_bytes") }, "no quota: absent")
+        #expect(!lines.contains { $0.contains("wharf_storage_commit_batch_max") }, "no commit yet: absent")
+        #expect(lines.contains("wharf_storage_full 1"))
+        #expect(lines.contains("wharf_storage_info{directory=\"/var/lib/wharf\",fsync=\"never\"} 1"))
+        // fsync never: an empty histogram (count 0), not a missing family.
+        #expect(lines.contains("# TYPE wharf_storage_fsync_duration_seconds histogram"))
+        #expect(lines.contains("wharf_storage_fsync_duration_seconds_count 0"))
+    }
+
+    /// OpenMetrics names the storage counter families without _total and the info family without _info.
+    @Test func storageOpenMetrics() {
+        let lines = String(decoding: PrometheusRenderer.render(Self.durableSnapshot, openMetrics: true), as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+        for expected in [
+            "# TYPE wharf_storage info",
+            "wharf_storage_info{directory=\"/var/lib/wharf\",fsync=\"always\"} 1",
+            "# TYPE wharf_storage_commits counter",
+            "wharf_storage_commits_total 21000",
+            "# TYPE wharf_storage_written_bytes counter",
+            "# TYPE wharf_storage_write_errors counter",
+            "# TYPE wharf_storage_checkpoints counter",
+            "# TYPE wharf_storage_bytes gauge",
+            "# TYPE wharf_storage_fsync_duration_seconds histogram",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"+Inf\"} 3",
+        ] {
+            #expect(lines.contains(expected), "missing: \(expected)")
+        }
+        #expect(lines.last == "# EOF")
+    }
+
+    /// `promtool check metrics` (Prometheus's own linter) accepts a durable broker's output without a warning.
+    @Test(.enabled(if: Self.promtool != nil, "promtool comes with Debian's prometheus package (scripts/ensure-deps)"))
+    func promtoolAcceptsStorage() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.promtool!)
+        process.arguments = ["check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(PrometheusRenderer.render(Self.durableSnapshot).utf8))
+        try input.fileHandleForWriting.close()
+        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0 && report.isEmpty, "\(report)")
+    }
+
+    static let promtool: String? = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// OpenMetrics: counter families without _total, info type, # EOF last.
     @Test func openMetricsFormat() {
