@@ -3,8 +3,11 @@ import WharfMetrics
 /// The parts around every screen: the header with the broker-wide figures,
 /// the tab bar, the footer with the keys, and the help overlay.
 public enum Chrome {
-    /// Rows the header takes at this terminal height.
-    public static func headerHeight(_ height: Int) -> Int { height >= 20 ? 3 : 2 }
+    /// Rows the header takes at this terminal height. A durable broker's
+    /// storage gets a fourth row when the terminal has 24 rows or more.
+    public static func headerHeight(_ height: Int, storage: Bool = false) -> Int {
+        height >= 24 && storage ? 4 : height >= 20 ? 3 : 2
+    }
 
     public static func drawHeader(_ context: FrameContext, overThreshold: Int, into grid: inout CellGrid) {
         let width = grid.width
@@ -23,6 +26,11 @@ public enum Chrome {
         }
         if overThreshold > 0 {
             flags.append((" \(overThreshold) over threshold ", Style(.background, on: .warning, bold: true)))
+        }
+        // A full store refuses new messages: flagged on every screen, whatever the header's height.
+        let full = snapshots.filter { $0.storage?.full == true }.count
+        if full > 0 {
+            flags.append((context.multiNode ? " \(full) storage full " : " storage full ", Style(.background, on: .critical, bold: true)))
         }
         if context.view.paused { flags.append((" PAUSED ", Style(.background, on: .accent, bold: true))) }
         var x = width
@@ -68,6 +76,24 @@ public enum Chrome {
         segment("queued ", Formatters.count(queued), y: 2)
         let deadLetters = snapshots.reduce(0) { $0 + $1.messages.deadLetteredTotal }
         segment("dead letters ", Formatters.count(deadLetters), deadLetters > 0 ? Style(.warning) : .plain, y: 2)
+
+        // Line 4, for a durable broker: the store.
+        guard headerHeight(grid.height, storage: context.hasStorage) >= 4 else { return }
+        x2 = 1
+        let stores = snapshots.compactMap(\.storage)
+        let bytes = stores.reduce(0) { $0 + $1.bytes }
+        let anyFull = stores.contains(where: \.full)
+        // Warning from 90% of a quota (the WharfStorageNearQuota alert), critical when full.
+        let nearQuota = stores.contains { store in store.quotaBytes.map { $0 > 0 && Double(store.bytes) >= 0.9 * Double($0) } ?? false }
+        let diskStyle = anyFull ? Style(.critical) : nearQuota ? Style(.warning) : .plain
+        segment("disk ", "\(Formatters.bytes(Double(bytes))) / \(stores.reduce(0) { $0 + $1.segments }) seg", diskStyle, y: 3)
+        if stores.allSatisfy({ $0.fsyncPolicy == "never" }) {
+            segment("fsync ", "never", y: 3)
+        } else {
+            segment("fsync p99 ", optional(stores.compactMap(\.fsyncLatency.p99).max(), Formatters.duration), y: 3)
+        }
+        segment("batch ", optional(StorageFigures.commitBatch(context.nodes), Formatters.threeFigures), y: 3)
+        if anyFull, x2 + 4 <= width - 1 { grid.put("FULL", x: x2, y: 3, style: Style(.critical, bold: true)) }
     }
 
     /// Element-wise sum of several nodes' series (aligned at the newest point).
@@ -147,5 +173,18 @@ public enum Chrome {
             grid.put(action, x: x + 19, y: y + 2 + offset, maxWidth: width - 21)
         }
         grid.put("any key closes", x: x + 2, y: y + height - 1, style: Style(.muted, on: .background))
+    }
+}
+
+/// Figures about the durable store derived from two snapshots.
+enum StorageFigures {
+    /// Submissions per group commit between the last two snapshots, over
+    /// every node with a store: the group-commit batch size now. Nil before
+    /// the second snapshot and while nothing is committed.
+    static func commitBatch(_ nodes: [NodeHistory]) -> Double? {
+        guard let commits = Totals.rate(nodes, { $0.storage?.commitsTotal ?? 0 }), commits > 0,
+            let submissions = Totals.rate(nodes, { $0.storage?.committedSubmissionsTotal ?? 0 })
+        else { return nil }
+        return submissions / commits
     }
 }

@@ -17,6 +17,9 @@ public struct FrameContext: Sendable {
 
     public var multiNode: Bool { nodes.count > 1 }
 
+    /// Whether any node runs with a durable store (its header gets a storage line).
+    public var hasStorage: Bool { nodes.contains { $0.latest?.storage != nil } }
+
     /// Rows pass the filter when their name contains it, ignoring case.
     public func matches(_ name: String) -> Bool {
         view.filter.isEmpty || name.localizedLowercase.contains(view.filter.localizedLowercase)

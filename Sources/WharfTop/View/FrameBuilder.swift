@@ -26,7 +26,7 @@ public enum FrameBuilder {
             grid.put("terminal too small: \(width)x\(height), wharf top needs \(minimumWidth)x\(minimumHeight)", x: 0, y: 0, maxWidth: width)
             return Frame(grid: grid, rowCount: 0, pageHeight: 1, scroll: 0, selectedKey: nil, selectedIsBranch: false)
         }
-        let headerHeight = Chrome.headerHeight(height)
+        let headerHeight = Chrome.headerHeight(height, storage: context.hasStorage)
         let content = Rect(x: 1, y: headerHeight + 1, width: width - 2, height: height - headerHeight - 2)
         var view = context.view
         var rowCount = 0
