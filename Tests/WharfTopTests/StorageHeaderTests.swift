@@ -95,3 +95,51 @@ import WharfMetrics
         #expect(lines[3].contains("batch - "))
     }
 }
+
+extension StorageHeaderTests {
+    static func fsync(_ nanos: [UInt64]) -> LatencySnapshot {
+        var histogram = LatencyHistogram()
+        for value in nanos { histogram.record(nanos: value) }
+        return LatencySnapshot(
+            count: histogram.count, sumSeconds: Double(histogram.sumNanos) / 1e9, buckets: histogram.cumulativeBuckets,
+            windowSeconds: 0, windowCount: histogram.count, p50: histogram.quantileSeconds(0.5), p90: histogram.quantileSeconds(0.9),
+            p99: histogram.quantileSeconds(0.99), p999: histogram.quantileSeconds(0.999), max: Double(histogram.maxNanos) / 1e9
+        )
+    }
+
+    /// fsync p99 is over the fsyncs since the previous snapshot, from the
+    /// buckets: a disk that just slowed down shows now, not diluted by the
+    /// fast fsyncs before.
+    @Test func fsyncP99OverTheInterval() {
+        let fast = Array(repeating: UInt64(200_000), count: 10_000)  // 0.2 ms each
+        let slow = Array(repeating: UInt64(2_000_000), count: 100)   // then 100 of 2 ms
+        var first = TestSnapshots.snapshot(at: 1999)
+        first.storage = Self.storage(commits: 1000, submissions: 8000)
+        first.storage!.fsyncLatency = Self.fsync(fast)
+        var second = TestSnapshots.snapshot(at: 2000)
+        second.storage = Self.storage(commits: 1100, submissions: 8840)
+        second.storage!.fsyncLatency = Self.fsync(fast + slow)
+        #expect(second.storage!.fsyncLatency.p99! < 0.001, "since start, p99 is still a fast fsync")
+        let node = TestSnapshots.node(first, second)
+        let p99 = try! #require(StorageFigures.fsyncP99([node]))
+        #expect(p99 > 0.001 && p99 <= 0.002, "in the interval every fsync took 2 ms: \(p99)")
+        let (_, lines) = Self.lines([node])
+        #expect(lines[3].contains("fsync p99 2.0 ms"))
+
+        // No fsync in the interval: the broker's own figure.
+        var idle = second
+        idle.takenAtSeconds = 2001
+        var quiet = node
+        quiet.record(idle)
+        #expect(StorageFigures.fsyncP99([quiet]) == second.storage!.fsyncLatency.p99)
+    }
+
+    /// The interpolation matches histogram_quantile: linear inside the bucket, the last finite bound for +Inf, capped at the largest value.
+    @Test func quantileFromBuckets() {
+        let bounds = [0.001, 0.01, Double.infinity]
+        #expect(abs(StorageFigures.quantile(0.5, bounds: bounds, cumulative: [0, 10, 10], largest: nil)! - 0.0055) < 1e-12)
+        #expect(StorageFigures.quantile(0.99, bounds: bounds, cumulative: [0, 0, 4], largest: nil) == 0.01)
+        #expect(StorageFigures.quantile(0.5, bounds: bounds, cumulative: [0, 10, 10], largest: 0.004) == 0.004)
+        #expect(StorageFigures.quantile(0.5, bounds: bounds, cumulative: [0, 0, 0], largest: nil) == nil)
+    }
+}

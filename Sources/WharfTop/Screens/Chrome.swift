@@ -90,7 +90,7 @@ public enum Chrome {
         if stores.allSatisfy({ $0.fsyncPolicy == "never" }) {
             segment("fsync ", "never", y: 3)
         } else {
-            segment("fsync p99 ", optional(stores.compactMap(\.fsyncLatency.p99).max(), Formatters.duration), y: 3)
+            segment("fsync p99 ", optional(StorageFigures.fsyncP99(context.nodes), Formatters.duration), y: 3)
         }
         segment("batch ", optional(StorageFigures.commitBatch(context.nodes), Formatters.threeFigures), y: 3)
         if anyFull, x2 + 4 <= width - 1 { grid.put("FULL", x: x2, y: 3, style: Style(.critical, bold: true)) }
@@ -186,5 +186,52 @@ enum StorageFigures {
             let submissions = Totals.rate(nodes, { $0.storage?.committedSubmissionsTotal ?? 0 })
         else { return nil }
         return submissions / commits
+    }
+
+    /// The 99th percentile of the fsyncs between the last two snapshots,
+    /// over every node, interpolated in the buckets as `histogram_quantile`
+    /// does: what fsync costs now, not since the broker started. Without
+    /// an fsync in that interval (or before a second snapshot), the
+    /// broker's own p99.
+    static func fsyncP99(_ nodes: [NodeHistory]) -> Double? {
+        var bounds: [Double] = []
+        var cumulative: [Int] = []
+        var largest: Double?
+        for node in nodes {
+            guard let now = node.latest?.storage?.fsyncLatency, let before = node.previous?.storage?.fsyncLatency,
+                let nowBuckets = now.buckets, let beforeBuckets = before.buckets, now.count > before.count,
+                nowBuckets.count == beforeBuckets.count, zip(nowBuckets, beforeBuckets).allSatisfy({ $0.le == $1.le })
+            else { continue }
+            if bounds.isEmpty {
+                bounds = nowBuckets.map(\.le)
+                cumulative = Array(repeating: 0, count: bounds.count)
+            }
+            guard bounds == nowBuckets.map(\.le) else { continue }
+            for index in bounds.indices { cumulative[index] += max(0, nowBuckets[index].count - beforeBuckets[index].count) }
+            if let max = now.max { largest = Swift.max(largest ?? 0, max) }
+        }
+        if let p99 = quantile(0.99, bounds: bounds, cumulative: cumulative, largest: largest) { return p99 }
+        return nodes.compactMap { $0.latest?.storage?.fsyncLatency.p99 }.max()
+    }
+
+    /// The q-quantile of cumulative bucket counts (the last bound +Inf);
+    /// never above the largest value seen.
+    static func quantile(_ q: Double, bounds: [Double], cumulative: [Int], largest: Double?) -> Double? {
+        guard let total = cumulative.last, total > 0 else { return nil }
+        let rank = q * Double(total)
+        for (index, count) in cumulative.enumerated() where Double(count) >= rank {
+            let below = index == 0 ? 0 : cumulative[index - 1]
+            let lower = index == 0 ? 0 : bounds[index - 1]
+            let upper = bounds[index]
+            let value: Double
+            if upper.isInfinite {
+                value = lower
+            } else {
+                let inBucket = count - below
+                value = lower + (upper - lower) * (inBucket > 0 ? (rank - Double(below)) / Double(inBucket) : 1)
+            }
+            return largest.map { Swift.min($0, value) } ?? value
+        }
+        return nil
     }
 }
