@@ -18,11 +18,11 @@ public struct StorageError: Error, CustomStringConvertible {
 
 /// The segment files of a data directory: `NNNNNNNNNNNNNNNNNNNN.log`, each
 /// starting with an 8-byte magic, then frames (see `StorageRecord`).
-enum SegmentFiles {
+public enum SegmentFiles {
     static let magic: [UInt8] = Array("WHARFLG1".utf8)
     static let suffix = ".log"
 
-    static func name(_ number: UInt64) -> String {
+    public static func name(_ number: UInt64) -> String {
         let digits = String(number)
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
     }

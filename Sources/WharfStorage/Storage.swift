@@ -151,10 +151,7 @@ public final class Storage: @unchecked Sendable {
     /// writer thread once the batch is durable (true) or could not be
     /// written (false); it must only hop to where it needs to be.
     public func submit(_ batch: inout StorageBatch, whenDone: (@Sendable (Bool) -> Void)? = nil) {
-        guard !batch.isEmpty else {
-            whenDone?(true)
-            return
-        }
+        guard !batch.isEmpty || whenDone != nil else { return }
         condition.lock()
         var bytes = batch.bytes
         pending.writeBuffer(&bytes)
@@ -186,7 +183,7 @@ public final class Storage: @unchecked Sendable {
         var done: [@Sendable (Bool) -> Void] = []
         while true {
             condition.lock()
-            while pending.readableBytes == 0 && !stopping {
+            while pending.readableBytes == 0 && callbacks.isEmpty && !stopping {
                 if !condition.wait(until: Date().addingTimeInterval(waitSeconds())) { break }
             }
             swap(&pending, &batch)
@@ -196,8 +193,10 @@ public final class Storage: @unchecked Sendable {
             let stop = stopping
             condition.unlock()
 
-            if batch.readableBytes > 0 {
-                let ok = commit(batch, submissions: count)
+            if batch.readableBytes > 0 || !done.isEmpty {
+                // A callback with no bytes of its own waits on records
+                // submitted before it: written (and synced) in this pass or an earlier one.
+                let ok = batch.readableBytes > 0 ? commit(batch, submissions: count) : true
                 for callback in done { callback(ok) }
                 batch.clear()
                 done.removeAll(keepingCapacity: true)
@@ -444,4 +443,20 @@ public final class Storage: @unchecked Sendable {
         )
     }
 
+}
+
+extension Storage {
+    /// Reads a data directory without changing it (no lock, no repair), for
+    /// `wharf storage inspect`: what recovery would find.
+    public static func inspect(_ directory: String) throws(StorageError) -> (DurableState, RecoveryReport) {
+        let started = Clock.now
+        var state = DurableState(keepsBodies: false)
+        var report = try LogScanner.scan(
+            directory: directory, repair: false,
+            visit: { (body, location) throws(RecordDecodeError) in try state.apply(body: body, at: location) },
+            segmentStarted: { state.segmentStarted() }
+        )
+        report.seconds = Double(Clock.now - started) / 1e9
+        return (state, report)
+    }
 }

@@ -16,6 +16,10 @@ public struct StorageBatch: Sendable {
     private var targetCountAt = -1
     private var targetCount: UInt16 = 0
 
+    /// The connection's replies must wait for what was submitted before
+    /// (records the broker wrote on its behalf, in their own batch).
+    public mutating func requireDurableReply() { needsDurableReply = true }
+
     public init(capacity: Int = 4096) {
         bytes = ByteBuffer()
         bytes.reserveCapacity(capacity)

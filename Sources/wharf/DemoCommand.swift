@@ -6,6 +6,7 @@ import NIOPosix
 import WharfCore
 import WharfDemo
 import WharfServer
+import WharfStorage
 import WharfTop
 
 /// `wharf demo`: a broker on free loopback ports, synthetic traffic, and the
@@ -35,6 +36,11 @@ struct DemoCommand: AsyncParsableCommand {
         var settings = ServerConfig()
         settings.port = 0
         settings.metricsPort = 0
+        // Durable, as `wharf serve` is, in a directory of its own that goes
+        // with the demo (so the dashboard's storage figures are live).
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-demo-\(getpid())").path
+        settings.storage = StorageOptions(directory: dataDirectory)
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         // Policies the demo shows: orders expire after 15 s unread; repair
         // requests get 3 delivery attempts, then go to $DLQ/repairs/...
         settings.policies = [

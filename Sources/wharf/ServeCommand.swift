@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import WharfServer
+import WharfStorage
 
 /// `wharf serve`: run the broker until SIGINT or SIGTERM.
 struct ServeCommand: AsyncParsableCommand {
@@ -39,15 +40,46 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Event loop threads (default: one per core).")
     var threads: Int?
 
+    @Option(name: .long, help: "Data directory of the durable store (default ./wharf-data).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "When writes are made durable: always (default: acknowledged means on disk), never, or \"every 50ms\".")
+    var fsync: String?
+
+    @Option(name: .long, help: "Refuse new messages past this much on disk (like 10GiB).")
+    var storageQuota: String?
+
+    @Flag(name: .long, help: "Keep everything in memory: nothing survives a restart.")
+    var inMemory = false
+
     func run() async throws {
+        // `wharf serve` is durable unless told otherwise (`--in-memory`, or
+        // `[storage] enabled = false`); library users of ServerConfig opt in.
         var settings = ServerConfig()
+        settings.storage = StorageOptions()
         if let config {
             do {
-                settings = try ConfigFileLoader.load(path: config)
+                settings = try ConfigFileLoader.load(path: config, over: settings)
             } catch {
                 throw ValidationError("\(error)")
             }
         }
+        if let dataDir { settings.storage = settings.storage ?? StorageOptions(); settings.storage?.directory = dataDir }
+        if let fsync {
+            guard let policy = StorageOptions.FsyncPolicy(parsing: fsync) else {
+                throw ValidationError("--fsync must be always, never or \"every <ms>ms\"; got \"\(fsync)\"")
+            }
+            settings.storage = settings.storage ?? StorageOptions()
+            settings.storage?.fsync = policy
+        }
+        if let storageQuota {
+            guard let bytes = StorageOptions.parseSize(storageQuota) else {
+                throw ValidationError("--storage-quota must be a size like 512MiB or 10GB; got \"\(storageQuota)\"")
+            }
+            settings.storage = settings.storage ?? StorageOptions()
+            settings.storage?.quotaBytes = bytes
+        }
+        if inMemory { settings.storage = nil }
         if let bind { settings.bind = bind }
         if let port {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
@@ -105,3 +137,4 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("stopped")
     }
 }
+

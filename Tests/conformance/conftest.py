@@ -111,6 +111,9 @@ def start_broker(tmp_path: pathlib.Path, config: str | None = None, args=(), por
         tag = f"{chosen}-{uuid.uuid4().hex[:6]}"
         cmd = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(chosen), "--log-level", "debug",
                *isolation_args(), *args]
+        # Its own data directory: the default one is shared and locked.
+        if "--data-dir" in serve_help() and "--data-dir" not in args and "--in-memory" not in args:
+            cmd += ["--data-dir", str(tmp_path / f"wharf-data-{tag}")]
         config_path = None
         if config is not None:
             config_path = tmp_path / f"wharf-{tag}.toml"

@@ -38,6 +38,10 @@ def start_broker(tmp_path: pathlib.Path, config: str | None = None, extra_args=(
     port, metrics_port = free_port(), free_port()
     args = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics_port),
             "--log-level", "debug", *extra_args]
+    # Every broker gets its own data directory (the default, ./wharf-data,
+    # is one per working directory and locked by the broker using it).
+    if "--data-dir" not in extra_args and "--in-memory" not in extra_args:
+        args += ["--data-dir", str(tmp_path / f"wharf-data-{port}")]
     if config is not None:
         path = tmp_path / f"wharf-{port}.toml"
         path.write_text(config)

@@ -58,10 +58,14 @@ public final class ConsumerGroup: Sendable {
     private let deadLetter: @Sendable ([(Message, attempts: Int)]) -> Void
     private let expired: @Sendable (Int) -> Void
 
+    /// Its queue's id in the durable store (0: not stored).
+    public let storageQueue: UInt64
+
     init(
-        name: String, filter: String, maxQueued: Int,
+        name: String, filter: String, maxQueued: Int, storageQueue: UInt64 = 0,
         deadLetter: @escaping @Sendable ([(Message, attempts: Int)]) -> Void = { _ in }, expired: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
+        self.storageQueue = storageQueue
         self.name = name
         self.filter = filter
         self.maxQueued = maxQueued == 0 ? Int.max : maxQueued

@@ -42,6 +42,18 @@ public final class PublisherDeduplication: Sendable {
         }
     }
 
+    /// Puts back an id the durable store kept, seen at `seenAt` (monotonic);
+    /// ignored if its window has already passed.
+    public func restore(topic: String, id: String, seenAt: UInt64, now: UInt64) {
+        let expires = seenAt &+ windowNanos
+        guard expires > now else { return }
+        let key = topic + "\u{0}" + id
+        state.withLock { state in
+            state.seen[key] = expires
+            state.order.append((key, expires))
+        }
+    }
+
     /// Forgets ids whose window has passed.
     public func prune(now: UInt64) {
         state.withLock { Self.prune(&$0, now: now) }

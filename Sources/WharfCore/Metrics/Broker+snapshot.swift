@@ -6,7 +6,7 @@ extension Broker {
     /// are taken one at a time; nothing is held while the result is encoded.
     public func snapshot(
         counters: BrokerCounters, version: String, startTimeSeconds: Double, nowSeconds: Double,
-        maxConnections: Int
+        maxConnections: Int, storage: StorageSnapshot? = nil
     ) -> MetricsSnapshot {
         let nowNanos = Clock.nowNanos()
         let allSessions = sessions.withLock { Array($0.values) }
@@ -75,7 +75,8 @@ extension Broker {
             topics: topicStatistics.snapshot(),
             queues: queues,
             clients: clients,
-            groups: allGroups.map { $0.snapshot(now: nowNanos) }.sorted { ($0.name, $0.filter) < ($1.name, $1.filter) }
+            groups: allGroups.map { $0.snapshot(now: nowNanos) }.sorted { ($0.name, $0.filter) < ($1.name, $1.filter) },
+            storage: storage
         )
     }
 

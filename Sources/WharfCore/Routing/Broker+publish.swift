@@ -1,5 +1,6 @@
 import NIOCore
 import WharfMQTT
+import WharfStorage
 
 extension Broker {
     /// What routing one message did.
@@ -25,10 +26,25 @@ extension Broker {
     /// `publisher` is the connection it came from, for flow control. A
     /// connection counts its publishes in its `TrafficBatch` and passes
     /// `counted: true`; other callers (wills, tests) are counted here.
+    ///
+    /// A message with a `storageId` that a durable queue takes (a persistent
+    /// session's, a group's, at QoS 1/2), or that is retained, is written to
+    /// `journal` as one record naming every such queue: the caller submits
+    /// the journal and holds the publisher's acknowledgement until it is durable.
     @discardableResult
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
         counted: Bool = false, scratch: inout [RouteTarget]
+    ) -> PublishOutcome {
+        var journal = StorageBatch(capacity: 0)
+        defer { if !journal.isEmpty { storage?.submit(&journal) } }
+        return publish(published, from: publisher, session: publisherSession, counted: counted, scratch: &scratch, journal: &journal)
+    }
+
+    @discardableResult
+    public func publish(
+        _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
+        counted: Bool = false, scratch: inout [RouteTarget], journal: inout StorageBatch
     ) -> PublishOutcome {
         if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
         // A matching policy gives the message its TTL and attempt limit.
@@ -43,6 +59,20 @@ extension Broker {
             let stored = message.retainedCopy()
             retained.withLock { $0.update(with: stored) }
         }
+        // The record is begun at the first durable queue that takes the
+        // message, so a message no durable queue wants costs nothing here.
+        let storing = storage != nil && message.storageId != 0
+        var durableTargets = 0
+        defer {
+            if durableTargets > 0 {
+                journal.endMessage()
+            } else if storing, message.retain, message.payload.readableBytes > 0 {
+                journal.message(storedForm(message, wallOffset: clockPair()))
+            }
+            if storing, message.retain {
+                journal.retain(topic: message.topic, message: message.payload.readableBytes > 0 ? message.storageId : 0)
+            }
+        }
         scratch.removeAll(keepingCapacity: true)
         tree.withLock { $0.match(topic: message.topic, into: &scratch) }
         var outcome = PublishOutcome()
@@ -55,7 +85,13 @@ extension Broker {
             switch target.destination {
             case .group(let group):
                 outcome.matched += 1
-                switch group.enqueue(message) {
+                let result = group.enqueue(message)
+                if storing, group.storageQueue != 0, message.qos != .atMostOnce, result == .queued || result == .queuedDroppingOldest {
+                    if durableTargets == 0 { journal.beginMessage(storedForm(message, wallOffset: clockPair())) }
+                    journal.addTarget(queue: group.storageQueue, qos: message.qos.rawValue, retain: false)
+                    durableTargets += 1
+                }
+                switch result {
                 case .queued: outcome.queued += 1
                 case .queuedDroppingOldest:
                     outcome.queued += 1
@@ -72,10 +108,21 @@ extension Broker {
             // 5.0 "no local": not back to the connection that published it.
             if target.noLocal, session === publisherSession { continue }
             outcome.matched += 1
+            let qos = min(message.qos, target.qos)
+            let retainFlag = target.retainAsPublished && message.retain
             let result = session.enqueue(
-                message, qos: min(message.qos, target.qos), retain: target.retainAsPublished && message.retain,
-                subscriptionIds: target.identifiers, publisher: publisher
+                message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, publisher: publisher
             )
+            if storing, session.storageQueue != 0, qos != .atMostOnce, session.isPersistent,
+                result == .accepted || result == .acceptedPausePublisher || result == .acceptedDroppedOldest
+            {
+                if durableTargets == 0 { journal.beginMessage(storedForm(message, wallOffset: clockPair())) }
+                journal.addTarget(
+                    queue: session.storageQueue, qos: qos.rawValue, retain: retainFlag,
+                    subscriptionIds: target.identifiers.isEmpty ? [] : target.identifiers.values
+                )
+                durableTargets += 1
+            }
             switch result {
             case .accepted:
                 outcome.queued += 1
@@ -117,12 +164,19 @@ extension Broker {
 
     /// Sends messages that ran out of delivery attempts to `$DLQ/<topic>`,
     /// where an operator (or a repair consumer) can subscribe to them.
-    func deadLetter(_ messages: [(Message, attempts: Int)]) {
+    /// `queue` is the stored queue they leave (0 for none): the removal is
+    /// written in the same batch as the dead letter, so a crash keeps one
+    /// or the other, never loses both.
+    func deadLetter(_ messages: [(Message, attempts: Int)], from queue: UInt64 = 0) {
+        var journal = StorageBatch(capacity: 0)
         for (message, attempts) in messages {
             metrics.messageDeadLettered()
             var scratch: [RouteTarget] = []
-            publish(message.deadLetter(attempts: attempts), counted: true, scratch: &scratch)
+            let letter = message.deadLetter(attempts: attempts, storageId: newStorageId(qos: message.qos, retain: false))
+            publish(letter, counted: true, scratch: &scratch, journal: &journal)
+            if queue != 0, message.storageId != 0 { journal.remove(queue: queue, message: message.storageId) }
         }
+        if !journal.isEmpty { storage?.submit(&journal) }
     }
 
     /// Convenience for callers without a connection (wills, tests): no flow control.

@@ -26,11 +26,16 @@ extension Broker {
         var discarded: Session?
         var previousOwner: (any DeliveryTarget)?
         var deadLetters: [(Message, attempts: Int)] = []
-        defer { if !deadLetters.isEmpty { deadLetter(deadLetters) } }
+        var resumed: Session?
+        defer { if !deadLetters.isEmpty { deadLetter(deadLetters, from: resumed?.storageQueue ?? 0) } }
         let opened: OpenedSession = sessions.withLock { store in
             let key = ExactString(clientId)
             if let existing = store[key], existing.isPersistent, !cleanSession {
                 previousOwner = existing.attach(owner, receiveMaximum: receiveMaximum, resend: &resend, deadLetters: &deadLetters)
+                resumed = existing
+                if existing.expiryInterval != expiry, existing.storageQueue != 0 {
+                    record { $0.session(queue: existing.storageQueue, clientId: clientId, expiryInterval: expiry) }
+                }
                 existing.setExpiryInterval(expiry)
                 return OpenedSession(session: existing, sessionPresent: true, takenOver: previousOwner)
             }
@@ -38,10 +43,14 @@ extension Broker {
                 previousOwner = existing.detachAll()
                 discarded = existing
             }
+            let storageQueue = expiry > 0 ? storage?.nextQueueId() ?? 0 : 0
             let session = Session(
                 clientId: clientId, expiryInterval: expiry,
-                maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages
+                maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, storageQueue: storageQueue
             )
+            if storageQueue != 0 {
+                record { $0.session(queue: storageQueue, clientId: clientId, expiryInterval: expiry) }
+            }
             _ = session.attach(owner, receiveMaximum: receiveMaximum, resend: &resend)
             store[key] = session
             return OpenedSession(session: session, sessionPresent: false, takenOver: previousOwner)
@@ -55,8 +64,9 @@ extension Broker {
         // A connection to the session before its will's delay ran out
         // cancels the will; a new session (clean start) ends the old one, so
         // its will goes now (5.0 section 3.1.3.2.2).
-        if let will = pendingWills.withLock({ $0.removeValue(forKey: ExactString(clientId)) }), !opened.sessionPresent {
-            publishWill(will.message)
+        if let will = pendingWills.withLock({ $0.removeValue(forKey: ExactString(clientId)) }) {
+            record { $0.will(clientId: clientId, message: 0, deadline: 0) }
+            if !opened.sessionPresent { publishWill(will.message) }
         }
         return opened
     }
@@ -93,7 +103,10 @@ extension Broker {
             guard wills[key]?.session == ObjectIdentifier(session) else { return nil }
             return wills.removeValue(forKey: key)
         }
-        if let will { publishWill(will.message) }
+        if let will {
+            record { $0.will(clientId: session.clientId, message: 0, deadline: 0) }
+            publishWill(will.message)
+        }
     }
 
     private func stopExpiring(_ session: Session) {
@@ -103,6 +116,7 @@ extension Broker {
     /// Removes a session's subscriptions and counts what it still held.
     private func discard(_ session: Session) {
         removeFromRouting(session, filters: session.subscriptions.map(\.filter))
+        if session.storageQueue != 0 { record { $0.sessionEnd(queue: session.storageQueue) } }
         let lost = session.discardMessages()
         if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
     }

@@ -1,4 +1,5 @@
 import WharfMQTT
+import WharfStorage
 
 extension Broker {
     /// Adds subscriptions and returns one SUBACK code per filter, in order
@@ -11,6 +12,8 @@ extension Broker {
         _ session: Session, _ requests: [SubscribePacket.Subscription], identifier: UInt32? = nil
     ) -> [SubscribeReturnCode] {
         let identifiers = SubscriptionIdentifiers(identifier)
+        var journal = StorageBatch(capacity: 0)
+        defer { if !journal.isEmpty { storage?.submit(&journal) } }
         var codes: [SubscribeReturnCode] = []
         codes.reserveCapacity(requests.count)
         var accepted: [SubscribePacket.Subscription] = []
@@ -21,6 +24,9 @@ extension Broker {
                     continue
                 }
                 join(session, subscription, qos: request.qos, identifiers: identifiers, as: request.filter)
+                if session.storageQueue != 0 {
+                    journal.subscribe(queue: session.storageQueue, filter: request.filter, options: Self.storedOptions(request), identifier: identifier ?? 0)
+                }
                 codes.append(SubscribeReturnCode(granted: request.qos))
                 continue
             }
@@ -42,14 +48,26 @@ extension Broker {
         }
         let now = Clock.nowNanos()
         for request in accepted {
+            if session.storageQueue != 0 {
+                journal.subscribe(queue: session.storageQueue, filter: request.filter, options: Self.storedOptions(request), identifier: identifier ?? 0)
+            }
             let isNew = session.recordSubscription(request.filter, qos: request.qos)
             guard request.retainHandling == 0 || (request.retainHandling == 1 && isNew) else { continue }
             let messages = retained.withLock { $0.matching(filter: request.filter) }
             for message in messages where !message.isExpired(at: now) {
+                let qos = min(request.qos, message.qos)
                 let result = session.enqueue(
-                    message, qos: min(request.qos, message.qos), retain: true, onSubscribe: true, subscriptionIds: identifiers
+                    message, qos: qos, retain: true, onSubscribe: true, subscriptionIds: identifiers
                 )
                 if result == .droppedQueueFull { metrics.messageDropped(.queueFull, count: 1) }
+                if result == .accepted || result == .acceptedPausePublisher, session.storageQueue != 0, session.isPersistent,
+                    message.storageId != 0, qos != .atMostOnce
+                {
+                    journal.enqueue(QueueEntry(
+                        queue: session.storageQueue, message: message.storageId, qos: qos.rawValue, retain: true, onSubscribe: true,
+                        subscriptionIds: identifiers.values
+                    ))
+                }
             }
         }
         return codes
@@ -59,6 +77,11 @@ extension Broker {
     @discardableResult
     public func unsubscribe(_ session: Session, filters: [String]) -> [Bool] {
         let existed = filters.map { session.forgetSubscription($0) }
+        if session.storageQueue != 0 {
+            record { batch in
+                for (filter, was) in zip(filters, existed) where was { batch.unsubscribe(queue: session.storageQueue, filter: filter) }
+            }
+        }
         removeFromRouting(session, filters: zip(filters, existed).filter(\.1).map(\.0))
         return existed
     }
@@ -87,9 +110,11 @@ extension Broker {
     func join(_ session: Session, _ shared: SharedSubscription, qos: QoS, identifiers: SubscriptionIdentifiers = .none, as filter: String) {
         let group: ConsumerGroup = groups.withLock { groups in
             if let existing = groups[shared.key] { return existing }
+            let storageQueue = storage?.nextQueueId() ?? 0
+            if storageQueue != 0 { record { $0.group(queue: storageQueue, name: shared.group, filter: shared.filter) } }
             let group = ConsumerGroup(
-                name: shared.group, filter: shared.filter, maxQueued: limits.maxQueuedMessages,
-                deadLetter: { [weak self] in self?.deadLetter($0) },
+                name: shared.group, filter: shared.filter, maxQueued: limits.maxQueuedMessages, storageQueue: storageQueue,
+                deadLetter: { [weak self] in self?.deadLetter($0, from: storageQueue) },
                 expired: { [weak self] in self?.metrics.messageDropped(.expired, count: $0) }
             )
             groups[shared.key] = group
@@ -108,6 +133,7 @@ extension Broker {
             session.left(group)
             guard group.leave(session) == 0 else { return }
             groups.removeValue(forKey: shared.key)
+            if group.storageQueue != 0 { record { $0.groupEnd(queue: group.storageQueue) } }
             tree.withLock { _ = $0.unsubscribe(group) }
             let lost = group.removeAll()
             if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }

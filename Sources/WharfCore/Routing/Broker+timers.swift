@@ -10,6 +10,7 @@ struct ExpiringSession: Sendable {
 struct PendingWill: Sendable {
     let message: Message
     let due: UInt64
+    let clientId: String
     /// The session it belongs to: a will outlives its connection, not its session.
     let session: ObjectIdentifier
 }
@@ -60,7 +61,10 @@ extension Broker {
             for key in due.keys { wills.removeValue(forKey: key) }
             return Array(due.values)
         }
-        for will in wills { publishWill(will.message) }
+        for will in wills {
+            record { $0.will(clientId: will.clientId, message: 0, deadline: 0) }
+            publishWill(will.message)
+        }
 
         let expired: [Session] = expiringSessions.withLock { expiring in
             let due = expiring.filter { $0.value.deadline <= now }
@@ -78,8 +82,26 @@ extension Broker {
     public func scheduleWill(_ message: Message, for session: Session, delaySeconds: UInt32) {
         let delay = UInt64(min(delaySeconds, session.expiryInterval))
         let due = Clock.nowNanos() &+ delay * 1_000_000_000
+        var stored = message
+        if storage != nil, session.storageQueue != 0 {
+            // Kept on disk until it goes or is cancelled: a crash during the
+            // delay must not lose it.
+            stored = Message(
+                topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
+                publishedAtNanos: message.publishedAtNanos, expiresAtNanos: message.expiresAtNanos,
+                forwardedProperties: message.forwardedProperties, forwardsExpiry: message.forwardsExpiry,
+                storageId: newStorageId(qos: .exactlyOnce, retain: false)
+            )
+            let clock = clockPair()
+            record { batch in
+                batch.message(storedForm(stored, wallOffset: clock), durableReply: false)
+                batch.will(clientId: session.clientId, message: stored.storageId, deadline: clock.wall &+ delay * 1_000_000_000)
+            }
+        }
         pendingWills.withLock {
-            $0[ExactString(session.clientId)] = PendingWill(message: message, due: due, session: ObjectIdentifier(session))
+            $0[ExactString(session.clientId)] = PendingWill(
+                message: stored, due: due, clientId: session.clientId, session: ObjectIdentifier(session)
+            )
         }
     }
 
@@ -114,7 +136,7 @@ extension Broker {
         }
         if let limit = message.maxDeliveryAttempts, attempts >= limit {
             if let group = done.group { group.forget(message) }
-            deadLetter([(message, attempts)])
+            deadLetter([(message, attempts)], from: done.group?.storageQueue ?? session.storageQueue)
             return
         }
         let due = now &+ delivery.backoffNanos(afterAttempts: attempts)

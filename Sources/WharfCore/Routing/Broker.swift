@@ -1,5 +1,6 @@
 import Synchronization
 import WharfMQTT
+import WharfStorage
 
 /// The broker core: sessions by client id, the subscription trie and the
 /// retained store. No sockets: the server calls it from connection handlers
@@ -23,6 +24,8 @@ public final class Broker: Sendable {
     public let delivery: DeliverySettings
     /// `wharf-msg-id` values seen per topic within the window.
     public let deduplication: PublisherDeduplication
+    /// The durable store; nil keeps everything in memory (`--in-memory`).
+    public let storage: Storage?
 
     /// By client id, compared byte for byte.
     let sessions = Mutex<[ExactString: Session]>([:])
@@ -39,8 +42,10 @@ public final class Broker: Sendable {
     public init(
         limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),
         latency: LatencyRecorder = LatencyRecorder(), topicStatistics: TopicStatistics = TopicStatistics(),
-        recordsDetail: Bool = true, policies: DeliveryPolicies = DeliveryPolicies(), delivery: DeliverySettings = DeliverySettings()
+        recordsDetail: Bool = true, policies: DeliveryPolicies = DeliveryPolicies(), delivery: DeliverySettings = DeliverySettings(),
+        storage: Storage? = nil
     ) {
+        self.storage = storage
         self.recordsDetail = recordsDetail
         self.policies = policies
         self.limits = limits

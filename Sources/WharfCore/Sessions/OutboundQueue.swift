@@ -226,6 +226,22 @@ public struct OutboundQueue: Sendable {
         return deadLetters
     }
 
+    /// A QoS 2 message the durable store says went out under `packetId`
+    /// before a restart: resent with DUP on the next connection.
+    public mutating func restoreInflight(
+        _ message: Message, qos: QoS, packetId: UInt16, retain: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int
+    ) {
+        guard inflight[packetId] == nil else {
+            _ = enqueue(message, qos: qos, retain: retain, subscriptionIds: subscriptionIds, attempts: attempts)
+            return
+        }
+        inflight[packetId] = Inflight(
+            message: message, qos: qos, retain: retain, onSubscribe: false, subscriptionIds: subscriptionIds,
+            phase: .awaitingAck, group: nil, attempts: max(1, attempts)
+        )
+        enqueuedTotal += 1
+    }
+
     /// PUBACK for a QoS 1 message. Returns what was acknowledged, or nil for an unknown id.
     public mutating func acknowledge(_ id: UInt16) -> Acknowledged? {
         guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }

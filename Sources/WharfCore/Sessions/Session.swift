@@ -9,6 +9,9 @@ import WharfMQTT
 /// its event loop. The mutex covers in-memory bookkeeping only, never I/O.
 public final class Session: Sendable {
     public let clientId: String
+    /// Its queue's id in the durable store (0: not stored; a clean session,
+    /// or an in-memory broker).
+    public let storageQueue: UInt64
     /// Seconds the session outlives its connection (5.0 session expiry
     /// interval; 3.1.1 clean session = 0 is "forever", `UInt32.max`). An
     /// atomic: the publish path reads it, and a 5.0 DISCONNECT may change it.
@@ -80,8 +83,10 @@ public final class Session: Sendable {
     /// `maxQueued` 0 means no limit, as `max_queued_messages 0` does in
     /// Mosquitto (memory is then the limit; not recommended).
     public init(
-        clientId: String, isPersistent: Bool = false, expiryInterval: UInt32? = nil, maxInflight: Int, maxQueued configuredMaxQueued: Int
+        clientId: String, isPersistent: Bool = false, expiryInterval: UInt32? = nil, maxInflight: Int, maxQueued configuredMaxQueued: Int,
+        storageQueue: UInt64 = 0
     ) {
+        self.storageQueue = storageQueue
         let maxQueued = configuredMaxQueued == 0 ? Int.max : configuredMaxQueued
         self.clientId = clientId
         self.expiry = ManagedAtomic(expiryInterval ?? (isPersistent ? UInt32.max : 0))
@@ -411,4 +416,27 @@ public final class Session: Sendable {
         }
     }
     public var inflightCount: Int { state.withLock { $0.outbound.inflightCount } }
+
+    // MARK: Recovery
+
+    /// Puts back a message the durable store held for this (offline)
+    /// session: in flight under its packet id when it had gone out at QoS 2
+    /// (so the client's duplicate detection still works), queued otherwise.
+    func restore(_ message: Message, qos: QoS, retain: Bool, onSubscribe: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int, packetId: UInt16?) {
+        state.withLock { state in
+            if let packetId {
+                state.outbound.restoreInflight(
+                    message, qos: qos, packetId: packetId, retain: retain, subscriptionIds: subscriptionIds, attempts: attempts
+                )
+            } else {
+                _ = state.outbound.enqueue(
+                    message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
+                )
+            }
+        }
+    }
+
+    func restoreInbound(_ ids: Set<UInt16>) {
+        state.withLock { $0.awaitingRelease.formUnion(ids) }
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TOMLKit
 import WharfCore
+import WharfStorage
 import WharfMQTT
 
 /// Reads a TOML configuration file over the defaults. Unknown keys are errors,
@@ -28,7 +29,7 @@ public enum ConfigFileLoader {
         }
         var config = base
         let reader = Reader(file: file)
-        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics", "top", "policy", "delivery"])
+        try reader.sections(root, allowed: ["listener", "limits", "log", "auth", "metrics", "top", "policy", "delivery", "storage"])
         config.policies = try reader.policies(root)
         if let listener = try reader.section(root, "listener", allowed: ["bind", "port"]) {
             if let bind = try reader.string(listener, "listener.bind") { config.bind = bind }
@@ -61,6 +62,33 @@ public enum ConfigFileLoader {
                 )
             }
             if let value = try reader.number(delivery, "delivery.dedup_window", in: 0...604_800) { config.delivery.dedupWindow = value }
+        }
+        if let storage = try reader.section(root, "storage", allowed: ["enabled", "data_dir", "fsync", "segment_size", "quota"]) {
+            var options = config.storage ?? StorageOptions()
+            if let dir = try reader.string(storage, "storage.data_dir") {
+                guard !dir.isEmpty else { throw ConfigFileError(file: file, key: "storage.data_dir", problem: "must not be empty") }
+                options.directory = dir
+            }
+            if let text = try reader.string(storage, "storage.fsync") {
+                guard let policy = StorageOptions.FsyncPolicy(parsing: text) else {
+                    throw ConfigFileError(file: file, key: "storage.fsync", problem: "must be \"always\", \"never\" or \"every <ms>ms\"; got \"\(text)\"")
+                }
+                options.fsync = policy
+            }
+            if let text = try reader.string(storage, "storage.segment_size") {
+                guard let bytes = StorageOptions.parseSize(text), bytes >= 64 << 10 else {
+                    throw ConfigFileError(file: file, key: "storage.segment_size", problem: "must be a size of at least 64KiB (like \"64MiB\"); got \"\(text)\"")
+                }
+                options.segmentBytes = bytes
+            }
+            if let text = try reader.string(storage, "storage.quota") {
+                guard let bytes = StorageOptions.parseSize(text) else {
+                    throw ConfigFileError(file: file, key: "storage.quota", problem: "must be a size (like \"10GiB\"); got \"\(text)\"")
+                }
+                options.quotaBytes = bytes
+            }
+            config.storage = options
+            if let enabled = try reader.bool(storage, "storage.enabled"), !enabled { config.storage = nil }
         }
         if let auth = try reader.section(root, "auth", allowed: ["allow_anonymous", "password_file"]) {
             if let allow = try reader.bool(auth, "auth.allow_anonymous") { config.allowAnonymous = allow }

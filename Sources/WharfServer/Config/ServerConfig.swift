@@ -1,9 +1,10 @@
 import Logging
 import WharfCore
+import WharfStorage
 
 /// Everything `wharf serve` can be told, with its defaults. The README's
 /// configuration reference lists the same keys.
-public struct ServerConfig: Sendable, Hashable {
+public struct ServerConfig: Sendable, Equatable {
     /// Address to listen on. Loopback by default: exposing a broker is a choice.
     public var bind = "127.0.0.1"
     public var port = 1883
@@ -36,6 +37,9 @@ public struct ServerConfig: Sendable, Hashable {
     public var delivery = DeliverySettings()
     /// `[[policy]]`: TTL and delivery-attempt limits by topic pattern.
     public var policies: [DeliveryPolicy] = []
+    /// `[storage]`: the durable store; nil keeps everything in memory
+    /// (`--in-memory`). `wharf serve` uses ./wharf-data unless told otherwise.
+    public var storage: StorageOptions?
     /// `[top]`: the dashboard's defaults (flags override them).
     public var top = DashboardSettings()
 

@@ -77,11 +77,14 @@ extension MQTTConnectionHandler {
         }
         deliveryTarget = target
         session = opened.session
+        // CONNACK waits until the session's record is on disk.
+        if opened.session.storageQueue != 0 { journal.requireDurableReply() }
         // The will outlives the read buffer it arrived in: keep its own copy.
         if let connectWill = connect.will {
             will = Message(
                 topic: connectWill.topic, payload: ByteBuffer(buffer: connectWill.payload), qos: connectWill.qos,
-                retain: connectWill.retain, properties: connectWill.properties
+                retain: connectWill.retain, properties: connectWill.properties,
+                storageId: broker.newStorageId(qos: connectWill.qos, retain: connectWill.retain)
             )
             willDelay = connectWill.properties.integer(.willDelayInterval) ?? 0
         }

@@ -45,7 +45,12 @@ extension MQTTConnectionHandler {
                 )
                 guard 1 + ByteBuffer.variableByteIntegerSize(remaining) + remaining <= clientMaximumPacketSize else {
                     // 5.0 section 3.1.2.11.4: discarded as if delivered.
-                    if let packetId, let session, let deliveryTarget { session.abandon(packetId, from: deliveryTarget) }
+                    if let packetId, let session, let deliveryTarget {
+                        session.abandon(packetId, from: deliveryTarget)
+                        if message.storageId != 0, session.storageQueue != 0 {
+                            journal.remove(queue: session.storageQueue, message: message.storageId)
+                        }
+                    }
                     broker.metrics.messageDropped(.packetTooLarge, count: 1)
                     return
                 }
@@ -68,6 +73,11 @@ extension MQTTConnectionHandler {
             // Retained messages sent on subscribe carry RETAIN; their age is
             // not transit time, so they stay out of the latency figures.
             if !retain && broker.recordsDetail { deliveredPublishTimes.append(message.publishedAtNanos) }
+            // QoS 2 goes out under one packet id for good: a restart resends
+            // it under the same one, so the client's duplicate check holds.
+            if qos == .exactlyOnce, !dup, message.storageId != 0, let packetId, let queue = session?.storageQueue, queue != 0 {
+                journal.sent(queue: queue, message: message.storageId, packetId: packetId)
+            }
         case .pubrel(let packetId):
             writePacket(.pubrel(PublishAckPacket(packetId: packetId)))
         }

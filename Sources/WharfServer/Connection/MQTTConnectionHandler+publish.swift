@@ -1,6 +1,8 @@
 import NIOCore
 import WharfCore
 import WharfMQTT
+import WharfStorage
+import Foundation
 
 extension MQTTConnectionHandler {
     /// Dispatches a packet in the connected state to its handler.
@@ -33,6 +35,7 @@ extension MQTTConnectionHandler {
             writePacket(.pubrel(PublishAckPacket(packetId: ack.packetId)))
         case .pubrel(let ack):
             let known = session.releaseInbound(ack.packetId)
+            if known, session.storageQueue != 0 { journal.inbound(queue: session.storageQueue, packetId: ack.packetId, awaiting: false) }
             let code = known || version != .v5 ? ReasonCode.success : ReasonCode.packetIdentifierNotFound
             writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId, reasonCode: code)))
         case .pubcomp(let ack):
@@ -42,6 +45,7 @@ extension MQTTConnectionHandler {
             handleSubscribe(subscribe, session: session, context: context)
         case .unsubscribe(let unsubscribe):
             let existed = broker.unsubscribe(session, filters: unsubscribe.filters)
+            if session.storageQueue != 0 { journal.requireDurableReply() }
             let codes = version == .v5 ? existed.map { $0 ? ReasonCode.success : ReasonCode.noSubscriptionExisted } : []
             writePacket(.unsuback(UnsubAckPacket(packetId: unsubscribe.packetId, reasonCodes: codes)))
         case .pingreq:
@@ -60,6 +64,7 @@ extension MQTTConnectionHandler {
 
     /// A PUBACK or PUBCOMP completed a delivery.
     private func acknowledged(_ done: OutboundQueue.Acknowledged) {
+        if done.message.storageId != 0, let session { broker.recordDone(done, session: session, into: &journal) }
         if let group = done.group { groupAcknowledgements.append((group, done.message)) }
         if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
     }
@@ -71,6 +76,7 @@ extension MQTTConnectionHandler {
             return
         }
         let codes = broker.subscribe(session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier)
+        if session.storageQueue != 0 { journal.requireDurableReply() }
         var properties = MQTTProperties()
         if version == .v5, requestProblemInformation {
             let refused = zip(subscribe.subscriptions, codes).filter { $0.1.grantedQoS == nil }.map(\.0.filter)
@@ -87,6 +93,9 @@ extension MQTTConnectionHandler {
             guard session.expiryInterval != 0 || expiry == 0 else {
                 close(context, because: .protocolError, "DISCONNECT sets a session expiry interval on a session that had none")
                 return
+            }
+            if expiry != session.expiryInterval, session.storageQueue != 0, expiry != 0 {
+                journal.session(queue: session.storageQueue, clientId: session.clientId, expiryInterval: expiry)
             }
             session.setExpiryInterval(expiry)
         }
@@ -124,22 +133,38 @@ extension MQTTConnectionHandler {
             close(context, because: .receiveMaximumExceeded, "more than \(broker.limits.receiveMaximum) QoS 2 messages awaiting PUBREL")
             return
         }
+        // A full store takes no new messages; what it holds is kept.
+        if let storage = broker.storage, publish.qos != .atMostOnce || publish.retain, !storage.acceptsMessages {
+            broker.metrics.messageDropped(.storageFull, count: 1)
+            if version == .v5 {
+                acknowledge(publish, code: ReasonCode.quotaExceeded, reason: "storage full")
+            } else if let context {
+                close(context, because: .storageUnavailable, "storage full: refusing QoS \(publish.qos.rawValue) publish")
+            }
+            return
+        }
         // A resent QoS 2 PUBLISH whose id still awaits PUBREL: acknowledged, not routed twice.
         if publish.qos == .exactlyOnce, !session.beginInboundExactlyOnce(publish.packetId!) {
             acknowledge(publish, code: ReasonCode.success)
             return
         }
+        if publish.qos == .exactlyOnce, session.storageQueue != 0 {
+            journal.inbound(queue: session.storageQueue, packetId: publish.packetId!, awaiting: true)
+        }
         if !publish.properties.isEmpty, let id = publish.properties.userProperty(PublisherDeduplication.userPropertyName),
-            broker.deduplication.isRepeat(topic: publish.topic, id: id)
+            broker.isRepeat(topic: publish.topic, id: id, journal: &journal)
         {
             broker.metrics.messageDeduplicated()
             acknowledge(publish, code: ReasonCode.success)
             return
         }
         let message = Message(
-            topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: publish.properties
+            topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: publish.properties,
+            storageId: broker.newStorageId(qos: publish.qos, retain: publish.retain)
         )
-        let outcome = broker.publish(message, from: deliveryTarget, session: session, counted: true, scratch: &routeScratch)
+        let outcome = broker.publish(
+            message, from: deliveryTarget, session: session, counted: true, scratch: &routeScratch, journal: &journal
+        )
         traffic.published(payloadBytes: publish.payload.readableBytes)
         if broker.recordsDetail {
             countPublished(topic: publish.topic, payload: publish.payload)
@@ -155,11 +180,11 @@ extension MQTTConnectionHandler {
     }
 
     /// PUBACK (QoS 1) or PUBREC (QoS 2); 5.0 clients get the reason code.
-    private func acknowledge(_ publish: PublishPacket, code: UInt8) {
+    private func acknowledge(_ publish: PublishPacket, code: UInt8, reason: String? = nil) {
         guard let id = publish.packetId else { return }
         var ack = PublishAckPacket(packetId: id, reasonCode: version == .v5 ? code : 0)
         if code == ReasonCode.quotaExceeded, requestProblemInformation {
-            ack.properties.append(.reasonString, .string("queue at its policy's max_length (overflow reject-new)"))
+            ack.properties.append(.reasonString, .string(reason ?? "queue at its policy's max_length (overflow reject-new)"))
         }
         writePacket(publish.qos == .atLeastOnce ? .puback(ack) : .pubrec(ack))
     }

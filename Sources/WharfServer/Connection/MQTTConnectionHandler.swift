@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import WharfCore
 import WharfMQTT
+import WharfStorage
 
 /// One client connection: applies the protocol rules to decoded packets,
 /// calls the broker core, and writes replies and deliveries.
@@ -72,6 +73,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var groupAcknowledgements: [(ConsumerGroup, Message)] = []
     /// Set at CONNECT: the client as the snapshot's Clients list shows it.
     var clientInfo: ClientInfo?
+    /// This read batch's records for the durable store, submitted at flush.
+    var journal = StorageBatch(capacity: 0)
+    /// Output that must wait for a submission to be durable (a PUBACK for a
+    /// stored message, a CONNACK or SUBACK for stored state), in order, with
+    /// the submission it waits for; later output queues behind it.
+    var heldOutput = Deque<(submission: UInt64, bytes: ByteBuffer)>()
+    var submissions: UInt64 = 0
 
     init(broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), logger: Logger) {
         self.broker = broker
@@ -240,12 +248,72 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// latencies (the moment of the flush is when the copies leave).
     func flush() {
         guard let context else { return }
+        if holdUntilDurable(context) {
+            recordBatchMetrics()
+            return
+        }
         if outbound.readableBytes > 0 {
             context.write(wrapOutboundOut(outbound), promise: nil)
             outbound = context.channel.allocator.buffer(capacity: 1024)
         }
         context.flush()
         recordBatchMetrics()
+    }
+
+    /// Submits the batch's records to the durable store. Returns true if the
+    /// batch's output was held back instead of written: it needs them on
+    /// disk first, or earlier held output is still waiting (order matters:
+    /// PUBACKs go out in PUBLISH order, 3.1.1 section 4.6).
+    private func holdUntilDurable(_ context: ChannelHandlerContext) -> Bool {
+        guard let storage = broker.storage else { return false }
+        guard journal.needsDurableReply || !heldOutput.isEmpty else {
+            if !journal.isEmpty { storage.submit(&journal) }
+            return false
+        }
+        guard journal.needsDurableReply || !journal.isEmpty else {
+            // Nothing new to wait for: queue behind what already waits.
+            if outbound.readableBytes > 0 {
+                heldOutput[heldOutput.count - 1].bytes.writeBuffer(&outbound)
+                outbound.clear()
+            }
+            return true
+        }
+        submissions += 1
+        let submission = submissions
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        // One hop back per batch, however many messages it carried.
+        storage.submit(&journal) { ok in
+            loop.execute { handler.value.durable(submission, ok: ok) }
+        }
+        heldOutput.append((submission, outbound))
+        outbound = context.channel.allocator.buffer(capacity: 1024)
+        return true
+    }
+
+    /// The store made `submission` (and everything before it) durable, or failed to.
+    func durable(_ submission: UInt64, ok: Bool) {
+        guard let context, !isClosing || ok else { return }
+        guard ok else {
+            // Not on disk: those acknowledgements must not go out. The
+            // client keeps its messages and sends them again later.
+            heldOutput.removeAll()
+            let full = !(broker.storage?.acceptsMessages ?? true)
+            close(
+                context, because: .storageUnavailable, full ? "storage full" : "storage write failed",
+                reasonCode: full ? ReasonCode.quotaExceeded : ReasonCode.unspecifiedError
+            )
+            return
+        }
+        var wrote = false
+        while let first = heldOutput.first, first.submission <= submission {
+            heldOutput.removeFirst()
+            if first.bytes.readableBytes > 0 {
+                context.write(wrapOutboundOut(first.bytes), promise: nil)
+                wrote = true
+            }
+        }
+        if wrote { context.flush() }
     }
 
     /// Hands the batch's latencies and per-topic counts to the metrics model:
@@ -316,6 +384,7 @@ extension ConnectionCloseReason {
         case .takenOver: return ReasonCode.sessionTakenOver
         case .receiveMaximumExceeded: return ReasonCode.receiveMaximumExceeded
         case .topicAliasInvalid: return ReasonCode.topicAliasInvalid
+        case .storageUnavailable: return ReasonCode.unspecifiedError
         }
     }
 }

@@ -7,6 +7,7 @@ import WharfCore
 import WharfExporter
 import WharfMetrics
 import WharfMQTT
+import WharfStorage
 
 /// The MQTT listener: a NIO server bootstrap whose child pipelines are
 /// packet decoder -> keep-alive timer -> connection handler.
@@ -30,9 +31,24 @@ public final class BrokerServer: Sendable {
     /// expiry, de-duplication windows): fine enough for sub-second backoffs.
     static let timerInterval = TimeAmount.milliseconds(25)
 
-    /// Reads the password file named by `config`, if any.
-    public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, version: String) throws(ConfigFileError) {
+    /// Reads the password file named by `config`, if any, and opens and
+    /// recovers the data directory (see `StorageOptions`): what it held is
+    /// back in the broker before the listener opens.
+    public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, version: String) throws {
         self.authenticator = try Authenticator(config: config)
+        var storage: Storage?
+        var recovered: DurableState?
+        if var options = config.storage {
+            options.dedupWindowSeconds = config.delivery.dedupWindow
+            let opened = try Storage.open(options, log: { logger.warning("\($0)") })
+            storage = opened.0
+            recovered = opened.1
+            let report = opened.2
+            logger.info(
+                "recovered \(options.directory): \(report.segments) segments, \(report.records) records, \(report.bytes) bytes in \(String(format: "%.3f", report.seconds)) s",
+                metadata: report.truncatedBytes > 0 ? ["truncated_bytes": "\(report.truncatedBytes)"] : [:]
+            )
+        }
         self.config = config
         self.group = group
         self.logger = logger
@@ -44,8 +60,19 @@ public final class BrokerServer: Sendable {
             topicStatistics: TopicStatistics(.init(limit: config.topicSeriesLimit, prefixes: config.topicPrefixes)),
             recordsDetail: config.metricsRecording,
             policies: DeliveryPolicies(config.policies),
-            delivery: config.delivery
+            delivery: config.delivery,
+            storage: storage
         )
+        if let storage, var recovered {
+            let restored = broker.restore(from: recovered)
+            recovered.dropBodies()
+            if restored.sessions + restored.groups + restored.retained + restored.wills > 0 {
+                logger.info(
+                    "restored \(restored.sessions) sessions, \(restored.groups) groups, \(restored.queuedMessages) queued messages, \(restored.retained) retained, \(restored.wills) delayed wills\(restored.expired > 0 ? "; \(restored.expired) had expired" : "")"
+                )
+            }
+            try storage.start()
+        }
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
     }
 
@@ -59,7 +86,8 @@ public final class BrokerServer: Sendable {
     public func snapshot() -> MetricsSnapshot {
         broker.snapshot(
             counters: counters, version: version, startTimeSeconds: startTimeSeconds,
-            nowSeconds: Date().timeIntervalSince1970, maxConnections: config.limits.maxConnections
+            nowSeconds: Date().timeIntervalSince1970, maxConnections: config.limits.maxConnections,
+            storage: broker.storage?.snapshot()
         )
     }
 
@@ -152,6 +180,8 @@ public final class BrokerServer: Sendable {
             return server
         }
         await metrics?.stop()
+        // Last: what the connections' final batches submitted is written and synced.
+        broker.storage?.close()
     }
 }
 
