@@ -77,6 +77,33 @@ def test_promtool_accepts_real_output(broker, uid):
     assert result.returncode == 0 and result.stdout.strip() == "" and result.stderr.strip() == "", result.stdout + result.stderr
 
 
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool comes with Debian's prometheus package (scripts/ensure-deps)")
+def test_promtool_accepts_durable_output(broker_factory, uid):
+    """A durable broker with a quota writes every storage family; promtool accepts them."""
+    broker = broker_factory(extra_args=["--storage-quota", "1GiB"])
+    sub = paho(broker.port, f"{uid}-p", clean=False)
+    sub.subscribe(f"{uid}/t", 1)
+    sub.disconnect()
+    paho(broker.port, f"{uid}-pub").publish(f"{uid}/t", b"x", qos=1)
+    time.sleep(0.2)  # the writer publishes its figures after the commit that acknowledged the message
+    _, _, text = get(broker, "/metrics")
+    s = samples(text)
+    assert s[("wharf_storage_quota_bytes", frozenset())] == 1 << 30
+    assert s[("wharf_storage_full", frozenset())] == 0
+    assert s[("wharf_storage_commits_total", frozenset())] >= 1
+    assert s[("wharf_storage_stored_messages", frozenset())] >= 1
+    assert s[("wharf_storage_fsync_duration_seconds_count", frozenset())] >= 1  # fsync always, the default
+    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout.strip() == "" and result.stderr.strip() == "", result.stdout + result.stderr
+
+
+def test_no_storage_series_in_memory(broker_factory):
+    """--in-memory: the storage section is absent from /metrics and from the JSON."""
+    broker = broker_factory(extra_args=["--in-memory"])
+    assert "wharf_storage" not in get(broker, "/metrics")[2]
+    assert "storage" not in json.loads(get(broker, "/api/v1/snapshot")[2])
+
+
 def test_counters_by_reason_and_type(broker, uid):
     import rawmqtt as raw
     bad = raw.RawClient(broker.port)

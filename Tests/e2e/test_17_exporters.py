@@ -41,7 +41,7 @@ def test_every_alert_has_a_firing_test():
     fired = {c["alertname"] for t in tests["tests"] for c in t.get("alert_rule_test", []) if c.get("exp_alerts")}
     assert alerts == fired
     wanted = {"WharfDown", "WharfConsumerLagHigh", "WharfGroupLagHigh", "WharfDeadLetters", "WharfQueueDepthGrowing", "WharfDeliveryLatencyHigh",
-              "WharfMessagesDropped", "WharfConnectionsNearLimit"}
+              "WharfMessagesDropped", "WharfConnectionsNearLimit", "WharfStorageFull", "WharfStorageNearQuota", "WharfStorageWriteErrors"}
     assert wanted <= alerts
 
 
@@ -100,7 +100,9 @@ def emitted_names(broker, uid):
 
 
 def test_promql_names_only_emitted_metrics(broker_factory, uid):
-    broker = broker_factory(config='[metrics]\ntopic_series_limit = 2\ntopic_prefixes = ["plant/"]\n')
+    # Durable (the default) and with a quota, so every storage series exists, the quota's included.
+    broker = broker_factory(config='[metrics]\ntopic_series_limit = 2\ntopic_prefixes = ["plant/"]\n',
+                            extra_args=["--storage-quota", "1GiB"])
     emitted = emitted_names(broker, uid) | PROMETHEUS_SYNTHETIC
     rules = yaml.safe_load((PROMETHEUS_DIR / "wharf-alerts.yml").read_text())
     exprs = [("wharf-alerts.yml", r["expr"]) for g in rules["groups"] for r in g["rules"]]
