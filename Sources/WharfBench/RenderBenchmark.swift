@@ -71,7 +71,14 @@ public struct RenderBenchmark: Sendable {
                 topics: (0..<topics).map { .init(name: "sensors/\($0)/temperature", messagesTotal: 10_000 - $0, bytesTotal: 640_000) },
                 other: .init(name: "", messagesTotal: 42, bytesTotal: 4200), prefixes: [.init(name: "sensors/", messagesTotal: 1_000_000, bytesTotal: 1 << 26)]
             ),
-            queues: queues
+            queues: queues,
+            // A durable broker's store, so the render covers its families too.
+            storage: StorageSnapshot(
+                directory: "/var/lib/wharf", fsyncPolicy: "always", bytes: 3 << 30, segments: 48, quotaBytes: 8 << 30, full: false,
+                storedMessages: 250_000, writtenBytesTotal: 40 << 30, recordsTotal: 3_000_000, writeErrorsTotal: 0,
+                fsyncLatency: latency, commitsTotal: 400_000, committedSubmissionsTotal: 3_200_000, commitBatchMax: 64,
+                checkpointsTotal: 12, recoverySeconds: 1.5, recoveredMessages: 240_000, recoveryTruncatedBytes: 0
+            )
         )
     }
 }
