@@ -17,6 +17,7 @@ final class BenchClientHandler: ChannelInboundHandler {
     }
 
     let clientId: String
+    let cleanSession: Bool
     let connected: EventLoopPromise<Void>
     var subscribed: EventLoopPromise<Void>?
     var published: EventLoopPromise<Void>?
@@ -29,8 +30,9 @@ final class BenchClientHandler: ChannelInboundHandler {
     private var nextPacketId: UInt16 = 0
     private var pendingAcks: ByteBuffer?
 
-    init(clientId: String, connected: EventLoopPromise<Void>, stats: ReceiveStats?) {
+    init(clientId: String, cleanSession: Bool = true, connected: EventLoopPromise<Void>, stats: ReceiveStats?) {
         self.clientId = clientId
+        self.cleanSession = cleanSession
         self.connected = connected
         self.stats = stats
     }
@@ -39,7 +41,7 @@ final class BenchClientHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)
-        MQTTPacket.connect(ConnectPacket(clientId: clientId, cleanSession: true, keepAlive: 60)).encode(into: &buffer, version: .v3_1_1)
+        MQTTPacket.connect(ConnectPacket(clientId: clientId, cleanSession: cleanSession, keepAlive: 60)).encode(into: &buffer, version: .v3_1_1)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 

@@ -38,7 +38,7 @@ public struct BenchRunner: Sendable {
     }
 
     private func run(on group: MultiThreadedEventLoopGroup) async throws -> BenchResult {
-        let publisherCount = scenario == .fanInQoS0 ? publishers : 1
+        let publisherCount = scenario.usesPublisherCount ? publishers : 1
         let qos: QoS = scenario == .fanInQoS0 ? .atMostOnce : .atLeastOnce
         let expected = publisherCount * messagesPerPublisher
         let stats = ReceiveStats(expected: expected)
@@ -48,8 +48,13 @@ public struct BenchRunner: Sendable {
         let memberCount = scenario == .sharedQoS1 ? 4 : 1
         let filter = scenario == .sharedQoS1 ? "$share/bench-\(runId)/wharf-bench/\(runId)/#" : "wharf-bench/\(runId)/#"
         var subscribers: [Client] = []
+        // The durable scenario's subscriber keeps a persistent session (one
+        // client id for the whole run), so a durable broker stores what it queues.
+        let persistent = scenario == .durableQoS1
         for index in 0..<memberCount {
-            let subscriber = try await connect(group: group, clientId: "bench-sub-\(runId)-\(index)", stats: stats)
+            let subscriber = try await connect(
+                group: group, clientId: "bench-sub-\(runId)-\(index)", cleanSession: !persistent, stats: stats
+            )
             try await subscriber.channel.eventLoop.flatSubmit {
                 let promise = subscriber.channel.eventLoop.makePromise(of: Void.self)
                 subscriber.handler.value.subscribe(filter: filter, qos: qos, promise: promise)
@@ -60,7 +65,7 @@ public struct BenchRunner: Sendable {
 
         var clients: [Client] = []
         for index in 0..<publisherCount {
-            clients.append(try await connect(group: group, clientId: "bench-pub-\(runId)-\(index)", stats: nil))
+            clients.append(try await connect(group: group, clientId: "bench-pub-\(runId)-\(index)", cleanSession: true, stats: nil))
         }
 
         let start = NIODeadline.now().uptimeNanoseconds
@@ -96,6 +101,15 @@ public struct BenchRunner: Sendable {
         let end = stats.count > 0 ? stats.lastReceiveNanos : NIODeadline.now().uptimeNanoseconds
         let percentiles = stats.percentiles([50, 99])
         for client in clients + subscribers { try? await client.channel.close() }
+        if persistent {
+            // Connecting again with clean session = 1 discards the persistent
+            // session, so runs leave no queue (nor its log records) behind.
+            for index in 0..<memberCount {
+                if let cleanup = try? await connect(group: group, clientId: "bench-sub-\(runId)-\(index)", cleanSession: true, stats: nil) {
+                    try? await cleanup.channel.close()
+                }
+            }
+        }
         return BenchResult(
             scenario: scenario, sent: expected, received: stats.count,
             seconds: Double(end - start) / 1e9, latencyP50: percentiles[0], latencyP99: percentiles[1]
@@ -107,7 +121,7 @@ public struct BenchRunner: Sendable {
         let handler: NIOLoopBound<BenchClientHandler>
     }
 
-    private func connect(group: any EventLoopGroup, clientId: String, stats: ReceiveStats?) async throws -> Client {
+    private func connect(group: any EventLoopGroup, clientId: String, cleanSession: Bool, stats: ReceiveStats?) async throws -> Client {
         let eventLoop = group.next()
         let connected = eventLoop.makePromise(of: Void.self)
         let channel = try await ClientBootstrap(group: eventLoop)
@@ -118,7 +132,7 @@ public struct BenchRunner: Sendable {
                         ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(asClient: true)))
                     )
                     try channel.pipeline.syncOperations.addHandler(
-                        BenchClientHandler(clientId: clientId, connected: connected, stats: stats)
+                        BenchClientHandler(clientId: clientId, cleanSession: cleanSession, connected: connected, stats: stats)
                     )
                 }
             }

@@ -9,6 +9,26 @@ public enum BenchScenario: String, Sendable, CaseIterable {
     /// One QoS 1 publisher to a consumer group of four QoS 1 members
     /// (`$share/...`, a work queue with competing consumers).
     case sharedQoS1 = "shared-qos1"
+    /// Four QoS 1 publishers into one QoS 1 subscriber with a persistent
+    /// session (clean session = 0): on a broker with a data directory every
+    /// message is written to its log before it is acknowledged.
+    case durableQoS1 = "durable-qos1"
+
+    /// Publishers when `--publishers` is not given (only fan-in and durable use several).
+    public var defaultPublishers: Int {
+        switch self {
+        case .fanInQoS0: 8
+        case .durableQoS1: 4
+        case .oneToOneQoS1, .sharedQoS1: 1
+        }
+    }
+
+    /// Payload bytes when `--payload` is not given: small telemetry, or a
+    /// more typical business message for the durable scenario.
+    public var defaultPayloadSize: Int { self == .durableQoS1 ? 256 : 64 }
+
+    /// Whether the scenario takes `--publishers` (the others have one publisher).
+    var usesPublisherCount: Bool { self == .fanInQoS0 || self == .durableQoS1 }
 }
 
 /// What a run measured.

@@ -16,17 +16,20 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Broker port.")
     var port = 1883
 
-    @Option(help: "fan-in-qos0 (many publishers, one subscriber), one-to-one-qos1, or shared-qos1 (one publisher, a group of four).")
+    @Option(help: """
+        fan-in-qos0 (many publishers, one subscriber), one-to-one-qos1, shared-qos1 (one publisher, a group of four), \
+        or durable-qos1 (QoS 1 publishers into one subscriber with a persistent session).
+        """)
     var scenario: BenchScenario = .fanInQoS0
 
-    @Option(help: "Publishers (fan-in).")
-    var publishers = 8
+    @Option(help: "Publishers, for fan-in-qos0 (default 8) and durable-qos1 (default 4).")
+    var publishers: Int?
 
     @Option(help: "Messages per publisher.")
     var messages = 50_000
 
-    @Option(help: "Payload bytes.")
-    var payload = 64
+    @Option(help: "Payload bytes (default 64; durable-qos1: 256).")
+    var payload: Int?
 
     @Option(help: "Give up after this many seconds.")
     var timeout = 60
@@ -35,9 +38,10 @@ struct BenchCommand: AsyncParsableCommand {
         guard host == "127.0.0.1" || host == "localhost" || host == "::1" else {
             throw ValidationError("bench sends load to loopback only")
         }
+        if let publishers, publishers < 1 { throw ValidationError("--publishers must be at least 1") }
         let result = try await BenchRunner(
-            host: host, port: port, scenario: scenario, publishers: publishers,
-            messagesPerPublisher: messages, payloadSize: payload, timeoutSeconds: timeout
+            host: host, port: port, scenario: scenario, publishers: publishers ?? scenario.defaultPublishers,
+            messagesPerPublisher: messages, payloadSize: payload ?? scenario.defaultPayloadSize, timeoutSeconds: timeout
         ).run()
         print(result.summary)
     }
