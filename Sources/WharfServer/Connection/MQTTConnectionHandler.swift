@@ -80,6 +80,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// the submission it waits for; later output queues behind it.
     var heldOutput = Deque<(submission: UInt64, bytes: ByteBuffer)>()
     var submissions: UInt64 = 0
+    /// Closing, once the held output has gone out (a client taken over
+    /// right after CONNECT still gets its CONNACK first).
+    var closeWhenReleased = false
 
     init(broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), logger: Logger) {
         self.broker = broker
@@ -293,8 +296,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     /// The store made `submission` (and everything before it) durable, or failed to.
     func durable(_ submission: UInt64, ok: Bool) {
-        guard let context, !isClosing || ok else { return }
+        guard let context else { return }
         guard ok else {
+            if isClosing {
+                heldOutput.removeAll()
+                context.close(promise: nil)
+                return
+            }
             // Not on disk: those acknowledgements must not go out. The
             // client keeps its messages and sends them again later.
             heldOutput.removeAll()
@@ -314,6 +322,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             }
         }
         if wrote { context.flush() }
+        if closeWhenReleased, heldOutput.isEmpty { context.close(promise: nil) }
     }
 
     /// Hands the batch's latencies and per-topic counts to the metrics model:
@@ -369,6 +378,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             logger.debug("closing connection: \(detail)")
         }
         flush()
+        if !heldOutput.isEmpty {
+            closeWhenReleased = true
+            return
+        }
         context.close(promise: nil)
     }
 }
