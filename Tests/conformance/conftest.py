@@ -4,15 +4,18 @@ stop itself is checked: exit code 0 within 10 s).
 
 The binary is $WHARF_BIN, or <repo>/.build/debug/wharf.
 """
+import atexit
 import functools
 import os
 import pathlib
 import re
+import shutil
 import select
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -45,11 +48,21 @@ def serve_help() -> str:
     return out.stdout + out.stderr
 
 
+_data_dirs: list = []
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in _data_dirs])
+
+
 def isolation_args() -> list:
     """Newer builds also open an HTTP metrics listener, on a fixed default
-    port: parallel brokers would collide on it. Turn it off when the binary
-    knows the flag."""
-    return ["--no-metrics"] if "--no-metrics" in serve_help() else []
+    port, and keep a data directory, ./wharf-data by default (locked by the
+    broker using it): parallel brokers would collide on both. Each broker
+    gets no listener and a data directory of its own when the binary knows
+    the flags."""
+    args = ["--no-metrics"] if "--no-metrics" in serve_help() else []
+    if "--data-dir" in serve_help():
+        _data_dirs.append(tempfile.mkdtemp(prefix="wharf-conformance-"))
+        args += ["--data-dir", _data_dirs[-1]]
+    return args
 
 
 class Broker:
@@ -111,9 +124,6 @@ def start_broker(tmp_path: pathlib.Path, config: str | None = None, args=(), por
         tag = f"{chosen}-{uuid.uuid4().hex[:6]}"
         cmd = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(chosen), "--log-level", "debug",
                *isolation_args(), *args]
-        # Its own data directory: the default one is shared and locked.
-        if "--data-dir" in serve_help() and "--data-dir" not in args and "--in-memory" not in args:
-            cmd += ["--data-dir", str(tmp_path / f"wharf-data-{tag}")]
         config_path = None
         if config is not None:
             config_path = tmp_path / f"wharf-{tag}.toml"

@@ -8,7 +8,7 @@ def _serve_with(tmp_path, text):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     return subprocess.run([WHARF, "serve", "--port", str(free_port()), "--config", str(path)],
-                          capture_output=True, text=True, timeout=20), str(path)
+                          capture_output=True, text=True, timeout=20, cwd=tmp_path), str(path)
 
 
 def test_wrong_type_names_file_and_key(tmp_path):
@@ -41,7 +41,7 @@ def test_config_file_listener_is_used_without_flags(tmp_path):
     port, metrics_port = free_port(), free_port()
     path = tmp_path / "good.toml"
     path.write_text(f'[listener]\nbind = "127.0.0.1"\nport = {port}\n[metrics]\nport = {metrics_port}\n')
-    proc = subprocess.Popen([WHARF, "serve", "--config", str(path)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([WHARF, "serve", "--config", str(path)], stdout=subprocess.PIPE, cwd=tmp_path,
                             stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout.readline().strip().endswith(

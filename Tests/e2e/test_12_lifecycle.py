@@ -37,7 +37,7 @@ def test_sigterm_during_startup_is_never_lost(tmp_path):
     import random
     outcomes = collections.Counter()
     for i in range(40):
-        proc = subprocess.Popen([WHARF, "serve", "--port", "0", "--metrics-port", "0"],
+        proc = subprocess.Popen([WHARF, "serve", "--port", "0", "--metrics-port", "0", "--data-dir", str(tmp_path / f"data-{i}")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(random.uniform(0, 0.04))
         proc.send_signal(signal.SIGTERM)

@@ -38,7 +38,7 @@ def test_port_in_use_names_the_address(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([WHARF, "serve", "--port", str(port), "--metrics-port", str(free_port())],
+        result = subprocess.run([WHARF, "serve", "--port", str(port), "--metrics-port", str(free_port()), "--in-memory"],
                                 capture_output=True, text=True, timeout=20)
     assert result.returncode != 0
     assert f"cannot listen for MQTT on 127.0.0.1:{port}: Address already in use" in result.stderr

@@ -116,7 +116,8 @@ def test_top_survives_a_broker_that_comes_and_goes(tmux, tmp_path, uid):
     top.wait_for(lambda s: "disconnected, retrying" in s)
 
     log = (tmp_path / "broker.log").open("w")
-    proc = subprocess.Popen([WHARF, "serve", "--port", str(port), "--metrics-port", str(metrics_port)],
+    proc = subprocess.Popen([WHARF, "serve", "--port", str(port), "--metrics-port", str(metrics_port),
+                             "--data-dir", str(tmp_path / "data")],
                             stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         assert "listening on" in proc.stdout.readline()
