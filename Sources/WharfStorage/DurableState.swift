@@ -70,6 +70,12 @@ public struct DurableState: Sendable {
         self.keepsBodies = keepsBodies
     }
 
+    /// Sizes the message table for a log of this size (a guess: records of
+    /// a few hundred bytes), so a big recovery does not rehash repeatedly.
+    mutating func reserve(logBytes: Int) {
+        messages.reserveCapacity(min(logBytes / 512, 4_000_000))
+    }
+
     /// Forgets message bodies once the broker has restored from them.
     public mutating func dropBodies() {
         keepsBodies = false
@@ -215,6 +221,19 @@ public struct DurableState: Sendable {
             liveMessageBytes -= info.location.length
         } else {
             messages[id]!.references -= 1
+        }
+    }
+
+    /// Takes messages whose expiry passed out of every queue (nobody writes
+    /// a removal for them: they simply are never delivered).
+    mutating func dropExpired(before wallNow: UInt64) {
+        let expired = Set(messages.filter { $0.value.expiresAt != 0 && $0.value.expiresAt <= wallNow }.keys)
+        guard !expired.isEmpty else { return }
+        for id in queues.keys {
+            for message in queues[id]!.entries.keys where expired.contains(message) {
+                queues[id]!.entries.removeValue(forKey: message)
+                release(message)
+            }
         }
     }
 

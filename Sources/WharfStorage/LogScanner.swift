@@ -31,10 +31,11 @@ enum LogScanner {
     static func scan(
         directory: String, repair: Bool,
         visit: (ByteBuffer, DurableState.Location) throws(RecordDecodeError) -> Void,
-        segmentStarted: () -> Void = {}
+        segmentStarted: () -> Void = {}, reserve: (Int) -> Void = { _ in }
     ) throws(StorageError) -> RecoveryReport {
         var report = RecoveryReport()
         let numbers = try SegmentFiles.list(directory)
+        reserve(numbers.reduce(0) { $0 + SegmentFiles.size(SegmentFiles.path(directory, $1)) })
         for (position, number) in numbers.enumerated() {
             let path = SegmentFiles.path(directory, number)
             let isNewest = position == numbers.count - 1

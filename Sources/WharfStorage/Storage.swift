@@ -89,7 +89,8 @@ public final class Storage: @unchecked Sendable {
         var report = try LogScanner.scan(
             directory: options.directory, repair: true,
             visit: { (body, location) throws(RecordDecodeError) in try state.apply(body: body, at: location) },
-            segmentStarted: { state.segmentStarted() }
+            segmentStarted: { state.segmentStarted() },
+            reserve: { bytes in state.reserve(logBytes: bytes) }
         )
         report.seconds = Double(Clock.now - started) / 1e9
         for problem in report.problems { log(problem) }
@@ -333,6 +334,7 @@ public final class Storage: @unchecked Sendable {
         do {
             let segment = try ActiveSegment(directory: options.directory, number: old.number + 1)
             state.segmentStarted()
+            state.dropExpired(before: UInt64(Date().timeIntervalSince1970 * 1e9))
             state.sweepUnreferenced()
             state.prune(dedupBefore: UInt64(max(0, Date().timeIntervalSince1970 - options.dedupWindowSeconds) * 1e9))
             var out = StorageBatch(capacity: 1 << 20)

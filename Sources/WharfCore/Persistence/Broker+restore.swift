@@ -22,20 +22,23 @@ extension Broker {
         var restored = Restored()
         let now = Clock.nowNanos()
         let clock = clockPair()
-        var messages: [UInt64: Message] = [:]
-        messages.reserveCapacity(state.messages.count)
+        // One Message per stored message, shared by the queues holding it;
+        // only messages held more than once need remembering.
+        var shared: [UInt64: Message] = [:]
         func message(_ id: UInt64) -> Message? {
-            if let known = messages[id] { return known }
-            guard let body = state.messages[id]?.body else { return nil }
+            if let known = shared[id] { return known }
+            guard let info = state.messages[id], let body = info.body else { return nil }
+            // Payloads stay slices of the segment they were read from: no
+            // copy per message (the segment's memory goes once its messages
+            // are delivered; a checkpoint keeps the log mostly live).
             let published = Message(
-                topic: body.topic, payload: ByteBuffer(buffer: body.payload), qos: QoS(rawValue: body.qos) ?? .atLeastOnce,
+                topic: body.topic, payload: body.payload, qos: QoS(rawValue: body.qos) ?? .atLeastOnce,
                 retain: body.retain, publishedAtNanos: monotonicNanos(body.publishedAt, now: now, wallNow: clock.wall),
                 expiresAtNanos: body.expiresAt == 0 ? nil : monotonicNanos(body.expiresAt, now: now, wallNow: clock.wall),
-                forwardedProperties: body.properties.map { ByteBuffer(buffer: $0) }, forwardsExpiry: body.forwardsExpiry,
-                storageId: id
+                forwardedProperties: body.properties, forwardsExpiry: body.forwardsExpiry, storageId: id
             )
-            let made = policies.policy(for: published.topic).map { published.applying($0) } ?? published
-            messages[id] = made
+            let made = policies.isEmpty ? published : policies.policy(for: published.topic).map { published.applying($0) } ?? published
+            if info.references > 1 { shared[id] = made }
             return made
         }
 
@@ -80,21 +83,26 @@ extension Broker {
                 }
             }
             session.restoreInbound(queue.inbound)
-            for (messageId, entry) in queue.entries.sorted(by: { $0.key < $1.key }) {
+            var items: [Session.Restoring] = []
+            items.reserveCapacity(queue.entries.count)
+            // Enqueue order: message ids are handed out in publish order.
+            for messageId in queue.entries.keys.sorted() {
+                let entry = queue.entries[messageId]!
                 guard let message = message(messageId) else { continue }
                 if message.isExpired(at: now) {
                     restored.expired += 1
                     continue
                 }
-                session.restore(
-                    message, qos: QoS(rawValue: entry.entry.qos) ?? .atLeastOnce, retain: entry.entry.retain,
+                let ids = entry.entry.subscriptionIds
+                items.append(Session.Restoring(
+                    message: message, qos: QoS(rawValue: entry.entry.qos) ?? .atLeastOnce, retain: entry.entry.retain,
                     onSubscribe: entry.entry.onSubscribe,
-                    subscriptionIds: entry.entry.subscriptionIds.isEmpty ? .none : entry.entry.subscriptionIds.count == 1
-                        ? .one(entry.entry.subscriptionIds[0]) : .many(entry.entry.subscriptionIds),
-                    attempts: Int(entry.entry.attempts), packetId: entry.packetId
-                )
-                restored.queuedMessages += 1
+                    subscriptionIds: ids.isEmpty ? .none : ids.count == 1 ? .one(ids[0]) : .many(ids),
+                    attempts: Int(entry.entry.attempts), packetId: entry.packetId, released: entry.released
+                ))
             }
+            session.restore(items)
+            restored.queuedMessages += items.count
             if expiry != UInt32.max {
                 let deadline = now &+ UInt64(expiry) * 1_000_000_000
                 expiringSessions.withLock { $0[ObjectIdentifier(session)] = ExpiringSession(session: session, deadline: deadline) }
@@ -140,5 +148,12 @@ extension Broker {
             deduplication.restore(topic: String(parts[0]), id: String(parts[1]), seenAt: seen, now: now)
         }
         return restored
+    }
+}
+
+extension Broker {
+    /// Messages waiting in a client's session (0 when there is none).
+    public func sessionQueuedCount(clientId: String) -> Int {
+        sessions.withLock { $0[ExactString(clientId)] }?.queuedCount ?? 0
     }
 }

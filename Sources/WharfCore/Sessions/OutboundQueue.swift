@@ -229,7 +229,8 @@ public struct OutboundQueue: Sendable {
     /// A QoS 2 message the durable store says went out under `packetId`
     /// before a restart: resent with DUP on the next connection.
     public mutating func restoreInflight(
-        _ message: Message, qos: QoS, packetId: UInt16, retain: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int
+        _ message: Message, qos: QoS, packetId: UInt16, retain: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int,
+        released: Bool = false
     ) {
         guard inflight[packetId] == nil else {
             _ = enqueue(message, qos: qos, retain: retain, subscriptionIds: subscriptionIds, attempts: attempts)
@@ -237,10 +238,13 @@ public struct OutboundQueue: Sendable {
         }
         inflight[packetId] = Inflight(
             message: message, qos: qos, retain: retain, onSubscribe: false, subscriptionIds: subscriptionIds,
-            phase: .awaitingAck, group: nil, attempts: max(1, attempts)
+            phase: released ? .awaitingComplete : .awaitingAck, group: nil, attempts: max(1, attempts)
         )
         enqueuedTotal += 1
     }
+
+    /// The message in flight under `id`, if any.
+    public func inflightMessage(_ id: UInt16) -> Message? { inflight[id]?.message }
 
     /// PUBACK for a QoS 1 message. Returns what was acknowledged, or nil for an unknown id.
     public mutating func acknowledge(_ id: UInt16) -> Acknowledged? {

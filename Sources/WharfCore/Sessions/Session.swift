@@ -344,8 +344,13 @@ public final class Session: Sendable {
         }
     }
 
-    public func received(_ id: UInt16, from owner: any DeliveryTarget) -> Bool {
-        state.withLock { $0.owner === owner ? $0.outbound.received(id) : false }
+    /// PUBREC for a QoS 2 delivery: returns its message, or nil for an unknown id.
+    @discardableResult
+    public func received(_ id: UInt16, from owner: any DeliveryTarget) -> Message? {
+        state.withLock { state in
+            guard state.owner === owner, state.outbound.received(id) else { return nil }
+            return state.outbound.inflightMessage(id)
+        }
     }
 
     public func completed(_ id: UInt16, from owner: any DeliveryTarget) -> OutboundQueue.Acknowledged? {
@@ -422,16 +427,31 @@ public final class Session: Sendable {
     /// Puts back a message the durable store held for this (offline)
     /// session: in flight under its packet id when it had gone out at QoS 2
     /// (so the client's duplicate detection still works), queued otherwise.
-    func restore(_ message: Message, qos: QoS, retain: Bool, onSubscribe: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int, packetId: UInt16?) {
+    struct Restoring {
+        var message: Message
+        var qos: QoS
+        var retain: Bool
+        var onSubscribe: Bool
+        var subscriptionIds: SubscriptionIdentifiers
+        var attempts: Int
+        var packetId: UInt16?
+        var released: Bool
+    }
+
+    func restore(_ items: [Restoring]) {
         state.withLock { state in
-            if let packetId {
-                state.outbound.restoreInflight(
-                    message, qos: qos, packetId: packetId, retain: retain, subscriptionIds: subscriptionIds, attempts: attempts
-                )
-            } else {
-                _ = state.outbound.enqueue(
-                    message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
-                )
+            for item in items {
+                if let packetId = item.packetId {
+                    state.outbound.restoreInflight(
+                        item.message, qos: item.qos, packetId: packetId, retain: item.retain, subscriptionIds: item.subscriptionIds,
+                        attempts: item.attempts, released: item.released
+                    )
+                } else {
+                    _ = state.outbound.enqueue(
+                        item.message, qos: item.qos, retain: item.retain, onSubscribe: item.onSubscribe,
+                        subscriptionIds: item.subscriptionIds, attempts: item.attempts
+                    )
+                }
             }
         }
     }

@@ -31,7 +31,10 @@ extension MQTTConnectionHandler {
                 return
             }
             // PUBREL goes back even for an unknown id (a resend after reconnect).
-            _ = session.received(ack.packetId, from: deliveryTarget)
+            // After PUBREC the message is the client's: a restart resends PUBREL, not PUBLISH.
+            if let message = session.received(ack.packetId, from: deliveryTarget), message.storageId != 0, session.storageQueue != 0 {
+                journal.released(queue: session.storageQueue, message: message.storageId)
+            }
             writePacket(.pubrel(PublishAckPacket(packetId: ack.packetId)))
         case .pubrel(let ack):
             let known = session.releaseInbound(ack.packetId)
