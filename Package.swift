@@ -136,7 +136,7 @@ let package = Package(
             "WharfMQTT", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "WharfCoreTests", dependencies: [
-            "WharfCore", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"),
+            "WharfCore", "WharfMetrics", "WharfStorage", "WharfMQTT", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "WharfStorageTests", dependencies: [
             "WharfStorage", .product(name: "NIOCore", package: "swift-nio"),

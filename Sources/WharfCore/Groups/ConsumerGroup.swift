@@ -34,6 +34,8 @@ public final class ConsumerGroup: Sendable {
     }
 
     struct State: Sendable {
+        /// The stored id of the message the last drop-oldest took out.
+        var lastDroppedStorageId: UInt64 = 0
         var members: [Member] = []
         var ready = Deque<Message>()
         /// Delivered to a member and not acknowledged yet. A plain dictionary:
@@ -112,6 +114,7 @@ public final class ConsumerGroup: Sendable {
             if let limit = message.maxQueueLength, state.ready.count >= limit {
                 guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return (.overLength, 0) }
                 state.attempts.removeValue(forKey: ObjectIdentifier(dropped))
+                state.lastDroppedStorageId = dropped.storageId
                 result = .queuedDroppingOldest
             }
             guard state.ready.count < maxQueued else { return (.queueFull, 0) }
@@ -122,6 +125,9 @@ public final class ConsumerGroup: Sendable {
         if expiredCount > 0 { expired(expiredCount) }
         return result
     }
+
+    /// The stored id of the message the last drop-oldest (max_length) dropped.
+    var lastDroppedStorageId: UInt64 { state.withLock { $0.lastDroppedStorageId } }
 
     /// Gives waiting messages to members with room: the most free capacity
     /// first (the member's in-flight window less the group's messages it

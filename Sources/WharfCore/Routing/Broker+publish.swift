@@ -63,6 +63,9 @@ extension Broker {
         // message, so a message no durable queue wants costs nothing here.
         let storing = storage != nil && message.storageId != 0
         var durableTargets = 0
+        // Drop-oldest removals, written after this message's record closes
+        // (a record cannot be written inside another).
+        var droppedStored: [(queue: UInt64, message: UInt64)] = []
         defer {
             if durableTargets > 0 {
                 journal.endMessage()
@@ -72,6 +75,7 @@ extension Broker {
             if storing, message.retain {
                 journal.retain(topic: message.topic, message: message.payload.readableBytes > 0 ? message.storageId : 0)
             }
+            for dropped in droppedStored { journal.remove(queue: dropped.queue, message: dropped.message) }
         }
         scratch.removeAll(keepingCapacity: true)
         tree.withLock { $0.match(topic: message.topic, into: &scratch) }
@@ -96,6 +100,10 @@ extension Broker {
                 case .queuedDroppingOldest:
                     outcome.queued += 1
                     metrics.messageDropped(.maxLength, count: 1)
+                    if storage != nil, group.storageQueue != 0 {
+                        let dropped = group.lastDroppedStorageId
+                        if dropped != 0 { droppedStored.append((group.storageQueue, dropped)) }
+                    }
                 case .overLength:
                     outcome.rejectedOverLength += 1
                     metrics.messageDropped(.maxLength, count: 1)
@@ -136,6 +144,10 @@ extension Broker {
             case .acceptedDroppedOldest:
                 outcome.queued += 1
                 metrics.messageDropped(.maxLength, count: 1)
+                if storage != nil, session.storageQueue != 0 {
+                    let dropped = session.lastDroppedStorageId
+                    if dropped != 0 { droppedStored.append((session.storageQueue, dropped)) }
+                }
             case .droppedMaxLength:
                 outcome.rejectedOverLength += 1
                 metrics.messageDropped(.maxLength, count: 1)

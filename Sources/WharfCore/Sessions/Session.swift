@@ -400,6 +400,9 @@ public final class Session: Sendable {
 
     public var queuedCount: Int { state.withLock { $0.outbound.queuedCount } }
 
+    /// The stored id of the message the last drop-oldest (a policy's max_length) dropped.
+    var lastDroppedStorageId: UInt64 { state.withLock { $0.outbound.lastDroppedStorageId } }
+
     /// Queue figures and whether a client is attached, read together.
     public var statistics: (online: Bool, queue: OutboundQueue.Statistics, client: ClientInfo?) {
         state.withLock { ($0.owner != nil, $0.outbound.statistics, $0.owner?.clientInfo) }
