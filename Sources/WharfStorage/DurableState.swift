@@ -19,8 +19,6 @@ public struct DurableState: Sendable {
         /// Queue entries, retained topics and wills that hold it.
         public var references: Int32
         public var expiresAt: UInt64
-        /// The decoded message (recovery only).
-        public var body: StoredMessage?
     }
 
     public enum QueueKind: Sendable, Hashable {
@@ -50,6 +48,9 @@ public struct DurableState: Sendable {
     }
 
     public private(set) var messages: [UInt64: MessageInfo] = [:]
+    /// The decoded messages, by id (recovery only: dropped in one go once
+    /// the broker has restored from them).
+    public private(set) var bodies: [UInt64: StoredMessage] = [:]
     public private(set) var queues: [UInt64: Queue] = [:]
     public private(set) var retained: [String: UInt64] = [:]
     public private(set) var wills: [String: (message: UInt64, deadline: UInt64)] = [:]
@@ -74,12 +75,13 @@ public struct DurableState: Sendable {
     /// a few hundred bytes), so a big recovery does not rehash repeatedly.
     mutating func reserve(logBytes: Int) {
         messages.reserveCapacity(min(logBytes / 512, 4_000_000))
+        if keepsBodies { bodies.reserveCapacity(min(logBytes / 512, 4_000_000)) }
     }
 
     /// Forgets message bodies once the broker has restored from them.
     public mutating func dropBodies() {
         keepsBodies = false
-        for key in messages.keys { messages[key]?.body = nil }
+        bodies = [:]
     }
 
     mutating func segmentStarted() { inCheckpoint = false }
@@ -202,22 +204,23 @@ public struct DurableState: Sendable {
             messages[id]!.location = location  // a checkpoint's copy: the old one goes with its segment
             return
         }
-        messages[id] = MessageInfo(location: location, references: 0, expiresAt: expiresAt, body: body)
+        messages[id] = MessageInfo(location: location, references: 0, expiresAt: expiresAt)
+        if let body { bodies[id] = body }
         liveMessageBytes += location.length
     }
 
     private mutating func enqueue(_ entry: QueueEntry) {
-        guard messages[entry.message] != nil, queues[entry.queue] != nil else { return }
-        if earlyRemovals.remove(QueueMessage(queue: entry.queue, message: entry.message)) != nil { return }
-        guard queues[entry.queue]!.entries[entry.message] == nil else { return }
-        queues[entry.queue]!.entries[entry.message] = Entry(entry: entry)
-        messages[entry.message]!.references += 1
+        guard queues[entry.queue] != nil, let index = messages.index(forKey: entry.message) else { return }
+        if !earlyRemovals.isEmpty, earlyRemovals.remove(QueueMessage(queue: entry.queue, message: entry.message)) != nil { return }
+        guard queues[entry.queue]!.entries.updateValue(Entry(entry: entry), forKey: entry.message) == nil else { return }
+        messages.values[index].references += 1
     }
 
     private mutating func release(_ id: UInt64) {
         guard let info = messages[id] else { return }
         if info.references <= 1 {
             messages.removeValue(forKey: id)
+            if keepsBodies { bodies.removeValue(forKey: id) }
             liveMessageBytes -= info.location.length
         } else {
             messages[id]!.references -= 1
@@ -242,6 +245,7 @@ public struct DurableState: Sendable {
     mutating func sweepUnreferenced() {
         for (id, info) in messages where info.references == 0 {
             messages.removeValue(forKey: id)
+            bodies.removeValue(forKey: id)
             liveMessageBytes -= info.location.length
         }
     }

@@ -69,12 +69,12 @@ public final class Storage: @unchecked Sendable {
         static var now: UInt64 { NIODeadline.now().uptimeNanoseconds }
     }
 
-    /// Opens (creating if needed) and recovers a data directory. Returns the
-    /// store and the recovered state, with message bodies, for the broker to
-    /// restore from; then call `start(with:)`.
+    /// Opens (creating if needed) and recovers a data directory. The broker
+    /// restores from `withRecoveredState` (message bodies included), then
+    /// calls `start()`.
     public static func open(
         _ options: StorageOptions, log: @escaping @Sendable (String) -> Void = { _ in }
-    ) throws(StorageError) -> (Storage, DurableState, RecoveryReport) {
+    ) throws(StorageError) -> (Storage, RecoveryReport) {
         let started = Clock.now
         try SegmentFiles.makeDirectory(options.directory)
         let lockPath = options.directory + "/lock"
@@ -94,8 +94,15 @@ public final class Storage: @unchecked Sendable {
         )
         report.seconds = Double(Clock.now - started) / 1e9
         for problem in report.problems { log(problem) }
-        let storage = Storage(options: options, lockFD: fd, state: state, report: report, log: log)
-        return (storage, state, report)
+        let storage = Storage(options: options, lockFD: fd, state: consume state, report: report, log: log)
+        return (storage, report)
+    }
+
+    /// Lends the recovered state (before `start()`). Lent, not returned: a
+    /// copy kept elsewhere would make `start()` copy a million entries when
+    /// it drops the message bodies.
+    public func withRecoveredState<Result>(_ body: (DurableState) throws -> Result) rethrows -> Result {
+        try body(state)
     }
 
     private init(options: StorageOptions, lockFD: Int32, state: DurableState, report: RecoveryReport, log: @escaping @Sendable (String) -> Void) {
@@ -110,6 +117,11 @@ public final class Storage: @unchecked Sendable {
         statistics = Mutex(Statistics())
         pending.reserveCapacity(1 << 20)
         for segment in report.perSegment { segmentSizes[segment.number] = segment.bytes }
+        // Segments holding nothing but their header (a start with no traffic after it).
+        for segment in report.perSegment where segment.bytes <= SegmentFiles.magic.count {
+            SegmentFiles.remove(SegmentFiles.path(options.directory, segment.number))
+            segmentSizes.removeValue(forKey: segment.number)
+        }
         for number in report.supersededSegments {
             SegmentFiles.remove(SegmentFiles.path(options.directory, number))
             segmentSizes.removeValue(forKey: number)
@@ -198,6 +210,7 @@ public final class Storage: @unchecked Sendable {
                 // A callback with no bytes of its own waits on records
                 // submitted before it: written (and synced) in this pass or an earlier one.
                 let ok = batch.readableBytes > 0 ? commit(batch, submissions: count) : true
+                publishStatistics()  // a submitter reading the snapshot next sees its own records
                 for callback in done { callback(ok) }
                 batch.clear()
                 done.removeAll(keepingCapacity: true)

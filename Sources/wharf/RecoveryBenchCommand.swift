@@ -27,12 +27,15 @@ struct RecoveryBenchCommand: ParsableCommand {
     @Option(help: "Where to build the data directory (removed afterwards).")
     var directory = FileManager.default.temporaryDirectory.appendingPathComponent("wharf-bench-recovery-\(getpid())").path
 
+    @Flag(help: "Keep the data directory (to time a broker starting on it: `wharf serve --data-dir`).")
+    var keep = false
+
     func run() throws {
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
         let options = StorageOptions(directory: directory, fsync: .never)
         let written = Date()
         do {
-            let (storage, _, _) = try Storage.open(options)
+            let (storage, _) = try Storage.open(options)
             try storage.start()
             let queue = storage.nextQueueId()
             var batch = StorageBatch(capacity: 1 << 20)
@@ -61,12 +64,12 @@ struct RecoveryBenchCommand: ParsableCommand {
         var restores: [Double] = []
         for run in 1...max(1, runs) {
             let start = Date()
-            let (storage, state, report) = try Storage.open(options)
+            let (storage, report) = try Storage.open(options)
             let opened = Date()
             var limits = BrokerLimits()
             limits.maxQueuedMessages = 0  // one session holds them all
             let broker = Broker(limits: limits, storage: storage)
-            let restored = broker.restore(from: state)
+            let restored = storage.withRecoveredState { broker.restore(from: $0) }
             let done = Date()
             storage.close()
             let queued = broker.sessionQueuedCount(clientId: "bench-recovery")

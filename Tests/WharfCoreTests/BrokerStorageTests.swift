@@ -13,9 +13,9 @@ import WharfStorage
 
     /// A broker on the store, with what it recovered restored.
     func open(policies: [DeliveryPolicy] = []) throws -> (Broker, Storage) {
-        let (storage, state, _) = try Storage.open(StorageOptions(directory: directory))
+        let (storage, _) = try Storage.open(StorageOptions(directory: directory))
         let broker = Broker(policies: DeliveryPolicies(policies), storage: storage)
-        _ = broker.restore(from: state)
+        _ = storage.withRecoveredState { broker.restore(from: $0) }
         try storage.start()
         return (broker, storage)
     }

@@ -37,13 +37,10 @@ public final class BrokerServer: Sendable {
     public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, version: String) throws {
         self.authenticator = try Authenticator(config: config)
         var storage: Storage?
-        var recovered: DurableState?
         if var options = config.storage {
             options.dedupWindowSeconds = config.delivery.dedupWindow
-            let opened = try Storage.open(options, log: { logger.warning("\($0)") })
-            storage = opened.0
-            recovered = opened.1
-            let report = opened.2
+            let (opened, report) = try Storage.open(options, log: { logger.warning("\($0)") })
+            storage = opened
             logger.info(
                 "recovered \(options.directory): \(report.segments) segments, \(report.records) records, \(report.bytes) bytes in \(String(format: "%.3f", report.seconds)) s",
                 metadata: report.truncatedBytes > 0 ? ["truncated_bytes": "\(report.truncatedBytes)"] : [:]
@@ -63,9 +60,10 @@ public final class BrokerServer: Sendable {
             delivery: config.delivery,
             storage: storage
         )
-        if let storage, var recovered {
-            let restored = broker.restore(from: recovered)
-            recovered.dropBodies()
+        self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
+        if let storage {
+            let broker = self.broker
+            let restored = storage.withRecoveredState { broker.restore(from: $0) }
             if restored.sessions + restored.groups + restored.retained + restored.wills > 0 {
                 logger.info(
                     "restored \(restored.sessions) sessions, \(restored.groups) groups, \(restored.queuedMessages) queued messages, \(restored.retained) retained, \(restored.wills) delayed wills\(restored.expired > 0 ? "; \(restored.expired) had expired" : "")"
@@ -73,7 +71,6 @@ public final class BrokerServer: Sendable {
             }
             try storage.start()
         }
-        self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
     }
 
     /// What `start` bound.
