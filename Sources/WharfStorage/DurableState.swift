@@ -19,6 +19,8 @@ public struct DurableState: Sendable {
         /// Queue entries, retained topics and wills that hold it.
         public var references: Int32
         public var expiresAt: UInt64
+        /// Where its decoded body sits in `bodies` (recovery only; -1 for none).
+        var bodyIndex: Int32 = -1
     }
 
     public enum QueueKind: Sendable, Hashable {
@@ -48,9 +50,16 @@ public struct DurableState: Sendable {
     }
 
     public private(set) var messages: [UInt64: MessageInfo] = [:]
-    /// The decoded messages, by id (recovery only: dropped in one go once
-    /// the broker has restored from them).
-    public private(set) var bodies: [UInt64: StoredMessage] = [:]
+    /// The decoded messages (recovery only), in record order: an array, not
+    /// a table, so a million of them cost no hashing, and they are dropped
+    /// in one go once the broker has restored from them.
+    private var bodies: [StoredMessage?] = []
+
+    /// A recovered message's fields (before `dropBodies`).
+    public func body(of id: UInt64) -> StoredMessage? {
+        guard keepsBodies, let index = messages[id]?.bodyIndex, index >= 0 else { return nil }
+        return bodies[Int(index)]
+    }
     public private(set) var queues: [UInt64: Queue] = [:]
     public private(set) var retained: [String: UInt64] = [:]
     public private(set) var wills: [String: (message: UInt64, deadline: UInt64)] = [:]
@@ -75,13 +84,13 @@ public struct DurableState: Sendable {
     /// a few hundred bytes), so a big recovery does not rehash repeatedly.
     mutating func reserve(logBytes: Int) {
         messages.reserveCapacity(min(logBytes / 512, 4_000_000))
-        if keepsBodies { bodies.reserveCapacity(min(logBytes / 512, 4_000_000)) }
+        if keepsBodies { bodies.reserveCapacity(min(logBytes / 300, 4_000_000)) }
     }
 
     /// Forgets message bodies once the broker has restored from them.
     public mutating func dropBodies() {
         keepsBodies = false
-        bodies = [:]
+        bodies = []  // stale bodyIndex values are never read again: keepsBodies guards them
     }
 
     mutating func segmentStarted() { inCheckpoint = false }
@@ -89,30 +98,40 @@ public struct DurableState: Sendable {
     /// Applies one record body (the bytes after the frame header).
     mutating func apply(body: ByteBuffer, at location: Location) throws(RecordDecodeError) {
         var reader = body
-        guard keepsBodies || reader.getInteger(at: reader.readerIndex, as: UInt8.self) != StorageRecord.Kind.message.rawValue else {
-            try applyMessageHeader(&reader, at: location)
+        guard reader.getInteger(at: reader.readerIndex, as: UInt8.self) != StorageRecord.Kind.message.rawValue else {
+            try applyMessage(&reader, at: location)
             return
         }
         apply(try StorageRecord.decode(&reader), at: location)
     }
 
-    /// The writer's fast path for message records: ids and targets only,
-    /// no strings or payload copies.
-    private mutating func applyMessageHeader(_ b: inout ByteBuffer, at location: Location) throws(RecordDecodeError) {
+    /// Message records, the bulk of any log, read in place: the writer
+    /// takes ids and targets only (no strings, no payload); recovery also
+    /// decodes the body, with no intermediate record or target array.
+    private mutating func applyMessage(_ b: inout ByteBuffer, at location: Location) throws(RecordDecodeError) {
         b.moveReaderIndex(forwardBy: 1)
-        guard let id = b.readInteger(endianness: .little, as: UInt64.self), b.readInteger(as: UInt8.self) != nil,
-            let flags = b.readInteger(as: UInt8.self), b.readInteger(endianness: .little, as: UInt64.self) != nil,
+        guard let id = b.readInteger(endianness: .little, as: UInt64.self), let qos = b.readInteger(as: UInt8.self),
+            let flags = b.readInteger(as: UInt8.self), let published = b.readInteger(endianness: .little, as: UInt64.self),
             let expires = b.readInteger(endianness: .little, as: UInt64.self),
-            let topicLength = b.readInteger(endianness: .little, as: UInt16.self), b.readSlice(length: Int(topicLength)) != nil,
-            let payloadLength = b.readInteger(endianness: .little, as: UInt32.self), b.readSlice(length: Int(payloadLength)) != nil
+            let topicLength = b.readInteger(endianness: .little, as: UInt16.self), let topic = b.readSlice(length: Int(topicLength)),
+            let payloadLength = b.readInteger(endianness: .little, as: UInt32.self), let payload = b.readSlice(length: Int(payloadLength))
         else { throw RecordDecodeError(kind: 1) }
+        var properties: ByteBuffer?
         if flags & 4 != 0 {
-            guard let length = b.readInteger(endianness: .little, as: UInt32.self), b.readSlice(length: Int(length)) != nil else {
+            guard let length = b.readInteger(endianness: .little, as: UInt32.self), let slice = b.readSlice(length: Int(length)) else {
                 throw RecordDecodeError(kind: 1)
             }
+            properties = slice
         }
         guard let count = b.readInteger(endianness: .little, as: UInt16.self) else { throw RecordDecodeError(kind: 1) }
-        addMessage(id: id, expiresAt: expires, body: nil, at: location)
+        var body: StoredMessage?
+        if keepsBodies {
+            body = StoredMessage(
+                id: id, topic: String(buffer: topic), payload: payload, qos: qos, retain: flags & 1 != 0,
+                forwardsExpiry: flags & 2 != 0, publishedAt: published, expiresAt: expires, properties: properties
+            )
+        }
+        addMessage(id: id, expiresAt: expires, body: body, at: location)
         guard !inCheckpoint else { return }
         for _ in 0..<count {
             guard let queue = b.readInteger(endianness: .little, as: UInt64.self), let qos = b.readInteger(as: UInt8.self),
@@ -204,8 +223,12 @@ public struct DurableState: Sendable {
             messages[id]!.location = location  // a checkpoint's copy: the old one goes with its segment
             return
         }
-        messages[id] = MessageInfo(location: location, references: 0, expiresAt: expiresAt)
-        if let body { bodies[id] = body }
+        var info = MessageInfo(location: location, references: 0, expiresAt: expiresAt)
+        if let body {
+            info.bodyIndex = Int32(bodies.count)
+            bodies.append(body)
+        }
+        messages[id] = info
         liveMessageBytes += location.length
     }
 
@@ -220,7 +243,7 @@ public struct DurableState: Sendable {
         guard let info = messages[id] else { return }
         if info.references <= 1 {
             messages.removeValue(forKey: id)
-            if keepsBodies { bodies.removeValue(forKey: id) }
+            if keepsBodies, info.bodyIndex >= 0 { bodies[Int(info.bodyIndex)] = nil }
             liveMessageBytes -= info.location.length
         } else {
             messages[id]!.references -= 1
@@ -245,7 +268,7 @@ public struct DurableState: Sendable {
     mutating func sweepUnreferenced() {
         for (id, info) in messages where info.references == 0 {
             messages.removeValue(forKey: id)
-            bodies.removeValue(forKey: id)
+            if keepsBodies, info.bodyIndex >= 0 { bodies[Int(info.bodyIndex)] = nil }
             liveMessageBytes -= info.location.length
         }
     }

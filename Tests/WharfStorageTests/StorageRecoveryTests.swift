@@ -63,7 +63,7 @@ import Testing
         #expect(queue.subscriptions["orders/#"]?.options == 1)
         #expect(queue.inbound == [7])
         #expect(state.retained["orders/4"] == 4)
-        #expect(state.bodies[3].map { String(buffer: $0.payload) } == "m3")
+        #expect(state.body(of: 3).map { String(buffer: $0.payload) } == "m3")
         #expect(state.messages[2] == nil)
         #expect(state.nextMessageId == 5)
     }
@@ -154,7 +154,7 @@ import Testing
         let (_, state, report) = try open(options)
         #expect(report.problems.isEmpty)
         #expect(state.queues[1]?.entries.keys.sorted() == [50, 100, 150, 200])
-        #expect(state.bodies[200].map { $0.payload.readableBytes } == 1000)
+        #expect(state.body(of: 200).map { $0.payload.readableBytes } == 1000)
     }
 
     @Test func asecondBrokerCannotOpenTheSameDirectory() throws {

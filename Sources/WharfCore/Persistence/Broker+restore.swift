@@ -27,7 +27,7 @@ extension Broker {
         var shared: [UInt64: Message] = [:]
         func message(_ id: UInt64) -> Message? {
             if let known = shared[id] { return known }
-            guard let info = state.messages[id], let body = state.bodies[id] else { return nil }
+            guard let info = state.messages[id], let body = state.body(of: id) else { return nil }
             // Payloads stay slices of the segment they were read from: no
             // copy per message (the segment's memory goes once its messages
             // are delivered; a checkpoint keeps the log mostly live).
