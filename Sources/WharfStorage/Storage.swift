@@ -62,7 +62,10 @@ public final class Storage: @unchecked Sendable {
         var committedSubmissions = 0
         var commitMax = 0
         var checkpoints = 0
+        /// Since start (count, sum, Prometheus buckets), and the recent
+        /// window the quantiles come from, as for message latency.
         var fsync = LatencyHistogram()
+        var recentFsync = RecentWindow(LatencyHistogram(), periodNanos: 30_000_000_000, now: Clock.now)
     }
 
     private enum Clock {
@@ -285,7 +288,11 @@ public final class Storage: @unchecked Sendable {
         let took = Clock.now &- start
         lastFsync = Clock.now
         unsyncedWrites = false
-        statistics.withLock { $0.fsync.record(nanos: took) }
+        let now = Clock.now
+        statistics.withLock { stats in
+            stats.fsync.record(nanos: took)
+            stats.recentFsync.update(now: now) { $0.record(nanos: took) }
+        }
         return true
     }
 
@@ -442,11 +449,12 @@ public final class Storage: @unchecked Sendable {
     public func snapshot() -> StorageSnapshot {
         let stats = statistics.withLock { $0 }
         let fsync = stats.fsync
+        let (recent, seconds) = stats.recentFsync.reading(now: Clock.now)
         let fsyncSnapshot = LatencySnapshot(
             count: fsync.count, sumSeconds: Double(fsync.sumNanos) / 1e9, buckets: fsync.cumulativeBuckets,
-            windowSeconds: 0, windowCount: fsync.count,
-            p50: fsync.quantileSeconds(0.5), p90: fsync.quantileSeconds(0.9), p99: fsync.quantileSeconds(0.99),
-            p999: fsync.quantileSeconds(0.999), max: fsync.isEmpty ? nil : Double(fsync.maxNanos) / 1e9
+            windowSeconds: seconds, windowCount: recent.count,
+            p50: recent.quantileSeconds(0.5), p90: recent.quantileSeconds(0.9), p99: recent.quantileSeconds(0.99),
+            p999: recent.quantileSeconds(0.999), max: recent.isEmpty ? nil : Double(recent.maxNanos) / 1e9
         )
         return StorageSnapshot(
             directory: options.directory, fsyncPolicy: options.fsync.description, bytes: stats.bytes, segments: stats.segments,
