@@ -1,5 +1,5 @@
 """Durable storage keeps more than queued messages: consumer groups, delayed
-wills, de-duplication ids and inbound QoS 2 state survive kill -9; a storage
+wills, de-duplication ids, QoS 2 state both ways and dead letters survive kill -9; a storage
 quota refuses new messages (0x97 for 5.0, a closed connection for 3.1.1) and
 keeps what it acknowledged; a bad [storage] key is refused with its file and
 key; a garbage tail on the newest segment is reported by `wharf storage
@@ -328,3 +328,75 @@ def test_garbage_tail_is_reported_by_inspect_and_cut_on_start(durable, uid):
     present, got = drain(b.port, watcher, len(sent))
     assert present is True
     assert got == sent, f"{got}\n{b.log()[-3000:]}"
+
+
+# 8. Outbound QoS 2 past PUBREC ------------------------------------------------------------------
+
+def test_outbound_qos2_past_pubrec_resumes_with_pubrel_after_kill9(durable, uid):
+    """The broker delivered at QoS 2, the client sent PUBREC: the message is the
+    client's now. After a crash the broker must resume with PUBREL under the same
+    packet id (5.0 section 4.3.3), not send the PUBLISH again."""
+    topic, reader = f"{uid}/orders", f"{uid}-reader"
+    b = durable()
+    c = r5.RawClient(b.port)
+    assert c.connect(reader, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])[1] == r5.SUCCESS
+    assert c.subscribe(1, (topic, r5.subopts(qos=2))) == [2]
+    pub = r5.RawClient(b.port)
+    assert pub.connect(f"{uid}-pub")[1] == r5.SUCCESS
+    assert pub.publish_acked(topic, b"order 1", qos=2, pid=1)[0] == r5.SUCCESS
+    _, pid, _, payload, _ = c.message(ack_it=False)
+    assert payload == b"order 1"
+    c.send(r5.ack(r5.PUBREC, pid))
+    assert c.read_type(r5.PUBREL).ack_fields()[0] == pid
+    time.sleep(0.3)  # the PUBREC's record reaches the log (it is not waited for: see below)
+    kill9(b)
+    c.close()
+
+    b = durable()
+    c = r5.RawClient(b.port)
+    present, code, _ = c.connect(reader, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
+    first = c.read(timeout=5)
+    assert first.type == r5.PUBREL, f"expected PUBREL {pid}, got {first}"
+    assert first.ack_fields()[0] == pid
+    c.send(r5.ack(r5.PUBCOMP, pid))
+    with pytest.raises(socket.timeout):
+        extra = c.read(timeout=0.7)
+        pytest.fail(f"the delivered message came again: {extra}")
+    c.send(r5.DISCONNECT_BYTES)
+    c.close()
+
+
+# 9. Dead letters ----------------------------------------------------------------------------------
+
+def test_dead_letters_waiting_for_their_subscriber_survive_kill9(durable, uid):
+    """A message refused (5.0 PUBACK 0x80) once too often goes to $DLQ/<topic>; a
+    persistent $DLQ subscriber that is away gets it after a crash and restart,
+    with the user properties saying why."""
+    config = f'[[policy]]\npattern = "{uid}/jobs/#"\nmax_delivery_attempts = 1\n'
+    topic, auditor = f"{uid}/jobs/7", f"{uid}-auditor"
+    b = durable(config=config)
+    persistent_subscriber(b.port, auditor, f"$DLQ/{uid}/jobs/#")
+    worker = r5.RawClient(b.port)
+    assert worker.connect(f"{uid}-worker")[1] == r5.SUCCESS
+    assert worker.subscribe(1, (f"{uid}/jobs/#", r5.subopts(qos=1))) == [1]
+    pub = r5.RawClient(b.port)
+    assert pub.connect(f"{uid}-pub")[1] == r5.SUCCESS
+    assert pub.publish_acked(topic, b"job 7", qos=1, pid=1)[0] == r5.SUCCESS
+    _, pid, _, payload, _ = worker.message(ack_it=False)
+    assert payload == b"job 7"
+    worker.send(r5.ack(r5.PUBACK, pid, reason=0x80))  # refused: no attempts left
+    time.sleep(0.5)
+    kill9(b)
+    worker.close()
+
+    b = durable(config=config)
+    c = r5.RawClient(b.port)
+    present, code, _ = c.connect(auditor, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
+    got_topic, _, props, payload, _ = c.message()
+    assert (got_topic, payload) == (f"$DLQ/{topic}", b"job 7")
+    user = dict(props.user)
+    assert user.get("wharf-original-topic") == topic and user.get("wharf-delivery-attempts") == "1", user
+    c.send(r5.DISCONNECT_BYTES)
+    c.close()
