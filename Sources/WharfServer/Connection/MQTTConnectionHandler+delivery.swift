@@ -62,7 +62,9 @@ extension MQTTConnectionHandler {
                 properties: properties, payloadLength: payloadLength, into: &outbound
             )
             let headerLength = outbound.writerIndex - start
-            if payloadLength > Self.separateWriteThreshold, let context {
+            // Written on its own unless replies in the batch wait for the store:
+            // writing the batch early would send them before they are durable.
+            if payloadLength > Self.separateWriteThreshold, let context, !journal.needsDurableReply, heldOutput.isEmpty {
                 context.write(wrapOutboundOut(outbound), promise: nil)
                 context.write(wrapOutboundOut(message.payload), promise: nil)
                 outbound = context.channel.allocator.buffer(capacity: 1024)

@@ -208,6 +208,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         // What the client sent before the connection ended is still routed.
         routeDeferredPublishes(ignoringPause: true)
         recordBatchMetrics()
+        // What the last packets wrote (acknowledgements, routed messages) is kept,
+        // though nobody is left to answer.
+        if let storage = broker.storage, !journal.isEmpty { storage.submit(&journal) }
         if let session, let deliveryTarget {
             broker.closeSession(session, owner: deliveryTarget)
         }
