@@ -107,47 +107,16 @@ public struct DurableState: Sendable {
 
     /// Message records, the bulk of any log, read in place: the writer
     /// takes ids and targets only (no strings, no payload); recovery also
-    /// decodes the body, with no intermediate record or target array.
+    /// decodes the body. Targets are enqueued once the message is known.
     private mutating func applyMessage(_ b: inout ByteBuffer, at location: Location) throws(RecordDecodeError) {
         b.moveReaderIndex(forwardBy: 1)
-        guard let id = b.readInteger(endianness: .little, as: UInt64.self), let qos = b.readInteger(as: UInt8.self),
-            let flags = b.readInteger(as: UInt8.self), let published = b.readInteger(endianness: .little, as: UInt64.self),
-            let expires = b.readInteger(endianness: .little, as: UInt64.self),
-            let topicLength = b.readInteger(endianness: .little, as: UInt16.self), let topic = b.readSlice(length: Int(topicLength)),
-            let payloadLength = b.readInteger(endianness: .little, as: UInt32.self), let payload = b.readSlice(length: Int(payloadLength))
-        else { throw RecordDecodeError(kind: 1) }
-        var properties: ByteBuffer?
-        if flags & 4 != 0 {
-            guard let length = b.readInteger(endianness: .little, as: UInt32.self), let slice = b.readSlice(length: Int(length)) else {
-                throw RecordDecodeError(kind: 1)
-            }
-            properties = slice
+        var targets = b  // a second pass over the targets, after the message is added
+        guard let header = StorageRecord.parseMessage(&b, decodingBody: keepsBodies, target: { _ in }) else {
+            throw RecordDecodeError(kind: StorageRecord.Kind.message.rawValue)
         }
-        guard let count = b.readInteger(endianness: .little, as: UInt16.self) else { throw RecordDecodeError(kind: 1) }
-        var body: StoredMessage?
-        if keepsBodies {
-            body = StoredMessage(
-                id: id, topic: String(buffer: topic), payload: payload, qos: qos, retain: flags & 1 != 0,
-                forwardsExpiry: flags & 2 != 0, publishedAt: published, expiresAt: expires, properties: properties
-            )
-        }
-        addMessage(id: id, expiresAt: expires, body: body, at: location)
+        addMessage(id: header.id, expiresAt: header.expiresAt, body: header.body, at: location)
         guard !inCheckpoint else { return }
-        for _ in 0..<count {
-            guard let queue = b.readInteger(endianness: .little, as: UInt64.self), let qos = b.readInteger(as: UInt8.self),
-                let entryFlags = b.readInteger(as: UInt8.self), let attempts = b.readInteger(endianness: .little, as: UInt16.self),
-                let idCount = b.readInteger(as: UInt8.self)
-            else { throw RecordDecodeError(kind: 1) }
-            var ids: [UInt32] = []
-            for _ in 0..<idCount {
-                guard let sid = b.readInteger(endianness: .little, as: UInt32.self) else { throw RecordDecodeError(kind: 1) }
-                ids.append(sid)
-            }
-            enqueue(QueueEntry(
-                queue: queue, message: id, qos: qos, retain: entryFlags & 1 != 0, onSubscribe: entryFlags & 2 != 0,
-                subscriptionIds: ids, attempts: attempts
-            ))
-        }
+        _ = StorageRecord.parseMessage(&targets, decodingBody: false, target: { enqueue($0) })
     }
 
     public mutating func apply(_ record: StorageRecord, at location: Location) {

@@ -121,25 +121,10 @@ extension StorageRecord {
     private static func parse(_ kind: Kind, _ b: inout ByteBuffer) -> StorageRecord? {
         switch kind {
         case .message:
-            guard let id = b.u64, let qos = b.u8, let flags = b.u8, let published = b.u64, let expires = b.u64,
-                let topic = b.string16, let payload = b.bytes32
-            else { return nil }
-            var properties: ByteBuffer?
-            if flags & 4 != 0 {
-                guard let p = b.bytes32 else { return nil }
-                properties = p
-            }
-            guard let count = b.u16 else { return nil }
             var targets: [QueueEntry] = []
-            targets.reserveCapacity(Int(count))
-            for _ in 0..<count {
-                guard let entry = b.entry(message: id) else { return nil }
-                targets.append(entry)
+            guard let header = parseMessage(&b, decodingBody: true, target: { targets.append($0) }), let message = header.body else {
+                return nil
             }
-            let message = StoredMessage(
-                id: id, topic: topic, payload: payload, qos: qos, retain: flags & 1 != 0, forwardsExpiry: flags & 2 != 0,
-                publishedAt: published, expiresAt: expires, properties: properties
-            )
             return .message(message, targets: targets)
         case .enqueue:
             guard let message = b.u64, let entry = b.entry(message: message) else { return nil }
@@ -189,6 +174,39 @@ extension StorageRecord {
         case .checkpointEnd:
             return .checkpointEnd
         }
+    }
+}
+
+extension StorageRecord {
+    /// A message record's body after its kind byte, read in place: the one
+    /// parser for both recovery and the writer. The topic and payload are
+    /// decoded only with `decodingBody` (the writer needs ids and targets
+    /// only); each target goes to `target` as it is read, so no array is
+    /// built per message. Nil when the record is cut short.
+    static func parseMessage(
+        _ b: inout ByteBuffer, decodingBody: Bool, target: (QueueEntry) -> Void
+    ) -> (id: UInt64, expiresAt: UInt64, body: StoredMessage?)? {
+        guard let id = b.u64, let qos = b.u8, let flags = b.u8, let published = b.u64, let expires = b.u64,
+            let topicLength = b.u16, let topic = b.readSlice(length: Int(topicLength)), let payload = b.bytes32
+        else { return nil }
+        var properties: ByteBuffer?
+        if flags & 4 != 0 {
+            guard let slice = b.bytes32 else { return nil }
+            properties = slice
+        }
+        guard let count = b.u16 else { return nil }
+        var body: StoredMessage?
+        if decodingBody {
+            body = StoredMessage(
+                id: id, topic: String(buffer: topic), payload: payload, qos: qos, retain: flags & 1 != 0,
+                forwardsExpiry: flags & 2 != 0, publishedAt: published, expiresAt: expires, properties: properties
+            )
+        }
+        for _ in 0..<count {
+            guard let entry = b.entry(message: id) else { return nil }
+            target(entry)
+        }
+        return (id, expires, body)
     }
 }
 
