@@ -42,6 +42,25 @@ public struct DurableState: Sendable {
         public var subscriptions: [String: (options: UInt8, identifier: UInt32)] = [:]
         /// Inbound QoS 2 packet ids awaiting PUBREL.
         public var inbound: Set<UInt16> = []
+        /// Message ids in the order they were queued (recovery only; ids
+        /// since removed are skipped by `queuedInOrder`): a restore needs
+        /// that order, and keeping it costs less than sorting a million ids.
+        var order: [UInt64] = []
+
+        /// The live entries, in the order they were (last) queued.
+        public var queuedInOrder: [(UInt64, Entry)] {
+            // As many ids as entries: each live entry was appended once and
+            // nothing else was (the common case, no scan for repeats).
+            if order.count == entries.count { return order.map { ($0, entries[$0]!) } }
+            guard !order.isEmpty else { return entries.keys.sorted().map { ($0, entries[$0]!) } }
+            // Removed ids, or ids queued again after removal: the last time counts.
+            var seen = Set<UInt64>()
+            var result: [(UInt64, Entry)] = []
+            for id in order.reversed() where seen.insert(id).inserted {
+                if let entry = entries[id] { result.append((id, entry)) }
+            }
+            return result.reversed()
+        }
     }
 
     public struct QueueMessage: Sendable, Hashable {
@@ -57,8 +76,12 @@ public struct DurableState: Sendable {
 
     /// A recovered message's fields (before `dropBodies`).
     public func body(of id: UInt64) -> StoredMessage? {
-        guard keepsBodies, let index = messages[id]?.bodyIndex, index >= 0 else { return nil }
-        return bodies[Int(index)]
+        messages[id].flatMap(body(for:))
+    }
+
+    public func body(for info: MessageInfo) -> StoredMessage? {
+        guard keepsBodies, info.bodyIndex >= 0 else { return nil }
+        return bodies[Int(info.bodyIndex)]
     }
     public private(set) var queues: [UInt64: Queue] = [:]
     public private(set) var retained: [String: UInt64] = [:]
@@ -90,6 +113,7 @@ public struct DurableState: Sendable {
     /// Forgets message bodies once the broker has restored from them.
     public mutating func dropBodies() {
         keepsBodies = false
+        for id in queues.keys { queues[id]!.order = [] }
         bodies = []  // stale bodyIndex values are never read again: keepsBodies guards them
     }
 
@@ -205,6 +229,7 @@ public struct DurableState: Sendable {
         guard queues[entry.queue] != nil, let index = messages.index(forKey: entry.message) else { return }
         if !earlyRemovals.isEmpty, earlyRemovals.remove(QueueMessage(queue: entry.queue, message: entry.message)) != nil { return }
         guard queues[entry.queue]!.entries.updateValue(Entry(entry: entry), forKey: entry.message) == nil else { return }
+        if keepsBodies { queues[entry.queue]!.order.append(entry.message) }
         messages.values[index].references += 1
     }
 

@@ -68,6 +68,31 @@ import Testing
         #expect(state.nextMessageId == 5)
     }
 
+    @Test func aQueueComesBackInTheOrderItWasQueued() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let (storage, _, _) = try open()
+            try storage.start()
+            var batch = StorageBatch()
+            batch.session(queue: 1, clientId: "c", expiryInterval: UInt32.max)
+            batch.message(message(1, "retained", retain: true))
+            batch.retain(topic: "orders/1", message: 1)
+            batch.enqueue(QueueEntry(queue: 1, message: 1, qos: 1, retain: true, onSubscribe: true))
+            for id in 2...3 as ClosedRange<UInt64> {
+                batch.beginMessage(message(id, "m\(id)"))
+                batch.addTarget(queue: 1, qos: 1, retain: false)
+                batch.endMessage()
+            }
+            // Acknowledged, then sent again on a new subscription: it now comes last.
+            batch.remove(queue: 1, message: 1)
+            batch.enqueue(QueueEntry(queue: 1, message: 1, qos: 1, retain: true, onSubscribe: true))
+            commit(storage, &batch)
+            storage.close()
+        }
+        let (_, state, _) = try open()
+        #expect(try #require(state.queues[1]).queuedInOrder.map(\.0) == [2, 3, 1])
+    }
+
     @Test func aTornTailIsCutAndEverythingBeforeItKept() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {

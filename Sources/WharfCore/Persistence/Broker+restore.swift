@@ -27,7 +27,7 @@ extension Broker {
         var shared: [UInt64: Message] = [:]
         func message(_ id: UInt64) -> Message? {
             if let known = shared[id] { return known }
-            guard let info = state.messages[id], let body = state.body(of: id) else { return nil }
+            guard let info = state.messages[id], let body = state.body(for: info) else { return nil }
             // Payloads stay slices of the segment they were read from: no
             // copy per message (the segment's memory goes once its messages
             // are delivered; a checkpoint keeps the log mostly live).
@@ -85,9 +85,7 @@ extension Broker {
             session.restoreInbound(queue.inbound)
             var items: [Session.Restoring] = []
             items.reserveCapacity(queue.entries.count)
-            // Enqueue order: message ids are handed out in publish order.
-            for messageId in queue.entries.keys.sorted() {
-                let entry = queue.entries[messageId]!
+            for (messageId, entry) in queue.queuedInOrder {
                 guard let message = message(messageId) else { continue }
                 if message.isExpired(at: now) {
                     restored.expired += 1
