@@ -80,7 +80,7 @@ public struct StorageBatch: Sendable {
     // MARK: Messages
 
     /// Starts a message record; add its queues with `addTarget`, then
-    /// `endMessage` (or `cancelMessage` when no durable queue took it).
+    /// `endMessage`. Nothing else may be written in between.
     public mutating func beginMessage(_ m: StoredMessage) {
         begin(.message)
         u64(m.id)
@@ -107,11 +107,6 @@ public struct StorageBatch: Sendable {
         bytes.setInteger(targetCount, at: targetCountAt, endianness: .little)
         end()
         if durableReply { needsDurableReply = true }
-    }
-
-    public mutating func cancelMessage() {
-        bytes.moveWriterIndex(to: frameStart)
-        frameStart = -1
     }
 
     /// A whole message record at once (wills, dead letters, tests).
