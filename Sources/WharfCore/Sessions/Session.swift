@@ -369,6 +369,11 @@ public final class Session: Sendable {
         state.withLock { $0.awaitingRelease.insert(id).inserted }
     }
 
+    /// True if `id` is an inbound QoS 2 id awaiting PUBREL (a PUBLISH with it is a resend).
+    public func awaitsRelease(_ id: UInt16) -> Bool {
+        state.withLock { $0.awaitingRelease.contains(id) }
+    }
+
     /// Inbound QoS 2 messages awaiting PUBREL: the client's in-flight count
     /// toward the server's receive maximum (5.0 section 4.9).
     public var inboundAwaitingRelease: Int { state.withLock { $0.awaitingRelease.count } }

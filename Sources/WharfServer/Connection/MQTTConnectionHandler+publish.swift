@@ -2,7 +2,6 @@ import NIOCore
 import WharfCore
 import WharfMQTT
 import WharfStorage
-import Foundation
 
 extension MQTTConnectionHandler {
     /// Dispatches a packet in the connected state to its handler.
@@ -136,8 +135,11 @@ extension MQTTConnectionHandler {
             close(context, because: .receiveMaximumExceeded, "more than \(broker.limits.receiveMaximum) QoS 2 messages awaiting PUBREL")
             return
         }
-        // A full store takes no new messages; what it holds is kept.
-        if let storage = broker.storage, publish.qos != .atMostOnce || publish.retain, !storage.acceptsMessages {
+        // A full store takes no new messages; what it holds is kept. (A QoS 2
+        // resend it already took is not new: answered below as a duplicate.)
+        if let storage = broker.storage, publish.qos != .atMostOnce || publish.retain, !storage.acceptsMessages,
+            !(publish.qos == .exactlyOnce && session.awaitsRelease(publish.packetId!))
+        {
             broker.metrics.messageDropped(.storageFull, count: 1)
             if version == .v5 {
                 acknowledge(publish, code: ReasonCode.quotaExceeded, reason: "storage full")
