@@ -91,6 +91,15 @@ public struct DurableState: Sendable {
     /// Removals read before their message record (a subscriber's batch can
     /// reach the log before its publisher's); applied when it arrives.
     private var earlyRemovals = Set<QueueMessage>()
+    /// QoS 2 progress read before its message record, for the same reason:
+    /// the subscriber can send the message out (and get PUBREC for it) before
+    /// the publisher's batch is on disk.
+    private var earlyHandshakes: [QueueMessage: Handshake] = [:]
+
+    struct Handshake {
+        var packetId: UInt16?
+        var released = false
+    }
     public private(set) var nextMessageId: UInt64 = 1
     public private(set) var nextQueueId: UInt64 = 1
     /// Bytes of live message records: what a checkpoint would rewrite.
@@ -162,9 +171,17 @@ public struct DurableState: Sendable {
                 earlyRemovals.insert(QueueMessage(queue: queue, message: message))
             }
         case .sent(let queue, let message, let packetId):
-            queues[queue]?.entries[message]?.packetId = packetId
+            if queues[queue]?.entries[message] != nil {
+                queues[queue]!.entries[message]!.packetId = packetId
+            } else if messages[message] == nil, queues[queue] != nil {
+                earlyHandshakes[QueueMessage(queue: queue, message: message), default: Handshake()].packetId = packetId
+            }
         case .released(let queue, let message):
-            queues[queue]?.entries[message]?.released = true
+            if queues[queue]?.entries[message] != nil {
+                queues[queue]!.entries[message]!.released = true
+            } else if messages[message] == nil, queues[queue] != nil {
+                earlyHandshakes[QueueMessage(queue: queue, message: message), default: Handshake()].released = true
+            }
         case .session(let queue, let clientId, let expiry):
             if queues[queue] == nil {
                 queues[queue] = Queue(kind: .session(clientId: clientId, expiryInterval: expiry))
@@ -227,8 +244,16 @@ public struct DurableState: Sendable {
 
     private mutating func enqueue(_ entry: QueueEntry) {
         guard queues[entry.queue] != nil, let index = messages.index(forKey: entry.message) else { return }
-        if !earlyRemovals.isEmpty, earlyRemovals.remove(QueueMessage(queue: entry.queue, message: entry.message)) != nil { return }
-        guard queues[entry.queue]!.entries.updateValue(Entry(entry: entry), forKey: entry.message) == nil else { return }
+        var early: Handshake?
+        if !earlyRemovals.isEmpty || !earlyHandshakes.isEmpty {
+            let key = QueueMessage(queue: entry.queue, message: entry.message)
+            early = earlyHandshakes.removeValue(forKey: key)
+            if earlyRemovals.remove(key) != nil { return }
+        }
+        var new = Entry(entry: entry)
+        new.packetId = early?.packetId
+        new.released = early?.released ?? false
+        guard queues[entry.queue]!.entries.updateValue(new, forKey: entry.message) == nil else { return }
         if keepsBodies { queues[entry.queue]!.order.append(entry.message) }
         messages.values[index].references += 1
     }
@@ -274,6 +299,9 @@ public struct DurableState: Sendable {
 
     /// Early removals still waiting for their message (a checkpoint keeps them).
     var pendingRemovals: Set<QueueMessage> { earlyRemovals }
+
+    /// Early QoS 2 progress still waiting for its message (a checkpoint keeps it too).
+    var pendingHandshakes: [QueueMessage: Handshake] { earlyHandshakes }
 }
 
 extension DurableState {

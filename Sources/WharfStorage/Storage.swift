@@ -403,6 +403,10 @@ public final class Storage: @unchecked Sendable {
                 if parts.count == 2 { out.dedup(topic: String(parts[0]), id: String(parts[1]), seenAt: seenAt) }
             }
             for removal in state.pendingRemovals { out.remove(queue: removal.queue, message: removal.message) }
+            for (key, handshake) in state.pendingHandshakes {
+                if let packetId = handshake.packetId { out.sent(queue: key.queue, message: key.message, packetId: packetId) }
+                if handshake.released { out.released(queue: key.queue, message: key.message) }
+            }
             out.checkpointEnd()
             try segment.write(out.bytes)
             try segment.sync()

@@ -93,6 +93,73 @@ import Testing
         #expect(try #require(state.queues[1]).queuedInOrder.map(\.0) == [2, 3, 1])
     }
 
+    /// A subscriber's connection can log that it sent a message at QoS 2, and
+    /// that PUBREC came back, before the publisher's connection logs the
+    /// message itself: both batches race to the writer.
+    @Test func qos2ProgressLoggedBeforeItsMessageIsKept() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let (storage, _, _) = try open()
+            try storage.start()
+            var subscriber = StorageBatch()
+            subscriber.session(queue: 1, clientId: "reader", expiryInterval: UInt32.max)
+            commit(storage, &subscriber)
+            subscriber.sent(queue: 1, message: 1, packetId: 9)
+            subscriber.released(queue: 1, message: 1)
+            subscriber.sent(queue: 1, message: 2, packetId: 10)
+            commit(storage, &subscriber)
+            var publisher = StorageBatch()
+            for id in 1...2 as ClosedRange<UInt64> {
+                publisher.beginMessage(message(id, "m\(id)"))
+                publisher.addTarget(queue: 1, qos: 2, retain: false)
+                publisher.endMessage()
+            }
+            commit(storage, &publisher)
+            storage.close()
+        }
+        let (_, state, _) = try open()
+        let queue = try #require(state.queues[1])
+        #expect(queue.entries[1]?.packetId == 9)
+        #expect(queue.entries[1]?.released == true)
+        #expect(queue.entries[2]?.packetId == 10)
+        #expect(queue.entries[2]?.released == false)
+    }
+
+    /// A checkpoint taken while that progress still waits for its message keeps it.
+    @Test func earlyQos2ProgressSurvivesACheckpoint() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let options = StorageOptions(directory: directory, segmentBytes: 16 << 10)
+        let payload = String(repeating: "p", count: 1000)
+        do {
+            let (storage, _, _) = try open(options)
+            try storage.start()
+            var batch = StorageBatch()
+            batch.session(queue: 1, clientId: "reader", expiryInterval: UInt32.max)
+            batch.sent(queue: 1, message: 1_000, packetId: 4)
+            batch.released(queue: 1, message: 1_000)
+            commit(storage, &batch)
+            // Enough acknowledged traffic to make the writer checkpoint.
+            for id in 1...100 as ClosedRange<UInt64> {
+                batch.beginMessage(message(id, payload))
+                batch.addTarget(queue: 1, qos: 1, retain: false)
+                batch.endMessage()
+                batch.remove(queue: 1, message: id)
+                commit(storage, &batch)
+            }
+            #expect(storage.snapshot().checkpointsTotal > 0)
+            batch.beginMessage(message(1_000, "late"))
+            batch.addTarget(queue: 1, qos: 2, retain: false)
+            batch.endMessage()
+            commit(storage, &batch)
+            storage.close()
+        }
+        let (_, state, report) = try open(options)
+        #expect(report.problems.isEmpty)
+        let entry = try #require(state.queues[1]?.entries[1_000])
+        #expect(entry.packetId == 4)
+        #expect(entry.released)
+    }
+
     @Test func aTornTailIsCutAndEverythingBeforeItKept() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
