@@ -141,11 +141,16 @@ public struct StorageBatch: Sendable {
         end()
     }
 
+    /// The subscriber sent PUBREC. The PUBREL that answers it waits for this
+    /// record: a subscriber that got PUBREL answers PUBCOMP and forgets the packet
+    /// id, so a broker that lost the record would send the PUBLISH again after a
+    /// crash and the subscriber would take it as a new message.
     public mutating func released(queue: UInt64, message: UInt64) {
         begin(.released)
         u64(queue)
         u64(message)
         end()
+        needsDurableReply = true
     }
 
     public mutating func session(queue: UInt64, clientId: String, expiryInterval: UInt32) {
