@@ -88,18 +88,9 @@ public struct DurableState: Sendable {
     public private(set) var wills: [String: (message: UInt64, deadline: UInt64)] = [:]
     /// `topic NUL id` to when it was seen (Unix nanoseconds).
     public private(set) var dedup: [String: UInt64] = [:]
-    /// Removals read before their message record (a subscriber's batch can
-    /// reach the log before its publisher's); applied when it arrives.
-    private var earlyRemovals = Set<QueueMessage>()
-    /// QoS 2 progress read before its message record, for the same reason:
-    /// the subscriber can send the message out (and get PUBREC for it) before
-    /// the publisher's batch is on disk.
-    private var earlyHandshakes: [QueueMessage: Handshake] = [:]
-
-    struct Handshake {
-        var packetId: UInt16?
-        var released = false
-    }
+    /// Records about messages not logged yet (a subscriber's batch can reach
+    /// the log before its publisher's); applied when the message arrives.
+    private(set) var early = EarlyRecords()
     public private(set) var nextMessageId: UInt64 = 1
     public private(set) var nextQueueId: UInt64 = 1
     /// Bytes of live message records: what a checkpoint would rewrite.
@@ -147,40 +138,53 @@ public struct DurableState: Sendable {
         guard let header = StorageRecord.parseMessage(&b, decodingBody: keepsBodies, target: { _ in }) else {
             throw RecordDecodeError(kind: StorageRecord.Kind.message.rawValue)
         }
-        addMessage(id: header.id, expiresAt: header.expiresAt, body: header.body, at: location)
+        let isNew = addMessage(id: header.id, expiresAt: header.expiresAt, body: header.body, at: location)
         guard !inCheckpoint else { return }
         _ = StorageRecord.parseMessage(&targets, decodingBody: false, target: { enqueue($0) })
+        if isNew { arrived(header.id) }
+    }
+
+    /// A new message's own targets are in: now the entries other queues
+    /// logged for it before it came.
+    private mutating func arrived(_ id: UInt64) {
+        guard !early.isEmpty else { return }
+        for entry in early.takeEnqueues(of: id) { enqueue(entry) }
     }
 
     public mutating func apply(_ record: StorageRecord, at location: Location) {
         switch record {
         case .message(let message, let targets):
-            addMessage(id: message.id, expiresAt: message.expiresAt, body: keepsBodies ? message : nil, at: location)
+            let isNew = addMessage(id: message.id, expiresAt: message.expiresAt, body: keepsBodies ? message : nil, at: location)
             if !inCheckpoint {
                 for var target in targets {
                     target.message = message.id
                     enqueue(target)
                 }
+                if isNew { arrived(message.id) }
             }
         case .enqueue(_, let entry):
-            enqueue(entry)
+            if messages[entry.message] == nil, queues[entry.queue] != nil {
+                early.enqueue(entry)
+            } else {
+                enqueue(entry)
+            }
         case .remove(let queue, let message):
             if queues[queue]?.entries.removeValue(forKey: message) != nil {
                 release(message)
             } else if messages[message] == nil, queues[queue] != nil {
-                earlyRemovals.insert(QueueMessage(queue: queue, message: message))
+                early.remove(QueueMessage(queue: queue, message: message))
             }
         case .sent(let queue, let message, let packetId):
             if queues[queue]?.entries[message] != nil {
                 queues[queue]!.entries[message]!.packetId = packetId
             } else if messages[message] == nil, queues[queue] != nil {
-                earlyHandshakes[QueueMessage(queue: queue, message: message), default: Handshake()].packetId = packetId
+                early.sent(QueueMessage(queue: queue, message: message), packetId: packetId)
             }
         case .released(let queue, let message):
             if queues[queue]?.entries[message] != nil {
                 queues[queue]!.entries[message]!.released = true
             } else if messages[message] == nil, queues[queue] != nil {
-                earlyHandshakes[QueueMessage(queue: queue, message: message), default: Handshake()].released = true
+                early.released(QueueMessage(queue: queue, message: message))
             }
         case .session(let queue, let clientId, let expiry):
             if queues[queue] == nil {
@@ -227,11 +231,13 @@ public struct DurableState: Sendable {
         }
     }
 
-    private mutating func addMessage(id: UInt64, expiresAt: UInt64, body: StoredMessage?, at location: Location) {
+    /// Returns false for a message already known (a checkpoint's copy).
+    @discardableResult
+    private mutating func addMessage(id: UInt64, expiresAt: UInt64, body: StoredMessage?, at location: Location) -> Bool {
         nextMessageId = max(nextMessageId, id + 1)
         if messages[id] != nil {
             messages[id]!.location = location  // a checkpoint's copy: the old one goes with its segment
-            return
+            return false
         }
         var info = MessageInfo(location: location, references: 0, expiresAt: expiresAt)
         if let body {
@@ -240,19 +246,18 @@ public struct DurableState: Sendable {
         }
         messages[id] = info
         liveMessageBytes += location.length
+        return true
     }
 
     private mutating func enqueue(_ entry: QueueEntry) {
         guard queues[entry.queue] != nil, let index = messages.index(forKey: entry.message) else { return }
-        var early: Handshake?
-        if !earlyRemovals.isEmpty || !earlyHandshakes.isEmpty {
-            let key = QueueMessage(queue: entry.queue, message: entry.message)
-            early = earlyHandshakes.removeValue(forKey: key)
-            if earlyRemovals.remove(key) != nil { return }
-        }
         var new = Entry(entry: entry)
-        new.packetId = early?.packetId
-        new.released = early?.released ?? false
+        if !early.isEmpty {
+            let (removed, handshake) = early.take(QueueMessage(queue: entry.queue, message: entry.message))
+            if removed { return }
+            new.packetId = handshake?.packetId
+            new.released = handshake?.released ?? false
+        }
         guard queues[entry.queue]!.entries.updateValue(new, forKey: entry.message) == nil else { return }
         if keepsBodies { queues[entry.queue]!.order.append(entry.message) }
         messages.values[index].references += 1
@@ -297,11 +302,11 @@ public struct DurableState: Sendable {
         dedup = dedup.filter { $0.value >= cutoff }
     }
 
-    /// Early removals still waiting for their message (a checkpoint keeps them).
-    var pendingRemovals: Set<QueueMessage> { earlyRemovals }
-
-    /// Early QoS 2 progress still waiting for its message (a checkpoint keeps it too).
-    var pendingHandshakes: [QueueMessage: Handshake] { earlyHandshakes }
+    /// A checkpoint is being written: early records that waited through the
+    /// previous one too are for messages that will never come.
+    mutating func ageEarlyRecords() {
+        early.checkpointed()
+    }
 }
 
 extension DurableState {

@@ -356,6 +356,7 @@ public final class Storage: @unchecked Sendable {
             state.segmentStarted()
             state.dropExpired(before: UInt64(Date().timeIntervalSince1970 * 1e9))
             state.sweepUnreferenced()
+            state.ageEarlyRecords()
             state.prune(dedupBefore: UInt64(max(0, Date().timeIntervalSince1970 - options.dedupWindowSeconds) * 1e9))
             var out = StorageBatch(capacity: 1 << 20)
             out.checkpointBegin(nextMessageId: messageIds.load(ordering: .relaxed), nextQueueId: queueIds.load(ordering: .relaxed))
@@ -402,10 +403,14 @@ public final class Storage: @unchecked Sendable {
                 let parts = key.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
                 if parts.count == 2 { out.dedup(topic: String(parts[0]), id: String(parts[1]), seenAt: seenAt) }
             }
-            for removal in state.pendingRemovals { out.remove(queue: removal.queue, message: removal.message) }
-            for (key, handshake) in state.pendingHandshakes {
+            // Records still waiting for their message are kept for when it comes.
+            for key in state.early.removals.keys { out.remove(queue: key.queue, message: key.message) }
+            for (key, handshake) in state.early.handshakes {
                 if let packetId = handshake.packetId { out.sent(queue: key.queue, message: key.message, packetId: packetId) }
                 if handshake.released { out.released(queue: key.queue, message: key.message) }
+            }
+            for waiting in state.early.enqueues.values {
+                for entry in waiting.entries { out.enqueue(entry) }
             }
             out.checkpointEnd()
             try segment.write(out.bytes)
