@@ -138,15 +138,18 @@ import Testing
             batch.sent(queue: 1, message: 1_000, packetId: 4)
             batch.released(queue: 1, message: 1_000)
             commit(storage, &batch)
-            // Enough acknowledged traffic to make the writer checkpoint.
-            for id in 1...100 as ClosedRange<UInt64> {
+            // Acknowledged traffic until the writer checkpoints once (the
+            // next one is at least a segment of writes away).
+            var id: UInt64 = 1
+            while storage.snapshot().checkpointsTotal == 0, id <= 100 {
                 batch.beginMessage(message(id, payload))
                 batch.addTarget(queue: 1, qos: 1, retain: false)
                 batch.endMessage()
                 batch.remove(queue: 1, message: id)
                 commit(storage, &batch)
+                id += 1
             }
-            #expect(storage.snapshot().checkpointsTotal > 0)
+            #expect(storage.snapshot().checkpointsTotal == 1)
             batch.beginMessage(message(1_000, "late"))
             batch.addTarget(queue: 1, qos: 2, retain: false)
             batch.endMessage()
@@ -158,6 +161,62 @@ import Testing
         let entry = try #require(state.queues[1]?.entries[1_000])
         #expect(entry.packetId == 4)
         #expect(entry.released)
+    }
+
+    /// A group member's PUBREC moves the message from the group's queue to
+    /// the member's, possibly before the publisher's record is logged.
+    @Test func aGroupMessageHandedToAMemberBeforeItIsLoggedLandsWithTheMember() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let (storage, _, _) = try open()
+            try storage.start()
+            var setup = StorageBatch()
+            setup.group(queue: 1, name: "workers", filter: "jobs/#")
+            setup.session(queue: 2, clientId: "worker-1", expiryInterval: UInt32.max)
+            commit(storage, &setup)
+            var member = StorageBatch()
+            for id in [1, 2] as [UInt64] {
+                member.enqueue(QueueEntry(queue: 2, message: id, qos: 2))
+                member.sent(queue: 2, message: id, packetId: UInt16(id))
+                member.released(queue: 2, message: id)
+                member.remove(queue: 1, message: id)
+            }
+            commit(storage, &member)
+            var publisher = StorageBatch()
+            for id in 1...3 as ClosedRange<UInt64> {
+                publisher.beginMessage(message(id, "job \(id)"))
+                publisher.addTarget(queue: 1, qos: 2, retain: false)
+                publisher.endMessage()
+            }
+            commit(storage, &publisher)
+            // PUBCOMP for job 2: it leaves the member's queue.
+            member.remove(queue: 2, message: 2)
+            commit(storage, &member)
+            storage.close()
+        }
+        let (_, state, report) = try open()
+        #expect(report.problems.isEmpty)
+        #expect(state.queues[1]?.entries.keys.sorted() == [3])
+        #expect(state.queues[2]?.entries.keys.sorted() == [1])
+        #expect(state.queues[2]?.entries[1]?.packetId == 1)
+        #expect(state.queues[2]?.entries[1]?.released == true)
+        #expect(state.messages[2] == nil)
+    }
+
+    /// Early records whose message never comes (its publisher's batch died
+    /// with the broker) are not copied from checkpoint to checkpoint for ever.
+    @Test func earlyRecordsForAMessageThatNeverCameAreDroppedAtTheSecondCheckpoint() {
+        var state = DurableState(keepsBodies: false)
+        let at = DurableState.Location(segment: 1, offset: 0, length: 10)
+        state.apply(.session(queue: 1, clientId: "c", expiryInterval: UInt32.max), at: at)
+        state.apply(.remove(queue: 1, message: 77), at: at)
+        state.apply(.sent(queue: 1, message: 78, packetId: 3), at: at)
+        state.apply(.enqueue(queue: 1, QueueEntry(queue: 1, message: 79, qos: 2)), at: at)
+        #expect(!state.early.isEmpty)
+        state.ageEarlyRecords()
+        #expect(!state.early.isEmpty)
+        state.ageEarlyRecords()
+        #expect(state.early.isEmpty)
     }
 
     @Test func aTornTailIsCutAndEverythingBeforeItKept() throws {

@@ -367,6 +367,53 @@ def test_outbound_qos2_past_pubrec_resumes_with_pubrel_after_kill9(durable, uid)
     c.close()
 
 
+
+def test_group_message_past_pubrec_stays_with_its_member_after_kill9(durable, uid):
+    """A consumer group's QoS 2 message whose member sent PUBREC belongs to that
+    member (5.0 section 4.8.2): after a crash the member gets PUBREL for it, and
+    no other member of the group gets the message."""
+    topic, shared = f"{uid}/jobs", f"$share/workers/{uid}/jobs"
+    first, second = f"{uid}-worker-1", f"{uid}-worker-2"
+    b = durable()
+    w1 = r5.RawClient(b.port)
+    assert w1.connect(first, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])[1] == r5.SUCCESS
+    assert w1.subscribe(1, (shared, r5.subopts(qos=2))) == [2]
+    pub = r5.RawClient(b.port)
+    assert pub.connect(f"{uid}-pub")[1] == r5.SUCCESS
+    assert pub.publish_acked(topic, b"job 1", qos=2, pid=1)[0] == r5.SUCCESS
+    _, pid, _, payload, _ = w1.message(ack_it=False)
+    assert payload == b"job 1"
+    w1.send(r5.ack(r5.PUBREC, pid))
+    # PUBREL comes once the hand-over to this member is on disk.
+    assert w1.read_type(r5.PUBREL).ack_fields()[0] == pid
+    w2 = r5.RawClient(b.port)
+    assert w2.connect(second, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])[1] == r5.SUCCESS
+    assert w2.subscribe(1, (shared, r5.subopts(qos=2))) == [2]
+    kill9(b)
+    w1.close()
+    w2.close()
+
+    b = durable()
+    w2 = r5.RawClient(b.port)
+    present, code, _ = w2.connect(second, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
+    with pytest.raises(socket.timeout):
+        extra = w2.read(timeout=1.0)
+        pytest.fail(f"another member got the message its first member had taken: {extra}")
+    w1 = r5.RawClient(b.port)
+    present, code, _ = w1.connect(first, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, r5.SUCCESS)
+    resumed = w1.read(timeout=5)
+    assert resumed.type == r5.PUBREL and resumed.ack_fields()[0] == pid, f"expected PUBREL {pid}, got {resumed}"
+    w1.send(r5.ack(r5.PUBCOMP, pid))
+    with pytest.raises(socket.timeout):
+        extra = w1.read(timeout=0.7)
+        pytest.fail(f"the completed message came again: {extra}")
+    for c in (w1, w2):
+        c.send(r5.DISCONNECT_BYTES)
+        c.close()
+
+
 # 9. Dead letters ----------------------------------------------------------------------------------
 
 def test_dead_letters_waiting_for_their_subscriber_survive_kill9(durable, uid):

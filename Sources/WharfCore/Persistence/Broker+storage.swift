@@ -55,8 +55,42 @@ extension Broker {
     /// A delivery is finished (acknowledged, or dead-lettered): it leaves its stored queue.
     @inline(__always)
     public func recordDone(_ done: OutboundQueue.Acknowledged, session: Session, into journal: inout StorageBatch) {
+        if done.group != nil, done.qos == .exactlyOnce {
+            // It left the group's queue at PUBREC (`recordReceived`): it is in the member's, if anywhere.
+            if done.message.storageId != 0, session.storageQueue != 0 {
+                journal.remove(queue: session.storageQueue, message: done.message.storageId)
+            }
+            return
+        }
         let queue = storageQueue(of: done, session: session)
         if queue != 0 { journal.remove(queue: queue, message: done.message.storageId) }
+    }
+
+    /// PUBREC for a stored QoS 2 delivery: the message is the subscriber's
+    /// now, and after a crash the broker must resend PUBREL under the same
+    /// packet id, not the PUBLISH (5.0 section 4.3.3).
+    ///
+    /// A consumer group's message moves from the group's queue to the
+    /// member's: past PUBREC it belongs to that member alone (5.0 section
+    /// 4.8.2), and a restarted broker must not give it to another member.
+    /// The member's entry is written before the group's removal, so the
+    /// message is never without a queue in between.
+    public func recordReceived(
+        _ message: Message, group: ConsumerGroup?, packetId: UInt16, session: Session, into journal: inout StorageBatch
+    ) {
+        guard message.storageId != 0 else { return }
+        let member = session.storageQueue
+        if let group, group.storageQueue != 0 {
+            if member != 0 {
+                journal.enqueue(QueueEntry(queue: member, message: message.storageId, qos: QoS.exactlyOnce.rawValue))
+                journal.sent(queue: member, message: message.storageId, packetId: packetId)
+                journal.released(queue: member, message: message.storageId)
+            }
+            journal.remove(queue: group.storageQueue, message: message.storageId)
+            journal.requireDurableReply()
+        } else if member != 0 {
+            journal.released(queue: member, message: message.storageId)
+        }
     }
 
     /// Publisher de-duplication: true for a repeat. A new id is written to

@@ -249,6 +249,9 @@ public struct OutboundQueue: Sendable {
     /// The message in flight under `id`, if any.
     public func inflightMessage(_ id: UInt16) -> Message? { inflight[id]?.message }
 
+    /// The consumer group an in-flight message came from, if any.
+    public func inflightGroup(_ id: UInt16) -> ConsumerGroup? { inflight[id]?.group }
+
     /// PUBACK for a QoS 1 message. Returns what was acknowledged, or nil for an unknown id.
     public mutating func acknowledge(_ id: UInt16) -> Acknowledged? {
         guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }

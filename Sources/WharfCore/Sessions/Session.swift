@@ -346,10 +346,10 @@ public final class Session: Sendable {
 
     /// PUBREC for a QoS 2 delivery: returns its message, or nil for an unknown id.
     @discardableResult
-    public func received(_ id: UInt16, from owner: any DeliveryTarget) -> Message? {
+    public func received(_ id: UInt16, from owner: any DeliveryTarget) -> (message: Message, group: ConsumerGroup?)? {
         state.withLock { state in
-            guard state.owner === owner, state.outbound.received(id) else { return nil }
-            return state.outbound.inflightMessage(id)
+            guard state.owner === owner, state.outbound.received(id), let message = state.outbound.inflightMessage(id) else { return nil }
+            return (message, state.outbound.inflightGroup(id))
         }
     }
 

@@ -31,8 +31,8 @@ extension MQTTConnectionHandler {
             }
             // PUBREL goes back even for an unknown id (a resend after reconnect).
             // After PUBREC the message is the client's: a restart resends PUBREL, not PUBLISH.
-            if let message = session.received(ack.packetId, from: deliveryTarget), message.storageId != 0, session.storageQueue != 0 {
-                journal.released(queue: session.storageQueue, message: message.storageId)
+            if let (message, group) = session.received(ack.packetId, from: deliveryTarget) {
+                broker.recordReceived(message, group: group, packetId: ack.packetId, session: session, into: &journal)
             }
             writePacket(.pubrel(PublishAckPacket(packetId: ack.packetId)))
         case .pubrel(let ack):
