@@ -89,4 +89,25 @@ import WharfStorage
         defer { storage.close() }
         #expect(queued(broker, "reader") == ["tick 2", "tick 3"])
     }
+
+    /// Clean start over a stored session: the connection is told to hold
+    /// CONNACK for the session's end record, and the log says it ended.
+    @Test func cleanStartOverAStoredSessionEndsItInTheLog() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let (broker, storage) = try open()
+            let owner = RecordingTarget()
+            var packets: [OutboundPacket] = []
+            let stored = broker.openSession(clientId: "panel", cleanSession: false, owner: owner, resend: &packets)
+            #expect(!stored.endedStoredSession)
+            _ = broker.subscribe(stored.session, [SubscribePacket.Subscription(filter: "alerts/#", qos: .atLeastOnce)])
+            broker.closeSession(stored.session, owner: owner)
+            let fresh = broker.openSession(clientId: "panel", cleanSession: true, owner: RecordingTarget(), resend: &packets)
+            #expect(!fresh.sessionPresent)
+            #expect(fresh.endedStoredSession)
+            storage.close()
+        }
+        let (state, _) = try Storage.inspect(directory)
+        #expect(state.queues.isEmpty)
+    }
 }

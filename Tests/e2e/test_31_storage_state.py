@@ -121,6 +121,26 @@ def test_group_member_gets_messages_queued_for_it_across_kill9(durable, uid):
     assert len(got) == len(sent), f"duplicates: {got}"
 
 
+
+def test_session_ended_by_clean_start_stays_ended_after_kill9(durable, uid):
+    """Clean start replaces a stored session; once CONNACK (session present 0)
+    is out, a crash must not bring the old session or its queue back."""
+    topic, client = f"{uid}/alerts", f"{uid}-panel"
+    b = durable()
+    persistent_subscriber(b.port, client, topic, qos=1)
+    pub = paho(b.port, f"{uid}-pub")
+    pub.publish(topic, b"queued for the old session", qos=1)
+    pub.disconnect()
+    fresh = rawmqtt.RawClient(b.port)
+    assert rawmqtt.connack_code(fresh.connect(client, clean=True)) == (False, 0)
+    kill9(b)  # straight after CONNACK
+    fresh.close()
+
+    b = durable()
+    present, got = drain(b.port, client, 0, quiet=1.0)
+    assert present is False, "the session clean start ended came back after the crash"
+    assert got == [], got
+
 # 2. A delayed will ------------------------------------------------------------------------------
 
 def test_delayed_will_pending_at_kill9_is_published_after_restart(durable, uid):

@@ -8,6 +8,10 @@ extension Broker {
         public let sessionPresent: Bool
         /// A connection with the same client id that must now be closed.
         public let takenOver: (any DeliveryTarget)?
+        /// Clean start ended a session the store held: CONNACK (session
+        /// present 0) must wait for that record, or a crash would bring the
+        /// old session back.
+        public var endedStoredSession = false
     }
 
     /// Opens or resumes the session for `clientId` with `owner` as its live
@@ -53,7 +57,9 @@ extension Broker {
             }
             _ = session.attach(owner, receiveMaximum: receiveMaximum, resend: &resend)
             store[key] = session
-            return OpenedSession(session: session, sessionPresent: false, takenOver: previousOwner)
+            return OpenedSession(
+                session: session, sessionPresent: false, takenOver: previousOwner, endedStoredSession: discarded.map { $0.storageQueue != 0 } ?? false
+            )
         }
         if let discarded {
             stopExpiring(discarded)

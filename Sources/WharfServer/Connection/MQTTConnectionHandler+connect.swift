@@ -77,8 +77,9 @@ extension MQTTConnectionHandler {
         }
         deliveryTarget = target
         session = opened.session
-        // CONNACK waits until the session's record is on disk.
-        if opened.session.storageQueue != 0 { journal.requireDurableReply() }
+        // CONNACK waits until the session's record (or the end of the one
+        // clean start replaced) is on disk: the store writes in order.
+        if opened.session.storageQueue != 0 || opened.endedStoredSession { journal.requireDurableReply() }
         // The will outlives the read buffer it arrived in: keep its own copy.
         if let connectWill = connect.will {
             will = Message(
