@@ -4,7 +4,9 @@ scripts/crash-test and test_30_crash_durability.py.
 One cycle: paho publishers send QoS 1 or 2 messages, each payload a unique
 id, to a topic that an offline persistent subscriber session subscribed to;
 the broker is killed with SIGKILL at a random moment under that load and
-restarted on the same data directory; the subscriber reconnects
+restarted on the same data directory (with group=True the subscription is
+a consumer group's, `$share/crash/<topic>`, and the messages wait in the
+group's queue); the subscriber reconnects
 (clean session = 0) and drains its queue. An id counts as acknowledged when
 paho saw its PUBACK (QoS 1) or PUBCOMP (QoS 2), i.e. when on_publish fired:
 every one of those must come out of the drain. Cycles share one data
@@ -26,6 +28,7 @@ import paho.mqtt.client as mqtt
 
 TOPIC = "crash/load"
 SUBSCRIBER = "crash-test-subscriber"  # fixed: the same persistent session every cycle
+GROUP_FILTER = f"$share/crash/{TOPIC}"
 
 # The offline subscriber's queue must hold a whole burst of load: at the
 # default max_queued_messages (1000) the broker would drop the overflow by
@@ -122,13 +125,13 @@ def disconnect(c: mqtt.Client) -> None:
     c.loop_stop()
 
 
-def subscribe_persistent(port: int, qos: int) -> None:
+def subscribe_persistent(port: int, qos: int, topic_filter: str = TOPIC) -> None:
     """Creates the subscriber's persistent session and subscription, then goes offline."""
     c = client(SUBSCRIBER, clean=False)
     connect(c, port)
     granted = threading.Event()
     c.on_subscribe = lambda *_: granted.set()
-    c.subscribe(TOPIC, qos)
+    c.subscribe(topic_filter, qos)
     if not granted.wait(10):
         raise RuntimeError("no SUBACK")
     disconnect(c)
@@ -228,7 +231,7 @@ class CrashRun:
     shows the check can fail."""
 
     def __init__(self, wharf: str, workdir: pathlib.Path, qos=1, publishers=4, inflight=50,
-                 kill_window=(0.3, 2.0), quiet=2.0, drain_limit=60.0, in_memory=False, seed=None):
+                 kill_window=(0.3, 2.0), quiet=2.0, drain_limit=60.0, in_memory=False, seed=None, group=False):
         self.wharf, self.workdir, self.qos = wharf, pathlib.Path(workdir), qos
         self.publishers, self.inflight, self.kill_window = publishers, inflight, kill_window
         self.quiet, self.drain_limit = quiet, drain_limit
@@ -243,7 +246,7 @@ class CrashRun:
         self.cycles: list[Cycle] = []
         self.broker = self._start()
         try:
-            subscribe_persistent(self.broker.port, qos)
+            subscribe_persistent(self.broker.port, qos, GROUP_FILTER if group else TOPIC)
         except BaseException:
             self.broker.kill()
             raise

@@ -14,9 +14,9 @@ from mqttclients import paho
 pytestmark = wharf_only  # Wharf's data directory and kill -9 recovery
 
 
-def crash_cycles(tmp_path, cycles, qos, in_memory=False) -> durability.CrashRun:
+def crash_cycles(tmp_path, cycles, qos, in_memory=False, group=False) -> durability.CrashRun:
     run = durability.CrashRun(WHARF, tmp_path, qos=qos, kill_window=(0.3, 1.0), quiet=1.0,
-                              drain_limit=30, in_memory=in_memory)
+                              drain_limit=30, in_memory=in_memory, group=group)
     try:
         for _ in range(cycles):
             run.run_cycle()
@@ -35,9 +35,11 @@ def report(run, qos) -> str:
     return "\n".join(lines) + "\n" + run.logs()
 
 
-@pytest.mark.parametrize("qos, cycles", [(1, 5), (2, 3)])
-def test_kill9_under_load_loses_no_acknowledged_message(tmp_path, qos, cycles):
-    run = crash_cycles(tmp_path, cycles, qos)
+@pytest.mark.parametrize("qos, cycles, group", [(1, 5, False), (2, 3, False), (2, 2, True)],
+                         ids=["qos1-session", "qos2-session", "qos2-group"])
+def test_kill9_under_load_loses_no_acknowledged_message(tmp_path, qos, cycles, group):
+    """Into a persistent session's queue, or a consumer group's ($share/crash/...)."""
+    run = crash_cycles(tmp_path, cycles, qos, group=group)
     for c in run.cycles:
         # Without acknowledged messages the check below would prove nothing.
         assert c.acknowledged > 0, report(run, qos)
