@@ -42,6 +42,9 @@ public struct DurableState: Sendable {
         public var subscriptions: [String: (options: UInt8, identifier: UInt32)] = [:]
         /// Inbound QoS 2 packet ids awaiting PUBREL.
         public var inbound: Set<UInt16> = []
+        /// An offline session's end (Unix nanoseconds); 0 while its client is
+        /// connected, or when it never expires.
+        public var expiresAt: UInt64 = 0
         /// Message ids in the order they were queued (recovery only; ids
         /// since removed are skipped by `queuedInOrder`): a restore needs
         /// that order, and keeping it costs less than sorting a million ids.
@@ -196,6 +199,8 @@ public struct DurableState: Sendable {
         case .group(let queue, let name, let filter):
             if queues[queue] == nil { queues[queue] = Queue(kind: .group(name: name, filter: filter)) }
             nextQueueId = max(nextQueueId, queue + 1)
+        case .sessionOffline(let queue, let expiresAt):
+            queues[queue]?.expiresAt = expiresAt
         case .sessionEnd(let queue), .groupEnd(let queue):
             guard let removed = queues.removeValue(forKey: queue) else { return }
             for id in removed.entries.keys { release(id) }

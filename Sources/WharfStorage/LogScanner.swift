@@ -110,6 +110,7 @@ enum LogScanner {
         case .released: "released"
         case .session: "session"
         case .sessionEnd: "session-end"
+        case .sessionOffline: "session-offline"
         case .subscribe: "subscribe"
         case .unsubscribe: "unsubscribe"
         case .group: "group"

@@ -362,7 +362,9 @@ public final class Storage: @unchecked Sendable {
             out.checkpointBegin(nextMessageId: messageIds.load(ordering: .relaxed), nextQueueId: queueIds.load(ordering: .relaxed))
             for (id, queue) in state.queues {
                 switch queue.kind {
-                case .session(let clientId, let expiry): out.session(queue: id, clientId: clientId, expiryInterval: expiry)
+                case .session(let clientId, let expiry):
+                    out.session(queue: id, clientId: clientId, expiryInterval: expiry)
+                    if queue.expiresAt != 0 { out.sessionOffline(queue: id, expiresAt: queue.expiresAt) }
                 case .group(let name, let filter): out.group(queue: id, name: name, filter: filter)
                 }
                 for (filter, sub) in queue.subscriptions { out.subscribe(queue: id, filter: filter, options: sub.options, identifier: sub.identifier) }

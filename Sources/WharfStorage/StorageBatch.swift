@@ -168,6 +168,13 @@ public struct StorageBatch: Sendable {
         end()
     }
 
+    public mutating func sessionOffline(queue: UInt64, expiresAt: UInt64) {
+        begin(.sessionOffline)
+        u64(queue)
+        u64(expiresAt)
+        end()
+    }
+
     public mutating func subscribe(queue: UInt64, filter: String, options: UInt8, identifier: UInt32) {
         begin(.subscribe)
         u64(queue)

@@ -26,6 +26,10 @@ public enum StorageRecord: Sendable {
     /// A persistent session (created, or its expiry interval changed).
     case session(queue: UInt64, clientId: String, expiryInterval: UInt32)
     case sessionEnd(queue: UInt64)
+    /// A persistent session with a finite expiry interval went offline: it
+    /// ends at `expiresAt` (Unix nanoseconds) unless its client comes back
+    /// first; 0 means it came back. A restart keeps the deadline.
+    case sessionOffline(queue: UInt64, expiresAt: UInt64)
     case subscribe(queue: UInt64, filter: String, options: UInt8, identifier: UInt32)
     case unsubscribe(queue: UInt64, filter: String)
     /// A consumer group (`$share/name/filter`) and its queue.
@@ -48,6 +52,7 @@ public enum StorageRecord: Sendable {
     enum Kind: UInt8 {
         case message = 1, enqueue, remove, sent, released, session, sessionEnd, subscribe, unsubscribe
         case group, groupEnd, retain, will, inbound, dedup, checkpointBegin, checkpointEnd
+        case sessionOffline
     }
 }
 
@@ -144,6 +149,9 @@ extension StorageRecord {
         case .sessionEnd:
             guard let q = b.u64 else { return nil }
             return .sessionEnd(queue: q)
+        case .sessionOffline:
+            guard let q = b.u64, let e = b.u64 else { return nil }
+            return .sessionOffline(queue: q, expiresAt: e)
         case .subscribe:
             guard let q = b.u64, let o = b.u8, let i = b.u32, let f = b.string16 else { return nil }
             return .subscribe(queue: q, filter: f, options: o, identifier: i)

@@ -43,7 +43,11 @@ struct InspectCommand: ParsableCommand {
             let inflight = queue.entries.values.filter { $0.packetId != nil }.count
             switch queue.kind {
             case .session(let clientId, let expiry):
-                let expiryText = expiry == UInt32.max ? "never expires" : "expiry \(expiry) s"
+                var expiryText = expiry == UInt32.max ? "never expires" : "expiry \(expiry) s"
+                if queue.expiresAt != 0 {
+                    let date = Date(timeIntervalSince1970: Double(queue.expiresAt) / 1e9)
+                    expiryText += ", offline, ends \(date.formatted(.iso8601))"
+                }
                 print("session \(clientId) (queue \(id), \(expiryText)): \(queue.entries.count) messages, \(inflight) QoS 2 in flight, \(queue.inbound.count) inbound QoS 2 awaiting PUBREL")
             case .group(let name, let filter):
                 print("group $share/\(name)/\(filter) (queue \(id)): \(queue.entries.count) messages")

@@ -286,7 +286,8 @@ import Testing
             let (storage, _, _) = try open(options)
             try storage.start()
             var batch = StorageBatch()
-            batch.session(queue: 1, clientId: "slow", expiryInterval: UInt32.max)
+            batch.session(queue: 1, clientId: "slow", expiryInterval: 3600)
+            batch.sessionOffline(queue: 1, expiresAt: 1_900_000_000_000_000_000)
             commit(storage, &batch)
             // 200 messages of 1 KB; all but every 50th acknowledged.
             for id in 1...200 as ClosedRange<UInt64> {
@@ -305,6 +306,7 @@ import Testing
         let (_, state, report) = try open(options)
         #expect(report.problems.isEmpty)
         #expect(state.queues[1]?.entries.keys.sorted() == [50, 100, 150, 200])
+        #expect(state.queues[1]?.expiresAt == 1_900_000_000_000_000_000)
         #expect(state.body(of: 200).map { $0.payload.readableBytes } == 1000)
     }
 

@@ -141,6 +141,53 @@ def test_session_ended_by_clean_start_stays_ended_after_kill9(durable, uid):
     assert present is False, "the session clean start ended came back after the crash"
     assert got == [], got
 
+
+def test_session_expiry_counts_from_the_disconnect_across_a_restart(durable, uid):
+    """A session expiring 2 s after its client left is gone after a restart that
+    came 3 s later: the restart does not give it its whole interval again."""
+    client, expiry = f"{uid}-sensor", 2
+    b = durable()
+    c = r5.RawClient(b.port)
+    assert c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])[1] == r5.SUCCESS
+    assert c.subscribe(1, (f"{uid}/cmd", r5.subopts(qos=1))) == [1]
+    c.send(r5.DISCONNECT_BYTES)
+    c.close()
+    left = time.monotonic()
+    assert b.stop(timeout=15) == 0
+    time.sleep(max(0.0, expiry + 1 - (time.monotonic() - left)))
+
+    b = durable()
+    c = r5.RawClient(b.port)
+    present, code, _ = c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])
+    assert code == r5.SUCCESS
+    assert present is False, "the session outlived its expiry interval because the broker restarted"
+    c.send(r5.DISCONNECT_BYTES)
+    c.close()
+
+
+def test_session_whose_client_came_back_counts_its_expiry_from_the_restart(durable, uid):
+    """A client that left and came back cancels the stored deadline: the broker
+    then stops with it connected, and the session expires only its interval after
+    the restart (the connection ended then)."""
+    client, expiry = f"{uid}-sensor", 2
+    b = durable()
+    c = r5.RawClient(b.port)
+    assert c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])[1] == r5.SUCCESS
+    c.send(r5.DISCONNECT_BYTES)
+    c.close()
+    c = r5.RawClient(b.port)
+    assert c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])[:2] == (True, r5.SUCCESS)
+    kill9(b)  # CONNACK waited for the record that cancels the deadline
+    c.close()
+    time.sleep(expiry + 1)
+
+    b = durable()
+    c = r5.RawClient(b.port)
+    present, code, _ = c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])
+    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
+    c.send(r5.DISCONNECT_BYTES)
+    c.close()
+
 # 2. A delayed will ------------------------------------------------------------------------------
 
 def test_delayed_will_pending_at_kill9_is_published_after_restart(durable, uid):

@@ -17,7 +17,10 @@ extension Broker {
     /// Rebuilds sessions, subscriptions, consumer groups, queues (with QoS 2
     /// packet ids), retained messages, delayed wills and de-duplication ids
     /// from the store's recovered state. Call once, before serving.
-    /// Restored sessions are offline; a finite expiry counts from now.
+    /// Restored sessions are offline. A finite expiry ends at the deadline
+    /// stored when the client went away (now, if that has passed: the
+    /// first timer tick ends it), or counts from now for a session whose
+    /// client was connected when the broker stopped.
     public func restore(from state: DurableState) -> Restored {
         var restored = Restored()
         let now = Clock.nowNanos()
@@ -102,7 +105,8 @@ extension Broker {
             session.restore(items)
             restored.queuedMessages += items.count
             if expiry != UInt32.max {
-                let deadline = now &+ UInt64(expiry) * 1_000_000_000
+                let deadline = queue.expiresAt != 0
+                    ? monotonicNanos(queue.expiresAt, now: now, wallNow: clock.wall) : now &+ UInt64(expiry) * 1_000_000_000
                 expiringSessions.withLock { $0[ObjectIdentifier(session)] = ExpiringSession(session: session, deadline: deadline) }
             }
             restored.sessions += 1

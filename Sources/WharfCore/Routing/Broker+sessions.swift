@@ -27,6 +27,7 @@ extension Broker {
         owner: any DeliveryTarget, resend: inout [OutboundPacket]
     ) -> OpenedSession {
         let expiry = expiryInterval ?? (cleanSession ? 0 : UInt32.max)
+        if !cleanSession { endIfExpired(clientId) }
         var discarded: Session?
         var previousOwner: (any DeliveryTarget)?
         var deadLetters: [(Message, attempts: Int)] = []
@@ -64,8 +65,9 @@ extension Broker {
         if let discarded {
             stopExpiring(discarded)
             discard(discarded)
-        } else if opened.sessionPresent {
-            stopExpiring(opened.session)
+        } else if opened.sessionPresent, stopExpiring(opened.session), opened.session.storageQueue != 0 {
+            // Back in time: the stored deadline no longer holds.
+            record { $0.sessionOffline(queue: opened.session.storageQueue, expiresAt: 0) }
         }
         // A connection to the session before its will's delay ran out
         // cancels the will; a new session (clean start) ends the old one, so
@@ -87,6 +89,12 @@ extension Broker {
             if expiry != UInt32.max {
                 let deadline = Clock.nowNanos() &+ UInt64(expiry) * 1_000_000_000
                 expiringSessions.withLock { $0[ObjectIdentifier(session)] = ExpiringSession(session: session, deadline: deadline) }
+                // The deadline is stored as a wall-clock time, so a restart
+                // does not give the session its whole interval again.
+                if session.storageQueue != 0 {
+                    let wallDeadline = clockPair().wall &+ UInt64(expiry) * 1_000_000_000
+                    record { $0.sessionOffline(queue: session.storageQueue, expiresAt: wallDeadline) }
+                }
             }
             return
         }
@@ -115,8 +123,24 @@ extension Broker {
         }
     }
 
-    private func stopExpiring(_ session: Session) {
-        _ = expiringSessions.withLock { $0.removeValue(forKey: ObjectIdentifier(session)) }
+    /// Ends `clientId`'s offline session if its expiry has passed and the
+    /// timer has not got to it yet (a restart restores sessions whose time
+    /// ran out while the broker was down): it must not be resumed.
+    private func endIfExpired(_ clientId: String) {
+        guard let session = sessions.withLock({ $0[ExactString(clientId)] }) else { return }
+        let now = Clock.nowNanos()
+        let due = expiringSessions.withLock { expiring in
+            guard let entry = expiring[ObjectIdentifier(session)], entry.deadline <= now else { return false }
+            expiring.removeValue(forKey: ObjectIdentifier(session))
+            return true
+        }
+        if due { endSession(session) }
+    }
+
+    /// Returns true if the session was counting down to its end.
+    @discardableResult
+    private func stopExpiring(_ session: Session) -> Bool {
+        expiringSessions.withLock { $0.removeValue(forKey: ObjectIdentifier(session)) } != nil
     }
 
     /// Removes a session's subscriptions and counts what it still held.
