@@ -17,6 +17,13 @@ import Testing
         )
     }
 
+    /// A message record with one target queue, as a publisher's connection writes it.
+    func publish(_ stored: StoredMessage, to queue: UInt64, qos: UInt8, in batch: inout StorageBatch) {
+        batch.beginMessage(stored)
+        batch.addTarget(queue: queue, qos: qos, retain: false)
+        batch.endMessage()
+    }
+
     /// Submits `batch` and waits until the writer says it is durable.
     func commit(_ storage: Storage, _ batch: inout StorageBatch) {
         let done = DispatchSemaphore(value: 0)
@@ -42,9 +49,7 @@ import Testing
             batch.session(queue: queue, clientId: "sensor-1", expiryInterval: UInt32.max)
             batch.subscribe(queue: queue, filter: "orders/#", options: 1, identifier: 0)
             for id in 1...3 as ClosedRange<UInt64> {
-                batch.beginMessage(message(id, "m\(id)"))
-                batch.addTarget(queue: queue, qos: 1, retain: false)
-                batch.endMessage()
+                publish(message(id, "m\(id)"), to: queue, qos: 1, in: &batch)
             }
             batch.remove(queue: queue, message: 2)
             batch.message(message(4, "kept"), targets: [])
@@ -79,9 +84,7 @@ import Testing
             batch.retain(topic: "orders/1", message: 1)
             batch.enqueue(QueueEntry(queue: 1, message: 1, qos: 1, retain: true, onSubscribe: true))
             for id in 2...3 as ClosedRange<UInt64> {
-                batch.beginMessage(message(id, "m\(id)"))
-                batch.addTarget(queue: 1, qos: 1, retain: false)
-                batch.endMessage()
+                publish(message(id, "m\(id)"), to: 1, qos: 1, in: &batch)
             }
             // Acknowledged, then sent again on a new subscription: it now comes last.
             batch.remove(queue: 1, message: 1)
@@ -110,9 +113,7 @@ import Testing
             commit(storage, &subscriber)
             var publisher = StorageBatch()
             for id in 1...2 as ClosedRange<UInt64> {
-                publisher.beginMessage(message(id, "m\(id)"))
-                publisher.addTarget(queue: 1, qos: 2, retain: false)
-                publisher.endMessage()
+                publish(message(id, "m\(id)"), to: 1, qos: 2, in: &publisher)
             }
             commit(storage, &publisher)
             storage.close()
@@ -142,17 +143,13 @@ import Testing
             // next one is at least a segment of writes away).
             var id: UInt64 = 1
             while storage.snapshot().checkpointsTotal == 0, id <= 100 {
-                batch.beginMessage(message(id, payload))
-                batch.addTarget(queue: 1, qos: 1, retain: false)
-                batch.endMessage()
+                publish(message(id, payload), to: 1, qos: 1, in: &batch)
                 batch.remove(queue: 1, message: id)
                 commit(storage, &batch)
                 id += 1
             }
             #expect(storage.snapshot().checkpointsTotal == 1)
-            batch.beginMessage(message(1_000, "late"))
-            batch.addTarget(queue: 1, qos: 2, retain: false)
-            batch.endMessage()
+            publish(message(1_000, "late"), to: 1, qos: 2, in: &batch)
             commit(storage, &batch)
             storage.close()
         }
@@ -184,9 +181,7 @@ import Testing
             commit(storage, &member)
             var publisher = StorageBatch()
             for id in 1...3 as ClosedRange<UInt64> {
-                publisher.beginMessage(message(id, "job \(id)"))
-                publisher.addTarget(queue: 1, qos: 2, retain: false)
-                publisher.endMessage()
+                publish(message(id, "job \(id)"), to: 1, qos: 2, in: &publisher)
             }
             commit(storage, &publisher)
             // PUBCOMP for job 2: it leaves the member's queue.
@@ -226,9 +221,7 @@ import Testing
             try storage.start()
             var batch = StorageBatch()
             batch.session(queue: 1, clientId: "c", expiryInterval: 60)
-            batch.beginMessage(message(1, "whole"))
-            batch.addTarget(queue: 1, qos: 1, retain: false)
-            batch.endMessage()
+            publish(message(1, "whole"), to: 1, qos: 1, in: &batch)
             commit(storage, &batch)
             storage.close()
         }
@@ -257,9 +250,7 @@ import Testing
             try storage.start()
             var batch = StorageBatch()
             if round == 0 { batch.session(queue: 1, clientId: "c", expiryInterval: 60) }
-            batch.beginMessage(message(UInt64(round + 1), "round \(round)"))
-            batch.addTarget(queue: 1, qos: 1, retain: false)
-            batch.endMessage()
+            publish(message(UInt64(round + 1), "round \(round)"), to: 1, qos: 1, in: &batch)
             commit(storage, &batch)
             storage.close()
         }
@@ -291,9 +282,7 @@ import Testing
             commit(storage, &batch)
             // 200 messages of 1 KB; all but every 50th acknowledged.
             for id in 1...200 as ClosedRange<UInt64> {
-                batch.beginMessage(message(id, payload))
-                batch.addTarget(queue: 1, qos: 1, retain: false)
-                batch.endMessage()
+                publish(message(id, payload), to: 1, qos: 1, in: &batch)
                 if id % 50 != 0 { batch.remove(queue: 1, message: id) }
                 commit(storage, &batch)
             }
