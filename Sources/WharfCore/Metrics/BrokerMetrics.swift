@@ -39,6 +39,10 @@ public enum ConnectionRejectReason: String, Sendable, Hashable, CaseIterable {
     case notAuthorized = "not_authorized"
     /// A 5.0 CONNECT asked for enhanced authentication, which is not configured.
     case badAuthenticationMethod = "bad_authentication_method"
+    /// Closed at accept: too many sockets had not completed CONNECT
+    /// (`max_pending_connections`), so silent sockets cannot fill
+    /// `max_connections`.
+    case maxPendingConnections = "max_pending_connections"
 }
 
 /// Why the server closed an established or half-open connection.
@@ -56,6 +60,10 @@ public enum ConnectionCloseReason: String, Sendable, Hashable, CaseIterable {
     /// The durable store could not write what the client's replies depend
     /// on (disk full, I/O error): unacknowledged, it will send again.
     case storageUnavailable = "storage_unavailable"
+    /// 5.0: a reply the client's Maximum Packet Size cannot take even
+    /// without its reason string (a SUBACK for thousands of filters sent
+    /// with a tiny limit): it cannot be answered, so it is closed.
+    case replyTooLarge = "reply_too_large"
 }
 
 /// The one interface the broker reports through. The hot path calls these on

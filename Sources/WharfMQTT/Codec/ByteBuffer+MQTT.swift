@@ -45,15 +45,34 @@ extension ByteBuffer {
         return slice
     }
 
+    /// Largest string or binary field: its length is two bytes.
+    public static let maxMQTTFieldLength = Int(UInt16.max)
+
+    /// A length-prefixed string. Never traps on length: what does not fit
+    /// 65,535 bytes is cut at a scalar boundary. Encoders bound what they
+    /// quote long before this (see `ReasonString`); this is the last guard,
+    /// so a string a client made too long can never stop the process.
     @discardableResult
     public mutating func writeMQTTString(_ string: String) -> Int {
-        writeInteger(UInt16(string.utf8.count)) + writeString(string)
+        let count = string.utf8.count
+        guard count > Self.maxMQTTFieldLength else {
+            return writeInteger(UInt16(truncatingIfNeeded: count)) + writeString(string)
+        }
+        let cut = ReasonString.prefix(of: string, maxBytes: Self.maxMQTTFieldLength)
+        return writeInteger(UInt16(truncatingIfNeeded: cut.utf8.count)) + writeSubstring(cut)
     }
 
+    /// Length-prefixed binary data; like `writeMQTTString`, cut rather than trap.
     @discardableResult
     public mutating func writeMQTTBinary(_ bytes: ByteBuffer) -> Int {
         var bytes = bytes
-        return writeInteger(UInt16(bytes.readableBytes)) + writeBuffer(&bytes)
+        if bytes.readableBytes > Self.maxMQTTFieldLength { bytes = bytes.getSlice(at: bytes.readerIndex, length: Self.maxMQTTFieldLength)! }
+        return writeInteger(UInt16(truncatingIfNeeded: bytes.readableBytes)) + writeBuffer(&bytes)
+    }
+
+    /// Bytes `writeMQTTString` writes for `string`, length prefix included.
+    public static func mqttStringSize(_ string: String) -> Int {
+        2 + min(string.utf8.count, maxMQTTFieldLength)
     }
 
     @discardableResult

@@ -98,20 +98,20 @@ public struct ConnectPacket: Sendable, Hashable {
     func encode(into buffer: inout ByteBuffer) {
         let v5 = version == .v5
         var flags: UInt8 = cleanSession ? Flag.cleanSession : 0
-        var length = 2 + version.protocolName.utf8.count + 1 + 1 + 2 + 2 + clientId.utf8.count
+        var length = 2 + version.protocolName.utf8.count + 1 + 1 + 2 + ByteBuffer.mqttStringSize(clientId)
         if v5 { length += properties.wireSize }
         if let will {
             flags |= Flag.will | (will.qos.rawValue << 3) | (will.retain ? Flag.willRetain : 0)
-            length += 2 + will.topic.utf8.count + 2 + will.payload.readableBytes
+            length += ByteBuffer.mqttStringSize(will.topic) + 2 + min(will.payload.readableBytes, ByteBuffer.maxMQTTFieldLength)
             if v5 { length += will.properties.wireSize }
         }
         if let username {
             flags |= Flag.username
-            length += 2 + username.utf8.count
+            length += ByteBuffer.mqttStringSize(username)
         }
         if let password {
             flags |= Flag.password
-            length += 2 + password.readableBytes
+            length += 2 + min(password.readableBytes, ByteBuffer.maxMQTTFieldLength)
         }
         FixedHeader.write(type: .connect, flags: 0, remainingLength: length, into: &buffer)
         buffer.writeMQTTString(version.protocolName)

@@ -94,7 +94,8 @@ public struct PublishPacket: Sendable, Hashable {
         properties: ByteBuffer? = nil, payloadLength: Int, into buffer: inout ByteBuffer
     ) {
         let remaining = remainingLength(
-            topicLength: topic.utf8.count, qos: qos, properties: properties?.readableBytes, payloadLength: payloadLength
+            topicLength: min(topic.utf8.count, ByteBuffer.maxMQTTFieldLength), qos: qos, properties: properties?.readableBytes,
+            payloadLength: payloadLength
         )
         let flags = (dup ? 0x08 : 0) | (qos.rawValue << 1) | (retain ? 0x01 : 0)
         FixedHeader.write(type: .publish, flags: flags, remainingLength: remaining, into: &buffer)

@@ -66,7 +66,7 @@ public struct SubscribePacket: Sendable, Hashable {
 
     func encode(into buffer: inout ByteBuffer, version: ProtocolVersion) {
         let v5 = version == .v5
-        let length = 2 + (v5 ? properties.wireSize : 0) + subscriptions.reduce(0) { $0 + 2 + $1.filter.utf8.count + 1 }
+        let length = 2 + (v5 ? properties.wireSize : 0) + subscriptions.reduce(0) { $0 + ByteBuffer.mqttStringSize($1.filter) + 1 }
         FixedHeader.write(type: .subscribe, flags: PacketType.subscribe.requiredFlags, remainingLength: length, into: &buffer)
         buffer.writeInteger(packetId)
         if v5 { properties.write(into: &buffer) }

@@ -26,7 +26,7 @@ public struct UnsubscribePacket: Sendable, Hashable {
 
     func encode(into buffer: inout ByteBuffer, version: ProtocolVersion) {
         let v5 = version == .v5
-        let length = 2 + (v5 ? properties.wireSize : 0) + filters.reduce(0) { $0 + 2 + $1.utf8.count }
+        let length = 2 + (v5 ? properties.wireSize : 0) + filters.reduce(0) { $0 + ByteBuffer.mqttStringSize($1) }
         FixedHeader.write(type: .unsubscribe, flags: PacketType.unsubscribe.requiredFlags, remainingLength: length, into: &buffer)
         buffer.writeInteger(packetId)
         if v5 { properties.write(into: &buffer) }

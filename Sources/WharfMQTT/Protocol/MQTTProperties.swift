@@ -102,9 +102,9 @@ public struct MQTTProperty: Sendable, Hashable {
             case .twoByteInteger: return 2
             case .fourByteInteger: return 4
             case .variableByteInteger(let v): return ByteBuffer.variableByteIntegerSize(Int(v))
-            case .string(let s): return 2 + s.utf8.count
-            case .binary(let b): return 2 + b.readableBytes
-            case .stringPair(let k, let v): return 4 + k.utf8.count + v.utf8.count
+            case .string(let s): return ByteBuffer.mqttStringSize(s)
+            case .binary(let b): return 2 + min(b.readableBytes, ByteBuffer.maxMQTTFieldLength)
+            case .stringPair(let k, let v): return ByteBuffer.mqttStringSize(k) + ByteBuffer.mqttStringSize(v)
             }
         }()
     }

@@ -10,7 +10,10 @@ extension MQTTConnectionHandler {
     func handleConnect(_ connect: ConnectPacket, context: ChannelHandlerContext) {
         version = connect.version
         let v5 = connect.version == .v5
-        guard hasConnectionSlot else {
+        // Known before any reply, refusals included: none may exceed it.
+        if v5 { clientMaximumPacketSize = connect.properties.integer(.maximumPacketSize).map(Int.init) ?? Int.max }
+        slot = limiter.promote(slot)
+        guard slot == .connected else {
             refuse(.serverUnavailable, context: context, because: .maxConnections, "connection limit of \(limiter.maximum) reached")
             return
         }
@@ -19,7 +22,7 @@ extension MQTTConnectionHandler {
             // 5.0 section 4.12 answers 0x8C.
             refuse(
                 ConnectReturnCode(rawValue: ReasonCode.badAuthenticationMethod), context: context,
-                because: .badAuthenticationMethod, "enhanced authentication method '\(method)' is not supported"
+                because: .badAuthenticationMethod, "enhanced authentication method '\(ReasonString.excerpt(method))' is not supported"
             )
             return
         }
@@ -39,10 +42,10 @@ extension MQTTConnectionHandler {
             refuse(.identifierRejected, context: context, because: .identifierRejected, "MQTT 3.1 client id longer than 23 bytes")
             return
         }
-        logger[metadataKey: "client"] = "\(clientId)"
+        logger[metadataKey: "client"] = "\(ReasonString.excerpt(clientId))"
         if let refusal = authenticator.check(connect) {
             let reason: ConnectionRejectReason = refusal == .notAuthorized ? .notAuthorized : .badCredentials
-            refuse(refusal, context: context, because: reason, "authentication failed for user '\(connect.username ?? "")'")
+            refuse(refusal, context: context, because: reason, "authentication failed for user '\(ReasonString.excerpt(connect.username ?? ""))'")
             return
         }
 
@@ -52,7 +55,6 @@ extension MQTTConnectionHandler {
             let properties = connect.properties
             expiryInterval = properties.integer(.sessionExpiryInterval) ?? 0
             receiveMaximum = properties.integer(.receiveMaximum).map(Int.init)
-            clientMaximumPacketSize = properties.integer(.maximumPacketSize).map(Int.init) ?? Int.max
             requestProblemInformation = properties.integer(.requestProblemInformation) != 0
             aliases = TopicAliases(
                 inboundMaximum: broker.limits.topicAliasMaximum,
@@ -99,7 +101,8 @@ extension MQTTConnectionHandler {
         var properties = MQTTProperties()
         if v5 {
             properties = connAckProperties(assignedClientId: assignedClientId, serverKeepAlive: capped ? keepAlive : nil)
-            if connect.properties.integer(.requestResponseInformation) == 1 {
+            // Left out when the client id would make it longer than a string field holds.
+            if connect.properties.integer(.requestResponseInformation) == 1, clientId.utf8.count <= ByteBuffer.maxMQTTFieldLength - 16 {
                 // A topic prefix private to this client for request/response
                 // replies; `$` keeps it out of `#` subscriptions.
                 properties.append(.responseInformation, .string("$response/\(clientId)/"))
@@ -139,7 +142,7 @@ extension MQTTConnectionHandler {
         _ code: ConnectReturnCode, context: ChannelHandlerContext, because reason: ConnectionRejectReason, _ detail: String
     ) {
         var properties = MQTTProperties()
-        if version == .v5 { properties.append(.reasonString, .string(detail)) }
+        if version == .v5 { properties.append(.reasonString, .string(ReasonString.bounded(detail))) }
         writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: code, properties: properties)))
         broker.metrics.connectionRejected(reason)
         logger.info("refusing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])

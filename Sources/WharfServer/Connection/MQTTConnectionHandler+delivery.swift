@@ -3,6 +3,10 @@ import WharfCore
 import WharfMQTT
 
 extension MQTTConnectionHandler {
+    /// Payloads above this have their packet size checked even for a client
+    /// that set no maximum.
+    static let checkedPayloadLength = 64 << 20
+
     /// Pulls every packet the session may send now and writes them as one
     /// batch. Called after a hop from the core, after acknowledgements free
     /// the window, and when the socket becomes writable again.
@@ -39,11 +43,15 @@ extension MQTTConnectionHandler {
                 properties = propertyScratch
             }
             let payloadLength = message.payload.readableBytes
-            if clientMaximumPacketSize != Int.max {
+            // Near the protocol's own limit (a 256 MiB packet), the properties
+            // added per delivery could take it past what a remaining length can say.
+            if clientMaximumPacketSize != Int.max || payloadLength > Self.checkedPayloadLength {
                 let remaining = PublishPacket.remainingLength(
                     topicLength: topic.utf8.count, qos: qos, properties: properties?.readableBytes, payloadLength: payloadLength
                 )
-                guard 1 + ByteBuffer.variableByteIntegerSize(remaining) + remaining <= clientMaximumPacketSize else {
+                guard remaining <= ByteBuffer.maxVariableByteInteger,
+                    1 + ByteBuffer.variableByteIntegerSize(remaining) + remaining <= clientMaximumPacketSize
+                else {
                     // 5.0 section 3.1.2.11.4: discarded as if delivered.
                     if let packetId, let session, let deliveryTarget {
                         session.abandon(packetId, from: deliveryTarget)

@@ -74,7 +74,7 @@ extension MQTTConnectionHandler {
     private func handleSubscribe(_ subscribe: SubscribePacket, session: Session, context: ChannelHandlerContext) {
         // 5.0 section 3.8.3.1: no local on a shared subscription is a protocol error.
         if let shared = subscribe.subscriptions.first(where: { $0.noLocal && $0.filter.hasPrefix("$share/") }) {
-            close(context, because: .protocolError, "no local set on shared subscription \(shared.filter)")
+            close(context, because: .protocolError, "no local set on shared subscription \(ReasonString.excerpt(shared.filter))")
             return
         }
         let codes = broker.subscribe(session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier)
@@ -82,7 +82,9 @@ extension MQTTConnectionHandler {
         var properties = MQTTProperties()
         if version == .v5, requestProblemInformation {
             let refused = zip(subscribe.subscriptions, codes).filter { $0.1.grantedQoS == nil }.map(\.0.filter)
-            if !refused.isEmpty { properties.append(.reasonString, .string("invalid topic filter: \(refused.joined(separator: ", "))")) }
+            if !refused.isEmpty {
+                properties.append(.reasonString, .string("invalid topic filter: \(ReasonString.list(refused, noun: "filters"))"))
+            }
         }
         writePacket(.suback(SubAckPacket(packetId: subscribe.packetId, returnCodes: codes, properties: properties)))
     }
@@ -125,7 +127,7 @@ extension MQTTConnectionHandler {
         // client is not stuck, but not routed or retained, as in Mosquitto.
         if publish.topic.hasPrefix("$SYS/") || publish.topic == "$SYS" {
             broker.metrics.messageDropped(.reservedTopic, count: 1)
-            logger.info("ignoring client publish to \(publish.topic): $SYS is written by the broker only")
+            logger.info("ignoring client publish to \(ReasonString.excerpt(publish.topic)): $SYS is written by the broker only")
             acknowledge(publish, code: ReasonCode.success)
             return
         }

@@ -40,7 +40,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var propertyScratch = ByteBuffer()
     /// DISCONNECT received: no will (3.1.1 section 3.14.4).
     var disconnectedCleanly = false
-    var hasConnectionSlot = false
+    /// Pending from accept, connected from CONNECT (see `ConnectionLimiter`).
+    var slot = ConnectionLimiter.Slot.none
     var isClosing = false
 
     var context: ChannelHandlerContext?
@@ -107,8 +108,18 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        hasConnectionSlot = limiter.acquire()
         broker.metrics.connectionOpened()
+        guard let pending = limiter.acquirePending() else {
+            // Too many sockets have not sent CONNECT: this one gets no wait
+            // (and no CONNACK: it has not asked for anything yet).
+            broker.metrics.connectionRejected(.maxPendingConnections)
+            logger.debug("closing at accept: \(limiter.maximumPending) connections are waiting to send CONNECT")
+            isClosing = true
+            protocolState.close()
+            context.close(promise: nil)
+            return
+        }
+        slot = pending
         context.fireChannelActive()
     }
 
@@ -233,21 +244,36 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         deliveryTarget = nil  // breaks the handler <-> target cycle
         pauseTimer?.cancel()
         pauseTimer = nil
-        if hasConnectionSlot {
-            limiter.release()
-            hasConnectionSlot = false
-        }
+        limiter.release(slot)
+        slot = .none
         broker.metrics.connectionClosed()
         context.fireChannelInactive()
     }
 
     // MARK: Output
 
-    /// Appends a control packet to the batch.
+    /// Appends a control packet to the batch. A 5.0 client never gets one
+    /// above its Maximum Packet Size (5.0 section 3.1.2.11.4): the reason
+    /// string and user properties are shed first, as the spec asks; a reply
+    /// still too large cannot be given, so the connection is closed.
     func writePacket(_ packet: MQTTPacket) {
         let start = outbound.writerIndex
         packet.encode(into: &outbound, version: version)
-        traffic.sent(packet.type, bytes: outbound.writerIndex - start)
+        let size = outbound.writerIndex - start
+        guard size > clientMaximumPacketSize else {
+            traffic.sent(packet.type, bytes: size)
+            return
+        }
+        outbound.moveWriterIndex(to: start)
+        if let shed = packet.withoutDiagnostics() {
+            writePacket(shed)
+        } else if packet.type != .disconnect, let context {
+            close(
+                context, because: .replyTooLarge,
+                "\(packet.type) of \(size) bytes exceeds the client's maximum packet size of \(clientMaximumPacketSize)",
+                reasonCode: ReasonCode.packetTooLarge
+            )
+        }
     }
 
     /// Hands the batch to the channel, flushes it, and records the batch's
@@ -362,18 +388,18 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     ) {
         guard !isClosing else { return }
         isClosing = true
+        // Details may quote client input: bounded for the reason string and the log.
+        let detail = ReasonString.bounded(detail)
         if case .connected(.v5) = state ?? protocolState.state, let code = reasonCode ?? reason?.disconnectReasonCode {
             var properties = MQTTProperties()
-            if detail.utf8.count + 16 < clientMaximumPacketSize { properties.append(.reasonString, .string(detail)) }
+            properties.append(.reasonString, .string(detail))
             writePacket(.disconnect(DisconnectPacket(reasonCode: code, properties: properties)))
         }
         protocolState.close()
         // Free the slot now, not when the socket is gone: a client that got
         // our close may reconnect before channelInactive runs.
-        if hasConnectionSlot {
-            limiter.release()
-            hasConnectionSlot = false
-        }
+        limiter.release(slot)
+        slot = .none
         if let reason {
             broker.metrics.connectionClosedByServer(reason)
             logger.info("closing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])
@@ -401,6 +427,7 @@ extension ConnectionCloseReason {
         case .receiveMaximumExceeded: return ReasonCode.receiveMaximumExceeded
         case .topicAliasInvalid: return ReasonCode.topicAliasInvalid
         case .storageUnavailable: return ReasonCode.unspecifiedError
+        case .replyTooLarge: return ReasonCode.packetTooLarge
         }
     }
 }
