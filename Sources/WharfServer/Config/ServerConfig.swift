@@ -11,6 +11,13 @@ public struct ServerConfig: Sendable, Equatable {
     public var limits = BrokerLimits()
     /// Seconds a new connection may take to send CONNECT.
     public var connectTimeoutSeconds = 10
+    /// Sockets that have not sent CONNECT yet; more are closed at accept.
+    /// Counted apart from `limits.maxConnections`, so silent sockets cannot
+    /// fill it (see `ConnectionLimiter`). A reconnect storm of well-behaved
+    /// clients sends CONNECT within milliseconds, so this is rarely reached
+    /// but by sockets that stay silent.
+    public var maxPendingConnections = Self.defaultMaxPendingConnections
+    public static let defaultMaxPendingConnections = 1_000
     public var logLevel: Logger.Level = .info
     /// The HTTP metrics listener (/metrics, /api/v1/snapshot, /healthz, /readyz).
     /// 18883: Prometheus's exporter port range 9100-9999 is fully allocated,

@@ -36,6 +36,12 @@ public final class BrokerServer: Sendable {
     /// back in the broker before the listener opens.
     public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, version: String) throws {
         self.authenticator = try Authenticator(config: config)
+        let needed = config.limits.maxConnections + config.maxPendingConnections + OpenFileLimit.overhead
+        if let limit = OpenFileLimit.raise(toward: needed),
+            let warning = OpenFileLimit.warning(maxConnections: config.limits.maxConnections, maxPending: config.maxPendingConnections, limit: limit)
+        {
+            logger.warning("\(warning)")
+        }
         var storage: Storage?
         if var options = config.storage {
             options.dedupWindowSeconds = config.delivery.dedupWindow
@@ -60,7 +66,7 @@ public final class BrokerServer: Sendable {
             delivery: config.delivery,
             storage: storage
         )
-        self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections)
+        self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections, maximumPending: config.maxPendingConnections)
         if let storage {
             let broker = self.broker
             let restored = storage.withRecoveredState { broker.restore(from: $0) }
