@@ -141,6 +141,29 @@ import WharfMQTT
         #expect(again.contains(.acceptedPausePublisher))
     }
 
+    /// A consumer whose event loop was blocked (by another connection's heavy
+    /// packet, say) is not stuck, however long it took nothing: publishers
+    /// keep waiting for it instead of overflowing its queue. Once its loop
+    /// runs for the pause bound and it still takes nothing, it is stuck.
+    @Test func blockedLoopIsNotBlamedOnTheConsumer() throws {
+        let s = session(maxInflight: 1, maxQueued: 8)
+        let owner = RecordingTarget()
+        owner.loopClock.withLock { $0 = 1_000 }  // its loop is blocked: the clock stands still
+        let publisher = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        _ = s.attach(owner, resend: &packets)
+        s.takePackets(for: owner, into: &packets)
+        let first = (0..<7).map { _ in s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) }
+        #expect(first.contains(.acceptedPausePublisher))
+        Thread.sleep(forTimeInterval: Double(Session.maxPauseNanos) / 1e9 + 0.05)  // no ack, no drain, no loop time
+        #expect(s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) == .acceptedPausePublisher)
+        #expect(publisher.resumeCalls == 0, "still held: the consumer never had the time")
+        // Its loop runs again for the whole bound and it still takes nothing: stuck.
+        owner.loopClock.withLock { $0 = 1_000 + Session.maxPauseNanos }
+        #expect(s.enqueue(message("t"), qos: .atLeastOnce, publisher: publisher) == .droppedQueueFull)
+        #expect(publisher.resumeCalls == 1, "released once judged stuck")
+    }
+
     /// `max_queued_messages = 0` means no limit, as in Mosquitto: nothing is
     /// dropped and publishers are never paused for it.
     @Test func zeroMeansUnlimited() {

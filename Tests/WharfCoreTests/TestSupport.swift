@@ -6,6 +6,11 @@ import WharfMQTT
 /// A delivery target that records what the core asked of it.
 final class RecordingTarget: DeliveryTarget {
     private let counts = Mutex((pending: 0, takenOver: 0, resumed: 0))
+    /// Set to model the owner's event loop: nil follows the wall clock; a
+    /// value stands still, as the loop's clock does while the loop is blocked.
+    let loopClock = Mutex<UInt64?>(nil)
+
+    var loopRunningNanos: UInt64 { loopClock.withLock { $0 } ?? Clock.nowNanos() }
 
     func deliveriesPending() { counts.withLock { $0.pending += 1 } }
     func sessionTakenOver() { counts.withLock { $0.takenOver += 1 } }

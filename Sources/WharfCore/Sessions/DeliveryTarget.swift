@@ -14,9 +14,15 @@ public protocol DeliveryTarget: AnyObject, Sendable {
     var clientInfo: ClientInfo? { get }
     /// The broker is stopping: close, telling the client why if it can.
     func serverShuttingDown()
+    /// A clock of the time this target's event loop was free to run its
+    /// work, in nanoseconds: it stops while the loop is blocked. Flow control
+    /// judges a consumer stuck only on time its loop actually had.
+    var loopRunningNanos: UInt64 { get }
 }
 
 extension DeliveryTarget {
     public var clientInfo: ClientInfo? { nil }
+    /// Without a loop to watch, wall-clock time.
+    public var loopRunningNanos: UInt64 { Clock.nowNanos() }
     public func serverShuttingDown() {}
 }

@@ -45,6 +45,10 @@ public final class Session: Sendable {
         /// pause means no progress. A count, so the ack path reads no clock.
         var progress = 0
         var progressAtPause = 0
+        /// The owner's loop time (`DeliveryTarget.loopRunningNanos`) when the
+        /// current pause began: a consumer is judged only on time its loop
+        /// actually had, never for a stall inside the broker.
+        var loopTimeAtPause: UInt64 = 0
         /// The consumer made no progress for `maxPauseNanos` while publishers
         /// waited: it is stuck, so publishers are no longer held for it and
         /// what overflows its queue is dropped and counted, until it drains.
@@ -149,19 +153,25 @@ public final class Session: Sendable {
             {
                 let now = Clock.nowNanos()
                 if let since = state.pausingSince, now &- since >= Self.maxPauseNanos {
-                    if state.progress == state.progressAtPause {
-                        // Stuck: stop holding publishers for it.
-                        state.flowControlSuspended = true
-                        release = state.takePausedPublishers()
-                    } else {
+                    if state.progress != state.progressAtPause {
                         state.pausingSince = now  // slow but moving: keep pacing
                         state.progressAtPause = state.progress
+                        state.loopTimeAtPause = owner.loopRunningNanos
+                    } else if owner.loopRunningNanos &- state.loopTimeAtPause >= Self.maxPauseNanos {
+                        // Stuck: its loop had the time and it took nothing.
+                        // Stop holding publishers for it.
+                        state.flowControlSuspended = true
+                        release = state.takePausedPublishers()
                     }
+                    // Else its loop was held up (a heavy packet on another
+                    // connection of that loop, a GC-like pause): not its fault,
+                    // so publishers keep waiting rather than overflow its queue.
                 }
                 if !state.flowControlSuspended {
                     if state.pausingSince == nil {
                         state.pausingSince = now
                         state.progressAtPause = state.progress
+                        state.loopTimeAtPause = owner.loopRunningNanos
                     }
                     if !state.pausedPublishers.contains(where: { $0 === publisher }) {
                         state.pausedPublishers.append(publisher)

@@ -8,12 +8,16 @@ final class ConnectionDeliveryTarget: DeliveryTarget {
     private let eventLoop: any EventLoop
     private let handler: NIOLoopBound<MQTTConnectionHandler>
     let clientInfo: ClientInfo?
+    private let loopClock: LoopClocks.LoopClock?
 
-    init(handler: MQTTConnectionHandler, eventLoop: any EventLoop, clientInfo: ClientInfo? = nil) {
+    init(handler: MQTTConnectionHandler, eventLoop: any EventLoop, clientInfo: ClientInfo? = nil, loopClock: LoopClocks.LoopClock? = nil) {
         self.eventLoop = eventLoop
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
         self.clientInfo = clientInfo
+        self.loopClock = loopClock
     }
+
+    var loopRunningNanos: UInt64 { loopClock?.runningNanos ?? Clock.nowNanos() }
 
     func deliveriesPending() {
         eventLoop.execute { self.handler.value.drain() }

@@ -67,7 +67,9 @@ extension MQTTConnectionHandler {
             protocolVersion: connect.version.description, connectedAtSeconds: Date().timeIntervalSince1970
         )
         clientInfo = info
-        let target = ConnectionDeliveryTarget(handler: self, eventLoop: context.eventLoop, clientInfo: info)
+        let target = ConnectionDeliveryTarget(
+            handler: self, eventLoop: context.eventLoop, clientInfo: info, loopClock: loopClocks?.clock(for: context.eventLoop)
+        )
         packetScratch.removeAll(keepingCapacity: true)
         let opened = broker.openSession(
             clientId: clientId, cleanSession: connect.cleanSession, expiryInterval: expiryInterval,

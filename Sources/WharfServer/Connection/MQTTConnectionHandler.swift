@@ -22,6 +22,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     let broker: Broker
     let limiter: ConnectionLimiter
     let authenticator: Authenticator
+    let loopClocks: LoopClocks?
     var logger: Logger
 
     var protocolState = ConnectionStateMachine()
@@ -85,10 +86,14 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// right after CONNECT still gets its CONNACK first).
     var closeWhenReleased = false
 
-    init(broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), logger: Logger) {
+    init(
+        broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), loopClocks: LoopClocks? = nil,
+        logger: Logger
+    ) {
         self.broker = broker
         self.limiter = limiter
         self.authenticator = authenticator
+        self.loopClocks = loopClocks
         self.logger = logger
         self.outbound = ByteBuffer()
     }

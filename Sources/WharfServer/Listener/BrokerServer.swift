@@ -25,6 +25,7 @@ public final class BrokerServer: Sendable {
     private let logger: Logger
     private let limiter: ConnectionLimiter
     private let authenticator: Authenticator
+    private let loopClocks: LoopClocks
     private let serverChannel = Mutex<(any Channel)?>(nil)
     private let timers = Mutex<RepeatedTask?>(nil)
     /// How often timed work runs (retry backoffs, will delays, session
@@ -66,6 +67,7 @@ public final class BrokerServer: Sendable {
             delivery: config.delivery,
             storage: storage
         )
+        self.loopClocks = LoopClocks(group: group)
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections, maximumPending: config.maxPendingConnections)
         if let storage {
             let broker = self.broker
@@ -131,6 +133,7 @@ public final class BrokerServer: Sendable {
         let broker = self.broker
         let limiter = self.limiter
         let authenticator = self.authenticator
+        let loopClocks = self.loopClocks
         let logger = self.logger
         let maxPacketSize = config.limits.maxPacketSize
         let connectTimeout = TimeAmount.seconds(Int64(config.connectTimeoutSeconds))
@@ -144,7 +147,9 @@ public final class BrokerServer: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: maxPacketSize))))
                     try pipeline.addHandler(KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: Self.keepAliveHandlerName)
-                    try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, authenticator: authenticator, logger: logger))
+                    try pipeline.addHandler(MQTTConnectionHandler(
+                        broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, logger: logger
+                    ))
                 }
             }
         let channel: any Channel
@@ -172,6 +177,7 @@ public final class BrokerServer: Sendable {
             task?.cancel()
             task = nil
         }
+        loopClocks.stop()
         // 5.0 clients get DISCONNECT 0x8B before their connection closes.
         for connection in broker.connections { connection.serverShuttingDown() }
         sysPublisher.withLock { publisher in
