@@ -1,0 +1,198 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import Testing
+import WharfCore
+import WharfMQTT
+@testable import WharfServer
+
+/// Replies that quote what a client sent stay within what a string field
+/// and the client's Maximum Packet Size can hold (issue 12: a 65,535-byte
+/// filter quoted in a reason string stopped the process).
+@Suite struct ReplyBoundsTests {
+    let counters = BrokerCounters()
+    let broker: Broker
+
+    init() {
+        broker = Broker(limits: BrokerLimits(), metrics: counters)
+    }
+
+    private func channel(limiter: ConnectionLimiter = ConnectionLimiter(maximum: 10)) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: 1 << 20))))
+        try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10), resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
+        try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, logger: Logger(label: "test")))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return channel
+    }
+
+    private func send(_ channel: EmbeddedChannel, _ packet: MQTTPacket) throws {
+        var buffer = ByteBuffer()
+        packet.encode(into: &buffer, version: .v5)
+        try channel.writeInbound(buffer)
+    }
+
+    /// What the server wrote, as a 5.0 client parses it, with each packet's size.
+    private func received(_ channel: EmbeddedChannel) throws -> [(packet: MQTTPacket, size: Int)] {
+        var parser = MQTTPacketParser(version: .v5, asClient: true)
+        var all = ByteBuffer()
+        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&chunk) }
+        var packets: [(MQTTPacket, Int)] = []
+        while true {
+            let before = all.readableBytes
+            guard let packet = try parser.parse(&all) else { break }
+            packets.append((packet, before - all.readableBytes))
+        }
+        return packets
+    }
+
+    private func connect(_ channel: EmbeddedChannel, maximumPacketSize: UInt32? = nil) throws {
+        var properties = MQTTProperties()
+        if let maximumPacketSize { properties.append(.maximumPacketSize, .fourByteInteger(maximumPacketSize)) }
+        try send(channel, .connect(ConnectPacket(version: .v5, clientId: "c", properties: properties)))
+        let replies = try received(channel)
+        guard case .connack(let connack)? = replies.first?.packet else {
+            Issue.record("no CONNACK: \(replies)")
+            return
+        }
+        #expect(connack.returnCode == .accepted)
+    }
+
+    private func reasonString(_ properties: MQTTProperties) -> String? { properties.string(.reasonString) }
+
+    /// A 65,535-byte invalid filter: SUBACK 0x8F whose reason quotes only its start.
+    @Test func hugeInvalidFilterIsQuotedAsAnExcerpt() throws {
+        let channel = try channel()
+        try connect(channel)
+        let filter = "#/" + String(repeating: "a", count: 65_533)
+        try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: filter, qos: .atLeastOnce)])))
+        let replies = try received(channel)
+        guard case .suback(let suback)? = replies.first?.packet else {
+            Issue.record("no SUBACK: \(replies)")
+            return
+        }
+        #expect(suback.returnCodes.map(\.rawValue) == [0x8F])
+        let reason = try #require(reasonString(suback.properties))
+        #expect(reason.utf8.count <= ReasonString.maxBytes)
+        #expect(reason.contains("65535 bytes"))
+        #expect(channel.isActive)
+    }
+
+    /// Thousands of invalid filters: the reason names a few and counts the rest.
+    @Test func manyInvalidFiltersAreCounted() throws {
+        let channel = try channel()
+        try connect(channel)
+        let filters = (0..<8_000).map { SubscribePacket.Subscription(filter: "a/#/b\($0)", qos: .atMostOnce) }
+        try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: filters)))
+        let replies = try received(channel)
+        guard case .suback(let suback)? = replies.first?.packet else {
+            Issue.record("no SUBACK")
+            return
+        }
+        #expect(suback.returnCodes.count == 8_000 && suback.returnCodes.allSatisfy { $0.rawValue >= 0x80 })
+        let reason = try #require(reasonString(suback.properties))
+        #expect(reason.utf8.count <= ReasonString.maxBytes && reason.contains("more"))
+    }
+
+    /// A client whose Maximum Packet Size the reason string would pass gets
+    /// the SUBACK without it (5.0 section 3.9.2.1.2).
+    @Test func reasonStringShedToFitMaximumPacketSize() throws {
+        let channel = try channel()
+        try connect(channel, maximumPacketSize: 64)
+        let filter = "#/" + String(repeating: "a", count: 200)
+        try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: filter, qos: .atLeastOnce)])))
+        let replies = try received(channel)
+        guard case .suback(let suback)? = replies.first?.packet else {
+            Issue.record("no SUBACK: \(replies)")
+            return
+        }
+        #expect(suback.returnCodes.map(\.rawValue) == [0x8F])
+        #expect(suback.properties.isEmpty)
+        #expect(replies.allSatisfy { $0.size <= 64 })
+        #expect(channel.isActive)
+    }
+
+    /// A reply that cannot fit even without diagnostics is not sent: the
+    /// connection is closed with 0x95, which does fit.
+    @Test func replyTooLargeForTheClientCloses() throws {
+        let channel = try channel()
+        try connect(channel, maximumPacketSize: 64)
+        let filters = (0..<100).map { SubscribePacket.Subscription(filter: "t/\($0)", qos: .atMostOnce) }
+        try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: filters)))
+        let replies = try received(channel)
+        #expect(replies.allSatisfy { $0.size <= 64 })
+        guard case .disconnect(let disconnect)? = replies.last?.packet else {
+            Issue.record("no DISCONNECT: \(replies.map(\.packet.type))")
+            return
+        }
+        #expect(disconnect.reasonCode == ReasonCode.packetTooLarge)
+        #expect(!channel.isActive)
+        #expect(counters.serverCloses(.replyTooLarge) == 1)
+    }
+
+    /// A 65,535-byte shared filter with no-local: DISCONNECT 0x82, quoting an excerpt.
+    @Test func hugeSharedNoLocalFilterDisconnects() throws {
+        let channel = try channel()
+        try connect(channel)
+        let filter = "$share/g/" + String(repeating: "a", count: 65_526)
+        try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: filter, qos: .atMostOnce, noLocal: true)])))
+        let replies = try received(channel)
+        guard case .disconnect(let disconnect)? = replies.last?.packet else {
+            Issue.record("no DISCONNECT")
+            return
+        }
+        #expect(disconnect.reasonCode == ReasonCode.protocolError)
+        #expect((reasonString(disconnect.properties)?.utf8.count ?? 0) <= ReasonString.maxBytes)
+        #expect(!channel.isActive)
+    }
+
+    /// A 65,500-byte authentication method: CONNACK 0x8C, its reason bounded.
+    @Test func hugeAuthenticationMethodIsRefused() throws {
+        let channel = try channel()
+        var properties = MQTTProperties()
+        properties.append(.authenticationMethod, .string(String(repeating: "m", count: 65_500)))
+        try send(channel, .connect(ConnectPacket(version: .v5, clientId: "c", properties: properties)))
+        let replies = try received(channel)
+        guard case .connack(let connack)? = replies.first?.packet else {
+            Issue.record("no CONNACK")
+            return
+        }
+        #expect(connack.returnCode.rawValue == ReasonCode.badAuthenticationMethod)
+        #expect((reasonString(connack.properties)?.utf8.count ?? 0) <= ReasonString.maxBytes)
+        #expect(!channel.isActive)
+    }
+
+    /// Request Response Information with a client id so long that the
+    /// response topic would not fit a string field: accepted, without it.
+    @Test func responseInformationLeftOutForAHugeClientId() throws {
+        let channel = try channel()
+        var properties = MQTTProperties()
+        properties.append(.requestResponseInformation, .byte(1))
+        try send(channel, .connect(ConnectPacket(version: .v5, clientId: String(repeating: "c", count: 65_530), properties: properties)))
+        let replies = try received(channel)
+        guard case .connack(let connack)? = replies.first?.packet else {
+            Issue.record("no CONNACK")
+            return
+        }
+        #expect(connack.returnCode == .accepted)
+        #expect(!connack.properties.contains(.responseInformation))
+    }
+
+    /// Sockets that never send CONNECT fill only the pending allowance: past
+    /// it a socket is closed at accept, and a client that does send CONNECT
+    /// still gets in.
+    @Test func silentSocketsCannotFillMaxConnections() throws {
+        let limiter = ConnectionLimiter(maximum: 3, maximumPending: 2)
+        let silent = try (0..<2).map { _ in try channel(limiter: limiter) }
+        #expect(silent.allSatisfy { $0.isActive })
+        let refused = try channel(limiter: limiter)
+        #expect(!refused.isActive)
+        #expect(counters.rejections(.maxPendingConnections) == 1)
+        // A silent one leaving frees its pending slot for a real client.
+        _ = try silent[0].close().wait()
+        let client = try channel(limiter: limiter)
+        try connect(client)
+        #expect(client.isActive)
+    }
+}
