@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "WharfStorageTests", dependencies: [
             "WharfStorage", .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics"]),
+        .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),
         .testTarget(name: "WharfServerTests", dependencies: [
             "WharfServer", "WharfCore", "WharfMQTT",

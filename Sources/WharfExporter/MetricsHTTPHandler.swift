@@ -5,7 +5,8 @@ import WharfMetrics
 
 /// Serves the metrics endpoints:
 /// `GET /metrics` (Prometheus text), `GET /api/v1/snapshot` (JSON),
-/// `GET /healthz` and `GET /readyz`.
+/// `GET /healthz` and `GET /readyz`. It sees only what `HTTPConnectionGuard`
+/// let through: whole requests, in order, with any body already discarded.
 final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart

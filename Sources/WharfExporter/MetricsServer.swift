@@ -5,48 +5,112 @@ import NIOPosix
 import Synchronization
 import WharfMetrics
 
-/// The HTTP listener for metrics, on the broker's event loop group.
+/// The HTTP listener for metrics. It runs on an event loop of its own, so a
+/// flood of scrapes (or of hostile connections) costs one thread and never
+/// delays MQTT traffic; `Limits` bounds what any client can hold of it.
 public final class MetricsServer: Sendable {
-    private let group: any EventLoopGroup
+    private struct Running: Sendable {
+        let group: MultiThreadedEventLoopGroup
+        let channel: any Channel
+    }
+
     private let logger: Logger
+    private let limits: Limits
     private let snapshot: @Sendable () -> MetricsSnapshot
     private let isReady: @Sendable () -> Bool
-    private let channel = Mutex<(any Channel)?>(nil)
+    private let counters = HTTPLimitCounters()
+    private let connections: HTTPConnectionRegistry
+    private let running = Mutex<Running?>(nil)
 
+    /// - Parameters:
+    ///   - snapshot: called on the listener's own event loop, once per
+    ///     `/metrics` or `/api/v1/snapshot` request.
     public init(
-        group: any EventLoopGroup, logger: Logger,
+        logger: Logger, limits: Limits = Limits(),
         snapshot: @escaping @Sendable () -> MetricsSnapshot, isReady: @escaping @Sendable () -> Bool
     ) {
-        self.group = group
         self.logger = logger
+        self.limits = limits
         self.snapshot = snapshot
         self.isReady = isReady
+        self.connections = HTTPConnectionRegistry(capacity: limits.maxConnections)
+    }
+
+    /// The listener no longer shares the broker's loops: `group` is unused and
+    /// this initialiser stays only until callers move to the one above.
+    public convenience init(
+        group: any EventLoopGroup, logger: Logger, limits: Limits = Limits(),
+        snapshot: @escaping @Sendable () -> MetricsSnapshot, isReady: @escaping @Sendable () -> Bool
+    ) {
+        self.init(logger: logger, limits: limits, snapshot: snapshot, isReady: isReady)
+    }
+
+    /// What the limits have done so far.
+    public var limitCounts: LimitCounts {
+        counters.counts(openConnections: connections.count)
     }
 
     /// Binds and returns the port (0 picks a free one).
     public func start(host: String, port: Int) async throws -> Int {
-        let snapshot = self.snapshot
-        let isReady = self.isReady
-        let bound = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(snapshot: snapshot, isReady: isReady))
-                }
-            }
-            .bind(host: host, port: port).get()
-        channel.withLock { $0 = bound }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let bound: any Channel
+        do {
+            bound = try await bootstrap(group: group).bind(host: host, port: port).get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        running.withLock { $0 = Running(group: group, channel: bound) }
         let actual = bound.localAddress?.port ?? port
         logger.info("metrics on http://\(host):\(actual)/metrics")
         return actual
     }
 
+    /// Closes the listener and every connection, and stops its thread.
     public func stop() async {
-        let bound = channel.withLock { current in
+        let stopped = running.withLock { current in
             defer { current = nil }
             return current
         }
-        try? await bound?.close()
+        guard let stopped else { return }
+        try? await stopped.channel.close()
+        // Shutting the loop down closes the connections still open on it.
+        try? await stopped.group.shutdownGracefully()
+    }
+
+    private func bootstrap(group: MultiThreadedEventLoopGroup) -> ServerBootstrap {
+        let limits = self.limits
+        let counters = self.counters
+        let connections = self.connections
+        let snapshot = self.snapshot
+        let isReady = self.isReady
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 128)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                if let evicted = connections.admit(channel) {
+                    counters.record(.evictedConnection)
+                    evicted.close(promise: nil)
+                }
+                channel.closeFuture.whenComplete { _ in connections.remove(channel) }
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
+                    try pipeline.addHandler(HTTPRequestBytesObserver())
+                    // No pipelining assistance: answers are written as soon as a
+                    // request ends, so pipelined requests are answered in order
+                    // anyway. No stock error handler: the guard answers parse
+                    // errors itself, and closes after them.
+                    try pipeline.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false,
+                        withErrorHandling: false,
+                        withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
+                        withDecoderLimitConfiguration: limits.decoderLimits
+                    )
+                    try pipeline.addHandler(HTTPConnectionGuard(limits: limits, counters: counters, connections: connections))
+                    try pipeline.addHandler(MetricsHTTPHandler(snapshot: snapshot, isReady: isReady))
+                }
+            }
     }
 }
