@@ -1,4 +1,5 @@
 import Synchronization
+import WharfMetrics
 
 extension MetricsServer {
     /// What the limits did since the listener started, so an operator can tell
@@ -68,6 +69,20 @@ final class HTTPLimitCounters: Sendable {
             oversizedHeaders: oversizedHeaders.load(ordering: .relaxed),
             oversizedBodies: oversizedBodies.load(ordering: .relaxed),
             unreadResponseCloses: unreadResponses.load(ordering: .relaxed)
+        )
+    }
+
+    /// The snapshot's view: refusals by the reason label docs/metrics.md lists.
+    func listenerSnapshot(openConnections: Int, maxConnections: Int) -> HTTPListenerSnapshot {
+        let c = counts(openConnections: openConnections)
+        return HTTPListenerSnapshot(
+            connections: openConnections, maxConnections: maxConnections,
+            evictedTotal: Int(clamping: c.evictedConnections), idleClosedTotal: Int(clamping: c.idleConnectionsClosed),
+            refusedTotal: [
+                "timeout": Int(clamping: c.requestTimeouts), "malformed": Int(clamping: c.malformedRequests),
+                "headers_too_large": Int(clamping: c.oversizedHeaders), "body_too_large": Int(clamping: c.oversizedBodies),
+                "unread_responses": Int(clamping: c.unreadResponseCloses),
+            ]
         )
     }
 }

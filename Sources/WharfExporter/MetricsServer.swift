@@ -31,18 +31,16 @@ public final class MetricsServer: Sendable {
     ) {
         self.logger = logger
         self.limits = limits
-        self.snapshot = snapshot
         self.isReady = isReady
-        self.connections = HTTPConnectionRegistry(capacity: limits.maxConnections)
-    }
-
-    /// The listener no longer shares the broker's loops: `group` is unused and
-    /// this initialiser stays only until callers move to the one above.
-    public convenience init(
-        group: any EventLoopGroup, logger: Logger, limits: Limits = Limits(),
-        snapshot: @escaping @Sendable () -> MetricsSnapshot, isReady: @escaping @Sendable () -> Bool
-    ) {
-        self.init(logger: logger, limits: limits, snapshot: snapshot, isReady: isReady)
+        let counters = self.counters
+        let connections = HTTPConnectionRegistry(capacity: limits.maxConnections)
+        self.connections = connections
+        // Every snapshot served here carries the listener's own figures.
+        self.snapshot = {
+            var taken = snapshot()
+            taken.http = counters.listenerSnapshot(openConnections: connections.count, maxConnections: limits.maxConnections)
+            return taken
+        }
     }
 
     /// What the limits have done so far.

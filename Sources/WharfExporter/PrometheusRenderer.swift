@@ -74,6 +74,7 @@ public enum PrometheusRenderer {
         renderQueues(&w, snapshot.queues)
         renderGroups(&w, snapshot.groups)
         if let storage = snapshot.storage { renderStorage(&w, storage) }
+        if let http = snapshot.http { renderHTTP(&w, http) }
         renderProcess(&w, ProcessMetrics.read())
         return w.finish()
     }
@@ -186,6 +187,14 @@ public enum PrometheusRenderer {
         w.single("wharf_storage_recovery_seconds", .gauge, "Seconds recovery took when the broker started.", s.recoverySeconds)
         w.single("wharf_storage_recovered_messages", .gauge, "Messages recovered from the log when the broker started.", s.recoveredMessages)
         w.single("wharf_storage_recovery_truncated_bytes", .gauge, "Bytes cut from a torn or corrupt log tail when the broker started (0 on a clean start).", s.recoveryTruncatedBytes)
+    }
+
+    private static func renderHTTP(_ w: inout PrometheusTextWriter, _ h: HTTPListenerSnapshot) {
+        w.single("wharf_http_connections", .gauge, "Open connections to this HTTP listener.", h.connections)
+        w.single("wharf_http_connections_max", .gauge, "[metrics] max_connections: past it the least recently active connection is closed.", h.maxConnections)
+        w.single("wharf_http_connections_evicted_total", .counter, "HTTP connections closed to make room for a newer one at the cap.", h.evictedTotal)
+        w.single("wharf_http_connections_idle_closed_total", .counter, "HTTP connections closed after idle_timeout with no request under way.", h.idleClosedTotal)
+        labelled(&w, "wharf_http_requests_refused_total", .counter, "HTTP requests refused by the listener's limits, by reason.", "reason", h.refusedTotal)
     }
 
     private static func renderLatency(_ w: inout PrometheusTextWriter, _ latency: MetricsSnapshot.Latency) {

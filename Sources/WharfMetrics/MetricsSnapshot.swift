@@ -29,6 +29,8 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
     public var groups: [GroupSnapshot]
     /// The durable store; absent when the broker keeps everything in memory.
     public var storage: StorageSnapshot?
+    /// The metrics HTTP listener; absent when it is off.
+    public var http: HTTPListenerSnapshot?
 
     public init(
         version: String, startTimeSeconds: Double, takenAtSeconds: Double, uptimeSeconds: Double,

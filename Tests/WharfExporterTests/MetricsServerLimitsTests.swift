@@ -188,20 +188,23 @@ import WharfMetrics
         try await withServer(Self.short) { server, port in
             let client = try await RawConnection.open(port: port, reading: false)
             let request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
-            try await client.send(String(repeating: request, count: 10_000))
+            // The server may cut the connection before all of it is sent: a
+            // reset on this side is that cut, not a failure.
+            try? await client.send(String(repeating: request, count: 10_000))
             let closed = await client.poll(within: .seconds(10)) { server.limitCounts.openConnections == 0 ? true : nil }
             #expect(closed == true)
             #expect(server.limitCounts.unreadResponseCloses == 1)
         }
     }
 
-    /// The snapshot is built on the listener's own loop, not on the group the caller passed.
+    /// The snapshot is built on the listener's own loop, never on one of the
+    /// broker's (here, a group standing in for the MQTT loops).
     @Test func snapshotIsBuiltOnTheListenersOwnLoop() async throws {
         let brokerGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let onBrokerLoop = LastValue<Bool>()
         let brokerLoop = brokerGroup.next()
         let server = MetricsServer(
-            group: brokerGroup, logger: Self.quietLogger,
+            logger: Self.quietLogger,
             snapshot: {
                 onBrokerLoop.set(brokerLoop.inEventLoop || MultiThreadedEventLoopGroup.currentEventLoop == nil)
                 return PrometheusRendererTests.snapshot

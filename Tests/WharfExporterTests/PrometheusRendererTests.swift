@@ -165,6 +165,26 @@ import WharfMetrics
         return snapshot
     }
 
+    /// The metrics listener's own figures: open connections, the cap, and
+    /// what its limits refused, by reason.
+    @Test func httpListenerFamilies() {
+        var snapshot = Self.snapshot
+        #expect(!PrometheusRenderer.render(snapshot).contains("wharf_http_"), "no listener, no listener families")
+        snapshot.http = HTTPListenerSnapshot(
+            connections: 3, maxConnections: 64, evictedTotal: 137, idleClosedTotal: 4,
+            refusedTotal: ["timeout": 2, "malformed": 1, "headers_too_large": 0, "body_too_large": 5, "unread_responses": 0]
+        )
+        let lines = PrometheusRenderer.render(snapshot).split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
+        for expected in [
+            "wharf_http_connections 3", "wharf_http_connections_max 64", "wharf_http_connections_evicted_total 137",
+            "wharf_http_connections_idle_closed_total 4", "wharf_http_requests_refused_total{reason=\"timeout\"} 2",
+            "wharf_http_requests_refused_total{reason=\"body_too_large\"} 5",
+            "wharf_http_requests_refused_total{reason=\"malformed\"} 1",
+        ] {
+            #expect(lines.contains(expected), "missing: \(expected)")
+        }
+    }
+
     /// Every storage figure, in the text format 0.0.4, exactly.
     @Test func storageFamilies() {
         let text = PrometheusRenderer.render(Self.durableSnapshot)

@@ -32,6 +32,27 @@ import WharfServer
         #expect(config.connectTimeoutSeconds == 3 && config.logLevel == .debug)
     }
 
+    /// The hostile-input limits: pending sockets and the metrics listener's bounds.
+    @Test func readsConnectionAndHTTPLimits() throws {
+        let config = try ConfigFileLoader.parse("""
+            [limits]
+            max_pending_connections = 20
+            [metrics]
+            max_connections = 8
+            request_timeout = 1.5
+            idle_timeout = 30
+            max_request_body_bytes = 1024
+            max_header_bytes = 4096
+            """, file: "wharf.toml")
+        #expect(config.maxPendingConnections == 20)
+        #expect(config.metricsLimits.maxConnections == 8)
+        #expect(config.metricsLimits.requestReadTimeout == .milliseconds(1500))
+        #expect(config.metricsLimits.idleTimeout == .seconds(30))
+        #expect(config.metricsLimits.maxRequestBodyBytes == 1024 && config.metricsLimits.maxHeaderBytes == 4096)
+        #expect(error("[limits]\nmax_pending_connections = 0").contains("limits.max_pending_connections"))
+        #expect(error("[metrics]\nrequest_timeout = \"soon\"").contains("metrics.request_timeout"))
+    }
+
     private func error(_ text: String) -> String {
         do {
             _ = try ConfigFileLoader.parse(text, file: "/etc/wharf.toml")

@@ -101,13 +101,28 @@ public enum ConfigFileLoader {
             }
         }
         if let metrics = try reader.section(
-            root, "metrics", allowed: ["enabled", "bind", "port", "sys_interval", "topic_series_limit", "topic_prefixes"]
+            root, "metrics",
+            allowed: [
+                "enabled", "bind", "port", "sys_interval", "topic_series_limit", "topic_prefixes", "max_connections", "request_timeout",
+                "idle_timeout", "max_request_body_bytes", "max_header_bytes",
+            ]
         ) {
             if let enabled = try reader.bool(metrics, "metrics.enabled") { config.metricsEnabled = enabled }
             if let bind = try reader.string(metrics, "metrics.bind") { config.metricsBind = bind }
             if let port = try reader.int(metrics, "metrics.port", in: 0...65535) { config.metricsPort = port }
             if let interval = try reader.int(metrics, "metrics.sys_interval", in: 0...86_400) { config.sysInterval = interval }
             if let limit = try reader.int(metrics, "metrics.topic_series_limit", in: 0...10_000) { config.topicSeriesLimit = limit }
+            if let value = try reader.int(metrics, "metrics.max_connections", in: 1...10_000) { config.metricsLimits.maxConnections = value }
+            if let value = try reader.number(metrics, "metrics.request_timeout", in: 0.1...3_600) {
+                config.metricsLimits.requestReadTimeout = .milliseconds(Int64(value * 1000))
+            }
+            if let value = try reader.number(metrics, "metrics.idle_timeout", in: 0.1...86_400) {
+                config.metricsLimits.idleTimeout = .milliseconds(Int64(value * 1000))
+            }
+            if let value = try reader.int(metrics, "metrics.max_request_body_bytes", in: 0...(64 << 20)) {
+                config.metricsLimits.maxRequestBodyBytes = value
+            }
+            if let value = try reader.int(metrics, "metrics.max_header_bytes", in: 1_024...(1 << 20)) { config.metricsLimits.maxHeaderBytes = value }
             if let prefixes = try reader.strings(metrics, "metrics.topic_prefixes") {
                 if let bad = prefixes.first(where: { $0.isEmpty || $0.contains("+") || $0.contains("#") }) {
                     throw ConfigFileError(file: file, key: "metrics.topic_prefixes", problem: "prefixes are plain topic beginnings, without wildcards; got \"\(bad)\"")

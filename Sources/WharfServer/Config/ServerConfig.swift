@@ -1,5 +1,6 @@
 import Logging
 import WharfCore
+import WharfExporter
 import WharfStorage
 
 /// Everything `wharf serve` can be told, with its defaults. The README's
@@ -28,6 +29,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var metricsRecording = true
     public var metricsBind = "127.0.0.1"
     public var metricsPort = 18883
+    /// `[metrics]` max_connections, request_timeout, idle_timeout,
+    /// max_request_body_bytes, max_header_bytes: what any HTTP client can hold.
+    public var metricsLimits = MetricsServer.Limits()
     /// Seconds between `$SYS/broker/...` updates; 0 turns them off.
     public var sysInterval = 10
     /// Topics given their own per-topic series; the rest are folded into one.

@@ -115,7 +115,7 @@ public final class BrokerServer: Sendable {
         }
         guard config.metricsEnabled else { return BoundPorts(mqtt: mqtt, metrics: nil) }
         let metrics = MetricsServer(
-            group: group, logger: logger,
+            logger: logger, limits: config.metricsLimits,
             snapshot: { [self] in self.snapshot() },
             isReady: { [self] in self.serverChannel.withLock { $0 != nil } }
         )
