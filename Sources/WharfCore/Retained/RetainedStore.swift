@@ -1,34 +1,212 @@
 import WharfMQTT
 
-/// The last retained message per topic (3.1.1 section 3.3.1.3), keyed by
-/// the topic's exact bytes.
+/// The last retained message per topic (3.1.1 section 3.3.1.3): a hash map
+/// by the topic's exact bytes for exact lookups, and a trie of topic levels
+/// so that a wildcard filter walks only the branches it can match.
+///
+/// A SUBSCRIBE used to scan every retained message once per wildcard filter
+/// (filters x retained topic comparisons, on the event loop). The trie makes
+/// one filter cost the nodes along its matching paths: a literal level is one
+/// hash lookup, `+` visits a node's children, `#` the subtree below it. The
+/// `$` rule and `#` matching its parent level are applied exactly as live
+/// routing applies them (see `SubscriptionTree.collect`).
 public struct RetainedStore: Sendable {
-    private var messages: [ExactString: Message] = [:]
+    /// One topic level. Only reachable through one store's `root` (copied
+    /// before any mutation when the store value is shared, see `unshare`),
+    /// and the broker touches its store only under the retained lock.
+    final class Node: @unchecked Sendable {
+        /// Keyed by byte slices of the topic that created each child.
+        var children: [TopicLevel: Node] = [:]
+        /// The retained message whose topic ends at this level.
+        var message: Message?
+
+        init() {}
+
+        /// An independent copy of this subtree (iterative: no recursion
+        /// however deep a topic goes).
+        func deepCopy() -> Node {
+            let copy = Node()
+            var work: [(source: Node, target: Node)] = [(self, copy)]
+            while let pair = work.popLast() {
+                pair.target.message = pair.source.message
+                pair.target.children.reserveCapacity(pair.source.children.count)
+                for (level, child) in pair.source.children {
+                    let childCopy = Node()
+                    pair.target.children[level] = childCopy
+                    work.append((child, childCopy))
+                }
+            }
+            return copy
+        }
+    }
+
+    /// Topic (exact bytes) to the node that holds its message.
+    private var byTopic: [ExactString: Node] = [:]
+    /// The trie; it never holds a message itself (a topic has at least one level).
+    private var root = Node()
 
     public init() {}
 
-    public var count: Int { messages.count }
+    public var count: Int { byTopic.count }
 
     /// Stores `message` for its topic; an empty payload clears the topic.
     public mutating func update(with message: Message) {
+        unshare()
+        let key = ExactString(message.topic)
         if message.payload.readableBytes == 0 {
-            messages.removeValue(forKey: ExactString(message.topic))
-        } else {
-            messages[ExactString(message.topic)] = message
+            guard let node = byTopic.removeValue(forKey: key) else { return }
+            node.message = nil
+            prune(message.topic)
+            return
         }
+        if let node = byTopic[key] {
+            node.message = message
+            return
+        }
+        var node = root
+        forEachLevel(of: message.topic) { level in
+            if let child = node.children[level] {
+                node = child
+            } else {
+                let child = Node()
+                node.children[level] = child
+                node = child
+            }
+        }
+        node.message = message
+        byTopic[key] = node
     }
 
     public func message(for topic: String) -> Message? {
-        messages[ExactString(topic)]
+        byTopic[ExactString(topic)]?.message
     }
 
-    /// Retained messages whose topics match `filter`, oldest topic order not
-    /// guaranteed. A scan: subscribing is rare next to publishing, and the
-    /// `$` rule and wildcards are applied exactly as for live routing.
+    /// Retained messages whose topics match `filter`, in no particular order.
     public func matching(filter: String) -> [Message] {
-        if !filter.utf8.contains(UInt8(ascii: "+")) && !filter.utf8.contains(UInt8(ascii: "#")) {
-            return messages[ExactString(filter)].map { [$0] } ?? []
+        var found: [Message] = []
+        matching(filter: filter, into: &found)
+        return found
+    }
+
+    /// Appends the retained messages whose topics match `filter` to `found`,
+    /// in no particular order. The work is the trie nodes on paths the filter
+    /// can match (for `#`, the subtree it covers), not the store's size.
+    /// As `TopicMatcher`, a `#` ends the filter whatever follows it (a valid
+    /// filter has nothing after it).
+    public func matching(filter: String, into found: inout [Message]) {
+        let bytes = filter.utf8
+        if !bytes.contains(UInt8(ascii: "+")) && !bytes.contains(UInt8(ascii: "#")) {
+            if let message = byTopic[ExactString(filter)]?.message { found.append(message) }
+            return
         }
-        return messages.values.filter { TopicMatcher.matches(filter: filter, topic: $0.topic) }
+        var current: [Node] = [root]
+        var next: [Node] = []
+        var firstLevel = true
+        var start = bytes.startIndex
+        while true {
+            let slash = bytes[start...].firstIndex(of: UInt8(ascii: "/"))
+            let level = TopicLevel(bytes: bytes[start..<(slash ?? bytes.endIndex)])
+            // The `$` rule: a filter whose first level is a wildcard does not
+            // match topics starting with `$` (3.1.1 section 4.7.2); only the
+            // root's children are topics' first levels.
+            let skipDollar = firstLevel
+            if level == .multiLevelWildcard {
+                // `#` covers zero or more remaining levels: the parent too.
+                for node in current { Self.collectSubtree(node, skipDollar: skipDollar, into: &found) }
+                return
+            }
+            next.removeAll(keepingCapacity: true)
+            if level == .singleLevelWildcard {
+                for node in current {
+                    for (key, child) in node.children where !(skipDollar && key.bytes.first == UInt8(ascii: "$")) {
+                        next.append(child)
+                    }
+                }
+            } else {
+                for node in current {
+                    if let child = node.children[level] { next.append(child) }
+                }
+            }
+            swap(&current, &next)
+            guard !current.isEmpty else { return }
+            guard let slash else { break }
+            start = bytes.index(after: slash)
+            firstLevel = false
+        }
+        for node in current {
+            if let message = node.message { found.append(message) }
+        }
+    }
+
+    /// Every message at `node` and below it (an explicit stack, no recursion).
+    private static func collectSubtree(_ node: Node, skipDollar: Bool, into found: inout [Message]) {
+        if let message = node.message { found.append(message) }
+        var stack: [Node] = []
+        for (key, child) in node.children where !(skipDollar && key.bytes.first == UInt8(ascii: "$")) {
+            stack.append(child)
+        }
+        while let node = stack.popLast() {
+            if let message = node.message { found.append(message) }
+            stack.append(contentsOf: node.children.values)
+        }
+    }
+
+    /// Takes the nodes left empty by clearing `topic` out of the trie: the
+    /// chain below the deepest ancestor that keeps a message, another child,
+    /// or is the root. One walk down, no path array.
+    private mutating func prune(_ topic: String) {
+        var node = root
+        var cut: (parent: Node, level: TopicLevel)?
+        var missing = false
+        forEachLevel(of: topic) { level in
+            guard !missing, let child = node.children[level] else {
+                missing = true
+                return
+            }
+            if cut == nil || node.message != nil || node.children.count > 1 { cut = (node, level) }
+            node = child
+        }
+        guard !missing, node.message == nil, node.children.isEmpty, let cut else { return }
+        cut.parent.children[cut.level] = nil
+    }
+
+    /// Nodes are shared by copies of the store value: the first mutation
+    /// after a copy takes its own trie (and map, whose values are nodes).
+    private mutating func unshare() {
+        guard !isKnownUniquelyReferenced(&root) else { return }
+        root = root.deepCopy()
+        var rebuilt: [ExactString: Node] = [:]
+        rebuilt.reserveCapacity(byTopic.count)
+        for key in byTopic.keys {
+            var node = root
+            forEachLevel(of: key.string) { level in node = node.children[level]! }
+            rebuilt[key] = node
+        }
+        byTopic = rebuilt
+    }
+
+    /// Calls `body` with each level of `topic`, split on the byte '/' (empty
+    /// levels kept), as slices of the topic: no allocation.
+    private func forEachLevel(of topic: String, _ body: (TopicLevel) -> Void) {
+        let bytes = topic.utf8
+        var start = bytes.startIndex
+        while true {
+            let slash = bytes[start...].firstIndex(of: UInt8(ascii: "/"))
+            body(TopicLevel(bytes: bytes[start..<(slash ?? bytes.endIndex)]))
+            guard let slash else { return }
+            start = bytes.index(after: slash)
+        }
+    }
+
+    /// Trie nodes below the root, for tests: clearing topics must not leave
+    /// empty nodes behind (memory would grow with churn).
+    var nodeCount: Int {
+        var count = 0
+        var stack = Array(root.children.values)
+        while let node = stack.popLast() {
+            count += 1
+            stack.append(contentsOf: node.children.values)
+        }
+        return count
     }
 }
