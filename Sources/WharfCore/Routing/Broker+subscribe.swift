@@ -8,6 +8,13 @@ extension Broker {
     /// session with RETAIN set (3.1.1 section 3.3.1.3; 5.0 retain handling 1
     /// only for a new subscription, 2 never), after the caller has had the
     /// chance to write the SUBACK (they go through the session queue).
+    ///
+    /// Limits (0x97 Quota exceeded, 0x80 for 3.1.1; the filter is not added
+    /// and a subscription it would have replaced stays as it was): filters
+    /// past `maxFiltersPerSubscribe` in the packet, and new filters past
+    /// `maxSubscriptionsPerClient` for the session. So the work one SUBSCRIBE
+    /// does on the loop is the filters it may add (a trie insert each) plus
+    /// the retained messages they match (an index walk, see `RetainedStore`).
     public func subscribe(
         _ session: Session, _ requests: [SubscribePacket.Subscription], identifier: UInt32? = nil
     ) -> [SubscribeReturnCode] {
@@ -16,11 +23,16 @@ extension Broker {
         defer { if !journal.isEmpty { storage?.submit(&journal) } }
         var codes: [SubscribeReturnCode] = []
         codes.reserveCapacity(requests.count)
-        var accepted: [SubscribePacket.Subscription] = []
-        for request in requests {
+        let looked = limits.maxFiltersPerSubscribe > 0 ? requests.prefix(limits.maxFiltersPerSubscribe) : requests[...]
+        var accepted: [(request: SubscribePacket.Subscription, isNew: Bool)] = []
+        for request in looked {
             if let shared = SharedSubscription.parse(request.filter) {
                 guard case .success(let subscription) = shared, subscription.filter.topicLevelCount <= limits.maxTopicLevels else {
                     codes.append(.topicFilterInvalid)
+                    continue
+                }
+                guard session.recordSubscription(request.filter, qos: request.qos, limit: limits.maxSubscriptionsPerClient) != .refused else {
+                    codes.append(.quotaExceeded)
                     continue
                 }
                 join(session, subscription, qos: request.qos, identifiers: identifiers, as: request.filter)
@@ -34,12 +46,20 @@ extension Broker {
                 codes.append(.topicFilterInvalid)
                 continue
             }
+            let recorded = session.recordSubscription(request.filter, qos: request.qos, limit: limits.maxSubscriptionsPerClient)
+            guard recorded != .refused else {
+                codes.append(.quotaExceeded)
+                continue
+            }
             codes.append(SubscribeReturnCode(granted: request.qos))
-            accepted.append(request)
+            accepted.append((request, recorded == .added))
+        }
+        if looked.count < requests.count {
+            codes.append(contentsOf: repeatElement(.quotaExceeded, count: requests.count - looked.count))
         }
         guard !accepted.isEmpty else { return codes }
         tree.withLock { tree in
-            for request in accepted {
+            for (request, _) in accepted {
                 tree.subscribe(RouteTarget(
                     session: session, qos: request.qos, noLocal: request.noLocal,
                     retainAsPublished: request.retainAsPublished, identifiers: identifiers
@@ -47,14 +67,19 @@ extension Broker {
             }
         }
         let now = Clock.nowNanos()
-        for request in accepted {
+        // Reused for every filter: one buffer, as large as the largest match.
+        var matched: [Message] = []
+        for (request, isNew) in accepted {
             if session.storageQueue != 0 {
                 journal.subscribe(queue: session.storageQueue, filter: request.filter, options: Self.storedOptions(request), identifier: identifier ?? 0)
             }
-            let isNew = session.recordSubscription(request.filter, qos: request.qos)
             guard request.retainHandling == 0 || (request.retainHandling == 1 && isNew) else { continue }
-            let messages = retained.withLock { $0.matching(filter: request.filter) }
-            for message in messages where !message.isExpired(at: now) {
+            matched.removeAll(keepingCapacity: true)
+            retained.withLock { $0.matching(filter: request.filter, into: &matched) }
+            // Retained messages on subscribe skip the queue limit (the spec
+            // requires them all, see `OutboundQueue.enqueue`), so every match
+            // is queued and none can be skipped early: the work is what matched.
+            for message in matched where !message.isExpired(at: now) {
                 let qos = min(request.qos, message.qos)
                 let result = session.enqueue(
                     message, qos: qos, retain: true, onSubscribe: true, subscriptionIds: identifiers

@@ -21,6 +21,25 @@ public struct BrokerLimits: Sendable, Hashable {
     /// Caps a client's keep-alive (5.0 clients are told the cap as Server
     /// Keep Alive); 0 leaves the client's value.
     public var maxKeepAlive: Int = 0
+    /// Topic filters looked at in one SUBSCRIBE; those past it are not added
+    /// and get 0x97 Quota exceeded (3.1.1 clients see 0x80). A 1 MiB packet
+    /// carries about 40,000 short filters, each a trie insert and a retained
+    /// lookup on the connection's event loop. Real clients send far fewer:
+    /// most one or a handful, AWS IoT Core accepts at most 8, and the
+    /// largest batches we know of are Home Assistant's resubscriptions after
+    /// a reconnect, 500 filters per SUBSCRIBE (`MAX_SUBSCRIBES_PER_CALL`).
+    /// 1,000 is twice that, and bounds what one packet can cost the loop.
+    /// 0: no limit.
+    public var maxFiltersPerSubscribe: Int = 1_000
+    /// Subscriptions one session may hold (shared ones included); a new
+    /// filter past it gets 0x97 and is not added. A subscription to a filter
+    /// the session already has replaces it and never counts twice. As EMQX's
+    /// `max_subscriptions`: a bound on one client's share of the trie and on
+    /// what a session takeover or expiry must remove. The busiest real
+    /// clients subscribe per entity (Home Assistant: a state and an
+    /// availability topic each), a few thousand on a large install; raise it
+    /// for more. 0: no limit.
+    public var maxSubscriptionsPerClient: Int = 10_000
 
     public init() {}
 }

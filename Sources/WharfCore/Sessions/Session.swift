@@ -402,6 +402,27 @@ public final class Session: Sendable {
         state.withLock { $0.subscriptions.updateValue(qos, forKey: ExactString(filter)) == nil }
     }
 
+    /// What `recordSubscription(_:qos:limit:)` did with a filter.
+    enum SubscriptionRecord: Sendable, Hashable {
+        case added, replaced, refused
+    }
+
+    /// Records `filter` unless it is new and the session already holds
+    /// `limit` subscriptions (0: no limit). A filter the session has is
+    /// replaced, never refused: a re-subscription is not a new subscription.
+    func recordSubscription(_ filter: String, qos: QoS, limit: Int) -> SubscriptionRecord {
+        state.withLock { state in
+            let key = ExactString(filter)
+            if let index = state.subscriptions.index(forKey: key) {
+                state.subscriptions.values[index] = qos
+                return .replaced
+            }
+            guard limit <= 0 || state.subscriptions.count < limit else { return .refused }
+            state.subscriptions[key] = qos
+            return .added
+        }
+    }
+
     func forgetSubscription(_ filter: String) -> Bool {
         state.withLock { $0.subscriptions.removeValue(forKey: ExactString(filter)) != nil }
     }

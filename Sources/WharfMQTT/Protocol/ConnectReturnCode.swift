@@ -37,7 +37,8 @@ public struct ConnectReturnCode: RawRepresentable, Sendable, Hashable, CustomStr
     }
 }
 
-/// A per-filter result in SUBACK: the granted QoS, or 0x80 for failure.
+/// A per-filter result in SUBACK: the granted QoS, or 0x80 for failure
+/// (5.0: a reason code of 0x80 or more).
 public struct SubscribeReturnCode: RawRepresentable, Sendable, Hashable {
     public var rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -46,6 +47,9 @@ public struct SubscribeReturnCode: RawRepresentable, Sendable, Hashable {
     public static let failure = SubscribeReturnCode(rawValue: 0x80)
     /// 5.0: the filter is not a valid topic filter (3.1.1 clients see 0x80).
     public static let topicFilterInvalid = SubscribeReturnCode(rawValue: 0x8F)
+    /// 5.0: a limit refused the filter (too many filters in one SUBSCRIBE, or
+    /// in one session); 3.1.1 clients see 0x80.
+    public static let quotaExceeded = SubscribeReturnCode(rawValue: ReasonCode.quotaExceeded)
 
     public var grantedQoS: QoS? { rawValue < 0x80 ? QoS(rawValue: rawValue) : nil }
 }
