@@ -37,6 +37,8 @@ import WharfServer
         let config = try ConfigFileLoader.parse("""
             [limits]
             max_pending_connections = 20
+            max_filters_per_subscribe = 50
+            max_subscriptions_per_client = 0
             [metrics]
             max_connections = 8
             request_timeout = 1.5
@@ -45,6 +47,8 @@ import WharfServer
             max_header_bytes = 4096
             """, file: "wharf.toml")
         #expect(config.maxPendingConnections == 20)
+        #expect(config.limits.maxFiltersPerSubscribe == 50 && config.limits.maxSubscriptionsPerClient == 0)
+        #expect(error("[limits]\nmax_filters_per_subscribe = -1").contains("limits.max_filters_per_subscribe"))
         #expect(config.metricsLimits.maxConnections == 8)
         #expect(config.metricsLimits.requestReadTimeout == .milliseconds(1500))
         #expect(config.metricsLimits.idleTimeout == .seconds(30))

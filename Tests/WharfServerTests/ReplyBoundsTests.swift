@@ -95,6 +95,26 @@ import WharfMQTT
         #expect(reason.utf8.count <= ReasonString.maxBytes && reason.contains("more"))
     }
 
+    /// Filters past the per-SUBSCRIBE cap get 0x97, and the reason says so
+    /// rather than calling them invalid.
+    @Test func filtersOverTheCapAreNamedAsSuch() throws {
+        let channel = try channel()
+        try connect(channel)
+        let cap = BrokerLimits().maxFiltersPerSubscribe
+        let filters = (0..<(cap + 5)).map { SubscribePacket.Subscription(filter: "t/\($0)", qos: .atMostOnce) }
+            + [.init(filter: "bad/#/x", qos: .atMostOnce)]
+        try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: filters)))
+        guard case .suback(let suback)? = try received(channel).first?.packet else {
+            Issue.record("no SUBACK")
+            return
+        }
+        #expect(suback.returnCodes.prefix(cap).allSatisfy { $0.grantedQoS == .atMostOnce })
+        #expect(suback.returnCodes.dropFirst(cap).allSatisfy { $0 == .quotaExceeded })
+        let reason = try #require(reasonString(suback.properties))
+        #expect(reason.contains("6 over the limit of \(cap) filters per SUBSCRIBE"), "\(reason)")
+        #expect(!reason.contains("invalid"))
+    }
+
     /// A client whose Maximum Packet Size the reason string would pass gets
     /// the SUBACK without it (5.0 section 3.9.2.1.2).
     @Test func reasonStringShedToFitMaximumPacketSize() throws {

@@ -40,6 +40,7 @@ public enum ConfigFileLoader {
             allowed: [
                 "max_connections", "max_packet_size", "max_inflight_messages", "max_queued_messages", "max_topic_levels",
                 "connect_timeout", "receive_maximum", "topic_alias_maximum", "max_keepalive", "max_pending_connections",
+                "max_filters_per_subscribe", "max_subscriptions_per_client",
             ]
         ) {
             if let value = try reader.int(limits, "limits.receive_maximum", in: 1...65_535) { config.limits.receiveMaximum = value }
@@ -52,6 +53,10 @@ public enum ConfigFileLoader {
             if let value = try reader.int(limits, "limits.max_topic_levels", in: 1...1024) { config.limits.maxTopicLevels = value }
             if let value = try reader.int(limits, "limits.connect_timeout", in: 1...3600) { config.connectTimeoutSeconds = value }
             if let value = try reader.int(limits, "limits.max_pending_connections", in: 1...1_000_000) { config.maxPendingConnections = value }
+            if let value = try reader.int(limits, "limits.max_filters_per_subscribe", in: 0...1_000_000) { config.limits.maxFiltersPerSubscribe = value }
+            if let value = try reader.int(limits, "limits.max_subscriptions_per_client", in: 0...10_000_000) {
+                config.limits.maxSubscriptionsPerClient = value
+            }
         }
         if let delivery = try reader.section(root, "delivery", allowed: ["retry_backoff_min", "retry_backoff_max", "dedup_window"]) {
             if let value = try reader.number(delivery, "delivery.retry_backoff_min", in: 0...86_400) { config.delivery.retryBackoffMinimum = value }

@@ -81,12 +81,30 @@ extension MQTTConnectionHandler {
         if session.storageQueue != 0 { journal.requireDurableReply() }
         var properties = MQTTProperties()
         if version == .v5, requestProblemInformation {
-            let refused = zip(subscribe.subscriptions, codes).filter { $0.1.grantedQoS == nil }.map(\.0.filter)
-            if !refused.isEmpty {
-                properties.append(.reasonString, .string("invalid topic filter: \(ReasonString.list(refused, noun: "filters"))"))
-            }
+            properties = subscribeRefusalReason(subscribe.subscriptions, codes)
         }
         writePacket(.suback(SubAckPacket(packetId: subscribe.packetId, returnCodes: codes, properties: properties)))
+    }
+
+    /// The SUBACK's reason string: which filters were invalid and which were
+    /// over a limit, each list bounded (`ReasonString`).
+    private func subscribeRefusalReason(_ requests: [SubscribePacket.Subscription], _ codes: [SubscribeReturnCode]) -> MQTTProperties {
+        var invalid: [String] = []
+        var overLimit = 0
+        for (request, code) in zip(requests, codes) where code.grantedQoS == nil {
+            if code == .quotaExceeded { overLimit += 1 } else { invalid.append(request.filter) }
+        }
+        var parts: [String] = []
+        if !invalid.isEmpty { parts.append("invalid topic filter: \(ReasonString.list(invalid, noun: "filters"))") }
+        if overLimit > 0 {
+            let limits = broker.limits
+            parts.append(
+                "\(overLimit) over the limit of \(limits.maxFiltersPerSubscribe) filters per SUBSCRIBE or \(limits.maxSubscriptionsPerClient) subscriptions per client"
+            )
+        }
+        var properties = MQTTProperties()
+        if !parts.isEmpty { properties.append(.reasonString, .string(ReasonString.bounded(parts.joined(separator: "; ")))) }
+        return properties
     }
 
     private func handleDisconnect(_ disconnect: DisconnectPacket, session: Session, context: ChannelHandlerContext) {
