@@ -200,19 +200,27 @@ import WharfMQTT
     }
 
     /// Sockets that never send CONNECT fill only the pending allowance: past
-    /// it a socket is closed at accept, and a client that does send CONNECT
-    /// still gets in.
+    /// it a new socket closes the oldest silent one, so a client that does
+    /// send CONNECT always gets in, and `max_connections` counts clients only.
     @Test func silentSocketsCannotFillMaxConnections() throws {
         let limiter = ConnectionLimiter(maximum: 3, maximumPending: 2)
-        let silent = try (0..<2).map { _ in try channel(limiter: limiter) }
-        #expect(silent.allSatisfy { $0.isActive })
-        let refused = try channel(limiter: limiter)
-        #expect(!refused.isActive)
-        #expect(counters.rejections(.maxPendingConnections) == 1)
-        // A silent one leaving frees its pending slot for a real client.
-        _ = try silent[0].close().wait()
+        let silent = try (0..<5).map { _ in try channel(limiter: limiter) }
+        #expect(silent.map(\.isActive) == [false, false, false, true, true])
+        #expect(counters.rejections(.maxPendingConnections) == 3)
+        #expect(limiter.pendingCount == 2)
         let client = try channel(limiter: limiter)
+        #expect(!silent[3].isActive, "the oldest silent socket made room")
         try connect(client)
-        #expect(client.isActive)
+        #expect(client.isActive && limiter.pendingCount == 1)
+        // Closing frees what a socket held: the pending one its slot, the client its connection.
+        _ = try silent[4].close().wait()
+        _ = try client.close().wait()
+        #expect(limiter.pendingCount == 0)
+        for id in ["a", "b", "c"] {
+            let next = try channel(limiter: limiter)
+            try send(next, .connect(ConnectPacket(version: .v5, clientId: id)))
+            _ = try received(next)
+            #expect(next.isActive, "room for max_connections clients")
+        }
     }
 }

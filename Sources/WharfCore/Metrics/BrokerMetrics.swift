@@ -39,9 +39,9 @@ public enum ConnectionRejectReason: String, Sendable, Hashable, CaseIterable {
     case notAuthorized = "not_authorized"
     /// A 5.0 CONNECT asked for enhanced authentication, which is not configured.
     case badAuthenticationMethod = "bad_authentication_method"
-    /// Closed at accept: too many sockets had not completed CONNECT
-    /// (`max_pending_connections`), so silent sockets cannot fill
-    /// `max_connections`.
+    /// A socket that had not sent CONNECT, closed to make room for a new
+    /// one at `max_pending_connections` (the oldest goes), so silent sockets
+    /// cannot fill `max_connections` or lock clients out.
     case maxPendingConnections = "max_pending_connections"
 }
 

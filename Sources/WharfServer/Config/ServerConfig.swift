@@ -12,11 +12,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var limits = BrokerLimits()
     /// Seconds a new connection may take to send CONNECT.
     public var connectTimeoutSeconds = 10
-    /// Sockets that have not sent CONNECT yet; more are closed at accept.
-    /// Counted apart from `limits.maxConnections`, so silent sockets cannot
-    /// fill it (see `ConnectionLimiter`). A reconnect storm of well-behaved
-    /// clients sends CONNECT within milliseconds, so this is rarely reached
-    /// but by sockets that stay silent.
+    /// Sockets that have not sent CONNECT yet; at the limit a new socket
+    /// closes the oldest of them. Counted apart from `limits.maxConnections`,
+    /// so silent sockets cannot fill it (see `ConnectionLimiter`).
     public var maxPendingConnections = Self.defaultMaxPendingConnections
     public static let defaultMaxPendingConnections = 1_000
     public var logLevel: Logger.Level = .info

@@ -1,52 +1,68 @@
 import Atomics
+import NIOCore
+import OrderedCollections
+import Synchronization
 
-/// Counts sockets against two limits. Lock-free: every event loop accepts
-/// connections.
+/// Counts sockets against two limits: every event loop accepts connections.
 ///
 /// A socket is *pending* from accept until its CONNECT is read, then
 /// *connected*. The two are counted apart so that sockets that never send
-/// CONNECT (an attack, or a scan) fill only the small pending allowance and
-/// are closed at accept beyond it, and cannot shut legitimate clients out of
-/// `max_connections`. The connect timeout ends the ones that stay silent.
+/// CONNECT (an attack, a scan, a half-broken client) cannot shut legitimate
+/// clients out of `max_connections`. At the pending limit a new socket
+/// closes the *oldest* pending one rather than being refused: refusing would
+/// let whoever opens that many silent sockets first lock everyone out until
+/// the connect timeout, while a real client sends CONNECT within
+/// milliseconds of connecting and so is never the oldest for long.
 final class ConnectionLimiter: Sendable {
     /// What a connection holds, released exactly once.
-    enum Slot: Sendable {
-        case none, pending, connected
+    enum Slot: Sendable, Equatable {
+        case none
+        case pending(ObjectIdentifier)
+        case connected
     }
 
     private let connected = ManagedAtomic<Int>(0)
-    private let pending = ManagedAtomic<Int>(0)
+    /// Pending sockets, oldest first. Small in normal use (sockets leave at
+    /// CONNECT, within a round trip); at most `maximumPending` under attack.
+    private let pending = Mutex(OrderedDictionary<ObjectIdentifier, any Channel>())
     let maximum: Int
     let maximumPending: Int
 
     init(maximum: Int, maximumPending: Int = ServerConfig.defaultMaxPendingConnections) {
         self.maximum = maximum
-        self.maximumPending = maximumPending
+        self.maximumPending = max(1, maximumPending)
     }
 
-    /// At accept: a pending slot, or nil when too many sockets are pending.
-    func acquirePending() -> Slot? {
-        take(pending, maximumPending) ? .pending : nil
+    /// At accept: the new socket's pending slot, and the oldest pending socket
+    /// it displaced at the limit (the caller closes that one and counts it).
+    func admit(_ channel: any Channel) -> (slot: Slot, displaced: (any Channel)?) {
+        let id = ObjectIdentifier(channel)
+        let displaced: (any Channel)? = pending.withLock { pending in
+            var oldest: (any Channel)?
+            if pending.count >= maximumPending { oldest = pending.removeFirst().value }
+            pending[id] = channel
+            return oldest
+        }
+        return (.pending(id), displaced)
     }
 
     /// At CONNECT: trades the pending slot for a connected one; `.none` when
     /// the broker is full (the client gets CONNACK "server unavailable").
     func promote(_ slot: Slot) -> Slot {
         release(slot)
-        return take(connected, maximum) ? .connected : .none
+        if connected.wrappingIncrementThenLoad(ordering: .relaxed) <= maximum { return .connected }
+        connected.wrappingDecrement(ordering: .relaxed)
+        return .none
     }
 
     func release(_ slot: Slot) {
         switch slot {
         case .none: break
-        case .pending: pending.wrappingDecrement(ordering: .relaxed)
+        case .pending(let id): _ = pending.withLock { $0.removeValue(forKey: id) }
         case .connected: connected.wrappingDecrement(ordering: .relaxed)
         }
     }
 
-    private func take(_ counter: ManagedAtomic<Int>, _ limit: Int) -> Bool {
-        if counter.wrappingIncrementThenLoad(ordering: .relaxed) <= limit { return true }
-        counter.wrappingDecrement(ordering: .relaxed)
-        return false
-    }
+    /// Sockets waiting to send CONNECT now.
+    var pendingCount: Int { pending.withLock { $0.count } }
 }

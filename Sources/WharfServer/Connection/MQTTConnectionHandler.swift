@@ -114,17 +114,15 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         broker.metrics.connectionOpened()
-        guard let pending = limiter.acquirePending() else {
-            // Too many sockets have not sent CONNECT: this one gets no wait
-            // (and no CONNACK: it has not asked for anything yet).
-            broker.metrics.connectionRejected(.maxPendingConnections)
-            logger.debug("closing at accept: \(limiter.maximumPending) connections are waiting to send CONNECT")
-            isClosing = true
-            protocolState.close()
-            context.close(promise: nil)
-            return
-        }
+        let (pending, displaced) = limiter.admit(context.channel)
         slot = pending
+        if let displaced {
+            // Too many sockets have not sent CONNECT: the oldest of them goes
+            // (no CONNACK: it never asked for anything).
+            broker.metrics.connectionRejected(.maxPendingConnections)
+            logger.debug("closing the oldest of \(limiter.maximumPending) connections that have not sent CONNECT")
+            displaced.close(promise: nil)
+        }
         context.fireChannelActive()
     }
 
