@@ -18,6 +18,20 @@ extension Broker {
     public func subscribe(
         _ session: Session, _ requests: [SubscribePacket.Subscription], identifier: UInt32? = nil
     ) -> [SubscribeReturnCode] {
+        var backlog = RetainedBacklog()
+        let codes = subscribe(session, requests, identifier: identifier, retained: &backlog)
+        deliverRetained(&backlog, to: session)
+        return codes
+    }
+
+    /// `subscribe`, with the retained messages the new subscriptions are owed
+    /// left in `backlog` for `deliverRetained`: a connection delivers them
+    /// in slices, so one SUBSCRIBE whose filters walk a large retained store
+    /// cannot hold its event loop (and every client on it) for long.
+    public func subscribe(
+        _ session: Session, _ requests: [SubscribePacket.Subscription], identifier: UInt32? = nil,
+        retained backlog: inout RetainedBacklog
+    ) -> [SubscribeReturnCode] {
         let identifiers = SubscriptionIdentifiers(identifier)
         var journal = StorageBatch(capacity: 0)
         defer { if !journal.isEmpty { storage?.submit(&journal) } }
@@ -66,21 +80,34 @@ extension Broker {
                 ), filter: request.filter)
             }
         }
-        let now = Clock.nowNanos()
-        // Reused for every filter: one buffer, as large as the largest match.
-        var matched: [Message] = []
         for (request, isNew) in accepted {
             if session.storageQueue != 0 {
                 journal.subscribe(queue: session.storageQueue, filter: request.filter, options: Self.storedOptions(request), identifier: identifier ?? 0)
             }
             guard request.retainHandling == 0 || (request.retainHandling == 1 && isNew) else { continue }
+            backlog.append(.init(filter: request.filter, qos: request.qos, identifiers: identifiers))
+        }
+        return codes
+    }
+
+    /// Queues to `session` the retained messages `backlog` still owes, filter
+    /// by filter, until `deadline` (monotonic nanoseconds) has passed; what is
+    /// left stays in `backlog`. At least one filter is served per call.
+    public func deliverRetained(_ backlog: inout RetainedBacklog, to session: Session, until deadline: UInt64 = .max) {
+        var journal = StorageBatch(capacity: 0)
+        defer { if !journal.isEmpty { storage?.submit(&journal) } }
+        // Reused for every filter: one buffer, as large as the largest match.
+        var matched: [Message] = []
+        while let owed = backlog.next() {
+            let now = Clock.nowNanos()
             matched.removeAll(keepingCapacity: true)
-            retained.withLock { $0.matching(filter: request.filter, into: &matched) }
+            retained.withLock { $0.matching(filter: owed.filter, into: &matched) }
             // Retained messages on subscribe skip the queue limit (the spec
             // requires them all, see `OutboundQueue.enqueue`), so every match
             // is queued and none can be skipped early: the work is what matched.
             for message in matched where !message.isExpired(at: now) {
-                let qos = min(request.qos, message.qos)
+                let qos = min(owed.qos, message.qos)
+                let identifiers = owed.identifiers
                 let result = session.enqueue(
                     message, qos: qos, retain: true, onSubscribe: true, subscriptionIds: identifiers
                 )
@@ -94,8 +121,8 @@ extension Broker {
                     ))
                 }
             }
+            if deadline != .max, Clock.nowNanos() >= deadline { return }
         }
-        return codes
     }
 
     /// Removes subscriptions; returns, per filter, whether there was one.

@@ -4,6 +4,11 @@ import WharfMQTT
 import WharfStorage
 
 extension MQTTConnectionHandler {
+    /// Loop time one turn spends queueing retained messages for a SUBSCRIBE.
+    static let retainedSliceNanos: UInt64 = 2_000_000
+    /// The pause between slices, in which the loop serves its other sockets.
+    static let retainedYield = TimeAmount.microseconds(500)
+
     /// Dispatches a packet in the connected state to its handler.
     func handle(_ packet: MQTTPacket, context: ChannelHandlerContext) {
         guard let session, let deliveryTarget else { return }
@@ -77,13 +82,37 @@ extension MQTTConnectionHandler {
             close(context, because: .protocolError, "no local set on shared subscription \(ReasonString.excerpt(shared.filter))")
             return
         }
-        let codes = broker.subscribe(session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier)
+        let codes = broker.subscribe(
+            session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier, retained: &retainedBacklog
+        )
         if session.storageQueue != 0 { journal.requireDurableReply() }
         var properties = MQTTProperties()
         if version == .v5, requestProblemInformation {
             properties = subscribeRefusalReason(subscribe.subscriptions, codes)
         }
         writePacket(.suback(SubAckPacket(packetId: subscribe.packetId, returnCodes: codes, properties: properties)))
+        deliverRetainedSlice()
+    }
+
+    /// Queues the retained messages new subscriptions are owed, for at most
+    /// `retainedSlice` of loop time; the rest waits for a later turn of the
+    /// loop, after other connections' work. A usual SUBSCRIBE is served
+    /// whole at once; one whose filters walk a large retained store (a `+`
+    /// over thousands of topics, times a thousand filters) no longer holds
+    /// the loop for seconds.
+    func deliverRetainedSlice() {
+        guard let session, let context, !isClosing, !retainedBacklog.isEmpty else { return }
+        broker.deliverRetained(&retainedBacklog, to: session, until: Clock.nowNanos() &+ Self.retainedSliceNanos)
+        guard !retainedBacklog.isEmpty, !retainedSliceScheduled else { return }
+        retainedSliceScheduled = true
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        // Not `execute`: NIO runs tasks until its queue is empty, so a task
+        // that queues itself again would starve I/O just the same. A task due
+        // a little later lets the loop poll its sockets first.
+        context.eventLoop.scheduleTask(in: Self.retainedYield) {
+            handler.value.retainedSliceScheduled = false
+            handler.value.deliverRetainedSlice()
+        }
     }
 
     /// The SUBACK's reason string: which filters were invalid and which were
@@ -136,23 +165,33 @@ extension MQTTConnectionHandler {
         if publish.topic.topicLevelCount > broker.limits.maxTopicLevels {
             broker.metrics.messageDropped(.topicTooDeep, count: 1)
             if let context {
+                // Well formed, but past this server's limit: 0x90 (5.0 section 3.3.2.1).
                 close(context, because: .protocolError,
-                      "topic has \(publish.topic.topicLevelCount) levels; max_topic_levels is \(broker.limits.maxTopicLevels)")
+                      "topic has \(publish.topic.topicLevelCount) levels; max_topic_levels is \(broker.limits.maxTopicLevels)",
+                      reasonCode: ReasonCode.topicNameInvalid)
             }
-            return
-        }
-        // $SYS is the broker's (3.1.1 section 4.7.2): acknowledged so the
-        // client is not stuck, but not routed or retained, as in Mosquitto.
-        if publish.topic.hasPrefix("$SYS/") || publish.topic == "$SYS" {
-            broker.metrics.messageDropped(.reservedTopic, count: 1)
-            logger.info("ignoring client publish to \(ReasonString.excerpt(publish.topic)): $SYS is written by the broker only")
-            acknowledge(publish, code: ReasonCode.success)
             return
         }
         if publish.qos == .exactlyOnce, version == .v5,
             session.inboundAwaitingRelease >= broker.limits.receiveMaximum, let context
         {
             close(context, because: .receiveMaximumExceeded, "more than \(broker.limits.receiveMaximum) QoS 2 messages awaiting PUBREL")
+            return
+        }
+        // $SYS is the broker's (3.1.1 section 4.7.2): acknowledged so the
+        // client is not stuck, but not routed or retained, as in Mosquitto.
+        // A QoS 2 one still holds its packet id until PUBREL, like any other.
+        if publish.topic.hasPrefix("$SYS/") || publish.topic == "$SYS" {
+            if publish.qos == .exactlyOnce, !session.beginInboundExactlyOnce(publish.packetId!) {
+                acknowledge(publish, code: ReasonCode.success)  // a resend
+                return
+            }
+            broker.metrics.messageDropped(.reservedTopic, count: 1)
+            logger.info("ignoring client publish to \(ReasonString.excerpt(publish.topic)): $SYS is written by the broker only")
+            if publish.qos == .exactlyOnce, session.storageQueue != 0 {
+                journal.inbound(queue: session.storageQueue, packetId: publish.packetId!, awaiting: true)
+            }
+            acknowledge(publish, code: ReasonCode.success)
             return
         }
         // A full store takes no new messages; what it holds is kept. (A QoS 2
