@@ -140,22 +140,6 @@ let serverDisconnectCodes: Set<UInt8> = [
 /// and lists it). Remove an entry once the server is fixed; a named test in
 /// SessionFuzzTests reproduces each one and fails when it stops happening.
 let knownFindings: [(pattern: String, note: String)] = [
-    (
-        "(its PUBLISH went to $SYS)",
-        "a QoS 2 PUBLISH to $SYS is answered PUBREC without its packet id being kept, so the PUBREL gets PUBCOMP 0x92 (5.0)"
-    ),
-    (
-        "(with QoS 2 PUBLISHes to $SYS awaiting PUBREL)",
-        "QoS 2 PUBLISHes to $SYS awaiting PUBREL are not counted against the server's Receive Maximum (same cause as above)"
-    ),
-    (
-        "the first server packet is DISCONNECT, not CONNACK",
-        "a CONNACK over the client's Maximum Packet Size (Response Information) closes with DISCONNECT 0x95 before any CONNACK"
-    ),
-    (
-        "no CONNACK for a whole CONNECT; got [DISCONNECT]",
-        "a CONNACK over the client's Maximum Packet Size (Response Information) closes with DISCONNECT 0x95 before any CONNACK"
-    ),
 ]
 
 /// How often each known finding came up; only the first few of each are

@@ -37,11 +37,7 @@ import WharfMQTT
     /// Where the server's close reason differs from what the spec asks,
     /// known and not fixed yet: reported as known issues (the run passes,
     /// the output lists them). Remove an entry once the server is fixed.
-    static let knownDeviations: [(fault: Fault, code: UInt8, note: String)] = [
-        (.emptySubscribe, 0x81, "5.0 3.8.3: a SUBSCRIBE with no payload is a Protocol Error (0x82); the decoder calls it malformed"),
-        (.emptyUnsubscribe, 0x81, "5.0 3.10.3: an UNSUBSCRIBE with no payload is a Protocol Error (0x82); the decoder calls it malformed"),
-        (.topicTooDeep, 0x82, "a topic past max_topic_levels is well formed; a server limit is 0x90 (Topic Name invalid), not a Protocol Error"),
-    ]
+    static let knownDeviations: [(fault: Fault, code: UInt8, note: String)] = []
 
     // MARK: The run
 
@@ -229,7 +225,7 @@ import WharfMQTT
         }
     }
 
-    // MARK: Findings (known issues until fixed; each fails once fixed, to be un-wrapped)
+    // MARK: Findings (each was found by randomSessions, and is fixed)
 
     private func broker(_ configure: (inout BrokerLimits) -> Void = { _ in }) -> Broker {
         var limits = BrokerLimits()
@@ -238,17 +234,15 @@ import WharfMQTT
     }
 
     /// A QoS 2 PUBLISH to $SYS is answered PUBREC (it is dropped, as in
-    /// Mosquitto), so its PUBREL must get PUBCOMP 0x00; the id is not kept,
-    /// so a 5.0 client gets 0x92 (packet identifier not found).
+    /// Mosquitto), so its PUBREL must get PUBCOMP 0x00: the id is kept until
+    /// then (it used not to be, and a 5.0 client got 0x92).
     /// Found by randomSessions, e.g. seed 2181262084452679464.
     @Test func findingSysExactlyOnceRelease() throws {
         let client = try connect(broker(), ConnectPacket(version: .v5, clientId: "sys-q2"))
         #expect(client.send(.publish(PublishPacket(topic: "$SYS/x", payload: ByteBuffer(), qos: .exactlyOnce, packetId: 1)))
             == [.pubrec(PublishAckPacket(packetId: 1))])
         let replies = client.send(.pubrel(PublishAckPacket(packetId: 1)))
-        withKnownIssue("PUBCOMP 0x92 for a PUBREL of a QoS 2 PUBLISH to $SYS") {
-            #expect(replies == [.pubcomp(PublishAckPacket(packetId: 1))])
-        }
+        #expect(replies == [.pubcomp(PublishAckPacket(packetId: 1))])
     }
 
     /// The same QoS 2 PUBLISH to $SYS, awaiting PUBREL, counts against the
@@ -258,38 +252,32 @@ import WharfMQTT
         let client = try connect(broker { $0.receiveMaximum = 1 }, ConnectPacket(version: .v5, clientId: "sys-q2-max"))
         client.send(.publish(PublishPacket(topic: "$SYS/x", payload: ByteBuffer(), qos: .exactlyOnce, packetId: 1)))
         let replies = client.send(.publish(PublishPacket(topic: "t", payload: ByteBuffer(), qos: .exactlyOnce, packetId: 2)))
-        withKnownIssue("QoS 2 PUBLISHes to $SYS are not counted against the Receive Maximum") {
-            #expect(client.serverDisconnect?.reasonCode == ReasonCode.receiveMaximumExceeded, "replies \(replies.map(FuzzSession.describe))")
-            #expect(!client.isOpen)
-        }
+        #expect(client.serverDisconnect?.reasonCode == ReasonCode.receiveMaximumExceeded, "replies \(replies.map(FuzzSession.describe))")
+        #expect(!client.isOpen)
     }
 
     /// The first packet a server sends is CONNACK (5.0 3.2.0-1). Response
     /// Information is optional, so a CONNACK it would take past the client's
-    /// Maximum Packet Size goes without it; the server sends DISCONNECT 0x95
-    /// instead, before any CONNACK. Found by randomSessions, e.g. seed 8099193355615953532.
+    /// Maximum Packet Size goes without it (the server used to send DISCONNECT
+    /// 0x95 instead, before any CONNACK). Found by randomSessions, e.g. seed 8099193355615953532.
     @Test func findingConnackPastMaximumPacketSize() throws {
         var properties = MQTTProperties()
         properties.append(.maximumPacketSize, .fourByteInteger(64))
         properties.append(.requestResponseInformation, .byte(1))
         let client = try connect(broker(), ConnectPacket(version: .v5, clientId: String(repeating: "c", count: 30), properties: properties))
-        withKnownIssue("DISCONNECT 0x95 before CONNACK when Response Information would not fit") {
-            #expect(client.received.first?.type == .connack)
-            #expect(client.connack?.returnCode == .accepted)
-            #expect(client.isOpen)
-        }
+        #expect(client.received.first?.type == .connack)
+        #expect(client.connack?.returnCode == .accepted)
+        #expect(client.isOpen)
     }
 
     /// 5.0 3.8.3 and 3.10.3: a SUBSCRIBE or UNSUBSCRIBE with no payload is a
-    /// Protocol Error (0x82); the decoder reports it malformed (0x81).
+    /// Protocol Error (0x82), not malformed (0x81).
     @Test(arguments: [[0x82, 0x03, 0x00, 0x07, 0x00], [0xA2, 0x03, 0x00, 0x07, 0x00]] as [[UInt8]])
     func findingEmptySubscriptionListIsProtocolError(bytes: [UInt8]) throws {
         let client = try connect(broker(), ConnectPacket(version: .v5, clientId: "empty-list"))
         let replies = client.send(ByteBuffer(bytes: bytes))
         #expect(!client.isOpen)
-        withKnownIssue("DISCONNECT 0x81 instead of 0x82") {
-            #expect(client.serverDisconnect?.reasonCode == ReasonCode.protocolError, "replies \(replies.map(FuzzSession.describe))")
-        }
+        #expect(client.serverDisconnect?.reasonCode == ReasonCode.protocolError, "replies \(replies.map(FuzzSession.describe))")
     }
 
     /// A topic past max_topic_levels is well formed: a server limit, which
@@ -298,9 +286,7 @@ import WharfMQTT
         let client = try connect(broker { $0.maxTopicLevels = 4 }, ConnectPacket(version: .v5, clientId: "deep"))
         client.send(.publish(PublishPacket(topic: "a/b/c/d/e", payload: ByteBuffer())))
         #expect(!client.isOpen)
-        withKnownIssue("DISCONNECT 0x82 for a topic past max_topic_levels") {
-            #expect([ReasonCode.topicNameInvalid, ReasonCode.implementationSpecificError].contains(client.serverDisconnect?.reasonCode ?? 0))
-        }
+        #expect([ReasonCode.topicNameInvalid, ReasonCode.implementationSpecificError].contains(client.serverDisconnect?.reasonCode ?? 0))
     }
 }
 

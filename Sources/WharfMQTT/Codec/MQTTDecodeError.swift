@@ -37,7 +37,10 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
         switch self {
         case .packetTooLarge: return 0x95
         case .unsupportedProtocolVersion: return 0x84
-        case .clientOnlyPacket, .reservedPacketType, .duplicateProperty, .invalidPropertyValue, .invalidRetainHandling:
+        case .clientOnlyPacket, .reservedPacketType, .duplicateProperty, .invalidPropertyValue, .invalidRetainHandling,
+            .emptySubscriptionList, .emptyUnsubscribeList:
+            // 5.0 sections 3.8.3 and 3.10.3: a SUBSCRIBE or UNSUBSCRIBE with
+            // no filter is a Protocol Error.
             return 0x82
         default: return 0x81
         }

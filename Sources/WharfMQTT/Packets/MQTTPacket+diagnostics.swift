@@ -14,6 +14,20 @@ extension MQTTProperties {
     }
 }
 
+extension MQTTProperties {
+    /// A CONNACK's properties cut to what its client must know (the client
+    /// id the server assigned, the keep-alive it imposed), or nil if nothing
+    /// else was there. Without the rest a client assumes the defaults
+    /// (5.0 section 3.2.2.3): a last resort for a tiny Maximum Packet Size.
+    public var essentialForConnAck: MQTTProperties? {
+        let kept = entries.filter {
+            $0.identifier == PropertyIdentifier.assignedClientIdentifier.rawValue
+                || $0.identifier == PropertyIdentifier.serverKeepAlive.rawValue
+        }
+        return kept.count < entries.count ? MQTTProperties(kept) : nil
+    }
+}
+
 extension MQTTPacket {
     /// The same reply without its Reason String and User Properties, or nil
     /// if it has none to shed (PUBLISH keeps its properties: they are the

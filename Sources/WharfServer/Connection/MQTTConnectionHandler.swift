@@ -82,6 +82,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// the submission it waits for; later output queues behind it.
     var heldOutput = Deque<(submission: UInt64, bytes: ByteBuffer)>()
     var submissions: UInt64 = 0
+    /// Retained messages new subscriptions are still owed, served a slice
+    /// per turn of the loop (see `deliverRetainedSlice`).
+    var retainedBacklog = RetainedBacklog()
+    var retainedSliceScheduled = false
     /// Closing, once the held output has gone out (a client taken over
     /// right after CONNECT still gets its CONNACK first).
     var closeWhenReleased = false
@@ -270,6 +274,15 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         outbound.moveWriterIndex(to: start)
         if let shed = packet.withoutDiagnostics() {
             writePacket(shed)
+        } else if case .connack(var connack) = packet, let essential = connack.properties.essentialForConnAck {
+            // Every CONNACK property is optional but the two a client must
+            // act on; without the others it assumes the spec's defaults.
+            connack.properties = essential
+            writePacket(.connack(connack))
+        } else if packet.type == .connack, let context {
+            // Nothing may come before CONNACK, not even a DISCONNECT: just close.
+            close(context, because: .replyTooLarge, "CONNACK exceeds the client's maximum packet size of \(clientMaximumPacketSize)",
+                  connectedAs: .awaitingConnect)
         } else if packet.type != .disconnect, let context {
             close(
                 context, because: .replyTooLarge,
