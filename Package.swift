@@ -133,11 +133,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // What the test targets share: the seeded generator and crash breadcrumbs of the fuzz tests.
+        .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
         .testTarget(name: "WharfMQTTTests", dependencies: [
-            "WharfMQTT", .product(name: "NIOCore", package: "swift-nio"),
+            "WharfMQTT", "WharfTestSupport", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "WharfCoreTests", dependencies: [
-            "WharfCore", "WharfMetrics", "WharfStorage", "WharfMQTT", .product(name: "NIOCore", package: "swift-nio"),
+            "WharfCore", "WharfMetrics", "WharfStorage", "WharfMQTT", "WharfTestSupport", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "WharfStorageTests", dependencies: [
             "WharfStorage", .product(name: "NIOCore", package: "swift-nio"),
@@ -145,7 +147,7 @@ let package = Package(
         .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),
         .testTarget(name: "WharfServerTests", dependencies: [
-            "WharfServer", "WharfCore", "WharfMQTT",
+            "WharfServer", "WharfCore", "WharfMQTT", "WharfTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

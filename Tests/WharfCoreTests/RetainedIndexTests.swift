@@ -1,34 +1,23 @@
 import Testing
 import WharfMQTT
+import WharfTestSupport
 
 @testable import WharfCore
 
 /// The retained store's topic trie finds exactly what a scan with
 /// `TopicMatcher` finds, and clearing topics leaves no empty nodes behind.
 @Suite struct RetainedIndexTests {
-    /// SplitMix64: a seeded generator, so a failure can be replayed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Levels for random topics: empty ones, `$` ones, and two spellings of
     /// "é" that are canonically equal but differ in bytes (must not match).
     static let levels = ["a", "b", "c", "", "$SYS", "$x", "a$", "\u{E9}", "e\u{301}", "sensor-1"]
 
-    static func randomTopic(_ random: inout SeededGenerator) -> String {
+    static func randomTopic(_ random: inout FuzzRandom) -> String {
         let depth = Int.random(in: 1...4, using: &random)
         let topic = (0..<depth).map { _ in levels.randomElement(using: &random)! }.joined(separator: "/")
         return topic.isEmpty ? "a" : topic  // a topic name has at least one character
     }
 
-    static func randomFilter(_ random: inout SeededGenerator) -> String {
+    static func randomFilter(_ random: inout FuzzRandom) -> String {
         let depth = Int.random(in: 1...4, using: &random)
         var parts = (0..<depth).map { _ in Int.random(in: 0..<3, using: &random) == 0 ? "+" : levels.randomElement(using: &random)! }
         if Bool.random(using: &random) { parts.append("#") }
@@ -68,7 +57,7 @@ import WharfMQTT
     /// each matching topic exactly once.
     @Test(arguments: [1 as UInt64, 7, 42, 2024, 0xDEAD_BEEF])
     func trieMatchesTheScan(seed: UInt64) {
-        var random = SeededGenerator(state: seed)
+        var random = FuzzRandom(seed: seed)
         var store = RetainedStore()
         var live: [ExactString: Bool] = [:]
         for round in 0..<6 {
@@ -92,7 +81,7 @@ import WharfMQTT
     /// Property: the byte-walking `TopicMatcher` agrees with the split-based
     /// original on every pair, invalid filters included.
     @Test func matcherAgreesWithSplitReference() {
-        var random = SeededGenerator(state: 99)
+        var random = FuzzRandom(seed: 99)
         let topics = (0..<200).map { _ in Self.randomTopic(&random) } + ["/", "//", "a/", "/a", "$", "$SYS"]
         let filters = Self.fixedFilters + (0..<200).map { _ in Self.randomFilter(&random) } + ["a/#/b", "a+", "#/a", "", "a/"]
         for filter in filters {
@@ -157,7 +146,7 @@ import WharfMQTT
     /// Churn through many distinct topics leaves nothing behind.
     @Test func churnLeavesNoNodes() {
         var store = RetainedStore()
-        var random = SeededGenerator(state: 5)
+        var random = FuzzRandom(seed: 5)
         for index in 0..<2_000 {
             let topic = "dev/\(index % 37)/\(Self.randomTopic(&random))/\(index)"
             store.update(with: message(topic, "on", retain: true))

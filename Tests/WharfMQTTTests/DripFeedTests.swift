@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 @testable import WharfMQTT
+import WharfTestSupport
 
 /// However the bytes are split across reads, the same packets come out.
 @Suite struct DripFeedTests {
@@ -50,7 +51,7 @@ import Testing
     /// Random split points (seeded, so a failure is reproducible).
     @Test(arguments: [1, 2, 3, 42, 1234] as [UInt64])
     func randomSplits(seed: UInt64) throws {
-        var rng = SplitMix(seed: seed)
+        var rng = FuzzRandom(seed: seed)
         let sizes = (0..<100_000).map { _ in Int(rng.next() % 97) + 1 }
         let packets = serverBoundSamples + serverBoundSamples
         #expect(try feed(wire(packets), chunks: sizes).packets == packets)
@@ -60,7 +61,7 @@ import Testing
     /// A long random stream of small packets, split at random points, comes out identical.
     @Test(arguments: [7, 99] as [UInt64])
     func longRandomStream(seed: UInt64) throws {
-        var rng = SplitMix(seed: seed)
+        var rng = FuzzRandom(seed: seed)
         let packets = (0..<2_000).map { _ in randomPacket(&rng) }
         let sizes = (0..<200_000).map { _ in Int(rng.next() % 13) + 1 }
         let result = try feed(wire(packets), chunks: sizes)
@@ -123,7 +124,7 @@ import Testing
 }
 
 /// A small random server-bound packet.
-func randomPacket(_ rng: inout SplitMix) -> MQTTPacket {
+func randomPacket(_ rng: inout FuzzRandom) -> MQTTPacket {
     let id = UInt16(rng.next() % 65_535) + 1
     let qos = QoS(rawValue: UInt8(rng.next() % 3))!
     let topic = "t/\(rng.next() % 100)/\(String(repeating: "x", count: Int(rng.next() % 200)))"
@@ -145,15 +146,3 @@ func randomPacket(_ rng: inout SplitMix) -> MQTTPacket {
     }
 }
 
-/// A tiny deterministic generator for reproducible split points.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -6,71 +6,11 @@ import Darwin
 import NIOCore
 import Testing
 @testable import WharfMQTT
+import WharfTestSupport
 
-// Support for the seeded fuzz tests (ParserFuzzTests): a repeatable
-// generator, random valid packets of every type, and a crash breadcrumb that
-// names the seed when a trap kills the test process.
-
-/// SplitMix64: tiny, fast, and the same sequence on every platform and
-/// toolchain (the standard library's `random(in:using:)` is not promised to
-/// be), so a seed reproduces a run exactly.
-struct FuzzRandom: RandomNumberGenerator {
-    private(set) var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform enough for fuzzing (modulo bias is irrelevant here).
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        let span = UInt64(range.upperBound - range.lowerBound) + 1
-        return range.lowerBound + Int(next() % span)
-    }
-
-    /// True one time in `n`.
-    mutating func oneIn(_ n: Int) -> Bool { next() % UInt64(max(1, n)) == 0 }
-
-    mutating func bool() -> Bool { next() & 1 == 1 }
-
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-
-    mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
-
-    /// `count` random bytes, eight per draw.
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var index = 0
-        while index < count {
-            var word = next()
-            for _ in 0..<min(8, count - index) {
-                bytes[index] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                index += 1
-            }
-        }
-        return bytes
-    }
-
-    /// A length skewed towards small values, now and then up to `max`:
-    /// most fuzz cases stay cheap, a few hit the big limits.
-    mutating func length(upTo max: Int) -> Int {
-        switch int(0...9) {
-        case 0...5: return int(0...min(max, 16))
-        case 6...7: return int(0...min(max, 300))
-        case 8: return int(0...min(max, 4_096))
-        default: return int(0...max)
-        }
-    }
-
-    /// The seed of the next sub-run: iteration `i` of a run can be replayed alone.
-    mutating func childSeed() -> UInt64 { next() }
-}
+// Support for the seeded fuzz tests (ParserFuzzTests): random valid packets
+// of every type, and parsing a stream whole or in chunks. The seeded
+// generator and the crash breadcrumb are in WharfTestSupport.
 
 /// Valid UTF-8 without U+0000 (what a 2-byte-length string field may hold),
 /// at most `maxBytes` bytes: mostly ASCII (control characters too), with
@@ -368,70 +308,3 @@ func parseInChunks(_ bytes: ByteBuffer, parser: MQTTPacketParser, chunk: (Int) -
     return outcome
 }
 
-// MARK: Crash breadcrumbs
-
-/// Names the seed of the case running when a trap (a failed precondition,
-/// an overflow, `fatalError`) kills the test process, which no `#expect`
-/// survives to report. Each fuzz test owns a slot; before a case it writes
-/// its seed there (formatting happens then, outside the signal handler); a
-/// fatal signal writes the slots to stderr with `write(2)` (async-signal
-/// safe), then hands the signal to the handler that was there before
-/// (Swift's backtracer), which prints the stack.
-enum CrashBreadcrumb {
-    static let slotCount = 8
-    static let slotSize = 256
-    private nonisolated(unsafe) static let slots: UnsafeMutablePointer<UInt8> = {
-        let slots = UnsafeMutablePointer<UInt8>.allocate(capacity: slotCount * slotSize)
-        slots.initialize(repeating: 0, count: slotCount * slotSize)
-        return slots
-    }()
-    private nonisolated(unsafe) static let previous: UnsafeMutablePointer<sigaction> = {
-        let previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 32)
-        previous.initialize(repeating: sigaction(), count: 32)
-        return previous
-    }()
-    private static let signals: [Int32] = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE]
-    private static let installed: Bool = {
-        _ = slots
-        _ = previous
-        for signal in signals {
-            var action = sigaction()
-            #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = CrashBreadcrumb.handle
-            #else
-            action.__sigaction_u.__sa_handler = CrashBreadcrumb.handle
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
-            sigaction(signal, &action, previous + Int(signal))
-        }
-        return true
-    }()
-
-    /// Records `text` (cut to the slot) as what slot `slot` is running now.
-    static func set(_ slot: Int, _ text: String) {
-        _ = installed
-        let base = slots + (slot % slotCount) * slotSize
-        let bytes = Array(text.utf8.prefix(slotSize - 2)) + [UInt8(ascii: "\n"), 0]
-        for (offset, byte) in bytes.enumerated() { base[offset] = byte }
-    }
-
-    static func clear(_ slot: Int) {
-        slots[(slot % slotCount) * slotSize] = 0
-    }
-
-    private static let handle: @convention(c) (Int32) -> Void = { signal in
-        let header: StaticString = "\n*** fuzz case running when the process died (replay it with its seed):\n"
-        _ = write(2, header.utf8Start, header.utf8CodeUnitCount)
-        for slot in 0..<slotCount {
-            let base = slots + slot * slotSize
-            guard base[0] != 0 else { continue }
-            var length = 0
-            while length < slotSize, base[length] != 0 { length += 1 }
-            _ = write(2, base, length)
-        }
-        // Back to the previous handler; returning re-runs the faulting
-        // instruction, which now reaches it.
-        sigaction(signal, previous + Int(signal), nil)
-    }
-}

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Testing
 @testable import WharfMQTT
+import WharfTestSupport
 
 /// Seeded fuzzing of the codec (issue 12): random and mutated byte streams
 /// through `MQTTPacketParser` in both roles and both protocol versions, whole

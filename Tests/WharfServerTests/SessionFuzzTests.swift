@@ -5,6 +5,7 @@ import Testing
 import WharfCore
 import WharfMQTT
 @testable import WharfServer
+import WharfTestSupport
 
 /// Session-level fuzzing (issue 12): CONNECT (3.1, 3.1.1 and 5.0, random
 /// options), then a seeded mix of valid and invalid packets and raw bytes,
