@@ -27,7 +27,7 @@ import WharfTestSupport
 
     static let fixedFilters = [
         "#", "+", "+/+", "+/#", "/#", "+//+", "a/#", "a/+", "a/+/#", "a//b", "a/b", "$SYS/#", "$SYS/+", "$SYS", "+/$SYS",
-        "$x/+/#", "\u{E9}/#", "e\u{301}", "a$/#", "//", "/+", "a/b/c/#",
+        "$x/+/#", "\u{E9}/#", "e\u{301}", "a$/#", "//", "/+", "a/b/c/#", "+/a", "+/a/+/b", "+//b", "a/+/b/#",
     ]
 
     /// The split-based matcher `TopicMatcher` replaced, kept here as the
@@ -54,11 +54,13 @@ import WharfTestSupport
 
     /// Property: over random stores (with topics set, replaced and cleared)
     /// and random filters, the trie returns the brute-force scan's result,
-    /// each matching topic exactly once.
-    @Test(arguments: [1 as UInt64, 7, 42, 2024, 0xDEAD_BEEF])
-    func trieMatchesTheScan(seed: UInt64) {
+    /// each matching topic exactly once. `wideNode` 0 sends every `+/literal`
+    /// through the grandchild indexes (built on the first query, then kept
+    /// current by the updates between queries); 3 mixes both ways.
+    @Test(arguments: [1 as UInt64, 7, 42, 2024, 0xDEAD_BEEF], [32, 0, 3])
+    func trieMatchesTheScan(seed: UInt64, wideNode: Int) {
         var random = FuzzRandom(seed: seed)
-        var store = RetainedStore()
+        var store = RetainedStore(wideNode: wideNode)
         var live: [ExactString: Bool] = [:]
         for round in 0..<6 {
             for _ in 0..<150 {
@@ -73,7 +75,7 @@ import WharfTestSupport
             for filter in filters where TopicRules.isValidTopicFilter(filter) {
                 let expected = topics.filter { TopicMatcher.matches(filter: filter, topic: $0) }
                 let found = store.matching(filter: filter).map(\.topic)
-                #expect(Self.sortedBytes(found) == Self.sortedBytes(expected), "seed \(seed) round \(round) filter \(filter)")
+                #expect(Self.sortedBytes(found) == Self.sortedBytes(expected), "seed \(seed) wideNode \(wideNode) round \(round) filter \(filter)")
             }
         }
     }
@@ -154,6 +156,25 @@ import WharfTestSupport
         }
         #expect(store.count == 0)
         #expect(store.nodeCount == 0)
+    }
+
+    /// The grandchild indexes follow churn too: once every topic below an
+    /// indexed node is cleared, they list nothing (no stale nodes kept alive).
+    @Test func grandchildIndexesFollowChurn() {
+        var store = RetainedStore(wideNode: 0)
+        var random = FuzzRandom(seed: 11)
+        var topics: [String] = []
+        for index in 0..<600 {
+            let topic = "dev/\(index % 13)/\(Self.randomTopic(&random))/\(index % 7)"
+            topics.append(topic)
+            store.update(with: message(topic, "on", retain: true))
+            // Queries build the indexes as they go; updates must keep them current.
+            if index % 50 == 0 { _ = store.matching(filter: "dev/+/a/+/1") + store.matching(filter: "+/3/+/2") }
+        }
+        #expect(store.indexEntryCount > 0)
+        for topic in topics.shuffled(using: &random) { store.update(with: message(topic, "", retain: true)) }
+        #expect(store.count == 0 && store.nodeCount == 0)
+        #expect(store.indexEntryCount == 0)
     }
 
     /// Replacing a retained message keeps one entry and returns the new one.

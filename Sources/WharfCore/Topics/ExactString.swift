@@ -44,6 +44,8 @@ struct TopicLevel: Hashable, @unchecked Sendable {  // an immutable view into an
 
     static let singleLevelWildcard = TopicLevel(bytes: "+".utf8[...])
     static let multiLevelWildcard = TopicLevel(bytes: "#".utf8[...])
+
+    var isWildcard: Bool { self == .singleLevelWildcard || self == .multiLevelWildcard }
 }
 
 /// Byte equality, by memcmp where both sides are contiguous (native
