@@ -79,6 +79,12 @@ extension Broker {
         return opened
     }
 
+    /// True while `session` is the one the broker keeps for its client id:
+    /// false once it ended (no expiry, expired, or replaced by a clean start).
+    public func holds(_ session: Session) -> Bool {
+        sessions.withLock { $0[ExactString(session.clientId)] === session }
+    }
+
     /// The connection `owner` ended. A session with no expiry interval goes
     /// away with it; a persistent one stays, keeps its subscriptions and
     /// queues QoS 1/2, until its expiry interval (if finite) passes.

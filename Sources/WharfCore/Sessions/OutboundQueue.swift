@@ -249,6 +249,12 @@ public struct OutboundQueue: Sendable {
     /// The message in flight under `id`, if any.
     public func inflightMessage(_ id: UInt16) -> Message? { inflight[id]?.message }
 
+    /// The QoS and phase of the delivery in flight under `id`, if any: which
+    /// acknowledgement it is waiting for.
+    public func inflightState(_ id: UInt16) -> (qos: QoS, phase: InflightPhase)? {
+        inflight[id].map { ($0.qos, $0.phase) }
+    }
+
     /// The consumer group an in-flight message came from, if any.
     public func inflightGroup(_ id: UInt16) -> ConsumerGroup? { inflight[id]?.group }
 

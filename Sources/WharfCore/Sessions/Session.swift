@@ -347,6 +347,14 @@ public final class Session: Sendable {
         }
     }
 
+    /// What the delivery in flight under `id` is waiting for (the owner only).
+    public func inflightState(_ id: UInt16, from owner: any DeliveryTarget) -> (qos: QoS, phase: OutboundQueue.InflightPhase)? {
+        state.withLock { state in
+            guard state.owner === owner else { return nil }
+            return state.outbound.inflightState(id)
+        }
+    }
+
     /// A delivery that could not be written to the client (too large for it).
     public func abandon(_ id: UInt16, from owner: any DeliveryTarget) {
         state.withLock { state in

@@ -30,6 +30,9 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
     case invalidPropertyValue(property: UInt8, value: Int)
     case invalidReasonCode(UInt8, packet: String)
     case invalidRetainHandling
+    /// A SUBSCRIBE asking for QoS 3: 3.1.1 calls it malformed, 5.0 a
+    /// Protocol Error (section 3.8.3.1).
+    case invalidSubscriptionQoS
 
     /// MQTT 5.0 reason code: 0x81 malformed packet, 0x82 protocol error,
     /// 0x84 unsupported protocol version, 0x95 packet too large.
@@ -38,7 +41,7 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
         case .packetTooLarge: return 0x95
         case .unsupportedProtocolVersion: return 0x84
         case .clientOnlyPacket, .reservedPacketType, .duplicateProperty, .invalidPropertyValue, .invalidRetainHandling,
-            .emptySubscriptionList, .emptyUnsubscribeList:
+            .emptySubscriptionList, .emptyUnsubscribeList, .invalidSubscriptionQoS:
             // 5.0 sections 3.8.3 and 3.10.3: a SUBSCRIBE or UNSUBSCRIBE with
             // no filter is a Protocol Error.
             return 0x82
@@ -64,7 +67,7 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
         case .clientOnlyPacket: return "unexpected_packet"
         case .unknownProperty, .propertyNotAllowed, .duplicateProperty, .invalidPropertyValue: return "property"
         case .invalidReasonCode: return "reason_code"
-        case .invalidRetainHandling: return "subscription"
+        case .invalidRetainHandling, .invalidSubscriptionQoS: return "subscription"
         }
     }
 
@@ -98,6 +101,7 @@ public enum MQTTDecodeError: Error, Sendable, Hashable, CustomStringConvertible 
         case .invalidPropertyValue(let id, let value): return "property 0x\(String(id, radix: 16)) has the invalid value \(value)"
         case .invalidReasonCode(let code, let packet): return "reason code 0x\(String(code, radix: 16)) is not valid in \(packet)"
         case .invalidRetainHandling: return "retain handling 3 in subscription options"
+        case .invalidSubscriptionQoS: return "maximum QoS 3 in subscription options"
         }
     }
 }

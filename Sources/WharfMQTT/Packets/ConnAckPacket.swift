@@ -16,7 +16,8 @@ public struct ConnAckPacket: Sendable, Hashable {
     func encode(into buffer: inout ByteBuffer, version: ProtocolVersion) {
         let v5 = version == .v5
         FixedHeader.write(type: .connack, flags: 0, remainingLength: 2 + (v5 ? properties.wireSize : 0), into: &buffer)
-        buffer.writeInteger(UInt8(sessionPresent ? 1 : 0))
+        // 3.1 (MQIsdp) has no session present flag: its first byte is reserved.
+        buffer.writeInteger(UInt8(sessionPresent && version != .v3_1 ? 1 : 0))
         buffer.writeInteger(v5 ? returnCode.v5ReasonCode : returnCode.rawValue)
         if v5 { properties.write(into: &buffer) }
     }

@@ -52,7 +52,7 @@ public struct SubscribePacket: Sendable, Hashable {
             let filter = try body.readMQTTString("topic filter")
             let options = try body.readMQTTByte(v5 ? "subscription options" : "requested QoS")
             guard options & (v5 ? 0xC0 : 0xFC) == 0 else { throw .reservedSubscriptionOptionBits(options) }
-            guard let qos = QoS(rawValue: options & 0x03) else { throw .invalidQoS(options & 0x03) }
+            guard let qos = QoS(rawValue: options & 0x03) else { throw .invalidSubscriptionQoS }
             let retainHandling = (options >> 4) & 0x03
             guard retainHandling != 3 else { throw .invalidRetainHandling }
             subscriptions.append(Subscription(

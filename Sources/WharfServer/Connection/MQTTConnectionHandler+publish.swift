@@ -21,14 +21,18 @@ extension MQTTConnectionHandler {
             }
         case .puback(let ack):
             if ack.isFailure {
+                if wrongAcknowledgement(.puback, ack.packetId, session: session, context: context) { return }
                 // 5.0 negative acknowledgement: redelivered after a backoff.
                 if let done = session.reject(ack.packetId, from: deliveryTarget) { broker.rejected(done, by: session) }
             } else if let done = session.acknowledge(ack.packetId, from: deliveryTarget) {
                 acknowledged(done)
+            } else if wrongAcknowledgement(.puback, ack.packetId, session: session, context: context) {
+                return
             }
             drainAfterReadBatch = true
         case .pubrec(let ack):
             if ack.isFailure {
+                if wrongAcknowledgement(.pubrec, ack.packetId, session: session, context: context) { return }
                 // Ends the QoS 2 flow without PUBREL (5.0 section 4.3.3).
                 if let done = session.reject(ack.packetId, from: deliveryTarget) { broker.rejected(done, by: session) }
                 drainAfterReadBatch = true
@@ -38,6 +42,8 @@ extension MQTTConnectionHandler {
             // After PUBREC the message is the client's: a restart resends PUBREL, not PUBLISH.
             if let (message, group) = session.received(ack.packetId, from: deliveryTarget) {
                 broker.recordReceived(message, group: group, packetId: ack.packetId, session: session, into: &journal)
+            } else if wrongAcknowledgement(.pubrec, ack.packetId, session: session, context: context) {
+                return
             }
             writePacket(.pubrel(PublishAckPacket(packetId: ack.packetId)))
         case .pubrel(let ack):
@@ -46,14 +52,22 @@ extension MQTTConnectionHandler {
             let code = known || version != .v5 ? ReasonCode.success : ReasonCode.packetIdentifierNotFound
             writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId, reasonCode: code)))
         case .pubcomp(let ack):
-            if let done = session.completed(ack.packetId, from: deliveryTarget) { acknowledged(done) }
+            if let done = session.completed(ack.packetId, from: deliveryTarget) {
+                acknowledged(done)
+            } else if wrongAcknowledgement(.pubcomp, ack.packetId, session: session, context: context) {
+                return
+            }
             drainAfterReadBatch = true
         case .subscribe(let subscribe):
             handleSubscribe(subscribe, session: session, context: context)
         case .unsubscribe(let unsubscribe):
             let existed = broker.unsubscribe(session, filters: unsubscribe.filters)
             if session.storageQueue != 0 { journal.requireDurableReply() }
-            let codes = version == .v5 ? existed.map { $0 ? ReasonCode.success : ReasonCode.noSubscriptionExisted } : []
+            // 5.0: an invalid filter is 0x8F, as in SUBACK; a valid one never subscribed 0x11.
+            let codes = version == .v5
+                ? zip(unsubscribe.filters, existed).map { filter, was in
+                    was ? ReasonCode.success : Self.isValidFilter(filter) ? ReasonCode.noSubscriptionExisted : ReasonCode.topicFilterInvalid
+                } : []
             writePacket(.unsuback(UnsubAckPacket(packetId: unsubscribe.packetId, reasonCodes: codes)))
         case .pingreq:
             writePacket(.pingresp)
@@ -67,6 +81,37 @@ extension MQTTConnectionHandler {
             // The state machine and the decoder refuse these before here.
             close(context, because: .protocolError, "unexpected \(packet.type)")
         }
+    }
+
+    /// An acknowledgement of the wrong type for the delivery under its id
+    /// (PUBREC for QoS 1, PUBACK for QoS 2, PUBCOMP before PUBREC) is a
+    /// protocol violation: the connection is closed, in 5.0 with DISCONNECT
+    /// 0x82 (3.1.1 section 4.8, 5.0 section 4.13). Checked only when the ack
+    /// did not fit, so the usual path pays nothing. Returns true if it closed.
+    private func wrongAcknowledgement(_ type: PacketType, _ id: UInt16, session: Session, context: ChannelHandlerContext) -> Bool {
+        guard let deliveryTarget, let (qos, phase) = session.inflightState(id, from: deliveryTarget) else { return false }
+        let expected: String
+        switch (qos, phase) {
+        case (.atLeastOnce, _): expected = "PUBACK"
+        case (.exactlyOnce, .awaitingAck): expected = "PUBREC"
+        case (.exactlyOnce, .awaitingComplete): expected = "PUBCOMP"
+        default: return false
+        }
+        let fits: Bool
+        switch type {
+        case .puback: fits = qos == .atLeastOnce
+        case .pubrec: fits = qos == .exactlyOnce  // again after PUBREL is a resend: PUBREL goes back
+        case .pubcomp: fits = qos == .exactlyOnce && phase == .awaitingComplete
+        default: fits = true
+        }
+        guard !fits else { return false }
+        close(context, because: .protocolError, "\(type) for packet id \(id), a QoS \(qos.rawValue) delivery awaiting \(expected)")
+        return true
+    }
+
+    private static func isValidFilter(_ filter: String) -> Bool {
+        if case .success? = SharedSubscription.parse(filter) { return true }
+        return SharedSubscription.parse(filter) == nil && TopicRules.isValidTopicFilter(filter)
     }
 
     /// A PUBACK or PUBCOMP completed a delivery.

@@ -233,16 +233,23 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             broker.closeSession(session, owner: deliveryTarget)
         }
         if !disconnectedCleanly, let will {
-            if willDelay > 0, let session, session.isPersistent {
+            let sessionLives = session.map { $0.isPersistent && broker.holds($0) } ?? false
+            if version == .v5, sessionLives, session?.isOnline == true {
+                // A new connection resumed the session before the will delay
+                // passed, even a delay of 0: in a takeover it exists before
+                // this one closes [MQTT-3.1.3-9]. The client is alive there.
+                logger.debug("will cancelled: the session was resumed by a new connection")
+            } else if willDelay > 0, sessionLives, let session {
                 // 5.0 will delay: held back, and cancelled if the session is
-                // resumed first; a session already resumed by the connection
-                // that took it over means exactly that.
-                if !session.isOnline {
-                    logger.debug("will delayed", metadata: ["topic": "\(will.topic)", "seconds": "\(willDelay)"])
-                    broker.scheduleWill(will, for: session, delaySeconds: willDelay)
-                }
+                // resumed first.
+                logger.debug("will delayed", metadata: ["topic": "\(ReasonString.excerpt(will.topic))", "seconds": "\(willDelay)"])
+                broker.scheduleWill(will, for: session, delaySeconds: willDelay)
             } else {
-                logger.debug("publishing will", metadata: ["topic": "\(will.topic)"])
+                // No delay, or the session ended with this connection (a
+                // clean start took the client id over): the will is due now,
+                // "the Will Delay Interval has passed or the Session ends,
+                // whichever happens first" (5.0 section 3.1.3.2.2).
+                logger.debug("publishing will", metadata: ["topic": "\(ReasonString.excerpt(will.topic))"])
                 broker.publishWill(will)
             }
         }
