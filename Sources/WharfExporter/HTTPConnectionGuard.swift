@@ -46,7 +46,7 @@ final class HTTPConnectionGuard: ChannelInboundHandler {
         if event is HTTPRequestBytesArrived {
             connections.touch(context.channel)
             if case .waiting = state { beginRequest(context: context) }
-        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
             // Idleness in the middle of a request is the deadline's business.
             guard case .waiting = state else { return }
             counters.record(.idleConnectionClosed)

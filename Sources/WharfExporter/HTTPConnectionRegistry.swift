@@ -2,10 +2,11 @@ import NIOCore
 import Synchronization
 
 /// The listener's open connections, held to a capacity. When a new one would
-/// exceed it, the least recently active connection is closed to make room:
-/// idle or stalled sockets can then never lock scrapers (or /healthz) out, and
-/// a real scrape, which finishes within milliseconds of connecting, is the
-/// last thing to be picked.
+/// exceed it, the connection heard from least recently is closed to make
+/// room: idle or stalled sockets can then never lock scrapers (or /healthz)
+/// out. A scrape that just sent its request is among the last picked; one
+/// waiting between scrapes on a kept-alive connection may be picked, and
+/// simply reconnects.
 final class HTTPConnectionRegistry: Sendable {
     private struct Entry {
         let channel: any Channel

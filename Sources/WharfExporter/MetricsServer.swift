@@ -94,7 +94,9 @@ public final class MetricsServer: Sendable {
                 channel.closeFuture.whenComplete { _ in connections.remove(channel) }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
+                    // Reads and writes both count as activity: a slow client still
+                    // taking its answer in is not idle.
+                    try pipeline.addHandler(IdleStateHandler(allTimeout: limits.idleTimeout))
                     try pipeline.addHandler(HTTPRequestBytesObserver())
                     // No pipelining assistance: answers are written as soon as a
                     // request ends, so pipelined requests are answered in order

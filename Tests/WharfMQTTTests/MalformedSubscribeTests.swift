@@ -41,9 +41,11 @@ import Testing
         #expect(decodeError(frame(0x82, [0x00, 0x01] + field("a") + [0x01] + field("b") + [0x41])) == .reservedSubscriptionOptionBits(0x41))
     }
 
-    /// Requested QoS 3 is malformed (section 3.8.3.1).
+    /// Requested QoS 3 is malformed in 3.1.1 (section 3.8.3.1), a Protocol Error in 5.0.
     @Test func requestedQoS3() {
-        #expect(decodeError(frame(0x82, [0x00, 0x01] + field("a") + [0x03])) == .invalidQoS(3))
+        let error = decodeError(frame(0x82, [0x00, 0x01] + field("a") + [0x03]))
+        #expect(error == .invalidSubscriptionQoS)
+        #expect(error?.reasonCode == 0x82)
     }
 
     /// A filter without its requested-QoS byte is truncated.

@@ -17,12 +17,15 @@ import WharfMQTT
         broker = Broker(limits: BrokerLimits(), metrics: counters)
     }
 
-    private func channel(limiter: ConnectionLimiter = ConnectionLimiter(maximum: 10)) throws -> EmbeddedChannel {
+    private func channel(limiter: ConnectionLimiter = ConnectionLimiter(maximum: 10), retainedSliceNanos: UInt64? = nil) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: 1 << 20))))
         try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10), resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
-        try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, logger: Logger(label: "test")))
+        try pipeline.addHandler(MQTTConnectionHandler(
+            broker: broker, limiter: limiter,
+            retainedSliceNanos: retainedSliceNanos ?? MQTTConnectionHandler.defaultRetainedSliceNanos, logger: Logger(label: "test")
+        ))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -222,5 +225,54 @@ import WharfMQTT
             _ = try received(next)
             #expect(next.isActive, "room for max_connections clients")
         }
+    }
+
+    // MARK: Retained messages owed, delivered in slices
+
+    private func retain(_ topics: [String]) {
+        for topic in topics {
+            broker.publish(Message(topic: topic, payload: ByteBuffer(string: "r"), qos: .atLeastOnce, retain: true))
+        }
+    }
+
+    private func publishes(_ channel: EmbeddedChannel) throws -> [String] {
+        try received(channel).compactMap { if case .publish(let p) = $0.packet { return p.topic } else { return nil } }
+    }
+
+    /// With a slice of one filter, the first turn serves the first filter and
+    /// later turns the rest; an UNSUBSCRIBE in between ends what its filters
+    /// were owed (nothing more may be added for them, 3.10.4).
+    @Test func unsubscribeEndsWhatItsFiltersWereOwed() throws {
+        retain(["r/1", "r/2", "r/3"])
+        let channel = try channel(retainedSliceNanos: 0)
+        try connect(channel)
+        let filters = ["r/1", "r/2", "r/3"].map { SubscribePacket.Subscription(filter: $0, qos: .atMostOnce) }
+        try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: filters)))
+        channel.embeddedEventLoop.run()
+        #expect(try publishes(channel) == ["r/1"])
+        try send(channel, .unsubscribe(UnsubscribePacket(packetId: 2, filters: ["r/2", "r/3"])))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(try publishes(channel).isEmpty)
+    }
+
+    /// A persistent session whose connection ends with retained messages
+    /// still owed gets them in its queue, and its next connection receives them.
+    @Test func persistentSessionKeepsWhatItWasOwed() throws {
+        retain(["p/1", "p/2", "p/3"])
+        let first = try channel(retainedSliceNanos: 0)
+        var properties = MQTTProperties()
+        properties.append(.sessionExpiryInterval, .fourByteInteger(60))
+        try send(first, .connect(ConnectPacket(version: .v5, clientId: "owed", cleanSession: false, properties: properties)))
+        _ = try received(first)
+        let filters = ["p/1", "p/2", "p/3"].map { SubscribePacket.Subscription(filter: $0, qos: .atLeastOnce) }
+        try send(first, .subscribe(SubscribePacket(packetId: 1, subscriptions: filters)))
+        first.embeddedEventLoop.run()
+        #expect(try publishes(first) == ["p/1"])
+        _ = try first.close().wait()
+        let second = try channel()
+        try send(second, .connect(ConnectPacket(version: .v5, clientId: "owed", cleanSession: false, properties: properties)))
+        second.embeddedEventLoop.run()
+        let topics = try publishes(second)
+        #expect(topics.sorted() == ["p/1", "p/2", "p/3"], "p/1 again (unacknowledged), then what was owed")
     }
 }

@@ -13,7 +13,9 @@ import WharfMQTT
 public struct RetainedStore: Sendable {
     /// One topic level. Only reachable through one store's `root` (copied
     /// before any mutation when the store value is shared, see `unshare`),
-    /// and the broker touches its store only under the retained lock.
+    /// and the broker touches its store only under the retained lock. The
+    /// one change made through a non-mutating path, `grandchildren` filled in
+    /// by `matching`, relies on that lock too.
     final class Node: @unchecked Sendable {
         /// Keyed by byte slices of the topic that created each child.
         var children: [TopicLevel: Node] = [:]

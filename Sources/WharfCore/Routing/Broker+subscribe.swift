@@ -6,8 +6,8 @@ extension Broker {
     /// (an invalid filter gets 0x8F, which 3.1.1 clients see as 0x80).
     /// Retained messages matching each accepted filter are queued to the
     /// session with RETAIN set (3.1.1 section 3.3.1.3; 5.0 retain handling 1
-    /// only for a new subscription, 2 never), after the caller has had the
-    /// chance to write the SUBACK (they go through the session queue).
+    /// only for a new subscription, 2 never), all of them before this
+    /// returns; a connection uses the variant below, which leaves them owed.
     ///
     /// Limits (0x97 Quota exceeded, 0x80 for 3.1.1; the filter is not added
     /// and a subscription it would have replaced stays as it was): filters

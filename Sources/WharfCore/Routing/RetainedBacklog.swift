@@ -21,5 +21,14 @@ public struct RetainedBacklog: Sendable {
     public var count: Int { owed.count }
 
     mutating func append(_ entry: Owed) { owed.append(entry) }
+
+    /// Forgets what is owed to `filters`: they were unsubscribed (nothing more
+    /// may be added for them, 3.10.4) or subscribed again, which decides
+    /// their retained messages anew.
+    public mutating func remove(filters: some Sequence<String>) {
+        guard !owed.isEmpty else { return }
+        let gone = Set(filters.map(ExactString.init))
+        owed.removeAll { gone.contains(ExactString($0.filter)) }
+    }
     mutating func next() -> Owed? { owed.popFirst() }
 }

@@ -279,6 +279,9 @@ public final class Session: Sendable {
             let previous = state.owner
             state.owner = owner
             state.drainScheduled = false
+            // A pause measured on the previous owner's loop clock means
+            // nothing on the new one's: flow control starts afresh.
+            state.resetFlowControl()
             state.outbound.maxInflight = min(configuredMaxInflight, receiveMaximum ?? Int.max)
             window.store(state.outbound.maxInflight, ordering: .relaxed)
             deadLetters += state.outbound.resendPackets(into: &packets)

@@ -70,9 +70,12 @@ extension ByteBuffer {
         return writeInteger(UInt16(truncatingIfNeeded: bytes.readableBytes)) + writeBuffer(&bytes)
     }
 
-    /// Bytes `writeMQTTString` writes for `string`, length prefix included.
+    /// Bytes `writeMQTTString` writes for `string`, length prefix included
+    /// (for an over-long one, its cut at a scalar boundary).
     public static func mqttStringSize(_ string: String) -> Int {
-        2 + min(string.utf8.count, maxMQTTFieldLength)
+        let count = string.utf8.count
+        guard count > maxMQTTFieldLength else { return 2 + count }
+        return 2 + ReasonString.prefix(of: string, maxBytes: maxMQTTFieldLength).utf8.count
     }
 
     @discardableResult

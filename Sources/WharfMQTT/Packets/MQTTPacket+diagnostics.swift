@@ -15,15 +15,18 @@ extension MQTTProperties {
 }
 
 extension MQTTProperties {
-    /// A CONNACK's properties cut to what its client must know (the client
-    /// id the server assigned, the keep-alive it imposed), or nil if nothing
-    /// else was there. Without the rest a client assumes the defaults
-    /// (5.0 section 3.2.2.3): a last resort for a tiny Maximum Packet Size.
+    /// A CONNACK's properties cut to what its client must know to be served
+    /// (the client id the server assigned, the keep-alive it imposed, the
+    /// receive maximum and packet size it must not exceed), or nil if nothing
+    /// else was there. Without the rest (response information, topic alias
+    /// maximum, the "available" flags) a client assumes the defaults (5.0
+    /// section 3.2.2.3): a last resort for a tiny Maximum Packet Size.
     public var essentialForConnAck: MQTTProperties? {
-        let kept = entries.filter {
-            $0.identifier == PropertyIdentifier.assignedClientIdentifier.rawValue
-                || $0.identifier == PropertyIdentifier.serverKeepAlive.rawValue
-        }
+        let essential: Set<UInt8> = [
+            PropertyIdentifier.assignedClientIdentifier.rawValue, PropertyIdentifier.serverKeepAlive.rawValue,
+            PropertyIdentifier.receiveMaximum.rawValue, PropertyIdentifier.maximumPacketSize.rawValue,
+        ]
+        let kept = entries.filter { essential.contains($0.identifier) }
         return kept.count < entries.count ? MQTTProperties(kept) : nil
     }
 }

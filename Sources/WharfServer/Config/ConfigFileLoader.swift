@@ -121,7 +121,7 @@ public enum ConfigFileLoader {
             if let value = try reader.number(metrics, "metrics.request_timeout", in: 0.1...3_600) {
                 config.metricsLimits.requestReadTimeout = .milliseconds(Int64(value * 1000))
             }
-            if let value = try reader.number(metrics, "metrics.idle_timeout", in: 0.1...86_400) {
+            if let value = try reader.number(metrics, "metrics.idle_timeout", in: 1...86_400) {
                 config.metricsLimits.idleTimeout = .milliseconds(Int64(value * 1000))
             }
             if let value = try reader.int(metrics, "metrics.max_request_body_bytes", in: 0...(64 << 20)) {

@@ -1,6 +1,6 @@
 import Atomics
+import DequeModule
 import NIOCore
-import OrderedCollections
 import Synchronization
 
 /// Counts sockets against two limits: every event loop accepts connections.
@@ -22,9 +22,9 @@ final class ConnectionLimiter: Sendable {
     }
 
     private let connected = ManagedAtomic<Int>(0)
-    /// Pending sockets, oldest first. Small in normal use (sockets leave at
-    /// CONNECT, within a round trip); at most `maximumPending` under attack.
-    private let pending = Mutex(OrderedDictionary<ObjectIdentifier, any Channel>())
+    /// Pending sockets. Small in normal use (sockets leave at CONNECT, within
+    /// a round trip); at most `maximumPending` under attack.
+    private let pending = Mutex(PendingSockets())
     let maximum: Int
     let maximumPending: Int
 
@@ -38,9 +38,8 @@ final class ConnectionLimiter: Sendable {
     func admit(_ channel: any Channel) -> (slot: Slot, displaced: (any Channel)?) {
         let id = ObjectIdentifier(channel)
         let displaced: (any Channel)? = pending.withLock { pending in
-            var oldest: (any Channel)?
-            if pending.count >= maximumPending { oldest = pending.removeFirst().value }
-            pending[id] = channel
+            let oldest = pending.count >= maximumPending ? pending.removeOldest() : nil
+            pending.add(id, channel)
             return oldest
         }
         return (.pending(id), displaced)
@@ -58,11 +57,46 @@ final class ConnectionLimiter: Sendable {
     func release(_ slot: Slot) {
         switch slot {
         case .none: break
-        case .pending(let id): _ = pending.withLock { $0.removeValue(forKey: id) }
+        case .pending(let id): pending.withLock { $0.remove(id) }
         case .connected: connected.wrappingDecrement(ordering: .relaxed)
         }
     }
 
     /// Sockets waiting to send CONNECT now.
     var pendingCount: Int { pending.withLock { $0.count } }
+}
+
+/// Pending sockets in arrival order, with O(1) arrival, departure and
+/// eviction of the oldest (an ordered dictionary's removal shifts every
+/// entry after it, under a lock every loop takes). A departure leaves its
+/// arrival entry behind, skipped when met; the arrival queue is compacted
+/// when such entries outnumber the live ones.
+struct PendingSockets {
+    private var channels: [ObjectIdentifier: (arrival: UInt64, channel: any Channel)] = [:]
+    private var arrivals = Deque<(arrival: UInt64, id: ObjectIdentifier)>()
+    private var nextArrival: UInt64 = 0
+
+    var count: Int { channels.count }
+
+    mutating func add(_ id: ObjectIdentifier, _ channel: any Channel) {
+        nextArrival &+= 1
+        channels[id] = (nextArrival, channel)
+        arrivals.append((nextArrival, id))
+    }
+
+    mutating func remove(_ id: ObjectIdentifier) {
+        guard channels.removeValue(forKey: id) != nil else { return }
+        if arrivals.count > 2 * channels.count + 64 {
+            arrivals.removeAll { channels[$0.id]?.arrival != $0.arrival }
+        }
+    }
+
+    mutating func removeOldest() -> (any Channel)? {
+        while let (arrival, id) = arrivals.popFirst() {
+            guard let entry = channels[id], entry.arrival == arrival else { continue }
+            channels.removeValue(forKey: id)
+            return entry.channel
+        }
+        return nil
+    }
 }

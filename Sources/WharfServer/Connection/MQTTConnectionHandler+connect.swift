@@ -111,6 +111,11 @@ extension MQTTConnectionHandler {
             }
         }
         writePacket(.connack(ConnAckPacket(sessionPresent: opened.sessionPresent, returnCode: .accepted, properties: properties)))
+        // A CONNACK the client's maximum packet size could not take closed the connection.
+        guard !isClosing else {
+            packetScratch.removeAll(keepingCapacity: true)
+            return
+        }
         for packet in packetScratch { writeOutbound(packet) }
         packetScratch.removeAll(keepingCapacity: true)
         drainAfterReadBatch = true

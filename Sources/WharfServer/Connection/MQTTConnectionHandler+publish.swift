@@ -5,7 +5,7 @@ import WharfStorage
 
 extension MQTTConnectionHandler {
     /// Loop time one turn spends queueing retained messages for a SUBSCRIBE.
-    static let retainedSliceNanos: UInt64 = 2_000_000
+    static let defaultRetainedSliceNanos: UInt64 = 2_000_000
     /// The pause between slices, in which the loop serves its other sockets.
     static let retainedYield = TimeAmount.microseconds(500)
 
@@ -61,6 +61,7 @@ extension MQTTConnectionHandler {
         case .subscribe(let subscribe):
             handleSubscribe(subscribe, session: session, context: context)
         case .unsubscribe(let unsubscribe):
+            retainedBacklog.remove(filters: unsubscribe.filters)
             let existed = broker.unsubscribe(session, filters: unsubscribe.filters)
             if session.storageQueue != 0 { journal.requireDurableReply() }
             // 5.0: an invalid filter is 0x8F, as in SUBACK; a valid one never subscribed 0x11.
@@ -127,6 +128,7 @@ extension MQTTConnectionHandler {
             close(context, because: .protocolError, "no local set on shared subscription \(ReasonString.excerpt(shared.filter))")
             return
         }
+        retainedBacklog.remove(filters: subscribe.subscriptions.lazy.map(\.filter))
         let codes = broker.subscribe(
             session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier, retained: &retainedBacklog
         )
@@ -139,15 +141,17 @@ extension MQTTConnectionHandler {
         deliverRetainedSlice()
     }
 
-    /// Queues the retained messages new subscriptions are owed, for at most
-    /// `retainedSlice` of loop time; the rest waits for a later turn of the
-    /// loop, after other connections' work. A usual SUBSCRIBE is served
+    /// Queues the retained messages new subscriptions are owed, filter by
+    /// filter, until `retainedSliceNanos` of loop time have passed (one
+    /// filter's matches always go whole: the trie makes that what it
+    /// matches); the rest waits for a later turn of the loop, after other
+    /// connections' work. A usual SUBSCRIBE is served
     /// whole at once; one whose filters walk a large retained store (a `+`
     /// over thousands of topics, times a thousand filters) no longer holds
     /// the loop for seconds.
     func deliverRetainedSlice() {
         guard let session, let context, !isClosing, !retainedBacklog.isEmpty else { return }
-        broker.deliverRetained(&retainedBacklog, to: session, until: Clock.nowNanos() &+ Self.retainedSliceNanos)
+        broker.deliverRetained(&retainedBacklog, to: session, until: Clock.nowNanos() &+ retainedSliceNanos)
         guard !retainedBacklog.isEmpty, !retainedSliceScheduled else { return }
         retainedSliceScheduled = true
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)

@@ -86,14 +86,17 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// per turn of the loop (see `deliverRetainedSlice`).
     var retainedBacklog = RetainedBacklog()
     var retainedSliceScheduled = false
+    /// `defaultRetainedSliceNanos`; tests set 0 (one filter a turn).
+    let retainedSliceNanos: UInt64
     /// Closing, once the held output has gone out (a client taken over
     /// right after CONNECT still gets its CONNACK first).
     var closeWhenReleased = false
 
     init(
         broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), loopClocks: LoopClocks? = nil,
-        logger: Logger
+        retainedSliceNanos: UInt64 = MQTTConnectionHandler.defaultRetainedSliceNanos, logger: Logger
     ) {
+        self.retainedSliceNanos = retainedSliceNanos
         self.broker = broker
         self.limiter = limiter
         self.authenticator = authenticator
@@ -232,6 +235,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         if let session, let deliveryTarget {
             broker.closeSession(session, owner: deliveryTarget)
         }
+        if let session, !retainedBacklog.isEmpty {
+            // The retained messages new subscriptions were still owed belong
+            // to the session: a persistent one (offline now, or taken over)
+            // gets them in its queue, as if they had all gone in at SUBSCRIBE.
+            if session.isPersistent, broker.holds(session) { broker.deliverRetained(&retainedBacklog, to: session) }
+            retainedBacklog = RetainedBacklog()
+        }
         if !disconnectedCleanly, let will {
             let sessionLives = session.map { $0.isPersistent && broker.holds($0) } ?? false
             if version == .v5, sessionLives, session?.isOnline == true {
@@ -268,8 +278,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     /// Appends a control packet to the batch. A 5.0 client never gets one
     /// above its Maximum Packet Size (5.0 section 3.1.2.11.4): the reason
-    /// string and user properties are shed first, as the spec asks; a reply
-    /// still too large cannot be given, so the connection is closed.
+    /// string and user properties are shed first, as the spec asks; then a
+    /// CONNACK's optional properties (`essentialForConnAck`). A reply still
+    /// too large cannot be given, so the connection is closed (with DISCONNECT
+    /// 0x95 if that fits, and never before a CONNACK).
     func writePacket(_ packet: MQTTPacket) {
         let start = outbound.writerIndex
         packet.encode(into: &outbound, version: version)
