@@ -14,6 +14,7 @@ import pytest
 
 import rawmqtt as r3
 import rawmqtt5 as r
+from goodclient import metric
 from mqtt5clients import REFERENCE, broker5, broker5_factory, wharf_only  # noqa: F401 (fixtures)
 
 
@@ -134,10 +135,13 @@ def test_acknowledgement_of_the_wrong_type_is_a_protocol_error(broker5, uid, ver
     delivery = s.read_type(r.PUBLISH)
     assert delivery.qos == qos
     pid = struct.unpack("!H", delivery.body[2 + len(topic.encode()):4 + len(topic.encode())])[0]
+    closes_before = metric(broker5, "wharf_connections_closed_by_server_total", reason="protocol_error") or 0
     s.send(r3.ack(answer, pid))
     reason, _ = s.server_disconnect()
     assert reason == (r.PROTOCOL_ERROR if version == 5 else None)
     assert not any(x.type == r.PUBREL for x in s.seen), s.seen
+    # Counted with the other protocol errors.
+    assert metric(broker5, "wharf_connections_closed_by_server_total", reason="protocol_error") == closes_before + 1
     for c in (s, p):
         c.close()
 
