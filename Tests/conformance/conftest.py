@@ -36,10 +36,20 @@ DEFAULT_TEST_TIMEOUT = 90  # seconds; a test that hangs fails instead of stallin
 READY_LINE = re.compile(r"^wharf \S+ listening on (\S+):(\d+)")
 
 
+# Ports this process has handed out: the kernel may give the same free port
+# to two calls in a row (the probe socket is closed before the broker binds),
+# so a broker's MQTT and metrics ports could otherwise coincide.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,10 +12,20 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 WHARF = os.environ.get("WHARF_BIN", str(REPO / ".build" / "debug" / "wharf"))
 
 
+# Ports this process has handed out: the kernel may give the same free port
+# to two calls in a row (the probe socket is closed before the broker binds),
+# so a broker's MQTT and metrics ports could otherwise coincide.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class Broker:
@@ -35,6 +45,22 @@ class Broker:
 
 
 def start_broker(tmp_path: pathlib.Path, config: str | None = None, extra_args=()) -> Broker:
+    # A free port can still be taken by another process between the probe and
+    # the broker's bind; that is the test machine's race, not Wharf's, so try
+    # fresh ports a few times before calling it a failure.
+    for attempt in range(3):
+        try:
+            return _start_broker_once(tmp_path, config, extra_args)
+        except PortTaken:
+            if attempt == 2:
+                raise
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start_broker_once(tmp_path: pathlib.Path, config: str | None, extra_args) -> Broker:
     port, metrics_port = free_port(), free_port()
     args = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics_port),
             "--log-level", "debug", *extra_args]
@@ -54,7 +80,9 @@ def start_broker(tmp_path: pathlib.Path, config: str | None = None, extra_args=(
     if "listening on" not in line:
         proc.kill()
         proc.wait(timeout=5)
-        raise RuntimeError(f"wharf did not start: {line!r}\n{stderr_path.read_text()}")
+        log = stderr_path.read_text()
+        error = PortTaken if "Address already in use" in log else RuntimeError
+        raise error(f"wharf did not start: {line!r}\n{log}")
     return Broker(proc, port, metrics_port, stderr_path)
 
 
