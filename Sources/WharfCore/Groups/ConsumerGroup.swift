@@ -10,7 +10,13 @@ import WharfMQTT
 /// (a durable work queue), up to the queue limit.
 ///
 /// A member that goes offline hands back what it held and had not
-/// acknowledged; the group gives it to another member. Lock order: the
+/// acknowledged; the group gives it to another member.
+///
+/// Publishers are paced by the group's queue exactly as by a session's
+/// (`PublisherPacing`): while a member is online and the group makes
+/// progress, a publisher waits rather than overflow the group. Only a group
+/// with no member online, or whose online members all took nothing for a
+/// whole pause, drops what passes its limit (and counts it). Lock order: the
 /// group's lock may be held while a member session's lock is taken, never
 /// the other way round.
 public final class ConsumerGroup: Sendable {
@@ -52,9 +58,13 @@ public final class ConsumerGroup: Sendable {
         /// A refused message coming back, and the member that refused it:
         /// another member gets it first if one has room.
         var refusedBy: [ObjectIdentifier: ObjectIdentifier] = [:]
+        /// Publishers paused while the group is past its high-water mark.
+        var pacing: PublisherPacing
+        /// Members' progress, for `pacing`: a message taken or acknowledged.
+        var progress: Int { deliveredTotal &+ acknowledgedTotal }
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     let maxQueued: Int
     /// Called outside the lock: messages out of attempts, and expired ones.
     private let deadLetter: @Sendable ([(Message, attempts: Int)]) -> Void
@@ -71,6 +81,7 @@ public final class ConsumerGroup: Sendable {
         self.name = name
         self.filter = filter
         self.maxQueued = maxQueued == 0 ? Int.max : maxQueued
+        self.state = Mutex(State(pacing: PublisherPacing(maxQueued: self.maxQueued)))
         self.deadLetter = deadLetter
         self.expired = expired
     }
@@ -108,22 +119,68 @@ public final class ConsumerGroup: Sendable {
     /// Queues a message for the group (its policy's max_length applies to
     /// the group's waiting messages) and hands out what members can take.
     /// One lock for both: the publish path pays for the group once.
-    func enqueue(_ message: Message) -> OutboundQueue.EnqueueResult {
-        let (result, expiredCount): (OutboundQueue.EnqueueResult, Int) = state.withLock { state in
+    /// `publisher` is the connection it came from (nil: wills, recovery) and
+    /// `publisherSession` its session: `pausePublisher` is true when the
+    /// publisher must stop reading until the group drains.
+    func enqueue(
+        _ message: Message, publisher: (any DeliveryTarget)? = nil, publisherSession: Session? = nil
+    ) -> (result: OutboundQueue.EnqueueResult, pausePublisher: Bool) {
+        var pause = false
+        let (result, dispatched): (OutboundQueue.EnqueueResult, Dispatched) = state.withLock { state in
             var result = OutboundQueue.EnqueueResult.queued
             if let limit = message.maxQueueLength, state.ready.count >= limit {
-                guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return (.overLength, 0) }
+                guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return (.overLength, .none) }
                 state.attempts.removeValue(forKey: ObjectIdentifier(dropped))
                 state.lastDroppedStorageId = dropped.storageId
                 result = .queuedDroppingOldest
             }
-            guard state.ready.count < maxQueued else { return (.queueFull, 0) }
+            guard state.ready.count < maxQueued else { return (.queueFull, .none) }
             state.ready.append(message)
             state.enqueuedTotal += 1
-            return (result, dispatch(&state))
+            var dispatched = dispatch(&state)
+            if let publisher, state.ready.count >= state.pacing.highWaterMark, !state.pacing.suspended,
+                !state.members.contains(where: { $0.session === publisherSession })  // a member must keep reading its acks
+            {
+                let clocks = Self.onlineClocks(state.members)
+                if !clocks.isEmpty {  // with nobody online, nobody is held: the group queues, then drops and counts
+                    let paced = state.pacing.admitted(depth: state.ready.count, publisher: publisher, progress: state.progress) { clocks }
+                    pause = paced.pause
+                    dispatched.resume += paced.resume
+                }
+            }
+            return (result, dispatched)
         }
-        if expiredCount > 0 { expired(expiredCount) }
-        return result
+        dispatched.finish(expired)
+        return (result, pause)
+    }
+
+    /// What a dispatch leaves to do once the lock is released.
+    struct Dispatched: Sendable {
+        var expired = 0
+        var resume: [any DeliveryTarget] = []
+        static let none = Dispatched()
+
+        func finish(_ reportExpired: (Int) -> Void) {
+            if expired > 0 { reportExpired(expired) }
+            for publisher in resume { publisher.resumeReading() }
+        }
+    }
+
+    /// The loop clocks of the members online now, for `PublisherPacing`.
+    private static func onlineClocks(_ members: [Member]) -> [PublisherPacing.ConsumerClock] {
+        members.compactMap { member in
+            member.session.owner.map { PublisherPacing.ConsumerClock(consumer: ObjectIdentifier($0), loopNanos: $0.loopRunningNanos) }
+        }
+    }
+
+    /// A member's connection went: with no member online any more, nobody
+    /// is held for the group (it queues, then drops and counts).
+    func memberWentOffline() {
+        let resume: [any DeliveryTarget] = state.withLock { state in
+            guard !state.pacing.paused.isEmpty, !state.members.contains(where: { $0.session.isOnline }) else { return [] }
+            return state.pacing.reset()
+        }
+        for publisher in resume { publisher.resumeReading() }
     }
 
     /// The stored id of the message the last drop-oldest (max_length) dropped.
@@ -136,13 +193,20 @@ public final class ConsumerGroup: Sendable {
     /// when offline or full), so each message costs one session lock, not one
     /// per member.
     public func dispatch() {
-        let expiredCount = state.withLock { dispatch(&$0) }
-        if expiredCount > 0 { expired(expiredCount) }
+        state.withLock { dispatch(&$0) }.finish(expired)
     }
 
-    /// `dispatch` under the lock already held; returns how many waiting
-    /// messages had expired.
-    private func dispatch(_ state: inout State) -> Int {
+    /// `dispatch` under the lock already held: returns how many waiting
+    /// messages had expired, and the publishers to resume now that the
+    /// group drained to its low-water mark.
+    private func dispatch(_ state: inout State) -> Dispatched {
+        let expired = placeReady(&state)
+        return Dispatched(expired: expired, resume: state.pacing.drained(depth: state.ready.count))
+    }
+
+    /// Hands waiting messages to members until none is left or no member
+    /// has room; returns how many had expired.
+    private func placeReady(_ state: inout State) -> Int {
         var order: [Int] = []
         var expiredCount = 0
         var now: UInt64?

@@ -89,7 +89,8 @@ extension Broker {
             switch target.destination {
             case .group(let group):
                 outcome.matched += 1
-                let result = group.enqueue(message)
+                let (result, pause) = group.enqueue(message, publisher: publisher, publisherSession: publisherSession)
+                if pause { outcome.pausePublisher = true }
                 if storing, group.storageQueue != 0, message.qos != .atMostOnce, result == .queued || result == .queuedDroppingOldest {
                     if durableTargets == 0 { journal.beginMessage(storedForm(message, wallOffset: clockPair())) }
                     journal.addTarget(queue: group.storageQueue, qos: message.qos.rawValue, retain: false)

@@ -35,38 +35,13 @@ public final class Session: Sendable {
         var subscriptions: [ExactString: QoS] = [:]
         /// Inbound QoS 2 packet ids between PUBREC and PUBREL.
         var awaitingRelease = Set<UInt16>()
-        /// Publishers paused because this queue is above its high-water mark.
-        var pausedPublishers: [any DeliveryTarget] = []
-        /// When publishers were first paused for this queue (since it last
-        /// drained below its low-water mark).
-        var pausingSince: UInt64?
-        /// Counts the consumer's progress (messages taken, acknowledgements),
-        /// and its value when the current pause began: equal after a whole
-        /// pause means no progress. A count, so the ack path reads no clock.
+        /// Publishers paused while this (online) queue is past its high-water mark.
+        var pacing: PublisherPacing
+        /// Counts the consumer's progress (messages taken, acknowledgements)
+        /// for `pacing`: a count, so the ack path reads no clock.
         var progress = 0
-        var progressAtPause = 0
-        /// The owner's loop time (`DeliveryTarget.loopRunningNanos`) when the
-        /// current pause began: a consumer is judged only on time its loop
-        /// actually had, never for a stall inside the broker.
-        var loopTimeAtPause: UInt64 = 0
-        /// The consumer made no progress for `maxPauseNanos` while publishers
-        /// waited: it is stuck, so publishers are no longer held for it and
-        /// what overflows its queue is dropped and counted, until it drains.
-        var flowControlSuspended = false
         /// Consumer groups this session is a member of.
         var groups: [ObjectIdentifier: ConsumerGroup] = [:]
-
-        /// The queue drained (or went offline): flow control starts afresh.
-        mutating func resetFlowControl() {
-            pausingSince = nil
-            flowControlSuspended = false
-        }
-
-        /// Wakes every paused publisher (called outside the lock).
-        mutating func takePausedPublishers() -> [any DeliveryTarget] {
-            defer { pausedPublishers.removeAll() }
-            return pausedPublishers
-        }
     }
 
     private let state: Mutex<State>
@@ -74,15 +49,10 @@ public final class Session: Sendable {
     /// drain path checks it on every batch).
     private let groupCount = ManagedAtomic<Int>(0)
     private let latencyTrackers: Mutex<(deliver: LatencyTracker, acknowledge: LatencyTracker)>
-    /// Queue length at which publishers to an online session are paused, and
-    /// the length below which they resume (RabbitMQ-style flow control): a
-    /// fast publisher waits for a slower subscriber instead of overflowing
-    /// its queue. Offline sessions never pause anyone; they drop and count.
-    let highWaterMark: Int
-    let lowWaterMark: Int
     /// Longest a publisher is held for one queue without the consumer making
-    /// progress (the connection's pause timer uses the same bound).
-    public static let maxPauseNanos: UInt64 = 250_000_000
+    /// progress (the connection's pause timer uses the same bound). Offline
+    /// sessions never pause anyone; they drop and count.
+    public static let maxPauseNanos = PublisherPacing.maxPauseNanos
 
     /// `maxQueued` 0 means no limit, as `max_queued_messages 0` does in
     /// Mosquitto (memory is then the limit; not recommended).
@@ -96,11 +66,11 @@ public final class Session: Sendable {
         self.expiry = ManagedAtomic(expiryInterval ?? (isPersistent ? UInt32.max : 0))
         self.configuredMaxInflight = maxInflight
         self.window = ManagedAtomic(maxInflight)
-        self.state = Mutex(State(outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued)))
+        self.state = Mutex(State(
+            outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued), pacing: PublisherPacing(maxQueued: maxQueued)
+        ))
         let now = Clock.nowNanos()
         self.latencyTrackers = Mutex((LatencyTracker(now: now), LatencyTracker(now: now)))
-        self.highWaterMark = max(1, maxQueued - maxQueued / 4)  // 3/4, without overflow for "no limit"
-        self.lowWaterMark = maxQueued / 4
     }
 
     public enum EnqueueResult: Sendable, Hashable {
@@ -148,36 +118,12 @@ public final class Session: Sendable {
             let queued = result == .accepted || result == .acceptedDroppedOldest
             // Never pause a connection for its own queue: it must keep reading
             // the acknowledgements that drain it.
-            if state.outbound.queuedCount >= highWaterMark, let publisher, publisher !== owner,
-                !state.flowControlSuspended
-            {
-                let now = Clock.nowNanos()
-                if let since = state.pausingSince, now &- since >= Self.maxPauseNanos {
-                    if state.progress != state.progressAtPause {
-                        state.pausingSince = now  // slow but moving: keep pacing
-                        state.progressAtPause = state.progress
-                        state.loopTimeAtPause = owner.loopRunningNanos
-                    } else if owner.loopRunningNanos &- state.loopTimeAtPause >= Self.maxPauseNanos {
-                        // Stuck: its loop had the time and it took nothing.
-                        // Stop holding publishers for it.
-                        state.flowControlSuspended = true
-                        release = state.takePausedPublishers()
-                    }
-                    // Else its loop was held up (a heavy packet on another
-                    // connection of that loop, a GC-like pause): not its fault,
-                    // so publishers keep waiting rather than overflow its queue.
+            if let publisher, publisher !== owner {
+                let paced = state.pacing.admitted(depth: state.outbound.queuedCount, publisher: publisher, progress: state.progress) {
+                    [PublisherPacing.ConsumerClock(consumer: ObjectIdentifier(owner), loopNanos: owner.loopRunningNanos)]
                 }
-                if !state.flowControlSuspended {
-                    if state.pausingSince == nil {
-                        state.pausingSince = now
-                        state.progressAtPause = state.progress
-                        state.loopTimeAtPause = owner.loopRunningNanos
-                    }
-                    if !state.pausedPublishers.contains(where: { $0 === publisher }) {
-                        state.pausedPublishers.append(publisher)
-                    }
-                    if result == .accepted { result = .acceptedPausePublisher }
-                }
+                release = paced.resume
+                if paced.pause, result == .accepted { result = .acceptedPausePublisher }
             }
             // Only wake when something can go out now; with a full window the
             // acknowledgement path drains, so no hop per queued message.
@@ -259,9 +205,7 @@ public final class Session: Sendable {
             let before = packets.count
             let expired = state.outbound.nextPackets(into: &packets)
             if packets.count > before { state.progress &+= 1 }
-            guard state.outbound.queuedCount <= lowWaterMark else { return ([], expired) }
-            state.resetFlowControl()
-            return (state.takePausedPublishers(), expired)
+            return (state.pacing.drained(depth: state.outbound.queuedCount), expired)
         }
         for publisher in resume { publisher.resumeReading() }
         return expired
@@ -280,8 +224,9 @@ public final class Session: Sendable {
             state.owner = owner
             state.drainScheduled = false
             // A pause measured on the previous owner's loop clock means
-            // nothing on the new one's: flow control starts afresh.
-            state.resetFlowControl()
+            // nothing on the new one's: flow control starts afresh, the
+            // paused publishers still waiting for the queue to drain.
+            state.pacing.restartClock()
             state.outbound.maxInflight = min(configuredMaxInflight, receiveMaximum ?? Int.max)
             window.store(state.outbound.maxInflight, ordering: .relaxed)
             deadLetters += state.outbound.resendPackets(into: &packets)
@@ -297,16 +242,17 @@ public final class Session: Sendable {
     /// Forgets `owner` if it is still the live connection. Returns true if it was.
     @discardableResult
     public func detach(_ owner: any DeliveryTarget) -> Bool {
-        let (detached, resume, taken): (Bool, [any DeliveryTarget], [(ConsumerGroup, Message)]) = state.withLock { state in
-            guard state.owner === owner else { return (false, [], []) }
-            state.owner = nil
-            state.drainScheduled = false
-            state.resetFlowControl()
-            // Offline queues do not hold publishers back, nor group messages.
-            return (true, state.takePausedPublishers(), state.outbound.removeGroupMessages())
-        }
+        let (detached, resume, taken, groups): (Bool, [any DeliveryTarget], [(ConsumerGroup, Message)], [ConsumerGroup]) =
+            state.withLock { state in
+                guard state.owner === owner else { return (false, [], [], []) }
+                state.owner = nil
+                state.drainScheduled = false
+                // Offline queues do not hold publishers back, nor group messages.
+                return (true, state.pacing.reset(), state.outbound.removeGroupMessages(), Array(state.groups.values))
+            }
         for publisher in resume { publisher.resumeReading() }
         returnGroupMessages(taken)
+        for group in groups { group.memberWentOffline() }
         return detached
     }
 
@@ -314,7 +260,7 @@ public final class Session: Sendable {
     func detachAll() -> (any DeliveryTarget)? {
         let (owner, resume, taken) = state.withLock { state in
             defer { state.owner = nil }
-            return (state.owner, state.takePausedPublishers(), state.outbound.removeGroupMessages())
+            return (state.owner, state.pacing.reset(), state.outbound.removeGroupMessages())
         }
         for publisher in resume { publisher.resumeReading() }
         returnGroupMessages(taken)
