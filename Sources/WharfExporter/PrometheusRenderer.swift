@@ -65,6 +65,7 @@ public enum PrometheusRenderer {
         w.single("wharf_messages_dead_lettered_total", .counter, "Messages out of delivery attempts, sent to $DLQ/<topic>.", m.deadLetteredTotal)
         w.single("wharf_messages_nacked_total", .counter, "Deliveries refused by a consumer's negative acknowledgement (MQTT 5.0 reason code >= 0x80).", m.nackedTotal)
         w.single("wharf_messages_deduplicated_total", .counter, "Publishes not routed because their wharf-msg-id repeated one seen on the topic within the window.", m.deduplicatedTotal)
+        w.single("wharf_publisher_pauses_total", .counter, "Times flow control paused a publisher because a subscriber queue or consumer group was past its high-water mark.", m.publisherPausesTotal)
         labelled(&w, "wharf_messages_dropped_total", .counter, "Message copies not delivered, by reason.", "reason", m.droppedTotal)
         w.single("wharf_message_payload_received_bytes_total", .counter, "Payload bytes of messages received.", m.payloadBytesReceivedTotal)
         w.single("wharf_message_payload_delivered_bytes_total", .counter, "Payload bytes of message copies delivered.", m.payloadBytesDeliveredTotal)

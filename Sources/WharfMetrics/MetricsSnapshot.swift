@@ -170,6 +170,9 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         public var nackedTotal: Int
         /// Publishes not routed because their `wharf-msg-id` was a repeat.
         public var deduplicatedTotal: Int
+        /// Times flow control paused a publisher's connection because a
+        /// subscriber queue or consumer group was past its high-water mark.
+        public var publisherPausesTotal: Int
         /// Copies not delivered, by reason.
         public var droppedTotal: [String: Int]
         public var payloadBytesReceivedTotal: Int
@@ -178,8 +181,9 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         public init(
             receivedTotal: Int, deliveredTotal: Int, redeliveredTotal: Int, droppedTotal: [String: Int],
             payloadBytesReceivedTotal: Int, payloadBytesDeliveredTotal: Int, deadLetteredTotal: Int = 0,
-            nackedTotal: Int = 0, deduplicatedTotal: Int = 0
+            nackedTotal: Int = 0, deduplicatedTotal: Int = 0, publisherPausesTotal: Int = 0
         ) {
+            self.publisherPausesTotal = publisherPausesTotal
             self.deadLetteredTotal = deadLetteredTotal
             self.nackedTotal = nackedTotal
             self.deduplicatedTotal = deduplicatedTotal

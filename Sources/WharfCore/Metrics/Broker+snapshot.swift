@@ -66,7 +66,8 @@ extension Broker {
                 payloadBytesDeliveredTotal: counters.payloadBytesDelivered,
                 deadLetteredTotal: counters.messagesDeadLettered,
                 nackedTotal: counters.messagesNacked,
-                deduplicatedTotal: counters.messagesDeduplicated
+                deduplicatedTotal: counters.messagesDeduplicated,
+                publisherPausesTotal: counters.publisherPauses
             ),
             latency: .init(
                 publishToDeliver: self.latency.snapshot(.publishToDeliver, now: nowNanos),

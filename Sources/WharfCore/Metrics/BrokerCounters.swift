@@ -25,8 +25,9 @@ public final class BrokerCounters: BrokerMetrics {
         static let deadLettered = 10
         static let nacked = 11
         static let deduplicated = 12
+        static let publisherPauses = 13
         /// Indexed by packet type raw value (0...15).
-        static let packetsIn = 13
+        static let packetsIn = 14
         static let packetsOut = packetsIn + 16
         static let rejected = packetsOut + 16
         static let closedByServer = rejected + ConnectionRejectReason.allCases.count
@@ -139,6 +140,10 @@ public final class BrokerCounters: BrokerMetrics {
         shard.add(Slot.deduplicated)
     }
 
+    public func publisherPaused() {
+        shard.add(Slot.publisherPauses)
+    }
+
     public func malformedPacket(_ error: MQTTDecodeError) {
         shard.add(Slot.malformedPackets)
     }
@@ -175,6 +180,7 @@ public final class BrokerCounters: BrokerMetrics {
     public var messagesDeadLettered: Int { sum(Slot.deadLettered) }
     public var messagesNacked: Int { sum(Slot.nacked) }
     public var messagesDeduplicated: Int { sum(Slot.deduplicated) }
+    public var publisherPauses: Int { sum(Slot.publisherPauses) }
     public var bytesReceived: Int { sum(Slot.bytesIn) }
     public var bytesSent: Int { sum(Slot.bytesOut) }
 

@@ -86,6 +86,9 @@ public protocol BrokerMetrics: Sendable {
     func messageNacked()
     /// A publish repeated a `wharf-msg-id` seen on its topic within the window.
     func messageDeduplicated()
+    /// Flow control paused a publisher's connection (a subscriber queue or
+    /// consumer group past its high-water mark): once per pause.
+    func publisherPaused()
     func malformedPacket(_ error: MQTTDecodeError)
     /// A connection's packets, bytes and deliveries since its last flush.
     func record(_ batch: TrafficBatch)
@@ -108,6 +111,7 @@ public struct NoMetrics: BrokerMetrics {
     public func messageDeadLettered() {}
     public func messageNacked() {}
     public func messageDeduplicated() {}
+    public func publisherPaused() {}
     public func malformedPacket(_ error: MQTTDecodeError) {}
     public func record(_ batch: TrafficBatch) {}
 }

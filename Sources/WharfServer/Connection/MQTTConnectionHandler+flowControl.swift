@@ -15,6 +15,7 @@ extension MQTTConnectionHandler {
     func pauseReading() {
         guard let context, !readPaused else { return }
         readPaused = true
+        broker.metrics.publisherPaused()
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         pauseTimer = context.eventLoop.scheduleTask(in: Self.maxPause) {
