@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import WharfCore
 import WharfMQTT
@@ -143,5 +144,71 @@ import WharfMQTT
         _ = broker.subscribe(session, [.init(filter: "$share/g/t", qos: .atLeastOnce), .init(filter: "t", qos: .atLeastOnce)])
         broker.publish(message("t", "x"))
         #expect(drain(session, owner).count == 2)
+    }
+}
+
+/// Publisher flow control for consumer groups: the same pacing a session's
+/// queue has, so a healthy group never drops what its publishers sent.
+@Suite struct GroupFlowControlTests {
+    private let counters = BrokerCounters()
+
+    private func setUp() -> (broker: Broker, member: Session, owner: RecordingTarget, publisher: RecordingTarget) {
+        var limits = BrokerLimits()
+        limits.maxQueuedMessages = 8
+        limits.maxInflightMessages = 1
+        let broker = Broker(limits: limits, metrics: counters)
+        let owner = RecordingTarget()
+        var packets: [OutboundPacket] = []
+        // Persistent, so the group keeps queueing while the member is offline.
+        let member = broker.openSession(clientId: "m", cleanSession: false, owner: owner, resend: &packets).session
+        _ = broker.subscribe(member, [.init(filter: "$share/g/jobs", qos: .atLeastOnce)])
+        return (broker, member, owner, RecordingTarget())
+    }
+
+    private func publish(_ broker: Broker, _ publisher: RecordingTarget, count: Int) -> [Bool] {
+        var scratch: [RouteTarget] = []
+        return (0..<count).map { _ in broker.publish(message("jobs"), from: publisher, scratch: &scratch).pausePublisher }
+    }
+
+    /// Past 3/4 of max_queued_messages the publisher is paused; as the
+    /// member acknowledges and the group drains to 1/4 it resumes, and
+    /// nothing was dropped.
+    @Test func publisherPausedThenResumedAsMembersDrain() throws {
+        let (broker, member, owner, publisher) = setUp()
+        let paused = publish(broker, publisher, count: 8)  // 1 in flight, 7 waiting in the group
+        #expect(paused.contains(true), "paused at the high-water mark")
+        #expect(publisher.resumeCalls == 0)
+        for _ in 0..<8 {
+            var packets: [OutboundPacket] = []
+            member.takePackets(for: owner, into: &packets)
+            guard let id = packets.last?.packetId, let done = member.acknowledge(id, from: owner) else { break }
+            done.group?.acknowledged(done.message)
+        }
+        #expect(publisher.resumeCalls >= 1, "resumed once the group drained")
+        #expect(counters.drops(.queueFull) == 0)
+    }
+
+    /// With no member online nobody is held: the group queues up to
+    /// max_queued_messages and then drops (counted), and a publisher paused
+    /// while the last member was online is released when it goes.
+    @Test func noMemberOnlineHoldsNobody() {
+        let (broker, member, owner, publisher) = setUp()
+        #expect(publish(broker, publisher, count: 8).contains(true))
+        member.detach(owner)
+        #expect(publisher.resumeCalls == 1, "released when the last member went")
+        #expect(!publish(broker, publisher, count: 4).contains(true), "an offline group holds nobody")
+        #expect(counters.drops(.queueFull) == 4, "7 waiting + the 1 it held came back = full: all 4 overflow")
+    }
+
+    /// A member that takes nothing for a whole pause (its loop having had
+    /// the time) is stuck: the publisher is released and the overflow dropped.
+    @Test func stuckMembersReleaseThePublisher() {
+        let (broker, _, _, publisher) = setUp()
+        #expect(publish(broker, publisher, count: 8).contains(true))
+        Thread.sleep(forTimeInterval: Double(Session.maxPauseNanos) / 1e9 + 0.05)
+        let after = publish(broker, publisher, count: 3)
+        #expect(!after.contains(true))
+        #expect(publisher.resumeCalls == 1)
+        #expect(counters.drops(.queueFull) == 2, "1 in flight + 7 waiting, 3 more: 1 fits, 2 overflow")
     }
 }

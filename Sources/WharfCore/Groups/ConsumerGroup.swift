@@ -141,9 +141,13 @@ public final class ConsumerGroup: Sendable {
             if let publisher, state.ready.count >= state.pacing.highWaterMark, !state.pacing.suspended,
                 !state.members.contains(where: { $0.session === publisherSession })  // a member must keep reading its acks
             {
-                let clocks = Self.onlineClocks(state.members)
-                if !clocks.isEmpty {  // with nobody online, nobody is held: the group queues, then drops and counts
-                    let paced = state.pacing.admitted(depth: state.ready.count, publisher: publisher, progress: state.progress) { clocks }
+                // With nobody online, nobody is held: the group queues, then drops and counts.
+                // The clocks are read only when a pause begins or has run its course.
+                if state.members.contains(where: { $0.session.isOnline }) {
+                    let members = state.members
+                    let paced = state.pacing.admitted(depth: state.ready.count, publisher: publisher, progress: state.progress) {
+                        Self.onlineClocks(members)
+                    }
                     pause = paced.pause
                     dispatched.resume += paced.resume
                 }
