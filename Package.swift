@@ -3,6 +3,13 @@ import PackageDescription
 
 // Dependencies point one way: WharfMQTT (codec, protocol vocabulary) <- WharfCore
 // (routing, sessions; no sockets) <- WharfServer (NIO listeners) <- `wharf` (CLI).
+
+// The message path's modules drop the runtime exclusivity checks in release
+// builds: each access to a class's stored property there went through
+// swift_beginAccess and a thread-local access set, ~30 a message and ~10% of
+// the instructions of a QoS 0 publish (docs/performance.md). Debug builds,
+// which every test runs, keep the checks, so a violation still traps there.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 let package = Package(
     name: "Wharf",
     platforms: [.macOS(.v15)],
@@ -33,7 +40,8 @@ let package = Package(
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // CRC-32C with the CPU's instruction (see crc32c.c for why this is C).
         .target(name: "CWharfCRC32C"),
@@ -52,7 +60,8 @@ let package = Package(
             name: "WharfMQTT",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // NIO listeners, connection handlers, configuration and lifecycle.
         .target(
@@ -70,7 +79,8 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // Prometheus text renderer and the HTTP listener for /metrics and /api/v1/snapshot.
         .target(

@@ -166,8 +166,8 @@ import WharfMQTT
     }
 
     private func publish(_ broker: Broker, _ publisher: RecordingTarget, count: Int) -> [Bool] {
-        var scratch: [RouteTarget] = []
-        return (0..<count).map { _ in broker.publish(message("jobs"), from: publisher, scratch: &scratch).pausePublisher }
+        var routes = RouteCache()
+        return (0..<count).map { _ in broker.publish(message("jobs"), from: publisher, routes: &routes).pausePublisher }
     }
 
     /// Past 3/4 of max_queued_messages the publisher is paused; as the

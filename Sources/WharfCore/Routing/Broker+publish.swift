@@ -34,22 +34,22 @@ extension Broker {
     @discardableResult
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
-        counted: Bool = false, scratch: inout [RouteTarget]
+        counted: Bool = false, routes: inout RouteCache
     ) -> PublishOutcome {
         var journal = StorageBatch(capacity: 0)
         defer { if !journal.isEmpty { storage?.submit(&journal) } }
-        return publish(published, from: publisher, session: publisherSession, counted: counted, scratch: &scratch, journal: &journal)
+        return publish(published, from: publisher, session: publisherSession, counted: counted, routes: &routes, journal: &journal)
     }
 
     @discardableResult
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
-        counted: Bool = false, scratch: inout [RouteTarget], journal: inout StorageBatch
+        counted: Bool = false, routes: inout RouteCache, journal: inout StorageBatch
     ) -> PublishOutcome {
         if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
         // A matching policy gives the message its TTL and attempt limit.
         let message = policies.policy(for: published.topic).map { published.applying($0) } ?? published
-        guard message.topic.topicLevelCount <= limits.maxTopicLevels else {
+        guard routes.isLast(message.topic) || message.topic.topicLevelCount <= limits.maxTopicLevels else {
             metrics.messageDropped(.topicTooDeep, count: 1)
             return PublishOutcome()
         }
@@ -77,14 +77,13 @@ extension Broker {
             }
             for dropped in droppedStored { journal.remove(queue: dropped.queue, message: dropped.message) }
         }
-        scratch.removeAll(keepingCapacity: true)
-        tree.withLock { $0.match(topic: message.topic, into: &scratch) }
+        tree.withLock { $0.match(topic: message.topic, cache: &routes) }
         var outcome = PublishOutcome()
-        if scratch.isEmpty {
+        if routes.targets.isEmpty {
             metrics.messageDropped(.noSubscriber, count: 1)
             return outcome
         }
-        for target in scratch {
+        for target in routes.targets {
             let session: Session
             switch target.destination {
             case .group(let group):
@@ -154,8 +153,6 @@ extension Broker {
                 metrics.messageDropped(.maxLength, count: 1)
             }
         }
-        // Release session references promptly; capacity is kept.
-        scratch.removeAll(keepingCapacity: true)
         return outcome
     }
 
@@ -184,9 +181,9 @@ extension Broker {
         var journal = StorageBatch(capacity: 0)
         for (message, attempts) in messages {
             metrics.messageDeadLettered()
-            var scratch: [RouteTarget] = []
+            var routes = RouteCache()
             let letter = message.deadLetter(attempts: attempts, storageId: newStorageId(qos: message.qos, retain: false))
-            publish(letter, counted: true, scratch: &scratch, journal: &journal)
+            publish(letter, counted: true, routes: &routes, journal: &journal)
             if queue != 0, message.storageId != 0 { journal.remove(queue: queue, message: message.storageId) }
         }
         if !journal.isEmpty { storage?.submit(&journal) }
@@ -195,7 +192,7 @@ extension Broker {
     /// Convenience for callers without a connection (wills, tests): no flow control.
     @discardableResult
     public func publish(_ message: Message) -> Int {
-        var scratch: [RouteTarget] = []
-        return publish(message, scratch: &scratch).queued
+        var routes = RouteCache()
+        return publish(message, routes: &routes).queued
     }
 }

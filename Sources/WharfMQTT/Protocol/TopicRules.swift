@@ -5,6 +5,12 @@ public enum TopicRules {
     /// A topic name is at least one character and contains no wildcard.
     public static func isValidTopicName(_ topic: String) -> Bool {
         guard !topic.isEmpty else { return false }
+        // On the contiguous bytes (native strings): iterating the UTF-8 view
+        // cost ~30 instructions a byte on every PUBLISH.
+        let checked: Bool? = topic.utf8.withContiguousStorageIfAvailable { bytes in
+            !bytes.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }
+        }
+        if let checked { return checked }
         for byte in topic.utf8 where byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") {
             return false
         }

@@ -57,7 +57,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var deferredPublishes = Deque<PublishPacket>()
     /// Reused per drain and per publish: no allocation per message.
     var packetScratch: [OutboundPacket] = []
-    var routeScratch: [RouteTarget] = []
+    /// The route of this connection's last published topic (see `RouteCache`).
+    var routes = RouteCache()
     /// Publish times of the messages written and acknowledged in this batch;
     /// recorded as latency once per flush, under one lock.
     var deliveredPublishTimes: [UInt64] = []
@@ -232,6 +233,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         // What the last packets wrote (acknowledgements, routed messages) is kept,
         // though nobody is left to answer.
         if let storage = broker.storage, !journal.isEmpty { storage.submit(&journal) }
+        routes.clear()  // lets go of the sessions it matched
         if let session, let deliveryTarget {
             broker.closeSession(session, owner: deliveryTarget)
         }
