@@ -20,7 +20,7 @@ import WharfMQTT
     private func channel(maxConnections: Int = 10, authenticator: Authenticator = Authenticator()) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: 1024))))
+        try pipeline.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1024)))
         try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10), resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
         try pipeline.addHandler(MQTTConnectionHandler(
             broker: broker, limiter: ConnectionLimiter(maximum: maxConnections), authenticator: authenticator,

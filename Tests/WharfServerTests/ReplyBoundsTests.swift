@@ -20,7 +20,7 @@ import WharfMQTT
     private func channel(limiter: ConnectionLimiter = ConnectionLimiter(maximum: 10), retainedSliceNanos: UInt64? = nil) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: 1 << 20))))
+        try pipeline.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1 << 20)))
         try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10), resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
         try pipeline.addHandler(MQTTConnectionHandler(
             broker: broker, limiter: limiter,

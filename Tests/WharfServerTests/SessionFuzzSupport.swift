@@ -118,7 +118,7 @@ final class FuzzConnection {
         channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         let serverParser = MQTTPacketParser(maxPacketSize: broker.limits.maxPacketSize)
-        try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: serverParser)))
+        try pipeline.addHandler(MQTTPacketReader(parser: serverParser))
         try pipeline.addHandler(KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
         try pipeline.addHandler(MQTTConnectionHandler(broker: broker, limiter: limiter, authenticator: authenticator, logger: silentLogger))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

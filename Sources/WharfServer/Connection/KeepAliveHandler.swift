@@ -13,8 +13,8 @@ import WharfMQTT
 /// `EmbeddedEventLoop`'s virtual time. One timer per connection, re-armed
 /// lazily: a read only stores a timestamp.
 final class KeepAliveHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = InboundPacket
-    typealias InboundOut = InboundPacket
+    typealias InboundIn = InboundPacketBatch
+    typealias InboundOut = InboundPacketBatch
 
     /// Fired down the pipeline when the connection has been silent too long.
     struct Expired: Sendable {}

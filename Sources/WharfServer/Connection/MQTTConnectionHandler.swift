@@ -12,7 +12,7 @@ import WharfStorage
 /// are appended to one outbound buffer and flushed once per read batch (or
 /// once per delivery drain outside a read), not once per packet.
 final class MQTTConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = InboundPacket
+    typealias InboundIn = InboundPacketBatch
     typealias OutboundOut = ByteBuffer
 
     /// Payloads above this are written as their own buffer instead of being
@@ -134,8 +134,15 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
+    /// The packets of one read, handled in order (see `MQTTPacketReader`).
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let inbound = unwrapInboundIn(data)
+        let batch = unwrapInboundIn(data)
+        for inbound in batch.packets {
+            receive(inbound, context: context)
+        }
+    }
+
+    private func receive(_ inbound: InboundPacket, context: ChannelHandlerContext) {
         traffic.received(inbound.packet.type, bytes: inbound.wireSize)
         readBatchActive = true
         let action: ConnectionStateMachine.Action

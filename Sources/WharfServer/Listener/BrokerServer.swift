@@ -145,7 +145,7 @@ public final class BrokerServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(ByteToMessageHandler(MQTTPacketDecoder(parser: MQTTPacketParser(maxPacketSize: maxPacketSize))))
+                    try pipeline.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: maxPacketSize)))
                     try pipeline.addHandler(KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: Self.keepAliveHandlerName)
                     try pipeline.addHandler(MQTTConnectionHandler(
                         broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, logger: logger
