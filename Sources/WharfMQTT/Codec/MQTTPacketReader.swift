@@ -30,6 +30,8 @@ public final class MQTTPacketReader: ChannelInboundHandler, RemovableChannelHand
     /// Bytes of a packet not yet whole.
     private var pending: ByteBuffer?
     private var failed = false
+    /// The batch array, reused: it is unique again once the batch is handled.
+    private var scratch: [InboundPacket] = []
     /// Read position past which the pending buffer is compacted.
     private static let reclaimThreshold = 4096
 
@@ -45,7 +47,12 @@ public final class MQTTPacketReader: ChannelInboundHandler, RemovableChannelHand
             waiting.writeBuffer(&buffer)
             buffer = waiting
         }
-        var packets: [InboundPacket] = []
+        var packets = scratch
+        scratch = []
+        defer {
+            packets.removeAll(keepingCapacity: true)
+            scratch = packets
+        }
         var failure: MQTTDecodeError?
         do {
             while let packet = try parser.parse(&buffer) {

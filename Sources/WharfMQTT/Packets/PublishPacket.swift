@@ -98,6 +98,9 @@ public struct PublishPacket: Sendable, Hashable {
             payloadLength: payloadLength
         )
         let flags = (dup ? 0x08 : 0) | (qos.rawValue << 1) | (retain ? 0x01 : 0)
+        if writeHeaderAtOnce(topic: topic, flags: flags, remaining: remaining, qos: qos, packetId: packetId, properties: properties, into: &buffer) {
+            return
+        }
         FixedHeader.write(type: .publish, flags: flags, remainingLength: remaining, into: &buffer)
         buffer.writeMQTTString(topic)
         if qos != .atMostOnce { buffer.writeInteger(packetId ?? 0) }
@@ -105,5 +108,60 @@ public struct PublishPacket: Sendable, Hashable {
             buffer.writeVariableByteInteger(properties.readableBytes)
             buffer.writeImmutableBuffer(properties)
         }
+    }
+
+    /// The usual header (a topic in contiguous memory within the field
+    /// limit) in one reservation of `buffer` and plain stores: each
+    /// `ByteBuffer` write call checks capacity and uniqueness, and the
+    /// field-by-field path made four of them per delivery. False: use that path.
+    @usableFromInline
+    static func writeHeaderAtOnce(
+        topic: String, flags: UInt8, remaining: Int, qos: QoS, packetId: UInt16?, properties: ByteBuffer?,
+        into buffer: inout ByteBuffer
+    ) -> Bool {
+        let topicLength = topic.utf8.count
+        guard topicLength <= ByteBuffer.maxMQTTFieldLength, remaining <= ByteBuffer.maxVariableByteInteger else { return false }
+        let propertyLength = properties?.readableBytes ?? 0
+        var size = 1 + ByteBuffer.variableByteIntegerSize(remaining) + 2 + topicLength + (qos == .atMostOnce ? 0 : 2)
+        if properties != nil { size += ByteBuffer.variableByteIntegerSize(propertyLength) + propertyLength }
+        let written: Int? = topic.utf8.withContiguousStorageIfAvailable { topicBytes in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                var index = 0
+                func put(_ byte: UInt8) {
+                    out[index] = byte
+                    index += 1
+                }
+                func putVariable(_ value: Int) {
+                    var value = value
+                    repeat {
+                        let low = UInt8(truncatingIfNeeded: value & 0x7F)
+                        value >>= 7
+                        put(value > 0 ? low | 0x80 : low)
+                    } while value > 0
+                }
+                put(PacketType.publish.rawValue << 4 | flags)
+                putVariable(remaining)
+                put(UInt8(truncatingIfNeeded: topicLength >> 8))
+                put(UInt8(truncatingIfNeeded: topicLength))
+                if topicLength > 0 {
+                    (out.baseAddress! + index).copyMemory(from: topicBytes.baseAddress!, byteCount: topicLength)
+                    index += topicLength
+                }
+                if qos != .atMostOnce {
+                    let id = packetId ?? 0
+                    put(UInt8(truncatingIfNeeded: id >> 8))
+                    put(UInt8(truncatingIfNeeded: id))
+                }
+                if let properties {
+                    putVariable(propertyLength)
+                    properties.withUnsafeReadableBytes { bytes in
+                        if !bytes.isEmpty { (out.baseAddress! + index).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                    }
+                    index += propertyLength
+                }
+                return index
+            }
+        }
+        return written != nil
     }
 }
