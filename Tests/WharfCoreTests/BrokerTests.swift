@@ -139,4 +139,33 @@ import WharfMQTT
         session.takePackets(for: owner, into: &packets)
         #expect(packets.count == 5)
     }
+
+    /// A connection's cached route follows the tree: a subscription made
+    /// (or dropped) after a topic was routed applies to its next publish.
+    @Test func routeCacheFollowsSubscriptionChanges() {
+        let counters = BrokerCounters()
+        let broker = Broker(metrics: counters)
+        var routes = RouteCache()
+        let (s, t, _) = connect(broker, "sub")
+        #expect(broker.publish(message("a/b", "1", qos: .atMostOnce), routes: &routes).matched == 0)
+        _ = broker.subscribe(s, [.init(filter: "a/+", qos: .atMostOnce)])
+        #expect(broker.publish(message("a/b", "2", qos: .atMostOnce), routes: &routes).matched == 1)
+        #expect(take(s, t).compactMap(\.payloadString) == ["2"])
+        _ = broker.unsubscribe(s, filters: ["a/+"])
+        #expect(broker.publish(message("a/b", "3", qos: .atMostOnce), routes: &routes).matched == 0)
+        #expect(take(s, t).isEmpty)
+        #expect(counters.drops(.noSubscriber) == 2)
+    }
+
+    /// The cache is keyed by the topic's bytes: another topic is matched afresh.
+    @Test func routeCacheIsPerTopic() {
+        let broker = Broker()
+        var routes = RouteCache()
+        let (s, t, _) = connect(broker, "sub")
+        _ = broker.subscribe(s, [.init(filter: "a/b", qos: .atMostOnce)])
+        #expect(broker.publish(message("a/b", "1", qos: .atMostOnce), routes: &routes).matched == 1)
+        #expect(broker.publish(message("a/c", "2", qos: .atMostOnce), routes: &routes).matched == 0)
+        #expect(broker.publish(message("a/b", "3", qos: .atMostOnce), routes: &routes).matched == 1)
+        #expect(take(s, t).compactMap(\.payloadString) == ["1", "3"])
+    }
 }

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 // Wire primitives shared by every packet: two-byte integers, length-prefixed
@@ -45,6 +52,20 @@ extension ByteBuffer {
         case .containsNull: throw .nullCharacterInString
         case .invalid: throw .invalidUTF8
         }
+    }
+
+    /// `known` if the next length-prefixed string is exactly its bytes (and
+    /// not empty): the reader moves past it. Otherwise nil and nothing read.
+    mutating func readMQTTString(ifEqualTo known: String) -> String? {
+        guard !known.isEmpty, let length = getInteger(at: readerIndex, as: UInt16.self),
+            Int(length) == known.utf8.count, readableBytes >= 2 + Int(length)
+        else { return nil }
+        let same: Bool? = known.utf8.withContiguousStorageIfAvailable { knownBytes in
+            withUnsafeReadableBytes { raw in memcmp(raw.baseAddress! + 2, knownBytes.baseAddress!, knownBytes.count) == 0 }
+        }
+        guard same == true else { return nil }
+        moveReaderIndex(forwardBy: 2 + Int(length))
+        return known
     }
 
     /// Length-prefixed binary data (will payload, password), as a slice.

@@ -13,6 +13,10 @@ public struct MQTTPacketParser: Sendable {
     public var asClient: Bool
     /// Wire size of the packet most recently returned by `parse`.
     public private(set) var lastPacketSize = 0
+    /// The topic of the last PUBLISH: a client publishing to the same topic
+    /// again gets this string back (no allocation, no UTF-8 or wildcard
+    /// check: it passed them), see `PublishPacket.decode`.
+    private var lastTopic = ""
 
     public init(maxPacketSize: Int = ByteBuffer.maxVariableByteInteger + 5, version: ProtocolVersion = .v3_1_1, asClient: Bool = false) {
         self.maxPacketSize = maxPacketSize
@@ -36,7 +40,9 @@ public struct MQTTPacketParser: Sendable {
         guard buffer.readableBytes >= total else { return nil }
         buffer.moveReaderIndex(forwardBy: 1 + lengthBytes)
         var body = buffer.readSlice(length: remaining)!
-        let packet = try MQTTPacket.decode(type: type, flags: first & 0x0F, body: &body, version: version, asClient: asClient)
+        let packet = try MQTTPacket.decode(
+            type: type, flags: first & 0x0F, body: &body, version: version, asClient: asClient, lastTopic: &lastTopic
+        )
         if case .connect(let connect) = packet { version = connect.version }
         lastPacketSize = total
         return packet

@@ -67,7 +67,8 @@ public enum MQTTPacket: Sendable, Hashable {
         flags: UInt8,
         body: inout ByteBuffer,
         version: ProtocolVersion,
-        asClient: Bool = false
+        asClient: Bool = false,
+        lastTopic: inout String
     ) throws(MQTTDecodeError) -> MQTTPacket {
         if type != .publish && flags != type.requiredFlags {
             throw .invalidFixedHeaderFlags(packetType: type.rawValue, flags: flags)
@@ -75,7 +76,8 @@ public enum MQTTPacket: Sendable, Hashable {
         let packet: MQTTPacket
         switch type {
         case .connect: packet = .connect(try ConnectPacket.decode(&body))
-        case .publish: packet = .publish(try PublishPacket.decode(flags: flags, body: &body, version: version, asClient: asClient))
+        case .publish:
+            packet = .publish(try PublishPacket.decode(flags: flags, body: &body, version: version, asClient: asClient, lastTopic: &lastTopic))
         case .puback: packet = .puback(try PublishAckPacket.decode(&body, version: version))
         case .pubrec: packet = .pubrec(try PublishAckPacket.decode(&body, version: version))
         case .pubrel: packet = .pubrel(try PublishAckPacket.decode(&body, version: version))

@@ -27,18 +27,26 @@ public struct PublishPacket: Sendable, Hashable {
     /// The topic alias (5.0), if the sender set one.
     public var topicAlias: UInt16? { properties.integer(.topicAlias).map { UInt16($0) } }
 
+    /// `lastTopic` is the topic this stream's previous PUBLISH carried: the
+    /// same bytes again yield that string; a new valid topic replaces it.
     static func decode(
-        flags: UInt8, body: inout ByteBuffer, version: ProtocolVersion, asClient: Bool = false
+        flags: UInt8, body: inout ByteBuffer, version: ProtocolVersion, asClient: Bool = false, lastTopic: inout String
     ) throws(MQTTDecodeError) -> PublishPacket {
         let qosBits = (flags >> 1) & 0x03
         guard let qos = QoS(rawValue: qosBits) else { throw .invalidQoS(qosBits) }
         let dup = flags & 0x08 != 0
         // 3.1.1 section 3.3.1.1: DUP must be 0 for QoS 0.
         if qos == .atMostOnce && dup { throw .invalidFixedHeaderFlags(packetType: PacketType.publish.rawValue, flags: flags) }
-        let topic = try body.readMQTTString("topic name")
-        // 5.0: an empty topic name stands for a topic alias (checked by the
-        // connection, which holds the alias table).
-        guard TopicRules.isValidTopicName(topic) || (version == .v5 && topic.isEmpty) else { throw .invalidTopicName(topic) }
+        let topic: String
+        if let repeated = body.readMQTTString(ifEqualTo: lastTopic) {
+            topic = repeated
+        } else {
+            topic = try body.readMQTTString("topic name")
+            // 5.0: an empty topic name stands for a topic alias (checked by the
+            // connection, which holds the alias table).
+            guard TopicRules.isValidTopicName(topic) || (version == .v5 && topic.isEmpty) else { throw .invalidTopicName(topic) }
+            if !topic.isEmpty { lastTopic = topic }
+        }
         var packetId: UInt16?
         if qos != .atMostOnce {
             let id = try body.readMQTTUInt16("packet identifier")
