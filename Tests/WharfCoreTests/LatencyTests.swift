@@ -11,7 +11,9 @@ import WharfMQTT
         var histogram = LatencyHistogram()
         for nanos: UInt64 in [50_000, 100_000, 100_001, 2_000_000, 400_000_000_000] { histogram.record(nanos: nanos) }
         let buckets = histogram.cumulativeBuckets
-        #expect(buckets.first == LatencyBucket(le: 0.0001, count: 2), "a value equal to the bound is in it (le)")
+        #expect(buckets.first == LatencyBucket(le: 0.00001, count: 0), "the finest bound is 10 us")
+        #expect(buckets.first { $0.le == 0.00005 }?.count == 1, "a value equal to the bound is in it (le)")
+        #expect(buckets.first { $0.le == 0.0001 }?.count == 2)
         #expect(buckets.first { $0.le == 0.00025 }?.count == 3)
         #expect(buckets.first { $0.le == 0.0025 }?.count == 4)
         #expect(buckets.first { $0.le == 300 }?.count == 4)

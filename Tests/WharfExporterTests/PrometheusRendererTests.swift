@@ -88,6 +88,8 @@ import WharfMetrics
         let lines = self.lines
         for expected in [
             "# TYPE wharf_message_delivery_latency_seconds histogram",
+            "wharf_message_delivery_latency_seconds_bucket{le=\"1e-05\"} 0",
+            "wharf_message_delivery_latency_seconds_bucket{le=\"5e-05\"} 0",
             "wharf_message_delivery_latency_seconds_bucket{le=\"0.0001\"} 0",
             "wharf_message_delivery_latency_seconds_bucket{le=\"0.00025\"} 1",
             "wharf_message_delivery_latency_seconds_bucket{le=\"0.001\"} 2",
@@ -220,6 +222,9 @@ import WharfMetrics
             "wharf_storage_write_errors_total 2",
             "# HELP wharf_storage_fsync_duration_seconds Time each fsync of the log took.",
             "# TYPE wharf_storage_fsync_duration_seconds histogram",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"1e-05\"} 0",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"2.5e-05\"} 0",
+            "wharf_storage_fsync_duration_seconds_bucket{le=\"5e-05\"} 0",
             "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0001\"} 0",
             "wharf_storage_fsync_duration_seconds_bucket{le=\"0.00025\"} 0",
             "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0005\"} 1",

@@ -122,7 +122,7 @@ struct GlobalLatency: Sendable {
     }
 
     mutating func record(_ publishedAt: [UInt64], now: UInt64) {
-        for start in publishedAt { total.record(nanos: now > start ? now - start : 0) }
+        total.record(startedAt: publishedAt, now: now)
         recent.update(now: now) { window in
             for start in publishedAt { window.record(nanos: now > start ? now - start : 0) }
         }

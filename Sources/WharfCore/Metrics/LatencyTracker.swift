@@ -22,13 +22,13 @@ public struct LatencyTracker: Sendable {
     /// Records a batch: the window is checked for rotation once.
     public mutating func record(since publishedTimes: [UInt64], now: UInt64) {
         guard !publishedTimes.isEmpty else { return }
+        var added: UInt64 = 0
         recent.update(now: now) { window in
-            for publishedAt in publishedTimes {
-                let nanos = now > publishedAt ? now - publishedAt : 0
-                window.record(nanos: nanos)
-                sumNanos &+= nanos
-            }
+            let before = window.sumNanos
+            window.record(startedAt: publishedTimes, now: now)
+            added = window.sumNanos &- before
         }
+        sumNanos &+= added
         count += publishedTimes.count
     }
 

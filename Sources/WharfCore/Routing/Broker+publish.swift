@@ -49,7 +49,8 @@ extension Broker {
         if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
         // A matching policy gives the message its TTL and attempt limit.
         let message = policies.policy(for: published.topic).map { published.applying($0) } ?? published
-        guard routes.isLast(message.topic) || message.topic.topicLevelCount <= limits.maxTopicLevels else {
+        let repeatedTopic = routes.isLast(message.topic)
+        guard repeatedTopic || message.topic.topicLevelCount <= limits.maxTopicLevels else {
             metrics.messageDropped(.topicTooDeep, count: 1)
             return PublishOutcome()
         }
@@ -77,7 +78,7 @@ extension Broker {
             }
             for dropped in droppedStored { journal.remove(queue: dropped.queue, message: dropped.message) }
         }
-        tree.withLock { $0.match(topic: message.topic, cache: &routes) }
+        tree.withLock { $0.match(topic: message.topic, repeatedTopic: repeatedTopic, cache: &routes) }
         var outcome = PublishOutcome()
         if routes.targets.isEmpty {
             metrics.messageDropped(.noSubscriber, count: 1)

@@ -17,9 +17,10 @@ public struct RouteCache: Sendable {
 
     public init() {}
 
-    /// Whether `topic` may take the cached route, with the tree at `generation`.
-    func hits(_ topic: String, generation: UInt64) -> Bool {
-        valid && generation == self.generation && sameUTF8(topic, self.topic)
+    /// Whether the cached route holds for a topic `isLast` said was the last
+    /// one routed, with the tree at `generation`.
+    func hits(repeatedTopic: Bool, generation: UInt64) -> Bool {
+        repeatedTopic && valid && generation == self.generation
     }
 
     /// Whether `topic` is the one last routed (so its checks passed then).

@@ -148,9 +148,10 @@ public struct SubscriptionTree: Sendable {
     /// Appends every subscription matching `topic` to `targets`, one entry per
     /// session with the highest QoS among its matching filters (3.1.1 section 3.3.5).
     /// `topic`'s targets into `cache.targets`, from the cache when it holds
-    /// this topic's route at the current generation.
-    func match(topic: String, cache: inout RouteCache) {
-        if cache.hits(topic, generation: generation) { return }
+    /// this topic's route at the current generation. `repeatedTopic`:
+    /// `cache.isLast(topic)`, which the caller already knows.
+    func match(topic: String, repeatedTopic: Bool, cache: inout RouteCache) {
+        if cache.hits(repeatedTopic: repeatedTopic, generation: generation) { return }
         cache.targets.removeAll(keepingCapacity: true)
         match(topic: topic, into: &cache.targets)
         cache.topic = topic
