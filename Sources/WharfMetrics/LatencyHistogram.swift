@@ -4,7 +4,7 @@
 ///
 /// Quantiles from it are interpolated inside a bucket, as Prometheus's
 /// `histogram_quantile` does, and never exceed the largest value recorded.
-/// The broker-wide figures use HdrHistogram for exact quantiles instead; this
+/// The broker-wide figures use `LogLinearHistogram` (within 1%) instead; this
 /// type is for the per-queue ones, where 1,000 queues must stay small.
 public struct LatencyHistogram: Sendable, Equatable {
     /// Upper bounds in seconds: 10 us to 5 min, roughly 1-2.5-5 per decade.

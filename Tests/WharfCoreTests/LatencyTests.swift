@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
-import WharfCore
+@testable import WharfCore
 @testable import WharfMetrics
 import WharfMQTT
 
@@ -116,5 +116,48 @@ import WharfMQTT
         #expect(snapshot.buckets?.first { $0.le == 0.001 }?.count == 99)
         #expect(recorder.snapshot(.publishToAcknowledge, now: 200_000_000).count == 0)
         #expect(recorder.snapshot(.publishToAcknowledge, now: 200_000_000).p99 == nil)
+    }
+}
+
+/// `LogLinearHistogram`: every value within 1% of its bucket's top, and
+/// quantiles that agree with the exact ones to that precision.
+@Suite struct LogLinearHistogramTests {
+    /// Slots are contiguous and ordered: each value lands in a slot whose
+    /// top is at or above it and within 1% of it.
+    @Test func slotsHoldTheirValues() {
+        var values: [UInt64] = Array(0...2_000)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 { values.append(UInt64.random(in: 0...LogLinearHistogram.highestMicros, using: &generator)) }
+        var previous = (value: UInt64(0), slot: 0)
+        for value in values.sorted() {
+            let slot = LogLinearHistogram.index(micros: value)
+            #expect(slot >= previous.slot && slot < LogLinearHistogram.slotCount)
+            let top = LogLinearHistogram.highestMicros(inSlot: slot)
+            #expect(top >= value)
+            #expect(Double(top - value) <= max(1, Double(value) * 0.01))
+            previous = (value, slot)
+        }
+    }
+
+    /// Quantiles of a known spread match the sorted values to within 1%.
+    @Test func quantilesMatchExactOnes() throws {
+        var histogram = LogLinearHistogram()
+        var values: [UInt64] = []
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<50_000 { values.append(UInt64.random(in: 5...200_000, using: &generator)) }
+        let now: UInt64 = 1_000_000_000_000
+        histogram.record(startedAt: values.map { now - $0 * 1000 }, now: now)
+        #expect(histogram.totalCount == 50_000)
+        let sorted = values.sorted()
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            let exact = Double(sorted[Int((q * Double(sorted.count)).rounded(.up)) - 1])
+            let found = Double(try #require(histogram.valueAtQuantile(q)))
+            #expect(abs(found - exact) <= exact * 0.01 + 1, "q \(q): \(found) vs \(exact)")
+        }
+        var merged = LogLinearHistogram()
+        merged.add(histogram)
+        merged.add(histogram)
+        #expect(merged.totalCount == 100_000 && merged.valueAtQuantile(0.5) == histogram.valueAtQuantile(0.5))
+        #expect(LogLinearHistogram().valueAtQuantile(0.5) == nil)
     }
 }

@@ -1,4 +1,3 @@
-import Histogram
 import Synchronization
 import WharfMetrics
 
@@ -8,7 +7,7 @@ import WharfMetrics
 /// its own mutex: connections record a whole batch under one uncontended
 /// lock, and a snapshot merges the shards. Totals (count, sum, the
 /// Prometheus buckets) never go down as connections and sessions come and go.
-/// Quantiles come from HdrHistogram (2 significant digits, 1 us to 1 h) over
+/// Quantiles come from a `LogLinearHistogram` (2 significant digits, 1 us to 1 h) over
 /// the recent window, so they are exact to 1% rather than interpolated.
 public final class LatencyRecorder: Sendable {
     public enum Kind: Sendable {
@@ -84,31 +83,36 @@ public final class LatencyRecorder: Sendable {
     }
 }
 
-/// HdrHistogram in microseconds, as a distribution `RecentWindow` can rotate.
+/// Log-linear counts in microseconds (see `LogLinearHistogram`), as a
+/// distribution `RecentWindow` can rotate.
 struct PreciseDistribution: MergeableDistribution {
-    /// One hour; longer values are recorded as one hour (the max still shows it).
-    static let highestMicros: UInt64 = 3_600_000_000
-    var histogram = Histogram<UInt64>(
-        lowestDiscernibleValue: 1, highestTrackableValue: highestMicros, numberOfSignificantValueDigits: .two
-    )
+    var histogram = LogLinearHistogram()
     var maxNanos: UInt64 = 0
 
     func emptied() -> PreciseDistribution { PreciseDistribution() }
 
     mutating func add(_ other: PreciseDistribution) {
-        if other.histogram.totalCount > 0 { histogram.add(other.histogram) }
+        histogram.add(other.histogram)
         maxNanos = max(maxNanos, other.maxNanos)
     }
 
     mutating func record(nanos: UInt64) {
-        histogram.record(min(Self.highestMicros, nanos / 1000))
+        histogram.record(micros: nanos / 1000)
         if nanos > maxNanos { maxNanos = nanos }
     }
 
+    mutating func record(startedAt starts: [UInt64], now: UInt64) {
+        histogram.record(startedAt: starts, now: now)
+        // The oldest start is the largest value; starts come in publish order
+        // only per publisher, so look at all of them (a compare each).
+        var oldest = UInt64.max
+        for start in starts where start < oldest { oldest = start }
+        if now > oldest, now &- oldest > maxNanos { maxNanos = now &- oldest }
+    }
+
     func quantileSeconds(_ q: Double) -> Double? {
-        guard histogram.totalCount > 0 else { return nil }
-        let seconds = Double(histogram.valueAtPercentile(q * 100)) / 1e6
-        return min(seconds, Double(maxNanos) / 1e9)
+        guard let micros = histogram.valueAtQuantile(q) else { return nil }
+        return min(Double(micros) / 1e6, Double(maxNanos) / 1e9)
     }
 }
 
@@ -123,8 +127,6 @@ struct GlobalLatency: Sendable {
 
     mutating func record(_ publishedAt: [UInt64], now: UInt64) {
         total.record(startedAt: publishedAt, now: now)
-        recent.update(now: now) { window in
-            for start in publishedAt { window.record(nanos: now > start ? now - start : 0) }
-        }
+        recent.update(now: now) { window in window.record(startedAt: publishedAt, now: now) }
     }
 }

@@ -87,15 +87,10 @@ public func sameUTF8(_ lhs: String, _ rhs: String) -> Bool {
 
 @inline(__always)
 private func sameRepresentation(_ lhs: String, _ rhs: String) -> Bool {
-    var left = lhs
-    var right = rhs
-    return withUnsafeBytes(of: &left) { l in
-        withUnsafeBytes(of: &right) { r in
-            l.count == 16 && r.count == 16
-                && l.loadUnaligned(as: UInt64.self) == r.loadUnaligned(as: UInt64.self)
-                && l.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == r.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-        }
-    }
+    // A bit copy of the two words (no retain): equal words, same string.
+    let left = unsafeBitCast(lhs, to: (UInt64, UInt64).self)
+    let right = unsafeBitCast(rhs, to: (UInt64, UInt64).self)
+    return left == right
 }
 
 private func hashUTF8(_ bytes: Substring.UTF8View, into hasher: inout Hasher) {
