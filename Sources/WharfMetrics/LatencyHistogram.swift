@@ -38,6 +38,51 @@ public struct LatencyHistogram: Sendable, Equatable {
         if nanos > maxNanos { maxNanos = nanos }
     }
 
+    /// Records values through unsafe pointers for the duration of `body`,
+    /// so a caller can count each value here and elsewhere in one loop.
+    public mutating func withBatchRecorder<R>(_ body: (inout BatchRecorder) -> R) -> R {
+        var sum = sumNanos
+        var largest = maxNanos
+        var recorded = 0
+        let result = counts.withUnsafeMutableBufferPointer { counts in
+            Self.boundsNanos.withUnsafeBufferPointer { bounds in
+                Self.byBitLength.withUnsafeBufferPointer { byLength in
+                    var recorder = BatchRecorder(counts: counts, bounds: bounds, byLength: byLength)
+                    defer {
+                        sum &+= recorder.sum
+                        largest = max(largest, recorder.largest)
+                        recorded = recorder.recorded
+                    }
+                    return body(&recorder)
+                }
+            }
+        }
+        count += recorded
+        sumNanos = sum
+        maxNanos = largest
+        return result
+    }
+
+    /// See `withBatchRecorder`.
+    public struct BatchRecorder {
+        let counts: UnsafeMutableBufferPointer<Int>
+        let bounds: UnsafeBufferPointer<UInt64>
+        let byLength: UnsafeBufferPointer<Int>
+        var sum: UInt64 = 0
+        var largest: UInt64 = 0
+        var recorded = 0
+
+        @inline(__always)
+        public mutating func record(nanos: UInt64) {
+            let candidate = byLength[64 - nanos.leadingZeroBitCount]
+            let index = candidate < bounds.count && nanos > bounds[candidate] ? candidate + 1 : candidate
+            counts[index] &+= 1
+            sum &+= nanos
+            if nanos > largest { largest = nanos }
+            recorded &+= 1
+        }
+    }
+
     /// Records `now - start` for each start, in one pass over the counts
     /// (one uniqueness check and one lookup of the bucket tables per batch,
     /// not per value: the per-value `record` was most of what metrics cost

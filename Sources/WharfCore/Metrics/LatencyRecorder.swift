@@ -125,8 +125,30 @@ struct GlobalLatency: Sendable {
         recent = RecentWindow(PreciseDistribution(), periodNanos: LatencyWindow.periodNanos, now: now)
     }
 
+    /// One pass: each value is computed once, then counted in the totals'
+    /// bucket and the window's slot (two passes cost ~25 instructions a
+    /// value more, on every delivery and acknowledgement).
     mutating func record(_ publishedAt: [UInt64], now: UInt64) {
-        total.record(startedAt: publishedAt, now: now)
-        recent.update(now: now) { window in window.record(startedAt: publishedAt, now: now) }
+        guard !publishedAt.isEmpty else { return }
+        Self.record(publishedAt, now: now, total: &total, recent: &recent)
+    }
+
+    private static func record(
+        _ publishedAt: [UInt64], now: UInt64, total: inout LatencyHistogram, recent: inout RecentWindow<PreciseDistribution>
+    ) {
+        recent.update(now: now) { window in
+            var largest: UInt64 = 0
+            total.withBatchRecorder { totals in
+                window.histogram.withBatchRecorder { slots in
+                    for start in publishedAt {
+                        let nanos = now > start ? now &- start : 0
+                        totals.record(nanos: nanos)
+                        slots.record(nanos: nanos)
+                        if nanos > largest { largest = nanos }
+                    }
+                }
+            }
+            if largest > window.maxNanos { window.maxNanos = largest }
+        }
     }
 }

@@ -48,6 +48,29 @@ struct LogLinearHistogram: Sendable, Equatable {
         totalCount &+= UInt64(starts.count)
     }
 
+    /// Counts values through a raw pointer for the duration of `body`.
+    mutating func withBatchRecorder<R>(_ body: (inout BatchRecorder) -> R) -> R {
+        var recorded: UInt64 = 0
+        let result = counts.withUnsafeMutableBufferPointer { counts in
+            var recorder = BatchRecorder(counts: counts)
+            defer { recorded = recorder.recorded }
+            return body(&recorder)
+        }
+        totalCount &+= recorded
+        return result
+    }
+
+    struct BatchRecorder {
+        let counts: UnsafeMutableBufferPointer<UInt64>
+        var recorded: UInt64 = 0
+
+        @inline(__always)
+        mutating func record(nanos: UInt64) {
+            counts[LogLinearHistogram.index(micros: min(LogLinearHistogram.highestMicros, nanos / 1000))] &+= 1
+            recorded &+= 1
+        }
+    }
+
     mutating func record(micros: UInt64) {
         counts[Self.index(micros: min(Self.highestMicros, micros))] &+= 1
         totalCount &+= 1

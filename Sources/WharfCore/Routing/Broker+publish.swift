@@ -44,12 +44,13 @@ extension Broker {
     @discardableResult
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
-        counted: Bool = false, routes: inout RouteCache, journal: inout StorageBatch
+        counted: Bool = false, routes: inout RouteCache, repeatedTopic known: Bool? = nil, journal: inout StorageBatch
     ) -> PublishOutcome {
         if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
         // A matching policy gives the message its TTL and attempt limit.
         let message = policies.policy(for: published.topic).map { published.applying($0) } ?? published
-        let repeatedTopic = routes.isLast(message.topic)
+        // `known`: the caller already asked `routes.isLast` for this topic.
+        let repeatedTopic = known ?? routes.isLast(message.topic)
         guard repeatedTopic || message.topic.topicLevelCount <= limits.maxTopicLevels else {
             metrics.messageDropped(.topicTooDeep, count: 1)
             return PublishOutcome()

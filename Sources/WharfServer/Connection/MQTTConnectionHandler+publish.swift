@@ -211,8 +211,10 @@ extension MQTTConnectionHandler {
     func handlePublish(_ received: PublishPacket, session: Session) {
         var publish = received
         if version == .v5, !resolveTopic(&publish) { return }
-        // (A topic this connection just routed passed this check then.)
-        if !routes.isLast(publish.topic), publish.topic.topicLevelCount > broker.limits.maxTopicLevels {
+        // The topic this connection routed last (checked then, routed by the
+        // cached route, counted in the same per-topic entry).
+        let repeatedTopic = routes.isLast(publish.topic)
+        if !repeatedTopic, publish.topic.topicLevelCount > broker.limits.maxTopicLevels {
             broker.metrics.messageDropped(.topicTooDeep, count: 1)
             if let context {
                 // Well formed, but past this server's limit: 0x90 (5.0 section 3.3.2.1).
@@ -277,11 +279,12 @@ extension MQTTConnectionHandler {
             storageId: broker.newStorageId(qos: publish.qos, retain: publish.retain)
         )
         let outcome = broker.publish(
-            message, from: deliveryTarget, session: session, counted: true, routes: &routes, journal: &journal
+            message, from: deliveryTarget, session: session, counted: true, routes: &routes, repeatedTopic: repeatedTopic,
+            journal: &journal
         )
         traffic.published(payloadBytes: publish.payload.readableBytes)
         if broker.recordsDetail {
-            countPublished(topic: publish.topic, payload: publish.payload)
+            countPublished(topic: publish.topic, payload: publish.payload, repeated: repeatedTopic)
         }
         var code = ReasonCode.success
         if outcome.rejectedOverLength > 0 && outcome.queued == 0 {
@@ -325,17 +328,28 @@ extension MQTTConnectionHandler {
 
     /// Counts a publish for the per-topic figures; a run of publishes to one
     /// topic (the common case) becomes one entry, so the table sees one
-    /// lookup per topic per batch.
+    /// lookup per topic per batch. `repeated`: the topic is the one this
+    /// connection routed last, which is the one counted last (every publish
+    /// that gets here was routed just before), so no comparison is needed.
     @inline(__always)
-    private func countPublished(topic: String, payload: ByteBuffer) {
+    private func countPublished(topic: String, payload: ByteBuffer, repeated: Bool) {
         let bytes = payload.readableBytes
-        // Byte equality by memcmp (`sameUTF8`): MQTT topics are byte strings.
-        if let last = publishedTopics.indices.last, sameUTF8(publishedTopics[last].topic, topic) {
-            publishedTopics[last].messages &+= 1
-            publishedTopics[last].bytes &+= bytes
+        if repeated, !publishedTopics.isEmpty {
+            // Added to the last entry at the end of the run: two plain adds here.
+            topicRun.messages &+= 1
+            topicRun.bytes &+= bytes
             return
         }
+        closeTopicRun()
         if publishedTopics.isEmpty { payloadSample = (topic, payload) }
         publishedTopics.append(.init(topic: topic, bytes: bytes))
+    }
+
+    /// Adds the run of repeats counted in `topicRun` to the last entry.
+    func closeTopicRun() {
+        guard topicRun.messages > 0, let last = publishedTopics.indices.last else { return }
+        publishedTopics[last].messages &+= topicRun.messages
+        publishedTopics[last].bytes &+= topicRun.bytes
+        topicRun = (0, 0)
     }
 }

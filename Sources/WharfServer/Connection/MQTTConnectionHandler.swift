@@ -65,6 +65,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var acknowledgedPublishTimes: [UInt64] = []
     /// Topics and payload sizes published in this batch, for per-topic figures.
     var publishedTopics: [TopicStatistics.Published] = []
+    /// Publishes repeating the last entry's topic, not yet added to it.
+    var topicRun = (messages: 0, bytes: 0)
     /// The batch's first publish, offered as its topic's payload preview.
     var payloadSample: (topic: String, payload: ByteBuffer)?
     /// This connection's event loop's shard of `broker.latency`.
@@ -406,6 +408,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             clientInfo?.add(traffic)
             traffic.reset()
         }
+        closeTopicRun()
         guard !deliveredPublishTimes.isEmpty || !acknowledgedPublishTimes.isEmpty || !publishedTopics.isEmpty else { return }
         let now = Clock.nowNanos()
         // Per-queue latency is reported for persistent sessions only (clean
