@@ -1,100 +1,170 @@
 import NIOCore
 import WharfMQTT
 
-/// One bench connection: connects, optionally subscribes and counts what
-/// arrives, optionally publishes a fixed number of messages as fast as the
-/// socket (QoS 0) or the acknowledgement window (QoS 1) allows.
+/// One bench connection: connects, then either subscribes and records what
+/// arrives, publishes a fixed number of messages (as fast as the socket (QoS 0)
+/// or the acknowledgement window (QoS 1) allows, or at a fixed rate), or just
+/// stays connected (an idle client).
+///
+/// Reads are parsed in place (`BenchFrameReader`) and publishes are written
+/// from a pre-encoded header, so the per-message work is a few integer reads
+/// and writes: the load generator must not be what limits the broker.
 final class BenchClientHandler: ChannelInboundHandler {
-    typealias InboundIn = InboundPacket
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    struct PublishPlan {
+    struct PublishPlan: Sendable {
         var topic: String
         var qos: QoS
+        /// This publisher's number, carried in every payload.
+        var publisher: UInt32
         var count: Int
         var payloadSize: Int
+        /// QoS 1 messages sent and not yet acknowledged, at most.
         var window: Int
+        /// Messages per second; nil: as fast as the window and socket allow.
+        var rate: Double?
     }
+
+    /// What a publisher did, read by the runner at the end.
+    struct PublishProgress: Sendable {
+        var sent = 0
+        var acked = 0
+        /// Fixed rate only: the furthest the publisher fell behind its
+        /// schedule (a full window holds it back when the broker is slow).
+        var maxLagNanos: UInt64 = 0
+    }
+
+    /// How long the broker has to answer CONNECT or SUBSCRIBE.
+    static let replyTimeout = TimeAmount.seconds(15)
 
     let clientId: String
     let cleanSession: Bool
-    let connected: EventLoopPromise<Void>
-    var subscribed: EventLoopPromise<Void>?
-    var published: EventLoopPromise<Void>?
-    let stats: ReceiveStats?
+    let keepAlive: UInt16
+    private var connected: EventLoopPromise<Void>?
+    private var subscribed: EventLoopPromise<Bool>?
+    private var replyDeadline: Scheduled<Void>?
+
+    private(set) var deliveries: Deliveries?
+    private let progress: ReceiveProgress?
+    private var reportedUnique = 0
+    private var reportedTotal = 0
+    private var lastReadNanos: UInt64 = 0
 
     private var context: ChannelHandlerContext?
     private var plan: PublishPlan?
-    private var sentCount = 0
-    private var ackedCount = 0
+    /// The fixed header and topic of every publish: the same bytes each time.
+    private var publishPrefix = ByteBuffer()
+    private var startNanos: UInt64 = 0
+    private var ticker: RepeatedTask?
+    private(set) var published = PublishProgress()
     private var nextPacketId: UInt16 = 0
     private var pendingAcks: ByteBuffer?
+    /// The start of a packet the last read cut off.
+    private var unread: ByteBuffer?
 
-    init(clientId: String, cleanSession: Bool = true, connected: EventLoopPromise<Void>, stats: ReceiveStats?) {
+    init(
+        clientId: String, cleanSession: Bool, keepAlive: UInt16, connected: EventLoopPromise<Void>,
+        deliveries: Deliveries?, progress: ReceiveProgress?
+    ) {
         self.clientId = clientId
         self.cleanSession = cleanSession
+        self.keepAlive = keepAlive
         self.connected = connected
-        self.stats = stats
+        self.deliveries = deliveries
+        self.progress = progress
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelActive(context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)
-        MQTTPacket.connect(ConnectPacket(clientId: clientId, cleanSession: cleanSession, keepAlive: 60)).encode(into: &buffer, version: .v3_1_1)
+        MQTTPacket.connect(ConnectPacket(clientId: clientId, cleanSession: cleanSession, keepAlive: keepAlive))
+            .encode(into: &buffer, version: .v3_1_1)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        armReplyDeadline(context: context, waitingFor: "CONNACK")
     }
 
-    func subscribe(filter: String, qos: QoS, promise: EventLoopPromise<Void>) {
-        guard let context else { return }
+    func subscribe(filter: String, qos: QoS, promise: EventLoopPromise<Bool>) {
+        guard let context else { return promise.fail(BenchError.closed("before SUBSCRIBE")) }
         subscribed = promise
         var buffer = context.channel.allocator.buffer(capacity: 64)
         MQTTPacket.subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: filter, qos: qos)]))
             .encode(into: &buffer, version: .v3_1_1)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        armReplyDeadline(context: context, waitingFor: "SUBACK")
     }
 
-    func startPublishing(_ plan: PublishPlan, promise: EventLoopPromise<Void>) {
+    /// A broker that accepts the socket and then says nothing must not hang the run.
+    private func armReplyDeadline(context: ChannelHandlerContext, waitingFor packet: String) {
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        replyDeadline = context.eventLoop.scheduleTask(in: Self.replyTimeout) {
+            handler.value.failPending(BenchError.noReply(packet))
+            handler.value.context?.close(promise: nil)
+        }
+    }
+
+    func startPublishing(_ plan: PublishPlan) {
+        guard let context else { return }
         self.plan = plan
-        self.published = promise
-        pump()
+        let remaining = PublishPacket.remainingLength(
+            topicLength: plan.topic.utf8.count, qos: plan.qos, properties: nil, payloadLength: plan.payloadSize
+        )
+        publishPrefix = context.channel.allocator.buffer(capacity: 8 + plan.topic.utf8.count)
+        FixedHeader.write(type: .publish, flags: plan.qos.rawValue << 1, remainingLength: remaining, into: &publishPrefix)
+        publishPrefix.writeMQTTString(plan.topic)
+        startNanos = NIODeadline.now().uptimeNanoseconds
+        if plan.rate != nil {
+            // A 1 ms tick sends what the schedule says is due: 10 messages a
+            // tick at 10,000/s, without a timer per message.
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            ticker = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { _ in
+                handler.value.pump()
+            }
+        } else {
+            pump()
+        }
     }
 
-    /// Writes as many messages as writability and the window allow, one flush.
+    /// Writes what the plan, the window and writability allow, in 60 KiB
+    /// chunks with one flush each.
     private func pump() {
-        guard let context, let plan else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 64 * 1024)
-        while sentCount < plan.count && context.channel.isWritable && buffer.readableBytes < 60 * 1024 {
-            if plan.qos != .atMostOnce && sentCount - ackedCount >= plan.window { break }
-            var packetId: UInt16?
+        guard let context, let plan, context.channel.isActive else { return }
+        guard published.sent < plan.count else {
+            ticker?.cancel()
+            ticker = nil
+            return
+        }
+        let now = NIODeadline.now().uptimeNanoseconds
+        var limit = plan.count
+        if let rate = plan.rate { limit = min(limit, Int(Double(now - startNanos) * rate / 1e9) + 1) }
+        if plan.qos != .atMostOnce { limit = min(limit, published.acked + plan.window) }
+        guard published.sent < limit, context.channel.isWritable else { return }
+        if let rate = plan.rate {
+            // The first message of this batch is the one furthest behind its schedule.
+            let due = startNanos + UInt64(Double(published.sent) * 1e9 / rate)
+            if now > due { published.maxLagNanos = max(published.maxLagNanos, now - due) }
+        }
+        let messageSize = publishPrefix.readableBytes + 2 + plan.payloadSize
+        var buffer = context.channel.allocator.buffer(capacity: min(64 * 1024, (limit - published.sent) * messageSize))
+        // One clock read per batch: the whole batch leaves in one write.
+        while published.sent < limit && buffer.readableBytes + messageSize <= 64 * 1024 {
+            buffer.writeImmutableBuffer(publishPrefix)
             if plan.qos != .atMostOnce {
                 nextPacketId = nextPacketId == UInt16.max ? 1 : nextPacketId + 1
-                packetId = nextPacketId
+                buffer.writeInteger(nextPacketId)
             }
-            PublishPacket.writeHeader(
-                topic: plan.topic, qos: plan.qos, retain: false, dup: false, packetId: packetId,
-                payloadLength: plan.payloadSize, into: &buffer
-            )
-            // First 8 bytes carry the send time for latency.
-            buffer.writeInteger(NIODeadline.now().uptimeNanoseconds)
-            buffer.writeRepeatingByte(0x61, count: plan.payloadSize - 8)
-            sentCount += 1
+            let stamp = BenchPayload.Stamp(sentNanos: now, publisher: plan.publisher, sequence: UInt32(published.sent))
+            BenchPayload.write(stamp, size: plan.payloadSize, into: &buffer)
+            published.sent += 1
         }
-        if buffer.readableBytes > 0 {
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        }
-        if plan.qos == .atMostOnce && sentCount == plan.count {
-            finishPublishing()
-        } else if sentCount < plan.count && context.channel.isWritable && (plan.qos == .atMostOnce || sentCount - ackedCount < plan.window) {
-            // Buffer chunk was full: continue on the next loop tick.
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        if published.sent < limit && context.channel.isWritable {
+            // The chunk was full: continue on the next loop tick, so reads
+            // (acknowledgements) are not starved.
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.eventLoop.execute { handler.value.pump() }
         }
-    }
-
-    private func finishPublishing() {
-        published?.succeed()
-        published = nil
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -102,29 +172,53 @@ final class BenchClientHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let packet = unwrapInboundIn(data).packet
-        switch packet {
-        case .connack(let ack):
-            if ack.returnCode == .accepted {
-                connected.succeed()
-            } else {
-                connected.fail(BenchError.refused("\(ack.returnCode)"))
-            }
-        case .suback:
-            subscribed?.succeed()
-            subscribed = nil
-        case .puback:
-            ackedCount += 1
-            if let plan, ackedCount == plan.count { finishPublishing() }
-        case .publish(let publish):
-            if let sentAt = publish.payload.getInteger(at: publish.payload.readerIndex, as: UInt64.self) {
-                stats?.record(latencyNanos: NIODeadline.now().uptimeNanoseconds &- sentAt)
-            }
-            if let id = publish.packetId, publish.qos == .atLeastOnce {
+        var incoming = unwrapInboundIn(data)
+        var buffer: ByteBuffer
+        if var unread {
+            self.unread = nil
+            unread.writeBuffer(&incoming)
+            buffer = unread
+        } else {
+            buffer = incoming
+        }
+        lastReadNanos = NIODeadline.now().uptimeNanoseconds
+        do {
+            while let frame = try BenchFrameReader.next(&buffer) { handle(frame, context: context) }
+        } catch {
+            failPending(error)
+            context.close(promise: nil)
+            return
+        }
+        if buffer.readableBytes > 0 { unread = buffer }
+    }
+
+    private func handle(_ frame: BenchFrame, context: ChannelHandlerContext) {
+        switch frame {
+        case .publish(let qos, let packetId, let stamp):
+            deliveries?.record(stamp, receivedNanos: lastReadNanos)
+            if qos == 1 {
                 if pendingAcks == nil { pendingAcks = context.channel.allocator.buffer(capacity: 1024) }
-                MQTTPacket.puback(PublishAckPacket(packetId: id)).encode(into: &pendingAcks!, version: .v3_1_1)
+                // PUBACK: type 4, remaining length 2, packet id.
+                pendingAcks!.writeInteger(UInt8(0x40))
+                pendingAcks!.writeInteger(UInt8(2))
+                pendingAcks!.writeInteger(packetId)
             }
-        default:
+        case .puback:
+            published.acked += 1
+        case .connack(let code):
+            replyDeadline?.cancel()
+            if code == 0 {
+                connected?.succeed()
+                connected = nil
+            } else {
+                failPending(BenchError.refused("CONNACK return code \(code)"))
+                context.close(promise: nil)
+            }
+        case .suback(let granted):
+            replyDeadline?.cancel()
+            subscribed?.succeed(granted)
+            subscribed = nil
+        case .other:
             break
         }
     }
@@ -134,23 +228,55 @@ final class BenchClientHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(acks), promise: nil)
             pendingAcks = nil
         }
+        if let progress, let total = deliveries?.total, total != reportedTotal, let unique = deliveries?.unique {
+            progress.add(unique: unique - reportedUnique, total: total - reportedTotal, at: lastReadNanos)
+            reportedUnique = unique
+            reportedTotal = total
+        }
         pump()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        ticker?.cancel()
+        ticker = nil
+        replyDeadline?.cancel()
+        failPending(BenchError.closed("by the broker"))
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        connected.fail(error)
+        failPending(error)
         context.close(promise: nil)
+    }
+
+    /// Fails whatever the runner still waits for, once.
+    private func failPending(_ error: any Error) {
+        connected?.fail(error)
+        connected = nil
+        subscribed?.fail(error)
+        subscribed = nil
     }
 }
 
 enum BenchError: Error, CustomStringConvertible {
     case refused(String)
-    case timedOut(received: Int, expected: Int)
+    case noReply(String)
+    case closed(String)
+    case malformed(String)
+    case subscribeRefused(String)
+    case tooFewFileDescriptors(needed: Int, hardLimit: Int)
+    case idleConnection(index: Int, of: Int, underlying: any Error)
 
     var description: String {
         switch self {
-        case .refused(let code): return "broker refused the connection: \(code)"
-        case .timedOut(let received, let expected): return "timed out with \(received) of \(expected) messages received"
+        case .refused(let why): return "broker refused the connection: \(why)"
+        case .noReply(let packet): return "broker sent no \(packet) within \(BenchClientHandler.replyTimeout.nanoseconds / 1_000_000_000) s"
+        case .closed(let when): return "connection closed \(when)"
+        case .malformed(let what): return "broker sent a malformed packet: \(what)"
+        case .subscribeRefused(let filter): return "broker refused the subscription to \(filter)"
+        case .tooFewFileDescriptors(let needed, let hard):
+            return "needs \(needed) file descriptors but the hard limit is \(hard): raise it (ulimit -Hn, or limits.conf)"
+        case .idleConnection(let index, let count, let underlying):
+            return "idle connection \(index + 1) of \(count) failed: \(underlying) (broker's connection limit? its file descriptor limit?)"
         }
     }
 }

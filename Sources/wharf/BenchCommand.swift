@@ -17,31 +17,57 @@ struct BenchCommand: AsyncParsableCommand {
     var port = 1883
 
     @Option(help: """
-        fan-in-qos0 (many publishers, one subscriber), one-to-one-qos1, shared-qos1 (one publisher, a group of four), \
-        or durable-qos1 (QoS 1 publishers into one subscriber with a persistent session).
+        fan-in-qos0 (many publishers, one subscriber), fan-out-qos0 (one publisher, many subscribers; deliveries/s), \
+        one-to-one-qos1, shared-qos1 (one publisher, a $share group), durable-qos1 (QoS 1 publishers into one \
+        subscriber with a persistent session), or fixed-rate-qos1 (one publisher at --rate; latency).
         """)
     var scenario: BenchScenario = .fanInQoS0
 
     @Option(help: "Publishers, for fan-in-qos0 (default 8) and durable-qos1 (default 4).")
     var publishers: Int?
 
+    @Option(help: "Subscribers for fan-out-qos0 (default 16), group members for shared-qos1 (default 4).")
+    var subscribers: Int?
+
     @Option(help: "Messages per publisher.")
     var messages = 50_000
 
-    @Option(help: "Payload bytes (default 64; durable-qos1: 256).")
+    @Option(help: "Payload bytes, at least 16 (default 64; durable-qos1: 256).")
     var payload: Int?
+
+    @Option(help: "QoS 1 messages a publisher keeps unacknowledged, at most.")
+    var window = 100
+
+    @Option(help: "fixed-rate-qos1: messages per second.")
+    var rate = 10_000
+
+    @Option(help: "Open this many idle connections (CONNECT, then nothing) first and hold them through the run.")
+    var idleConnections = 0
+
+    @Option(help: "The broker's process id: with --idle-connections, report its memory per idle connection (VmRSS).")
+    var brokerPid: Int32?
 
     @Option(help: "Give up after this many seconds.")
     var timeout = 60
+
+    @Option(help: "Stop once nothing has arrived for this many seconds.")
+    var stallTimeout = 5.0
 
     func run() async throws {
         guard host == "127.0.0.1" || host == "localhost" || host == "::1" else {
             throw ValidationError("bench sends load to loopback only")
         }
         if let publishers, publishers < 1 { throw ValidationError("--publishers must be at least 1") }
+        if let subscribers, subscribers < 1 { throw ValidationError("--subscribers must be at least 1") }
+        guard messages >= 1, messages <= Int(UInt32.max) else { throw ValidationError("--messages must be between 1 and \(UInt32.max)") }
+        guard window >= 1, rate >= 1, idleConnections >= 0, timeout >= 1, stallTimeout > 0 else {
+            throw ValidationError("--window, --rate, --timeout and --stall-timeout must be positive, --idle-connections not negative")
+        }
         let result = try await BenchRunner(
             host: host, port: port, scenario: scenario, publishers: publishers ?? scenario.defaultPublishers,
-            messagesPerPublisher: messages, payloadSize: payload ?? scenario.defaultPayloadSize, timeoutSeconds: timeout
+            subscribers: subscribers, messagesPerPublisher: messages, payloadSize: payload ?? scenario.defaultPayloadSize,
+            window: window, rate: Double(rate), idleConnections: idleConnections, brokerPid: brokerPid,
+            timeoutSeconds: timeout, stallSeconds: stallTimeout
         ).run()
         print(result.summary)
     }
