@@ -25,13 +25,30 @@ public struct LatencyHistogram: Sendable, Equatable {
     public private(set) var sumNanos: UInt64 = 0
     public private(set) var maxNanos: UInt64 = 0
 
+    /// Counts are allocated at the first value: an idle connection's session
+    /// keeps two of these, and 10,000 idle connections should not pay for them.
     public init() {
-        counts = Array(repeating: 0, count: Self.boundsNanos.count + 1)
+        counts = []
+    }
+
+    private static let slotCount = boundsNanos.count + 1
+
+    @inline(__always)
+    private mutating func allocateCounts() {
+        if counts.isEmpty { counts = Array(repeating: 0, count: Self.slotCount) }
+    }
+
+    /// The counts, all slots present (zeros when nothing was recorded).
+    private var allCounts: [Int] { counts.isEmpty ? Array(repeating: 0, count: Self.slotCount) : counts }
+
+    public static func == (lhs: LatencyHistogram, rhs: LatencyHistogram) -> Bool {
+        lhs.count == rhs.count && lhs.sumNanos == rhs.sumNanos && lhs.maxNanos == rhs.maxNanos && lhs.allCounts == rhs.allCounts
     }
 
     public var isEmpty: Bool { count == 0 }
 
     public mutating func record(nanos: UInt64) {
+        allocateCounts()
         counts[Self.bucketIndex(nanos)] += 1
         count += 1
         sumNanos &+= nanos
@@ -41,6 +58,7 @@ public struct LatencyHistogram: Sendable, Equatable {
     /// Records values through unsafe pointers for the duration of `body`,
     /// so a caller can count each value here and elsewhere in one loop.
     public mutating func withBatchRecorder<R>(_ body: (inout BatchRecorder) -> R) -> R {
+        allocateCounts()
         var sum = sumNanos
         var largest = maxNanos
         var recorded = 0
@@ -89,6 +107,7 @@ public struct LatencyHistogram: Sendable, Equatable {
     /// per delivery).
     public mutating func record(startedAt starts: [UInt64], now: UInt64) {
         guard !starts.isEmpty else { return }
+        allocateCounts()
         let bounds = Self.boundsNanos
         let byLength = Self.byBitLength
         var sum = sumNanos
@@ -109,7 +128,10 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     public mutating func add(_ other: LatencyHistogram) {
-        for index in counts.indices { counts[index] += other.counts[index] }
+        if !other.counts.isEmpty {
+            allocateCounts()
+            for index in counts.indices { counts[index] += other.counts[index] }
+        }
         count += other.count
         sumNanos &+= other.sumNanos
         maxNanos = max(maxNanos, other.maxNanos)
@@ -135,8 +157,8 @@ public struct LatencyHistogram: Sendable, Equatable {
     public var cumulativeBuckets: [LatencyBucket] {
         var running = 0
         var result: [LatencyBucket] = []
-        result.reserveCapacity(counts.count)
-        for (index, bucketCount) in counts.enumerated() {
+        result.reserveCapacity(Self.slotCount)
+        for (index, bucketCount) in allCounts.enumerated() {
             running += bucketCount
             let bound = index < Self.boundsSeconds.count ? Self.boundsSeconds[index] : Double.infinity
             result.append(LatencyBucket(le: bound, count: running))

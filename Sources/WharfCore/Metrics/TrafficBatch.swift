@@ -5,9 +5,9 @@ import WharfMQTT
 /// hands the batch to the metrics model once per flush, so the shared
 /// counters see a few atomic adds per batch instead of several per message.
 public struct TrafficBatch: Sendable {
-    /// Indexed by packet type raw value (0...15). Allocated once per connection.
-    public var packetsIn = [Int](repeating: 0, count: 16)
-    public var packetsOut = [Int](repeating: 0, count: 16)
+    /// Indexed by packet type raw value (0...15), stored inline.
+    public var packetsIn = PacketTypeCounts()
+    public var packetsOut = PacketTypeCounts()
     public var bytesIn = 0
     public var bytesOut = 0
     /// PUBLISH packets accepted from this client (a QoS 2 resend counts once).
@@ -52,12 +52,10 @@ public struct TrafficBatch: Sendable {
         if dup { redelivered &+= 1 }
     }
 
-    /// Zeroes the counts, keeping the arrays' storage.
+    /// Zeroes the counts.
     public mutating func reset() {
-        for index in 0..<16 {
-            packetsIn[index] = 0
-            packetsOut[index] = 0
-        }
+        packetsIn = PacketTypeCounts()
+        packetsOut = PacketTypeCounts()
         bytesIn = 0
         bytesOut = 0
         messagesIn = 0
@@ -65,5 +63,33 @@ public struct TrafficBatch: Sendable {
         messagesOut = 0
         payloadBytesOut = 0
         redelivered = 0
+    }
+}
+
+/// Sixteen counters, one per packet type, stored inline: as a `[Int]` each
+/// was an allocation of its own, 320 bytes of every idle connection.
+public struct PacketTypeCounts: Sendable, Equatable {
+    private var storage: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    public init() {}
+
+    public static let count = 16
+
+    /// `index` is a packet type's raw value, 0...15.
+    public subscript(index: Int) -> Int {
+        get {
+            precondition(index >= 0 && index < Self.count, "packet type out of range")
+            var copy = storage
+            return withUnsafeBytes(of: &copy) { $0.load(fromByteOffset: index * MemoryLayout<Int>.stride, as: Int.self) }
+        }
+        set {
+            precondition(index >= 0 && index < Self.count, "packet type out of range")
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: index * MemoryLayout<Int>.stride, as: Int.self) }
+        }
+    }
+
+    public static func == (lhs: PacketTypeCounts, rhs: PacketTypeCounts) -> Bool {
+        (0..<count).allSatisfy { lhs[$0] == rhs[$0] }
     }
 }

@@ -30,6 +30,7 @@ extension MQTTConnectionHandler {
 
     /// Encodes one delivery into the batch.
     func writeOutbound(_ packet: OutboundPacket) {
+        prepareOutbound()
         switch packet {
         case .publish(let message, let qos, let packetId, let retain, let dup, let subscriptionIds):
             var topic = message.topic

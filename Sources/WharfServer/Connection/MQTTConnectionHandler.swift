@@ -294,6 +294,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// too large cannot be given, so the connection is closed (with DISCONNECT
     /// 0x95 if that fits, and never before a CONNACK).
     func writePacket(_ packet: MQTTPacket) {
+        prepareOutbound()
         let start = outbound.writerIndex
         packet.encode(into: &outbound, version: version)
         let size = outbound.writerIndex - start
@@ -322,6 +323,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Gives the output buffer room for a batch before its first write.
+    @inline(__always)
+    func prepareOutbound() {
+        if outbound.capacity == 0, let context { outbound = context.channel.allocator.buffer(capacity: 1024) }
+    }
+
     /// Hands the batch to the channel, flushes it, and records the batch's
     /// latencies (the moment of the flush is when the copies leave).
     func flush() {
@@ -332,7 +339,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         }
         if outbound.readableBytes > 0 {
             context.write(wrapOutboundOut(outbound), promise: nil)
-            outbound = context.channel.allocator.buffer(capacity: 1024)
+            // Empty until the next write needs it (`prepareOutbound`): an
+            // idle connection holds no output buffer.
+            outbound = ByteBuffer()
         }
         context.flush()
         recordBatchMetrics()
@@ -365,7 +374,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             loop.execute { handler.value.durable(submission, ok: ok) }
         }
         heldOutput.append((submission, outbound))
-        outbound = context.channel.allocator.buffer(capacity: 1024)
+        outbound = ByteBuffer()
         return true
     }
 
