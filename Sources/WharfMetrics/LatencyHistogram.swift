@@ -82,15 +82,22 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     /// See `withBatchRecorder`.
+    /// Inlinable: it runs once per value from the broker's module.
     public struct BatchRecorder {
-        let counts: UnsafeMutableBufferPointer<Int>
-        let bounds: UnsafeBufferPointer<UInt64>
-        let byLength: UnsafeBufferPointer<Int>
-        var sum: UInt64 = 0
-        var largest: UInt64 = 0
-        var recorded = 0
+        @usableFromInline let counts: UnsafeMutableBufferPointer<Int>
+        @usableFromInline let bounds: UnsafeBufferPointer<UInt64>
+        @usableFromInline let byLength: UnsafeBufferPointer<Int>
+        @usableFromInline var sum: UInt64 = 0
+        @usableFromInline var largest: UInt64 = 0
+        @usableFromInline var recorded = 0
 
-        @inline(__always)
+        init(counts: UnsafeMutableBufferPointer<Int>, bounds: UnsafeBufferPointer<UInt64>, byLength: UnsafeBufferPointer<Int>) {
+            self.counts = counts
+            self.bounds = bounds
+            self.byLength = byLength
+        }
+
+        @inlinable @inline(__always)
         public mutating func record(nanos: UInt64) {
             let candidate = byLength[64 - nanos.leadingZeroBitCount]
             let index = candidate < bounds.count && nanos > bounds[candidate] ? candidate + 1 : candidate

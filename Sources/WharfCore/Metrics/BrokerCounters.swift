@@ -150,10 +150,8 @@ public final class BrokerCounters: BrokerMetrics {
 
     public func record(_ batch: TrafficBatch) {
         let shard = self.shard
-        for type in 0..<16 {
-            if batch.packetsIn[type] != 0 { shard.add(Slot.packetsIn + type, batch.packetsIn[type]) }
-            if batch.packetsOut[type] != 0 { shard.add(Slot.packetsOut + type, batch.packetsOut[type]) }
-        }
+        batch.packetsIn.forEachNonZero { type, count in shard.add(Slot.packetsIn + type, count) }
+        batch.packetsOut.forEachNonZero { type, count in shard.add(Slot.packetsOut + type, count) }
         if batch.bytesIn != 0 { shard.add(Slot.bytesIn, batch.bytesIn) }
         if batch.bytesOut != 0 { shard.add(Slot.bytesOut, batch.bytesOut) }
         if batch.messagesIn != 0 {

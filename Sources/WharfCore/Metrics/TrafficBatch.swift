@@ -89,6 +89,19 @@ public struct PacketTypeCounts: Sendable, Equatable {
         }
     }
 
+    /// Calls `body` with each packet type whose count is not zero, reading
+    /// the counters in place (a batch has a few at most).
+    @inline(__always)
+    public func forEachNonZero(_ body: (_ type: Int, _ count: Int) -> Void) {
+        var copy = storage
+        withUnsafeBytes(of: &copy) { raw in
+            for type in 0..<Self.count {
+                let count = raw.load(fromByteOffset: type * MemoryLayout<Int>.stride, as: Int.self)
+                if count != 0 { body(type, count) }
+            }
+        }
+    }
+
     public static func == (lhs: PacketTypeCounts, rhs: PacketTypeCounts) -> Bool {
         (0..<count).allSatisfy { lhs[$0] == rhs[$0] }
     }
