@@ -24,13 +24,13 @@ public struct TrafficBatch: Sendable {
 
     @inline(__always)
     public mutating func received(_ type: PacketType, bytes: Int) {
-        packetsIn[Int(type.rawValue)] &+= 1
+        packetsIn.increment(Int(type.rawValue))
         bytesIn &+= bytes
     }
 
     @inline(__always)
     public mutating func sent(_ type: PacketType, bytes: Int) {
-        packetsOut[Int(type.rawValue)] &+= 1
+        packetsOut.increment(Int(type.rawValue))
         bytesOut &+= bytes
     }
 
@@ -45,7 +45,7 @@ public struct TrafficBatch: Sendable {
     /// A copy written to this client: the PUBLISH packet and the message.
     @inline(__always)
     public mutating func delivered(packetBytes: Int, payloadBytes: Int, dup: Bool) {
-        packetsOut[Int(PacketType.publish.rawValue)] &+= 1
+        packetsOut.increment(Int(PacketType.publish.rawValue))
         bytesOut &+= packetBytes
         messagesOut &+= 1
         payloadBytesOut &+= payloadBytes
@@ -86,6 +86,17 @@ public struct PacketTypeCounts: Sendable, Equatable {
         set {
             precondition(index >= 0 && index < Self.count, "packet type out of range")
             withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: index * MemoryLayout<Int>.stride, as: Int.self) }
+        }
+    }
+
+    /// Adds one to a packet type's count, in place (`self[i] += 1` would
+    /// copy all sixteen to read one).
+    @inline(__always)
+    public mutating func increment(_ index: Int) {
+        precondition(index >= 0 && index < Self.count, "packet type out of range")
+        withUnsafeMutableBytes(of: &storage) { raw in
+            let offset = index * MemoryLayout<Int>.stride
+            raw.storeBytes(of: raw.load(fromByteOffset: offset, as: Int.self) &+ 1, toByteOffset: offset, as: Int.self)
         }
     }
 

@@ -323,6 +323,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// The output buffer between batches: one shared empty buffer, so a
+    /// flush allocates nothing (`ByteBuffer()` makes a storage object each time).
+    static let noOutput = ByteBuffer()
+
     /// Gives the output buffer room for a batch before its first write.
     @inline(__always)
     func prepareOutbound() {
@@ -341,7 +345,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             context.write(wrapOutboundOut(outbound), promise: nil)
             // Empty until the next write needs it (`prepareOutbound`): an
             // idle connection holds no output buffer.
-            outbound = ByteBuffer()
+            outbound = Self.noOutput
         }
         context.flush()
         recordBatchMetrics()
@@ -374,7 +378,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             loop.execute { handler.value.durable(submission, ok: ok) }
         }
         heldOutput.append((submission, outbound))
-        outbound = ByteBuffer()
+        outbound = Self.noOutput
         return true
     }
 
