@@ -145,8 +145,9 @@ import WharfMQTT
         var values: [UInt64] = []
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<50_000 { values.append(UInt64.random(in: 5...200_000, using: &generator)) }
-        let now: UInt64 = 1_000_000_000_000
-        histogram.record(startedAt: values.map { now - $0 * 1000 }, now: now)
+        histogram.withBatchRecorder { recorder in
+            for value in values { recorder.record(nanos: value * 1000) }
+        }
         #expect(histogram.totalCount == 50_000)
         let sorted = values.sorted()
         for q in [0.5, 0.9, 0.99, 0.999] {

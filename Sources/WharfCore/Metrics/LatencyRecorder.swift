@@ -96,20 +96,6 @@ struct PreciseDistribution: MergeableDistribution {
         maxNanos = max(maxNanos, other.maxNanos)
     }
 
-    mutating func record(nanos: UInt64) {
-        histogram.record(micros: nanos / 1000)
-        if nanos > maxNanos { maxNanos = nanos }
-    }
-
-    mutating func record(startedAt starts: [UInt64], now: UInt64) {
-        histogram.record(startedAt: starts, now: now)
-        // The oldest start is the largest value; starts come in publish order
-        // only per publisher, so look at all of them (a compare each).
-        var oldest = UInt64.max
-        for start in starts where start < oldest { oldest = start }
-        if now > oldest, now &- oldest > maxNanos { maxNanos = now &- oldest }
-    }
-
     func quantileSeconds(_ q: Double) -> Double? {
         guard let micros = histogram.valueAtQuantile(q) else { return nil }
         return min(Double(micros) / 1e6, Double(maxNanos) / 1e9)

@@ -36,18 +36,6 @@ struct LogLinearHistogram: Sendable, Equatable {
         return ((sub + 1) << UInt64(bucket)) - 1
     }
 
-    /// Records `now - start` (nanoseconds) for each start.
-    mutating func record(startedAt starts: [UInt64], now: UInt64) {
-        guard !starts.isEmpty else { return }
-        counts.withUnsafeMutableBufferPointer { counts in
-            for start in starts {
-                let nanos = now > start ? now &- start : 0
-                counts[Self.index(micros: min(Self.highestMicros, nanos / 1000))] &+= 1
-            }
-        }
-        totalCount &+= UInt64(starts.count)
-    }
-
     /// Counts values through a raw pointer for the duration of `body`.
     mutating func withBatchRecorder<R>(_ body: (inout BatchRecorder) -> R) -> R {
         var recorded: UInt64 = 0
@@ -69,11 +57,6 @@ struct LogLinearHistogram: Sendable, Equatable {
             counts[LogLinearHistogram.index(micros: min(LogLinearHistogram.highestMicros, nanos / 1000))] &+= 1
             recorded &+= 1
         }
-    }
-
-    mutating func record(micros: UInt64) {
-        counts[Self.index(micros: min(Self.highestMicros, micros))] &+= 1
-        totalCount &+= 1
     }
 
     mutating func add(_ other: LogLinearHistogram) {
