@@ -68,7 +68,6 @@ let package = Package(
                 "WharfCore",
                 "WharfMQTT",
                 "WharfMetrics",
-                "WharfStorage",
                 "WharfExporter",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

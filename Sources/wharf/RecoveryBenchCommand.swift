@@ -65,14 +65,14 @@ struct RecoveryBenchCommand: ParsableCommand {
         guard runs > 0 else { return }
         for run in 1...runs {
             let start = Date()
-            let (storage, report) = try Storage.open(options)
+            let (journal, report) = try LocalLogJournal.open(options)
             let opened = Date()
             var limits = BrokerLimits()
             limits.maxQueuedMessages = 0  // one session holds them all
-            let broker = Broker(limits: limits, storage: storage)
-            let restored = storage.withRecoveredState { broker.restore(from: $0) }
+            let broker = Broker(limits: limits, journal: journal)
+            let restored = journal.recover(into: broker)
             let done = Date()
-            storage.close()
+            journal.close()
             let queued = broker.sessionQueuedCount(clientId: "bench-recovery")
             guard restored.queuedMessages == messages, queued == messages else {
                 throw ValidationError("recovered \(restored.queuedMessages) of \(messages) messages, \(queued) queued")

@@ -11,19 +11,19 @@ import WharfStorage
 @Suite struct BrokerStorageTests {
     let directory = NSTemporaryDirectory() + "wharf-broker-storage-" + UUID().uuidString
 
-    /// A broker on the store, with what it recovered restored.
-    func open(policies: [DeliveryPolicy] = []) throws -> (Broker, Storage) {
-        let (storage, _) = try Storage.open(StorageOptions(directory: directory))
-        let broker = Broker(policies: DeliveryPolicies(policies), storage: storage)
-        _ = storage.withRecoveredState { broker.restore(from: $0) }
-        try storage.start()
-        return (broker, storage)
+    /// A broker on the local log, with what it recovered restored.
+    func open(policies: [DeliveryPolicy] = []) throws -> (Broker, LocalLogJournal) {
+        let (journal, _) = try LocalLogJournal.open(LocalLogOptions(directory: directory))
+        let broker = Broker(policies: DeliveryPolicies(policies), journal: journal)
+        _ = journal.recover(into: broker)
+        try journal.start()
+        return (broker, journal)
     }
 
     func publish(_ broker: Broker, _ topic: String, _ payload: String, qos: QoS = .atLeastOnce, retain: Bool = false) {
         broker.publish(Message(
             topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain,
-            storageId: broker.newStorageId(qos: qos, retain: retain)
+            journalId: broker.newJournalId(qos: qos, retain: retain)
         ))
     }
 
@@ -50,13 +50,13 @@ import WharfStorage
             publish(broker, "jobs/status", "ready", qos: .atMostOnce, retain: true)
             session.takePackets(for: owner, into: &packets)
             // The consumer acknowledges the first two, as its connection would.
-            var journal = StorageBatch()
+            let journal = broker.makeJournalWriter()
             for packet in packets.prefix(2) {
                 if let id = packet.packetId, let done = session.acknowledge(id, from: owner) {
-                    broker.recordDone(done, session: session, into: &journal)
+                    broker.journalAcknowledged(done, session: session, into: journal)
                 }
             }
-            storage.submit(&journal)
+            journal.commit(whenDurable: nil)
             broker.closeSession(session, owner: owner)
             storage.close()
         }
@@ -99,12 +99,13 @@ import WharfStorage
             let owner = RecordingTarget()
             var packets: [OutboundPacket] = []
             let stored = broker.openSession(clientId: "panel", cleanSession: false, owner: owner, resend: &packets)
-            #expect(!stored.endedStoredSession)
+            #expect(!stored.endedJournaledSession)
             _ = broker.subscribe(stored.session, [SubscribePacket.Subscription(filter: "alerts/#", qos: .atLeastOnce)])
             broker.closeSession(stored.session, owner: owner)
             let fresh = broker.openSession(clientId: "panel", cleanSession: true, owner: RecordingTarget(), resend: &packets)
             #expect(!fresh.sessionPresent)
-            #expect(fresh.endedStoredSession)
+            #expect(fresh.endedJournaledSession)
+            #expect(fresh.connAckWaitsForJournal)
             storage.close()
         }
         let (state, _) = try Storage.inspect(directory)

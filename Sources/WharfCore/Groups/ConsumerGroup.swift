@@ -40,8 +40,8 @@ public final class ConsumerGroup: Sendable {
     }
 
     struct State: Sendable {
-        /// The stored id of the message the last drop-oldest took out.
-        var lastDroppedStorageId: UInt64 = 0
+        /// The journal id of the message the last drop-oldest took out.
+        var lastDroppedJournalId: UInt64 = 0
         var members: [Member] = []
         var ready = Deque<Message>()
         /// Delivered to a member and not acknowledged yet. A plain dictionary:
@@ -70,14 +70,14 @@ public final class ConsumerGroup: Sendable {
     private let deadLetter: @Sendable ([(Message, attempts: Int)]) -> Void
     private let expired: @Sendable (Int) -> Void
 
-    /// Its queue's id in the durable store (0: not stored).
-    public let storageQueue: UInt64
+    /// Its queue in the journal (nil: an in-memory broker).
+    public let journalQueue: JournalQueue?
 
     init(
-        name: String, filter: String, maxQueued: Int, storageQueue: UInt64 = 0,
+        name: String, filter: String, maxQueued: Int, journalQueue: JournalQueue? = nil,
         deadLetter: @escaping @Sendable ([(Message, attempts: Int)]) -> Void = { _ in }, expired: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
-        self.storageQueue = storageQueue
+        self.journalQueue = journalQueue
         self.name = name
         self.filter = filter
         self.maxQueued = maxQueued == 0 ? Int.max : maxQueued
@@ -131,7 +131,7 @@ public final class ConsumerGroup: Sendable {
             if let limit = message.maxQueueLength, state.ready.count >= limit {
                 guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return (.overLength, .none) }
                 state.attempts.removeValue(forKey: ObjectIdentifier(dropped))
-                state.lastDroppedStorageId = dropped.storageId
+                state.lastDroppedJournalId = dropped.journalId
                 result = .queuedDroppingOldest
             }
             guard state.ready.count < maxQueued else { return (.queueFull, .none) }
@@ -187,8 +187,8 @@ public final class ConsumerGroup: Sendable {
         for publisher in resume { publisher.resumeReading() }
     }
 
-    /// The stored id of the message the last drop-oldest (max_length) dropped.
-    var lastDroppedStorageId: UInt64 { state.withLock { $0.lastDroppedStorageId } }
+    /// The journal id of the message the last drop-oldest (max_length) dropped.
+    var lastDroppedJournalId: UInt64 { state.withLock { $0.lastDroppedJournalId } }
 
     /// Gives waiting messages to members with room: the most free capacity
     /// first (the member's in-flight window less the group's messages it

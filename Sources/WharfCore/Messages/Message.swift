@@ -29,16 +29,16 @@ public final class Message: Sendable {
     /// The publisher set a message expiry interval: 5.0 deliveries carry
     /// what is left of it (a policy TTL alone stays the broker's business).
     public let forwardsExpiry: Bool
-    /// Its id in the durable store (0: not stored; QoS 0 and in-memory brokers).
-    public let storageId: UInt64
+    /// Its id in the journal (0: not journaled; QoS 0, and in-memory brokers: `isJournaled`).
+    public let journalId: UInt64
 
     public init(
         topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, publishedAtNanos: UInt64 = Clock.nowNanos(),
         expiresAtNanos: UInt64? = nil, maxDeliveryAttempts: Int? = nil, maxQueueLength: Int? = nil,
         overflow: DeliveryPolicy.Overflow = .dropOldest, forwardedProperties: ByteBuffer? = nil, forwardsExpiry: Bool = false,
-        storageId: UInt64 = 0
+        journalId: UInt64 = 0
     ) {
-        self.storageId = storageId
+        self.journalId = journalId
         self.maxQueueLength = maxQueueLength
         self.overflow = overflow
         self.topic = topic
@@ -57,11 +57,11 @@ public final class Message: Sendable {
     /// encoded into `forwardedProperties`. Topic alias and subscription
     /// identifiers belong to one hop and are not kept.
     public convenience init(
-        topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: MQTTProperties, storageId: UInt64 = 0
+        topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: MQTTProperties, journalId: UInt64 = 0
     ) {
         let now = Clock.nowNanos()
         guard !properties.isEmpty else {
-            self.init(topic: topic, payload: payload, qos: qos, retain: retain, publishedAtNanos: now, storageId: storageId)
+            self.init(topic: topic, payload: payload, qos: qos, retain: retain, publishedAtNanos: now, journalId: journalId)
             return
         }
         let expiry = properties.integer(.messageExpiryInterval)
@@ -76,7 +76,7 @@ public final class Message: Sendable {
         self.init(
             topic: topic, payload: payload, qos: qos, retain: retain, publishedAtNanos: now,
             expiresAtNanos: expiry.map { now &+ UInt64($0) &* 1_000_000_000 }, forwardedProperties: bytes,
-            forwardsExpiry: expiry != nil, storageId: storageId
+            forwardsExpiry: expiry != nil, journalId: journalId
         )
     }
 
@@ -114,7 +114,7 @@ public final class Message: Sendable {
             topic: topic, payload: payload, qos: qos, retain: retain, publishedAtNanos: publishedAtNanos,
             expiresAtNanos: expiry, maxDeliveryAttempts: policy.maxDeliveryAttempts, maxQueueLength: policy.maxLength,
             overflow: policy.overflow, forwardedProperties: forwardedProperties, forwardsExpiry: forwardsExpiry,
-            storageId: storageId
+            journalId: journalId
         )
     }
 
@@ -127,7 +127,7 @@ public final class Message: Sendable {
     /// The copy that goes to `$DLQ/<topic>`: no policy of its own, the
     /// original's properties, and user properties saying why (5.0 consumers
     /// of the dead-letter topic see them).
-    func deadLetter(reason: DeadLetterReason = .maxDeliveryAttempts, attempts: Int, storageId: UInt64 = 0) -> Message {
+    func deadLetter(reason: DeadLetterReason = .maxDeliveryAttempts, attempts: Int, journalId: UInt64 = 0) -> Message {
         var buffer = ByteBuffer()
         if var forwarded = forwardedProperties { buffer.writeBuffer(&forwarded) }
         var added = MQTTProperties()
@@ -137,7 +137,7 @@ public final class Message: Sendable {
         added.writeEntries(into: &buffer)
         return Message(
             topic: DeliveryPolicy.deadLetterTopic(for: topic), payload: payload, qos: qos, retain: false,
-            forwardedProperties: buffer, storageId: storageId
+            forwardedProperties: buffer, journalId: journalId
         )
     }
 
@@ -147,7 +147,7 @@ public final class Message: Sendable {
         Message(
             topic: topic, payload: ByteBuffer(buffer: payload), qos: qos, retain: true, publishedAtNanos: publishedAtNanos,
             expiresAtNanos: expiresAtNanos, forwardedProperties: forwardedProperties.map { ByteBuffer(buffer: $0) },
-            forwardsExpiry: forwardsExpiry, storageId: storageId
+            forwardsExpiry: forwardsExpiry, journalId: journalId
         )
     }
 }

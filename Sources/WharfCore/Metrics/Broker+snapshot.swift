@@ -6,7 +6,7 @@ extension Broker {
     /// are taken one at a time; nothing is held while the result is encoded.
     public func snapshot(
         counters: BrokerCounters, version: String, startTimeSeconds: Double, nowSeconds: Double,
-        maxConnections: Int, storage: StorageSnapshot? = nil
+        maxConnections: Int
     ) -> MetricsSnapshot {
         let nowNanos = Clock.nowNanos()
         let allSessions = sessions.withLock { Array($0.values) }
@@ -77,7 +77,7 @@ extension Broker {
             queues: queues,
             clients: clients,
             groups: allGroups.map { $0.snapshot(now: nowNanos) }.sorted { ($0.name, $0.filter) < ($1.name, $1.filter) },
-            storage: storage
+            storage: journal.snapshot()
         )
     }
 

@@ -1,6 +1,5 @@
 import NIOCore
 import WharfMQTT
-import WharfStorage
 
 extension Broker {
     /// What routing one message did.
@@ -27,24 +26,24 @@ extension Broker {
     /// connection counts its publishes in its `TrafficBatch` and passes
     /// `counted: true`; other callers (wills, tests) are counted here.
     ///
-    /// A message with a `storageId` that a durable queue takes (a persistent
-    /// session's, a group's, at QoS 1/2), or that is retained, is written to
-    /// `journal` as one record naming every such queue: the caller submits
-    /// the journal and holds the publisher's acknowledgement until it is durable.
+    /// A journaled message (`Message.isJournaled`) that a journaled queue
+    /// takes (a persistent session's, a group's, at QoS 1/2), or that is
+    /// retained, goes to `journal`: the caller commits it and holds the
+    /// publisher's acknowledgement until it is durable.
     @discardableResult
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
         counted: Bool = false, routes: inout RouteCache
     ) -> PublishOutcome {
-        var journal = StorageBatch(capacity: 0)
-        defer { if !journal.isEmpty { storage?.submit(&journal) } }
-        return publish(published, from: publisher, session: publisherSession, counted: counted, routes: &routes, journal: &journal)
+        let journal = journal.makeWriter()
+        defer { if !journal.isEmpty { journal.commit(whenDurable: nil) } }
+        return publish(published, from: publisher, session: publisherSession, counted: counted, routes: &routes, journal: journal)
     }
 
     @discardableResult
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
-        counted: Bool = false, routes: inout RouteCache, repeatedTopic known: Bool? = nil, journal: inout StorageBatch
+        counted: Bool = false, routes: inout RouteCache, repeatedTopic known: Bool? = nil, journal: any JournalWriter
     ) -> PublishOutcome {
         if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
         // A matching policy gives the message its TTL and attempt limit.
@@ -61,23 +60,15 @@ extension Broker {
             let stored = message.retainedCopy()
             retained.withLock { $0.update(with: stored) }
         }
-        // The record is begun at the first durable queue that takes the
-        // message, so a message no durable queue wants costs nothing here.
-        let storing = storage != nil && message.storageId != 0
-        var durableTargets = 0
-        // Drop-oldest removals, written after this message's record closes
-        // (a record cannot be written inside another).
-        var droppedStored: [(queue: UInt64, message: UInt64)] = []
+        // A message no journaled queue takes costs nothing here.
+        let journaled = message.isJournaled
+        // Drop-oldest removals, journaled after every queue took the message.
+        var dropped: [(queue: JournalQueue, message: UInt64)] = []
         defer {
-            if durableTargets > 0 {
-                journal.endMessage()
-            } else if storing, message.retain, message.payload.readableBytes > 0 {
-                journal.message(storedForm(message, wallOffset: clockPair()))
+            if journaled {
+                if message.retain { journal.retained(message) }
+                for (queue, id) in dropped { journal.removed(id, from: queue) }
             }
-            if storing, message.retain {
-                journal.retain(topic: message.topic, message: message.payload.readableBytes > 0 ? message.storageId : 0)
-            }
-            for dropped in droppedStored { journal.remove(queue: dropped.queue, message: dropped.message) }
         }
         tree.withLock { $0.match(topic: message.topic, repeatedTopic: repeatedTopic, cache: &routes) }
         var outcome = PublishOutcome()
@@ -92,19 +83,17 @@ extension Broker {
                 outcome.matched += 1
                 let (result, pause) = group.enqueue(message, publisher: publisher, publisherSession: publisherSession)
                 if pause { outcome.pausePublisher = true }
-                if storing, group.storageQueue != 0, message.qos != .atMostOnce, result == .queued || result == .queuedDroppingOldest {
-                    if durableTargets == 0 { journal.beginMessage(storedForm(message, wallOffset: clockPair())) }
-                    journal.addTarget(queue: group.storageQueue, qos: message.qos.rawValue, retain: false)
-                    durableTargets += 1
+                if journaled, let queue = group.journalQueue, message.qos != .atMostOnce, result == .queued || result == .queuedDroppingOldest {
+                    journal.taken(message, by: queue, qos: message.qos, retain: false, subscriptionIds: .none)
                 }
                 switch result {
                 case .queued: outcome.queued += 1
                 case .queuedDroppingOldest:
                     outcome.queued += 1
                     metrics.messageDropped(.maxLength, count: 1)
-                    if storage != nil, group.storageQueue != 0 {
-                        let dropped = group.lastDroppedStorageId
-                        if dropped != 0 { droppedStored.append((group.storageQueue, dropped)) }
+                    if journaled, let queue = group.journalQueue {
+                        let id = group.lastDroppedJournalId
+                        if id != 0 { dropped.append((queue, id)) }
                     }
                 case .overLength:
                     outcome.rejectedOverLength += 1
@@ -123,15 +112,10 @@ extension Broker {
             let result = session.enqueue(
                 message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, publisher: publisher
             )
-            if storing, session.storageQueue != 0, qos != .atMostOnce, session.isPersistent,
+            if journaled, let queue = session.journalQueue, qos != .atMostOnce, session.isPersistent,
                 result == .accepted || result == .acceptedPausePublisher || result == .acceptedDroppedOldest
             {
-                if durableTargets == 0 { journal.beginMessage(storedForm(message, wallOffset: clockPair())) }
-                journal.addTarget(
-                    queue: session.storageQueue, qos: qos.rawValue, retain: retainFlag,
-                    subscriptionIds: target.identifiers.isEmpty ? [] : target.identifiers.values
-                )
-                durableTargets += 1
+                journal.taken(message, by: queue, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers)
             }
             switch result {
             case .accepted:
@@ -146,9 +130,9 @@ extension Broker {
             case .acceptedDroppedOldest:
                 outcome.queued += 1
                 metrics.messageDropped(.maxLength, count: 1)
-                if storage != nil, session.storageQueue != 0 {
-                    let dropped = session.lastDroppedStorageId
-                    if dropped != 0 { droppedStored.append((session.storageQueue, dropped)) }
+                if journaled, let queue = session.journalQueue {
+                    let id = session.lastDroppedJournalId
+                    if id != 0 { dropped.append((queue, id)) }
                 }
             case .droppedMaxLength:
                 outcome.rejectedOverLength += 1
@@ -176,19 +160,19 @@ extension Broker {
 
     /// Sends messages that ran out of delivery attempts to `$DLQ/<topic>`,
     /// where an operator (or a repair consumer) can subscribe to them.
-    /// `queue` is the stored queue they leave (0 for none): the removal is
-    /// written in the same batch as the dead letter, so a crash keeps one
-    /// or the other, never loses both.
-    func deadLetter(_ messages: [(Message, attempts: Int)], from queue: UInt64 = 0) {
-        var journal = StorageBatch(capacity: 0)
+    /// `queue` is the journaled queue they leave (nil for none): the
+    /// removal is committed with the dead letter, so a crash keeps one or
+    /// the other, never loses both.
+    func deadLetter(_ messages: [(Message, attempts: Int)], from queue: JournalQueue? = nil) {
+        let journal = journal.makeWriter()
         for (message, attempts) in messages {
             metrics.messageDeadLettered()
             var routes = RouteCache()
-            let letter = message.deadLetter(attempts: attempts, storageId: newStorageId(qos: message.qos, retain: false))
-            publish(letter, counted: true, routes: &routes, journal: &journal)
-            if queue != 0, message.storageId != 0 { journal.remove(queue: queue, message: message.storageId) }
+            let letter = message.deadLetter(attempts: attempts, journalId: newJournalId(qos: message.qos, retain: false))
+            publish(letter, counted: true, routes: &routes, journal: journal)
+            if let queue, message.isJournaled { journal.removed(message.journalId, from: queue) }
         }
-        if !journal.isEmpty { storage?.submit(&journal) }
+        if !journal.isEmpty { journal.commit(whenDurable: nil) }
     }
 
     /// Convenience for callers without a connection (wills, tests): no flow control.

@@ -8,10 +8,13 @@ extension Broker {
         public let sessionPresent: Bool
         /// A connection with the same client id that must now be closed.
         public let takenOver: (any DeliveryTarget)?
-        /// Clean start ended a session the store held: CONNACK (session
-        /// present 0) must wait for that record, or a crash would bring the
-        /// old session back.
-        public var endedStoredSession = false
+        /// Clean start ended a journaled session: CONNACK (session present
+        /// 0) must wait for that, or a crash would bring the old session back.
+        var endedJournaledSession = false
+
+        /// CONNACK waits until the session's record (or the end of the one
+        /// clean start replaced) is durable: `JournalWriter.requireDurableReply`.
+        public var connAckWaitsForJournal: Bool { session.journalQueue != nil || endedJournaledSession }
     }
 
     /// Opens or resumes the session for `clientId` with `owner` as its live
@@ -32,14 +35,14 @@ extension Broker {
         var previousOwner: (any DeliveryTarget)?
         var deadLetters: [(Message, attempts: Int)] = []
         var resumed: Session?
-        defer { if !deadLetters.isEmpty { deadLetter(deadLetters, from: resumed?.storageQueue ?? 0) } }
+        defer { if !deadLetters.isEmpty { deadLetter(deadLetters, from: resumed?.journalQueue) } }
         let opened: OpenedSession = sessions.withLock { store in
             let key = ExactString(clientId)
             if let existing = store[key], existing.isPersistent, !cleanSession {
                 previousOwner = existing.attach(owner, receiveMaximum: receiveMaximum, resend: &resend, deadLetters: &deadLetters)
                 resumed = existing
-                if existing.expiryInterval != expiry, existing.storageQueue != 0 {
-                    record { $0.session(queue: existing.storageQueue, clientId: clientId, expiryInterval: expiry) }
+                if existing.expiryInterval != expiry, let queue = existing.journalQueue {
+                    journalAlone { $0.sessionOpened(queue, clientId: clientId, expiryInterval: expiry) }
                 }
                 existing.setExpiryInterval(expiry)
                 return OpenedSession(session: existing, sessionPresent: true, takenOver: previousOwner)
@@ -48,32 +51,32 @@ extension Broker {
                 previousOwner = existing.detachAll()
                 discarded = existing
             }
-            let storageQueue = expiry > 0 ? storage?.nextQueueId() ?? 0 : 0
+            let journalQueue = expiry > 0 && isJournaling ? journal.newQueue() : nil
             let session = Session(
                 clientId: clientId, expiryInterval: expiry,
-                maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, storageQueue: storageQueue
+                maxInflight: limits.maxInflightMessages, maxQueued: limits.maxQueuedMessages, journalQueue: journalQueue
             )
-            if storageQueue != 0 {
-                record { $0.session(queue: storageQueue, clientId: clientId, expiryInterval: expiry) }
+            if let journalQueue {
+                journalAlone { $0.sessionOpened(journalQueue, clientId: clientId, expiryInterval: expiry) }
             }
             _ = session.attach(owner, receiveMaximum: receiveMaximum, resend: &resend)
             store[key] = session
             return OpenedSession(
-                session: session, sessionPresent: false, takenOver: previousOwner, endedStoredSession: discarded.map { $0.storageQueue != 0 } ?? false
+                session: session, sessionPresent: false, takenOver: previousOwner, endedJournaledSession: discarded?.journalQueue != nil
             )
         }
         if let discarded {
             stopExpiring(discarded)
             discard(discarded)
-        } else if opened.sessionPresent, stopExpiring(opened.session), opened.session.storageQueue != 0 {
-            // Back in time: the stored deadline no longer holds.
-            record { $0.sessionOffline(queue: opened.session.storageQueue, expiresAt: 0) }
+        } else if opened.sessionPresent, stopExpiring(opened.session), let queue = opened.session.journalQueue {
+            // Back in time: the journaled deadline no longer holds.
+            journalAlone { $0.sessionOffline(queue, expiresAt: 0) }
         }
         // A connection to the session before its will's delay ran out
         // cancels the will; a new session (clean start) ends the old one, so
         // its will goes now (5.0 section 3.1.3.2.2).
         if let will = pendingWills.withLock({ $0.removeValue(forKey: ExactString(clientId)) }) {
-            record { $0.will(clientId: clientId, message: 0, deadline: 0) }
+            journalAlone { $0.willEnded(clientId: clientId) }
             if !opened.sessionPresent { publishWill(will.message) }
         }
         return opened
@@ -95,11 +98,11 @@ extension Broker {
             if expiry != UInt32.max {
                 let deadline = Clock.nowNanos() &+ UInt64(expiry) * 1_000_000_000
                 expiringSessions.withLock { $0[ObjectIdentifier(session)] = ExpiringSession(session: session, deadline: deadline) }
-                // The deadline is stored as a wall-clock time, so a restart
-                // does not give the session its whole interval again.
-                if session.storageQueue != 0 {
-                    let wallDeadline = clockPair().wall &+ UInt64(expiry) * 1_000_000_000
-                    record { $0.sessionOffline(queue: session.storageQueue, expiresAt: wallDeadline) }
+                // The deadline is journaled as a wall-clock time, so a
+                // restart does not give the session its whole interval again.
+                if let queue = session.journalQueue {
+                    let wallDeadline = WallClock.now().wallNow &+ UInt64(expiry) * 1_000_000_000
+                    journalAlone { $0.sessionOffline(queue, expiresAt: wallDeadline) }
                 }
             }
             return
@@ -124,7 +127,7 @@ extension Broker {
             return wills.removeValue(forKey: key)
         }
         if let will {
-            record { $0.will(clientId: session.clientId, message: 0, deadline: 0) }
+            journalAlone { $0.willEnded(clientId: session.clientId) }
             publishWill(will.message)
         }
     }
@@ -152,7 +155,7 @@ extension Broker {
     /// Removes a session's subscriptions and counts what it still held.
     private func discard(_ session: Session) {
         removeFromRouting(session, filters: session.subscriptions.map(\.filter))
-        if session.storageQueue != 0 { record { $0.sessionEnd(queue: session.storageQueue) } }
+        if let queue = session.journalQueue { journalAlone { $0.sessionEnded(queue) } }
         let lost = session.discardMessages()
         if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
     }

@@ -1,5 +1,4 @@
 import WharfMQTT
-import WharfStorage
 
 extension Broker {
     /// Adds subscriptions and returns one SUBACK code per filter, in order
@@ -28,13 +27,17 @@ extension Broker {
     /// left in `backlog` for `deliverRetained`: a connection delivers them
     /// in slices, so one SUBSCRIBE whose filters walk a large retained store
     /// cannot hold its event loop (and every client on it) for long.
+    /// A journaled session's subscriptions go to `journal` (the connection's
+    /// writer: its SUBACK waits for them), or are committed here without one.
     public func subscribe(
         _ session: Session, _ requests: [SubscribePacket.Subscription], identifier: UInt32? = nil,
-        retained backlog: inout RetainedBacklog
+        retained backlog: inout RetainedBacklog, journal connectionJournal: (any JournalWriter)? = nil
     ) -> [SubscribeReturnCode] {
         let identifiers = SubscriptionIdentifiers(identifier)
-        var journal = StorageBatch(capacity: 0)
-        defer { if !journal.isEmpty { storage?.submit(&journal) } }
+        let journal = connectionJournal ?? self.journal.makeWriter()
+        defer { if connectionJournal == nil, !journal.isEmpty { journal.commit(whenDurable: nil) } }
+        // A journaled session's SUBACK waits its turn behind what is being made durable.
+        if session.journalQueue != nil { connectionJournal?.requireDurableReply() }
         var codes: [SubscribeReturnCode] = []
         codes.reserveCapacity(requests.count)
         let looked = limits.maxFiltersPerSubscribe > 0 ? requests.prefix(limits.maxFiltersPerSubscribe) : requests[...]
@@ -50,9 +53,7 @@ extension Broker {
                     continue
                 }
                 join(session, subscription, qos: request.qos, identifiers: identifiers, as: request.filter)
-                if session.storageQueue != 0 {
-                    journal.subscribe(queue: session.storageQueue, filter: request.filter, options: Self.storedOptions(request), identifier: identifier ?? 0)
-                }
+                if let queue = session.journalQueue { journal.subscribed(queue, request, identifier: identifier ?? 0) }
                 codes.append(SubscribeReturnCode(granted: request.qos))
                 continue
             }
@@ -81,9 +82,7 @@ extension Broker {
             }
         }
         for (request, isNew) in accepted {
-            if session.storageQueue != 0 {
-                journal.subscribe(queue: session.storageQueue, filter: request.filter, options: Self.storedOptions(request), identifier: identifier ?? 0)
-            }
+            if let queue = session.journalQueue { journal.subscribed(queue, request, identifier: identifier ?? 0) }
             guard request.retainHandling == 0 || (request.retainHandling == 1 && isNew) else { continue }
             backlog.append(.init(filter: request.filter, qos: request.qos, identifiers: identifiers))
         }
@@ -94,8 +93,8 @@ extension Broker {
     /// by filter, until `deadline` (monotonic nanoseconds) has passed; what is
     /// left stays in `backlog`. At least one filter is served per call.
     public func deliverRetained(_ backlog: inout RetainedBacklog, to session: Session, until deadline: UInt64 = .max) {
-        var journal = StorageBatch(capacity: 0)
-        defer { if !journal.isEmpty { storage?.submit(&journal) } }
+        let journal = journal.makeWriter()
+        defer { if !journal.isEmpty { journal.commit(whenDurable: nil) } }
         // Reused for every filter: one buffer, as large as the largest match.
         var matched: [Message] = []
         while let owed = backlog.next() {
@@ -112,13 +111,10 @@ extension Broker {
                     message, qos: qos, retain: true, onSubscribe: true, subscriptionIds: identifiers
                 )
                 if result == .droppedQueueFull { metrics.messageDropped(.queueFull, count: 1) }
-                if result == .accepted || result == .acceptedPausePublisher, session.storageQueue != 0, session.isPersistent,
-                    message.storageId != 0, qos != .atMostOnce
+                if result == .accepted || result == .acceptedPausePublisher, let queue = session.journalQueue, session.isPersistent,
+                    message.isJournaled, qos != .atMostOnce
                 {
-                    journal.enqueue(QueueEntry(
-                        queue: session.storageQueue, message: message.storageId, qos: qos.rawValue, retain: true, onSubscribe: true,
-                        subscriptionIds: identifiers.values
-                    ))
+                    journal.enqueued(message.journalId, by: queue, qos: qos, retain: true, onSubscribe: true, subscriptionIds: identifiers)
                 }
             }
             if deadline != .max, Clock.nowNanos() >= deadline { return }
@@ -126,13 +122,18 @@ extension Broker {
     }
 
     /// Removes subscriptions; returns, per filter, whether there was one.
+    /// A journaled session's removals go to `journal` (the connection's
+    /// writer: its UNSUBACK waits for them), or are committed here without one.
     @discardableResult
-    public func unsubscribe(_ session: Session, filters: [String]) -> [Bool] {
+    public func unsubscribe(_ session: Session, filters: [String], journal connectionJournal: (any JournalWriter)? = nil) -> [Bool] {
         let existed = filters.map { session.forgetSubscription($0) }
-        if session.storageQueue != 0 {
-            record { batch in
-                for (filter, was) in zip(filters, existed) where was { batch.unsubscribe(queue: session.storageQueue, filter: filter) }
-            }
+        if let queue = session.journalQueue {
+            let journal = connectionJournal ?? self.journal.makeWriter()
+            for (filter, was) in zip(filters, existed) where was { journal.unsubscribed(queue, filter: filter) }
+            // Nothing removed is still an answer to a journaled session's
+            // request: it waits behind what is being made durable.
+            connectionJournal?.requireDurableReply()
+            if connectionJournal == nil, !journal.isEmpty { journal.commit(whenDurable: nil) }
         }
         removeFromRouting(session, filters: zip(filters, existed).filter(\.1).map(\.0))
         return existed
@@ -162,13 +163,9 @@ extension Broker {
     func join(_ session: Session, _ shared: SharedSubscription, qos: QoS, identifiers: SubscriptionIdentifiers = .none, as filter: String) {
         let group: ConsumerGroup = groups.withLock { groups in
             if let existing = groups[shared.key] { return existing }
-            let storageQueue = storage?.nextQueueId() ?? 0
-            if storageQueue != 0 { record { $0.group(queue: storageQueue, name: shared.group, filter: shared.filter) } }
-            let group = ConsumerGroup(
-                name: shared.group, filter: shared.filter, maxQueued: limits.maxQueuedMessages, storageQueue: storageQueue,
-                deadLetter: { [weak self] in self?.deadLetter($0, from: storageQueue) },
-                expired: { [weak self] in self?.metrics.messageDropped(.expired, count: $0) }
-            )
+            let queue = isJournaling ? journal.newQueue() : nil
+            if let queue { journalAlone { $0.groupCreated(queue, name: shared.group, filter: shared.filter) } }
+            let group = makeGroup(name: shared.group, filter: shared.filter, queue: queue)
             groups[shared.key] = group
             tree.withLock { _ = $0.subscribe(RouteTarget(group: group, qos: .exactlyOnce), filter: shared.filter) }
             return group
@@ -185,11 +182,20 @@ extension Broker {
             session.left(group)
             guard group.leave(session) == 0 else { return }
             groups.removeValue(forKey: shared.key)
-            if group.storageQueue != 0 { record { $0.groupEnd(queue: group.storageQueue) } }
+            if let queue = group.journalQueue { journalAlone { $0.groupEnded(queue) } }
             tree.withLock { _ = $0.unsubscribe(group) }
             let lost = group.removeAll()
             if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
         }
+    }
+
+    /// A consumer group; messages it gives up on are dead-lettered from its queue.
+    func makeGroup(name: String, filter: String, queue: JournalQueue?) -> ConsumerGroup {
+        ConsumerGroup(
+            name: name, filter: filter, maxQueued: limits.maxQueuedMessages, journalQueue: queue,
+            deadLetter: { [weak self] in self?.deadLetter($0, from: queue) },
+            expired: { [weak self] in self?.metrics.messageDropped(.expired, count: $0) }
+        )
     }
 
     /// Every consumer group, for the metrics snapshot.

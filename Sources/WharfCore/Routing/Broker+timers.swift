@@ -62,7 +62,7 @@ extension Broker {
             return Array(due.values)
         }
         for will in wills {
-            record { $0.will(clientId: will.clientId, message: 0, deadline: 0) }
+            journalAlone { $0.willEnded(clientId: will.clientId) }
             publishWill(will.message)
         }
 
@@ -83,20 +83,17 @@ extension Broker {
         let delay = UInt64(min(delaySeconds, session.expiryInterval))
         let due = Clock.nowNanos() &+ delay * 1_000_000_000
         var stored = message
-        if storage != nil, session.storageQueue != 0 {
-            // Kept on disk until it goes or is cancelled: a crash during the
+        if isJournaling, session.journalQueue != nil {
+            // Journaled until it goes or is cancelled: a crash during the
             // delay must not lose it.
             stored = Message(
                 topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
                 publishedAtNanos: message.publishedAtNanos, expiresAtNanos: message.expiresAtNanos,
                 forwardedProperties: message.forwardedProperties, forwardsExpiry: message.forwardsExpiry,
-                storageId: newStorageId(qos: .exactlyOnce, retain: false)
+                journalId: newJournalId(qos: .exactlyOnce, retain: false)
             )
-            let clock = clockPair()
-            record { batch in
-                batch.message(storedForm(stored, wallOffset: clock), durableReply: false)
-                batch.will(clientId: session.clientId, message: stored.storageId, deadline: clock.wall &+ delay * 1_000_000_000)
-            }
+            let deadline = WallClock.now().wallNow &+ delay * 1_000_000_000
+            journalAlone { $0.willScheduled(stored, clientId: session.clientId, deadline: deadline) }
         }
         pendingWills.withLock {
             $0[ExactString(session.clientId)] = PendingWill(
@@ -136,7 +133,7 @@ extension Broker {
         }
         if let limit = message.maxDeliveryAttempts, attempts >= limit {
             if let group = done.group { group.forget(message) }
-            deadLetter([(message, attempts)], from: done.group?.storageQueue ?? session.storageQueue)
+            deadLetter([(message, attempts)], from: done.group.map(\.journalQueue) ?? session.journalQueue)
             return
         }
         let due = now &+ delivery.backoffNanos(afterAttempts: attempts)

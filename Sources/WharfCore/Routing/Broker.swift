@@ -1,6 +1,5 @@
 import Synchronization
 import WharfMQTT
-import WharfStorage
 
 /// The broker core: sessions by client id, the subscription trie and the
 /// retained store. No sockets: the server calls it from connection handlers
@@ -24,8 +23,12 @@ public final class Broker: Sendable {
     public let delivery: DeliverySettings
     /// `wharf-msg-id` values seen per topic within the window.
     public let deduplication: PublisherDeduplication
-    /// The durable store; nil keeps everything in memory (`--in-memory`).
-    public let storage: Storage?
+    /// Where durable effects go (see `BrokerJournal` for the contract);
+    /// `InMemoryJournal` keeps nothing (`--in-memory`).
+    public let journal: any BrokerJournal
+    /// `journal.isDurable`, read once: the paths that write to the journal
+    /// test it before building anything for it.
+    let isJournaling: Bool
 
     /// By client id, compared byte for byte.
     let sessions = Mutex<[ExactString: Session]>([:])
@@ -43,9 +46,10 @@ public final class Broker: Sendable {
         limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),
         latency: LatencyRecorder = LatencyRecorder(), topicStatistics: TopicStatistics = TopicStatistics(),
         recordsDetail: Bool = true, policies: DeliveryPolicies = DeliveryPolicies(), delivery: DeliverySettings = DeliverySettings(),
-        storage: Storage? = nil
+        journal: any BrokerJournal = InMemoryJournal()
     ) {
-        self.storage = storage
+        self.journal = journal
+        self.isJournaling = journal.isDurable
         self.recordsDetail = recordsDetail
         self.policies = policies
         self.limits = limits

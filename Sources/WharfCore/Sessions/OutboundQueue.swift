@@ -86,9 +86,9 @@ public struct OutboundQueue: Sendable {
     private var pending = Deque<Pending>()
     private var inflight = OrderedDictionary<UInt16, Inflight>()
     private var lastPacketId: UInt16 = 0
-    /// The stored id of the message the last drop-oldest took out (its
-    /// removal must be written to the durable store).
-    public private(set) var lastDroppedStorageId: UInt64 = 0
+    /// The journal id of the message the last drop-oldest took out (its
+    /// removal must be journaled).
+    public private(set) var lastDroppedJournalId: UInt64 = 0
     private var enqueuedTotal = 0
     private var deliveredTotal = 0
     private var acknowledgedTotal = 0
@@ -147,7 +147,7 @@ public struct OutboundQueue: Sendable {
         var result = EnqueueResult.queued
         if !onSubscribe, group == nil, let limit = message.maxQueueLength, pending.count >= limit {
             guard message.overflow == .dropOldest, !pending.isEmpty else { return .overLength }
-            lastDroppedStorageId = pending.removeFirst().message.storageId
+            lastDroppedJournalId = pending.removeFirst().message.journalId
             result = .queuedDroppingOldest
         }
         guard onSubscribe || pending.count < maxQueued else { return .queueFull }

@@ -9,9 +9,9 @@ import WharfMQTT
 /// its event loop. The mutex covers in-memory bookkeeping only, never I/O.
 public final class Session: Sendable {
     public let clientId: String
-    /// Its queue's id in the durable store (0: not stored; a clean session,
-    /// or an in-memory broker).
-    public let storageQueue: UInt64
+    /// Its queue in the journal (nil: not journaled; a clean session, or an
+    /// in-memory broker).
+    public let journalQueue: JournalQueue?
     /// Seconds the session outlives its connection (5.0 session expiry
     /// interval; 3.1.1 clean session = 0 is "forever", `UInt32.max`). An
     /// atomic: the publish path reads it, and a 5.0 DISCONNECT may change it.
@@ -58,9 +58,9 @@ public final class Session: Sendable {
     /// Mosquitto (memory is then the limit; not recommended).
     public init(
         clientId: String, isPersistent: Bool = false, expiryInterval: UInt32? = nil, maxInflight: Int, maxQueued configuredMaxQueued: Int,
-        storageQueue: UInt64 = 0
+        journalQueue: JournalQueue? = nil
     ) {
-        self.storageQueue = storageQueue
+        self.journalQueue = journalQueue
         let maxQueued = configuredMaxQueued == 0 ? Int.max : configuredMaxQueued
         self.clientId = clientId
         self.expiry = ManagedAtomic(expiryInterval ?? (isPersistent ? UInt32.max : 0))
@@ -393,8 +393,8 @@ public final class Session: Sendable {
 
     public var queuedCount: Int { state.withLock { $0.outbound.queuedCount } }
 
-    /// The stored id of the message the last drop-oldest (a policy's max_length) dropped.
-    var lastDroppedStorageId: UInt64 { state.withLock { $0.outbound.lastDroppedStorageId } }
+    /// The journal id of the message the last drop-oldest (a policy's max_length) dropped.
+    var lastDroppedJournalId: UInt64 { state.withLock { $0.outbound.lastDroppedJournalId } }
 
     /// Queue figures and whether a client is attached, read together.
     public var statistics: (online: Bool, queue: OutboundQueue.Statistics, client: ClientInfo?) {
@@ -423,7 +423,7 @@ public final class Session: Sendable {
     /// Puts back a message the durable store held for this (offline)
     /// session: in flight under its packet id when it had gone out at QoS 2
     /// (so the client's duplicate detection still works), queued otherwise.
-    struct Restoring {
+    public struct Restoring: Sendable {
         var message: Message
         var qos: QoS
         var retain: Bool
@@ -432,6 +432,20 @@ public final class Session: Sendable {
         var attempts: Int
         var packetId: UInt16?
         var released: Bool
+
+        public init(
+            message: Message, qos: QoS, retain: Bool, onSubscribe: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int,
+            packetId: UInt16?, released: Bool
+        ) {
+            self.message = message
+            self.qos = qos
+            self.retain = retain
+            self.onSubscribe = onSubscribe
+            self.subscriptionIds = subscriptionIds
+            self.attempts = attempts
+            self.packetId = packetId
+            self.released = released
+        }
     }
 
     func restore(_ items: [Restoring]) {

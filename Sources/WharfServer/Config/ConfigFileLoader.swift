@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import TOMLKit
 import WharfCore
-import WharfStorage
 import WharfMQTT
 
 /// Reads a TOML configuration file over the defaults. Unknown keys are errors,
@@ -70,25 +69,25 @@ public enum ConfigFileLoader {
             if let value = try reader.number(delivery, "delivery.dedup_window", in: 0...604_800) { config.delivery.dedupWindow = value }
         }
         if let storage = try reader.section(root, "storage", allowed: ["enabled", "data_dir", "fsync", "segment_size", "quota"]) {
-            var options = config.storage ?? StorageOptions()
+            var options = config.storage ?? LocalLogOptions()
             if let dir = try reader.string(storage, "storage.data_dir") {
                 guard !dir.isEmpty else { throw ConfigFileError(file: file, key: "storage.data_dir", problem: "must not be empty") }
                 options.directory = dir
             }
             if let text = try reader.string(storage, "storage.fsync") {
-                guard let policy = StorageOptions.FsyncPolicy(parsing: text) else {
+                guard let policy = LocalLogOptions.FsyncPolicy(parsing: text) else {
                     throw ConfigFileError(file: file, key: "storage.fsync", problem: "must be \"always\", \"never\" or \"every <ms>ms\"; got \"\(text)\"")
                 }
                 options.fsync = policy
             }
             if let text = try reader.string(storage, "storage.segment_size") {
-                guard let bytes = StorageOptions.parseSize(text), bytes >= 64 << 10 else {
+                guard let bytes = LocalLogOptions.parseSize(text), bytes >= 64 << 10 else {
                     throw ConfigFileError(file: file, key: "storage.segment_size", problem: "must be a size of at least 64KiB (like \"64MiB\"); got \"\(text)\"")
                 }
                 options.segmentBytes = bytes
             }
             if let text = try reader.string(storage, "storage.quota") {
-                guard let bytes = StorageOptions.parseSize(text) else {
+                guard let bytes = LocalLogOptions.parseSize(text) else {
                     throw ConfigFileError(file: file, key: "storage.quota", problem: "must be a size (like \"10GiB\"); got \"\(text)\"")
                 }
                 options.quotaBytes = bytes

@@ -1,7 +1,6 @@
 import Logging
 import WharfCore
 import WharfExporter
-import WharfStorage
 
 /// Everything `wharf serve` can be told, with its defaults. The README's
 /// configuration reference lists the same keys.
@@ -48,7 +47,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var policies: [DeliveryPolicy] = []
     /// `[storage]`: the durable store; nil keeps everything in memory
     /// (`--in-memory`). `wharf serve` uses ./wharf-data unless told otherwise.
-    public var storage: StorageOptions?
+    public var storage: LocalLogOptions?
     /// `[top]`: the dashboard's defaults (flags override them).
     public var top = DashboardSettings()
 

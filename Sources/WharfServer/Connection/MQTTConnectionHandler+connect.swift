@@ -81,15 +81,13 @@ extension MQTTConnectionHandler {
         }
         deliveryTarget = target
         session = opened.session
-        // CONNACK waits until the session's record (or the end of the one
-        // clean start replaced) is on disk: the store writes in order.
-        if opened.session.storageQueue != 0 || opened.endedStoredSession { journal.requireDurableReply() }
+        if opened.connAckWaitsForJournal { journal.requireDurableReply() }
         // The will outlives the read buffer it arrived in: keep its own copy.
         if let connectWill = connect.will {
             will = Message(
                 topic: connectWill.topic, payload: ByteBuffer(buffer: connectWill.payload), qos: connectWill.qos,
                 retain: connectWill.retain, properties: connectWill.properties,
-                storageId: broker.newStorageId(qos: connectWill.qos, retain: connectWill.retain)
+                journalId: broker.newJournalId(qos: connectWill.qos, retain: connectWill.retain)
             )
             willDelay = connectWill.properties.integer(.willDelayInterval) ?? 0
         }

@@ -56,9 +56,7 @@ extension MQTTConnectionHandler {
                     // 5.0 section 3.1.2.11.4: discarded as if delivered.
                     if let packetId, let session, let deliveryTarget {
                         session.abandon(packetId, from: deliveryTarget)
-                        if message.storageId != 0, session.storageQueue != 0 {
-                            journal.remove(queue: session.storageQueue, message: message.storageId)
-                        }
+                        broker.journalAbandoned(message, session: session, into: journal)
                     }
                     broker.metrics.messageDropped(.packetTooLarge, count: 1)
                     return
@@ -73,7 +71,7 @@ extension MQTTConnectionHandler {
             let headerLength = outbound.writerIndex - start
             // Written on its own unless replies in the batch wait for the store:
             // writing the batch early would send them before they are durable.
-            if payloadLength > Self.separateWriteThreshold, let context, !journal.needsDurableReply, heldOutput.isEmpty {
+            if payloadLength > Self.separateWriteThreshold, let context, !journal.repliesMustWait, heldReplies.isEmpty {
                 context.write(wrapOutboundOut(outbound), promise: nil)
                 context.write(wrapOutboundOut(message.payload), promise: nil)
                 outbound = context.channel.allocator.buffer(capacity: 1024)
@@ -84,11 +82,7 @@ extension MQTTConnectionHandler {
             // Retained messages sent on subscribe carry RETAIN; their age is
             // not transit time, so they stay out of the latency figures.
             if !retain && broker.recordsDetail { deliveredPublishTimes.append(message.publishedAtNanos) }
-            // QoS 2 goes out under one packet id for good: a restart resends
-            // it under the same one, so the client's duplicate check holds.
-            if qos == .exactlyOnce, !dup, message.storageId != 0, let packetId, let queue = session?.storageQueue, queue != 0 {
-                journal.sent(queue: queue, message: message.storageId, packetId: packetId)
-            }
+            broker.journalSent(message, qos: qos, dup: dup, packetId: packetId, session: session, into: journal)
         case .pubrel(let packetId):
             writePacket(.pubrel(PublishAckPacket(packetId: packetId)))
         }

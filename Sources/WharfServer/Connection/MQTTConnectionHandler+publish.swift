@@ -1,7 +1,6 @@
 import NIOCore
 import WharfCore
 import WharfMQTT
-import WharfStorage
 
 extension MQTTConnectionHandler {
     /// Loop time one turn spends queueing retained messages for a SUBSCRIBE.
@@ -41,14 +40,14 @@ extension MQTTConnectionHandler {
             // PUBREL goes back even for an unknown id (a resend after reconnect).
             // After PUBREC the message is the client's: a restart resends PUBREL, not PUBLISH.
             if let (message, group) = session.received(ack.packetId, from: deliveryTarget) {
-                broker.recordReceived(message, group: group, packetId: ack.packetId, session: session, into: &journal)
+                broker.journalReceived(message, group: group, packetId: ack.packetId, session: session, into: journal)
             } else if wrongAcknowledgement(.pubrec, ack.packetId, session: session, context: context) {
                 return
             }
             writePacket(.pubrel(PublishAckPacket(packetId: ack.packetId)))
         case .pubrel(let ack):
             let known = session.releaseInbound(ack.packetId)
-            if known, session.storageQueue != 0 { journal.inbound(queue: session.storageQueue, packetId: ack.packetId, awaiting: false) }
+            if known { broker.journalInbound(session: session, packetId: ack.packetId, awaitingRelease: false, into: journal) }
             let code = known || version != .v5 ? ReasonCode.success : ReasonCode.packetIdentifierNotFound
             writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId, reasonCode: code)))
         case .pubcomp(let ack):
@@ -62,8 +61,7 @@ extension MQTTConnectionHandler {
             handleSubscribe(subscribe, session: session, context: context)
         case .unsubscribe(let unsubscribe):
             retainedBacklog.remove(filters: unsubscribe.filters)
-            let existed = broker.unsubscribe(session, filters: unsubscribe.filters)
-            if session.storageQueue != 0 { journal.requireDurableReply() }
+            let existed = broker.unsubscribe(session, filters: unsubscribe.filters, journal: journal)
             // 5.0: an invalid filter is 0x8F, as in SUBACK; a valid one never subscribed 0x11.
             let codes = version == .v5
                 ? zip(unsubscribe.filters, existed).map { filter, was in
@@ -117,7 +115,7 @@ extension MQTTConnectionHandler {
 
     /// A PUBACK or PUBCOMP completed a delivery.
     private func acknowledged(_ done: OutboundQueue.Acknowledged) {
-        if done.message.storageId != 0, let session { broker.recordDone(done, session: session, into: &journal) }
+        if let session { broker.journalAcknowledged(done, session: session, into: journal) }
         if let group = done.group { groupAcknowledgements.append((group, done.message)) }
         if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
     }
@@ -130,9 +128,8 @@ extension MQTTConnectionHandler {
         }
         retainedBacklog.remove(filters: subscribe.subscriptions.lazy.map(\.filter))
         let codes = broker.subscribe(
-            session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier, retained: &retainedBacklog
+            session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier, retained: &retainedBacklog, journal: journal
         )
-        if session.storageQueue != 0 { journal.requireDurableReply() }
         var properties = MQTTProperties()
         if version == .v5, requestProblemInformation {
             properties = subscribeRefusalReason(subscribe.subscriptions, codes)
@@ -194,10 +191,7 @@ extension MQTTConnectionHandler {
                 close(context, because: .protocolError, "DISCONNECT sets a session expiry interval on a session that had none")
                 return
             }
-            if expiry != session.expiryInterval, session.storageQueue != 0, expiry != 0 {
-                journal.session(queue: session.storageQueue, clientId: session.clientId, expiryInterval: expiry)
-            }
-            session.setExpiryInterval(expiry)
+            broker.setExpiryInterval(expiry, of: session, journal: journal)
         }
         // 0x04: disconnect normally, but publish the will.
         disconnectedCleanly = disconnect.reasonCode != ReasonCode.disconnectWithWill
@@ -240,15 +234,15 @@ extension MQTTConnectionHandler {
             }
             broker.metrics.messageDropped(.reservedTopic, count: 1)
             logger.info("ignoring client publish to \(ReasonString.excerpt(publish.topic)): $SYS is written by the broker only")
-            if publish.qos == .exactlyOnce, session.storageQueue != 0 {
-                journal.inbound(queue: session.storageQueue, packetId: publish.packetId!, awaiting: true)
+            if publish.qos == .exactlyOnce {
+                broker.journalInbound(session: session, packetId: publish.packetId!, awaitingRelease: true, into: journal)
             }
             acknowledge(publish, code: ReasonCode.success)
             return
         }
         // A full store takes no new messages; what it holds is kept. (A QoS 2
         // resend it already took is not new: answered below as a duplicate.)
-        if let storage = broker.storage, publish.qos != .atMostOnce || publish.retain, !storage.acceptsMessages,
+        if publish.qos != .atMostOnce || publish.retain, !broker.journal.acceptsMessages,
             !(publish.qos == .exactlyOnce && session.awaitsRelease(publish.packetId!))
         {
             broker.metrics.messageDropped(.storageFull, count: 1)
@@ -264,11 +258,11 @@ extension MQTTConnectionHandler {
             acknowledge(publish, code: ReasonCode.success)
             return
         }
-        if publish.qos == .exactlyOnce, session.storageQueue != 0 {
-            journal.inbound(queue: session.storageQueue, packetId: publish.packetId!, awaiting: true)
+        if publish.qos == .exactlyOnce {
+            broker.journalInbound(session: session, packetId: publish.packetId!, awaitingRelease: true, into: journal)
         }
         if !publish.properties.isEmpty, let id = publish.properties.userProperty(PublisherDeduplication.userPropertyName),
-            broker.isRepeat(topic: publish.topic, id: id, journal: &journal)
+            broker.isRepeat(topic: publish.topic, id: id, journal: journal)
         {
             broker.metrics.messageDeduplicated()
             acknowledge(publish, code: ReasonCode.success)
@@ -276,11 +270,11 @@ extension MQTTConnectionHandler {
         }
         let message = Message(
             topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: publish.properties,
-            storageId: broker.newStorageId(qos: publish.qos, retain: publish.retain)
+            journalId: broker.newJournalId(qos: publish.qos, retain: publish.retain)
         )
         let outcome = broker.publish(
             message, from: deliveryTarget, session: session, counted: true, routes: &routes, repeatedTopic: repeatedTopic,
-            journal: &journal
+            journal: journal
         )
         traffic.published(payloadBytes: publish.payload.readableBytes)
         if broker.recordsDetail {

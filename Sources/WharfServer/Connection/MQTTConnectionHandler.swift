@@ -3,7 +3,6 @@ import Logging
 import NIOCore
 import WharfCore
 import WharfMQTT
-import WharfStorage
 
 /// One client connection: applies the protocol rules to decoded packets,
 /// calls the broker core, and writes replies and deliveries.
@@ -78,22 +77,17 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var groupAcknowledgements: [(ConsumerGroup, Message)] = []
     /// Set at CONNECT: the client as the snapshot's Clients list shows it.
     var clientInfo: ClientInfo?
-    /// This read batch's records for the durable store, submitted at flush.
-    var journal = StorageBatch(capacity: 0)
-    /// Output that must wait for a submission to be durable (a PUBACK for a
-    /// stored message, a CONNACK or SUBACK for stored state), in order, with
-    /// the submission it waits for; later output queues behind it.
-    var heldOutput = Deque<(submission: UInt64, bytes: ByteBuffer)>()
-    var submissions: UInt64 = 0
+    /// This read batch's durable effects, committed at flush (see `BrokerJournal`).
+    let journal: any JournalWriter
+    /// Output waiting for the journal (a PUBACK for a journaled message, a
+    /// CONNACK or SUBACK for journaled state), in order.
+    var heldReplies = HeldReplies()
     /// Retained messages new subscriptions are still owed, served a slice
     /// per turn of the loop (see `deliverRetainedSlice`).
     var retainedBacklog = RetainedBacklog()
     var retainedSliceScheduled = false
     /// `defaultRetainedSliceNanos`; tests set 0 (one filter a turn).
     let retainedSliceNanos: UInt64
-    /// Closing, once the held output has gone out (a client taken over
-    /// right after CONNECT still gets its CONNACK first).
-    var closeWhenReleased = false
 
     init(
         broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), loopClocks: LoopClocks? = nil,
@@ -106,6 +100,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         self.loopClocks = loopClocks
         self.logger = logger
         self.outbound = ByteBuffer()
+        self.journal = broker.makeJournalWriter()
     }
 
     // MARK: Channel events
@@ -241,7 +236,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         recordBatchMetrics()
         // What the last packets wrote (acknowledgements, routed messages) is kept,
         // though nobody is left to answer.
-        if let storage = broker.storage, !journal.isEmpty { storage.submit(&journal) }
+        if !journal.isEmpty { journal.commit(whenDurable: nil) }
         routes.clear()  // lets go of the sessions it matched
         if let session, let deliveryTarget {
             broker.closeSession(session, owner: deliveryTarget)
@@ -351,66 +346,54 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         recordBatchMetrics()
     }
 
-    /// Submits the batch's records to the durable store. Returns true if the
-    /// batch's output was held back instead of written: it needs them on
-    /// disk first, or earlier held output is still waiting (order matters:
-    /// PUBACKs go out in PUBLISH order, 3.1.1 section 4.6).
+    /// Commits the batch's durable effects. Returns true if the batch's
+    /// output was held back instead of written (see `HeldReplies`).
     private func holdUntilDurable(_ context: ChannelHandlerContext) -> Bool {
-        guard let storage = broker.storage else { return false }
-        guard journal.needsDurableReply || !heldOutput.isEmpty else {
-            if !journal.isEmpty { storage.submit(&journal) }
+        switch heldReplies.flush(repliesMustWait: journal.repliesMustWait, journalIsEmpty: journal.isEmpty) {
+        case .write:
+            if !journal.isEmpty { journal.commit(whenDurable: nil) }
             return false
-        }
-        guard journal.needsDurableReply || !journal.isEmpty else {
-            // Nothing new to wait for: queue behind what already waits.
+        case .queueBehind:
             if outbound.readableBytes > 0 {
-                heldOutput[heldOutput.count - 1].bytes.writeBuffer(&outbound)
+                heldReplies.queueBehind(&outbound)
                 outbound.clear()
             }
             return true
+        case .commitAndHold:
+            let commit = heldReplies.nextCommit()
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            // One hop back per batch, however many messages it carried.
+            journal.commit { ok in
+                loop.execute { handler.value.durable(commit, ok: ok) }
+            }
+            heldReplies.hold(outbound, until: commit)
+            outbound = Self.noOutput
+            return true
         }
-        submissions += 1
-        let submission = submissions
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let loop = context.eventLoop
-        // One hop back per batch, however many messages it carried.
-        storage.submit(&journal) { ok in
-            loop.execute { handler.value.durable(submission, ok: ok) }
-        }
-        heldOutput.append((submission, outbound))
-        outbound = Self.noOutput
-        return true
     }
 
-    /// The store made `submission` (and everything before it) durable, or failed to.
-    func durable(_ submission: UInt64, ok: Bool) {
+    /// The journal made `commit` (and everything before it) durable, or failed to.
+    func durable(_ commit: UInt64, ok: Bool) {
         guard let context else { return }
         guard ok else {
+            // Not durable: those acknowledgements must not go out. The
+            // client keeps its messages and sends them again later.
+            heldReplies.dropAll()
             if isClosing {
-                heldOutput.removeAll()
                 context.close(promise: nil)
                 return
             }
-            // Not on disk: those acknowledgements must not go out. The
-            // client keeps its messages and sends them again later.
-            heldOutput.removeAll()
-            let full = !(broker.storage?.acceptsMessages ?? true)
+            let full = !broker.journal.acceptsMessages
             close(
                 context, because: .storageUnavailable, full ? "storage full" : "storage write failed",
                 reasonCode: full ? ReasonCode.quotaExceeded : ReasonCode.unspecifiedError
             )
             return
         }
-        var wrote = false
-        while let first = heldOutput.first, first.submission <= submission {
-            heldOutput.removeFirst()
-            if first.bytes.readableBytes > 0 {
-                context.write(wrapOutboundOut(first.bytes), promise: nil)
-                wrote = true
-            }
-        }
+        let wrote = heldReplies.released(upTo: commit) { context.write(wrapOutboundOut($0), promise: nil) }
         if wrote { context.flush() }
-        if closeWhenReleased, heldOutput.isEmpty { context.close(promise: nil) }
+        if heldReplies.closeIsDue { context.close(promise: nil) }
     }
 
     /// Hands the batch's latencies and per-topic counts to the metrics model:
@@ -467,10 +450,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             logger.debug("closing connection: \(detail)")
         }
         flush()
-        if !heldOutput.isEmpty {
-            closeWhenReleased = true
-            return
-        }
+        if heldReplies.deferClose() { return }
         context.close(promise: nil)
     }
 }

@@ -7,7 +7,6 @@ import WharfCore
 import WharfExporter
 import WharfMetrics
 import WharfMQTT
-import WharfStorage
 
 /// The MQTT listener: a NIO server bootstrap whose child pipelines are
 /// packet decoder -> keep-alive timer -> connection handler.
@@ -43,11 +42,11 @@ public final class BrokerServer: Sendable {
         {
             logger.warning("\(warning)")
         }
-        var storage: Storage?
+        var journal: any BrokerJournal = InMemoryJournal()
         if var options = config.storage {
             options.dedupWindowSeconds = config.delivery.dedupWindow
-            let (opened, report) = try Storage.open(options, log: { logger.warning("\($0)") })
-            storage = opened
+            let (opened, report) = try LocalLogJournal.open(options, log: { logger.warning("\($0)") })
+            journal = opened
             logger.info(
                 "recovered \(options.directory): \(report.segments) segments, \(report.records) records, \(report.bytes) bytes in \(String(format: "%.3f", report.seconds)) s",
                 metadata: report.truncatedBytes > 0 ? ["truncated_bytes": "\(report.truncatedBytes)"] : [:]
@@ -65,19 +64,18 @@ public final class BrokerServer: Sendable {
             recordsDetail: config.metricsRecording,
             policies: DeliveryPolicies(config.policies),
             delivery: config.delivery,
-            storage: storage
+            journal: journal
         )
         self.loopClocks = LoopClocks(group: group)
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections, maximumPending: config.maxPendingConnections)
-        if let storage {
-            let broker = self.broker
-            let restored = storage.withRecoveredState { broker.restore(from: $0) }
+        if journal.isDurable {
+            let restored = journal.recover(into: broker)
             if restored.sessions + restored.groups + restored.retained + restored.wills > 0 {
                 logger.info(
                     "restored \(restored.sessions) sessions, \(restored.groups) groups, \(restored.queuedMessages) queued messages, \(restored.retained) retained, \(restored.wills) delayed wills\(restored.expired > 0 ? "; \(restored.expired) had expired" : "")"
                 )
             }
-            try storage.start()
+            try journal.start()
         }
     }
 
@@ -91,8 +89,7 @@ public final class BrokerServer: Sendable {
     public func snapshot() -> MetricsSnapshot {
         broker.snapshot(
             counters: counters, version: version, startTimeSeconds: startTimeSeconds,
-            nowSeconds: Date().timeIntervalSince1970, maxConnections: config.limits.maxConnections,
-            storage: broker.storage?.snapshot()
+            nowSeconds: Date().timeIntervalSince1970, maxConnections: config.limits.maxConnections
         )
     }
 
@@ -194,7 +191,7 @@ public final class BrokerServer: Sendable {
         }
         await metrics?.stop()
         // Last: what the connections' final batches submitted is written and synced.
-        broker.storage?.close()
+        broker.journal.close()
     }
 }
 
