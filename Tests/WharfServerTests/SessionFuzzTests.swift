@@ -1261,6 +1261,6 @@ extension FuzzConnection {
     /// Whether the server paused this publisher (flow control): its
     /// PUBLISH packets wait, unanswered, until the pause ends.
     var readPaused: Bool {
-        (try? channel.pipeline.syncOperations.handler(type: MQTTConnectionHandler.self).readPaused) ?? false
+        (try? channel.pipeline.syncOperations.handler(type: MQTTConnectionHandler.self).publisherPause.isPaused) ?? false
     }
 }

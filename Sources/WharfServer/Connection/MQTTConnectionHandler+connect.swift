@@ -182,4 +182,23 @@ extension MQTTConnectionHandler {
         guard let context else { return }
         close(context, because: nil, "server shutting down", reasonCode: ReasonCode.serverShuttingDown)
     }
+
+    /// DISCONNECT from the client: a 5.0 session expiry change, then close
+    /// (with no will, unless the reason code asks for it).
+    func handleDisconnect(_ disconnect: DisconnectPacket, session: Session, context: ChannelHandlerContext) {
+        routeDeferredPublishes(ignoringPause: true)
+        if let expiry = disconnect.properties.integer(.sessionExpiryInterval) {
+            // 5.0 section 3.14.2.2.2: a session that was to end with its
+            // connection cannot be made to outlive it at DISCONNECT.
+            guard session.expiryInterval != 0 || expiry == 0 else {
+                close(context, because: .protocolError, "DISCONNECT sets a session expiry interval on a session that had none")
+                return
+            }
+            broker.setExpiryInterval(expiry, of: session, journal: journal)
+        }
+        // 0x04: disconnect normally, but publish the will.
+        disconnectedCleanly = disconnect.reasonCode != ReasonCode.disconnectWithWill
+        if disconnectedCleanly { will = nil }
+        close(context, because: nil, "client disconnected")
+    }
 }

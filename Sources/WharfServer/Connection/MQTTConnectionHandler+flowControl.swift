@@ -10,11 +10,10 @@ extension MQTTConnectionHandler {
     /// Stops routing this publisher's messages, and reading its socket (TCP
     /// pushes back on the client), until a subscriber queue drains or
     /// `maxPause` passes. PUBLISH packets already read wait in
-    /// `deferredPublishes`, so the pause takes effect at once instead of
+    /// `publisherPause`, so the pause takes effect at once instead of
     /// after the rest of the read batch.
     func pauseReading() {
-        guard let context, !readPaused else { return }
-        readPaused = true
+        guard let context, publisherPause.pause() else { return }
         broker.metrics.publisherPaused()
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -24,12 +23,11 @@ extension MQTTConnectionHandler {
     }
 
     func resumeReading() {
-        guard let context, readPaused else { return }
-        readPaused = false
+        guard let context, publisherPause.resume() else { return }
         pauseTimer?.cancel()
         pauseTimer = nil
         routeDeferredPublishes(ignoringPause: false)
-        if !readPaused {
+        if !publisherPause.isPaused {
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         }
         if !readBatchActive { flush() }
@@ -39,12 +37,11 @@ extension MQTTConnectionHandler {
     /// unless the connection is ending and everything must go now.
     func routeDeferredPublishes(ignoringPause: Bool) {
         guard let session else {
-            deferredPublishes.removeAll()
+            publisherPause.dropDeferred()
             return
         }
-        while let publish = deferredPublishes.popFirst() {
+        while let publish = publisherPause.nextDeferred(ignoringPause: ignoringPause) {
             handlePublish(publish, session: session)
-            if readPaused && !ignoringPause { return }
         }
     }
 }
