@@ -39,7 +39,7 @@ import WharfMQTT
     @Test func queueLimit() {
         var queue = OutboundQueue(maxInflight: 1, maxQueued: 2)
         let results = (0..<3).map { _ in queue.enqueue(message("t"), qos: .atLeastOnce, retain: false) }
-        #expect(results == [.queued, .queued, .queueFull])
+        #expect(results == [.accepted, .accepted, .droppedQueueFull])
         #expect(queue.queuedCount == 2)
     }
 

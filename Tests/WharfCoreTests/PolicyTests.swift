@@ -49,12 +49,12 @@ import WharfMQTT
     @Test func maxLength() {
         for (overflow, expected) in [(DeliveryPolicy.Overflow.dropOldest, ["2", "3", "4"]), (.rejectNew, ["0", "1", "2"])] {
             var queue = OutboundQueue(maxInflight: 10, maxQueued: 100)
-            var results: [OutboundQueue.EnqueueResult] = []
+            var results: [EnqueueResult] = []
             for i in 0..<5 {
                 let m = Message(topic: "t", payload: ByteBuffer(string: "\(i)"), qos: .atLeastOnce, retain: false, maxQueueLength: 3, overflow: overflow)
                 results.append(queue.enqueue(m, qos: .atLeastOnce, retain: false))
             }
-            #expect(results.filter { $0 != .queued }.count == 2)
+            #expect(results.filter { $0 != .accepted }.count == 2)
             var packets: [OutboundPacket] = []
             queue.nextPackets(into: &packets)
             #expect(packets.compactMap(\.payloadString) == expected)

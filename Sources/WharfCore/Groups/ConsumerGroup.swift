@@ -124,17 +124,17 @@ public final class ConsumerGroup: Sendable {
     /// publisher must stop reading until the group drains.
     func enqueue(
         _ message: Message, publisher: (any DeliveryTarget)? = nil, publisherSession: Session? = nil
-    ) -> (result: OutboundQueue.EnqueueResult, pausePublisher: Bool) {
+    ) -> EnqueueResult {
         var pause = false
-        let (result, dispatched): (OutboundQueue.EnqueueResult, Dispatched) = state.withLock { state in
-            var result = OutboundQueue.EnqueueResult.queued
+        let (outcome, dispatched): (EnqueueResult.Outcome, Dispatched) = state.withLock { state in
+            var result = EnqueueResult.Outcome.accepted
             if let limit = message.maxQueueLength, state.ready.count >= limit {
-                guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return (.overLength, .none) }
+                guard message.overflow == .dropOldest, let dropped = state.ready.popFirst() else { return (.droppedMaxLength, .none) }
                 state.attempts.removeValue(forKey: ObjectIdentifier(dropped))
                 state.lastDroppedJournalId = dropped.journalId
-                result = .queuedDroppingOldest
+                result = .acceptedDroppedOldest
             }
-            guard state.ready.count < maxQueued else { return (.queueFull, .none) }
+            guard state.ready.count < maxQueued else { return (.droppedQueueFull, .none) }
             state.ready.append(message)
             state.enqueuedTotal += 1
             var dispatched = dispatch(&state)
@@ -155,7 +155,7 @@ public final class ConsumerGroup: Sendable {
             return (result, dispatched)
         }
         dispatched.finish(expired)
-        return (result, pause)
+        return EnqueueResult(outcome, pausePublisher: pause)
     }
 
     /// What a dispatch leaves to do once the lock is released.

@@ -77,69 +77,57 @@ extension Broker {
             return outcome
         }
         for target in routes.targets {
-            let session: Session
             switch target.destination {
             case .group(let group):
                 outcome.matched += 1
-                let (result, pause) = group.enqueue(message, publisher: publisher, publisherSession: publisherSession)
-                if pause { outcome.pausePublisher = true }
-                if journaled, let queue = group.journalQueue, message.qos != .atMostOnce, result == .queued || result == .queuedDroppingOldest {
+                let result = group.enqueue(message, publisher: publisher, publisherSession: publisherSession)
+                account(result, in: &outcome)
+                guard journaled, let queue = group.journalQueue else { continue }
+                if result.isAccepted, message.qos != .atMostOnce {
                     journal.taken(message, by: queue, qos: message.qos, retain: false, subscriptionIds: .none)
                 }
-                switch result {
-                case .queued: outcome.queued += 1
-                case .queuedDroppingOldest:
-                    outcome.queued += 1
-                    metrics.messageDropped(.maxLength, count: 1)
-                    if journaled, let queue = group.journalQueue {
-                        let id = group.lastDroppedJournalId
-                        if id != 0 { dropped.append((queue, id)) }
-                    }
-                case .overLength:
-                    outcome.rejectedOverLength += 1
-                    metrics.messageDropped(.maxLength, count: 1)
-                case .queueFull: metrics.messageDropped(.queueFull, count: 1)
+                if result.outcome == .acceptedDroppedOldest, case let id = group.lastDroppedJournalId, id != 0 { dropped.append((queue, id)) }
+            case .session(let session):
+                // 5.0 "no local": not back to the connection that published it.
+                if target.noLocal, session === publisherSession { continue }
+                outcome.matched += 1
+                let qos = min(message.qos, target.qos)
+                let retainFlag = target.retainAsPublished && message.retain
+                let result = session.enqueue(
+                    message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, publisher: publisher
+                )
+                account(result, in: &outcome)
+                guard journaled, let queue = session.journalQueue else { continue }
+                if result.isAccepted, qos != .atMostOnce, session.isPersistent {
+                    journal.taken(message, by: queue, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers)
                 }
-                continue
-            case .session(let plain):
-                session = plain
-            }
-            // 5.0 "no local": not back to the connection that published it.
-            if target.noLocal, session === publisherSession { continue }
-            outcome.matched += 1
-            let qos = min(message.qos, target.qos)
-            let retainFlag = target.retainAsPublished && message.retain
-            let result = session.enqueue(
-                message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, publisher: publisher
-            )
-            if journaled, let queue = session.journalQueue, qos != .atMostOnce, session.isPersistent,
-                result == .accepted || result == .acceptedPausePublisher || result == .acceptedDroppedOldest
-            {
-                journal.taken(message, by: queue, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers)
-            }
-            switch result {
-            case .accepted:
-                outcome.queued += 1
-            case .acceptedPausePublisher:
-                outcome.queued += 1
-                outcome.pausePublisher = true
-            case .droppedOffline:
-                metrics.messageDropped(.offlineQoS0, count: 1)
-            case .droppedQueueFull:
-                metrics.messageDropped(.queueFull, count: 1)
-            case .acceptedDroppedOldest:
-                outcome.queued += 1
-                metrics.messageDropped(.maxLength, count: 1)
-                if journaled, let queue = session.journalQueue {
-                    let id = session.lastDroppedJournalId
-                    if id != 0 { dropped.append((queue, id)) }
-                }
-            case .droppedMaxLength:
-                outcome.rejectedOverLength += 1
-                metrics.messageDropped(.maxLength, count: 1)
+                if result.outcome == .acceptedDroppedOldest, case let id = session.lastDroppedJournalId, id != 0 { dropped.append((queue, id)) }
             }
         }
         return outcome
+    }
+
+    /// One queue's enqueue result in the publish outcome and the drop
+    /// counters: where routing results become figures.
+    @inline(__always)
+    func account(_ result: EnqueueResult, in outcome: inout PublishOutcome) {
+        if result.isAccepted { outcome.queued += 1 }
+        if result.pausePublisher { outcome.pausePublisher = true }
+        if result.outcome == .droppedMaxLength { outcome.rejectedOverLength += 1 }
+        countDrops(result, offline: .offlineQoS0)
+    }
+
+    /// Counts what an enqueue dropped, for every path that enqueues.
+    /// `offline`: what a refusal by an offline session counts as there (nil:
+    /// not a drop, as for `$SYS` updates and retained messages on subscribe).
+    @inline(__always)
+    func countDrops(_ result: EnqueueResult, offline: DropReason?) {
+        switch result.outcome {
+        case .accepted: break
+        case .acceptedDroppedOldest, .droppedMaxLength: metrics.messageDropped(.maxLength, count: 1)
+        case .droppedQueueFull: metrics.messageDropped(.queueFull, count: 1)
+        case .droppedOffline: if let offline { metrics.messageDropped(offline, count: 1) }
+        }
     }
 
     /// Publishes a message the broker itself makes (`$SYS`): routed and
@@ -151,10 +139,7 @@ extension Broker {
         tree.withLock { $0.match(topic: message.topic, into: &targets) }
         for target in targets {
             guard let session = target.session else { continue }  // $SYS is not for consumer groups
-            switch session.enqueue(message, qos: min(message.qos, target.qos)) {
-            case .droppedQueueFull: metrics.messageDropped(.queueFull, count: 1)
-            default: break
-            }
+            countDrops(session.enqueue(message, qos: min(message.qos, target.qos)), offline: nil)
         }
     }
 

@@ -110,8 +110,8 @@ extension Broker {
                 let result = session.enqueue(
                     message, qos: qos, retain: true, onSubscribe: true, subscriptionIds: identifiers
                 )
-                if result == .droppedQueueFull { metrics.messageDropped(.queueFull, count: 1) }
-                if result == .accepted || result == .acceptedPausePublisher, let queue = session.journalQueue, session.isPersistent,
+                countDrops(result, offline: nil)
+                if result.isAccepted, let queue = session.journalQueue, session.isPersistent,
                     message.isJournaled, qos != .atMostOnce
                 {
                     journal.enqueued(message.journalId, by: queue, qos: qos, retain: true, onSubscribe: true, subscriptionIds: identifiers)

@@ -152,11 +152,10 @@ extension Broker {
             let result = session.enqueue(
                 done.message, qos: done.qos, subscriptionIds: done.subscriptionIds, attempts: done.attempts
             )
-            switch result {
-            case .accepted, .acceptedPausePublisher, .acceptedDroppedOldest: break
-            case .droppedOffline: metrics.messageDropped(.rejected, count: 1)
-            case .droppedQueueFull: metrics.messageDropped(.queueFull, count: 1)
-            case .droppedMaxLength: metrics.messageDropped(.maxLength, count: 1)
+            countDrops(result, offline: .rejected)
+            // A policy's drop-oldest made room: the dropped message leaves the journal too.
+            if result.outcome == .acceptedDroppedOldest, let queue = session.journalQueue, case let id = session.lastDroppedJournalId, id != 0 {
+                journalAlone { $0.removed(id, from: queue) }
             }
         }
     }

@@ -73,15 +73,6 @@ public struct OutboundQueue: Sendable {
         }
     }
 
-    public enum EnqueueResult: Sendable, Hashable {
-        case queued
-        /// Queued, after dropping the oldest waiting message (a policy's
-        /// `max_length` with overflow drop-oldest).
-        case queuedDroppingOldest
-        case queueFull
-        /// Refused by a policy's `max_length` with overflow reject-new.
-        case overLength
-    }
 
     private var pending = Deque<Pending>()
     private var inflight = OrderedDictionary<UInt16, Inflight>()
@@ -144,13 +135,13 @@ public struct OutboundQueue: Sendable {
         _ message: Message, qos: QoS, retain: Bool, onSubscribe: Bool = false,
         subscriptionIds: SubscriptionIdentifiers = .none, group: ConsumerGroup? = nil, attempts: Int = 0
     ) -> EnqueueResult {
-        var result = EnqueueResult.queued
+        var result = EnqueueResult.accepted
         if !onSubscribe, group == nil, let limit = message.maxQueueLength, pending.count >= limit {
-            guard message.overflow == .dropOldest, !pending.isEmpty else { return .overLength }
+            guard message.overflow == .dropOldest, !pending.isEmpty else { return .droppedMaxLength }
             lastDroppedJournalId = pending.removeFirst().message.journalId
-            result = .queuedDroppingOldest
+            result = .acceptedDroppedOldest
         }
-        guard onSubscribe || pending.count < maxQueued else { return .queueFull }
+        guard onSubscribe || pending.count < maxQueued else { return .droppedQueueFull }
         pending.append(Pending(
             message: message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds,
             group: group, attempts: attempts

@@ -73,30 +73,6 @@ public final class Session: Sendable {
         self.latencyTrackers = Mutex((LatencyTracker(now: now), LatencyTracker(now: now)))
     }
 
-    public enum EnqueueResult: Sendable, Hashable {
-        case accepted
-        /// Queued, and the queue is past its high-water mark: the publisher
-        /// given to `enqueue` was registered and must pause reading.
-        case acceptedPausePublisher
-        /// Offline and QoS 0: not kept (as in Mosquitto's default).
-        case droppedOffline
-        /// Queue at its limit: counted as a slow or absent consumer.
-        case droppedQueueFull
-        /// Queued, and the oldest waiting message dropped (a policy's max_length, drop-oldest).
-        case acceptedDroppedOldest
-        /// Refused by a policy's max_length (reject-new).
-        case droppedMaxLength
-    }
-
-    private static func result(_ outcome: OutboundQueue.EnqueueResult) -> EnqueueResult {
-        switch outcome {
-        case .queued: return .accepted
-        case .queuedDroppingOldest: return .acceptedDroppedOldest
-        case .queueFull: return .droppedQueueFull
-        case .overLength: return .droppedMaxLength
-        }
-    }
-
     /// Queues one delivery; wakes the owner if it has nothing scheduled.
     /// `publisher` is the connection the message came from, if any: it is
     /// paused when this (online) queue is past its high-water mark.
@@ -108,14 +84,14 @@ public final class Session: Sendable {
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
             guard let owner = state.owner else {
                 if qos == .atMostOnce || !isPersistent { return (.droppedOffline, nil) }
-                return (Self.result(state.outbound.enqueue(
+                return (state.outbound.enqueue(
                     message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
-                )), nil)
+                ), nil)
             }
-            var result = Self.result(state.outbound.enqueue(
+            var result = state.outbound.enqueue(
                 message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
-            ))
-            let queued = result == .accepted || result == .acceptedDroppedOldest
+            )
+            let queued = result.isAccepted
             // Never pause a connection for its own queue: it must keep reading
             // the acknowledgements that drain it.
             if let publisher, publisher !== owner {
@@ -123,7 +99,8 @@ public final class Session: Sendable {
                     [PublisherPacing.ConsumerClock(consumer: ObjectIdentifier(owner), loopNanos: owner.loopRunningNanos)]
                 }
                 release = paced.resume
-                if paced.pause, result == .accepted { result = .acceptedPausePublisher }
+                // A queue dropping its oldest for a policy does not pause publishers.
+                if paced.pause, result.outcome == .accepted { result.pausePublisher = true }
             }
             // Only wake when something can go out now; with a full window the
             // acknowledgement path drains, so no hop per queued message.
@@ -144,7 +121,7 @@ public final class Session: Sendable {
             guard let owner = state.owner, Self.capacity(state) > 0 else { return (false, nil) }
             guard state.outbound.enqueue(
                 message, qos: qos, retain: false, subscriptionIds: subscriptionIds, group: group, attempts: attempts
-            ) == .queued else { return (false, nil) }
+            ) == .accepted else { return (false, nil) }
             guard !state.drainScheduled, state.outbound.canSend else { return (true, nil) }
             state.drainScheduled = true
             return (true, owner)
