@@ -82,11 +82,10 @@ extension Broker {
                 outcome.matched += 1
                 let result = group.enqueue(message, publisher: publisher, publisherSession: publisherSession)
                 account(result, in: &outcome)
-                guard journaled, let queue = group.journalQueue else { continue }
-                if result.isAccepted, message.qos != .atMostOnce {
-                    journal.taken(message, by: queue, qos: message.qos, retain: false, subscriptionIds: .none)
+                if journaled, let queue = group.journalQueue {
+                    journalOffer(message, qos: message.qos, retain: false, subscriptionIds: .none, result: result, keeps: true,
+                                 to: queue, lastDropped: { group.lastDroppedJournalId }, journal: journal, dropped: &dropped)
                 }
-                if result.outcome == .acceptedDroppedOldest, case let id = group.lastDroppedJournalId, id != 0 { dropped.append((queue, id)) }
             case .session(let session):
                 // 5.0 "no local": not back to the connection that published it.
                 if target.noLocal, session === publisherSession { continue }
@@ -97,14 +96,30 @@ extension Broker {
                     message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, publisher: publisher
                 )
                 account(result, in: &outcome)
-                guard journaled, let queue = session.journalQueue else { continue }
-                if result.isAccepted, qos != .atMostOnce, session.isPersistent {
-                    journal.taken(message, by: queue, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers)
+                if journaled, let queue = session.journalQueue {
+                    journalOffer(message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, result: result,
+                                 keeps: session.isPersistent,
+                                 to: queue, lastDropped: { session.lastDroppedJournalId }, journal: journal, dropped: &dropped)
                 }
-                if result.outcome == .acceptedDroppedOldest, case let id = session.lastDroppedJournalId, id != 0 { dropped.append((queue, id)) }
             }
         }
         return outcome
+    }
+
+    /// A journaled queue was offered a journaled message: it took it (QoS
+    /// 1/2), and a policy's drop-oldest may have made room by dropping one,
+    /// whose removal is journaled after the message's record. `keeps`: the
+    /// queue outlives its connection (a session's expiry may have become 0).
+    @inline(__always)
+    private func journalOffer(
+        _ message: Message, qos: QoS, retain: Bool, subscriptionIds: SubscriptionIdentifiers, result: EnqueueResult, keeps: Bool,
+        to queue: JournalQueue, lastDropped: () -> UInt64, journal: any JournalWriter,
+        dropped: inout [(queue: JournalQueue, message: UInt64)]
+    ) {
+        if result.isAccepted, qos != .atMostOnce, keeps {
+            journal.taken(message, by: queue, qos: qos, retain: retain, subscriptionIds: subscriptionIds)
+        }
+        if result.outcome == .acceptedDroppedOldest, case let id = lastDropped(), id != 0 { dropped.append((queue, id)) }
     }
 
     /// One queue's enqueue result in the publish outcome and the drop
