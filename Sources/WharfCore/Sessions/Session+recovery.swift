@@ -1,0 +1,56 @@
+import Synchronization
+import WharfMQTT
+
+extension Session {
+    // MARK: Recovery
+
+    /// Puts back a message the durable store held for this (offline)
+    /// session: in flight under its packet id when it had gone out at QoS 2
+    /// (so the client's duplicate detection still works), queued otherwise.
+    public struct Restoring: Sendable {
+        var message: Message
+        var qos: QoS
+        var retain: Bool
+        var onSubscribe: Bool
+        var subscriptionIds: SubscriptionIdentifiers
+        var attempts: Int
+        var packetId: UInt16?
+        var released: Bool
+
+        public init(
+            message: Message, qos: QoS, retain: Bool, onSubscribe: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int,
+            packetId: UInt16?, released: Bool
+        ) {
+            self.message = message
+            self.qos = qos
+            self.retain = retain
+            self.onSubscribe = onSubscribe
+            self.subscriptionIds = subscriptionIds
+            self.attempts = attempts
+            self.packetId = packetId
+            self.released = released
+        }
+    }
+
+    func restore(_ items: [Restoring]) {
+        state.withLock { state in
+            for item in items {
+                if let packetId = item.packetId {
+                    state.outbound.restoreInflight(
+                        item.message, qos: item.qos, packetId: packetId, retain: item.retain, subscriptionIds: item.subscriptionIds,
+                        attempts: item.attempts, released: item.released
+                    )
+                } else {
+                    _ = state.outbound.enqueue(
+                        item.message, qos: item.qos, retain: item.retain, onSubscribe: item.onSubscribe,
+                        subscriptionIds: item.subscriptionIds, attempts: item.attempts
+                    )
+                }
+            }
+        }
+    }
+
+    func restoreInbound(_ ids: Set<UInt16>) {
+        state.withLock { $0.awaitingRelease.formUnion(ids) }
+    }
+}

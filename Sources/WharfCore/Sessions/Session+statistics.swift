@@ -1,0 +1,27 @@
+import Synchronization
+import WharfMQTT
+
+/// What the metrics snapshot reads of a session, and its latency trackers.
+extension Session {
+    /// Queue figures and whether a client is attached, read together.
+    public var statistics: (online: Bool, queue: OutboundQueue.Statistics, client: ClientInfo?) {
+        state.withLock { ($0.owner != nil, $0.outbound.statistics, $0.owner?.clientInfo) }
+    }
+
+    /// The queue's latency trackers (copied under their lock, read outside it).
+    public var latency: (deliver: LatencyTracker, acknowledge: LatencyTracker) {
+        latencyTrackers.withLock { ($0.deliver, $0.acknowledge) }
+    }
+
+    /// Records a batch of this queue's latencies: publish times of the copies
+    /// written, and of those acknowledged, against `now`. The owner calls it
+    /// once per flush. A lock of its own, so the queue's lock (which every
+    /// publisher to this session takes) is not held any longer for metrics.
+    public func recordLatency(delivered: [UInt64], acknowledged: [UInt64], now: UInt64) {
+        latencyTrackers.withLock { trackers in
+            trackers.deliver.record(since: delivered, now: now)
+            trackers.acknowledge.record(since: acknowledged, now: now)
+        }
+    }
+    public var inflightCount: Int { state.withLock { $0.outbound.inflightCount } }
+}
