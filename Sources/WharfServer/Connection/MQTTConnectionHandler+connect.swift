@@ -8,10 +8,10 @@ extension MQTTConnectionHandler {
     /// resume the session, answer CONNACK, then resend what the session
     /// still had in flight.
     func handleConnect(_ connect: ConnectPacket, context: ChannelHandlerContext) {
-        version = connect.version
+        // Known before any reply, refusals included: none may exceed the
+        // client's maximum packet size.
+        options = NegotiatedOptions(connect: connect, limits: broker.limits)
         let v5 = connect.version == .v5
-        // Known before any reply, refusals included: none may exceed it.
-        if v5 { clientMaximumPacketSize = connect.properties.integer(.maximumPacketSize).map(Int.init) ?? Int.max }
         slot = limiter.promote(slot)
         guard slot == .connected else {
             refuse(.serverUnavailable, context: context, because: .maxConnections, "connection limit of \(limiter.maximum) reached")
@@ -49,18 +49,7 @@ extension MQTTConnectionHandler {
             return
         }
 
-        var receiveMaximum: Int?
-        var expiryInterval: UInt32?
-        if v5 {
-            let properties = connect.properties
-            expiryInterval = properties.integer(.sessionExpiryInterval) ?? 0
-            receiveMaximum = properties.integer(.receiveMaximum).map(Int.init)
-            requestProblemInformation = properties.integer(.requestProblemInformation) != 0
-            aliases = TopicAliases(
-                inboundMaximum: broker.limits.topicAliasMaximum,
-                outboundMaximum: Int(properties.integer(.topicAliasMaximum) ?? 0)
-            )
-        }
+        aliases = TopicAliases(inboundMaximum: options.inboundAliasMaximum, outboundMaximum: options.outboundAliasMaximum)
 
         let info = ClientInfo(
             clientId: clientId, address: context.channel.remoteAddress.map(Self.describe) ?? "?",
@@ -72,8 +61,8 @@ extension MQTTConnectionHandler {
         )
         packetScratch.removeAll(keepingCapacity: true)
         let opened = broker.openSession(
-            clientId: clientId, cleanSession: connect.cleanSession, expiryInterval: expiryInterval,
-            receiveMaximum: receiveMaximum, owner: target, resend: &packetScratch
+            clientId: clientId, cleanSession: connect.cleanSession, expiryInterval: options.sessionExpiryInterval,
+            receiveMaximum: options.receiveMaximum, owner: target, resend: &packetScratch
         )
         if let previous = opened.takenOver {
             logger.info("session taken over by a new connection")
@@ -89,18 +78,13 @@ extension MQTTConnectionHandler {
                 retain: connectWill.retain, properties: connectWill.properties,
                 journalId: broker.newJournalId(qos: connectWill.qos, retain: connectWill.retain)
             )
-            willDelay = connectWill.properties.integer(.willDelayInterval) ?? 0
         }
         protocolState.connectAccepted(version: connect.version)
-        var keepAlive = connect.keepAlive
-        let maxKeepAlive = broker.limits.maxKeepAlive
-        let capped = maxKeepAlive > 0 && (keepAlive == 0 || Int(keepAlive) > maxKeepAlive)
-        if capped { keepAlive = UInt16(maxKeepAlive) }
-        startKeepAliveTimer(seconds: keepAlive, context: context)
+        startKeepAliveTimer(seconds: options.keepAlive, context: context)
 
         var properties = MQTTProperties()
         if v5 {
-            properties = connAckProperties(assignedClientId: assignedClientId, serverKeepAlive: capped ? keepAlive : nil)
+            properties = connAckProperties(assignedClientId: assignedClientId, serverKeepAlive: options.keepAliveCapped ? options.keepAlive : nil)
             // Left out when the client id would make it longer than a string field holds.
             if connect.properties.integer(.requestResponseInformation) == 1, clientId.utf8.count <= ByteBuffer.maxMQTTFieldLength - 16 {
                 // A topic prefix private to this client for request/response

@@ -25,16 +25,18 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var logger: Logger
 
     var protocolState = ConnectionStateMachine()
-    var version: ProtocolVersion = .v3_1_1
+    /// What CONNECT settled (see `NegotiatedOptions`).
+    var options = NegotiatedOptions()
+    var version: ProtocolVersion {
+        get { options.version }
+        set { options.version = newValue }
+    }
+    var clientMaximumPacketSize: Int { options.clientMaximumPacketSize }
+    var requestProblemInformation: Bool { options.requestProblemInformation }
     var session: Session?
     var deliveryTarget: ConnectionDeliveryTarget?
     /// The will, as the message it becomes (its own copy of the payload).
     var will: Message?
-    /// 5.0 will delay interval, seconds.
-    var willDelay: UInt32 = 0
-    /// 5.0: what the client said at CONNECT about what it accepts.
-    var clientMaximumPacketSize = Int.max
-    var requestProblemInformation = true
     var aliases = TopicAliases(inboundMaximum: 0, outboundMaximum: 0)
     /// Reused per 5.0 delivery for its properties: no allocation per message.
     var propertyScratch = ByteBuffer()
@@ -253,11 +255,11 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                 // passed, even a delay of 0: in a takeover it exists before
                 // this one closes [MQTT-3.1.3-9]. The client is alive there.
                 logger.debug("will cancelled: the session was resumed by a new connection")
-            } else if willDelay > 0, sessionLives, let session {
+            } else if options.willDelay > 0, sessionLives, let session {
                 // 5.0 will delay: held back, and cancelled if the session is
                 // resumed first.
-                logger.debug("will delayed", metadata: ["topic": "\(ReasonString.excerpt(will.topic))", "seconds": "\(willDelay)"])
-                broker.scheduleWill(will, for: session, delaySeconds: willDelay)
+                logger.debug("will delayed", metadata: ["topic": "\(ReasonString.excerpt(will.topic))", "seconds": "\(options.willDelay)"])
+                broker.scheduleWill(will, for: session, delaySeconds: options.willDelay)
             } else {
                 // No delay, or the session ended with this connection (a
                 // clean start took the client id over): the will is due now,
