@@ -16,9 +16,8 @@ import WharfMQTT
 /// (`PublisherPacing`): while a member is online and the group makes
 /// progress, a publisher waits rather than overflow the group. Only a group
 /// with no member online, or whose online members all took nothing for a
-/// whole pause, drops what passes its limit (and counts it). Lock order: the
-/// group's lock may be held while a member session's lock is taken, never
-/// the other way round.
+/// whole pause, drops what passes its limit (and counts it). Its lock is
+/// held while member sessions' locks are taken (`LockLevel`).
 public final class ConsumerGroup: Sendable {
     public let name: String
     public let filter: String
@@ -64,7 +63,7 @@ public final class ConsumerGroup: Sendable {
         var progress: Int { deliveredTotal &+ acknowledgedTotal }
     }
 
-    private let state: Mutex<State>
+    private let state: OrderedMutex<State>
     let maxQueued: Int
     /// Called outside the lock: messages out of attempts, and expired ones.
     private let deadLetter: @Sendable ([(Message, attempts: Int)]) -> Void
@@ -81,7 +80,7 @@ public final class ConsumerGroup: Sendable {
         self.name = name
         self.filter = filter
         self.maxQueued = maxQueued == 0 ? Int.max : maxQueued
-        self.state = Mutex(State(pacing: PublisherPacing(maxQueued: self.maxQueued)))
+        self.state = OrderedMutex(.group, State(pacing: PublisherPacing(maxQueued: self.maxQueued)))
         self.deadLetter = deadLetter
         self.expired = expired
     }

@@ -5,9 +5,8 @@ import WharfMQTT
 /// retained store. No sockets: the server calls it from connection handlers
 /// on any event loop, and tests call it directly.
 ///
-/// Locks are short and never nested across I/O. Order when two are held:
-/// sessions, then tree. Publishing takes the tree lock only to match, then
-/// each matched session's own lock to enqueue.
+/// Locks are short and never held across I/O; when two are held, in the
+/// order `LockLevel` gives (checked in debug builds).
 public final class Broker: Sendable {
     public let limits: BrokerLimits
     public let metrics: any BrokerMetrics
@@ -31,11 +30,11 @@ public final class Broker: Sendable {
     let isJournaling: Bool
 
     /// By client id, compared byte for byte.
-    let sessions = Mutex<[ExactString: Session]>([:])
-    let tree = Mutex(SubscriptionTree())
+    let sessions = OrderedMutex<[ExactString: Session]>(.sessions, [:])
+    let tree = OrderedMutex(.tree, SubscriptionTree())
     let retained = Mutex(RetainedStore())
     /// Consumer groups by name and filter (see `SharedSubscription.key`).
-    let groups = Mutex<[String: ConsumerGroup]>([:])
+    let groups = OrderedMutex<[String: ConsumerGroup]>(.groups, [:])
     /// Timed work (see Broker+timers): offline sessions with a finite expiry,
     /// wills waiting out their delay, refused messages waiting out their backoff.
     let expiringSessions = Mutex<[ObjectIdentifier: ExpiringSession]>([:])

@@ -47,7 +47,7 @@ public final class Session: Sendable {
     /// Everything above, under one lock: the extensions by concern
     /// (+groups, +acknowledgements, +inbound, +subscriptions, +statistics,
     /// +recovery) share it.
-    let state: Mutex<State>
+    let state: OrderedMutex<State>
     /// How many groups this session is in, readable without the lock (the
     /// drain path checks it on every batch).
     let groupCount = ManagedAtomic<Int>(0)
@@ -69,7 +69,7 @@ public final class Session: Sendable {
         self.expiry = ManagedAtomic(expiryInterval ?? (isPersistent ? UInt32.max : 0))
         self.configuredMaxInflight = maxInflight
         self.window = ManagedAtomic(maxInflight)
-        self.state = Mutex(State(
+        self.state = OrderedMutex(.session, State(
             outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued), pacing: PublisherPacing(maxQueued: maxQueued)
         ))
         let now = Clock.nowNanos()
