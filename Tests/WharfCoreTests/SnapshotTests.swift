@@ -39,3 +39,28 @@ import WharfMQTT
         #expect(snapshot(broker, counters).messages.receivedTotal == 4)
     }
 }
+
+/// Lag and ages, computed once for sessions' queues and groups alike.
+@Suite struct QueueFiguresTests {
+    @Test func lagCountsWaitingAndInFlightAndAgesFromTheOldest() {
+        let figures = QueueFigures(
+            depth: 3, inflight: 2, enqueuedTotal: 9, deliveredTotal: 6, acknowledgedTotal: 4,
+            oldestQueuedNanos: 5_000_000_000, oldestInflightNanos: 2_000_000_000
+        )
+        #expect(figures.lagMessages == 5)
+        #expect(figures.lagSeconds(now: 10_000_000_000) == 8, "from the oldest unacknowledged: the one in flight")
+        #expect(figures.oldestMessageAgeSeconds(now: 10_000_000_000) == 5, "from the oldest waiting")
+    }
+
+    @Test func anEmptyQueueHasNoLagAndNoAge() {
+        let figures = QueueFigures(depth: 0, inflight: 0, enqueuedTotal: 1, deliveredTotal: 1, acknowledgedTotal: 1)
+        #expect(figures.lagMessages == 0)
+        #expect(figures.lagSeconds(now: 10) == 0)
+        #expect(figures.oldestMessageAgeSeconds(now: 10) == nil)
+    }
+
+    @Test func aClockReadBeforeThePublishTimeIsNoAge() {
+        let figures = QueueFigures(depth: 1, inflight: 0, enqueuedTotal: 1, deliveredTotal: 0, acknowledgedTotal: 0, oldestQueuedNanos: 50)
+        #expect(figures.lagSeconds(now: 10) == 0)
+    }
+}

@@ -403,11 +403,13 @@ public final class ConsumerGroup: Sendable {
     // MARK: Metrics
 
     func snapshot(now: UInt64) -> GroupSnapshot {
-        func age(_ nanos: UInt64) -> Double { now > nanos ? Double(now - nanos) / 1e9 : 0 }
-        return state.withLock { state in
-            let oldestReady = state.ready.first?.publishedAtNanos
-            let oldestOutstanding = state.outstanding.values.lazy.map(\.publishedAt).min()
-            let oldest = [oldestReady, oldestOutstanding].compactMap { $0 }.min()
+        state.withLock { state in
+            let figures = QueueFigures(
+                depth: state.ready.count, inflight: state.outstanding.count, enqueuedTotal: state.enqueuedTotal,
+                deliveredTotal: state.deliveredTotal, acknowledgedTotal: state.acknowledgedTotal,
+                oldestQueuedNanos: state.ready.first?.publishedAtNanos,
+                oldestInflightNanos: state.outstanding.values.lazy.map(\.publishedAt).min()
+            )
             var inflightByMember: [ObjectIdentifier: Int] = [:]
             for entry in state.outstanding.values { inflightByMember[entry.member, default: 0] += 1 }
             let members: [GroupSnapshot.Member] = state.members.map { member in
@@ -418,11 +420,11 @@ public final class ConsumerGroup: Sendable {
             }
             return GroupSnapshot(
                 name: name, filter: filter, consumers: members.filter(\.online).count,
-                depth: state.ready.count, inflight: state.outstanding.count,
-                enqueuedTotal: state.enqueuedTotal, deliveredTotal: state.deliveredTotal,
-                acknowledgedTotal: state.acknowledgedTotal, redeliveredTotal: state.redeliveredTotal,
-                lagMessages: state.ready.count + state.outstanding.count,
-                lagSeconds: oldest.map(age) ?? 0, oldestMessageAgeSeconds: oldestReady.map(age), members: members
+                depth: figures.depth, inflight: figures.inflight,
+                enqueuedTotal: figures.enqueuedTotal, deliveredTotal: figures.deliveredTotal,
+                acknowledgedTotal: figures.acknowledgedTotal, redeliveredTotal: state.redeliveredTotal,
+                lagMessages: figures.lagMessages, lagSeconds: figures.lagSeconds(now: now),
+                oldestMessageAgeSeconds: figures.oldestMessageAgeSeconds(now: now), members: members
             )
         }
     }

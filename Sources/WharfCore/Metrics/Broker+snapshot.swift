@@ -30,9 +30,8 @@ extension Broker {
             queues.append(QueueSnapshot(
                 name: session.clientId, consumers: isOnline ? 1 : 0, depth: queue.depth, inflight: queue.inflight,
                 enqueuedTotal: queue.enqueuedTotal, deliveredTotal: queue.deliveredTotal,
-                acknowledgedTotal: queue.acknowledgedTotal, lagMessages: queue.depth + queue.inflight,
-                lagSeconds: queue.oldestUnacknowledgedNanos.map { Self.seconds(since: $0, now: nowNanos) } ?? 0,
-                oldestMessageAgeSeconds: queue.oldestQueuedNanos.map { Self.seconds(since: $0, now: nowNanos) },
+                acknowledgedTotal: queue.acknowledgedTotal, lagMessages: queue.lagMessages,
+                lagSeconds: queue.lagSeconds(now: nowNanos), oldestMessageAgeSeconds: queue.oldestMessageAgeSeconds(now: nowNanos),
                 deliverLatency: latency.deliver.snapshot(now: nowNanos),
                 acknowledgeLatency: latency.acknowledge.snapshot(now: nowNanos)
             ))
@@ -79,10 +78,6 @@ extension Broker {
             groups: allGroups.map { $0.snapshot(now: nowNanos) }.sorted { ($0.name, $0.filter) < ($1.name, $1.filter) },
             storage: journal.snapshot()
         )
-    }
-
-    private static func seconds(since nanos: UInt64, now: UInt64) -> Double {
-        now > nanos ? Double(now - nanos) / 1e9 : 0
     }
 
     /// Every packet type a broker sends or receives in 3.1.1, by lower-case name.

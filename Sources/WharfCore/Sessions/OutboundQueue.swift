@@ -85,26 +85,12 @@ public struct OutboundQueue: Sendable {
     private var acknowledgedTotal = 0
 
     /// What the metrics snapshot reports for this queue.
-    public struct Statistics: Sendable, Hashable {
-        public var depth: Int
-        public var inflight: Int
-        public var enqueuedTotal: Int
-        public var deliveredTotal: Int
-        public var acknowledgedTotal: Int
-        /// Publish time of the oldest message not yet acknowledged (waiting or in flight).
-        public var oldestUnacknowledgedNanos: UInt64?
-        /// Publish time of the oldest message waiting to be sent.
-        public var oldestQueuedNanos: UInt64?
-    }
-
-    public var statistics: Statistics {
-        let oldestQueued = pending.first?.message.publishedAtNanos
-        let oldestInflight = inflight.values.first?.message.publishedAtNanos
-        let oldestUnacknowledged = [oldestQueued, oldestInflight].compactMap { $0 }.min()
-        return Statistics(
+    public var figures: QueueFigures {
+        QueueFigures(
             depth: pending.count, inflight: inflight.count, enqueuedTotal: enqueuedTotal,
             deliveredTotal: deliveredTotal, acknowledgedTotal: acknowledgedTotal,
-            oldestUnacknowledgedNanos: oldestUnacknowledged, oldestQueuedNanos: oldestQueued
+            oldestQueuedNanos: pending.first?.message.publishedAtNanos,
+            oldestInflightNanos: inflight.values.first?.message.publishedAtNanos
         )
     }
 

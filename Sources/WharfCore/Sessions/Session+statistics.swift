@@ -4,8 +4,8 @@ import WharfMQTT
 /// What the metrics snapshot reads of a session, and its latency trackers.
 extension Session {
     /// Queue figures and whether a client is attached, read together.
-    public var statistics: (online: Bool, queue: OutboundQueue.Statistics, client: ClientInfo?) {
-        state.withLock { ($0.owner != nil, $0.outbound.statistics, $0.owner?.clientInfo) }
+    public var statistics: (online: Bool, queue: QueueFigures, client: ClientInfo?) {
+        state.withLock { ($0.owner != nil, $0.outbound.figures, $0.owner?.clientInfo) }
     }
 
     /// The queue's latency trackers (copied under their lock, read outside it).
