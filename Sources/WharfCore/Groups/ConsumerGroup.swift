@@ -111,8 +111,6 @@ public final class ConsumerGroup: Sendable {
         }
     }
 
-    public var memberCount: Int { state.withLock { $0.members.count } }
-
     // MARK: Messages
 
     /// Queues a message for the group (its policy's max_length applies to

@@ -96,36 +96,14 @@ public final class BrokerCounters: BrokerMetrics {
         shard.add(Slot.closedByServer + ConnectionCloseReason.allCases.firstIndex(of: reason)!)
     }
 
-    public func packetReceived(_ type: PacketType, bytes: Int) {
-        let shard = self.shard
-        shard.add(Slot.packetsIn + Int(type.rawValue))
-        shard.add(Slot.bytesIn, bytes)
-    }
-
-    public func packetSent(_ type: PacketType, bytes: Int) {
-        let shard = self.shard
-        shard.add(Slot.packetsOut + Int(type.rawValue))
-        shard.add(Slot.bytesOut, bytes)
-    }
-
     public func messageReceived(qos: QoS, payloadBytes: Int) {
         let shard = self.shard
         shard.add(Slot.messagesReceived)
         shard.add(Slot.payloadBytesReceived, payloadBytes)
     }
 
-    public func messageDelivered(qos: QoS, payloadBytes: Int) {
-        let shard = self.shard
-        shard.add(Slot.messagesDelivered)
-        shard.add(Slot.payloadBytesDelivered, payloadBytes)
-    }
-
     public func messageDropped(_ reason: DropReason, count: Int) {
         shard.add(Slot.dropped + DropReason.allCases.firstIndex(of: reason)!, count)
-    }
-
-    public func messageRedelivered() {
-        shard.add(Slot.messagesRedelivered)
     }
 
     public func messageDeadLettered() {

@@ -74,12 +74,8 @@ public protocol BrokerMetrics: Sendable {
     func connectionClosed()
     func connectionRejected(_ reason: ConnectionRejectReason)
     func connectionClosedByServer(_ reason: ConnectionCloseReason)
-    func packetReceived(_ type: PacketType, bytes: Int)
-    func packetSent(_ type: PacketType, bytes: Int)
     func messageReceived(qos: QoS, payloadBytes: Int)
-    func messageDelivered(qos: QoS, payloadBytes: Int)
     func messageDropped(_ reason: DropReason, count: Int)
-    func messageRedelivered()
     /// A message ran out of delivery attempts and went to `$DLQ/<topic>`.
     func messageDeadLettered()
     /// A 5.0 consumer refused a delivery (PUBACK/PUBREC reason >= 0x80).
@@ -102,12 +98,8 @@ public struct NoMetrics: BrokerMetrics {
     public func connectionClosed() {}
     public func connectionRejected(_ reason: ConnectionRejectReason) {}
     public func connectionClosedByServer(_ reason: ConnectionCloseReason) {}
-    public func packetReceived(_ type: PacketType, bytes: Int) {}
-    public func packetSent(_ type: PacketType, bytes: Int) {}
     public func messageReceived(qos: QoS, payloadBytes: Int) {}
-    public func messageDelivered(qos: QoS, payloadBytes: Int) {}
     public func messageDropped(_ reason: DropReason, count: Int) {}
-    public func messageRedelivered() {}
     public func messageDeadLettered() {}
     public func messageNacked() {}
     public func messageDeduplicated() {}

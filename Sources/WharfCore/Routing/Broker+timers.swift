@@ -110,7 +110,6 @@ extension Broker {
         }
     }
 
-    public var pendingWillCount: Int { pendingWills.withLock { $0.count } }
     public var scheduledRedeliveryCount: Int { redeliveries.withLock { $0.count } }
 
     // MARK: Negative acknowledgements

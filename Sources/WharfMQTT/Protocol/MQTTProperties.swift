@@ -42,15 +42,6 @@ public struct MQTTProperties: Sendable, Hashable {
         return nil
     }
 
-    public var userProperties: [(key: String, value: String)] {
-        entries.compactMap { entry in
-            if case .stringPair(let key, let value) = entry.value, entry.identifier == PropertyIdentifier.userProperty.rawValue {
-                return (key, value)
-            }
-            return nil
-        }
-    }
-
     /// The value of the first user property named `key`.
     public func userProperty(_ key: String) -> String? {
         for entry in entries where entry.identifier == PropertyIdentifier.userProperty.rawValue {
