@@ -77,6 +77,7 @@ PACKET_TOO_LARGE, QUOTA_EXCEEDED = 0x95, 0x97
 
 
 def varint(n: int) -> bytes:
+    """Variable byte integer: the remaining length, and 5.0's property lengths and identifiers."""
     out = bytearray()
     while True:
         b = n % 128
@@ -118,6 +119,8 @@ def property_block(props, version) -> bytes:
     if version == MQTT_5:
         return encode_props(props)
     assert version == MQTT_3_1_1, f"version is a protocol level, 4 or 5, not {version!r}"
+    # Properties on a 3.1.1 packet mean a test forgot version=5: dropping them
+    # silently would send other bytes than the test meant.
     if props:
         raise ValueError(f"properties exist only in MQTT 5.0, not in a 3.1.1 packet: {props!r}")
     return b""
@@ -266,6 +269,10 @@ def decode_props(data: bytes, i: int):
 
 
 class Packet:
+    """One packet as read: its body kept as it came, decoded on demand by the *_fields methods
+    (a test may want the bytes, a malformed packet may not decode). The connection's version
+    says whether the body has property blocks."""
+
     def __init__(self, ptype, flags, body, version=MQTT_3_1_1):
         self.type, self.flags, self.body, self.version = ptype, flags, body, version
 
@@ -281,19 +288,20 @@ class Packet:
     def retain(self):
         return bool(self.flags & 1)
 
-    def _props(self, i):
-        """(Props, index after them) where this packet's version has a property block at body[i];
-        a 3.1.1 packet has none, so empty Props and i unchanged."""
+    def _props_at(self, i):
+        """(Props, index after them) of the property block a 5.0 packet has at body[i];
+        a 3.1.1 packet has none there, so empty Props and i unchanged."""
         return decode_props(self.body, i) if self.version == MQTT_5 else (Props(), i)
 
-    def _optional_props(self, i):
-        """Props of a block that may be left out (both versions end the packet before it then)."""
+    def _trailing_props(self, i):
+        """Props of a block that ends the packet and may be left out: 5.0 omits it when empty,
+        and a 3.1.1 packet always ends before it, so both decode as no properties."""
         return decode_props(self.body, i)[0] if len(self.body) > i else Props()
 
     def connack(self):
         """(session present, return or reason code, Props) of a CONNACK."""
         assert self.type == CONNACK, self
-        return bool(self.body[0] & 1), self.body[1], self._optional_props(2)
+        return bool(self.body[0] & 1), self.body[1], self._trailing_props(2)
 
     def publish_fields(self):
         """(topic, packet id or None, Props, payload) of a PUBLISH."""
@@ -302,25 +310,25 @@ class Packet:
         pid = None
         if self.qos:
             pid, i = read_u16(self.body, i)
-        props, i = self._props(i)
+        props, i = self._props_at(i)
         return topic.decode(), pid, props, self.body[i:]
 
     def ack_fields(self):
         """(packet id, reason code, Props) of PUBACK/PUBREC/PUBREL/PUBCOMP."""
         pid = read_u16(self.body, 0)[0]
         reason = self.body[2] if len(self.body) > 2 else 0
-        return pid, reason, self._optional_props(3)
+        return pid, reason, self._trailing_props(3)
 
     def suback_fields(self):
         """(packet id, Props, return or reason codes) of SUBACK/UNSUBACK."""
         pid, i = read_u16(self.body, 0)
-        props, i = self._props(i)
+        props, i = self._props_at(i)
         return pid, props, list(self.body[i:])
 
     def disconnect_fields(self):
         """(reason code, Props) of a DISCONNECT (or AUTH)."""
         reason = self.body[0] if self.body else 0
-        return reason, self._optional_props(1)
+        return reason, self._trailing_props(1)
 
     def __repr__(self):
         return f"Packet(type={self.type}, flags={self.flags:#x}, body={self.body[:60]!r})"
@@ -329,6 +337,9 @@ class Packet:
 
 
 class RawClient:
+    """One connection. Its version decides what connect, subscribe and publish_acked send
+    and how the packets it reads decode; send() puts any bytes on the wire as they are."""
+
     def __init__(self, port, *, version=MQTT_3_1_1, timeout=5.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.version = version
