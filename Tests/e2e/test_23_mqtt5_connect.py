@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-import rawmqtt5 as r
+import rawmqtt as r
 from mqtt5clients import broker5, broker5_factory, paho5, wharf_only  # noqa: F401 (fixtures)
 from mqttclients import paho
 
@@ -28,7 +28,7 @@ def test_v311_and_v5_clients_share_one_port(broker5, uid):
 
 @wharf_only  # exact values are Wharf's defaults; mosquitto only sends what differs from the spec's defaults
 def test_connack_advertises_default_limits_and_features(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     present, reason, props = c.connect(f"{uid}-c")
     assert (present, reason) == (False, 0)
     assert props.get(r.RECEIVE_MAXIMUM) == 65535
@@ -48,7 +48,7 @@ def test_connack_advertises_default_limits_and_features(broker5, uid):
 @wharf_only  # Wharf's config keys
 def test_connack_limits_follow_the_config(broker5_factory, uid):
     b = broker5_factory("[limits]\nreceive_maximum = 7\nmax_packet_size = 4096\ntopic_alias_maximum = 3\n")
-    c = r.RawClient(b.port)
+    c = r.RawClient(b.port, version=5)
     _, reason, props = c.connect(f"{uid}-c")
     assert reason == 0
     assert (props.get(r.RECEIVE_MAXIMUM), props.get(r.MAXIMUM_PACKET_SIZE), props.get(r.TOPIC_ALIAS_MAXIMUM)) == (7, 4096, 3)
@@ -59,7 +59,7 @@ def test_connack_never_claims_a_feature_is_missing(broker5, uid):
     """Retain, wildcard, subscription identifiers and shared subscriptions all
     work, so CONNACK either omits those properties or sets them to 1; QoS 2 is
     supported, so there is no Maximum QoS."""
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     _, reason, props = c.connect(f"{uid}-c")
     assert reason == 0
     for ident in (r.RETAIN_AVAILABLE, r.WILDCARD_SUB_AVAILABLE, r.SUB_ID_AVAILABLE, r.SHARED_SUB_AVAILABLE):
@@ -71,18 +71,18 @@ def test_connack_never_claims_a_feature_is_missing(broker5, uid):
 def test_empty_client_id_is_assigned_even_without_clean_start(broker5, uid):
     """v5 (3.1.3.1): an empty id is replaced by a unique one, returned in
     CONNACK, whatever Clean Start says; the assigned id names a real session."""
-    first = r.RawClient(broker5.port)
-    present, reason, props = first.connect("", clean_start=False, props=[(r.SESSION_EXPIRY, 60)])
+    first = r.RawClient(broker5.port, version=5)
+    present, reason, props = first.connect("", clean=False, props=[(r.SESSION_EXPIRY, 60)])
     assert (present, reason) == (False, 0)
     assigned = props.get(r.ASSIGNED_CLIENT_ID)
     assert assigned, f"no Assigned Client Identifier in {props}"
     assert first.subscribe(1, (f"{uid}/assigned", 1)) == [1]
     first.send(r.DISCONNECT_BYTES)
     assert first.closed_by_broker()
-    other = r.RawClient(broker5.port)
+    other = r.RawClient(broker5.port, version=5)
     assert other.connect("")[2].get(r.ASSIGNED_CLIENT_ID) not in (None, assigned), "ids are unique"
-    again = r.RawClient(broker5.port)
-    present, reason, props = again.connect(assigned, clean_start=False, props=[(r.SESSION_EXPIRY, 60)])
+    again = r.RawClient(broker5.port, version=5)
+    present, reason, props = again.connect(assigned, clean=False, props=[(r.SESSION_EXPIRY, 60)])
     assert (present, reason) == (True, 0), "the session kept under the assigned id is resumed"
     assert r.ASSIGNED_CLIENT_ID not in props.ids()
     for c in (other, again):
@@ -100,7 +100,7 @@ def test_server_keep_alive_only_when_the_configured_cap_is_lower(broker5_factory
     b = broker5_factory("[limits]\nmax_keepalive = 30\n", mosquitto="max_keepalive 30")
     results = {}
     for keepalive in (20, 30, 60, 0):
-        c = r.RawClient(b.port)
+        c = r.RawClient(b.port, version=5)
         _, reason, props = c.connect(f"{uid}-k{keepalive}", keepalive=keepalive)
         assert reason == 0
         results[keepalive] = props.get(r.SERVER_KEEP_ALIVE)
@@ -109,7 +109,7 @@ def test_server_keep_alive_only_when_the_configured_cap_is_lower(broker5_factory
 
 
 def test_authentication_method_is_refused_with_0x8c(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     present, reason, _ = c.connect(f"{uid}-auth", props=[(r.AUTH_METHOD, "SCRAM-SHA-1"), (r.AUTH_DATA, b"abc")])
     assert (present, reason) == (False, r.BAD_AUTH_METHOD)
     assert c.closed_by_broker()
@@ -125,14 +125,14 @@ def _password_broker(broker5_factory, tmp_path):
 @wharf_only  # mosquitto answers a wrong password with 0x87 Not authorized, which the spec also allows
 def test_bad_password_gets_0x86(broker5_factory, tmp_path, uid):
     b = _password_broker(broker5_factory, tmp_path)
-    wrong = r.RawClient(b.port)
+    wrong = r.RawClient(b.port, version=5)
     assert wrong.connect(f"{uid}-w", username="alice", password="nope")[:2] == (False, r.BAD_USER_OR_PASSWORD)
     assert wrong.closed_by_broker()
 
 
 def test_anonymous_refused_with_0x87_and_right_password_accepted(broker5_factory, tmp_path, uid):
     b = _password_broker(broker5_factory, tmp_path)
-    anonymous = r.RawClient(b.port)
+    anonymous = r.RawClient(b.port, version=5)
     assert anonymous.connect(f"{uid}-anon")[:2] == (False, r.NOT_AUTHORIZED)
     assert anonymous.closed_by_broker()
     right = paho5(b.port, f"{uid}-r", username="alice", password="s3cret")
@@ -142,8 +142,8 @@ def test_anonymous_refused_with_0x87_and_right_password_accepted(broker5_factory
 
 @wharf_only  # mosquitto answers a 3.1.1 CONNACK with code 1; the spec (3.1.2.2) lets the server pick
 def test_unsupported_protocol_level_6_gets_0x84(broker5, uid):
-    c = r.RawClient(broker5.port)
-    c.send(r.connect(f"{uid}-v6", level=6))
+    c = r.RawClient(broker5.port, version=5)
+    c.send(r.connect(f"{uid}-v6", level=6, version=5))
     p = c.read()
     assert p.type == r.CONNACK and p.body[1] == r.UNSUPPORTED_PROTOCOL_VERSION, p
     assert c.closed_by_broker()
@@ -201,30 +201,30 @@ def test_clean_start_discards_an_existing_session(broker5, uid):
 
 
 def test_disconnect_can_shorten_session_expiry_to_zero(broker5, uid):
-    c = r.RawClient(broker5.port)
-    c.connect(f"{uid}-d", clean_start=False, props=[(r.SESSION_EXPIRY, 60)])
+    c = r.RawClient(broker5.port, version=5)
+    c.connect(f"{uid}-d", clean=False, props=[(r.SESSION_EXPIRY, 60)])
     c.subscribe(1, (f"{uid}/d", 1))
     c.send(r.disconnect(0, [(r.SESSION_EXPIRY, 0)]))
     assert c.closed_by_broker()
-    again = r.RawClient(broker5.port)
-    assert again.connect(f"{uid}-d", clean_start=False, props=[(r.SESSION_EXPIRY, 60)])[:2] == (False, 0)
+    again = r.RawClient(broker5.port, version=5)
+    assert again.connect(f"{uid}-d", clean=False, props=[(r.SESSION_EXPIRY, 60)])[:2] == (False, 0)
     again.close()
 
 
 def test_disconnect_can_lengthen_a_nonzero_session_expiry(broker5, uid):
-    c = r.RawClient(broker5.port)
-    c.connect(f"{uid}-l", clean_start=False, props=[(r.SESSION_EXPIRY, 1)])
+    c = r.RawClient(broker5.port, version=5)
+    c.connect(f"{uid}-l", clean=False, props=[(r.SESSION_EXPIRY, 1)])
     c.subscribe(1, (f"{uid}/l", 1))
     c.send(r.disconnect(0, [(r.SESSION_EXPIRY, 60)]))
     assert c.closed_by_broker()
     time.sleep(2.5)  # past the CONNECT's 1 s, well within the DISCONNECT's 60 s
-    again = r.RawClient(broker5.port)
-    assert again.connect(f"{uid}-l", clean_start=False, props=[(r.SESSION_EXPIRY, 60)])[:2] == (True, 0)
+    again = r.RawClient(broker5.port, version=5)
+    assert again.connect(f"{uid}-l", clean=False, props=[(r.SESSION_EXPIRY, 60)])[:2] == (True, 0)
     again.close()
 
 
 def test_disconnect_setting_expiry_after_zero_in_connect_is_a_protocol_error(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-z")
     c.send(r.disconnect(0, [(r.SESSION_EXPIRY, 30)]))
     reason, _ = c.server_disconnect()
@@ -235,9 +235,9 @@ def test_disconnect_setting_expiry_after_zero_in_connect_is_a_protocol_error(bro
 
 @wharf_only  # mosquitto 2.0.11 closes the old connection without a DISCONNECT
 def test_takeover_disconnects_the_old_connection_with_0x8e(broker5, uid):
-    first = r.RawClient(broker5.port)
+    first = r.RawClient(broker5.port, version=5)
     first.connect(f"{uid}-same")
-    second = r.RawClient(broker5.port)
+    second = r.RawClient(broker5.port, version=5)
     assert second.connect(f"{uid}-same")[:2] == (False, 0)
     assert first.server_disconnect()[0] == r.SESSION_TAKEN_OVER
     second.send(r.PINGREQ_BYTES)
@@ -246,7 +246,7 @@ def test_takeover_disconnects_the_old_connection_with_0x8e(broker5, uid):
 
 @wharf_only  # mosquitto 2.0.11 closes without a DISCONNECT, and only after ~5 s for a 2 s keep alive
 def test_keep_alive_timeout_disconnects_with_0x8d(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     start = time.monotonic()
     c.connect(f"{uid}-silent", keepalive=2)
     reason, _ = c.server_disconnect(timeout=8)
@@ -258,7 +258,7 @@ def test_keep_alive_timeout_disconnects_with_0x8d(broker5, uid):
 @wharf_only  # mosquitto 2.0.11 closes without a DISCONNECT on SIGTERM
 def test_sigterm_disconnects_v5_clients_with_0x8b(broker5_factory, uid):
     b = broker5_factory()
-    clients = [r.RawClient(b.port) for _ in range(3)]
+    clients = [r.RawClient(b.port, version=5) for _ in range(3)]
     for i, c in enumerate(clients):
         c.connect(f"{uid}-{i}")
     b.proc.send_signal(signal.SIGTERM)
@@ -289,7 +289,7 @@ WILL_PROPS = [
 def test_will_on_abnormal_close_carries_its_properties(broker5, uid):
     watcher = paho5(broker5.port, f"{uid}-w")
     watcher.subscribe(f"{uid}/will", 1)
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-dying", will=(f"{uid}/will", b'{"gone": true}', 1, False, WILL_PROPS))
     c.close()  # no DISCONNECT
     m = watcher.get()
@@ -325,9 +325,9 @@ def test_disconnect_with_will_message_0x04_sends_the_will(broker5, uid):
 def test_will_delay_interval_delays_the_will(broker5, uid):
     watcher = paho5(broker5.port, f"{uid}-w")
     watcher.subscribe(f"{uid}/will", 1)
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     # The session must outlive the delay: a will is sent when the session ends at the latest.
-    c.connect(f"{uid}-d", clean_start=False, props=[(r.SESSION_EXPIRY, 30)],
+    c.connect(f"{uid}-d", clean=False, props=[(r.SESSION_EXPIRY, 30)],
               will=(f"{uid}/will", b"late", 1, False, [(r.WILL_DELAY, 2)]))
     start = time.monotonic()
     c.close()
@@ -342,13 +342,13 @@ def test_will_delay_interval_delays_the_will(broker5, uid):
 def test_reconnecting_within_the_will_delay_cancels_the_will(broker5, uid):
     watcher = paho5(broker5.port, f"{uid}-w")
     watcher.subscribe(f"{uid}/will", 1)
-    c = r.RawClient(broker5.port)
-    c.connect(f"{uid}-flaky", clean_start=False, props=[(r.SESSION_EXPIRY, 30)],
+    c = r.RawClient(broker5.port, version=5)
+    c.connect(f"{uid}-flaky", clean=False, props=[(r.SESSION_EXPIRY, 30)],
               will=(f"{uid}/will", b"should not", 1, False, [(r.WILL_DELAY, 2)]))
     c.close()
     time.sleep(0.5)
-    back = r.RawClient(broker5.port)
-    assert back.connect(f"{uid}-flaky", clean_start=False, props=[(r.SESSION_EXPIRY, 30)])[:2] == (True, 0)
+    back = r.RawClient(broker5.port, version=5)
+    assert back.connect(f"{uid}-flaky", clean=False, props=[(r.SESSION_EXPIRY, 30)])[:2] == (True, 0)
     watcher.nothing_for(3.0)
     back.send(r.DISCONNECT_BYTES)
     watcher.disconnect()
@@ -359,8 +359,8 @@ def test_will_delay_is_cut_short_when_the_session_ends(broker5, uid):
     whichever comes first: a 1 s session with a 30 s delay sends it after ~1 s."""
     watcher = paho5(broker5.port, f"{uid}-w")
     watcher.subscribe(f"{uid}/will", 1)
-    c = r.RawClient(broker5.port)
-    c.connect(f"{uid}-brief", clean_start=False, props=[(r.SESSION_EXPIRY, 1)],
+    c = r.RawClient(broker5.port, version=5)
+    c.connect(f"{uid}-brief", clean=False, props=[(r.SESSION_EXPIRY, 1)],
               will=(f"{uid}/will", b"session over", 1, False, [(r.WILL_DELAY, 30)]))
     start = time.monotonic()
     c.close()

@@ -9,7 +9,7 @@ import time
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 
-import rawmqtt5 as r
+import rawmqtt as r
 from mqtt5clients import (broker5, broker5_factory, mosquitto_pub5, mosquitto_sub5,  # noqa: F401 (fixtures)
                           paho5, props, snapshot, wharf_only)
 from mqttclients import paho
@@ -67,10 +67,10 @@ def test_v311_subscriber_gets_the_payload_of_a_v5_publish(broker5, uid):
 
 def test_raw_bytes_of_forwarded_properties(broker5, uid):
     """On the wire: every property the publisher set, user properties in order."""
-    sub = r.RawClient(broker5.port)
+    sub = r.RawClient(broker5.port, version=5)
     sub.connect(f"{uid}-raw")
     assert sub.subscribe(1, (f"{uid}/wire", 1)) == [1]
-    pub = r.RawClient(broker5.port)
+    pub = r.RawClient(broker5.port, version=5)
     pub.connect(f"{uid}-pub")
     sent = [(r.USER_PROPERTY, ("k1", "v1")), (r.CONTENT_TYPE, "ct"), (r.USER_PROPERTY, ("k0", "v0")),
             (r.PAYLOAD_FORMAT, 0), (r.CORRELATION_DATA, b"\x01"), (r.RESPONSE_TOPIC, "rt")]
@@ -146,7 +146,7 @@ def test_retained_message_expires(broker5, uid):
 # mosquitto answers PUBREC 0x00 when nobody subscribes (0x10 is a MAY in 3.5.2.1): QoS 2 is Wharf-only.
 @pytest.mark.parametrize("qos", [1, pytest.param(2, marks=wharf_only)])
 def test_puback_pubrec_say_success_or_no_matching_subscribers(broker5, uid, qos):
-    pub = r.RawClient(broker5.port)
+    pub = r.RawClient(broker5.port, version=5)
     pub.connect(f"{uid}-p")
     assert pub.publish_acked(f"{uid}/nobody", b"x", qos, 1)[0] == r.NO_MATCHING_SUBSCRIBERS
     sub = paho5(broker5.port, f"{uid}-s")
@@ -170,7 +170,7 @@ def test_quota_exceeded_0x97_when_a_policy_rejects_new_messages(broker5_factory,
     worker = paho5(b.port, f"{uid}-w", clean_start=False, session_expiry=60)
     worker.subscribe("capped/#", 1)
     worker.disconnect()
-    pub = r.RawClient(b.port)
+    pub = r.RawClient(b.port, version=5)
     pub.connect(f"{uid}-p")
     codes = [pub.publish_acked("capped/x", str(i).encode(), qos, i + 1)[0] for i in range(5)]
     assert codes == [0, 0, 0, r.QUOTA_EXCEEDED, r.QUOTA_EXCEEDED]
@@ -199,12 +199,12 @@ def test_request_problem_information_zero_suppresses_reason_strings(broker5_fact
     worker.disconnect()
 
     def failures(client_id, connect_props):
-        c = r.RawClient(b.port)
+        c = r.RawClient(b.port, version=5)
         c.connect(client_id, props=connect_props)
-        c.send(r.subscribe(1, ("a/#/b", 1)))
+        c.send(r.subscribe(1, ("a/#/b", 1), version=5))
         suback = c.read_type(r.SUBACK)
         c.publish_acked("capped/x", b"fills the queue", 1, 2)
-        c.send(r.publish("capped/x", b"refused", qos=1, pid=3))
+        c.send(r.publish("capped/x", b"refused", qos=1, pid=3, version=5))
         puback = c.read_type(r.PUBACK)
         c.close()
         return suback, puback
@@ -226,7 +226,7 @@ def test_request_problem_information_zero_suppresses_reason_strings(broker5_fact
 def test_client_topic_alias_set_then_used_with_empty_topic(broker5, uid):
     sub = paho5(broker5.port, f"{uid}-s")
     sub.subscribe(f"{uid}/alias/#", 1)
-    pub = r.RawClient(broker5.port)
+    pub = r.RawClient(broker5.port, version=5)
     assert pub.connect(f"{uid}-p")[2].get(r.TOPIC_ALIAS_MAXIMUM, 0) >= 2
     pub.publish_acked(f"{uid}/alias/long/topic/name", b"first", 1, 1, props=[(r.TOPIC_ALIAS, 1)])
     pub.publish_acked("", b"second", 1, 2, props=[(r.TOPIC_ALIAS, 1)])
@@ -257,51 +257,51 @@ def test_paho_publisher_uses_a_topic_alias(broker5, uid):
 
 def test_topic_alias_above_the_maximum_disconnects_with_0x94(broker5_factory, uid):
     b = broker5_factory("[limits]\ntopic_alias_maximum = 3\n", mosquitto="max_topic_alias 3")
-    c = r.RawClient(b.port)
+    c = r.RawClient(b.port, version=5)
     assert c.connect(f"{uid}-a")[2].get(r.TOPIC_ALIAS_MAXIMUM) == 3
     c.publish_acked(f"{uid}/ok", b"x", 1, 1, props=[(r.TOPIC_ALIAS, 3)])
-    c.send(r.publish(f"{uid}/bad", b"x", qos=1, pid=2, props=[(r.TOPIC_ALIAS, 4)]))
+    c.send(r.publish(f"{uid}/bad", b"x", qos=1, pid=2, props=[(r.TOPIC_ALIAS, 4)], version=5))
     assert c.server_disconnect()[0] == r.TOPIC_ALIAS_INVALID
 
 
 @wharf_only  # mosquitto treats alias 0 as malformed (0x81); the spec forbids it without naming a code
 def test_topic_alias_zero_disconnects_with_0x94(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-z")
-    c.send(r.publish(f"{uid}/z", b"x", props=[(r.TOPIC_ALIAS, 0)]))
+    c.send(r.publish(f"{uid}/z", b"x", props=[(r.TOPIC_ALIAS, 0)], version=5))
     assert c.server_disconnect()[0] == r.TOPIC_ALIAS_INVALID
 
 
 def test_empty_topic_with_an_unknown_alias_is_a_protocol_error(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-u")
-    c.send(r.publish("", b"x", qos=1, pid=1, props=[(r.TOPIC_ALIAS, 2)]))
+    c.send(r.publish("", b"x", qos=1, pid=1, props=[(r.TOPIC_ALIAS, 2)], version=5))
     assert c.server_disconnect()[0] == r.PROTOCOL_ERROR
 
 
 def test_empty_topic_without_alias_is_a_protocol_error(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-e")
-    c.send(r.publish("", b"x", qos=1, pid=1))
+    c.send(r.publish("", b"x", qos=1, pid=1, version=5))
     assert c.server_disconnect()[0] == r.PROTOCOL_ERROR
 
 
 def test_aliases_do_not_outlive_the_connection(broker5, uid):
     """3.3.2.3.4: alias mappings belong to one network connection."""
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-c")
     c.publish_acked(f"{uid}/t", b"x", 1, 1, props=[(r.TOPIC_ALIAS, 1)])
     c.send(r.DISCONNECT_BYTES)
     c.closed_by_broker()
-    again = r.RawClient(broker5.port)
+    again = r.RawClient(broker5.port, version=5)
     again.connect(f"{uid}-c")
-    again.send(r.publish("", b"x", qos=1, pid=2, props=[(r.TOPIC_ALIAS, 1)]))
+    again.send(r.publish("", b"x", qos=1, pid=2, props=[(r.TOPIC_ALIAS, 1)], version=5))
     assert again.server_disconnect()[0] == r.PROTOCOL_ERROR
 
 
 @wharf_only  # mosquitto 2.0.11 never sends topic aliases to clients
 def test_wharf_sends_topic_aliases_to_clients_that_accept_them(broker5, uid):
-    sub = r.RawClient(broker5.port)
+    sub = r.RawClient(broker5.port, version=5)
     sub.connect(f"{uid}-s", props=[(r.TOPIC_ALIAS_MAXIMUM, 5)])
     assert sub.subscribe(1, (f"{uid}/ta/#", 1)) == [1]
     pub = paho5(broker5.port, f"{uid}-p")
@@ -325,7 +325,7 @@ def test_wharf_sends_topic_aliases_to_clients_that_accept_them(broker5, uid):
 
 @wharf_only  # mosquitto 2.0.11 never sends topic aliases to clients
 def test_outgoing_aliases_stay_within_the_clients_maximum(broker5, uid):
-    sub = r.RawClient(broker5.port)
+    sub = r.RawClient(broker5.port, version=5)
     sub.connect(f"{uid}-s", props=[(r.TOPIC_ALIAS_MAXIMUM, 2)])
     assert sub.subscribe(1, (f"{uid}/many/#", 1)) == [1]
     pub = paho5(broker5.port, f"{uid}-p")
@@ -344,7 +344,7 @@ def test_outgoing_aliases_stay_within_the_clients_maximum(broker5, uid):
 
 
 def test_no_topic_aliases_to_clients_that_did_not_accept_them(broker5, uid):
-    sub = r.RawClient(broker5.port)
+    sub = r.RawClient(broker5.port, version=5)
     sub.connect(f"{uid}-s")  # no Topic Alias Maximum: 0, no aliases allowed (MQTT-3.3.2-9)
     assert sub.subscribe(1, (f"{uid}/plain", 1)) == [1]
     pub = paho5(broker5.port, f"{uid}-p")
@@ -363,11 +363,11 @@ def test_no_topic_aliases_to_clients_that_did_not_accept_them(broker5, uid):
 def test_qos2_resend_awaiting_pubrel_is_acknowledged_but_not_routed_twice(broker5, uid):
     sub = paho5(broker5.port, f"{uid}-s")
     sub.subscribe(f"{uid}/once", 2)
-    pub = r.RawClient(broker5.port)
+    pub = r.RawClient(broker5.port, version=5)
     pub.connect(f"{uid}-p")
-    pub.send(r.publish(f"{uid}/once", b"exactly once", qos=2, pid=7))
+    pub.send(r.publish(f"{uid}/once", b"exactly once", qos=2, pid=7, version=5))
     assert pub.read_type(r.PUBREC).ack_fields()[:2] == (7, 0)
-    pub.send(r.publish(f"{uid}/once", b"exactly once", qos=2, pid=7, dup=True))
+    pub.send(r.publish(f"{uid}/once", b"exactly once", qos=2, pid=7, dup=True, version=5))
     assert pub.read_type(r.PUBREC).ack_fields()[:2] == (7, 0), "the resend is acknowledged again"
     pub.send(r.ack(r.PUBREL, 7))
     assert pub.read_type(r.PUBCOMP).ack_fields()[:2] == (7, 0)

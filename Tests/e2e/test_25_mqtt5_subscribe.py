@@ -3,7 +3,7 @@ Published, Retain Handling), Subscription Identifiers, SUBACK reason codes.
 
 WHARF_E2E_REFERENCE=mosquitto runs the tests not marked wharf_only against
 mosquitto, to prove the tests themselves right."""
-import rawmqtt5 as r
+import rawmqtt as r
 from mqtt5clients import broker5, paho5, wharf_only  # noqa: F401 (fixtures)
 
 
@@ -130,7 +130,7 @@ def test_persistent_session_keeps_subscription_options(broker5, uid):
 
 
 def test_suback_grants_the_requested_qos_per_filter(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-c")
     codes = c.subscribe(5, (f"{uid}/q0", r.subopts(0)), (f"{uid}/q1", r.subopts(1)), (f"{uid}/q2", r.subopts(2)),
                         (f"{uid}/all/#", r.subopts(1, no_local=True, retain_as_published=True, retain_handling=2)))
@@ -148,7 +148,7 @@ def test_delivery_qos_is_the_lower_of_publish_and_subscription(broker5, uid):
 
 @wharf_only  # mosquitto closes a filter like a/#/b as malformed (0x81); the spec lets the server choose
 def test_invalid_topic_filter_gets_0x8f_and_the_connection_stays(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-c")
     codes = c.subscribe(1, ("a/#/b", 1), (f"{uid}/fine", 1), ("a/b+", 0), ("$share/g/a/#/b", 1))
     assert codes == [r.TOPIC_FILTER_INVALID, 1, r.TOPIC_FILTER_INVALID, r.TOPIC_FILTER_INVALID]
@@ -159,17 +159,17 @@ def test_invalid_topic_filter_gets_0x8f_and_the_connection_stays(broker5, uid):
 
 @wharf_only  # mosquitto 2.0.11 grants it, against MQTT-3.8.3-4
 def test_shared_subscription_with_no_local_is_a_protocol_error(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-c")
-    c.send(r.subscribe(1, (f"$share/g/{uid}/x", r.subopts(1, no_local=True))))
+    c.send(r.subscribe(1, (f"$share/g/{uid}/x", r.subopts(1, no_local=True)), version=5))
     assert c.server_disconnect()[0] == r.PROTOCOL_ERROR
 
 
 def test_raw_subscription_identifier_on_the_wire(broker5, uid):
-    c = r.RawClient(broker5.port)
+    c = r.RawClient(broker5.port, version=5)
     c.connect(f"{uid}-c")
     assert c.subscribe(1, (f"{uid}/w", 1), props=[(r.SUBSCRIPTION_ID, 200)]) == [1]
-    pub = r.RawClient(broker5.port)
+    pub = r.RawClient(broker5.port, version=5)
     pub.connect(f"{uid}-p")
     pub.publish_acked(f"{uid}/w", b"x", 1, 1)
     _, _, p, payload, _ = c.message()

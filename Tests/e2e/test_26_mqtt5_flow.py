@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-import rawmqtt5 as r
+import rawmqtt as r
 from mqtt5clients import broker5, broker5_factory, paho5, snapshot, wharf_only  # noqa: F401 (fixtures)
 
 
@@ -66,7 +66,7 @@ def test_client_receive_maximum_is_never_exceeded_while_acknowledging(broker5, u
 @wharf_only  # mosquitto 2.0.11 refills its whole send quota on one PUBACK (6 outstanding for 3), against MQTT-4.9.0-2
 def test_receive_maximum_on_the_wire_never_exceeded(broker5, uid):
     """Raw client, Receive Maximum 3, acknowledging one message at a time."""
-    sub = r.RawClient(broker5.port)
+    sub = r.RawClient(broker5.port, version=5)
     sub.connect(f"{uid}-raw", props=[(r.RECEIVE_MAXIMUM, 3)])
     assert sub.subscribe(1, (f"{uid}/w", 1)) == [1]
     pub = paho5(broker5.port, f"{uid}-p")
@@ -91,7 +91,7 @@ def test_receive_maximum_on_the_wire_never_exceeded(broker5, uid):
 
 
 def test_client_maximum_packet_size_drops_only_too_large_messages(broker5, uid):
-    small = r.RawClient(broker5.port)
+    small = r.RawClient(broker5.port, version=5)
     small.connect(f"{uid}-small", props=[(r.MAXIMUM_PACKET_SIZE, 256)])
     assert small.subscribe(1, (f"{uid}/size", 1)) == [1]
     big = paho5(broker5.port, f"{uid}-big")
@@ -132,20 +132,20 @@ def test_paho_maximum_packet_size_property(broker5, uid):
 
 def test_packet_over_the_servers_maximum_disconnects_with_0x95(broker5_factory, uid):
     b = broker5_factory("[limits]\nmax_packet_size = 1024\n", mosquitto="max_packet_size 1024")
-    c = r.RawClient(b.port)
+    c = r.RawClient(b.port, version=5)
     assert c.connect(f"{uid}-big")[2].get(r.MAXIMUM_PACKET_SIZE) == 1024
     c.publish_acked(f"{uid}/ok", b"x" * 900, 1, 1)
-    c.send(r.publish(f"{uid}/big", b"x" * 2000, qos=1, pid=2))
+    c.send(r.publish(f"{uid}/big", b"x" * 2000, qos=1, pid=2, version=5))
     assert c.server_disconnect()[0] == r.PACKET_TOO_LARGE
 
 
 @wharf_only  # mosquitto 2.0.11 does not enforce its Receive Maximum on clients
 def test_more_qos2_publishes_awaiting_pubrel_than_receive_maximum_disconnects_0x93(broker5_factory, uid):
     b = broker5_factory("[limits]\nreceive_maximum = 2\n")
-    c = r.RawClient(b.port)
+    c = r.RawClient(b.port, version=5)
     assert c.connect(f"{uid}-flood")[2].get(r.RECEIVE_MAXIMUM) == 2
     for pid in (1, 2, 3):
-        c.send(r.publish(f"{uid}/q2", b"x", qos=2, pid=pid))
+        c.send(r.publish(f"{uid}/q2", b"x", qos=2, pid=pid, version=5))
     reason, _ = c.server_disconnect()
     assert reason == r.RECEIVE_MAXIMUM_EXCEEDED
     assert [p.ack_fields()[0] for p in c.seen if p.type == r.PUBREC] == [1, 2]
@@ -155,12 +155,12 @@ def test_qos2_publishes_within_the_servers_receive_maximum_flow(broker5_factory,
     b = broker5_factory("[limits]\nreceive_maximum = 2\n", mosquitto="max_inflight_messages 2")
     sub = paho5(b.port, f"{uid}-s")
     sub.subscribe(f"{uid}/q2", 2)
-    c = r.RawClient(b.port)
+    c = r.RawClient(b.port, version=5)
     assert c.connect(f"{uid}-ok")[2].get(r.RECEIVE_MAXIMUM) == 2
     for round_ in range(5):
         pids = (2 * round_ + 1, 2 * round_ + 2)
         for pid in pids:
-            c.send(r.publish(f"{uid}/q2", str(pid).encode(), qos=2, pid=pid))
+            c.send(r.publish(f"{uid}/q2", str(pid).encode(), qos=2, pid=pid, version=5))
         for pid in pids:
             assert c.read_type(r.PUBREC).ack_fields()[:2] == (pid, 0)
         for pid in pids:

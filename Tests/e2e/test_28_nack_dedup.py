@@ -9,7 +9,7 @@ import time
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 
-import rawmqtt5 as r
+import rawmqtt as r
 from mqtt5clients import (broker5_factory, mosquitto_pub5, mosquitto_sub5, paho5, props,  # noqa: F401 (fixtures)
                           snapshot, wharf_only)
 
@@ -20,7 +20,7 @@ DEDUP = "[delivery]\ndedup_window = 60\n"
 
 
 def _consumer(broker, client_id, topic_filter, qos=1):
-    c = r.RawClient(broker.port)
+    c = r.RawClient(broker.port, version=5)
     assert c.connect(client_id)[1] == 0
     assert c.subscribe(1, (topic_filter, qos)) == [qos]
     return c
@@ -224,7 +224,7 @@ def test_same_msg_id_is_routed_once_and_every_copy_acknowledged(broker5_factory,
     b = broker5_factory(DEDUP)
     sub = paho5(b.port, f"{uid}-s")
     sub.subscribe(f"{uid}/orders", 2)
-    pub = r.RawClient(b.port)
+    pub = r.RawClient(b.port, version=5)
     pub.connect(f"{uid}-p")
     codes = [pub.publish_acked(f"{uid}/orders", b"order 17", qos, pid, props=_msg_id("order-17"))[0]
              for pid in (1, 2, 3)]
@@ -254,7 +254,7 @@ def test_different_ids_and_messages_without_an_id_are_never_deduplicated(broker5
     b = broker5_factory(DEDUP)
     sub = paho5(b.port, f"{uid}-s")
     sub.subscribe(f"{uid}/t", 1)
-    pub = r.RawClient(b.port)
+    pub = r.RawClient(b.port, version=5)
     pub.connect(f"{uid}-p")
     for pid in (1, 2, 3):
         pub.publish_acked(f"{uid}/t", b"same payload", 1, pid)
@@ -272,11 +272,11 @@ def test_a_second_publisher_repeating_the_id_is_deduplicated_too(broker5_factory
     b = broker5_factory(DEDUP)
     sub = paho5(b.port, f"{uid}-s")
     sub.subscribe(f"{uid}/t", 1)
-    first = r.RawClient(b.port)
+    first = r.RawClient(b.port, version=5)
     first.connect(f"{uid}-p1")
     first.publish_acked(f"{uid}/t", b"once", 1, 1, props=_msg_id("evt-1"))
     first.close()
-    second = r.RawClient(b.port)
+    second = r.RawClient(b.port, version=5)
     second.connect(f"{uid}-p2")
     assert second.publish_acked(f"{uid}/t", b"once", 1, 1, props=_msg_id("evt-1"))[0] == 0
     assert [m.payload for m in sub.get_all(2, timeout=1.5)] == [b"once"]
@@ -288,7 +288,7 @@ def test_the_same_id_is_routed_again_after_the_window(broker5_factory, uid):
     b = broker5_factory("[delivery]\ndedup_window = 1\n")
     sub = paho5(b.port, f"{uid}-s")
     sub.subscribe(f"{uid}/t", 1)
-    pub = r.RawClient(b.port)
+    pub = r.RawClient(b.port, version=5)
     pub.connect(f"{uid}-p")
     pub.publish_acked(f"{uid}/t", b"first", 1, 1, props=_msg_id("w"))
     pub.publish_acked(f"{uid}/t", b"within", 1, 2, props=_msg_id("w"))

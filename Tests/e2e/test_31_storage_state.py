@@ -20,7 +20,6 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 
 import rawmqtt
-import rawmqtt5 as r5
 from conftest import WHARF, start_broker
 from mqtt5clients import paho5, props, wharf_only
 from mqttclients import paho
@@ -132,7 +131,7 @@ def test_session_ended_by_clean_start_stays_ended_after_kill9(durable, uid):
     pub.publish(topic, b"queued for the old session", qos=1)
     pub.disconnect()
     fresh = rawmqtt.RawClient(b.port)
-    assert rawmqtt.connack_code(fresh.connect(client, clean=True)) == (False, 0)
+    assert fresh.connect(client, clean=True)[:2] == (False, 0)
     kill9(b)  # straight after CONNACK
     fresh.close()
 
@@ -147,21 +146,21 @@ def test_session_expiry_counts_from_the_disconnect_across_a_restart(durable, uid
     came 3 s later: the restart does not give it its whole interval again."""
     client, expiry = f"{uid}-sensor", 2
     b = durable()
-    c = r5.RawClient(b.port)
-    assert c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])[1] == r5.SUCCESS
-    assert c.subscribe(1, (f"{uid}/cmd", r5.subopts(qos=1))) == [1]
-    c.send(r5.DISCONNECT_BYTES)
+    c = rawmqtt.RawClient(b.port, version=5)
+    assert c.connect(client, clean=False, props=[(rawmqtt.SESSION_EXPIRY, expiry)])[1] == rawmqtt.SUCCESS
+    assert c.subscribe(1, (f"{uid}/cmd", rawmqtt.subopts(qos=1))) == [1]
+    c.send(rawmqtt.DISCONNECT_BYTES)
     c.close()
     left = time.monotonic()
     assert b.stop(timeout=15) == 0
     time.sleep(max(0.0, expiry + 1 - (time.monotonic() - left)))
 
     b = durable()
-    c = r5.RawClient(b.port)
-    present, code, _ = c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])
-    assert code == r5.SUCCESS
+    c = rawmqtt.RawClient(b.port, version=5)
+    present, code, _ = c.connect(client, clean=False, props=[(rawmqtt.SESSION_EXPIRY, expiry)])
+    assert code == rawmqtt.SUCCESS
     assert present is False, "the session outlived its expiry interval because the broker restarted"
-    c.send(r5.DISCONNECT_BYTES)
+    c.send(rawmqtt.DISCONNECT_BYTES)
     c.close()
 
 
@@ -171,21 +170,21 @@ def test_session_whose_client_came_back_counts_its_expiry_from_the_restart(durab
     the restart (the connection ended then)."""
     client, expiry = f"{uid}-sensor", 2
     b = durable()
-    c = r5.RawClient(b.port)
-    assert c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])[1] == r5.SUCCESS
-    c.send(r5.DISCONNECT_BYTES)
+    c = rawmqtt.RawClient(b.port, version=5)
+    assert c.connect(client, clean=False, props=[(rawmqtt.SESSION_EXPIRY, expiry)])[1] == rawmqtt.SUCCESS
+    c.send(rawmqtt.DISCONNECT_BYTES)
     c.close()
-    c = r5.RawClient(b.port)
-    assert c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])[:2] == (True, r5.SUCCESS)
+    c = rawmqtt.RawClient(b.port, version=5)
+    assert c.connect(client, clean=False, props=[(rawmqtt.SESSION_EXPIRY, expiry)])[:2] == (True, rawmqtt.SUCCESS)
     kill9(b)  # CONNACK waited for the record that cancels the deadline
     c.close()
     time.sleep(expiry + 1)
 
     b = durable()
-    c = r5.RawClient(b.port)
-    present, code, _ = c.connect(client, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])
-    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
-    c.send(r5.DISCONNECT_BYTES)
+    c = rawmqtt.RawClient(b.port, version=5)
+    present, code, _ = c.connect(client, clean=False, props=[(rawmqtt.SESSION_EXPIRY, expiry)])
+    assert (present, code) == (True, rawmqtt.SUCCESS), b.log()[-3000:]
+    c.send(rawmqtt.DISCONNECT_BYTES)
     c.close()
 
 # 2. A delayed will ------------------------------------------------------------------------------
@@ -196,11 +195,11 @@ def test_delayed_will_pending_at_kill9_is_published_after_restart(durable, uid):
     b = durable()
     persistent_subscriber(b.port, watcher, will_topic, qos=1)
 
-    dying = r5.RawClient(b.port)
+    dying = rawmqtt.RawClient(b.port, version=5)
     present, code, _ = dying.connect(
-        f"{uid}-dying", clean_start=False, props=[(r5.SESSION_EXPIRY, 60)],
-        will=(will_topic, b"gone", 1, False, [(r5.WILL_DELAY, delay)]))
-    assert code == r5.SUCCESS
+        f"{uid}-dying", clean=False, props=[(rawmqtt.SESSION_EXPIRY, 60)],
+        will=(will_topic, b"gone", 1, False, [(rawmqtt.WILL_DELAY, delay)]))
+    assert code == rawmqtt.SUCCESS
     dying.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     dying.close()  # no DISCONNECT: an RST, as from a crashed client
     dropped = time.monotonic()
@@ -262,25 +261,25 @@ def test_inbound_qos2_awaiting_pubrel_survives_kill9(durable, uid):
     b = durable()
     persistent_subscriber(b.port, watcher, topic, qos=2)
 
-    c = r5.RawClient(b.port)
-    assert c.connect(sender, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])[1] == r5.SUCCESS
-    c.send(r5.publish(topic, b"once", qos=2, pid=7))
-    pid, reason, _ = c.read_type(r5.PUBREC).ack_fields()
-    assert (pid, reason) == (7, r5.SUCCESS)
+    c = rawmqtt.RawClient(b.port, version=5)
+    assert c.connect(sender, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])[1] == rawmqtt.SUCCESS
+    c.send(rawmqtt.publish(topic, b"once", qos=2, pid=7, version=5))
+    pid, reason, _ = c.read_type(rawmqtt.PUBREC).ack_fields()
+    assert (pid, reason) == (7, rawmqtt.SUCCESS)
     kill9(b)
     c.close()
 
     b = durable()
-    c = r5.RawClient(b.port)
-    present, code, _ = c.connect(sender, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
-    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
-    c.send(r5.publish(topic, b"once", qos=2, pid=7, dup=True))
-    pid, reason, _ = c.read_type(r5.PUBREC).ack_fields()
-    assert (pid, reason) == (7, r5.SUCCESS)
-    c.send(r5.ack(r5.PUBREL, 7))
-    pid, reason, _ = c.read_type(r5.PUBCOMP).ack_fields()
-    assert (pid, reason) == (7, r5.SUCCESS), "PUBCOMP 0x92 would mean the packet id was forgotten"
-    c.send(r5.DISCONNECT_BYTES)
+    c = rawmqtt.RawClient(b.port, version=5)
+    present, code, _ = c.connect(sender, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, rawmqtt.SUCCESS), b.log()[-3000:]
+    c.send(rawmqtt.publish(topic, b"once", qos=2, pid=7, dup=True, version=5))
+    pid, reason, _ = c.read_type(rawmqtt.PUBREC).ack_fields()
+    assert (pid, reason) == (7, rawmqtt.SUCCESS)
+    c.send(rawmqtt.ack(rawmqtt.PUBREL, 7))
+    pid, reason, _ = c.read_type(rawmqtt.PUBCOMP).ack_fields()
+    assert (pid, reason) == (7, rawmqtt.SUCCESS), "PUBCOMP 0x92 would mean the packet id was forgotten"
+    c.send(rawmqtt.DISCONNECT_BYTES)
     c.close()
 
     present, got = drain(b.port, watcher, 1, quiet=0.7)
@@ -318,7 +317,7 @@ def test_storage_quota_refuses_new_messages_and_keeps_acknowledged_ones(durable,
 
     # A 3.1.1 publisher has no reason code to say it: it is disconnected, never acknowledged.
     old = rawmqtt.RawClient(b.port)
-    assert rawmqtt.connack_code(old.connect(f"{uid}-old")) == (False, 0)
+    assert old.connect(f"{uid}-old")[:2] == (False, 0)
     old.send(rawmqtt.publish(topic, b"x" * 1024, qos=1, pid=1))
     seen = []
     try:
@@ -405,32 +404,32 @@ def test_outbound_qos2_past_pubrec_resumes_with_pubrel_after_kill9(durable, uid)
     packet id (5.0 section 4.3.3), not send the PUBLISH again."""
     topic, reader = f"{uid}/orders", f"{uid}-reader"
     b = durable()
-    c = r5.RawClient(b.port)
-    assert c.connect(reader, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])[1] == r5.SUCCESS
-    assert c.subscribe(1, (topic, r5.subopts(qos=2))) == [2]
-    pub = r5.RawClient(b.port)
-    assert pub.connect(f"{uid}-pub")[1] == r5.SUCCESS
-    assert pub.publish_acked(topic, b"order 1", qos=2, pid=1)[0] == r5.SUCCESS
+    c = rawmqtt.RawClient(b.port, version=5)
+    assert c.connect(reader, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])[1] == rawmqtt.SUCCESS
+    assert c.subscribe(1, (topic, rawmqtt.subopts(qos=2))) == [2]
+    pub = rawmqtt.RawClient(b.port, version=5)
+    assert pub.connect(f"{uid}-pub")[1] == rawmqtt.SUCCESS
+    assert pub.publish_acked(topic, b"order 1", qos=2, pid=1)[0] == rawmqtt.SUCCESS
     _, pid, _, payload, _ = c.message(ack_it=False)
     assert payload == b"order 1"
-    c.send(r5.ack(r5.PUBREC, pid))
+    c.send(rawmqtt.ack(rawmqtt.PUBREC, pid))
     # The broker sends PUBREL only once the release is on disk, so no wait is needed.
-    assert c.read_type(r5.PUBREL).ack_fields()[0] == pid
+    assert c.read_type(rawmqtt.PUBREL).ack_fields()[0] == pid
     kill9(b)
     c.close()
 
     b = durable()
-    c = r5.RawClient(b.port)
-    present, code, _ = c.connect(reader, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
-    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
+    c = rawmqtt.RawClient(b.port, version=5)
+    present, code, _ = c.connect(reader, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, rawmqtt.SUCCESS), b.log()[-3000:]
     first = c.read(timeout=5)
-    assert first.type == r5.PUBREL, f"expected PUBREL {pid}, got {first}"
+    assert first.type == rawmqtt.PUBREL, f"expected PUBREL {pid}, got {first}"
     assert first.ack_fields()[0] == pid
-    c.send(r5.ack(r5.PUBCOMP, pid))
+    c.send(rawmqtt.ack(rawmqtt.PUBCOMP, pid))
     with pytest.raises(socket.timeout):
         extra = c.read(timeout=0.7)
         pytest.fail(f"the delivered message came again: {extra}")
-    c.send(r5.DISCONNECT_BYTES)
+    c.send(rawmqtt.DISCONNECT_BYTES)
     c.close()
 
 
@@ -442,42 +441,42 @@ def test_group_message_past_pubrec_stays_with_its_member_after_kill9(durable, ui
     topic, shared = f"{uid}/jobs", f"$share/workers/{uid}/jobs"
     first, second = f"{uid}-worker-1", f"{uid}-worker-2"
     b = durable()
-    w1 = r5.RawClient(b.port)
-    assert w1.connect(first, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])[1] == r5.SUCCESS
-    assert w1.subscribe(1, (shared, r5.subopts(qos=2))) == [2]
-    pub = r5.RawClient(b.port)
-    assert pub.connect(f"{uid}-pub")[1] == r5.SUCCESS
-    assert pub.publish_acked(topic, b"job 1", qos=2, pid=1)[0] == r5.SUCCESS
+    w1 = rawmqtt.RawClient(b.port, version=5)
+    assert w1.connect(first, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])[1] == rawmqtt.SUCCESS
+    assert w1.subscribe(1, (shared, rawmqtt.subopts(qos=2))) == [2]
+    pub = rawmqtt.RawClient(b.port, version=5)
+    assert pub.connect(f"{uid}-pub")[1] == rawmqtt.SUCCESS
+    assert pub.publish_acked(topic, b"job 1", qos=2, pid=1)[0] == rawmqtt.SUCCESS
     _, pid, _, payload, _ = w1.message(ack_it=False)
     assert payload == b"job 1"
-    w1.send(r5.ack(r5.PUBREC, pid))
+    w1.send(rawmqtt.ack(rawmqtt.PUBREC, pid))
     # PUBREL comes once the hand-over to this member is on disk.
-    assert w1.read_type(r5.PUBREL).ack_fields()[0] == pid
-    w2 = r5.RawClient(b.port)
-    assert w2.connect(second, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])[1] == r5.SUCCESS
-    assert w2.subscribe(1, (shared, r5.subopts(qos=2))) == [2]
+    assert w1.read_type(rawmqtt.PUBREL).ack_fields()[0] == pid
+    w2 = rawmqtt.RawClient(b.port, version=5)
+    assert w2.connect(second, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])[1] == rawmqtt.SUCCESS
+    assert w2.subscribe(1, (shared, rawmqtt.subopts(qos=2))) == [2]
     kill9(b)
     w1.close()
     w2.close()
 
     b = durable()
-    w2 = r5.RawClient(b.port)
-    present, code, _ = w2.connect(second, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
-    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
+    w2 = rawmqtt.RawClient(b.port, version=5)
+    present, code, _ = w2.connect(second, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, rawmqtt.SUCCESS), b.log()[-3000:]
     with pytest.raises(socket.timeout):
         extra = w2.read(timeout=1.0)
         pytest.fail(f"another member got the message its first member had taken: {extra}")
-    w1 = r5.RawClient(b.port)
-    present, code, _ = w1.connect(first, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
-    assert (present, code) == (True, r5.SUCCESS)
+    w1 = rawmqtt.RawClient(b.port, version=5)
+    present, code, _ = w1.connect(first, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, rawmqtt.SUCCESS)
     resumed = w1.read(timeout=5)
-    assert resumed.type == r5.PUBREL and resumed.ack_fields()[0] == pid, f"expected PUBREL {pid}, got {resumed}"
-    w1.send(r5.ack(r5.PUBCOMP, pid))
+    assert resumed.type == rawmqtt.PUBREL and resumed.ack_fields()[0] == pid, f"expected PUBREL {pid}, got {resumed}"
+    w1.send(rawmqtt.ack(rawmqtt.PUBCOMP, pid))
     with pytest.raises(socket.timeout):
         extra = w1.read(timeout=0.7)
         pytest.fail(f"the completed message came again: {extra}")
     for c in (w1, w2):
-        c.send(r5.DISCONNECT_BYTES)
+        c.send(rawmqtt.DISCONNECT_BYTES)
         c.close()
 
 
@@ -491,26 +490,26 @@ def test_dead_letters_waiting_for_their_subscriber_survive_kill9(durable, uid):
     topic, auditor = f"{uid}/jobs/7", f"{uid}-auditor"
     b = durable(config=config)
     persistent_subscriber(b.port, auditor, f"$DLQ/{uid}/jobs/#")
-    worker = r5.RawClient(b.port)
-    assert worker.connect(f"{uid}-worker")[1] == r5.SUCCESS
-    assert worker.subscribe(1, (f"{uid}/jobs/#", r5.subopts(qos=1))) == [1]
-    pub = r5.RawClient(b.port)
-    assert pub.connect(f"{uid}-pub")[1] == r5.SUCCESS
-    assert pub.publish_acked(topic, b"job 7", qos=1, pid=1)[0] == r5.SUCCESS
+    worker = rawmqtt.RawClient(b.port, version=5)
+    assert worker.connect(f"{uid}-worker")[1] == rawmqtt.SUCCESS
+    assert worker.subscribe(1, (f"{uid}/jobs/#", rawmqtt.subopts(qos=1))) == [1]
+    pub = rawmqtt.RawClient(b.port, version=5)
+    assert pub.connect(f"{uid}-pub")[1] == rawmqtt.SUCCESS
+    assert pub.publish_acked(topic, b"job 7", qos=1, pid=1)[0] == rawmqtt.SUCCESS
     _, pid, _, payload, _ = worker.message(ack_it=False)
     assert payload == b"job 7"
-    worker.send(r5.ack(r5.PUBACK, pid, reason=0x80))  # refused: no attempts left
+    worker.send(rawmqtt.ack(rawmqtt.PUBACK, pid, reason=0x80))  # refused: no attempts left
     time.sleep(0.5)
     kill9(b)
     worker.close()
 
     b = durable(config=config)
-    c = r5.RawClient(b.port)
-    present, code, _ = c.connect(auditor, clean_start=False, props=[(r5.SESSION_EXPIRY, 300)])
-    assert (present, code) == (True, r5.SUCCESS), b.log()[-3000:]
+    c = rawmqtt.RawClient(b.port, version=5)
+    present, code, _ = c.connect(auditor, clean=False, props=[(rawmqtt.SESSION_EXPIRY, 300)])
+    assert (present, code) == (True, rawmqtt.SUCCESS), b.log()[-3000:]
     got_topic, _, props, payload, _ = c.message()
     assert (got_topic, payload) == (f"$DLQ/{topic}", b"job 7")
     user = dict(props.user)
     assert user.get("wharf-original-topic") == topic and user.get("wharf-delivery-attempts") == "1", user
-    c.send(r5.DISCONNECT_BYTES)
+    c.send(rawmqtt.DISCONNECT_BYTES)
     c.close()

@@ -15,8 +15,7 @@ import subprocess
 import threading
 import time
 
-import rawmqtt as raw
-import rawmqtt5 as r
+import rawmqtt as r
 from conftest import WHARF, free_port
 from goodclient import GoodTraffic
 
@@ -79,7 +78,7 @@ def long_wildcard_topic() -> str:
 
 
 def connected5(port, client_id, **kw):
-    c = r.RawClient(port)
+    c = r.RawClient(port, version=5)
     present, reason, props = c.connect(client_id, **kw)
     assert reason == 0, f"CONNACK {reason:#x} {props}"
     return c
@@ -90,7 +89,7 @@ def connected5(port, client_id, **kw):
 def test_long_invalid_filter_gets_0x8f_with_a_short_reason(broker_factory, uid):
     with good_traffic(broker_factory, uid) as b:
         c = connected5(b.port, f"{uid}-longf")
-        c.send(r.subscribe(1, (long_invalid_filter(), 1)))
+        c.send(r.subscribe(1, (long_invalid_filter(), 1), version=5))
         suback = c.read_type(r.SUBACK, timeout=5)
         pid, props, codes = suback.suback_fields()
         assert (pid, codes) == (1, [r.TOPIC_FILTER_INVALID])
@@ -101,11 +100,11 @@ def test_long_invalid_filter_gets_0x8f_with_a_short_reason(broker_factory, uid):
 
 def test_long_invalid_filter_suback_fits_a_64_byte_maximum_packet_size(broker_factory, uid):
     with good_traffic(broker_factory, uid) as b:
-        c = r.RawClient(b.port)
-        c.send(r.connect(f"{uid}-mps", props=[(r.MAXIMUM_PACKET_SIZE, 64)]))
+        c = r.RawClient(b.port, version=5)
+        c.send(r.connect(f"{uid}-mps", props=[(r.MAXIMUM_PACKET_SIZE, 64)], version=5))
         connack = c.read(timeout=5)
         assert connack.connack()[1] == 0 and wire_size(connack) <= 64, connack
-        c.send(r.subscribe(1, (long_invalid_filter(), 1)))
+        c.send(r.subscribe(1, (long_invalid_filter(), 1), version=5))
         suback = c.read_type(r.SUBACK, timeout=5)
         pid, props, codes = suback.suback_fields()
         assert (pid, codes) == (1, [r.TOPIC_FILTER_INVALID])
@@ -121,7 +120,7 @@ def test_eight_thousand_invalid_filters_are_all_refused_in_one_suback(broker_fac
     with good_traffic(broker_factory, uid) as b:
         c = connected5(b.port, f"{uid}-many")
         filters = [(f"a/#/b{i}", 1) for i in range(8000)]
-        c.send(r.subscribe(7, *filters))
+        c.send(r.subscribe(7, *filters, version=5))
         suback = c.read_type(r.SUBACK, timeout=10)
         pid, props, codes = suback.suback_fields()
         assert pid == 7 and len(codes) == 8000
@@ -142,8 +141,8 @@ def test_filters_past_max_filters_per_subscribe_get_quota_exceeded(broker_factor
         assert codes == [1] * 100 + [r.QUOTA_EXCEEDED] * 200, \
             f"granted {codes.count(1)}, quota exceeded {codes.count(r.QUOTA_EXCEEDED)}, other {set(codes) - {1, 0x97}}"
         pub = connected5(b.port, f"{uid}-cap-pub")
-        pub.send(r.publish(f"{uid}/cap/250", b"past the cap", qos=0))
-        pub.send(r.publish(f"{uid}/cap/99", b"within the cap", qos=0))
+        pub.send(r.publish(f"{uid}/cap/250", b"past the cap", qos=0, version=5))
+        pub.send(r.publish(f"{uid}/cap/99", b"within the cap", qos=0, version=5))
         topic, _, _, payload, _ = c.message(timeout=5)
         assert (topic, payload) == (f"{uid}/cap/99", b"within the cap")
         pub.close()
@@ -155,7 +154,7 @@ def test_filters_past_max_filters_per_subscribe_get_quota_exceeded(broker_factor
 def test_long_shared_filter_with_no_local_is_a_protocol_error(broker_factory, uid):
     with good_traffic(broker_factory, uid) as b:
         c = connected5(b.port, f"{uid}-share")
-        c.send(r.subscribe(1, (long_shared_filter(), r.subopts(qos=1, no_local=True))))
+        c.send(r.subscribe(1, (long_shared_filter(), r.subopts(qos=1, no_local=True)), version=5))
         reason, props = c.server_disconnect(timeout=5)
         assert reason == r.PROTOCOL_ERROR, f"DISCONNECT reason {reason!r} (3.8.3.1: No Local on a shared subscription)"
         assert_short_reason(props, "DISCONNECT")
@@ -167,13 +166,13 @@ def test_long_shared_filter_with_no_local_is_a_protocol_error(broker_factory, ui
 def test_long_wildcard_topic_name_gets_the_same_disconnect_as_a_short_one(broker_factory, uid):
     with good_traffic(broker_factory, uid) as b:
         short = connected5(b.port, f"{uid}-short")
-        short.send(r.publish("a/+/b", b"x", qos=1, pid=1))
+        short.send(r.publish("a/+/b", b"x", qos=1, pid=1, version=5))
         expected, _ = short.server_disconnect(timeout=5)
         # 3.3.2.1 forbids wildcards in a topic name; Wharf treats it as a malformed PUBLISH (0x81),
         # 0x90 Topic Name invalid would be the other defensible answer.
         assert expected in (r.MALFORMED, 0x90), f"short wildcard topic: DISCONNECT {expected!r}"
         c = connected5(b.port, f"{uid}-longt")
-        c.send(r.publish(long_wildcard_topic(), b"x", qos=1, pid=1))
+        c.send(r.publish(long_wildcard_topic(), b"x", qos=1, pid=1, version=5))
         reason, props = c.server_disconnect(timeout=5)
         assert reason == expected, f"DISCONNECT {reason!r}, expected {expected:#x} as for a short topic"
         assert_short_reason(props, "DISCONNECT")
@@ -184,7 +183,7 @@ def test_long_wildcard_topic_name_gets_the_same_disconnect_as_a_short_one(broker
 
 def test_long_authentication_method_gets_0x8c_and_close(broker_factory, uid):
     with good_traffic(broker_factory, uid) as b:
-        c = r.RawClient(b.port)
+        c = r.RawClient(b.port, version=5)
         present, reason, props = c.connect(f"{uid}-am", props=[(r.AUTH_METHOD, "m" * 65_500)])
         assert (present, reason) == (False, r.BAD_AUTH_METHOD)
         assert_short_reason(props, "CONNACK")
@@ -202,14 +201,14 @@ def _password_file(tmp_path):
 def test_long_user_name_with_wrong_password_is_refused(broker_factory, tmp_path, uid):
     config = f'[auth]\nallow_anonymous = false\npassword_file = "{_password_file(tmp_path)}"\n'
     with good_traffic(broker_factory, uid, config, username="alice", password="s3cret") as b:
-        c = r.RawClient(b.port)
+        c = r.RawClient(b.port, version=5)
         present, reason, props = c.connect(f"{uid}-u5", username="u" * MAX_STRING, password="wrong")
         assert (present, reason) in ((False, r.BAD_USER_OR_PASSWORD), (False, r.NOT_AUTHORIZED)), \
             f"CONNACK {reason:#x}"
         assert_short_reason(props, "CONNACK")
         assert c.closed_by_broker()
-        c3 = raw.RawClient(b.port)
-        assert raw.connack_code(c3.connect(f"{uid}-u3", username="u" * MAX_STRING, password="wrong"))[1] in (4, 5)
+        c3 = r.RawClient(b.port)
+        assert c3.connect(f"{uid}-u3", username="u" * MAX_STRING, password="wrong")[1] in (4, 5)
         assert c3.closed_by_broker()
 
 
@@ -218,8 +217,8 @@ def test_long_user_name_with_wrong_password_is_refused(broker_factory, tmp_path,
 def test_response_information_for_a_long_client_id_is_well_formed(broker_factory, uid):
     with good_traffic(broker_factory, uid) as b:
         client_id = (uid + "-" + "c" * 65_000)[:65_000]
-        c = r.RawClient(b.port)
-        c.send(r.connect(client_id, props=[(r.REQUEST_RESPONSE_INFO, 1)]))
+        c = r.RawClient(b.port, version=5)
+        c.send(r.connect(client_id, props=[(r.REQUEST_RESPONSE_INFO, 1)], version=5))
         connack = c.read(timeout=5)
         assert connack.type == r.CONNACK, connack
         present, reason, props = connack.connack()  # raises if the property block is not well formed
@@ -240,11 +239,11 @@ RETAINED, WILDCARDS, DISTINCT = 10_000, 2_000, 40_000
 
 def _store_retained(port, uid):
     c = connected5(port, f"{uid}-ret")
-    batch = b"".join(r.publish(f"{uid}/t/{i}/x{i}", b"r", retain=True) for i in range(RETAINED))
+    batch = b"".join(r.publish(f"{uid}/t/{i}/x{i}", b"r", retain=True, version=5) for i in range(RETAINED))
     c.sock.settimeout(30)
     c.send(batch)
     # Packets of one connection are handled in order: this PUBACK comes after all of them.
-    c.send(r.publish(f"{uid}/t/done", b"", qos=1, pid=1))
+    c.send(r.publish(f"{uid}/t/done", b"", qos=1, pid=1, version=5))
     assert c.read_type(r.PUBACK, timeout=30).ack_fields()[:2] in ((1, r.SUCCESS), (1, r.NO_MATCHING_SUBSCRIBERS))
     c.close()
 
@@ -257,7 +256,7 @@ def test_many_filters_against_many_retained_messages_are_answered_promptly(broke
     with GoodTraffic(b, uid):
         c = connected5(b.port, f"{uid}-wild")
         start = time.monotonic()
-        c.send(r.subscribe(1, *[(f"{uid}/t/+/x{k}", 0) for k in range(WILDCARDS)]))
+        c.send(r.subscribe(1, *[(f"{uid}/t/+/x{k}", 0) for k in range(WILDCARDS)], version=5))
         retained = 0
         while True:  # retained messages may come before the SUBACK; count them
             try:
@@ -293,7 +292,7 @@ def test_forty_thousand_distinct_filters_are_answered_promptly(broker_factory, u
     # below the seconds this cost before the filter cap.
     with good_traffic(broker_factory, uid, p99_bound=1.0) as b:
         c = connected5(b.port, f"{uid}-distinct")
-        packet = r.subscribe(2, *[(f"{uid}/f/{i}", 1) for i in range(DISTINCT)])
+        packet = r.subscribe(2, *[(f"{uid}/f/{i}", 1) for i in range(DISTINCT)], version=5)
         assert len(packet) < 1 << 20
         start = time.monotonic()
         c.send(packet)
@@ -324,7 +323,7 @@ def test_a_stalled_loop_costs_healthy_pairs_no_acknowledged_message(broker_facto
         time.sleep(0.5)
         for round_ in range(3):
             c = connected5(b.port, f"{uid}-stall-{round_}")
-            c.send(r.subscribe(1, *[(f"{uid}/s{round_}/{i}", 1) for i in range(DISTINCT)]))
+            c.send(r.subscribe(1, *[(f"{uid}/s{round_}/{i}", 1) for i in range(DISTINCT)], version=5))
             c.read_type(r.SUBACK, timeout=30)
             c.close()
             time.sleep(0.3)
@@ -356,9 +355,9 @@ def _closed(s) -> bool:
 
 def _real_client_gets_in(port, uid, within=2.0):
     start = time.monotonic()
-    c = r.RawClient(port, timeout=within)
+    c = r.RawClient(port, version=5, timeout=within)
     try:
-        c.send(r.connect(f"{uid}-real"))
+        c.send(r.connect(f"{uid}-real", version=5))
         p = c.read(timeout=within)
     except (ConnectionResetError, BrokenPipeError) as e:
         raise AssertionError(f"a real client was shut out by silent sockets: {e!r}") from None
@@ -432,17 +431,17 @@ def test_startup_warns_when_max_connections_exceeds_the_open_file_limit(tmp_path
 
 MALFORMED5 = [
     # (bytes after a good 5.0 CONNECT, DISCONNECT reason); from test_27's cases
-    (r.publish("t", b"x", props=[(r.PAYLOAD_FORMAT, 0), (r.PAYLOAD_FORMAT, 1)]), r.PROTOCOL_ERROR),
+    (r.publish("t", b"x", props=[(r.PAYLOAD_FORMAT, 0), (r.PAYLOAD_FORMAT, 1)], version=5), r.PROTOCOL_ERROR),
     (r.packet(r.PUBLISH, 0, r.mstr("t") + b"\x02\x7f\x00" + b"payload"), r.MALFORMED),
     (r.packet(r.PUBLISH, 0x06, r.mstr("t") + b"\x00\x01\x00x"), r.MALFORMED),
-    (r.subscribe(1, ("t", 1), props=[(r.SUBSCRIPTION_ID, 0)]), r.PROTOCOL_ERROR),
-    (r.subscribe(1, ("t", 1 | 0x30)), r.PROTOCOL_ERROR),
-    (r.connect("again"), r.PROTOCOL_ERROR),
+    (r.subscribe(1, ("t", 1), props=[(r.SUBSCRIPTION_ID, 0)], version=5), r.PROTOCOL_ERROR),
+    (r.subscribe(1, ("t", 1 | 0x30), version=5), r.PROTOCOL_ERROR),
+    (r.connect("again", version=5), r.PROTOCOL_ERROR),
 ]
 
 MALFORMED311 = [
-    raw.publish("a/+/b", b"x"),
-    raw.packet(raw.PUBLISH, 0, b"\x00\x02\xc3\x28"),
+    r.publish("a/+/b", b"x"),
+    r.packet(r.PUBLISH, 0, b"\x00\x02\xc3\x28"),
     bytes([0x41, 0x02, 0x00, 0x01]),
     bytes([0x82, 0x02, 0x00, 0x01]),
 ]
@@ -458,7 +457,7 @@ def _mix_cases(uid, worker):
 
     def long_filter(port):
         c = connected5(port, cid())
-        c.send(r.subscribe(1, (long_invalid_filter(), 1), (f"{uid}/mixok", 1)))
+        c.send(r.subscribe(1, (long_invalid_filter(), 1), (f"{uid}/mixok", 1), version=5))
         pid, props, codes = c.read_type(r.SUBACK).suback_fields()
         c.close()
         if codes != [r.TOPIC_FILTER_INVALID, 1]:
@@ -466,20 +465,20 @@ def _mix_cases(uid, worker):
 
     def shared_no_local(port):
         c = connected5(port, cid())
-        c.send(r.subscribe(1, (long_shared_filter(), r.subopts(qos=1, no_local=True))))
+        c.send(r.subscribe(1, (long_shared_filter(), r.subopts(qos=1, no_local=True)), version=5))
         reason, _ = c.server_disconnect()
         if reason != r.PROTOCOL_ERROR:
             return f"shared no-local: DISCONNECT {reason!r}"
 
     def wildcard_topic(port):
         c = connected5(port, cid())
-        c.send(r.publish(long_wildcard_topic(), b"x", qos=1, pid=1))
+        c.send(r.publish(long_wildcard_topic(), b"x", qos=1, pid=1, version=5))
         reason, _ = c.server_disconnect()
         if reason not in (r.MALFORMED, 0x90):
             return f"wildcard topic: DISCONNECT {reason!r}"
 
     def auth_method(port):
-        c = r.RawClient(port)
+        c = r.RawClient(port, version=5)
         _, reason, _ = c.connect(cid(), props=[(r.AUTH_METHOD, "m" * 65_500)])
         if reason != r.BAD_AUTH_METHOD or not c.closed_by_broker():
             return f"auth method: CONNACK {reason:#x}"
@@ -503,7 +502,7 @@ def _mix_cases(uid, worker):
 
     def malformed311(i):
         def attack(port):
-            c = raw.RawClient(port)
+            c = r.RawClient(port)
             c.connect(cid())
             c.send(MALFORMED311[i])
             try:
@@ -515,7 +514,7 @@ def _mix_cases(uid, worker):
         return attack
 
     def oversized_connect(port):
-        c = r.RawClient(port)
+        c = r.RawClient(port, version=5)
         c.send(bytes([0x10, 0xFF, 0xFF, 0xFF, 0x7F]) + b"\x00" * 100)  # announces a 256 MB CONNECT
         if not c.closed_by_broker():
             return "a CONNECT over max_packet_size left the connection open"
@@ -524,7 +523,7 @@ def _mix_cases(uid, worker):
 
     def half_connect_then_hang_up(port):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(r.connect(cid())[:12])
+        s.sendall(r.connect(cid(), version=5)[:12])
         s.close()
 
     return [long_filter, malformed5(0), shared_no_local, malformed311(0), wildcard_topic, malformed5(1),
