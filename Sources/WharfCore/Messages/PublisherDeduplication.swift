@@ -42,7 +42,7 @@ public final class PublisherDeduplication: Sendable {
         }
     }
 
-    /// Puts back an id the durable store kept, seen at `seenAt` (monotonic);
+    /// Puts back an id the journal kept, seen at `seenAt` (monotonic);
     /// ignored if its window has already passed.
     public func restore(topic: String, id: String, seenAt: UInt64, now: UInt64) {
         let expires = seenAt &+ windowNanos

@@ -25,7 +25,7 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable {
     /// Refused by a negative acknowledgement and not redelivered (the
     /// consumer's session ended before the retry).
     case rejected = "rejected"
-    /// Refused because the durable store is full (quota or disk): 5.0
+    /// Refused because the journal is full (quota or disk): 5.0
     /// publishers get PUBACK 0x97, 3.1.1 ones are disconnected.
     case storageFull = "storage_full"
 }
@@ -57,7 +57,7 @@ public enum ConnectionCloseReason: String, Sendable, Hashable, CaseIterable {
     case receiveMaximumExceeded = "receive_maximum_exceeded"
     /// A 5.0 topic alias of 0, above the maximum, or never set.
     case topicAliasInvalid = "topic_alias_invalid"
-    /// The durable store could not write what the client's replies depend
+    /// The journal could not make durable what the client's replies depend
     /// on (disk full, I/O error): unacknowledged, it will send again.
     case storageUnavailable = "storage_unavailable"
     /// 5.0: a reply the client's Maximum Packet Size cannot take even

@@ -110,7 +110,7 @@ extension Broker {
         endSession(session)
     }
 
-    /// Removes an offline session from the store (if it is still the one
+    /// Removes an offline session from the sessions map (if it is still the one
     /// there), discards it, and publishes its pending will.
     func endSession(_ session: Session) {
         let removed = sessions.withLock { store in

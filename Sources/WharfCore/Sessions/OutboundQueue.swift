@@ -206,7 +206,7 @@ public struct OutboundQueue: Sendable {
         return deadLetters
     }
 
-    /// A QoS 2 message the durable store says went out under `packetId`
+    /// A QoS 2 message the journal says went out under `packetId`
     /// before a restart: resent with DUP on the next connection.
     public mutating func restoreInflight(
         _ message: Message, qos: QoS, packetId: UInt16, retain: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int,

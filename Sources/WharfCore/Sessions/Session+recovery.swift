@@ -4,7 +4,7 @@ import WharfMQTT
 extension Session {
     // MARK: Recovery
 
-    /// Puts back a message the durable store held for this (offline)
+    /// Puts back a message the journal held for this (offline)
     /// session: in flight under its packet id when it had gone out at QoS 2
     /// (so the client's duplicate detection still works), queued otherwise.
     public struct Restoring: Sendable {
