@@ -9,10 +9,14 @@ import WharfMQTT
 /// effects go into the calling connection's writer, committed once per read
 /// batch; rare ones (sessions, groups, wills, dead letters) are committed on
 /// their own (`journalAlone`).
+// The per-message rules are @inlinable: the connection layer calls them for
+// every delivery and acknowledgement, and a call across the module boundary
+// (with the writer's existential passed along) cost ~1.5% of a QoS 1
+// message's instructions even when nothing is journaled.
 extension Broker {
     /// A journal id for a new message (QoS 1/2, or retained), or 0 when it
     /// is never journaled.
-    @inline(__always)
+    @inlinable
     public func newJournalId(qos: QoS, retain: Bool) -> UInt64 {
         guard isJournaling, qos != .atMostOnce || retain else { return 0 }
         return journal.newMessageId()
@@ -31,7 +35,7 @@ extension Broker {
     public func makeJournalWriter() -> any JournalWriter { journal.makeWriter() }
 
     /// The journal queue a delivery belongs to: its group's, or its session's.
-    @inline(__always)
+    @inlinable
     func journalQueue(of done: OutboundQueue.Acknowledged, session: Session) -> JournalQueue? {
         guard done.message.isJournaled else { return nil }
         if let group = done.group { return group.journalQueue }
@@ -40,7 +44,7 @@ extension Broker {
 
     /// A delivery is finished (PUBACK, PUBCOMP, or dead-lettered): it
     /// leaves its journaled queue.
-    @inline(__always)
+    @inlinable
     public func journalAcknowledged(_ done: OutboundQueue.Acknowledged, session: Session, into writer: any JournalWriter) {
         guard done.message.isJournaled else { return }
         if done.group != nil, done.qos == .exactlyOnce {
@@ -81,7 +85,7 @@ extension Broker {
     /// A delivery went out. QoS 2 goes out under one packet id for good: a
     /// restart resends it under the same one, so the client's duplicate
     /// check holds.
-    @inline(__always)
+    @inlinable
     public func journalSent(
         _ message: Message, qos: QoS, dup: Bool, packetId: UInt16?, session: Session?, into writer: any JournalWriter
     ) {
@@ -96,7 +100,7 @@ extension Broker {
     }
 
     /// Inbound QoS 2: `packetId` now awaits PUBREL, or no longer does.
-    @inline(__always)
+    @inlinable
     public func journalInbound(session: Session, packetId: UInt16, awaitingRelease: Bool, into writer: any JournalWriter) {
         guard let queue = session.journalQueue else { return }
         writer.inbound(queue: queue, packetId: packetId, awaitingRelease: awaitingRelease)
@@ -121,6 +125,6 @@ extension Broker {
 
 extension Message {
     /// Journaled: QoS 1/2 or retained, published while the journal keeps anything.
-    @inline(__always)
+    @inlinable
     public var isJournaled: Bool { journalId != 0 }
 }

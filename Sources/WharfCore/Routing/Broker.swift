@@ -27,7 +27,7 @@ public final class Broker: Sendable {
     public let journal: any BrokerJournal
     /// `journal.isDurable`, read once: the paths that write to the journal
     /// test it before building anything for it.
-    let isJournaling: Bool
+    public let isJournaling: Bool
 
     /// By client id, compared byte for byte.
     let sessions = OrderedMutex<[ExactString: Session]>(.sessions, [:])

@@ -46,7 +46,7 @@ extension MQTTConnectionHandler {
         }
         // A full store takes no new messages; what it holds is kept. (A QoS 2
         // resend it already took is not new: answered below as a duplicate.)
-        if publish.qos != .atMostOnce || publish.retain, !broker.journal.acceptsMessages,
+        if broker.isJournaling, publish.qos != .atMostOnce || publish.retain, !broker.journal.acceptsMessages,
             !(publish.qos == .exactlyOnce && session.awaitsRelease(publish.packetId!))
         {
             broker.metrics.messageDropped(.storageFull, count: 1)
