@@ -159,11 +159,12 @@ let package = Package(
         .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),
         .testTarget(name: "WharfServerTests", dependencies: [
-            "WharfServer", "WharfCore", "WharfMQTT", "WharfTestSupport",
+            "WharfServer", "WharfCore", "WharfMQTT", "WharfStorage", "WharfTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ],
     swiftLanguageModes: [.v6]
