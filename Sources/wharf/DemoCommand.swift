@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import WharfCore
 import WharfDemo
 import WharfServer
@@ -49,21 +50,38 @@ struct DemoCommand: AsyncParsableCommand {
         ]
         let termination = TerminationSignal()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let server = try BrokerServer(config: settings, group: group, logger: Logger(label: "wharf"), version: WharfVersion.string)
-        let ports = try await server.start()
-        let traffic = DemoTraffic(port: ports.mqtt)
+        let logger = Logger(label: "wharf")
+        let server = try BrokerServer(config: settings, group: group, logger: logger, version: WharfVersion.string)
+        let services = BrokerServices(server: server, logger: logger)
+        let ports: (mqtt: Int, metrics: Int?)
         do {
-            try await traffic.run()
+            ports = try await withThrowingTaskGroup(of: Void.self, returning: (mqtt: Int, metrics: Int?).self) { tasks in
+                tasks.addTask { try await services.group.run() }
+                guard let ports = await services.boundPorts() else {
+                    // A listener could not bind: the group ends with why.
+                    try await tasks.waitForAll()
+                    throw ValidationError("the demo's broker stopped before it listened")
+                }
+                let traffic = DemoTraffic(port: ports.mqtt)
+                do {
+                    try await traffic.run()
+                } catch {
+                    await services.group.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                    throw ValidationError("demo traffic could not connect to its broker: \(error)")
+                }
+                let endpoint = try SnapshotEndpoint(parsing: "http://127.0.0.1:\(ports.metrics ?? 0)")
+                TopApp(endpoints: [endpoint], interval: options.interval, theme: theme, thresholds: options.thresholds)
+                    .run { termination.received != nil }
+                await traffic.stop()
+                await services.group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return ports
+            }
         } catch {
-            await server.stop()
             try await group.shutdownGracefully()
-            throw ValidationError("demo traffic could not connect to its broker: \(error)")
+            throw error
         }
-        let endpoint = try SnapshotEndpoint(parsing: "http://127.0.0.1:\(ports.metrics ?? 0)")
-        TopApp(endpoints: [endpoint], interval: options.interval, theme: theme, thresholds: options.thresholds)
-            .run { termination.received != nil }
-        await traffic.stop()
-        await server.stop()
         try await group.shutdownGracefully()
         print("wharf demo: broker was on 127.0.0.1:\(ports.mqtt), metrics on :\(ports.metrics ?? 0); its log is \(logPath)")
     }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 import WharfServer
 import WharfStorage
 
@@ -110,7 +111,7 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "wharf")
-        let termination = TerminationSignal()
+        let signals = await ShutdownSignals()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
         let server: BrokerServer
         do {
@@ -119,22 +120,25 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.shutdownGracefully()
             throw ValidationError("\(error)")
         }
-        let ports: BrokerServer.BoundPorts
+        let services = BrokerServices(server: server, logger: logger)
+        let (mqttHost, metricsHost) = (settings.bind, settings.metricsBind)
         do {
-            ports = try await server.start()
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await signals.shutDown(services.group, logger: logger) }
+                tasks.addTask {
+                    guard let ports = await services.boundPorts() else { return }
+                    // One line scripts can wait for.
+                    let metrics = ports.metrics.map { ", metrics on http://\(metricsHost):\($0)/metrics" } ?? ""
+                    FileHandle.standardOutput.write(Data("wharf \(WharfVersion.string) listening on \(mqttHost):\(ports.mqtt)\(metrics)\n".utf8))
+                }
+                try await services.group.run()
+                tasks.cancelAll()
+            }
         } catch let error as ListenError {
-            await server.stop()
             try await group.shutdownGracefully()
             throw ValidationError(error.description)
         }
-        // One line scripts can wait for.
-        let metrics = ports.metrics.map { ", metrics on http://\(settings.metricsBind):\($0)/metrics" } ?? ""
-        FileHandle.standardOutput.write(Data("wharf \(WharfVersion.string) listening on \(settings.bind):\(ports.mqtt)\(metrics)\n".utf8))
-        let signal = await termination.wait()
-        logger.info("received \(signal), shutting down")
-        await server.stop()
         try await group.shutdownGracefully()
         logger.info("stopped")
     }
 }
-

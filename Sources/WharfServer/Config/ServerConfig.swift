@@ -1,6 +1,6 @@
 import Logging
+import NIOCore
 import WharfCore
-import WharfExporter
 
 /// Everything `wharf serve` can be told, with its defaults. The README's
 /// configuration reference lists the same keys.
@@ -28,7 +28,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var metricsPort = 18883
     /// `[metrics]` max_connections, request_timeout, idle_timeout,
     /// max_request_body_bytes, max_header_bytes: what any HTTP client can hold.
-    public var metricsLimits = MetricsServer.Limits()
+    public var metricsLimits = MetricsListenerLimits()
     /// Seconds between `$SYS/broker/...` updates; 0 turns them off.
     public var sysInterval = 10
     /// Topics given their own per-topic series; the rest are folded into one.
@@ -50,6 +50,19 @@ public struct ServerConfig: Sendable, Equatable {
     public var storage: LocalLogOptions?
     /// `[top]`: the dashboard's defaults (flags override them).
     public var top = DashboardSettings()
+
+    public init() {}
+}
+
+/// What `[metrics]` sets of the HTTP listener's limits; nil leaves the
+/// listener's own default (`MetricsServer.Limits` in WharfExporter, which
+/// this module does not depend on).
+public struct MetricsListenerLimits: Sendable, Equatable {
+    public var maxConnections: Int?
+    public var requestReadTimeout: TimeAmount?
+    public var idleTimeout: TimeAmount?
+    public var maxRequestBodyBytes: Int?
+    public var maxHeaderBytes: Int?
 
     public init() {}
 }

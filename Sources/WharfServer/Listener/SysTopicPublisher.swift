@@ -1,4 +1,5 @@
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 import WharfCore
 import WharfMetrics
@@ -7,26 +8,24 @@ import WharfMetrics
 /// from the same snapshot the exporter serves. Retained, so a new subscriber
 /// sees the current values at once; a value is only republished when it has
 /// changed. Filters starting with a wildcard never match `$SYS` (the `$` rule),
-/// so `#` subscribers are not flooded.
-final class SysTopicPublisher: Sendable {
+/// so `#` subscribers are not flooded. Runs until graceful shutdown.
+final class SysTopicPublisher: Service {
     private let broker: Broker
+    private let eventLoop: any EventLoop
+    private let interval: TimeAmount
     private let snapshot: @Sendable () -> MetricsSnapshot
-    private let task = Mutex<RepeatedTask?>(nil)
     /// Touched once per interval by the timer; a mutex is plenty.
     private let lastPublished = Mutex<[String: String]>([:])
 
     init(broker: Broker, eventLoop: any EventLoop, interval: TimeAmount, snapshot: @escaping @Sendable () -> MetricsSnapshot) {
         self.broker = broker
+        self.eventLoop = eventLoop
+        self.interval = interval
         self.snapshot = snapshot
-        let repeated = eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { [self] _ in publish() }
-        task.withLock { $0 = repeated }
     }
 
-    func stop() {
-        task.withLock { task in
-            task?.cancel()
-            task = nil
-        }
+    func run() async {
+        await eventLoop.repeatUntilShutdown(initialDelay: .zero, every: interval) { [self] in publish() }
     }
 
     /// The topics and values, named as Mosquitto names them where it has the same figure.
