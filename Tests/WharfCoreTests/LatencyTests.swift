@@ -82,8 +82,8 @@ import WharfMQTT
         _ = queue.enqueue(message("t", "live"), qos: .atLeastOnce, retain: false)
         var packets: [OutboundPacket] = []
         queue.nextPackets(into: &packets)
-        #expect(queue.acknowledge(packets[0].packetId!)?.onSubscribe == true)
-        #expect(queue.acknowledge(packets[1].packetId!)?.onSubscribe == false)
+        #expect(queue.acknowledge(packets[0].packetId!)?.sentOnSubscribe == true)
+        #expect(queue.acknowledge(packets[1].packetId!)?.sentOnSubscribe == false)
     }
 
     /// A session's trackers count what its owner records, and report window quantiles.

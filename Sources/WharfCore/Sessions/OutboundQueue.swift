@@ -22,16 +22,59 @@ public struct OutboundQueue: Sendable {
         case awaitingComplete
     }
 
-    /// A delivery in flight: what was sent, and which acknowledgement it awaits.
-    struct Inflight: Sendable {
-        var delivery: Delivery
-        var phase: InflightPhase
+    struct Pending: Sendable {
+        var message: Message
+        var qos: QoS
+        /// The RETAIN flag on the wire.
+        var retain: Bool
+        /// From the retained store on subscribe (not a live delivery).
+        var onSubscribe: Bool
+        var subscriptionIds: SubscriptionIdentifiers
+        /// The consumer group that handed this message over, if any.
+        var group: ConsumerGroup?
+        /// Deliveries already made of it (a negatively acknowledged message
+        /// coming back keeps its count).
+        var attempts: Int
     }
 
-    /// A delivery the consumer has acknowledged (or refused).
-    public typealias Acknowledged = Delivery
+    struct Inflight: Sendable {
+        var message: Message
+        var qos: QoS
+        var retain: Bool
+        var onSubscribe: Bool
+        var subscriptionIds: SubscriptionIdentifiers
+        var phase: InflightPhase
+        var group: ConsumerGroup?
+        /// Sends so far: 1, then one more per resend after a reconnect.
+        var attempts: Int
+    }
 
-    private var pending = Deque<Delivery>()
+    /// A delivery the consumer has acknowledged.
+    public struct Acknowledged: Sendable {
+        public let message: Message
+        public let qos: QoS
+        /// Deliveries made of it, this one included.
+        public let attempts: Int
+        /// A retained message sent on subscribe: its age is not transit
+        /// time, so latency figures leave it out.
+        public let sentOnSubscribe: Bool
+        /// The consumer group it came from: it learns of the acknowledgement.
+        public let group: ConsumerGroup?
+        /// The subscription identifiers it carried, for a redelivery.
+        public let subscriptionIds: SubscriptionIdentifiers
+
+        init(_ entry: Inflight) {
+            message = entry.message
+            qos = entry.qos
+            attempts = entry.attempts
+            sentOnSubscribe = entry.onSubscribe
+            group = entry.group
+            subscriptionIds = entry.subscriptionIds
+        }
+    }
+
+
+    private var pending = Deque<Pending>()
     private var inflight = OrderedDictionary<UInt16, Inflight>()
     private var lastPacketId: UInt16 = 0
     /// The journal id of the message the last drop-oldest took out (its
@@ -47,7 +90,7 @@ public struct OutboundQueue: Sendable {
             depth: pending.count, inflight: inflight.count, enqueuedTotal: enqueuedTotal,
             deliveredTotal: deliveredTotal, acknowledgedTotal: acknowledgedTotal,
             oldestQueuedNanos: pending.first?.message.publishedAtNanos,
-            oldestInflightNanos: inflight.values.first?.delivery.message.publishedAtNanos
+            oldestInflightNanos: inflight.values.first?.message.publishedAtNanos
         )
     }
 
@@ -85,7 +128,7 @@ public struct OutboundQueue: Sendable {
             result = .acceptedDroppedOldest
         }
         guard onSubscribe || pending.count < maxQueued else { return .droppedQueueFull }
-        pending.append(Delivery(
+        pending.append(Pending(
             message: message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds,
             group: group, attempts: attempts
         ))
@@ -123,9 +166,10 @@ public struct OutboundQueue: Sendable {
             guard inflight.count < maxInflight else { return expired }
             pending.removeFirst()
             let id = allocatePacketId()
-            var sent = head
-            sent.attempts += 1
-            inflight[id] = Inflight(delivery: sent, phase: .awaitingAck)
+            inflight[id] = Inflight(
+                message: head.message, qos: head.qos, retain: head.retain, onSubscribe: head.onSubscribe,
+                subscriptionIds: head.subscriptionIds, phase: .awaitingAck, group: head.group, attempts: head.attempts + 1
+            )
             deliveredTotal += 1
             packets.append(.publish(
                 head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false, subscriptionIds: head.subscriptionIds
@@ -142,24 +186,22 @@ public struct OutboundQueue: Sendable {
     public mutating func resendPackets(into packets: inout [OutboundPacket]) -> [(Message, attempts: Int)] {
         var deadLetters: [(Message, attempts: Int)] = []
         for (id, entry) in inflight {
-            let delivery = entry.delivery
             switch entry.phase {
             case .awaitingAck:
-                if let limit = delivery.message.maxDeliveryAttempts, delivery.attempts >= limit {
-                    deadLetters.append((delivery.message, delivery.attempts))
+                if let limit = entry.message.maxDeliveryAttempts, entry.attempts >= limit {
+                    deadLetters.append((entry.message, entry.attempts))
                     continue
                 }
-                inflight[id]!.delivery.attempts += 1
+                inflight[id]!.attempts += 1
                 packets.append(.publish(
-                    delivery.message, qos: delivery.qos, packetId: id, retain: delivery.retain, dup: true,
-                    subscriptionIds: delivery.subscriptionIds
+                    entry.message, qos: entry.qos, packetId: id, retain: entry.retain, dup: true, subscriptionIds: entry.subscriptionIds
                 ))
             case .awaitingComplete:
                 packets.append(.pubrel(packetId: id))
             }
         }
         if !deadLetters.isEmpty {
-            inflight = inflight.filter { entry in !deadLetters.contains { $0.0 === entry.value.delivery.message } }
+            inflight = inflight.filter { entry in !deadLetters.contains { $0.0 === entry.value.message } }
         }
         return deadLetters
     }
@@ -175,33 +217,30 @@ public struct OutboundQueue: Sendable {
             return
         }
         inflight[packetId] = Inflight(
-            delivery: Delivery(
-                message: message, qos: qos, retain: retain, onSubscribe: false, subscriptionIds: subscriptionIds, group: nil,
-                attempts: max(1, attempts)
-            ),
-            phase: released ? .awaitingComplete : .awaitingAck
+            message: message, qos: qos, retain: retain, onSubscribe: false, subscriptionIds: subscriptionIds,
+            phase: released ? .awaitingComplete : .awaitingAck, group: nil, attempts: max(1, attempts)
         )
         enqueuedTotal += 1
     }
 
     /// The message in flight under `id`, if any.
-    public func inflightMessage(_ id: UInt16) -> Message? { inflight[id]?.delivery.message }
+    public func inflightMessage(_ id: UInt16) -> Message? { inflight[id]?.message }
 
     /// The QoS and phase of the delivery in flight under `id`, if any: which
     /// acknowledgement it is waiting for.
     public func inflightState(_ id: UInt16) -> (qos: QoS, phase: InflightPhase)? {
-        inflight[id].map { ($0.delivery.qos, $0.phase) }
+        inflight[id].map { ($0.qos, $0.phase) }
     }
 
     /// The consumer group an in-flight message came from, if any.
-    public func inflightGroup(_ id: UInt16) -> ConsumerGroup? { inflight[id]?.delivery.group }
+    public func inflightGroup(_ id: UInt16) -> ConsumerGroup? { inflight[id]?.group }
 
     /// PUBACK for a QoS 1 message. Returns what was acknowledged, or nil for an unknown id.
     public mutating func acknowledge(_ id: UInt16) -> Acknowledged? {
-        guard let entry = inflight[id], entry.delivery.qos == .atLeastOnce else { return nil }
+        guard let entry = inflight[id], entry.qos == .atLeastOnce else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        return entry.delivery
+        return Acknowledged(entry)
     }
 
     /// PUBACK or PUBREC with a failure reason code (5.0): the consumer
@@ -210,7 +249,7 @@ public struct OutboundQueue: Sendable {
     public mutating func reject(_ id: UInt16) -> Acknowledged? {
         guard let entry = inflight[id], entry.phase == .awaitingAck else { return nil }
         inflight.removeValue(forKey: id)
-        return entry.delivery
+        return Acknowledged(entry)
     }
 
     /// Takes a message out of the window without a reply from the client:
@@ -223,7 +262,7 @@ public struct OutboundQueue: Sendable {
     /// PUBREC for a QoS 2 message. The PUBREL must be sent whether or not the
     /// id is known (a repeat after reconnect); returns true if it was known.
     public mutating func received(_ id: UInt16) -> Bool {
-        guard var entry = inflight[id], entry.delivery.qos == .exactlyOnce else { return false }
+        guard var entry = inflight[id], entry.qos == .exactlyOnce else { return false }
         entry.phase = .awaitingComplete
         inflight[id] = entry
         return true
@@ -234,7 +273,7 @@ public struct OutboundQueue: Sendable {
         guard let entry = inflight[id], entry.phase == .awaitingComplete else { return nil }
         inflight.removeValue(forKey: id)
         acknowledgedTotal += 1
-        return entry.delivery
+        return Acknowledged(entry)
     }
 
     /// Takes out every message a consumer group handed over that the client
@@ -243,11 +282,11 @@ public struct OutboundQueue: Sendable {
     /// stay: the client has them, and only PUBREL/PUBCOMP remain.
     public mutating func removeGroupMessages() -> [(ConsumerGroup, Message)] {
         var taken: [(ConsumerGroup, Message)] = []
-        for (id, entry) in inflight where entry.delivery.group != nil && entry.phase == .awaitingAck {
-            taken.append((entry.delivery.group!, entry.delivery.message))
+        for (id, entry) in inflight where entry.group != nil && entry.phase == .awaitingAck {
+            taken.append((entry.group!, entry.message))
             inflight.removeValue(forKey: id)
         }
-        var kept = Deque<Delivery>()
+        var kept = Deque<Pending>()
         for entry in pending {
             if let group = entry.group { taken.append((group, entry.message)) } else { kept.append(entry) }
         }

@@ -8,14 +8,25 @@ extension Session {
     /// session: in flight under its packet id when it had gone out at QoS 2
     /// (so the client's duplicate detection still works), queued otherwise.
     public struct Restoring: Sendable {
-        var delivery: Delivery
-        /// The packet id a QoS 2 delivery went out under, for good.
+        var message: Message
+        var qos: QoS
+        var retain: Bool
+        var onSubscribe: Bool
+        var subscriptionIds: SubscriptionIdentifiers
+        var attempts: Int
         var packetId: UInt16?
-        /// PUBREC came: PUBREL is what is resent.
         var released: Bool
 
-        public init(_ delivery: Delivery, packetId: UInt16?, released: Bool) {
-            self.delivery = delivery
+        public init(
+            message: Message, qos: QoS, retain: Bool, onSubscribe: Bool, subscriptionIds: SubscriptionIdentifiers, attempts: Int,
+            packetId: UInt16?, released: Bool
+        ) {
+            self.message = message
+            self.qos = qos
+            self.retain = retain
+            self.onSubscribe = onSubscribe
+            self.subscriptionIds = subscriptionIds
+            self.attempts = attempts
             self.packetId = packetId
             self.released = released
         }
@@ -24,16 +35,15 @@ extension Session {
     func restore(_ items: [Restoring]) {
         state.withLock { state in
             for item in items {
-                let delivery = item.delivery
                 if let packetId = item.packetId {
                     state.outbound.restoreInflight(
-                        delivery.message, qos: delivery.qos, packetId: packetId, retain: delivery.retain,
-                        subscriptionIds: delivery.subscriptionIds, attempts: delivery.attempts, released: item.released
+                        item.message, qos: item.qos, packetId: packetId, retain: item.retain, subscriptionIds: item.subscriptionIds,
+                        attempts: item.attempts, released: item.released
                     )
                 } else {
                     _ = state.outbound.enqueue(
-                        delivery.message, qos: delivery.qos, retain: delivery.retain, onSubscribe: delivery.onSubscribe,
-                        subscriptionIds: delivery.subscriptionIds, attempts: delivery.attempts
+                        item.message, qos: item.qos, retain: item.retain, onSubscribe: item.onSubscribe,
+                        subscriptionIds: item.subscriptionIds, attempts: item.attempts
                     )
                 }
             }

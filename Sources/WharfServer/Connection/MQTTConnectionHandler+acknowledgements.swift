@@ -85,7 +85,7 @@ extension MQTTConnectionHandler {
     private func acknowledged(_ done: OutboundQueue.Acknowledged) {
         if let session { broker.journalAcknowledged(done, session: session, into: journal) }
         if let group = done.group { groupAcknowledgements.append((group, done.message)) }
-        if !done.onSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
+        if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
     }
 
 }

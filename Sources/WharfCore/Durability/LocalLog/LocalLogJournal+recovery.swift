@@ -52,13 +52,12 @@ extension LocalLogJournal {
                     continue
                 }
                 let ids = entry.entry.subscriptionIds
-                let delivery = Delivery(
+                items.append(Session.Restoring(
                     message: message, qos: QoS(rawValue: entry.entry.qos) ?? .atLeastOnce, retain: entry.entry.retain,
                     onSubscribe: entry.entry.onSubscribe,
                     subscriptionIds: ids.isEmpty ? .none : ids.count == 1 ? .one(ids[0]) : .many(ids),
-                    attempts: Int(entry.entry.attempts)
-                )
-                items.append(Session.Restoring(delivery, packetId: entry.packetId, released: entry.released))
+                    attempts: Int(entry.entry.attempts), packetId: entry.packetId, released: entry.released
+                ))
             }
             broker.restoreSession(
                 queue: JournalQueue(id: id), clientId: clientId, expiryInterval: expiry,
