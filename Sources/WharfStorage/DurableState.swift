@@ -168,6 +168,7 @@ public struct DurableState: Sendable {
         case .enqueue(_, let entry):
             if messages[entry.message] == nil, queues[entry.queue] != nil {
                 early.enqueue(entry)
+                sawMessageId(entry.message)
             } else {
                 enqueue(entry)
             }
@@ -176,18 +177,21 @@ public struct DurableState: Sendable {
                 release(message)
             } else if messages[message] == nil, queues[queue] != nil {
                 early.remove(QueueMessage(queue: queue, message: message))
+                sawMessageId(message)
             }
         case .sent(let queue, let message, let packetId):
             if queues[queue]?.entries[message] != nil {
                 queues[queue]!.entries[message]!.packetId = packetId
             } else if messages[message] == nil, queues[queue] != nil {
                 early.sent(QueueMessage(queue: queue, message: message), packetId: packetId)
+                sawMessageId(message)
             }
         case .released(let queue, let message):
             if queues[queue]?.entries[message] != nil {
                 queues[queue]!.entries[message]!.released = true
             } else if messages[message] == nil, queues[queue] != nil {
                 early.released(QueueMessage(queue: queue, message: message))
+                sawMessageId(message)
             }
         case .session(let queue, let clientId, let expiry):
             if queues[queue] == nil {
@@ -263,9 +267,26 @@ public struct DurableState: Sendable {
             new.packetId = handshake?.packetId
             new.released = handshake?.released ?? false
         }
-        guard queues[entry.queue]!.entries.updateValue(new, forKey: entry.message) == nil else { return }
+        if let existing = queues[entry.queue]!.entries[entry.message] {
+            // Already queued (a checkpoint cut short, replayed over the log it
+            // summarised, or a retained message queued again on subscribe):
+            // its QoS 2 progress stands, or a restart would resend the
+            // PUBLISH under a new packet id and the client take it twice.
+            new.packetId = new.packetId ?? existing.packetId
+            new.released = new.released || existing.released
+            queues[entry.queue]!.entries[entry.message] = new
+            return
+        }
+        queues[entry.queue]!.entries[entry.message] = new
         if keepsBodies { queues[entry.queue]!.order.append(entry.message) }
         messages.values[index].references += 1
+    }
+
+    /// A record about message `id` came before the message itself: a crash
+    /// may lose the message record, and its id must not be handed out again
+    /// (the new message would inherit these records).
+    private mutating func sawMessageId(_ id: UInt64) {
+        nextMessageId = max(nextMessageId, id + 1)
     }
 
     private mutating func release(_ id: UInt64) {

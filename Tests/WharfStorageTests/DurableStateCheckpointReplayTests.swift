@@ -105,9 +105,7 @@ import Testing
         log.startSegment()  // the restarted writer's segment
         let entry = try #require(log.state.queues[1]?.entries[5])
         #expect(log.state.messages[5]?.references == 1)
-        withKnownIssue("an enqueue record for an entry the queue holds resets its packet id and released flag (issue 15 report)") {
-            #expect(entry.packetId == 7)
-            #expect(entry.released)
-        }
+        #expect(entry.packetId == 7, "an enqueue record for an entry the queue holds keeps its QoS 2 progress")
+        #expect(entry.released)
     }
 }
