@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),
         .testTarget(name: "WharfServerTests", dependencies: [
-            "WharfServer", "WharfCore", "WharfMQTT", "WharfStorage", "WharfTestSupport",
+            "WharfServer", "WharfCore", "WharfMQTT", "WharfMetrics", "WharfStorage", "WharfTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
