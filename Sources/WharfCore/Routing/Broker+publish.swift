@@ -83,8 +83,9 @@ extension Broker {
                 let result = group.enqueue(message, publisher: publisher, publisherSession: publisherSession)
                 account(result, in: &outcome)
                 if journaled, let queue = group.journalQueue {
+                    let droppedId = result.outcome == .acceptedDroppedOldest ? group.lastDroppedJournalId : 0
                     journalOffer(message, qos: message.qos, retain: false, subscriptionIds: .none, result: result, keeps: true,
-                                 to: queue, lastDropped: { group.lastDroppedJournalId }, journal: journal, dropped: &dropped)
+                                 to: queue, droppedId: droppedId, journal: journal, dropped: &dropped)
                 }
             case .session(let session):
                 // 5.0 "no local": not back to the connection that published it.
@@ -97,9 +98,9 @@ extension Broker {
                 )
                 account(result, in: &outcome)
                 if journaled, let queue = session.journalQueue {
+                    let droppedId = result.outcome == .acceptedDroppedOldest ? session.lastDroppedJournalId : 0
                     journalOffer(message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, result: result,
-                                 keeps: session.isPersistent,
-                                 to: queue, lastDropped: { session.lastDroppedJournalId }, journal: journal, dropped: &dropped)
+                                 keeps: session.isPersistent, to: queue, droppedId: droppedId, journal: journal, dropped: &dropped)
                 }
             }
         }
@@ -113,13 +114,13 @@ extension Broker {
     @inline(__always)
     private func journalOffer(
         _ message: Message, qos: QoS, retain: Bool, subscriptionIds: SubscriptionIdentifiers, result: EnqueueResult, keeps: Bool,
-        to queue: JournalQueue, lastDropped: () -> UInt64, journal: any JournalWriter,
+        to queue: JournalQueue, droppedId: UInt64, journal: any JournalWriter,
         dropped: inout [(queue: JournalQueue, message: UInt64)]
     ) {
         if result.isAccepted, qos != .atMostOnce, keeps {
             journal.taken(message, by: queue, qos: qos, retain: retain, subscriptionIds: subscriptionIds)
         }
-        if result.outcome == .acceptedDroppedOldest, case let id = lastDropped(), id != 0 { dropped.append((queue, id)) }
+        if droppedId != 0 { dropped.append((queue, droppedId)) }
     }
 
     /// One queue's enqueue result in the publish outcome and the drop

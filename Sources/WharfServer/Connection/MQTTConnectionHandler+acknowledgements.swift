@@ -89,7 +89,9 @@ extension MQTTConnectionHandler {
 
     /// A PUBACK or PUBCOMP completed a delivery.
     private func acknowledged(_ done: OutboundQueue.Acknowledged) {
-        if let session { broker.journalAcknowledged(done, session: session, into: journal) }
+        // Tested here first so an acknowledgement of a message nothing
+        // journaled loads no session or writer for it.
+        if done.message.isJournaled, let session { broker.journalAcknowledged(done, session: session, into: journal) }
         if let group = done.group { groupAcknowledgements.append((group, done.message)) }
         if !done.sentOnSubscribe, broker.recordsDetail { acknowledgedPublishTimes.append(done.message.publishedAtNanos) }
     }

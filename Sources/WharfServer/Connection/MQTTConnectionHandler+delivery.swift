@@ -82,7 +82,11 @@ extension MQTTConnectionHandler {
             // Retained messages sent on subscribe carry RETAIN; their age is
             // not transit time, so they stay out of the latency figures.
             if !retain && broker.recordsDetail { deliveredPublishTimes.append(message.publishedAtNanos) }
-            broker.journalSent(message, qos: qos, dup: dup, packetId: packetId, session: session, into: journal)
+            // Only QoS 2 sends are journaled (`journalSent` says when): tested
+            // first so a QoS 0/1 delivery loads no session or writer for it.
+            if qos == .exactlyOnce {
+                broker.journalSent(message, qos: qos, dup: dup, packetId: packetId, session: session, into: journal)
+            }
         case .pubrel(let packetId):
             writePacket(.pubrel(PublishAckPacket(packetId: packetId)))
         }
