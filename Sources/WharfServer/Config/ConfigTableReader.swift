@@ -79,3 +79,12 @@ struct ConfigTableReader {
         return policies
     }
 }
+
+extension ConfigTableReader {
+    /// One TOML value as written after `key =`, read as `kind`; nil when it is
+    /// not TOML or not of that kind. For holding documentation to the keys.
+    static func literal(_ text: String, as kind: ConfigKind) -> ConfigValue? {
+        guard let table = try? TOMLTable(string: "value = \(text)"), let toml = table["value"] else { return nil }
+        return value(toml, as: kind)
+    }
+}
