@@ -1,6 +1,5 @@
 import Foundation
 import TOMLKit
-import WharfCore
 
 /// Reads a TOML configuration file over the defaults, with the keys
 /// `ConfigKeys` declares. Unknown keys are errors, not silently ignored: a

@@ -1,5 +1,4 @@
 import NIOCore
-import WharfCore
 
 /// `[metrics]`: the HTTP listener, `$SYS` and per-topic series.
 extension ConfigKeys {
