@@ -5,7 +5,6 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import WharfServer
-import WharfStorage
 
 /// `wharf serve`: run the broker until SIGINT or SIGTERM.
 struct ServeCommand: AsyncParsableCommand {
@@ -17,47 +16,67 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "TOML configuration file (see README). Flags override it.")
     var config: String?
 
-    @Option(name: .long, help: "Address to listen on (default 127.0.0.1).")
+    // Flags that set a config key take their help, check and range from its
+    // declaration in ConfigKeys, and apply through it (`overrides`).
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Listener.bind.help))
     var bind: String?
 
-    @Option(name: .long, help: "MQTT port (default 1883; 0 picks a free port).")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Listener.port.help))
     var port: Int?
 
-    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (default info).")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Limits.maxConnections.help))
+    var maxConnections: Int?
+
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Log.level.help))
     var logLevel: String?
 
-    @Option(name: .long, help: "HTTP port for /metrics and /api/v1/snapshot (default 18883; 0 picks a free port).")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Metrics.port.help))
     var metricsPort: Int?
 
-    @Flag(name: .long, help: "Do not start the metrics HTTP listener.")
+    @Flag(name: .long, help: ArgumentHelp(ConfigKeys.Metrics.enabled.help))
     var noMetrics = false
 
     @Flag(name: .long, help: "Switch the metrics model off entirely (no listener, no $SYS): to measure what metrics cost.")
     var noMetricsRecording = false
 
-    @Option(name: .long, help: "Seconds between $SYS/broker/... updates (default 10; 0 turns them off).")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Metrics.sysInterval.help))
     var sysInterval: Int?
 
     @Option(name: .long, help: "Event loop threads (default: one per core).")
     var threads: Int?
 
-    @Option(name: .long, help: "Data directory of the durable store (default ./wharf-data).")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Storage.dataDirectory.help))
     var dataDir: String?
 
-    @Option(name: .long, help: "When writes are made durable: always (default: acknowledged means on disk), never, or \"every 50ms\".")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Storage.fsync.help))
     var fsync: String?
 
-    @Option(name: .long, help: "Refuse new messages past this much on disk (like 10GiB).")
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Storage.quota.help))
     var storageQuota: String?
 
-    @Flag(name: .long, help: "Keep everything in memory: nothing survives a restart.")
+    @Flag(name: .long, help: ArgumentHelp(ConfigKeys.Storage.enabled.help))
     var inMemory = false
 
+    /// The flags given that set config keys, in the order they apply
+    /// (`--in-memory` after the storage flags it overrides).
+    private var overrides: [(key: ConfigKey<ServerConfig>, value: ConfigValue?)] {
+        [
+            (ConfigKeys.Storage.dataDirectory, dataDir.map(ConfigValue.string)),
+            (ConfigKeys.Storage.fsync, fsync.map(ConfigValue.string)),
+            (ConfigKeys.Storage.quota, storageQuota.map(ConfigValue.string)),
+            (ConfigKeys.Storage.enabled, inMemory ? false : nil),
+            (ConfigKeys.Listener.bind, bind.map(ConfigValue.string)),
+            (ConfigKeys.Listener.port, port.map(ConfigValue.int)),
+            (ConfigKeys.Limits.maxConnections, maxConnections.map(ConfigValue.int)),
+            (ConfigKeys.Metrics.port, metricsPort.map(ConfigValue.int)),
+            (ConfigKeys.Metrics.enabled, noMetrics ? false : nil),
+            (ConfigKeys.Metrics.sysInterval, sysInterval.map(ConfigValue.int)),
+            (ConfigKeys.Log.level, logLevel.map(ConfigValue.string)),
+        ]
+    }
+
     func run() async throws {
-        // `wharf serve` is durable unless told otherwise (`--in-memory`, or
-        // `[storage] enabled = false`); library users of ServerConfig opt in.
-        var settings = ServerConfig()
-        settings.storage = StorageOptions()
+        var settings = ServerConfig.serveDefaults
         if let config {
             do {
                 settings = try ConfigFileLoader.load(path: config, over: settings)
@@ -65,44 +84,18 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("\(error)")
             }
         }
-        if let dataDir { settings.storage = settings.storage ?? StorageOptions(); settings.storage?.directory = dataDir }
-        if let fsync {
-            guard let policy = StorageOptions.FsyncPolicy(parsing: fsync) else {
-                throw ValidationError("--fsync must be always, never or \"every <ms>ms\"; got \"\(fsync)\"")
+        for (key, value) in overrides {
+            guard let value else { continue }
+            do {
+                try key.applyFlag(value, to: &settings)
+            } catch {
+                throw ValidationError(error.description)
             }
-            settings.storage = settings.storage ?? StorageOptions()
-            settings.storage?.fsync = policy
-        }
-        if let storageQuota {
-            guard let bytes = StorageOptions.parseSize(storageQuota) else {
-                throw ValidationError("--storage-quota must be a size like 512MiB or 10GB; got \"\(storageQuota)\"")
-            }
-            settings.storage = settings.storage ?? StorageOptions()
-            settings.storage?.quotaBytes = bytes
-        }
-        if inMemory { settings.storage = nil }
-        if let bind { settings.bind = bind }
-        if let port {
-            guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
-            settings.port = port
-        }
-        if let metricsPort {
-            guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be between 0 and 65535") }
-            settings.metricsPort = metricsPort
-        }
-        if noMetrics { settings.metricsEnabled = false }
-        if let sysInterval {
-            guard sysInterval >= 0 else { throw ValidationError("--sys-interval must be 0 or more") }
-            settings.sysInterval = sysInterval
         }
         if noMetricsRecording {
             settings.metricsRecording = false
             settings.metricsEnabled = false
             settings.sysInterval = 0
-        }
-        if let logLevel {
-            guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level \(logLevel)") }
-            settings.logLevel = level
         }
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in

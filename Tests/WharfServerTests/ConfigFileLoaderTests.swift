@@ -113,6 +113,20 @@ import WharfServer
         #expect(error("[[policy]]\npattern = \"a\"\noverflow = \"drop-newest\"\nmax_length = 3").contains("key 'policy[1].overflow'"))
     }
 
+    /// `[storage] enabled = false` wins wherever it stands; any other storage key turns the store on.
+    @Test func storageSection() throws {
+        #expect(try ConfigFileLoader.parse("[storage]\nenabled = false\ndata_dir = \"d\"", file: "w.toml", over: .serveDefaults).storage == nil)
+        let config = try ConfigFileLoader.parse("[storage]\nquota = \"1GiB\"\nfsync = \"every 5ms\"", file: "w.toml")
+        #expect(config.storage?.quotaBytes == 1 << 30 && config.storage?.fsync == .every(milliseconds: 5))
+        #expect(error("[storage]\nsegment_size = \"1KiB\"").hasSuffix("key 'storage.segment_size': must be a size of at least 64KiB (like \"64MiB\"); got \"1KiB\""))
+    }
+
+    /// The backoff's maximum may not be below its minimum.
+    @Test func deliveryBackoffOrder() {
+        #expect(error("[delivery]\nretry_backoff_min = 5\nretry_backoff_max = 2")
+            == "/etc/wharf.toml: key 'delivery.retry_backoff_max': must be at least retry_backoff_min (5.0); got 2.0")
+    }
+
     /// Broken TOML reports the line.
     @Test func invalidTOMLNamesLine() {
         let message = error("[listener]\nport = 1883\nbind = \n")

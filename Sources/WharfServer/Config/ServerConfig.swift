@@ -2,8 +2,9 @@ import Logging
 import NIOCore
 import WharfCore
 
-/// Everything `wharf serve` can be told, with its defaults. The README's
-/// configuration reference lists the same keys.
+/// Everything `wharf serve` can be told, with its defaults. `ConfigKeys`
+/// declares the file's keys and flags that set it (a test holds their
+/// declared defaults to these, and the README's configuration block to them).
 public struct ServerConfig: Sendable, Equatable {
     /// Address to listen on. Loopback by default: exposing a broker is a choice.
     public var bind = "127.0.0.1"
@@ -52,6 +53,15 @@ public struct ServerConfig: Sendable, Equatable {
     public var top = DashboardSettings()
 
     public init() {}
+
+    /// What `wharf serve` starts from: the defaults, durable (`--in-memory`
+    /// or `[storage] enabled = false` turn the store off); library users of
+    /// `ServerConfig` opt in to storage.
+    public static var serveDefaults: ServerConfig {
+        var config = ServerConfig()
+        config.storage = LocalLogOptions()
+        return config
+    }
 }
 
 /// What `[metrics]` sets of the HTTP listener's limits; nil leaves the
