@@ -14,7 +14,7 @@ let package = Package(
     name: "Wharf",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "wharf", targets: ["wharf"]),
+        .executable(name: "wharf", targets: ["wharf"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "WharfMQTT",
             dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio")
             ],
             swiftSettings: hotPath
         ),
@@ -146,25 +146,39 @@ let package = Package(
         ),
         // What the test targets share: the seeded generator and crash breadcrumbs of the fuzz tests.
         .target(name: "WharfTestSupport", path: "Tests/WharfTestSupport"),
-        .testTarget(name: "WharfMQTTTests", dependencies: [
-            "WharfMQTT", "WharfTestSupport", .product(name: "NIOCore", package: "swift-nio"),
-        ]),
-        .testTarget(name: "WharfCoreTests", dependencies: [
-            "WharfCore", "WharfMetrics", "WharfStorage", "WharfMQTT", "WharfTestSupport", .product(name: "NIOCore", package: "swift-nio"),
-        ]),
-        .testTarget(name: "WharfStorageTests", dependencies: [
-            "WharfStorage", .product(name: "NIOCore", package: "swift-nio"),
-        ]),
-        .testTarget(name: "WharfExporterTests", dependencies: ["WharfExporter", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "WharfMQTTTests",
+            dependencies: [
+                "WharfMQTT", "WharfTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "WharfCoreTests",
+            dependencies: [
+                "WharfCore", "WharfMetrics", "WharfStorage", "WharfMQTT", "WharfTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "WharfStorageTests",
+            dependencies: [
+                "WharfStorage", .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .testTarget(
+            name: "WharfExporterTests",
+            dependencies: [
+                "WharfExporter", "WharfMetrics", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),
-        .testTarget(name: "WharfServerTests", dependencies: [
-            "WharfServer", "WharfCore", "WharfMQTT", "WharfMetrics", "WharfStorage", "WharfTestSupport",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
+        .testTarget(
+            name: "WharfServerTests",
+            dependencies: [
+                "WharfServer", "WharfCore", "WharfMQTT", "WharfMetrics", "WharfStorage", "WharfTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -129,7 +129,8 @@ public struct BenchRunner: Sendable {
             }
             for index in 0..<publishers {
                 publisherClients.append(
-                    try await connect(group: group, clientId: "bench-pub-\(runId)-\(index)", cleanSession: true, deliveries: nil, progress: nil)
+                    try await connect(
+                        group: group, clientId: "bench-pub-\(runId)-\(index)", cleanSession: true, deliveries: nil, progress: nil)
                 )
             }
         } catch {

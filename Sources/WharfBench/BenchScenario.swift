@@ -100,7 +100,8 @@ public struct BenchResult: Sendable {
     /// One line of key=value pairs, easy for scripts to parse (each key
     /// appears once and none ends in another's name).
     public var summary: String {
-        var line = "scenario=\(scenario.rawValue) sent=\(sent) acked=\(acked) expected=\(expected) received=\(received)"
+        var line =
+            "scenario=\(scenario.rawValue) sent=\(sent) acked=\(acked) expected=\(expected) received=\(received)"
             + " duplicates=\(duplicates) lost=\(lost) seconds=\(String(format: "%.3f", seconds))"
             + " msgs_per_sec=\(Int(messagesPerSecond)) p50_us=\(Int(latencyP50)) p99_us=\(Int(latencyP99)) max_us=\(Int(latencyMax))"
             + " client_cpu_pct=\(Int(clientCPUPercent.rounded()))"

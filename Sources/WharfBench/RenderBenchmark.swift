@@ -23,7 +23,8 @@ public struct RenderBenchmark: Sendable {
         public var series: Int
 
         public var summary: String {
-            String(format: "render_median_ms=%.2f render_max_ms=%.2f bytes=%d series=%d", medianMilliseconds, maxMilliseconds, bytes, series)
+            String(
+                format: "render_median_ms=%.2f render_max_ms=%.2f bytes=%d series=%d", medianMilliseconds, maxMilliseconds, bytes, series)
         }
     }
 
@@ -61,15 +62,23 @@ public struct RenderBenchmark: Sendable {
         let reasons = ["queue_full", "offline_qos0", "no_subscriber", "topic_too_deep", "reserved_topic", "session_discarded"]
         return MetricsSnapshot(
             version: "bench", startTimeSeconds: 1_700_000_000, takenAtSeconds: 1_700_003_600, uptimeSeconds: 3600,
-            connections: .init(current: 1000, maximum: 10_000, acceptedTotal: 123_456, rejectedTotal: ["max_connections": 1], closedByServerTotal: ["taken_over": 2]),
+            connections: .init(
+                current: 1000, maximum: 10_000, acceptedTotal: 123_456, rejectedTotal: ["max_connections": 1],
+                closedByServerTotal: ["taken_over": 2]),
             sessions: .init(online: 500, offline: 500), subscriptions: 2000, retainedMessages: 10,
-            traffic: .init(packetsReceivedTotal: ["publish": 1_000_000], packetsSentTotal: ["publish": 990_000], bytesReceivedTotal: 1 << 30, bytesSentTotal: 1 << 30, malformedPacketsTotal: 0),
-            messages: .init(receivedTotal: 1_000_000, deliveredTotal: 990_000, redeliveredTotal: 10, droppedTotal: Dictionary(uniqueKeysWithValues: reasons.map { ($0, 5) }), payloadBytesReceivedTotal: 1 << 28, payloadBytesDeliveredTotal: 1 << 28),
+            traffic: .init(
+                packetsReceivedTotal: ["publish": 1_000_000], packetsSentTotal: ["publish": 990_000], bytesReceivedTotal: 1 << 30,
+                bytesSentTotal: 1 << 30, malformedPacketsTotal: 0),
+            messages: .init(
+                receivedTotal: 1_000_000, deliveredTotal: 990_000, redeliveredTotal: 10,
+                droppedTotal: Dictionary(uniqueKeysWithValues: reasons.map { ($0, 5) }), payloadBytesReceivedTotal: 1 << 28,
+                payloadBytesDeliveredTotal: 1 << 28),
             latency: .init(publishToDeliver: latency, publishToAcknowledge: latency),
             topics: .init(
                 seriesLimit: topics,
                 topics: (0..<topics).map { .init(name: "sensors/\($0)/temperature", messagesTotal: 10_000 - $0, bytesTotal: 640_000) },
-                other: .init(name: "", messagesTotal: 42, bytesTotal: 4200), prefixes: [.init(name: "sensors/", messagesTotal: 1_000_000, bytesTotal: 1 << 26)]
+                other: .init(name: "", messagesTotal: 42, bytesTotal: 4200),
+                prefixes: [.init(name: "sensors/", messagesTotal: 1_000_000, bytesTotal: 1 << 26)]
             ),
             queues: queues,
             // A durable broker's store, so the render covers its families too.

@@ -36,8 +36,10 @@ public final class DemoTraffic: Sendable {
 
     public func run() async throws {
         let loop = group.next()
-        func open(_ id: String, clean: Bool = true, _ subscriptions: [SubscribePacket.Subscription] = [],
-                  ackDelay: @escaping @Sendable () -> Double = { 0 }) async throws -> NIOLoopBound<DemoClientHandler> {
+        func open(
+            _ id: String, clean: Bool = true, _ subscriptions: [SubscribePacket.Subscription] = [],
+            ackDelay: @escaping @Sendable () -> Double = { 0 }
+        ) async throws -> NIOLoopBound<DemoClientHandler> {
             try await DemoConnection.open(
                 host: host, port: port, group: loop, clientId: id, cleanSession: clean, subscriptions: subscriptions, ackDelay: ackDelay
             ).get()
@@ -45,21 +47,25 @@ public final class DemoTraffic: Sendable {
         let startTime = start
         // Consumers first, so the queues exist before traffic starts.
         _ = try await open("billing", clean: false, [.init(filter: "orders/#", qos: .atLeastOnce)])
-        _ = try await open("warehouse", clean: false, [.init(filter: "orders/#", qos: .atLeastOnce)], ackDelay: {
-            Date().timeIntervalSince(startTime).truncatingRemainder(dividingBy: 40) < 18 ? 1.0 : 0
-        })
+        _ = try await open(
+            "warehouse", clean: false, [.init(filter: "orders/#", qos: .atLeastOnce)],
+            ackDelay: {
+                Date().timeIntervalSince(startTime).truncatingRemainder(dividingBy: 40) < 18 ? 1.0 : 0
+            })
         _ = try await open("analytics", clean: false, [.init(filter: "market/#", qos: .atLeastOnce)])
         _ = try await open("ops-console", [.init(filter: "#", qos: .atMostOnce)])
         // Two consumer groups: orders shared by three fulfilment workers (one
         // slower than the others), quotes shared by two indexers.
         for (index, delay) in [(1, 0.0), (2, 0.0), (3, 0.05)] {
-            _ = try await open("fulfil-\(index)", clean: false, [.init(filter: "$share/fulfilment/orders/#", qos: .atLeastOnce)], ackDelay: { delay })
+            _ = try await open(
+                "fulfil-\(index)", clean: false, [.init(filter: "$share/fulfilment/orders/#", qos: .atLeastOnce)], ackDelay: { delay })
         }
         for index in 1...2 {
             _ = try await open("indexer-\(index)", [.init(filter: "$share/indexers/market/#", qos: .atLeastOnce)])
         }
         _ = try await open("dlq-inspector", [.init(filter: "$DLQ/#", qos: .atLeastOnce)])
-        let flaky = try await open("repair-bot", clean: false, [.init(filter: "$share/repairs/repairs/#", qos: .atLeastOnce)], ackDelay: { 3600 })
+        let flaky = try await open(
+            "repair-bot", clean: false, [.init(filter: "$share/repairs/repairs/#", qos: .atLeastOnce)], ackDelay: { 3600 })
         let archiver = try await open("archiver", clean: false, [.init(filter: "plant/+/temperature", qos: .atLeastOnce)])
         let sensors = try await open("sensor-gateway")
         let orders = try await open("orders-api")
@@ -126,15 +132,19 @@ private final class Generator {
         for line in 1...4 {
             readings += 1
             let celsius = 21 + 4 * sin(t / 30 + Double(line)) + Double(readings % 7) / 10
-            sensors.publish(topic: "plant/line\(line)/temperature", payload: String(format: "{\"celsius\":%.1f}", celsius), qos: .atMostOnce)
-            sensors.publish(topic: "plant/line\(line)/vibration", payload: String(format: "{\"mm_s\":%.2f}", 2 + sin(t + Double(line))), qos: .atMostOnce)
+            sensors.publish(
+                topic: "plant/line\(line)/temperature", payload: String(format: "{\"celsius\":%.1f}", celsius), qos: .atMostOnce)
+            sensors.publish(
+                topic: "plant/line\(line)/vibration", payload: String(format: "{\"mm_s\":%.2f}", 2 + sin(t + Double(line))),
+                qos: .atMostOnce)
         }
         // Orders: a 45 s wave between 10 and 70 per second.
         orderCredit += (40 + 30 * sin(2 * Double.pi * t / 45)) / 10
         while orderCredit >= 1 {
             orderCredit -= 1
             orderNumber += 1
-            orders.publish(topic: "orders/created", payload: "{\"order\":\(orderNumber),\"amount\":\(orderNumber % 97 + 3).50}", qos: .atLeastOnce)
+            orders.publish(
+                topic: "orders/created", payload: "{\"order\":\(orderNumber),\"amount\":\(orderNumber % 97 + 3).50}", qos: .atLeastOnce)
         }
         // Market: 150 quotes per second on average, in bursts every other second.
         quoteCredit += Double(Int(t) % 2 == 0 ? 250 : 50) / 10
@@ -142,7 +152,8 @@ private final class Generator {
             quoteCredit -= 1
             let index = Int.random(in: 0..<symbols.count)
             prices[index] *= 1 + Double.random(in: -0.001...0.001)
-            market.publish(topic: "market/\(symbols[index])/quote", payload: String(format: "{\"bid\":%.2f}", prices[index]), qos: .atMostOnce)
+            market.publish(
+                topic: "market/\(symbols[index])/quote", payload: String(format: "{\"bid\":%.2f}", prices[index]), qos: .atMostOnce)
         }
         // Repairs: one request every 2 s, to a member that never acknowledges
         // and reconnects every 8 s (so each request is tried 3 times, then dead-lettered).

@@ -43,7 +43,9 @@ public enum PrometheusRenderer {
         w.single("wharf_connections_max", .gauge, "Configured limit on connections (max_connections).", c.maximum)
         w.single("wharf_connections_accepted_total", .counter, "TCP connections accepted.", c.acceptedTotal)
         labelled(&w, "wharf_connections_rejected_total", .counter, "CONNECTs refused, by CONNACK cause.", "reason", c.rejectedTotal)
-        labelled(&w, "wharf_connections_closed_by_server_total", .counter, "Connections the broker closed, by cause.", "reason", c.closedByServerTotal)
+        labelled(
+            &w, "wharf_connections_closed_by_server_total", .counter, "Connections the broker closed, by cause.", "reason",
+            c.closedByServerTotal)
 
         w.family("wharf_sessions", .gauge, "Sessions by whether a client is connected.")
         w.sample("wharf_sessions", ["state": "online"], snapshot.sessions.online)
@@ -56,19 +58,31 @@ public enum PrometheusRenderer {
         labelled(&w, "wharf_packets_sent_total", .counter, "MQTT packets sent, by type.", "type", t.packetsSentTotal)
         w.single("wharf_network_received_bytes_total", .counter, "Bytes of MQTT packets received.", t.bytesReceivedTotal)
         w.single("wharf_network_sent_bytes_total", .counter, "Bytes of MQTT packets sent.", t.bytesSentTotal)
-        w.single("wharf_malformed_packets_total", .counter, "Packets that broke the protocol; each closed its connection.", t.malformedPacketsTotal)
+        w.single(
+            "wharf_malformed_packets_total", .counter, "Packets that broke the protocol; each closed its connection.",
+            t.malformedPacketsTotal)
 
         let m = snapshot.messages
         w.single("wharf_messages_received_total", .counter, "PUBLISH messages accepted from clients and wills.", m.receivedTotal)
         w.single("wharf_messages_delivered_total", .counter, "Message copies written to subscribers, resends included.", m.deliveredTotal)
         w.single("wharf_messages_redelivered_total", .counter, "Messages resent with DUP after a reconnect.", m.redeliveredTotal)
-        w.single("wharf_messages_dead_lettered_total", .counter, "Messages out of delivery attempts, sent to $DLQ/<topic>.", m.deadLetteredTotal)
-        w.single("wharf_messages_nacked_total", .counter, "Deliveries refused by a consumer's negative acknowledgement (MQTT 5.0 reason code >= 0x80).", m.nackedTotal)
-        w.single("wharf_messages_deduplicated_total", .counter, "Publishes not routed because their wharf-msg-id repeated one seen on the topic within the window.", m.deduplicatedTotal)
-        w.single("wharf_publisher_pauses_total", .counter, "Times flow control paused a publisher because a subscriber queue or consumer group was past its high-water mark.", m.publisherPausesTotal)
+        w.single(
+            "wharf_messages_dead_lettered_total", .counter, "Messages out of delivery attempts, sent to $DLQ/<topic>.", m.deadLetteredTotal)
+        w.single(
+            "wharf_messages_nacked_total", .counter,
+            "Deliveries refused by a consumer's negative acknowledgement (MQTT 5.0 reason code >= 0x80).", m.nackedTotal)
+        w.single(
+            "wharf_messages_deduplicated_total", .counter,
+            "Publishes not routed because their wharf-msg-id repeated one seen on the topic within the window.", m.deduplicatedTotal)
+        w.single(
+            "wharf_publisher_pauses_total", .counter,
+            "Times flow control paused a publisher because a subscriber queue or consumer group was past its high-water mark.",
+            m.publisherPausesTotal)
         labelled(&w, "wharf_messages_dropped_total", .counter, "Message copies not delivered, by reason.", "reason", m.droppedTotal)
         w.single("wharf_message_payload_received_bytes_total", .counter, "Payload bytes of messages received.", m.payloadBytesReceivedTotal)
-        w.single("wharf_message_payload_delivered_bytes_total", .counter, "Payload bytes of message copies delivered.", m.payloadBytesDeliveredTotal)
+        w.single(
+            "wharf_message_payload_delivered_bytes_total", .counter, "Payload bytes of message copies delivered.",
+            m.payloadBytesDeliveredTotal)
 
         renderLatency(&w, snapshot.latency)
         renderTopics(&w, snapshot.topics)
@@ -81,7 +95,8 @@ public enum PrometheusRenderer {
     }
 
     private static func labelled(
-        _ w: inout PrometheusTextWriter, _ name: String, _ type: PrometheusTextWriter.MetricType, _ help: String, _ label: String, _ values: [String: Int]
+        _ w: inout PrometheusTextWriter, _ name: String, _ type: PrometheusTextWriter.MetricType, _ help: String, _ label: String,
+        _ values: [String: Int]
     ) {
         w.family(name, type, help)
         for key in values.keys.sorted() { w.sample(name, [label: key], values[key]!) }
@@ -95,7 +110,10 @@ public enum PrometheusRenderer {
             ("wharf_queue_consumers", "Connected consumers.", { Double($0.consumers) }),
             ("wharf_queue_lag_messages", "Messages the consumer has not acknowledged (depth + in flight).", { Double($0.lagMessages) }),
             ("wharf_queue_lag_seconds", "Seconds since the oldest unacknowledged message was published.", { $0.lagSeconds }),
-            ("wharf_queue_oldest_message_age_seconds", "Age of the oldest waiting message (absent when empty).", { $0.oldestMessageAgeSeconds }),
+            (
+                "wharf_queue_oldest_message_age_seconds", "Age of the oldest waiting message (absent when empty).",
+                { $0.oldestMessageAgeSeconds }
+            ),
         ]
         for (name, help, value) in gauges {
             w.family(name, .gauge, help)
@@ -111,8 +129,14 @@ public enum PrometheusRenderer {
             for queue in queues { w.sample(name, ["queue": queue.name], value(queue)) }
         }
         let latencies: [(String, String, (QueueSnapshot) -> LatencySnapshot)] = [
-            ("wharf_queue_delivery_latency_seconds", "Publish to first send from this queue; quantiles over the recent window.", \.deliverLatency),
-            ("wharf_queue_ack_latency_seconds", "Publish to the consumer's PUBACK or PUBCOMP; quantiles over the recent window.", \.acknowledgeLatency),
+            (
+                "wharf_queue_delivery_latency_seconds", "Publish to first send from this queue; quantiles over the recent window.",
+                \.deliverLatency
+            ),
+            (
+                "wharf_queue_ack_latency_seconds", "Publish to the consumer's PUBACK or PUBCOMP; quantiles over the recent window.",
+                \.acknowledgeLatency
+            ),
         ]
         for (name, help, value) in latencies {
             w.family(name, .summary, help)
@@ -137,7 +161,10 @@ public enum PrometheusRenderer {
             ("wharf_group_members", "Members of the group, connected or not.", { Double($0.members.count) }),
             ("wharf_group_lag_messages", "Group messages not yet acknowledged (depth + in flight).", { Double($0.lagMessages) }),
             ("wharf_group_lag_seconds", "Seconds since the group's oldest unacknowledged message was published.", { $0.lagSeconds }),
-            ("wharf_group_oldest_message_age_seconds", "Age of the group's oldest waiting message (absent when none waits).", { $0.oldestMessageAgeSeconds }),
+            (
+                "wharf_group_oldest_message_age_seconds", "Age of the group's oldest waiting message (absent when none waits).",
+                { $0.oldestMessageAgeSeconds }
+            ),
         ]
         for (name, help, value) in gauges {
             w.family(name, .gauge, help)
@@ -148,7 +175,10 @@ public enum PrometheusRenderer {
         let counters: [(String, String, (GroupSnapshot) -> Int)] = [
             ("wharf_group_enqueued_total", "Messages added to the group's queue.", \.enqueuedTotal),
             ("wharf_group_delivered_total", "Messages given to a member.", \.deliveredTotal),
-            ("wharf_group_acknowledged_total", "Group messages acknowledged by a member (QoS 0 ones when handed over).", \.acknowledgedTotal),
+            (
+                "wharf_group_acknowledged_total", "Group messages acknowledged by a member (QoS 0 ones when handed over).",
+                \.acknowledgedTotal
+            ),
             ("wharf_group_redelivered_total", "Messages a member gave back unacknowledged, handed out again.", \.redeliveredTotal),
         ]
         for (name, help, value) in counters {
@@ -167,8 +197,11 @@ public enum PrometheusRenderer {
         if let quota = s.quotaBytes {
             w.single("wharf_storage_quota_bytes", .gauge, "Configured limit on the log's size (absent when there is none).", quota)
         }
-        w.single("wharf_storage_full", .gauge, "1 while the store refuses new messages (quota reached or disk full), else 0.", s.full ? 1 : 0)
-        w.single("wharf_storage_stored_messages", .gauge, "Messages the store holds: queued, in flight, retained and pending wills.", s.storedMessages)
+        w.single(
+            "wharf_storage_full", .gauge, "1 while the store refuses new messages (quota reached or disk full), else 0.", s.full ? 1 : 0)
+        w.single(
+            "wharf_storage_stored_messages", .gauge, "Messages the store holds: queued, in flight, retained and pending wills.",
+            s.storedMessages)
         w.single("wharf_storage_written_bytes_total", .counter, "Bytes of records written to the log.", s.writtenBytesTotal)
         w.single("wharf_storage_records_total", .counter, "Records written to the log.", s.recordsTotal)
         w.single("wharf_storage_write_errors_total", .counter, "Log writes that failed (disk full, I/O error).", s.writeErrorsTotal)
@@ -179,29 +212,52 @@ public enum PrometheusRenderer {
         }
         w.sample("wharf_storage_fsync_duration_seconds_sum", fsync.sumSeconds)
         w.sample("wharf_storage_fsync_duration_seconds_count", fsync.count)
-        w.single("wharf_storage_commits_total", .counter, "Group commits: one write (and one fsync under fsync always) for a batch of submissions.", s.commitsTotal)
-        w.single("wharf_storage_committed_submissions_total", .counter, "Submissions (connection batches) carried by group commits.", s.committedSubmissionsTotal)
+        w.single(
+            "wharf_storage_commits_total", .counter,
+            "Group commits: one write (and one fsync under fsync always) for a batch of submissions.", s.commitsTotal)
+        w.single(
+            "wharf_storage_committed_submissions_total", .counter, "Submissions (connection batches) carried by group commits.",
+            s.committedSubmissionsTotal)
         if let batchMax = s.commitBatchMax {
-            w.single("wharf_storage_commit_batch_max", .gauge, "Most submissions carried by one group commit (absent before the first).", batchMax)
+            w.single(
+                "wharf_storage_commit_batch_max", .gauge, "Most submissions carried by one group commit (absent before the first).",
+                batchMax)
         }
         w.single("wharf_storage_checkpoints_total", .counter, "Checkpoints written (the log compacted).", s.checkpointsTotal)
         w.single("wharf_storage_recovery_seconds", .gauge, "Seconds recovery took when the broker started.", s.recoverySeconds)
-        w.single("wharf_storage_recovered_messages", .gauge, "Messages recovered from the log when the broker started.", s.recoveredMessages)
-        w.single("wharf_storage_recovery_truncated_bytes", .gauge, "Bytes cut from a torn or corrupt log tail when the broker started (0 on a clean start).", s.recoveryTruncatedBytes)
+        w.single(
+            "wharf_storage_recovered_messages", .gauge, "Messages recovered from the log when the broker started.", s.recoveredMessages)
+        w.single(
+            "wharf_storage_recovery_truncated_bytes", .gauge,
+            "Bytes cut from a torn or corrupt log tail when the broker started (0 on a clean start).", s.recoveryTruncatedBytes)
     }
 
     private static func renderHTTP(_ w: inout PrometheusTextWriter, _ h: HTTPListenerSnapshot) {
         w.single("wharf_http_connections", .gauge, "Open connections to this HTTP listener.", h.connections)
-        w.single("wharf_http_connections_max", .gauge, "[metrics] max_connections: past it the least recently active connection is closed.", h.maxConnections)
-        w.single("wharf_http_connections_evicted_total", .counter, "HTTP connections closed to make room for a newer one at the cap.", h.evictedTotal)
-        w.single("wharf_http_connections_idle_closed_total", .counter, "HTTP connections closed after idle_timeout with no request under way.", h.idleClosedTotal)
-        labelled(&w, "wharf_http_requests_refused_total", .counter, "HTTP requests refused by the listener's limits, by reason.", "reason", h.refusedTotal)
+        w.single(
+            "wharf_http_connections_max", .gauge, "[metrics] max_connections: past it the least recently active connection is closed.",
+            h.maxConnections)
+        w.single(
+            "wharf_http_connections_evicted_total", .counter, "HTTP connections closed to make room for a newer one at the cap.",
+            h.evictedTotal)
+        w.single(
+            "wharf_http_connections_idle_closed_total", .counter, "HTTP connections closed after idle_timeout with no request under way.",
+            h.idleClosedTotal)
+        labelled(
+            &w, "wharf_http_requests_refused_total", .counter, "HTTP requests refused by the listener's limits, by reason.", "reason",
+            h.refusedTotal)
     }
 
     private static func renderLatency(_ w: inout PrometheusTextWriter, _ latency: MetricsSnapshot.Latency) {
         let families: [(String, String, LatencySnapshot)] = [
-            ("wharf_message_delivery_latency_seconds", "Publish to the copy written to a subscriber (retained messages sent on subscribe excluded).", latency.publishToDeliver),
-            ("wharf_message_ack_latency_seconds", "Publish to the subscriber's PUBACK (QoS 1) or PUBCOMP (QoS 2).", latency.publishToAcknowledge),
+            (
+                "wharf_message_delivery_latency_seconds",
+                "Publish to the copy written to a subscriber (retained messages sent on subscribe excluded).", latency.publishToDeliver
+            ),
+            (
+                "wharf_message_ack_latency_seconds", "Publish to the subscriber's PUBACK (QoS 1) or PUBCOMP (QoS 2).",
+                latency.publishToAcknowledge
+            ),
         ]
         for (name, help, value) in families {
             w.family(name, .histogram, help)
@@ -224,8 +280,12 @@ public enum PrometheusRenderer {
             w.family(name, .counter, help)
             for topic in topics.topics { w.sample(name, ["topic": topic.name], value(topic)) }
         }
-        w.single("wharf_topic_other_messages_published_total", .counter, "Messages published to topics beyond the series limit, folded together.", topics.other.messagesTotal)
-        w.single("wharf_topic_other_payload_published_bytes_total", .counter, "Payload bytes published to topics beyond the series limit.", topics.other.bytesTotal)
+        w.single(
+            "wharf_topic_other_messages_published_total", .counter,
+            "Messages published to topics beyond the series limit, folded together.", topics.other.messagesTotal)
+        w.single(
+            "wharf_topic_other_payload_published_bytes_total", .counter, "Payload bytes published to topics beyond the series limit.",
+            topics.other.bytesTotal)
         guard !topics.prefixes.isEmpty else { return }
         let perPrefix: [(String, String, (MetricsSnapshot.TopicCounts) -> Int)] = [
             ("wharf_topic_prefix_messages_published_total", "Messages published under a configured topic prefix.", \.messagesTotal),

@@ -91,11 +91,14 @@ enum LogScanner {
             let dropped = file.readableBytes - offset
             if isNewest {
                 report.truncatedBytes += dropped
-                report.problems.append("\(path): \(problem) at offset \(offset); the last \(dropped) bytes (an interrupted write) \(repair ? "were cut off" : "would be cut off")")
+                report.problems.append(
+                    "\(path): \(problem) at offset \(offset); the last \(dropped) bytes (an interrupted write) \(repair ? "were cut off" : "would be cut off")"
+                )
                 if repair { try SegmentFiles.truncate(path, to: max(offset, 0)) }
             } else {
                 report.corruptSegments.append(number)
-                report.problems.append("\(path): corrupt: \(problem) at offset \(offset); \(dropped) bytes after it skipped, later segments still read")
+                report.problems.append(
+                    "\(path): corrupt: \(problem) at offset \(offset); \(dropped) bytes after it skipped, later segments still read")
             }
         }
         return report

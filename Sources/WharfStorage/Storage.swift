@@ -5,7 +5,7 @@ import Synchronization
 import WharfMetrics
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The durable store: an append-only, segmented log in one data directory.
@@ -108,7 +108,9 @@ public final class Storage: @unchecked Sendable {
         try body(state)
     }
 
-    private init(options: StorageOptions, lockFD: Int32, state: DurableState, report: RecoveryReport, log: @escaping @Sendable (String) -> Void) {
+    private init(
+        options: StorageOptions, lockFD: Int32, state: DurableState, report: RecoveryReport, log: @escaping @Sendable (String) -> Void
+    ) {
         self.options = options
         self.lockFD = lockFD
         self.state = state
@@ -260,7 +262,9 @@ public final class Storage: @unchecked Sendable {
             let length = Int(batch.getInteger(at: batch.readerIndex + offset, endianness: .little, as: UInt32.self)!)
             let body = batch.getSlice(at: batch.readerIndex + offset + LogScanner.frameHeader, length: length)!
             let location = DurableState.Location(segment: segment.number, offset: base + offset, length: LogScanner.frameHeader + length)
-            do { try state.apply(body: body, at: location) } catch { log("storage: \(error) (written at \(segment.path) offset \(base + offset))") }
+            do { try state.apply(body: body, at: location) } catch {
+                log("storage: \(error) (written at \(segment.path) offset \(base + offset))")
+            }
             offset += LogScanner.frameHeader + length
             records += 1
         }
@@ -325,7 +329,10 @@ public final class Storage: @unchecked Sendable {
             isFull = true
         }
         if isFull != full.load(ordering: .relaxed) {
-            log(isFull ? "storage: full (\(now) bytes on disk\(options.quotaBytes.map { ", quota \($0)" } ?? "")); refusing new messages" : "storage: room again; accepting messages")
+            log(
+                isFull
+                    ? "storage: full (\(now) bytes on disk\(options.quotaBytes.map { ", quota \($0)" } ?? "")); refusing new messages"
+                    : "storage: room again; accepting messages")
             full.store(isFull, ordering: .relaxed)
         }
         publishStatistics()
@@ -367,7 +374,9 @@ public final class Storage: @unchecked Sendable {
                     if queue.expiresAt != 0 { out.sessionOffline(queue: id, expiresAt: queue.expiresAt) }
                 case .group(let name, let filter): out.group(queue: id, name: name, filter: filter)
                 }
-                for (filter, sub) in queue.subscriptions { out.subscribe(queue: id, filter: filter, options: sub.options, identifier: sub.identifier) }
+                for (filter, sub) in queue.subscriptions {
+                    out.subscribe(queue: id, filter: filter, options: sub.options, identifier: sub.identifier)
+                }
                 for packetId in queue.inbound { out.inbound(queue: id, packetId: packetId, awaiting: true) }
             }
             // Message records are copied byte for byte from where they sit.
@@ -384,8 +393,14 @@ public final class Storage: @unchecked Sendable {
                     files[number] = fd
                 }
                 frame.clear()
-                try SegmentFiles.read(fd: files[number]!, path: path, offset: info.location.offset, length: info.location.length, into: &frame)
-                moved.append((id, DurableState.Location(segment: segment.number, offset: segment.size + out.bytes.readableBytes, length: info.location.length)))
+                try SegmentFiles.read(
+                    fd: files[number]!, path: path, offset: info.location.offset, length: info.location.length, into: &frame)
+                moved.append(
+                    (
+                        id,
+                        DurableState.Location(
+                            segment: segment.number, offset: segment.size + out.bytes.readableBytes, length: info.location.length)
+                    ))
                 out.appendFrame(frame)
                 if out.bytes.readableBytes >= 4 << 20 {
                     try segment.write(out.bytes)
@@ -433,7 +448,9 @@ public final class Storage: @unchecked Sendable {
             corruptSegments.removeAll()
             SegmentFiles.syncDirectory(options.directory)
             statistics.withLock { $0.checkpoints += 1 }
-            log("storage: checkpoint of \(state.messages.count) messages, \(state.queues.count) queues into \(segment.path) in \(String(format: "%.3f", Double(Clock.now - started) / 1e9)) s")
+            log(
+                "storage: checkpoint of \(state.messages.count) messages, \(state.queues.count) queues into \(segment.path) in \(String(format: "%.3f", Double(Clock.now - started) / 1e9)) s"
+            )
         } catch let error as StorageError {
             fail(error)
             SegmentFiles.remove(SegmentFiles.path(options.directory, old.number + 1))

@@ -63,18 +63,19 @@ public struct StorageOptions: Sendable, Equatable {
         let digits = trimmed.prefix { $0.isNumber }
         guard let value = Int(digits), value > 0 else { return nil }
         let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
-        let factor: Int? = switch unit {
-        case "", "b": 1
-        case "k", "kib": 1 << 10
-        case "m", "mib": 1 << 20
-        case "g", "gib": 1 << 30
-        case "t", "tib": 1 << 40
-        case "kb": 1_000
-        case "mb": 1_000_000
-        case "gb": 1_000_000_000
-        case "tb": 1_000_000_000_000
-        default: nil
-        }
+        let factor: Int? =
+            switch unit {
+            case "", "b": 1
+            case "k", "kib": 1 << 10
+            case "m", "mib": 1 << 20
+            case "g", "gib": 1 << 30
+            case "t", "tib": 1 << 40
+            case "kb": 1_000
+            case "mb": 1_000_000
+            case "gb": 1_000_000_000
+            case "tb": 1_000_000_000_000
+            default: nil
+            }
         guard let factor else { return nil }
         let (product, overflow) = value.multipliedReportingOverflow(by: factor)
         return overflow ? nil : product

@@ -49,10 +49,26 @@ public enum StorageRecord: Sendable {
     case checkpointBegin(nextMessageId: UInt64, nextQueueId: UInt64)
     case checkpointEnd
 
+    /// The on-disk record kinds: these numbers are the format, never reused.
     enum Kind: UInt8 {
-        case message = 1, enqueue, remove, sent, released, session, sessionEnd, subscribe, unsubscribe
-        case group, groupEnd, retain, will, inbound, dedup, checkpointBegin, checkpointEnd
-        case sessionOffline
+        case message = 1
+        case enqueue = 2
+        case remove = 3
+        case sent = 4
+        case released = 5
+        case session = 6
+        case sessionEnd = 7
+        case subscribe = 8
+        case unsubscribe = 9
+        case group = 10
+        case groupEnd = 11
+        case retain = 12
+        case will = 13
+        case inbound = 14
+        case dedup = 15
+        case checkpointBegin = 16
+        case checkpointEnd = 17
+        case sessionOffline = 18
     }
 }
 
@@ -97,7 +113,10 @@ public struct QueueEntry: Sendable, Hashable {
     public var subscriptionIds: [UInt32]
     public var attempts: UInt16
 
-    public init(queue: UInt64, message: UInt64, qos: UInt8, retain: Bool = false, onSubscribe: Bool = false, subscriptionIds: [UInt32] = [], attempts: UInt16 = 0) {
+    public init(
+        queue: UInt64, message: UInt64, qos: UInt8, retain: Bool = false, onSubscribe: Bool = false, subscriptionIds: [UInt32] = [],
+        attempts: UInt16 = 0
+    ) {
         self.queue = queue
         self.message = message
         self.qos = qos

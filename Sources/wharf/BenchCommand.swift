@@ -16,11 +16,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Broker port.")
     var port = 1883
 
-    @Option(help: """
-        fan-in-qos0 (many publishers, one subscriber), fan-out-qos0 (one publisher, many subscribers; deliveries/s), \
-        one-to-one-qos1, shared-qos1 (one publisher, a $share group), durable-qos1 (QoS 1 publishers into one \
-        subscriber with a persistent session), or fixed-rate-qos1 (one publisher at --rate; latency).
-        """)
+    @Option(
+        help: """
+            fan-in-qos0 (many publishers, one subscriber), fan-out-qos0 (one publisher, many subscribers; deliveries/s), \
+            one-to-one-qos1, shared-qos1 (one publisher, a $share group), durable-qos1 (QoS 1 publishers into one \
+            subscriber with a persistent session), or fixed-rate-qos1 (one publisher at --rate; latency).
+            """)
     var scenario: BenchScenario = .fanInQoS0
 
     @Option(help: "Publishers, for fan-in-qos0 (default 8) and durable-qos1 (default 4).")

@@ -49,8 +49,12 @@ struct DashboardOptions: ParsableArguments {
         let interval = self.interval ?? file.interval ?? 1
         guard interval >= 0.1, interval <= 3600 else { throw ValidationError("--interval must be between 0.1 and 3600 seconds") }
         var t = Thresholds()
-        t.lagSeconds = .init(warning: lagWarning ?? file.lagWarning ?? t.lagSeconds.warning, critical: lagCritical ?? file.lagCritical ?? t.lagSeconds.critical)
-        t.depth = .init(warning: depthWarning ?? file.depthWarning ?? t.depth.warning, critical: depthCritical ?? file.depthCritical ?? t.depth.critical)
+        t.lagSeconds = .init(
+            warning: lagWarning ?? file.lagWarning ?? t.lagSeconds.warning,
+            critical: lagCritical ?? file.lagCritical ?? t.lagSeconds.critical)
+        t.depth = .init(
+            warning: depthWarning ?? file.depthWarning ?? t.depth.warning, critical: depthCritical ?? file.depthCritical ?? t.depth.critical
+        )
         t.p99 = .init(warning: p99Warning ?? file.p99Warning ?? t.p99.warning, critical: p99Critical ?? file.p99Critical ?? t.p99.critical)
         for (name, pair) in [("lag", t.lagSeconds), ("depth", t.depth), ("p99", t.p99)] where pair.critical < pair.warning {
             throw ValidationError("the \(name) warning threshold (\(pair.warning)) is above its critical one (\(pair.critical))")

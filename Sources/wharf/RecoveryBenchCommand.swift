@@ -45,10 +45,11 @@ struct RecoveryBenchCommand: ParsableCommand {
             let now = UInt64(Date().timeIntervalSince1970 * 1e9)
             for index in 0..<messages {
                 let id = storage.nextMessageId()
-                batch.beginMessage(StoredMessage(
-                    id: id, topic: "bench/recovery/\(index % 100)", payload: body, qos: 1, retain: false, forwardsExpiry: false,
-                    publishedAt: now, expiresAt: 0, properties: nil
-                ))
+                batch.beginMessage(
+                    StoredMessage(
+                        id: id, topic: "bench/recovery/\(index % 100)", payload: body, qos: 1, retain: false, forwardsExpiry: false,
+                        publishedAt: now, expiresAt: 0, properties: nil
+                    ))
                 batch.addTarget(queue: queue, qos: 1, retain: false)
                 batch.endMessage()
                 if batch.records >= 1000 { storage.submit(&batch) }
@@ -56,9 +57,12 @@ struct RecoveryBenchCommand: ParsableCommand {
             storage.submit(&batch)
             storage.close()
         }
-        let bytes = (try? FileManager.default.contentsOfDirectory(atPath: directory))?
+        let bytes =
+            (try? FileManager.default.contentsOfDirectory(atPath: directory))?
             .reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + $1)[.size] as? Int) ?? 0) } ?? 0
-        print("wrote \(messages) messages of \(payload) bytes: \(bytes) bytes of log in \(String(format: "%.1f", Date().timeIntervalSince(written))) s")
+        print(
+            "wrote \(messages) messages of \(payload) bytes: \(bytes) bytes of log in \(String(format: "%.1f", Date().timeIntervalSince(written))) s"
+        )
 
         var opens: [Double] = []
         var restores: [Double] = []
@@ -79,12 +83,16 @@ struct RecoveryBenchCommand: ParsableCommand {
             }
             opens.append(opened.timeIntervalSince(start))
             restores.append(done.timeIntervalSince(opened))
-            print(String(format: "run %d: open (scan + replay %d records) %.3f s, restore into the broker %.3f s, total %.3f s",
-                         run, report.records, opens.last!, restores.last!, opens.last! + restores.last!))
+            print(
+                String(
+                    format: "run %d: open (scan + replay %d records) %.3f s, restore into the broker %.3f s, total %.3f s",
+                    run, report.records, opens.last!, restores.last!, opens.last! + restores.last!))
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         let total = zip(opens, restores).map { $0 + $1 }
-        print(String(format: "recovery of %d messages: median %.3f s (open %.3f s, restore %.3f s); goal under 5 s",
-                     messages, median(total), median(opens), median(restores)))
+        print(
+            String(
+                format: "recovery of %d messages: median %.3f s (open %.3f s, restore %.3f s); goal under 5 s",
+                messages, median(total), median(opens), median(restores)))
     }
 }

@@ -122,7 +122,8 @@ struct ServeCommand: AsyncParsableCommand {
                     guard let ports = await services.boundPorts() else { return }
                     // One line scripts can wait for.
                     let metrics = ports.metrics.map { ", metrics on http://\(metricsHost):\($0)/metrics" } ?? ""
-                    FileHandle.standardOutput.write(Data("wharf \(WharfVersion.string) listening on \(mqttHost):\(ports.mqtt)\(metrics)\n".utf8))
+                    FileHandle.standardOutput.write(
+                        Data("wharf \(WharfVersion.string) listening on \(mqttHost):\(ports.mqtt)\(metrics)\n".utf8))
                 }
                 try await services.group.run()
                 tasks.cancelAll()

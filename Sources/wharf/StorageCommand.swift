@@ -32,7 +32,9 @@ struct InspectCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        print("data directory \(directory): \(report.segments) segments, \(report.bytes) bytes, \(report.records) records (read in \(String(format: "%.3f", report.seconds)) s)")
+        print(
+            "data directory \(directory): \(report.segments) segments, \(report.bytes) bytes, \(report.records) records (read in \(String(format: "%.3f", report.seconds)) s)"
+        )
         for segment in report.perSegment {
             let kinds = segment.records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             print("  \(SegmentFiles.name(segment.number))  \(segment.bytes) bytes  \(kinds.isEmpty ? "no records" : kinds)")
@@ -48,7 +50,9 @@ struct InspectCommand: ParsableCommand {
                     let date = Date(timeIntervalSince1970: Double(queue.expiresAt) / 1e9)
                     expiryText += ", offline, ends \(date.formatted(.iso8601))"
                 }
-                print("session \(clientId) (queue \(id), \(expiryText)): \(queue.entries.count) messages, \(inflight) QoS 2 in flight, \(queue.inbound.count) inbound QoS 2 awaiting PUBREL")
+                print(
+                    "session \(clientId) (queue \(id), \(expiryText)): \(queue.entries.count) messages, \(inflight) QoS 2 in flight, \(queue.inbound.count) inbound QoS 2 awaiting PUBREL"
+                )
             case .group(let name, let filter):
                 print("group $share/\(name)/\(filter) (queue \(id)): \(queue.entries.count) messages")
             }

@@ -6,7 +6,10 @@ struct WharfCommand: AsyncParsableCommand {
         commandName: "wharf",
         abstract: "An MQTT message broker you can watch live.",
         version: WharfVersion.string,
-        subcommands: [ServeCommand.self, TopCommand.self, DemoCommand.self, StorageCommand.self, BenchCommand.self, RenderBenchCommand.self, TopBenchCommand.self, RecoveryBenchCommand.self],
+        subcommands: [
+            ServeCommand.self, TopCommand.self, DemoCommand.self, StorageCommand.self, BenchCommand.self, RenderBenchCommand.self,
+            TopBenchCommand.self, RecoveryBenchCommand.self,
+        ],
         defaultSubcommand: ServeCommand.self
     )
 }

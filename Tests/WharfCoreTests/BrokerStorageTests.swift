@@ -21,10 +21,11 @@ import WharfStorage
     }
 
     func publish(_ broker: Broker, _ topic: String, _ payload: String, qos: QoS = .atLeastOnce, retain: Bool = false) {
-        broker.publish(Message(
-            topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain,
-            journalId: broker.newJournalId(qos: qos, retain: retain)
-        ))
+        broker.publish(
+            Message(
+                topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain,
+                journalId: broker.newJournalId(qos: qos, retain: retain)
+            ))
     }
 
     func queued(_ broker: Broker, _ clientId: String) -> [String] {

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import WharfCore
 import WharfMQTT
+
+@testable import WharfCore
 
 @Suite struct ConsumerGroupTests {
     private func member(_ broker: Broker, _ id: String, persistent: Bool = false) -> (Session, RecordingTarget) {
@@ -19,11 +20,17 @@ import WharfMQTT
 
     /// `$share/<group>/<filter>` parses; anything else is not shared; bad ones fail.
     @Test func parsing() {
-        guard case .success(let shared)? = SharedSubscription.parse("$share/workers/jobs/#") else { Issue.record("no parse"); return }
+        guard case .success(let shared)? = SharedSubscription.parse("$share/workers/jobs/#") else {
+            Issue.record("no parse")
+            return
+        }
         #expect(shared.group == "workers" && shared.filter == "jobs/#")
         #expect(SharedSubscription.parse("jobs/#") == nil)
         for bad in ["$share/", "$share/g", "$share/g+/x", "$share//x", "$share/g/a/#/b"] {
-            guard case .failure? = SharedSubscription.parse(bad) else { Issue.record("accepted \(bad)"); continue }
+            guard case .failure? = SharedSubscription.parse(bad) else {
+                Issue.record("accepted \(bad)")
+                continue
+            }
         }
     }
 
@@ -45,9 +52,13 @@ import WharfMQTT
         let broker = Broker()
         var packets: [OutboundPacket] = []
         let smallOwner = RecordingTarget()
-        let small = broker.openSession(clientId: "small", cleanSession: true, expiryInterval: 0, receiveMaximum: 2, owner: smallOwner, resend: &packets).session
+        let small = broker.openSession(
+            clientId: "small", cleanSession: true, expiryInterval: 0, receiveMaximum: 2, owner: smallOwner, resend: &packets
+        ).session
         let largeOwner = RecordingTarget()
-        let large = broker.openSession(clientId: "large", cleanSession: true, expiryInterval: 0, receiveMaximum: 6, owner: largeOwner, resend: &packets).session
+        let large = broker.openSession(
+            clientId: "large", cleanSession: true, expiryInterval: 0, receiveMaximum: 6, owner: largeOwner, resend: &packets
+        ).session
         for session in [small, large] { _ = broker.subscribe(session, [.init(filter: "$share/g/jobs", qos: .atLeastOnce)]) }
         for i in 0..<8 { broker.publish(message("jobs", "\(i)")) }
         #expect(drain(small, smallOwner).count == 2)

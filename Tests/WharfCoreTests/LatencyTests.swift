@@ -1,9 +1,10 @@
 import Foundation
 import NIOCore
 import Testing
+import WharfMQTT
+
 @testable import WharfCore
 @testable import WharfMetrics
-import WharfMQTT
 
 @Suite struct LatencyHistogramTests {
     /// Buckets are cumulative at their bounds, and +Inf equals the count.
@@ -50,8 +51,9 @@ import WharfMQTT
     /// JSON writes the last bound as "+Inf" and reads it back.
     @Test func bucketJSON() throws {
         let data = try JSONEncoder().encode([LatencyBucket(le: 0.5, count: 1), LatencyBucket(le: .infinity, count: 2)])
-        #expect(String(decoding: data, as: UTF8.self) == #"[{"count":1,"le":0.5},{"count":2,"le":"+Inf"}]"# ||
-                String(decoding: data, as: UTF8.self) == #"[{"le":0.5,"count":1},{"le":"+Inf","count":2}]"#)
+        #expect(
+            String(decoding: data, as: UTF8.self) == #"[{"count":1,"le":0.5},{"count":2,"le":"+Inf"}]"#
+                || String(decoding: data, as: UTF8.self) == #"[{"le":0.5,"count":1},{"le":"+Inf","count":2}]"#)
         let back = try JSONDecoder().decode([LatencyBucket].self, from: data)
         #expect(back.last?.le == .infinity)
     }

@@ -48,7 +48,11 @@ import WharfStorage
         journal.close()
         let (state, _) = try Storage.inspect(directory)
         #expect(state.queues[queue.id]?.entries.count == 1)
-        if case .session(let clientId, _)? = state.queues[queue.id]?.kind { #expect(clientId == "worker") } else { Issue.record("no session record") }
+        if case .session(let clientId, _)? = state.queues[queue.id]?.kind {
+            #expect(clientId == "worker")
+        } else {
+            Issue.record("no session record")
+        }
     }
 
     /// A message several queues take is one record naming them all, closed

@@ -17,12 +17,12 @@ import WharfCore
     }
 
     #if DEBUG
-    @Test func aLockTakenAgainstTheOrderTraps() async {
-        await #expect(processExitsWith: .failure) {
-            let group = OrderedMutex(.group, 0)
-            let tree = OrderedMutex(.tree, 0)
-            group.withLock { _ in tree.withLock { $0 += 1 } }
+        @Test func aLockTakenAgainstTheOrderTraps() async {
+            await #expect(processExitsWith: .failure) {
+                let group = OrderedMutex(.group, 0)
+                let tree = OrderedMutex(.tree, 0)
+                group.withLock { _ in tree.withLock { $0 += 1 } }
+            }
         }
-    }
     #endif
 }

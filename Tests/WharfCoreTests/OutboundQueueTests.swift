@@ -58,7 +58,10 @@ import WharfMQTT
         #expect(earlyComplete == nil, "PUBCOMP before PUBREC is ignored")
         var resend: [OutboundPacket] = []
         queue.resendPackets(into: &resend)
-        guard case .pubrel(let relId) = resend[0] else { Issue.record("expected PUBREL first"); return }
+        guard case .pubrel(let relId) = resend[0] else {
+            Issue.record("expected PUBREL first")
+            return
+        }
         #expect(relId == idA)
         #expect(resend[1].isDup && resend[1].payloadString == "b")
         let done = queue.completed(idA)

@@ -1,7 +1,8 @@
 import NIOCore
 import Testing
-@testable import WharfCore
 import WharfMQTT
+
+@testable import WharfCore
 
 @Suite struct PolicyTests {
     @Test func firstMatchWinsAndDeadLettersAreExempt() {
@@ -21,8 +22,11 @@ import WharfMQTT
     @Test func expiredMessagesAreSkipped() {
         var queue = OutboundQueue(maxInflight: 10, maxQueued: 10)
         let now = Clock.nowNanos()
-        let stale = Message(topic: "t", payload: ByteBuffer(string: "stale"), qos: .atLeastOnce, retain: false, publishedAtNanos: now - 2_000_000_000, expiresAtNanos: now - 1_000_000_000)
-        let fresh = Message(topic: "t", payload: ByteBuffer(string: "fresh"), qos: .atLeastOnce, retain: false, expiresAtNanos: now + 60_000_000_000)
+        let stale = Message(
+            topic: "t", payload: ByteBuffer(string: "stale"), qos: .atLeastOnce, retain: false, publishedAtNanos: now - 2_000_000_000,
+            expiresAtNanos: now - 1_000_000_000)
+        let fresh = Message(
+            topic: "t", payload: ByteBuffer(string: "fresh"), qos: .atLeastOnce, retain: false, expiresAtNanos: now + 60_000_000_000)
         _ = queue.enqueue(stale, qos: .atLeastOnce, retain: false)
         _ = queue.enqueue(fresh, qos: .atLeastOnce, retain: false)
         var packets: [OutboundPacket] = []
@@ -51,7 +55,9 @@ import WharfMQTT
             var queue = OutboundQueue(maxInflight: 10, maxQueued: 100)
             var results: [EnqueueResult] = []
             for i in 0..<5 {
-                let m = Message(topic: "t", payload: ByteBuffer(string: "\(i)"), qos: .atLeastOnce, retain: false, maxQueueLength: 3, overflow: overflow)
+                let m = Message(
+                    topic: "t", payload: ByteBuffer(string: "\(i)"), qos: .atLeastOnce, retain: false, maxQueueLength: 3, overflow: overflow
+                )
                 results.append(queue.enqueue(m, qos: .atLeastOnce, retain: false))
             }
             #expect(results.filter { $0 != .accepted }.count == 2)

@@ -52,7 +52,9 @@ import Testing
         let clocks = { [PublisherPacing.ConsumerClock(consumer: consumer, loopNanos: 0)] }
         #expect(pacing.admitted(depth: 6, publisher: fast, progress: 0, clocks: clocks).pause)
         Thread.sleep(forTimeInterval: Double(PublisherPacing.maxPauseNanos) / 1e9 + 0.05)
-        let later = pacing.admitted(depth: 7, publisher: fast, progress: 3) { [.init(consumer: consumer, loopNanos: PublisherPacing.maxPauseNanos * 2)] }
+        let later = pacing.admitted(depth: 7, publisher: fast, progress: 3) {
+            [.init(consumer: consumer, loopNanos: PublisherPacing.maxPauseNanos * 2)]
+        }
         #expect(later.pause && later.resume.isEmpty && !pacing.suspended, "it took three: slow, not stuck")
     }
 }

@@ -75,7 +75,9 @@ import WharfTestSupport
             for filter in filters where TopicRules.isValidTopicFilter(filter) {
                 let expected = topics.filter { TopicMatcher.matches(filter: filter, topic: $0) }
                 let found = store.matching(filter: filter).map(\.topic)
-                #expect(Self.sortedBytes(found) == Self.sortedBytes(expected), "seed \(seed) wideNode \(wideNode) round \(round) filter \(filter)")
+                #expect(
+                    Self.sortedBytes(found) == Self.sortedBytes(expected),
+                    "seed \(seed) wideNode \(wideNode) round \(round) filter \(filter)")
             }
         }
     }
@@ -99,7 +101,10 @@ import WharfTestSupport
     /// The cases the spec spells out (3.1.1 section 4.7), on the trie.
     @Test func specExamples() {
         var store = RetainedStore()
-        for topic in ["sport", "sport/tennis", "sport/tennis/player1", "sport/tennis/player1/ranking", "/finance", "a//b", "$SYS/monitor/Clients", "$SYS"] {
+        for topic in [
+            "sport", "sport/tennis", "sport/tennis/player1", "sport/tennis/player1/ranking", "/finance", "a//b", "$SYS/monitor/Clients",
+            "$SYS",
+        ] {
             store.update(with: message(topic, topic, retain: true))
         }
         func found(_ filter: String) -> Set<String> { Set(store.matching(filter: filter).map(\.topic)) }

@@ -1,7 +1,7 @@
 import Testing
 import WharfCore
-import WharfMetrics
 import WharfMQTT
+import WharfMetrics
 
 @Suite struct SnapshotTests {
     private func snapshot(_ broker: Broker, _ counters: BrokerCounters) -> MetricsSnapshot {

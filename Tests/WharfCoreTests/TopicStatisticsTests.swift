@@ -9,7 +9,11 @@ import WharfMetrics
     /// Up to the limit each topic has its own counts; the rest are folded into one.
     @Test func capAndFold() {
         let stats = TopicStatistics(.init(limit: 2, prefixes: ["a/"]), now: 0)
-        stats.record([.init(topic: "a/1", bytes: 10), .init(topic: "a/2", bytes: 20), .init(topic: "b/1", bytes: 5), .init(topic: "a/1", bytes: 10)], now: 1)
+        stats.record(
+            [
+                .init(topic: "a/1", bytes: 10), .init(topic: "a/2", bytes: 20), .init(topic: "b/1", bytes: 5),
+                .init(topic: "a/1", bytes: 10),
+            ], now: 1)
         stats.record([.init(topic: "c/9", bytes: 7)], now: 2)
         let snapshot = stats.snapshot()
         #expect(snapshot.topics.map(\.name) == ["a/1", "a/2"], "busiest first")
@@ -24,7 +28,7 @@ import WharfMetrics
     @Test func idleTopicsMakeRoom() {
         let stats = TopicStatistics(.init(limit: 2, idlePeriodNanos: minute), now: 0)
         stats.record([.init(topic: "busy", bytes: 1), .init(topic: "quiet", bytes: 1)], now: 1)
-        stats.record([.init(topic: "busy", bytes: 1)], now: minute + 2)      // sweep: marks counts
+        stats.record([.init(topic: "busy", bytes: 1)], now: minute + 2)  // sweep: marks counts
         stats.record([.init(topic: "busy", bytes: 1)], now: 2 * minute + 3)  // sweep: "quiet" idle for a period, dropped
         stats.record([.init(topic: "new", bytes: 1)], now: 2 * minute + 4)
         #expect(stats.snapshot().topics.map(\.name).sorted() == ["busy", "new"])

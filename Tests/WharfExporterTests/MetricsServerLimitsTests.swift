@@ -4,8 +4,9 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
-@testable import WharfExporter
 import WharfMetrics
+
+@testable import WharfExporter
 
 /// The metrics listener against hostile and sloppy clients, over real sockets
 /// on 127.0.0.1 with short limits. Time bounds are generous (the machine is

@@ -1,15 +1,22 @@
 import Foundation
 import Testing
-@testable import WharfExporter
 import WharfMetrics
+
+@testable import WharfExporter
 
 @Suite struct PrometheusRendererTests {
     static let snapshot = MetricsSnapshot(
         version: "9.9.9", startTimeSeconds: 1000, takenAtSeconds: 1060, uptimeSeconds: 60,
-        connections: .init(current: 3, maximum: 100, acceptedTotal: 7, rejectedTotal: ["max_connections": 2], closedByServerTotal: ["keepalive_timeout": 1]),
+        connections: .init(
+            current: 3, maximum: 100, acceptedTotal: 7, rejectedTotal: ["max_connections": 2], closedByServerTotal: ["keepalive_timeout": 1]
+        ),
         sessions: .init(online: 2, offline: 1), subscriptions: 4, retainedMessages: 5,
-        traffic: .init(packetsReceivedTotal: ["publish": 10, "connect": 3], packetsSentTotal: ["puback": 10], bytesReceivedTotal: 1234, bytesSentTotal: 567, malformedPacketsTotal: 1),
-        messages: .init(receivedTotal: 10, deliveredTotal: 8, redeliveredTotal: 1, droppedTotal: ["queue_full": 2], payloadBytesReceivedTotal: 100, payloadBytesDeliveredTotal: 80),
+        traffic: .init(
+            packetsReceivedTotal: ["publish": 10, "connect": 3], packetsSentTotal: ["puback": 10], bytesReceivedTotal: 1234,
+            bytesSentTotal: 567, malformedPacketsTotal: 1),
+        messages: .init(
+            receivedTotal: 10, deliveredTotal: 8, redeliveredTotal: 1, droppedTotal: ["queue_full": 2], payloadBytesReceivedTotal: 100,
+            payloadBytesDeliveredTotal: 80),
         latency: .init(publishToDeliver: deliverLatency, publishToAcknowledge: emptyLatency),
         topics: .init(
             seriesLimit: 2,
@@ -18,8 +25,13 @@ import WharfMetrics
             prefixes: [.init(name: "sensors/", messagesTotal: 6, bytesTotal: 60)]
         ),
         queues: [
-            QueueSnapshot(name: "orders \"eu\"", consumers: 0, depth: 6, inflight: 1, enqueuedTotal: 9, deliveredTotal: 3, acknowledgedTotal: 2, lagMessages: 7, lagSeconds: 2.5, oldestMessageAgeSeconds: 2.25, deliverLatency: queueLatency, acknowledgeLatency: emptyLatency),
-            QueueSnapshot(name: "idle", consumers: 1, depth: 0, inflight: 0, enqueuedTotal: 0, deliveredTotal: 0, acknowledgedTotal: 0, lagMessages: 0, lagSeconds: 0, oldestMessageAgeSeconds: nil, deliverLatency: emptyLatency, acknowledgeLatency: emptyLatency),
+            QueueSnapshot(
+                name: "orders \"eu\"", consumers: 0, depth: 6, inflight: 1, enqueuedTotal: 9, deliveredTotal: 3, acknowledgedTotal: 2,
+                lagMessages: 7, lagSeconds: 2.5, oldestMessageAgeSeconds: 2.25, deliverLatency: queueLatency,
+                acknowledgeLatency: emptyLatency),
+            QueueSnapshot(
+                name: "idle", consumers: 1, depth: 0, inflight: 0, enqueuedTotal: 0, deliveredTotal: 0, acknowledgedTotal: 0,
+                lagMessages: 0, lagSeconds: 0, oldestMessageAgeSeconds: nil, deliverLatency: emptyLatency, acknowledgeLatency: emptyLatency),
         ]
     )
 
@@ -127,11 +139,13 @@ import WharfMetrics
     /// Consumer groups get their own series set, labelled by group and filter.
     @Test func groupFamilies() {
         var snapshot = Self.snapshot
-        snapshot.groups = [GroupSnapshot(
-            name: "workers", filter: "jobs/#", consumers: 2, depth: 7, inflight: 3, enqueuedTotal: 50, deliveredTotal: 43,
-            acknowledgedTotal: 40, redeliveredTotal: 1, lagMessages: 10, lagSeconds: 1.5, oldestMessageAgeSeconds: nil,
-            members: [.init(clientId: "a", online: true, inflight: 3, deliveredTotal: 20)]
-        )]
+        snapshot.groups = [
+            GroupSnapshot(
+                name: "workers", filter: "jobs/#", consumers: 2, depth: 7, inflight: 3, enqueuedTotal: 50, deliveredTotal: 43,
+                acknowledgedTotal: 40, redeliveredTotal: 1, lagMessages: 10, lagSeconds: 1.5, oldestMessageAgeSeconds: nil,
+                members: [.init(clientId: "a", online: true, inflight: 3, deliveredTotal: 20)]
+            )
+        ]
         let lines = Set(PrometheusRenderer.render(snapshot).split(separator: "\n").map(String.init))
         for expected in [
             "wharf_group_depth{group=\"workers\",filter=\"jobs/#\"} 7",
@@ -192,83 +206,84 @@ import WharfMetrics
         let text = PrometheusRenderer.render(Self.durableSnapshot)
         let lines = text.split(separator: "\n").map(String.init)
         let storage = lines.filter { $0.contains("wharf_storage_") }
-        #expect(storage == [
-            "# HELP wharf_storage_info The durable store's configuration; the value is always 1.",
-            "# TYPE wharf_storage_info gauge",
-            "wharf_storage_info{directory=\"/var/lib/wharf\",fsync=\"always\"} 1",
-            "# HELP wharf_storage_bytes Bytes in the log's segment files.",
-            "# TYPE wharf_storage_bytes gauge",
-            "wharf_storage_bytes 12897485",
-            "# HELP wharf_storage_segments Segment files in the log.",
-            "# TYPE wharf_storage_segments gauge",
-            "wharf_storage_segments 5",
-            "# HELP wharf_storage_quota_bytes Configured limit on the log's size (absent when there is none).",
-            "# TYPE wharf_storage_quota_bytes gauge",
-            "wharf_storage_quota_bytes 134217728",
-            "# HELP wharf_storage_full 1 while the store refuses new messages (quota reached or disk full), else 0.",
-            "# TYPE wharf_storage_full gauge",
-            "wharf_storage_full 0",
-            "# HELP wharf_storage_stored_messages Messages the store holds: queued, in flight, retained and pending wills.",
-            "# TYPE wharf_storage_stored_messages gauge",
-            "wharf_storage_stored_messages 4200",
-            "# HELP wharf_storage_written_bytes_total Bytes of records written to the log.",
-            "# TYPE wharf_storage_written_bytes_total counter",
-            "wharf_storage_written_bytes_total 52428800",
-            "# HELP wharf_storage_records_total Records written to the log.",
-            "# TYPE wharf_storage_records_total counter",
-            "wharf_storage_records_total 180000",
-            "# HELP wharf_storage_write_errors_total Log writes that failed (disk full, I/O error).",
-            "# TYPE wharf_storage_write_errors_total counter",
-            "wharf_storage_write_errors_total 2",
-            "# HELP wharf_storage_fsync_duration_seconds Time each fsync of the log took.",
-            "# TYPE wharf_storage_fsync_duration_seconds histogram",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"1e-05\"} 0",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"2.5e-05\"} 0",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"5e-05\"} 0",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0001\"} 0",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.00025\"} 0",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0005\"} 1",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.001\"} 2",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0025\"} 2",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.005\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.01\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.025\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.05\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.1\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.25\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"0.5\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"1.0\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"2.5\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"5.0\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"10.0\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"30.0\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"60.0\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"300.0\"} 3",
-            "wharf_storage_fsync_duration_seconds_bucket{le=\"+Inf\"} 3",
-            "wharf_storage_fsync_duration_seconds_sum 0.0051",
-            "wharf_storage_fsync_duration_seconds_count 3",
-            "# HELP wharf_storage_commits_total Group commits: one write (and one fsync under fsync always) for a batch of submissions.",
-            "# TYPE wharf_storage_commits_total counter",
-            "wharf_storage_commits_total 21000",
-            "# HELP wharf_storage_committed_submissions_total Submissions (connection batches) carried by group commits.",
-            "# TYPE wharf_storage_committed_submissions_total counter",
-            "wharf_storage_committed_submissions_total 176400",
-            "# HELP wharf_storage_commit_batch_max Most submissions carried by one group commit (absent before the first).",
-            "# TYPE wharf_storage_commit_batch_max gauge",
-            "wharf_storage_commit_batch_max 37",
-            "# HELP wharf_storage_checkpoints_total Checkpoints written (the log compacted).",
-            "# TYPE wharf_storage_checkpoints_total counter",
-            "wharf_storage_checkpoints_total 3",
-            "# HELP wharf_storage_recovery_seconds Seconds recovery took when the broker started.",
-            "# TYPE wharf_storage_recovery_seconds gauge",
-            "wharf_storage_recovery_seconds 0.42",
-            "# HELP wharf_storage_recovered_messages Messages recovered from the log when the broker started.",
-            "# TYPE wharf_storage_recovered_messages gauge",
-            "wharf_storage_recovered_messages 4100",
-            "# HELP wharf_storage_recovery_truncated_bytes Bytes cut from a torn or corrupt log tail when the broker started (0 on a clean start).",
-            "# TYPE wharf_storage_recovery_truncated_bytes gauge",
-            "wharf_storage_recovery_truncated_bytes 113",
-        ])
+        #expect(
+            storage == [
+                "# HELP wharf_storage_info The durable store's configuration; the value is always 1.",
+                "# TYPE wharf_storage_info gauge",
+                "wharf_storage_info{directory=\"/var/lib/wharf\",fsync=\"always\"} 1",
+                "# HELP wharf_storage_bytes Bytes in the log's segment files.",
+                "# TYPE wharf_storage_bytes gauge",
+                "wharf_storage_bytes 12897485",
+                "# HELP wharf_storage_segments Segment files in the log.",
+                "# TYPE wharf_storage_segments gauge",
+                "wharf_storage_segments 5",
+                "# HELP wharf_storage_quota_bytes Configured limit on the log's size (absent when there is none).",
+                "# TYPE wharf_storage_quota_bytes gauge",
+                "wharf_storage_quota_bytes 134217728",
+                "# HELP wharf_storage_full 1 while the store refuses new messages (quota reached or disk full), else 0.",
+                "# TYPE wharf_storage_full gauge",
+                "wharf_storage_full 0",
+                "# HELP wharf_storage_stored_messages Messages the store holds: queued, in flight, retained and pending wills.",
+                "# TYPE wharf_storage_stored_messages gauge",
+                "wharf_storage_stored_messages 4200",
+                "# HELP wharf_storage_written_bytes_total Bytes of records written to the log.",
+                "# TYPE wharf_storage_written_bytes_total counter",
+                "wharf_storage_written_bytes_total 52428800",
+                "# HELP wharf_storage_records_total Records written to the log.",
+                "# TYPE wharf_storage_records_total counter",
+                "wharf_storage_records_total 180000",
+                "# HELP wharf_storage_write_errors_total Log writes that failed (disk full, I/O error).",
+                "# TYPE wharf_storage_write_errors_total counter",
+                "wharf_storage_write_errors_total 2",
+                "# HELP wharf_storage_fsync_duration_seconds Time each fsync of the log took.",
+                "# TYPE wharf_storage_fsync_duration_seconds histogram",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"1e-05\"} 0",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"2.5e-05\"} 0",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"5e-05\"} 0",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0001\"} 0",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.00025\"} 0",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0005\"} 1",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.001\"} 2",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.0025\"} 2",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.005\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.01\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.025\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.05\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.1\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.25\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"0.5\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"1.0\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"2.5\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"5.0\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"10.0\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"30.0\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"60.0\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"300.0\"} 3",
+                "wharf_storage_fsync_duration_seconds_bucket{le=\"+Inf\"} 3",
+                "wharf_storage_fsync_duration_seconds_sum 0.0051",
+                "wharf_storage_fsync_duration_seconds_count 3",
+                "# HELP wharf_storage_commits_total Group commits: one write (and one fsync under fsync always) for a batch of submissions.",
+                "# TYPE wharf_storage_commits_total counter",
+                "wharf_storage_commits_total 21000",
+                "# HELP wharf_storage_committed_submissions_total Submissions (connection batches) carried by group commits.",
+                "# TYPE wharf_storage_committed_submissions_total counter",
+                "wharf_storage_committed_submissions_total 176400",
+                "# HELP wharf_storage_commit_batch_max Most submissions carried by one group commit (absent before the first).",
+                "# TYPE wharf_storage_commit_batch_max gauge",
+                "wharf_storage_commit_batch_max 37",
+                "# HELP wharf_storage_checkpoints_total Checkpoints written (the log compacted).",
+                "# TYPE wharf_storage_checkpoints_total counter",
+                "wharf_storage_checkpoints_total 3",
+                "# HELP wharf_storage_recovery_seconds Seconds recovery took when the broker started.",
+                "# TYPE wharf_storage_recovery_seconds gauge",
+                "wharf_storage_recovery_seconds 0.42",
+                "# HELP wharf_storage_recovered_messages Messages recovered from the log when the broker started.",
+                "# TYPE wharf_storage_recovered_messages gauge",
+                "wharf_storage_recovered_messages 4100",
+                "# HELP wharf_storage_recovery_truncated_bytes Bytes cut from a torn or corrupt log tail when the broker started (0 on a clean start).",
+                "# TYPE wharf_storage_recovery_truncated_bytes gauge",
+                "wharf_storage_recovery_truncated_bytes 113",
+            ])
     }
 
     /// In memory (no storage section) not one storage series; unknown storage figures are absent, not 0.
@@ -319,7 +334,8 @@ import WharfMetrics
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.promtool!)
         process.arguments = ["check", "metrics"]
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = output
@@ -331,7 +347,9 @@ import WharfMetrics
         #expect(process.terminationStatus == 0 && report.isEmpty, "\(report)")
     }
 
-    static let promtool: String? = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let promtool: String? = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
     /// OpenMetrics: counter families without _total, info type, # EOF last.
     @Test func openMetricsFormat() {
@@ -348,7 +366,8 @@ import WharfMetrics
 
     /// The Accept header picks the format the way Prometheus sends it.
     @Test func acceptNegotiation() {
-        let prometheus = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        let prometheus =
+            "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
         #expect(PrometheusRenderer.wantsOpenMetrics(accept: prometheus))
         #expect(!PrometheusRenderer.wantsOpenMetrics(accept: nil))
         #expect(!PrometheusRenderer.wantsOpenMetrics(accept: "text/plain;version=0.0.4"))

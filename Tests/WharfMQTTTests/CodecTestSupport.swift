@@ -1,4 +1,5 @@
 import NIOCore
+
 @testable import WharfMQTT
 
 /// Encodes packets back to back, as they would travel on one connection.
@@ -65,30 +66,37 @@ func field(_ string: String) -> [UInt8] {
 }
 
 /// A CONNECT built by hand, so any byte of it can be wrong.
-func connectBytes(name: String = "MQTT", level: UInt8 = 4, flags: UInt8 = 0x02, keepAlive: UInt16 = 60, payload: [UInt8] = field("c")) -> [UInt8] {
+func connectBytes(name: String = "MQTT", level: UInt8 = 4, flags: UInt8 = 0x02, keepAlive: UInt16 = 60, payload: [UInt8] = field("c"))
+    -> [UInt8]
+{
     frame(0x10, field(name) + [level, flags, UInt8(keepAlive >> 8), UInt8(keepAlive & 0xFF)] + payload)
 }
 
 /// The server-bound packets of every type, with their optional parts varied.
 let serverBoundSamples: [MQTTPacket] = [
     .connect(ConnectPacket(clientId: "client-1", cleanSession: true, keepAlive: 30)),
-    .connect(ConnectPacket(
-        clientId: "c2", cleanSession: false, keepAlive: 0,
-        will: .init(topic: "last/will", payload: ByteBuffer(string: "bye"), qos: .exactlyOnce, retain: true),
-        username: "user", password: ByteBuffer(bytes: [0, 1, 2, 255])
-    )),
+    .connect(
+        ConnectPacket(
+            clientId: "c2", cleanSession: false, keepAlive: 0,
+            will: .init(topic: "last/will", payload: ByteBuffer(string: "bye"), qos: .exactlyOnce, retain: true),
+            username: "user", password: ByteBuffer(bytes: [0, 1, 2, 255])
+        )),
     .connect(ConnectPacket(version: .v3_1, clientId: "old-client", username: "u")),
     .connect(ConnectPacket(clientId: "", cleanSession: true)),
     .publish(PublishPacket(topic: "a/b", payload: ByteBuffer(string: "hello"))),
     .publish(PublishPacket(topic: "a", payload: ByteBuffer(), qos: .atLeastOnce, retain: true, packetId: 1)),
-    .publish(PublishPacket(topic: "ü/€/𝄞", payload: ByteBuffer(repeating: 7, count: 70_000), qos: .exactlyOnce, dup: true, packetId: 65535)),
+    .publish(
+        PublishPacket(topic: "ü/€/𝄞", payload: ByteBuffer(repeating: 7, count: 70_000), qos: .exactlyOnce, dup: true, packetId: 65535)),
     .puback(PublishAckPacket(packetId: 10)),
     .pubrec(PublishAckPacket(packetId: 11)),
     .pubrel(PublishAckPacket(packetId: 12)),
     .pubcomp(PublishAckPacket(packetId: 13)),
-    .subscribe(SubscribePacket(packetId: 2, subscriptions: [
-        .init(filter: "a/+/c", qos: .atMostOnce), .init(filter: "#", qos: .atLeastOnce), .init(filter: "x", qos: .exactlyOnce),
-    ])),
+    .subscribe(
+        SubscribePacket(
+            packetId: 2,
+            subscriptions: [
+                .init(filter: "a/+/c", qos: .atMostOnce), .init(filter: "#", qos: .atLeastOnce), .init(filter: "x", qos: .exactlyOnce),
+            ])),
     .unsubscribe(UnsubscribePacket(packetId: 3, filters: ["a/+/c", "#"])),
     .pingreq,
     .disconnect(DisconnectPacket()),
@@ -103,7 +111,9 @@ let clientBoundSamples: [MQTTPacket] = [
     .pubrec(PublishAckPacket(packetId: 3)),
     .pubrel(PublishAckPacket(packetId: 2)),
     .pubcomp(PublishAckPacket(packetId: 4)),
-    .suback(SubAckPacket(packetId: 4, returnCodes: [SubscribeReturnCode(granted: .exactlyOnce), .failure, SubscribeReturnCode(granted: .atMostOnce)])),
+    .suback(
+        SubAckPacket(
+            packetId: 4, returnCodes: [SubscribeReturnCode(granted: .exactlyOnce), .failure, SubscribeReturnCode(granted: .atMostOnce)])),
     .unsuback(UnsubAckPacket(packetId: 5)),
     .pingresp,
 ]

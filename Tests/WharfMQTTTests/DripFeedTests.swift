@@ -1,7 +1,8 @@
 import NIOCore
 import Testing
-@testable import WharfMQTT
 import WharfTestSupport
+
+@testable import WharfMQTT
 
 /// However the bytes are split across reads, the same packets come out.
 @Suite struct DripFeedTests {
@@ -130,19 +131,21 @@ func randomPacket(_ rng: inout FuzzRandom) -> MQTTPacket {
     let topic = "t/\(rng.next() % 100)/\(String(repeating: "x", count: Int(rng.next() % 200)))"
     switch rng.next() % 9 {
     case 0:
-        return .publish(PublishPacket(
-            topic: topic, payload: ByteBuffer(repeating: UInt8(rng.next() & 0xFF), count: Int(rng.next() % 300)),
-            qos: qos, retain: rng.next() % 2 == 0, dup: qos != .atMostOnce && rng.next() % 2 == 0,
-            packetId: qos == .atMostOnce ? nil : id
-        ))
+        return .publish(
+            PublishPacket(
+                topic: topic, payload: ByteBuffer(repeating: UInt8(rng.next() & 0xFF), count: Int(rng.next() % 300)),
+                qos: qos, retain: rng.next() % 2 == 0, dup: qos != .atMostOnce && rng.next() % 2 == 0,
+                packetId: qos == .atMostOnce ? nil : id
+            ))
     case 1: return .puback(PublishAckPacket(packetId: id))
     case 2: return .pubrec(PublishAckPacket(packetId: id))
     case 3: return .pubrel(PublishAckPacket(packetId: id))
     case 4: return .pubcomp(PublishAckPacket(packetId: id))
-    case 5: return .subscribe(SubscribePacket(packetId: id, subscriptions: [.init(filter: topic, qos: qos), .init(filter: "#", qos: .atMostOnce)]))
+    case 5:
+        return .subscribe(
+            SubscribePacket(packetId: id, subscriptions: [.init(filter: topic, qos: qos), .init(filter: "#", qos: .atMostOnce)]))
     case 6: return .unsubscribe(UnsubscribePacket(packetId: id, filters: [topic]))
     case 7: return .pingreq
     default: return .publish(PublishPacket(topic: topic, payload: ByteBuffer(string: "p")))
     }
 }
-

@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import Testing
-@testable import WharfMQTT
 import WharfTestSupport
+
+@testable import WharfMQTT
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // Support for the seeded fuzz tests (ParserFuzzTests): random valid packets
 // of every type, and parsing a stream whole or in chunks. The seeded
@@ -107,7 +109,12 @@ func fuzzPropertyValue(_ rng: inout FuzzRandom, _ identifier: PropertyIdentifier
     case .maximumPacketSize:
         return .fourByteInteger(UInt32(rng.int(1...Int(UInt32.max))))
     case .subscriptionIdentifier:
-        return .variableByteInteger(UInt32(rng.pick([1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, ByteBuffer.maxVariableByteInteger, rng.int(1...ByteBuffer.maxVariableByteInteger)])))
+        return .variableByteInteger(
+            UInt32(
+                rng.pick([
+                    1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, ByteBuffer.maxVariableByteInteger,
+                    rng.int(1...ByteBuffer.maxVariableByteInteger),
+                ])))
     default:
         break
     }
@@ -137,7 +144,8 @@ func fuzzValidPacket(_ rng: inout FuzzRandom, version: ProtocolVersion, directio
         return PublishAckPacket(packetId: packetId, reasonCode: code, properties: props(.publishAck, &rng))
     }
     let common = [PacketType.publish, .puback, .pubrec, .pubrel, .pubcomp, .disconnect] + (v5 ? [.auth] : [])
-    let types: [PacketType] = direction == .toServer
+    let types: [PacketType] =
+        direction == .toServer
         ? common + [.connect, .subscribe, .unsubscribe, .pingreq]
         : common + [.connack, .suback, .unsuback, .pingresp]
     switch rng.pick(types) {
@@ -145,33 +153,40 @@ func fuzzValidPacket(_ rng: inout FuzzRandom, version: ProtocolVersion, directio
         // A CONNECT names its own level; the parser follows it.
         let level = v5 ? ProtocolVersion.v5 : rng.pick([ProtocolVersion.v3_1, .v3_1_1])
         let willQoS = QoS(rawValue: UInt8(rng.int(0...2)))!
-        let will: ConnectPacket.Will? = rng.bool() ? nil : ConnectPacket.Will(
-            topic: fuzzTopicName(&rng, maxBytes: rng.oneIn(10) ? 65_535 : 300), payload: fuzzBinary(&rng),
-            qos: willQoS, retain: rng.bool(), properties: level == .v5 ? fuzzProperties(&rng, in: .will) : .none
-        )
+        let will: ConnectPacket.Will? =
+            rng.bool()
+            ? nil
+            : ConnectPacket.Will(
+                topic: fuzzTopicName(&rng, maxBytes: rng.oneIn(10) ? 65_535 : 300), payload: fuzzBinary(&rng),
+                qos: willQoS, retain: rng.bool(), properties: level == .v5 ? fuzzProperties(&rng, in: .will) : .none
+            )
         var username: String? = rng.bool() ? fuzzString(&rng, maxBytes: 65_535) : nil
         let password: ByteBuffer? = rng.bool() ? fuzzBinary(&rng) : nil
         // 3.1 and 3.1.1 need a user name before a password.
         if password != nil, username == nil, level != .v5 { username = "u" }
-        return .connect(ConnectPacket(
-            version: level, clientId: fuzzString(&rng, maxBytes: 65_535), cleanSession: rng.bool(),
-            keepAlive: UInt16(truncatingIfNeeded: rng.next()), will: will, username: username, password: password,
-            properties: level == .v5 ? fuzzProperties(&rng, in: .connect) : .none
-        ))
+        return .connect(
+            ConnectPacket(
+                version: level, clientId: fuzzString(&rng, maxBytes: 65_535), cleanSession: rng.bool(),
+                keepAlive: UInt16(truncatingIfNeeded: rng.next()), will: will, username: username, password: password,
+                properties: level == .v5 ? fuzzProperties(&rng, in: .connect) : .none
+            ))
     case .connack:
-        let code: UInt8 = v5
+        let code: UInt8 =
+            v5
             ? rng.pick([0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97, 0x9C, 0x9D, 0x9F])
             : UInt8(rng.int(0...5))
-        return .connack(ConnAckPacket(
-            sessionPresent: rng.bool(), returnCode: ConnectReturnCode(rawValue: code), properties: props(.connack, &rng)
-        ))
+        return .connack(
+            ConnAckPacket(
+                sessionPresent: rng.bool(), returnCode: ConnectReturnCode(rawValue: code), properties: props(.connack, &rng)
+            ))
     case .publish:
         let qos = QoS(rawValue: UInt8(rng.int(0...2)))!
         let topic = v5 && rng.oneIn(6) ? "" : fuzzTopicName(&rng, maxBytes: rng.oneIn(10) ? 65_535 : 300)
-        return .publish(PublishPacket(
-            topic: topic, payload: fuzzBinary(&rng, maxBytes: rng.oneIn(20) ? 200_000 : 4_096), qos: qos, retain: rng.bool(),
-            dup: qos != .atMostOnce && rng.bool(), packetId: qos == .atMostOnce ? nil : packetId, properties: props(.publish, &rng)
-        ))
+        return .publish(
+            PublishPacket(
+                topic: topic, payload: fuzzBinary(&rng, maxBytes: rng.oneIn(20) ? 200_000 : 4_096), qos: qos, retain: rng.bool(),
+                dup: qos != .atMostOnce && rng.bool(), packetId: qos == .atMostOnce ? nil : packetId, properties: props(.publish, &rng)
+            ))
     case .puback: return .puback(ack(&rng))
     case .pubrec: return .pubrec(ack(&rng))
     case .pubrel: return .pubrel(ack(&rng))
@@ -188,29 +203,34 @@ func fuzzValidPacket(_ rng: inout FuzzRandom, version: ProtocolVersion, directio
     case .suback:
         let count = rng.oneIn(8) ? rng.int(1...5_000) : rng.int(1...5)
         let allowed: [UInt8] = v5 ? [0, 1, 2, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2] : [0, 1, 2, 0x80]
-        return .suback(SubAckPacket(
-            packetId: packetId, returnCodes: (0..<count).map { _ in SubscribeReturnCode(rawValue: rng.pick(allowed)) },
-            properties: props(.suback, &rng)
-        ))
+        return .suback(
+            SubAckPacket(
+                packetId: packetId, returnCodes: (0..<count).map { _ in SubscribeReturnCode(rawValue: rng.pick(allowed)) },
+                properties: props(.suback, &rng)
+            ))
     case .unsubscribe:
         let count = rng.oneIn(8) ? rng.int(1...2_000) : rng.int(1...5)
-        return .unsubscribe(UnsubscribePacket(
-            packetId: packetId, filters: (0..<count).map { _ in fuzzString(&rng, maxBytes: count > 100 ? 30 : 1_000) },
-            properties: props(.unsubscribe, &rng)
-        ))
+        return .unsubscribe(
+            UnsubscribePacket(
+                packetId: packetId, filters: (0..<count).map { _ in fuzzString(&rng, maxBytes: count > 100 ? 30 : 1_000) },
+                properties: props(.unsubscribe, &rng)
+            ))
     case .unsuback:
         guard v5 else { return .unsuback(UnsubAckPacket(packetId: packetId)) }
         let count = rng.oneIn(8) ? rng.int(0...5_000) : rng.int(1...5)
-        return .unsuback(UnsubAckPacket(
-            packetId: packetId, reasonCodes: (0..<count).map { _ in rng.pick([0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91]) },
-            properties: props(.unsuback, &rng)
-        ))
+        return .unsuback(
+            UnsubAckPacket(
+                packetId: packetId, reasonCodes: (0..<count).map { _ in rng.pick([0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91]) },
+                properties: props(.unsuback, &rng)
+            ))
     case .pingreq: return .pingreq
     case .pingresp: return .pingresp
     case .disconnect:
         guard v5 else { return .disconnect(DisconnectPacket()) }
-        return .disconnect(DisconnectPacket(reasonCode: rng.pick([0x00, 0x04, 0x80, 0x81, 0x82, 0x8B, 0x8E, 0x93, 0x95, UInt8(rng.byte())]),
-                                            properties: props(.disconnect, &rng)))
+        return .disconnect(
+            DisconnectPacket(
+                reasonCode: rng.pick([0x00, 0x04, 0x80, 0x81, 0x82, 0x8B, 0x8E, 0x93, 0x95, UInt8(rng.byte())]),
+                properties: props(.disconnect, &rng)))
     case .auth:
         return .auth(AuthPacket(reasonCode: rng.pick([0x00, 0x18, 0x19]), properties: props(.auth, &rng)))
     }
@@ -307,4 +327,3 @@ func parseInChunks(_ bytes: ByteBuffer, parser: MQTTPacketParser, chunk: (Int) -
     outcome.pendingBytes = pending.readableBytes
     return outcome
 }
-

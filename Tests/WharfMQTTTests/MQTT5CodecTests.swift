@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import WharfMQTT
 
 /// MQTT 5.0 wire format: properties on every packet, reason codes, the short
@@ -41,14 +42,18 @@ import Testing
     @Test func connectRoundTrip() throws {
         let will = ConnectPacket.Will(
             topic: "w/t", payload: ByteBuffer(string: "bye"), qos: .atLeastOnce, retain: true,
-            properties: properties([(.willDelayInterval, .fourByteInteger(5)), (.contentType, .string("text/plain")),
-                                    (.userProperty, .stringPair("k", "v"))])
+            properties: properties([
+                (.willDelayInterval, .fourByteInteger(5)), (.contentType, .string("text/plain")),
+                (.userProperty, .stringPair("k", "v")),
+            ])
         )
         let connect = ConnectPacket(
             version: .v5, clientId: "c5", cleanSession: false, keepAlive: 30, will: will, username: nil,
             password: ByteBuffer(string: "pw"),
-            properties: properties([(.sessionExpiryInterval, .fourByteInteger(3600)), (.receiveMaximum, .twoByteInteger(5)),
-                                    (.topicAliasMaximum, .twoByteInteger(10)), (.maximumPacketSize, .fourByteInteger(4096))])
+            properties: properties([
+                (.sessionExpiryInterval, .fourByteInteger(3600)), (.receiveMaximum, .twoByteInteger(5)),
+                (.topicAliasMaximum, .twoByteInteger(10)), (.maximumPacketSize, .fourByteInteger(4096)),
+            ])
         )
         var parser = MQTTPacketParser()
         var buffer = wire([.connect(connect)], version: .v5)
@@ -73,9 +78,13 @@ import Testing
 
     /// An empty topic is allowed in 5.0 (it stands for a topic alias).
     @Test func emptyTopicWithAlias() throws {
-        let publish = PublishPacket(topic: "", payload: ByteBuffer(string: "p"), properties: properties([(.topicAlias, .twoByteInteger(1))]))
+        let publish = PublishPacket(
+            topic: "", payload: ByteBuffer(string: "p"), properties: properties([(.topicAlias, .twoByteInteger(1))]))
         let parsed = try parseAfterConnect([.publish(publish)])
-        guard case .publish(let decoded)? = parsed.first else { Issue.record("no publish"); return }
+        guard case .publish(let decoded)? = parsed.first else {
+            Issue.record("no publish")
+            return
+        }
         #expect(decoded.topic.isEmpty && decoded.topicAlias == 1)
     }
 
@@ -110,13 +119,20 @@ import Testing
     /// Server-to-client packets decode on the client side as encoded.
     @Test func serverPacketsRoundTrip() throws {
         let packets: [MQTTPacket] = [
-            .connack(ConnAckPacket(sessionPresent: true, returnCode: .accepted,
-                                   properties: properties([(.receiveMaximum, .twoByteInteger(100)), (.assignedClientIdentifier, .string("x"))]))),
+            .connack(
+                ConnAckPacket(
+                    sessionPresent: true, returnCode: .accepted,
+                    properties: properties([(.receiveMaximum, .twoByteInteger(100)), (.assignedClientIdentifier, .string("x"))]))),
             .suback(SubAckPacket(packetId: 1, returnCodes: [.init(rawValue: 1), .topicFilterInvalid])),
             .unsuback(UnsubAckPacket(packetId: 2, reasonCodes: [0x00, 0x11])),
             .disconnect(DisconnectPacket(reasonCode: 0x8E, properties: properties([(.reasonString, .string("taken over"))]))),
-            .publish(PublishPacket(topic: "t", payload: ByteBuffer(), properties: properties([(.subscriptionIdentifier, .variableByteInteger(1)),
-                                                                                              (.subscriptionIdentifier, .variableByteInteger(2))]))),
+            .publish(
+                PublishPacket(
+                    topic: "t", payload: ByteBuffer(),
+                    properties: properties([
+                        (.subscriptionIdentifier, .variableByteInteger(1)),
+                        (.subscriptionIdentifier, .variableByteInteger(2)),
+                    ]))),
         ]
         var parser = MQTTPacketParser(version: .v5, asClient: true)
         var buffer = wire(packets, version: .v5)

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import WharfMQTT
 
 /// CONNECT rules (3.1.1 section 3.1): the exact error for each, with every other byte valid.
@@ -72,7 +73,8 @@ import Testing
 
     /// A will topic with a wildcard is not a topic name.
     @Test func willTopicWithWildcard() {
-        let packet = bytes(.connect(ConnectPacket(clientId: "c", will: .init(topic: "a/#", payload: ByteBuffer(), qos: .atMostOnce, retain: false))))
+        let packet = bytes(
+            .connect(ConnectPacket(clientId: "c", will: .init(topic: "a/#", payload: ByteBuffer(), qos: .atMostOnce, retain: false))))
         #expect(error(packet) == .invalidTopicName("a/#"))
     }
 
@@ -114,7 +116,9 @@ import Testing
     /// Bytes after the last field the flags announce are malformed.
     @Test func trailingBytes() {
         #expect(error(connectBytes(payload: field("c") + [0x00])) == .trailingBytes(packet: "CONNECT", count: 1))
-        #expect(error(connectBytes(payload: field("c") + field("u"))) == .trailingBytes(packet: "CONNECT", count: 3), "user name without its flag")
+        #expect(
+            error(connectBytes(payload: field("c") + field("u"))) == .trailingBytes(packet: "CONNECT", count: 3),
+            "user name without its flag")
     }
 
     /// A client identifier with invalid UTF-8 is malformed (section 1.5.3).
@@ -130,7 +134,10 @@ import Testing
     /// Password and will message are binary: 0x00 and 0xFF are allowed in them.
     @Test func binaryFieldsAcceptAnyByte() throws {
         let packet = connectBytes(flags: 0xC6, payload: field("c") + field("t") + field([0x00, 0xFF]) + field("u") + field([0xFF, 0x00]))
-        guard case .connect(let connect)? = decodeOne(packet) else { Issue.record("not decoded"); return }
+        guard case .connect(let connect)? = decodeOne(packet) else {
+            Issue.record("not decoded")
+            return
+        }
         #expect(connect.will.map { Array($0.payload.readableBytesView) } == [0x00, 0xFF])
         #expect(connect.password.map { Array($0.readableBytesView) } == [0xFF, 0x00])
     }

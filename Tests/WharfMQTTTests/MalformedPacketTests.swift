@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import WharfMQTT
 
 /// Fixed-header and framing rules (3.1.1 sections 2.2 and 4.8): the exact error the
@@ -63,10 +64,11 @@ import Testing
     }
 
     /// CONNACK, SUBACK, UNSUBACK and PINGRESP from a client are protocol errors (the server never receives them).
-    @Test(arguments: [
-        ([0x20, 0x02, 0x00, 0x00], "CONNACK"), ([0x90, 0x03, 0x00, 0x01, 0x00], "SUBACK"),
-        ([0xB0, 0x02, 0x00, 0x01], "UNSUBACK"), ([0xD0, 0x00], "PINGRESP"),
-    ] as [([UInt8], String)])
+    @Test(
+        arguments: [
+            ([0x20, 0x02, 0x00, 0x00], "CONNACK"), ([0x90, 0x03, 0x00, 0x01, 0x00], "SUBACK"),
+            ([0xB0, 0x02, 0x00, 0x01], "UNSUBACK"), ([0xD0, 0x00], "PINGRESP"),
+        ] as [([UInt8], String)])
     func clientOnlyPackets(_ packet: [UInt8], _ name: String) {
         #expect(decodeError(packet) == .clientOnlyPacket(name))
         #expect(decodeError(packet, asClient: true) == nil, "the client-side parser accepts them")
@@ -87,8 +89,11 @@ import Testing
 
     /// Client-side: CONNACK, UNSUBACK and PINGRESP with extra bytes are malformed.
     @Test func trailingBytesClientSide() {
-        #expect(decodeError([0x20, 0x03, 0x00, 0x00, 0x00], afterConnect: false, asClient: true) == .trailingBytes(packet: "CONNACK", count: 1))
-        #expect(decodeError([0xB0, 0x03, 0x00, 0x01, 0x00], afterConnect: false, asClient: true) == .trailingBytes(packet: "UNSUBACK", count: 1))
+        #expect(
+            decodeError([0x20, 0x03, 0x00, 0x00, 0x00], afterConnect: false, asClient: true) == .trailingBytes(packet: "CONNACK", count: 1))
+        #expect(
+            decodeError([0xB0, 0x03, 0x00, 0x01, 0x00], afterConnect: false, asClient: true) == .trailingBytes(packet: "UNSUBACK", count: 1)
+        )
         #expect(decodeError([0xD0, 0x01, 0x00], afterConnect: false, asClient: true) == .trailingBytes(packet: "PINGRESP", count: 1))
     }
 

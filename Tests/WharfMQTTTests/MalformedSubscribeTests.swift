@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import WharfMQTT
 
 /// SUBSCRIBE, UNSUBSCRIBE and acknowledgement rules (3.1.1 sections 2.3.1, 3.8 and 3.10).
@@ -38,7 +39,8 @@ import Testing
 
     /// Reserved bits in the second of two filters are caught too.
     @Test func reservedOptionBitsInLaterFilter() {
-        #expect(decodeError(frame(0x82, [0x00, 0x01] + field("a") + [0x01] + field("b") + [0x41])) == .reservedSubscriptionOptionBits(0x41))
+        #expect(
+            decodeError(frame(0x82, [0x00, 0x01] + field("a") + [0x01] + field("b") + [0x41])) == .reservedSubscriptionOptionBits(0x41))
     }
 
     /// Requested QoS 3 is malformed in 3.1.1 (section 3.8.3.1), a Protocol Error in 5.0.

@@ -1,8 +1,9 @@
 import Foundation
 import NIOCore
 import Testing
-@testable import WharfMQTT
 import WharfTestSupport
+
+@testable import WharfMQTT
 
 /// Seeded fuzzing of the codec (issue 12): random and mutated byte streams
 /// through `MQTTPacketParser` in both roles and both protocol versions, whole
@@ -64,7 +65,9 @@ import WharfTestSupport
             do {
                 let again = try reparser.parse(&buffer)
                 #expect(again == packet, "\(label): \(packet.type) re-encoded at \(version) parses differently")
-                #expect(buffer.readableBytes == 0 && reparser.lastPacketSize == size, "\(label): re-encoded \(packet.type) not consumed exactly")
+                #expect(
+                    buffer.readableBytes == 0 && reparser.lastPacketSize == size, "\(label): re-encoded \(packet.type) not consumed exactly"
+                )
             } catch {
                 Issue.record("\(label): \(packet.type) accepted by the parser, re-encoded at \(version), then refused: \(error)")
             }
@@ -121,7 +124,9 @@ import WharfTestSupport
                     bytes.writeBytes(body)
                 default:  // a plausible header, its length matching the body
                     let type = UInt8(rng.int(0...15))
-                    let flags: UInt8 = rng.oneIn(4) ? UInt8(rng.int(0...15)) : [6, 8, 10].contains(type) ? 2 : type == 3 ? UInt8(rng.int(0...15)) & 0x0B : 0
+                    let flags: UInt8 =
+                        rng.oneIn(4)
+                        ? UInt8(rng.int(0...15)) : [6, 8, 10].contains(type) ? 2 : type == 3 ? UInt8(rng.int(0...15)) & 0x0B : 0
                     bytes.writeInteger(type << 4 | flags)
                     bytes.writeVariableByteInteger(body.count)
                     bytes.writeBytes(body)
@@ -199,7 +204,9 @@ import WharfTestSupport
             var length = 0
             while length < 4, 1 + length < bytes.count, bytes[1 + length] & 0x80 != 0 { length += 1 }
             let end = min(bytes.count, 2 + length)
-            let value = rng.pick([0, 1, 127, 128, 16_383, 16_384, 2_097_151, ByteBuffer.maxVariableByteInteger, bytes.count - end + rng.int(-3...3)])
+            let value = rng.pick([
+                0, 1, 127, 128, 16_383, 16_384, 2_097_151, ByteBuffer.maxVariableByteInteger, bytes.count - end + rng.int(-3...3),
+            ])
             var header = ByteBuffer()
             if rng.oneIn(5) {
                 header.writeBytes([0xFF, 0xFF, 0xFF, 0xFF, 0x7F])  // five bytes: malformed
@@ -258,7 +265,9 @@ import WharfTestSupport
         }
         // Every type of both directions came up.
         #expect(Set(perType.keys) == Set(PacketType.allCases), "types generated: \(perType)")
-        print("ParserFuzzTests.encoderRoundTrip: \(1_000 * Self.scale) cases in \(ContinuousClock.now - started), by type \(perType.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" })")
+        print(
+            "ParserFuzzTests.encoderRoundTrip: \(1_000 * Self.scale) cases in \(ContinuousClock.now - started), by type \(perType.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" })"
+        )
     }
 
     /// Fields at exactly the limits a 2-byte length allows, in every packet
@@ -278,22 +287,27 @@ import WharfTestSupport
         var ackProps = MQTTProperties()
         if version == .v5 { ackProps.append(.reasonString, .string(max)) }
         let toServer: [MQTTPacket] = [
-            .connect(ConnectPacket(
-                version: version, clientId: max, will: .init(topic: max, payload: maxBinary, qos: .exactlyOnce, retain: true),
-                username: max, password: maxBinary
-            )),
+            .connect(
+                ConnectPacket(
+                    version: version, clientId: max, will: .init(topic: max, payload: maxBinary, qos: .exactlyOnce, retain: true),
+                    username: max, password: maxBinary
+                )),
             .publish(PublishPacket(topic: max, payload: maxBinary, qos: .atLeastOnce, packetId: 65_535, properties: props)),
-            .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: max, qos: .exactlyOnce), .init(filter: max, qos: .atMostOnce)])),
+            .subscribe(
+                SubscribePacket(packetId: 1, subscriptions: [.init(filter: max, qos: .exactlyOnce), .init(filter: max, qos: .atMostOnce)])),
             .unsubscribe(UnsubscribePacket(packetId: 1, filters: [max, max])),
         ]
-        let toClient: [MQTTPacket] = [
-            .publish(PublishPacket(topic: max, payload: maxBinary, qos: .exactlyOnce, packetId: 1, properties: props)),
-            .suback(SubAckPacket(packetId: 2, returnCodes: Array(repeating: .failure, count: 70_000), properties: ackProps)),
-        ] + (version == .v5 ? [
-            .puback(PublishAckPacket(packetId: 3, reasonCode: 0x80, properties: ackProps)),
-            .disconnect(DisconnectPacket(reasonCode: 0x81, properties: ackProps)),
-            .connack(ConnAckPacket(sessionPresent: false, returnCode: ConnectReturnCode(rawValue: 0x86), properties: ackProps)),
-        ] : [])
+        let toClient: [MQTTPacket] =
+            [
+                .publish(PublishPacket(topic: max, payload: maxBinary, qos: .exactlyOnce, packetId: 1, properties: props)),
+                .suback(SubAckPacket(packetId: 2, returnCodes: Array(repeating: .failure, count: 70_000), properties: ackProps)),
+            ]
+            + (version == .v5
+                ? [
+                    .puback(PublishAckPacket(packetId: 3, reasonCode: 0x80, properties: ackProps)),
+                    .disconnect(DisconnectPacket(reasonCode: 0x81, properties: ackProps)),
+                    .connack(ConnAckPacket(sessionPresent: false, returnCode: ConnectReturnCode(rawValue: 0x86), properties: ackProps)),
+                ] : [])
         for (packets, asClient) in [(toServer, false), (toClient, true)] {
             for packet in packets {
                 let bytes = encoded(packet, version: version)
@@ -316,16 +330,23 @@ import WharfTestSupport
                     let reserved = first >> 4 == 0 || (first >> 4 == 15 && version != .v5)
                     // 268,435,455: the parser's default limit holds it, so it waits for the body.
                     let huge = parseWhole(ByteBuffer(bytes: [UInt8(first), 0xFF, 0xFF, 0xFF, 0x7F, 0x00]), parser: parser)
-                    #expect(reserved ? huge.error == .reservedPacketType(UInt8(first >> 4)) : huge.pendingBytes == 6, "0x\(String(first, radix: 16)): \(huge)")
+                    #expect(
+                        reserved ? huge.error == .reservedPacketType(UInt8(first >> 4)) : huge.pendingBytes == 6,
+                        "0x\(String(first, radix: 16)): \(huge)")
                     // Under a smaller limit it is refused as soon as its length is known.
                     var limited = parser
                     limited.maxPacketSize = 1 << 20
                     let refused = parseInChunks(ByteBuffer(bytes: [UInt8(first), 0xFF, 0xFF, 0xFF, 0x7F]), parser: limited) { _ in 1 }
-                    #expect(reserved ? refused.error == .reservedPacketType(UInt8(first >> 4))
-                                : refused.error == .packetTooLarge(size: 268_435_460, limit: 1 << 20), "0x\(String(first, radix: 16)): \(refused)")
+                    #expect(
+                        reserved
+                            ? refused.error == .reservedPacketType(UInt8(first >> 4))
+                            : refused.error == .packetTooLarge(size: 268_435_460, limit: 1 << 20),
+                        "0x\(String(first, radix: 16)): \(refused)")
                     // A fifth length byte is malformed.
                     let five = parseWhole(ByteBuffer(bytes: [UInt8(first), 0x80, 0x80, 0x80, 0x80, 0x01]), parser: parser)
-                    #expect(reserved ? five.error == .reservedPacketType(UInt8(first >> 4)) : five.error == .malformedRemainingLength, "0x\(String(first, radix: 16)): \(five)")
+                    #expect(
+                        reserved ? five.error == .reservedPacketType(UInt8(first >> 4)) : five.error == .malformedRemainingLength,
+                        "0x\(String(first, radix: 16)): \(five)")
                 }
             }
         }
@@ -367,7 +388,9 @@ import WharfTestSupport
             #expect(whole.packets.first?.type == .connect, "corpus \(file) starts with CONNECT: \(whole)")
             let limited = MQTTPacketParser(maxPacketSize: 4_096)
             let refused = parseWhole(bytes, parser: limited)
-            #expect(refused.error.map { if case .packetTooLarge = $0 { true } else { false } } ?? false, "corpus \(file) under 4 KB: \(refused)")
+            #expect(
+                refused.error.map { if case .packetTooLarge = $0 { true } else { false } } ?? false, "corpus \(file) under 4 KB: \(refused)"
+            )
             checkSplitsAgree(bytes, parser: limited, rng: &rng, "corpus \(file) (max 4096)")
         }
     }

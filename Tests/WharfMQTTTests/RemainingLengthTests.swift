@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import WharfMQTT
 
 /// Real packets whose remaining length sits at each encoding boundary, and the packet-size limit.
@@ -10,10 +11,11 @@ import Testing
     }
 
     /// PUBLISH at remaining lengths 127, 128, 16383, 16384, 2097151 and 2097152 encodes the right header and parses back.
-    @Test(arguments: [
-        (127, [0x30, 0x7F]), (128, [0x30, 0x80, 0x01]), (16_383, [0x30, 0xFF, 0x7F]), (16_384, [0x30, 0x80, 0x80, 0x01]),
-        (2_097_151, [0x30, 0xFF, 0xFF, 0x7F]), (2_097_152, [0x30, 0x80, 0x80, 0x80, 0x01]),
-    ] as [(Int, [UInt8])])
+    @Test(
+        arguments: [
+            (127, [0x30, 0x7F]), (128, [0x30, 0x80, 0x01]), (16_383, [0x30, 0xFF, 0x7F]), (16_384, [0x30, 0x80, 0x80, 0x01]),
+            (2_097_151, [0x30, 0xFF, 0xFF, 0x7F]), (2_097_152, [0x30, 0x80, 0x80, 0x80, 0x01]),
+        ] as [(Int, [UInt8])])
     func boundary(_ remaining: Int, _ header: [UInt8]) throws {
         let packet = publish(remaining: remaining)
         var buffer = wire([packet])

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import WharfMQTT
 
 /// The parser hands back its last PUBLISH topic for the same bytes: the

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import WharfMQTT
 
 /// Encode, then parse: the same packet comes back, and the parser consumes exactly its bytes.
@@ -34,8 +35,11 @@ import Testing
             ConnectPacket(version: version, clientId: "id", cleanSession: cleanSession),
             ConnectPacket(version: version, clientId: "id", cleanSession: cleanSession, will: will),
             ConnectPacket(version: version, clientId: "id", cleanSession: cleanSession, username: "alice"),
-            ConnectPacket(version: version, clientId: "id", cleanSession: cleanSession, username: "alice", password: ByteBuffer(string: "s3cret")),
-            ConnectPacket(version: version, clientId: "id", cleanSession: cleanSession, keepAlive: 65535, will: will, username: "", password: ByteBuffer()),
+            ConnectPacket(
+                version: version, clientId: "id", cleanSession: cleanSession, username: "alice", password: ByteBuffer(string: "s3cret")),
+            ConnectPacket(
+                version: version, clientId: "id", cleanSession: cleanSession, keepAlive: 65535, will: will, username: "",
+                password: ByteBuffer()),
         ]
         for connect in variants {
             let decoded = try roundTrip(.connect(connect))
@@ -73,10 +77,11 @@ import Testing
     func publish(qos: QoS, retain: Bool) throws {
         let dups = qos == .atMostOnce ? [false] : [false, true]
         for dup in dups {
-            let packet = MQTTPacket.publish(PublishPacket(
-                topic: "sensors/1/temp", payload: ByteBuffer(string: "21.5"), qos: qos, retain: retain, dup: dup,
-                packetId: qos == .atMostOnce ? nil : 777
-            ))
+            let packet = MQTTPacket.publish(
+                PublishPacket(
+                    topic: "sensors/1/temp", payload: ByteBuffer(string: "21.5"), qos: qos, retain: retain, dup: dup,
+                    packetId: qos == .atMostOnce ? nil : 777
+                ))
             #expect(try roundTrip(packet) == packet)
             #expect(try roundTrip(packet, asClient: true) == packet)
         }
@@ -100,7 +105,10 @@ import Testing
     @Test func publishBinaryPayload() throws {
         let payload = ByteBuffer(bytes: Array(0...255))
         let packet = MQTTPacket.publish(PublishPacket(topic: "bin", payload: payload))
-        guard case .publish(let decoded)? = try roundTrip(packet) else { Issue.record("not a PUBLISH"); return }
+        guard case .publish(let decoded)? = try roundTrip(packet) else {
+            Issue.record("not a PUBLISH")
+            return
+        }
         #expect(Array(decoded.payload.readableBytesView) == Array(0...255))
     }
 
@@ -116,7 +124,10 @@ import Testing
     func stringBytesPreserved(_ topic: String) throws {
         var parser = MQTTPacketParser()
         var buffer = ByteBuffer(bytes: frame(0x30, field(topic)))
-        guard case .publish(let decoded)? = try parser.parse(&buffer) else { Issue.record("not a PUBLISH"); return }
+        guard case .publish(let decoded)? = try parser.parse(&buffer) else {
+            Issue.record("not a PUBLISH")
+            return
+        }
         #expect(Array(decoded.topic.utf8) == Array(topic.utf8))
     }
 
@@ -139,9 +150,15 @@ import Testing
 
     /// SUBACK with every return code, including 0x80 failure, parsed client side.
     @Test func subackAllCodes() throws {
-        let codes = [SubscribeReturnCode(granted: .atMostOnce), SubscribeReturnCode(granted: .atLeastOnce), SubscribeReturnCode(granted: .exactlyOnce), .failure]
+        let codes = [
+            SubscribeReturnCode(granted: .atMostOnce), SubscribeReturnCode(granted: .atLeastOnce),
+            SubscribeReturnCode(granted: .exactlyOnce), .failure,
+        ]
         let packet = MQTTPacket.suback(SubAckPacket(packetId: 9, returnCodes: codes))
-        guard case .suback(let decoded)? = try roundTrip(packet, asClient: true) else { Issue.record("not a SUBACK"); return }
+        guard case .suback(let decoded)? = try roundTrip(packet, asClient: true) else {
+            Issue.record("not a SUBACK")
+            return
+        }
         #expect(decoded.returnCodes == codes)
         #expect(decoded.returnCodes.map(\.grantedQoS) == [.atMostOnce, .atLeastOnce, .exactlyOnce, nil])
     }
@@ -169,7 +186,8 @@ import Testing
 
     /// The header written for deliveries matches the full encoder byte for byte.
     @Test func deliveryHeaderMatchesEncoder() {
-        let packet = PublishPacket(topic: "a/b", payload: ByteBuffer(string: "payload"), qos: .atLeastOnce, retain: true, dup: true, packetId: 42)
+        let packet = PublishPacket(
+            topic: "a/b", payload: ByteBuffer(string: "payload"), qos: .atLeastOnce, retain: true, dup: true, packetId: 42)
         var manual = ByteBuffer()
         PublishPacket.writeHeader(topic: "a/b", qos: .atLeastOnce, retain: true, dup: true, packetId: 42, payloadLength: 7, into: &manual)
         manual.writeString("payload")

@@ -13,7 +13,8 @@ import WharfServer
 
     /// Every documented key is read.
     @Test func readsEveryKey() throws {
-        let config = try ConfigFileLoader.parse("""
+        let config = try ConfigFileLoader.parse(
+            """
             [listener]
             bind = "0.0.0.0"
             port = 2883
@@ -34,7 +35,8 @@ import WharfServer
 
     /// The hostile-input limits: pending sockets and the metrics listener's bounds.
     @Test func readsConnectionAndHTTPLimits() throws {
-        let config = try ConfigFileLoader.parse("""
+        let config = try ConfigFileLoader.parse(
+            """
             [limits]
             max_pending_connections = 20
             max_filters_per_subscribe = 50
@@ -68,7 +70,9 @@ import WharfServer
 
     /// A wrong type names the file, the key and what was expected.
     @Test func wrongTypeNamesFileAndKey() {
-        #expect(error("[limits]\nmax_connections = \"many\"") == "/etc/wharf.toml: key 'limits.max_connections': must be an integer, got string")
+        #expect(
+            error("[limits]\nmax_connections = \"many\"") == "/etc/wharf.toml: key 'limits.max_connections': must be an integer, got string"
+        )
     }
 
     /// Out-of-range values say the allowed range.
@@ -85,7 +89,8 @@ import WharfServer
     /// The dashboard's [top] section and [[policy]] tables are read, and their
     /// mistakes named by key like every other.
     @Test func topSectionAndPolicies() throws {
-        let config = try ConfigFileLoader.parse("""
+        let config = try ConfigFileLoader.parse(
+            """
             [top]
             theme = "nord"
             interval = 2
@@ -104,10 +109,11 @@ import WharfServer
             """, file: "wharf.toml")
         #expect(config.top.theme == "nord" && config.top.interval == 2 && config.top.lagWarning == 5 && config.top.p99Critical == 0.25)
         #expect(config.top.depthWarning == nil, "unset: the dashboard's default applies")
-        #expect(config.policies == [
-            DeliveryPolicy(pattern: "orders/#", messageTTL: 60, maxLength: 100, overflow: .rejectNew),
-            DeliveryPolicy(pattern: "jobs/+", maxDeliveryAttempts: 3),
-        ])
+        #expect(
+            config.policies == [
+                DeliveryPolicy(pattern: "orders/#", messageTTL: 60, maxLength: 100, overflow: .rejectNew),
+                DeliveryPolicy(pattern: "jobs/+", maxDeliveryAttempts: 3),
+            ])
         #expect(error("[top]\ninterval = 0") == "/etc/wharf.toml: key 'top.interval': must be between 0.1 and 3600.0, got 0.0")
         #expect(error("[top]\nlag_warning = \"soon\"") == "/etc/wharf.toml: key 'top.lag_warning': must be a number, got string")
         #expect(error("[[policy]]\npattern = \"a\"\noverflow = \"drop-newest\"\nmax_length = 3").contains("key 'policy[1].overflow'"))
@@ -115,16 +121,20 @@ import WharfServer
 
     /// `[storage] enabled = false` wins wherever it stands; any other storage key turns the store on.
     @Test func storageSection() throws {
-        #expect(try ConfigFileLoader.parse("[storage]\nenabled = false\ndata_dir = \"d\"", file: "w.toml", over: .serveDefaults).storage == nil)
+        #expect(
+            try ConfigFileLoader.parse("[storage]\nenabled = false\ndata_dir = \"d\"", file: "w.toml", over: .serveDefaults).storage == nil)
         let config = try ConfigFileLoader.parse("[storage]\nquota = \"1GiB\"\nfsync = \"every 5ms\"", file: "w.toml")
         #expect(config.storage?.quotaBytes == 1 << 30 && config.storage?.fsync == .every(milliseconds: 5))
-        #expect(error("[storage]\nsegment_size = \"1KiB\"").hasSuffix("key 'storage.segment_size': must be a size of at least 64KiB (like \"64MiB\"); got \"1KiB\""))
+        #expect(
+            error("[storage]\nsegment_size = \"1KiB\"").hasSuffix(
+                "key 'storage.segment_size': must be a size of at least 64KiB (like \"64MiB\"); got \"1KiB\""))
     }
 
     /// The backoff's maximum may not be below its minimum.
     @Test func deliveryBackoffOrder() {
-        #expect(error("[delivery]\nretry_backoff_min = 5\nretry_backoff_max = 2")
-            == "/etc/wharf.toml: key 'delivery.retry_backoff_max': must be at least retry_backoff_min (5.0); got 2.0")
+        #expect(
+            error("[delivery]\nretry_backoff_min = 5\nretry_backoff_max = 2")
+                == "/etc/wharf.toml: key 'delivery.retry_backoff_max': must be at least retry_backoff_min (5.0); got 2.0")
     }
 
     /// Broken TOML reports the line.

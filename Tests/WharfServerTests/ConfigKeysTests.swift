@@ -16,7 +16,9 @@ import WharfServer
             if case .value(let value) = key.defaultValue {
                 #expect(config == .serveDefaults, "\(key.path) declares its default as \(value), but wharf serve starts with another")
             } else {
-                #expect(config != .serveDefaults, "\(key.path) is declared unset by default, but ServerConfig holds \(key.defaultValue.documented)")
+                #expect(
+                    config != .serveDefaults,
+                    "\(key.path) is declared unset by default, but ServerConfig holds \(key.defaultValue.documented)")
             }
         }
         for key in ConfigKeys.policy {
@@ -105,9 +107,9 @@ import WharfServer
     /// Where SwiftPM put the test bundle, and so the executables.
     static func productsDirectory() -> URL {
         #if os(macOS)
-        if let bundle = Bundle.allBundles.first(where: { $0.bundlePath.hasSuffix(".xctest") }) {
-            return bundle.bundleURL.deletingLastPathComponent()
-        }
+            if let bundle = Bundle.allBundles.first(where: { $0.bundlePath.hasSuffix(".xctest") }) {
+                return bundle.bundleURL.deletingLastPathComponent()
+            }
         #endif
         return Bundle.main.bundleURL
     }

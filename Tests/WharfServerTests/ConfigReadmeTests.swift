@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import WharfServer
 
 /// The README's configuration block is held to `ConfigKeys`: the same keys,
@@ -38,7 +39,9 @@ import Testing
     /// The ```toml blocks of the README, each with the line number of its first line.
     static func tomlBlocks(_ readme: String) -> [(heading: String, firstLine: Int, text: String)] {
         var blocks: [(String, Int, String)] = []
-        var heading = "", fenced = false, current: (Int, [String])?
+        var heading = ""
+        var fenced = false
+        var current: (Int, [String])?
         for (index, line) in readme.components(separatedBy: "\n").enumerated() {
             if line.hasPrefix("```") {
                 if fenced, let open = current { blocks.append((heading, open.0, open.1.joined(separator: "\n"))) }
@@ -55,8 +58,9 @@ import Testing
 
     /// The configuration reference: the ```toml block under "### Configuration file".
     static func referenceBlock() throws -> (firstLine: Int, text: String) {
-        let block = try #require(tomlBlocks(readme()).first { $0.heading == "### Configuration file" },
-                                 "README.md has no ```toml block under ### Configuration file")
+        let block = try #require(
+            tomlBlocks(readme()).first { $0.heading == "### Configuration file" },
+            "README.md has no ```toml block under ### Configuration file")
         return (block.firstLine, block.text)
     }
 
@@ -81,11 +85,18 @@ import Testing
 
     /// `"a#b"  # note` into the value and the comment (a `#` in quotes is the value's).
     static func splitComment(_ text: String) -> (value: String, comment: String?) {
-        var quoted = false, escaped = false
+        var quoted = false
+        var escaped = false
         for index in text.indices {
             let character = text[index]
-            if escaped { escaped = false; continue }
-            if character == "\\" { escaped = quoted; continue }
+            if escaped {
+                escaped = false
+                continue
+            }
+            if character == "\\" {
+                escaped = quoted
+                continue
+            }
             if character == "\"" { quoted.toggle() }
             if character == "#", !quoted {
                 let comment = text[text.index(after: index)...].trimmingCharacters(in: .whitespaces)
@@ -100,14 +111,16 @@ import Testing
         let lines = Self.lines(try Self.referenceBlock())
         let documented = Dictionary(grouping: lines, by: \.path)
         for key in Self.declared where documented[key.path] == nil {
-            Issue.record("README's configuration block lacks \(key.path): add `\(key.line)` to its [\(key.path.split(separator: ".")[0])] table")
+            Issue.record(
+                "README's configuration block lacks \(key.path): add `\(key.line)` to its [\(key.path.split(separator: ".")[0])] table")
         }
         let declared = Set(Self.declared.map(\.path))
         for line in lines where !declared.contains(line.path) {
             Issue.record("README.md:\(line.number) documents \(line.path), which ConfigKeys does not declare")
         }
         for (path, repeats) in documented where repeats.count > 1 {
-            Issue.record("README.md documents \(path) \(repeats.count) times (lines \(repeats.map { String($0.number) }.joined(separator: ", ")))")
+            Issue.record(
+                "README.md documents \(path) \(repeats.count) times (lines \(repeats.map { String($0.number) }.joined(separator: ", ")))")
         }
     }
 

@@ -4,6 +4,7 @@ import NIOEmbedded
 import Testing
 import WharfCore
 import WharfMQTT
+
 @testable import WharfServer
 
 /// The connection handler driven through a real pipeline on an EmbeddedChannel.
@@ -22,10 +23,11 @@ import WharfMQTT
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1024)))
         try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10), resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
-        try pipeline.addHandler(MQTTConnectionHandler(
-            broker: broker, limiter: ConnectionLimiter(maximum: maxConnections), authenticator: authenticator,
-            logger: Logger(label: "test")
-        ))
+        try pipeline.addHandler(
+            MQTTConnectionHandler(
+                broker: broker, limiter: ConnectionLimiter(maximum: maxConnections), authenticator: authenticator,
+                logger: Logger(label: "test")
+            ))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -108,7 +110,8 @@ import WharfMQTT
     @Test func unsupportedProtocolLevel() throws {
         let channel = try channel()
         // CONNECT "MQTT" level 2 (no such version), clean session, keep-alive 60, client id "x".
-        try channel.writeInbound(ByteBuffer(bytes: [0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x02, 0x02, 0x00, 0x3C, 0x00, 0x01, 0x78]))
+        try channel.writeInbound(
+            ByteBuffer(bytes: [0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x02, 0x02, 0x00, 0x3C, 0x00, 0x01, 0x78]))
         #expect(try received(channel).packets == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .unacceptableProtocolVersion))])
         #expect(!channel.isActive)
         #expect(counters.rejections(.unsupportedProtocol) == 1)
@@ -208,7 +211,10 @@ import WharfMQTT
         let subscriber = try channel()
         try connect(subscriber, id: "sub")
         try send(subscriber, .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: "t", qos: .atMostOnce)])))
-        #expect(try received(subscriber).packets == [.suback(SubAckPacket(packetId: 1, returnCodes: [SubscribeReturnCode(granted: .atMostOnce)]))])
+        #expect(
+            try received(subscriber).packets == [
+                .suback(SubAckPacket(packetId: 1, returnCodes: [SubscribeReturnCode(granted: .atMostOnce)]))
+            ])
 
         let publisher = try channel()
         try connect(publisher, id: "pub")
@@ -242,10 +248,11 @@ import WharfMQTT
         try send(publisher, .publish(PublishPacket(topic: "t", payload: payload, qos: .exactlyOnce, packetId: 8)))
         try send(publisher, .publish(PublishPacket(topic: "t", payload: payload, qos: .exactlyOnce, dup: true, packetId: 8)))
         try send(publisher, .pubrel(PublishAckPacket(packetId: 8)))
-        #expect(try received(publisher).packets == [
-            .puback(PublishAckPacket(packetId: 7)), .pubrec(PublishAckPacket(packetId: 8)),
-            .pubrec(PublishAckPacket(packetId: 8)), .pubcomp(PublishAckPacket(packetId: 8)),
-        ])
+        #expect(
+            try received(publisher).packets == [
+                .puback(PublishAckPacket(packetId: 7)), .pubrec(PublishAckPacket(packetId: 8)),
+                .pubrec(PublishAckPacket(packetId: 8)), .pubcomp(PublishAckPacket(packetId: 8)),
+            ])
         subscriber.embeddedEventLoop.run()
         #expect(try received(subscriber).packets.count == 2)
         #expect(counters.messagesReceived == 2)

@@ -7,6 +7,7 @@ import Synchronization
 import Testing
 import WharfMQTT
 import WharfStorage
+
 @testable import WharfServer
 
 /// The broker's services in one group, stopped as SIGTERM stops `wharf serve`.
@@ -17,12 +18,14 @@ import WharfStorage
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let server = try BrokerServer(config: Self.config(directory: directory), group: group, logger: Logger(label: "test"), version: "test")
+        let server = try BrokerServer(
+            config: Self.config(directory: directory), group: group, logger: Logger(label: "test"), version: "test")
         let listener = MQTTListener(server: server)
         let probe = ShutdownProbe(listener: listener.port, storeDirectory: directory)
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: server.services(listener: listener, metrics: probe), logger: Logger(label: "test")
-        ))
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: server.services(listener: listener, metrics: probe), logger: Logger(label: "test")
+            ))
         let client = RecordingClient()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await services.run() }
@@ -54,9 +57,10 @@ import WharfStorage
         config.port = try #require(taken.localAddress?.port)
         let server = try BrokerServer(config: config, group: group, logger: Logger(label: "test"), version: "test")
         let listener = MQTTListener(server: server)
-        let services = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: server.services(listener: listener, metrics: nil), logger: Logger(label: "test")
-        ))
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: server.services(listener: listener, metrics: nil), logger: Logger(label: "test")
+            ))
         let error = await #expect(throws: ListenError.self) { try await services.run() }
         #expect(error?.what == "MQTT")
         #expect(await listener.port.value() == nil)

@@ -4,6 +4,7 @@ import NIOEmbedded
 import Testing
 import WharfCore
 import WharfMQTT
+
 @testable import WharfServer
 
 /// `HeldReplies` on its own: what goes when.
@@ -83,9 +84,10 @@ import WharfMQTT
     private func channel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1 << 16)))
-        try channel.pipeline.syncOperations.addHandler(MQTTConnectionHandler(
-            broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
-        ))
+        try channel.pipeline.syncOperations.addHandler(
+            MQTTConnectionHandler(
+                broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
+            ))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -187,9 +189,10 @@ import WharfMQTT
         let broker = Broker(journal: InMemoryJournal())
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1 << 16)))
-        try channel.pipeline.syncOperations.addHandler(MQTTConnectionHandler(
-            broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
-        ))
+        try channel.pipeline.syncOperations.addHandler(
+            MQTTConnectionHandler(
+                broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
+            ))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try send(channel, .connect(ConnectPacket(clientId: "p", cleanSession: false, keepAlive: 60)), publish(1))
         #expect(try received(channel) == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .accepted)), puback(1)])

@@ -1,7 +1,7 @@
 import Synchronization
 import WharfCore
-import WharfMetrics
 import WharfMQTT
+import WharfMetrics
 
 /// A journal whose commits become durable only when a test says so, in
 /// order, or fail: a stand-in for a backend whose commit is asynchronous and
@@ -15,7 +15,12 @@ final class ManualJournal: BrokerJournal {
 
     private let state = Mutex<(commits: [Commit], done: Int, ids: UInt64)>(([], 0, 0))
     var isDurable: Bool { true }
-    func newMessageId() -> UInt64 { state.withLock { $0.ids += 1; return $0.ids } }
+    func newMessageId() -> UInt64 {
+        state.withLock {
+            $0.ids += 1
+            return $0.ids
+        }
+    }
     func newQueue() -> JournalQueue? { JournalQueue(id: newMessageId()) }
     var acceptsMessages: Bool { true }
     func makeWriter() -> any JournalWriter { ManualJournalWriter(journal: self) }
@@ -57,14 +62,17 @@ final class ManualJournalWriter: JournalWriter {
     func taken(_ message: Message, by queue: JournalQueue, qos: QoS, retain: Bool, subscriptionIds: SubscriptionIdentifiers) {
         add("taken \(message.topic) by \(queue.id)", waits: true)
     }
-    func enqueued(_ id: UInt64, by queue: JournalQueue, qos: QoS, retain: Bool, onSubscribe: Bool, subscriptionIds: SubscriptionIdentifiers) {
+    func enqueued(_ id: UInt64, by queue: JournalQueue, qos: QoS, retain: Bool, onSubscribe: Bool, subscriptionIds: SubscriptionIdentifiers)
+    {
         add("enqueued \(id) by \(queue.id)", waits: false)
     }
     func retained(_ message: Message) { add("retained \(message.topic)", waits: true) }
     func removed(_ id: UInt64, from queue: JournalQueue) { add("removed \(id) from \(queue.id)", waits: false) }
     func sent(_ id: UInt64, queue: JournalQueue, packetId: UInt16) { add("sent \(id) as \(packetId)", waits: false) }
     func released(_ id: UInt64, queue: JournalQueue) { add("released \(id)", waits: true) }
-    func inbound(queue: JournalQueue, packetId: UInt16, awaitingRelease: Bool) { add("inbound \(packetId) \(awaitingRelease)", waits: true) }
+    func inbound(queue: JournalQueue, packetId: UInt16, awaitingRelease: Bool) {
+        add("inbound \(packetId) \(awaitingRelease)", waits: true)
+    }
     func deduplicationId(topic: String, id: String, seenAt: UInt64) { add("dedup \(id)", waits: false) }
     func sessionOpened(_ queue: JournalQueue, clientId: String, expiryInterval: UInt32) { add("session \(clientId)", waits: true) }
     func sessionOffline(_ queue: JournalQueue, expiresAt: UInt64) { add("offline \(queue.id)", waits: false) }

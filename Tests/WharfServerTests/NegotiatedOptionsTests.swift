@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 import WharfCore
 import WharfMQTT
+
 @testable import WharfServer
 
 /// What a CONNECT settles, without a channel.

@@ -4,6 +4,7 @@ import NIOEmbedded
 import Testing
 import WharfCore
 import WharfMQTT
+
 @testable import WharfServer
 
 /// `PublisherPause` on its own.
@@ -57,9 +58,10 @@ import WharfMQTT
     private func channel() throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1 << 16)))
-        try channel.pipeline.syncOperations.addHandler(MQTTConnectionHandler(
-            broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
-        ))
+        try channel.pipeline.syncOperations.addHandler(
+            MQTTConnectionHandler(
+                broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
+            ))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -95,17 +97,23 @@ import WharfMQTT
 
     @Test func aPausedPublisherStopsReadingAndResumesInOrder() throws {
         let subscriber = try channel()
-        try send(subscriber, [
-            .connect(ConnectPacket(clientId: "slow", cleanSession: true, keepAlive: 60)),
-            .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: "t", qos: .atLeastOnce)])),
-        ])
+        try send(
+            subscriber,
+            [
+                .connect(ConnectPacket(clientId: "slow", cleanSession: true, keepAlive: 60)),
+                .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: "t", qos: .atLeastOnce)])),
+            ])
         #expect(try received(subscriber).count == 2)  // CONNACK, SUBACK
         let publisher = try channel()
         try send(publisher, [.connect(ConnectPacket(clientId: "fast", cleanSession: true, keepAlive: 60))])
         _ = try received(publisher)
 
         // Ten publishes in one read; the subscriber's loop has not run, so its queue fills.
-        try send(publisher, (1...10).map { .publish(PublishPacket(topic: "t", payload: ByteBuffer(string: "\($0)"), qos: .atLeastOnce, packetId: UInt16($0))) })
+        try send(
+            publisher,
+            (1...10).map {
+                .publish(PublishPacket(topic: "t", payload: ByteBuffer(string: "\($0)"), qos: .atLeastOnce, packetId: UInt16($0)))
+            })
         let first = try pubacks(publisher)
         #expect(!first.isEmpty && first.count < 10, "acknowledged up to the pause, got \(first)")
         #expect(first == Array(1...UInt16(first.count)))

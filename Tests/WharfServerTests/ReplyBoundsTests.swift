@@ -4,6 +4,7 @@ import NIOEmbedded
 import Testing
 import WharfCore
 import WharfMQTT
+
 @testable import WharfServer
 
 /// Replies that quote what a client sent stay within what a string field
@@ -17,15 +18,18 @@ import WharfMQTT
         broker = Broker(limits: BrokerLimits(), metrics: counters)
     }
 
-    private func channel(limiter: ConnectionLimiter = ConnectionLimiter(maximum: 10), retainedSliceNanos: UInt64? = nil) throws -> EmbeddedChannel {
+    private func channel(limiter: ConnectionLimiter = ConnectionLimiter(maximum: 10), retainedSliceNanos: UInt64? = nil) throws
+        -> EmbeddedChannel
+    {
         let channel = EmbeddedChannel()
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1 << 20)))
         try pipeline.addHandler(KeepAliveHandler(timeout: .seconds(10), resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
-        try pipeline.addHandler(MQTTConnectionHandler(
-            broker: broker, limiter: limiter,
-            retainedSliceNanos: retainedSliceNanos ?? MQTTConnectionHandler.defaultRetainedSliceNanos, logger: Logger(label: "test")
-        ))
+        try pipeline.addHandler(
+            MQTTConnectionHandler(
+                broker: broker, limiter: limiter,
+                retainedSliceNanos: retainedSliceNanos ?? MQTTConnectionHandler.defaultRetainedSliceNanos, logger: Logger(label: "test")
+            ))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
     }
@@ -104,7 +108,8 @@ import WharfMQTT
         let channel = try channel()
         try connect(channel)
         let cap = BrokerLimits().maxFiltersPerSubscribe
-        let filters = (0..<(cap + 5)).map { SubscribePacket.Subscription(filter: "t/\($0)", qos: .atMostOnce) }
+        let filters =
+            (0..<(cap + 5)).map { SubscribePacket.Subscription(filter: "t/\($0)", qos: .atMostOnce) }
             + [.init(filter: "bad/#/x", qos: .atMostOnce)]
         try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: filters)))
         guard case .suback(let suback)? = try received(channel).first?.packet else {

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -10,7 +5,14 @@ import Synchronization
 import Testing
 import WharfCore
 import WharfMQTT
+
 @testable import WharfServer
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // Support for SessionFuzzTests: `FuzzConnection`, a client on the server's
 // real pipeline that checks everything the server writes to it. The seeded
@@ -27,8 +29,7 @@ let serverDisconnectCodes: Set<UInt8> = [
 /// message contains `pattern` is recorded as a known issue (the run passes
 /// and lists it). Remove an entry once the server is fixed; a named test in
 /// SessionFuzzTests reproduces each one and fails when it stops happening.
-let knownFindings: [(pattern: String, note: String)] = [
-]
+let knownFindings: [(pattern: String, note: String)] = []
 
 /// How often each known finding came up; only the first few of each are
 /// recorded as known issues, so a long run does not drown its output.
@@ -222,7 +223,9 @@ final class FuzzConnection {
                         continue
                     }
                 }
-                fuzzIssue("\(label): the server wrote a packet a client cannot parse: \(error); bytes \(stream.readableBytesView.prefix(32).map { String($0, radix: 16) })")
+                fuzzIssue(
+                    "\(label): the server wrote a packet a client cannot parse: \(error); bytes \(stream.readableBytesView.prefix(32).map { String($0, radix: 16) })"
+                )
                 streamBroken = true
                 return
             }

@@ -4,8 +4,9 @@ import NIOEmbedded
 import Testing
 import WharfCore
 import WharfMQTT
-@testable import WharfServer
 import WharfTestSupport
+
+@testable import WharfServer
 
 /// Session-level fuzzing (issue 12): CONNECT (3.1, 3.1.1 and 5.0, random
 /// options), then a seeded mix of valid and invalid packets and raw bytes,
@@ -55,7 +56,8 @@ import WharfTestSupport
             session.trace = Self.only != nil
             try session.run(&tally)
         }
-        print("SessionFuzzTests.randomSessions: \(seeds.count) sessions, \(tally.steps) steps in \(ContinuousClock.now - started); \(tally)")
+        print(
+            "SessionFuzzTests.randomSessions: \(seeds.count) sessions, \(tally.steps) steps in \(ContinuousClock.now - started); \(tally)")
         print("SessionFuzzTests: known findings so far (first 3 of each recorded): \(knownFindingCounts.withLock { $0 })")
         // The run reached the interesting places.
         guard Self.only == nil else { return }
@@ -65,7 +67,9 @@ import WharfTestSupport
 
     // MARK: The corpus, case by case (Tests/fuzz-corpus/make_corpus.py)
 
-    private func connect(_ broker: Broker, _ connect: ConnectPacket, authenticator: Authenticator = Authenticator()) throws -> FuzzConnection {
+    private func connect(_ broker: Broker, _ connect: ConnectPacket, authenticator: Authenticator = Authenticator()) throws
+        -> FuzzConnection
+    {
         let connection = try FuzzConnection(
             broker: broker, limiter: ConnectionLimiter(maximum: 10), authenticator: authenticator, version: connect.version,
             label: "corpus \(connect.clientId.prefix(16))"
@@ -114,8 +118,9 @@ import WharfTestSupport
         #expect(suback.returnCodes.count == 8_000)
         // 0x8F for each; filters past a per-packet limit may be refused unread with 0x97 (quota exceeded).
         #expect(suback.returnCodes.first == .topicFilterInvalid)
-        #expect(suback.returnCodes.allSatisfy { [ReasonCode.topicFilterInvalid, ReasonCode.quotaExceeded].contains($0.rawValue) },
-                "codes \(Set(suback.returnCodes.map(\.rawValue)))")
+        #expect(
+            suback.returnCodes.allSatisfy { [ReasonCode.topicFilterInvalid, ReasonCode.quotaExceeded].contains($0.rawValue) },
+            "codes \(Set(suback.returnCodes.map(\.rawValue)))")
         expectBoundedReason(replies.last, "SUBACK")
         #expect(client.isOpen)
     }
@@ -125,7 +130,8 @@ import WharfTestSupport
     @Test func corpusSharedNoLocal65535() throws {
         let client = try connect(bigBroker(), ConnectPacket(version: .v5, clientId: "fuzz-sub-3"))
         let filter = "$share/g/" + String(repeating: "a", count: 65_535 - 9)
-        let replies = client.send(.subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: filter, qos: .atLeastOnce, noLocal: true)])))
+        let replies = client.send(
+            .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: filter, qos: .atLeastOnce, noLocal: true)])))
         guard case .disconnect(let disconnect)? = replies.last else {
             Issue.record("no DISCONNECT: \(replies.map(\.type)), open \(client.isOpen)")
             return
@@ -170,7 +176,9 @@ import WharfTestSupport
         let authenticator = Authenticator(allowAnonymous: false, passwords: try PasswordFile(text: AuthenticatorTests.file, file: "pw"))
         let client = try connect(
             bigBroker(),
-            ConnectPacket(version: .v5, clientId: "fuzz-auth-2", username: String(repeating: "u", count: 65_535), password: ByteBuffer(string: "wrong")),
+            ConnectPacket(
+                version: .v5, clientId: "fuzz-auth-2", username: String(repeating: "u", count: 65_535),
+                password: ByteBuffer(string: "wrong")),
             authenticator: authenticator
         )
         #expect(client.connack?.returnCode.rawValue == ReasonCode.badUserNameOrPassword)
@@ -184,7 +192,8 @@ import WharfTestSupport
     @Test func corpusConnectResponseInformation65535() throws {
         var properties = MQTTProperties()
         properties.append(.requestResponseInformation, .byte(1))
-        let client = try connect(bigBroker(), ConnectPacket(version: .v5, clientId: String(repeating: "c", count: 65_535), properties: properties))
+        let client = try connect(
+            bigBroker(), ConnectPacket(version: .v5, clientId: String(repeating: "c", count: 65_535), properties: properties))
         guard let connack = client.connack else {
             Issue.record("no CONNACK: \(client.received.map(\.type)), open \(client.isOpen)")
             return
@@ -240,8 +249,9 @@ import WharfTestSupport
     /// Found by randomSessions, e.g. seed 2181262084452679464.
     @Test func findingSysExactlyOnceRelease() throws {
         let client = try connect(broker(), ConnectPacket(version: .v5, clientId: "sys-q2"))
-        #expect(client.send(.publish(PublishPacket(topic: "$SYS/x", payload: ByteBuffer(), qos: .exactlyOnce, packetId: 1)))
-            == [.pubrec(PublishAckPacket(packetId: 1))])
+        #expect(
+            client.send(.publish(PublishPacket(topic: "$SYS/x", payload: ByteBuffer(), qos: .exactlyOnce, packetId: 1)))
+                == [.pubrec(PublishAckPacket(packetId: 1))])
         let replies = client.send(.pubrel(PublishAckPacket(packetId: 1)))
         #expect(replies == [.pubcomp(PublishAckPacket(packetId: 1))])
     }
@@ -413,7 +423,8 @@ struct FuzzSession {
         limits.maxQueuedMessages = rng.pick([8, 1_000])
         self.limits = limits
         broker = Broker(limits: limits, metrics: BrokerCounters())
-        authenticator = rng.oneIn(6)
+        authenticator =
+            rng.oneIn(6)
             ? Authenticator(allowAnonymous: false, passwords: try! PasswordFile(text: AuthenticatorTests.file, file: "pw"))
             : Authenticator()
         version = rng.pick([ProtocolVersion.v3_1_1, .v3_1_1, .v5, .v5, .v5, .v3_1])
@@ -459,7 +470,9 @@ struct FuzzSession {
 
     /// Sends a random CONNECT and checks the answer; true if connected.
     private mutating func connect(_ client: FuzzConnection, peers: [FuzzConnection], _ tally: inout Tally) throws -> Bool {
-        clientId = rng.pick(["", "c", "fuzz-\(seed % 1000)", String(repeating: "i", count: rng.int(24...60)), fuzzText(maxBytes: rng.pick([23, 2_000]))])
+        clientId = rng.pick([
+            "", "c", "fuzz-\(seed % 1000)", String(repeating: "i", count: rng.int(24...60)), fuzzText(maxBytes: rng.pick([23, 2_000])),
+        ])
         keepAlive = UInt16(rng.pick([0, 1, 30, 60, 65_535]))
         let clean = rng.oneIn(4) ? false : true
         var properties = MQTTProperties()
@@ -507,7 +520,10 @@ struct FuzzSession {
         }
         let credentials = rng.int(0...5)
         let username: String? = [nil, "alice", "alice", "bob", fuzzText(maxBytes: 5_000), nil][credentials]
-        let password: ByteBuffer? = [nil, ByteBuffer(string: "s3cret"), ByteBuffer(string: "nope"), ByteBuffer(string: "hunter2"), ByteBuffer(string: "x"), v5 ? ByteBuffer(string: "p") : nil][credentials]
+        let password: ByteBuffer? = [
+            nil, ByteBuffer(string: "s3cret"), ByteBuffer(string: "nope"), ByteBuffer(string: "hunter2"), ByteBuffer(string: "x"),
+            v5 ? ByteBuffer(string: "p") : nil,
+        ][credentials]
         let connect = ConnectPacket(
             version: version, clientId: clientId, cleanSession: clean, keepAlive: keepAlive, will: will,
             username: username, password: password, properties: properties
@@ -523,7 +539,9 @@ struct FuzzSession {
         client.send(bytes, peers: peers)
         let refusals = expectedRefusals(connect)
         if trace {
-            print("\(label): limits \(limits), CONNECT \(bytes.readableBytes) bytes\(mutated ? " (mutated)" : "") id '\(clientId.prefix(30))' (\(clientId.utf8.count) bytes) keep alive \(keepAlive) max packet \(client.maximumPacketSize.map(String.init) ?? "-") properties \(properties.entries.map { "0x" + String($0.identifier, radix: 16) }) -> \(client.received.map { Self.describe($0) }), open \(client.isOpen)")
+            print(
+                "\(label): limits \(limits), CONNECT \(bytes.readableBytes) bytes\(mutated ? " (mutated)" : "") id '\(clientId.prefix(30))' (\(clientId.utf8.count) bytes) keep alive \(keepAlive) max packet \(client.maximumPacketSize.map(String.init) ?? "-") properties \(properties.entries.map { "0x" + String($0.identifier, radix: 16) }) -> \(client.received.map { Self.describe($0) }), open \(client.isOpen)"
+            )
         }
 
         if mutated || client.shadowError != nil || bytes.readableBytes > limits.maxPacketSize {
@@ -550,7 +568,9 @@ struct FuzzSession {
             if mutated, let first = client.sent.first {
                 // Another packet first: closed, unanswered (3.1.1 3.1.0-1, 5.0 4.13.1).
                 if client.isOpen { fuzzIssue("\(label): first packet \(first.type), not CONNECT, but the connection stays open") }
-                if !client.received.isEmpty { fuzzIssue("\(label): answered a first packet \(first.type) with \(client.received.map(\.type))") }
+                if !client.received.isEmpty {
+                    fuzzIssue("\(label): answered a first packet \(first.type) with \(client.received.map(\.type))")
+                }
                 tally.closes["connect not first", default: 0] += 1
             } else {
                 fuzzIssue("\(label): the server decoded no CONNECT (\(client.sent.map(\.type)))")
@@ -567,12 +587,16 @@ struct FuzzSession {
             return false  // more was decoded from the mutated bytes: no telling what it did
         }
         if connack.returnCode == .accepted {
-            if !expected.isEmpty { fuzzIssue("\(label): CONNECT accepted, but the spec refuses it with one of \(expected.map { String($0, radix: 16) })") }
+            if !expected.isEmpty {
+                fuzzIssue("\(label): CONNECT accepted, but the spec refuses it with one of \(expected.map { String($0, radix: 16) })")
+            }
             if !client.isOpen { fuzzIssue("\(label): closed right after CONNACK 0 (\(client.received.map(\.type)))") }
         } else {
             tally.refusals[connack.returnCode.rawValue, default: 0] += 1
             if !expected.contains(connack.returnCode.rawValue) {
-                fuzzIssue("\(label): CONNACK 0x\(String(connack.returnCode.rawValue, radix: 16)), expected \(expected.isEmpty ? "0" : expected.map { String($0, radix: 16) }.joined(separator: "|"))")
+                fuzzIssue(
+                    "\(label): CONNACK 0x\(String(connack.returnCode.rawValue, radix: 16)), expected \(expected.isEmpty ? "0" : expected.map { String($0, radix: 16) }.joined(separator: "|"))"
+                )
             }
             if client.isOpen { fuzzIssue("\(label): refused with CONNACK but left open") }
             if client.received.count != 1 { fuzzIssue("\(label): a refusal must be the only packet: \(client.received.map(\.type))") }
@@ -624,12 +648,17 @@ struct FuzzSession {
             properties.append(.topicAliasMaximum, .twoByteInteger(3))
             peer.topicAliasMaximum = 3
         }
-        peer.send(.connect(ConnectPacket(
-            version: peerVersion, clientId: "peer-\(seed % 997)", username: "alice", password: ByteBuffer(string: "s3cret"), properties: properties
-        )))
+        peer.send(
+            .connect(
+                ConnectPacket(
+                    version: peerVersion, clientId: "peer-\(seed % 997)", username: "alice", password: ByteBuffer(string: "s3cret"),
+                    properties: properties
+                )))
         if peer.isOpen {
             let filter = rng.pick(["#", "t/#", "$share/g1/#", "+/+"])
-            peer.send(.subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: filter, qos: QoS(rawValue: UInt8(rng.int(0...2)))!)])))
+            peer.send(
+                .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: filter, qos: QoS(rawValue: UInt8(rng.int(0...2)))!)]))
+            )
         } else {
             fuzzIssue("\(label): the peer could not connect: \(peer.received.map(\.type))")
         }
@@ -684,11 +713,15 @@ struct FuzzSession {
         var properties = MQTTProperties()
         if v5 {
             if rng.oneIn(4) { properties.append(.payloadFormatIndicator, .byte(UInt8(rng.int(0...1)))) }
-            if rng.oneIn(4) { properties.append(.messageExpiryInterval, .fourByteInteger(UInt32(rng.pick([0, 1, 3_600, Int(UInt32.max)])))) }
+            if rng.oneIn(4) {
+                properties.append(.messageExpiryInterval, .fourByteInteger(UInt32(rng.pick([0, 1, 3_600, Int(UInt32.max)]))))
+            }
             if rng.oneIn(4) { properties.append(.contentType, .string(fuzzText(maxBytes: 300))) }
             if rng.oneIn(4) { properties.append(.responseTopic, .string(topicName())) }
             if rng.oneIn(4) { properties.append(.correlationData, .binary(ByteBuffer(bytes: rng.bytes(rng.length(upTo: 2_000))))) }
-            if rng.oneIn(8) { properties.append(.userProperty, .stringPair(PublisherDeduplication.userPropertyName, "id-\(rng.int(0...3))")) }
+            if rng.oneIn(8) {
+                properties.append(.userProperty, .stringPair(PublisherDeduplication.userPropertyName, "id-\(rng.int(0...3))"))
+            }
             for _ in 0..<(rng.oneIn(6) ? rng.int(1...150) : rng.int(0...2)) {
                 properties.append(.userProperty, .stringPair(fuzzText(maxBytes: 30), fuzzText(maxBytes: 60)))
             }
@@ -703,7 +736,9 @@ struct FuzzSession {
             }
         }
         let payloadSize = rng.pick([0, 1, 100, 1_000, rng.int(16_000...40_000), rng.length(upTo: 5_000)])
-        let id: UInt16? = qos == .atMostOnce ? nil : (qos == .exactlyOnce && !awaitingRelease.isEmpty && rng.oneIn(4) ? awaitingRelease.first! : packetId())
+        let id: UInt16? =
+            qos == .atMostOnce
+            ? nil : (qos == .exactlyOnce && !awaitingRelease.isEmpty && rng.oneIn(4) ? awaitingRelease.first! : packetId())
         let publish = PublishPacket(
             topic: topic, payload: ByteBuffer(bytes: rng.bytes(payloadSize)), qos: qos, retain: rng.oneIn(5),
             dup: id != nil && awaitingRelease.contains(id!), packetId: id, properties: properties
@@ -733,7 +768,9 @@ struct FuzzSession {
         // (4.9), so 0x93 is accepted for it.
         let resendAtMaximum = v5 && qos == .exactlyOnce && awaitingRelease.contains(id!) && awaitingRelease.count >= limits.receiveMaximum
         let replies = client.send(bytes, peers: peers)
-        if qos == .exactlyOnce, replies.contains(where: { if case .pubrec(let ack) = $0 { ack.packetId == id && !ack.isFailure } else { false } }) {
+        if qos == .exactlyOnce,
+            replies.contains(where: { if case .pubrec(let ack) = $0 { ack.packetId == id && !ack.isFailure } else { false } })
+        {
             awaitingRelease.insert(id!)
             if resolved.hasPrefix("$SYS/") || resolved == "$SYS" { toSys.insert(id!) }
         }
@@ -765,7 +802,9 @@ struct FuzzSession {
             )
         }
         var properties = MQTTProperties()
-        if v5, rng.bool() { properties.append(.subscriptionIdentifier, .variableByteInteger(UInt32(rng.pick([1, 127, 128, 268_435_455])))) }
+        if v5, rng.bool() {
+            properties.append(.subscriptionIdentifier, .variableByteInteger(UInt32(rng.pick([1, 127, 128, 268_435_455]))))
+        }
         if v5, rng.oneIn(4) { properties.append(.userProperty, .stringPair("k", fuzzText(maxBytes: 100))) }
         let id = packetId()
         let packet = MQTTPacket.subscribe(SubscribePacket(packetId: id, subscriptions: subscriptions, properties: properties))
@@ -793,8 +832,12 @@ struct FuzzSession {
             for (subscription, code) in zip(subscriptions, suback.returnCodes) {
                 let valid = TopicRules.isValidTopicFilter(subscription.filter) || subscription.filter.hasPrefix("$share/")
                 if !valid, code.grantedQoS != nil { return "filter '\(subscription.filter.prefix(40))' is invalid but was granted" }
-                if let granted = code.grantedQoS, granted > subscription.qos { return "granted \(granted) above the \(subscription.qos) asked" }
-                if version != .v5, ![0, 1, 2, 0x80].contains(code.rawValue) { return "3.1.1 SUBACK code 0x\(String(code.rawValue, radix: 16))" }
+                if let granted = code.grantedQoS, granted > subscription.qos {
+                    return "granted \(granted) above the \(subscription.qos) asked"
+                }
+                if version != .v5, ![0, 1, 2, 0x80].contains(code.rawValue) {
+                    return "3.1.1 SUBACK code 0x\(String(code.rawValue, radix: 16))"
+                }
             }
             return nil
         }
@@ -808,7 +851,9 @@ struct FuzzSession {
         var bytes = ByteBuffer()
         MQTTPacket.unsubscribe(UnsubscribePacket(packetId: id, filters: filters)).encode(into: &bytes, version: version)
         client.send(bytes, peers: peers)
-        if bytes.readableBytes > limits.maxPacketSize { return faultExpectation(.packetTooLarge, "UNSUBSCRIBE of \(bytes.readableBytes) bytes") }
+        if bytes.readableBytes > limits.maxPacketSize {
+            return faultExpectation(.packetTooLarge, "UNSUBSCRIBE of \(bytes.readableBytes) bytes")
+        }
         var expectation = Expectation(what: "UNSUBSCRIBE \(count) filters", mustStayOpen: true)
         let minimal = 1 + ByteBuffer.variableByteIntegerSize(3 + count) + 3 + count
         if let maximum = client.maximumPacketSize, v5, minimal > maximum {
@@ -817,7 +862,9 @@ struct FuzzSession {
         }
         let v5 = v5
         expectation.reply = { replies in
-            guard let unsuback = replies.lazy.compactMap({ if case .unsuback(let u) = $0 { u } else { nil } }).first else { return "no UNSUBACK" }
+            guard let unsuback = replies.lazy.compactMap({ if case .unsuback(let u) = $0 { u } else { nil } }).first else {
+                return "no UNSUBACK"
+            }
             guard unsuback.packetId == id else { return "UNSUBACK for \(unsuback.packetId), expected \(id)" }
             if v5, unsuback.reasonCodes.count != count { return "\(unsuback.reasonCodes.count) UNSUBACK codes for \(count) filters" }
             return nil
@@ -866,7 +913,8 @@ struct FuzzSession {
                 return "no PUBCOMP for \(id)"
             }
             let expected: UInt8 = known || !v5 ? 0 : ReasonCode.packetIdentifierNotFound
-            return comp.reasonCode == expected ? nil : "PUBCOMP \(id) reason 0x\(String(comp.reasonCode, radix: 16)), expected 0x\(String(expected, radix: 16))\(sys)"
+            return comp.reasonCode == expected
+                ? nil : "PUBCOMP \(id) reason 0x\(String(comp.reasonCode, radix: 16)), expected 0x\(String(expected, radix: 16))\(sys)"
         }
     }
 
@@ -894,7 +942,9 @@ struct FuzzSession {
         guard peer.isOpen else { return Expectation(what: "nothing (the peer is gone)", mustStayOpen: true) }
         // The peer answers what it was sent, then publishes where the client may listen.
         for (id, _) in peer.inflight.sorted(by: { $0.key < $1.key }) where rng.bool() {
-            let ack: MQTTPacket = peer.released.contains(id) ? .pubcomp(PublishAckPacket(packetId: id))
+            let ack: MQTTPacket =
+                peer.released.contains(id)
+                ? .pubcomp(PublishAckPacket(packetId: id))
                 : peer.inflight[id] == .atLeastOnce ? .puback(PublishAckPacket(packetId: id)) : .pubrec(PublishAckPacket(packetId: id))
             peer.acknowledged(ack)
             peer.send(ack, peers: [client])
@@ -949,14 +999,19 @@ struct FuzzSession {
             return idle(client, peers: peers)
         }
         let newVersion = rng.pick([ProtocolVersion.v3_1_1, .v5])
-        let successor = try FuzzConnection(broker: broker, limiter: limiter, authenticator: authenticator, version: newVersion, label: "\(label) successor")
+        let successor = try FuzzConnection(
+            broker: broker, limiter: limiter, authenticator: authenticator, version: newVersion, label: "\(label) successor")
         peers.append(successor)
         successor.send(
-            .connect(ConnectPacket(version: newVersion, clientId: id, cleanSession: rng.bool(), username: "alice", password: ByteBuffer(string: "s3cret"))),
+            .connect(
+                ConnectPacket(
+                    version: newVersion, clientId: id, cleanSession: rng.bool(), username: "alice", password: ByteBuffer(string: "s3cret"))),
             peers: [client]
         )
         client.settle(peers)
-        if successor.connack?.returnCode != .accepted { fuzzIssue("\(label): the successor was refused: \(successor.received.map(\.type))") }
+        if successor.connack?.returnCode != .accepted {
+            fuzzIssue("\(label): the successor was refused: \(successor.received.map(\.type))")
+        }
         return Expectation(what: "session taken over", mustClose: true, codes: [ReasonCode.sessionTakenOver])
     }
 
@@ -968,7 +1023,10 @@ struct FuzzSession {
 
     /// Builds and sends bytes with `fault`.
     private mutating func sendFault(_ fault: Fault, _ client: FuzzConnection, peers: [FuzzConnection]) -> Expectation {
-        let topic = rng.pick(topics.filter { !$0.isEmpty && $0.utf8.count <= 200 && $0.utf8.reduce(1, { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }) <= limits.maxTopicLevels } + ["t"])
+        let topic = rng.pick(
+            topics.filter {
+                !$0.isEmpty && $0.utf8.count <= 200 && $0.utf8.reduce(1, { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }) <= limits.maxTopicLevels
+            } + ["t"])
         var bytes: [UInt8]
         func packet(_ packet: MQTTPacket) -> [UInt8] {
             var buffer = ByteBuffer()
@@ -988,7 +1046,8 @@ struct FuzzSession {
             let wild = rng.pick(["+", "#", "a/+/b", "a/#"]) + String(repeating: "w", count: length)
             bytes = frame(0x30, field(wild) + props + [1])
         case .invalidUTF8Topic:
-            bytes = frame(0x30, field(rng.pick([[0xC0, 0x80], [0xFF], [0x61, 0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80]] as [[UInt8]])) + props)
+            bytes = frame(
+                0x30, field(rng.pick([[0xC0, 0x80], [0xFF], [0x61, 0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80]] as [[UInt8]])) + props)
         case .nullInTopic:
             bytes = frame(0x30, field([0x61, 0x00, 0x62]) + props)
         case .zeroPacketId:
@@ -1005,9 +1064,13 @@ struct FuzzSession {
         case .retainHandling3:
             bytes = frame(0x82, [0, 7] + props + field("t") + [0x30])
         case .sharedNoLocal:
-            bytes = packet(.subscribe(SubscribePacket(packetId: 7, subscriptions: [
-                .init(filter: "t", qos: .atMostOnce), .init(filter: "$share/g/\(topic)", qos: .atLeastOnce, noLocal: true),
-            ])))
+            bytes = packet(
+                .subscribe(
+                    SubscribePacket(
+                        packetId: 7,
+                        subscriptions: [
+                            .init(filter: "t", qos: .atMostOnce), .init(filter: "$share/g/\(topic)", qos: .atLeastOnce, noLocal: true),
+                        ])))
         case .truncatedBody:
             // The remaining length covers the packet, but a field inside runs past it.
             bytes = rng.pick([frame(0x30, [0, 9, 0x61]), frame(0x82, [0, 7] + props + [0, 5, 0x61]), frame(0x40, [0])])
@@ -1029,7 +1092,9 @@ struct FuzzSession {
         case .secondConnect:
             bytes = packet(.connect(ConnectPacket(version: version, clientId: clientId.isEmpty ? "x" : clientId)))
         case .serverOnlyPacket:
-            bytes = rng.pick([frame(0x20, v5 ? [0, 0, 0] : [0, 0]), frame(0x90, [0, 1] + props + [0]), frame(0xB0, [0, 1] + props), frame(0xD0, [])])
+            bytes = rng.pick([
+                frame(0x20, v5 ? [0, 0, 0] : [0, 0]), frame(0x90, [0, 1] + props + [0]), frame(0xB0, [0, 1] + props), frame(0xD0, []),
+            ])
         case .reservedType:
             bytes = rng.pick([frame(0x00, []), frame(0x00, [1, 2, 3])] + (v5 ? [] : [frame(0xF0, [0])]))
         case .authWithoutMethod:
@@ -1044,7 +1109,8 @@ struct FuzzSession {
             let alias = rng.pick([0, limits.topicAliasMaximum + 1, 65_535])
             bytes = frame(0x30, field(rng.bool() ? topic : "") + [3, 0x23, UInt8(alias >> 8), UInt8(alias & 0xFF)])
         case .unknownTopicAlias:
-            guard limits.topicAliasMaximum > 0, let alias = (1...limits.topicAliasMaximum).first(where: { aliases[UInt16($0)] == nil }) else {
+            guard limits.topicAliasMaximum > 0, let alias = (1...limits.topicAliasMaximum).first(where: { aliases[UInt16($0)] == nil })
+            else {
                 return sendFault(.emptyTopicNoAlias, client, peers: peers)
             }
             bytes = frame(0x30, field("") + [3, 0x23, 0, UInt8(alias)])
@@ -1056,22 +1122,33 @@ struct FuzzSession {
             var all: [UInt8] = []
             let fresh = limits.receiveMaximum + 1 - awaitingRelease.count
             for _ in 0..<max(1, fresh) {
-                all += packet(.publish(PublishPacket(topic: "t/q2", payload: ByteBuffer(string: "q2"), qos: .exactlyOnce, packetId: packetId())))
+                all += packet(
+                    .publish(PublishPacket(topic: "t/q2", payload: ByteBuffer(string: "q2"), qos: .exactlyOnce, packetId: packetId())))
             }
             bytes = all
         case .disconnectExpiryOnZeroSession:
             guard client.sessionExpiry == 0 else { return sendFault(.authWithoutMethod, client, peers: peers) }
-            bytes = packet(.disconnect(DisconnectPacket(reasonCode: 0, properties: MQTTProperties([MQTTProperty(identifier: 0x11, value: .fourByteInteger(60))]))))
+            bytes = packet(
+                .disconnect(
+                    DisconnectPacket(
+                        reasonCode: 0, properties: MQTTProperties([MQTTProperty(identifier: 0x11, value: .fourByteInteger(60))]))))
         case .topicTooDeep:
             let levels = limits.maxTopicLevels + rng.int(1...3)
-            bytes = packet(.publish(PublishPacket(topic: Array(repeating: "l", count: levels).joined(separator: "/"), payload: ByteBuffer(), qos: .atLeastOnce, packetId: packetId())))
+            bytes = packet(
+                .publish(
+                    PublishPacket(
+                        topic: Array(repeating: "l", count: levels).joined(separator: "/"), payload: ByteBuffer(), qos: .atLeastOnce,
+                        packetId: packetId())))
         }
         if rng.oneIn(4) {
             // A valid packet in front, in the same read: it is handled first.
             bytes = packet(.pingreq) + bytes
         }
         client.send(ByteBuffer(bytes: bytes), peers: peers)
-        return faultExpectation(fault, "\(fault) (\(bytes.count) bytes: \(bytes.prefix(12).map { String($0, radix: 16) }))\(fault == .receiveMaximumExceeded ? sysAwaiting : "")")
+        return faultExpectation(
+            fault,
+            "\(fault) (\(bytes.count) bytes: \(bytes.prefix(12).map { String($0, radix: 16) }))\(fault == .receiveMaximumExceeded ? sysAwaiting : "")"
+        )
     }
 
     /// Random bytes, or a valid packet mutated: judged from what the
@@ -1085,7 +1162,10 @@ struct FuzzSession {
             var buffer = ByteBuffer()
             let topic = rng.pick(topics)
             let packet: MQTTPacket = rng.pick([
-                .publish(PublishPacket(topic: topic.isEmpty ? "t" : topic, payload: ByteBuffer(bytes: rng.bytes(rng.length(upTo: 500))), qos: .atLeastOnce, packetId: 9)),
+                .publish(
+                    PublishPacket(
+                        topic: topic.isEmpty ? "t" : topic, payload: ByteBuffer(bytes: rng.bytes(rng.length(upTo: 500))), qos: .atLeastOnce,
+                        packetId: 9)),
                 .subscribe(SubscribePacket(packetId: 3, subscriptions: [.init(filter: validFilter(small: true), qos: .exactlyOnce)])),
                 .unsubscribe(UnsubscribePacket(packetId: 4, filters: ["a", "b/#"])),
                 .puback(PublishAckPacket(packetId: 5)), .pubrel(PublishAckPacket(packetId: 6)), .pingreq,
@@ -1098,7 +1178,8 @@ struct FuzzSession {
         let decodedBefore = client.sent.count
         client.send(ByteBuffer(bytes: bytes), peers: peers)
         let decoded = client.sent[decodedBefore...]
-        var expectation = Expectation(what: "\(raw ? "random" : "mutated") bytes (\(bytes.count): \(bytes.prefix(12).map { String($0, radix: 16) }))")
+        var expectation = Expectation(
+            what: "\(raw ? "random" : "mutated") bytes (\(bytes.count): \(bytes.prefix(12).map { String($0, radix: 16) }))")
         expectation.codes = Expectation.desyncCodes
         if errorBefore == nil, let error = client.shadowError {
             expectation.mustClose = true
@@ -1123,13 +1204,19 @@ struct FuzzSession {
         tally.closes[expectation.fault?.rawValue ?? (code.map { "0x" + String($0, radix: 16) } ?? "silent"), default: 0] += 1
         let connectedV5 = version == .v5 && client.connack?.returnCode == .accepted
         if expectation.mustStayOpen, !(code.map { expectation.codes.contains($0) } ?? false) {
-            report(expectation, code, "\(context): the server closed the connection\(code.map { " with DISCONNECT 0x" + String($0, radix: 16) } ?? "") after a valid step", &tally)
+            report(
+                expectation, code,
+                "\(context): the server closed the connection\(code.map { " with DISCONNECT 0x" + String($0, radix: 16) } ?? "") after a valid step",
+                &tally)
             return
         }
         guard connectedV5 else { return }
         if let code {
             if !expectation.codes.contains(code) {
-                report(expectation, code, "\(context): DISCONNECT 0x\(String(code, radix: 16)), the spec gives \(expectation.codes.sorted().map { "0x" + String($0, radix: 16) })", &tally)
+                report(
+                    expectation, code,
+                    "\(context): DISCONNECT 0x\(String(code, radix: 16)), the spec gives \(expectation.codes.sorted().map { "0x" + String($0, radix: 16) })",
+                    &tally)
             }
         } else if !expectation.clientEnded {
             fuzzIssue("\(context): closed without telling the 5.0 client why (no DISCONNECT)")
@@ -1152,10 +1239,17 @@ struct FuzzSession {
     static func describe(_ packet: MQTTPacket) -> String {
         let reason = packet.properties.string(.reasonString).map { " '\($0.prefix(80))'" } ?? ""
         switch packet {
-        case .connack(let p): return "CONNACK 0x\(String(p.returnCode.rawValue, radix: 16)) \(p.properties.entries.map { "0x" + String($0.identifier, radix: 16) })\(reason)"
-        case .publish(let p): return "PUBLISH \(p.qos) id \(p.packetId.map(String.init) ?? "-") '\(p.topic.prefix(30))' alias \(p.topicAlias.map(String.init) ?? "-") \(p.payload.readableBytes) bytes"
-        case .puback(let p), .pubrec(let p), .pubrel(let p), .pubcomp(let p): return "\(packet.type) \(p.packetId) 0x\(String(p.reasonCode, radix: 16))\(reason)"
-        case .suback(let p): return "SUBACK \(p.packetId) \(p.returnCodes.prefix(8).map { String($0.rawValue, radix: 16) })\(p.returnCodes.count > 8 ? "... (\(p.returnCodes.count))" : "")\(reason)"
+        case .connack(let p):
+            return
+                "CONNACK 0x\(String(p.returnCode.rawValue, radix: 16)) \(p.properties.entries.map { "0x" + String($0.identifier, radix: 16) })\(reason)"
+        case .publish(let p):
+            return
+                "PUBLISH \(p.qos) id \(p.packetId.map(String.init) ?? "-") '\(p.topic.prefix(30))' alias \(p.topicAlias.map(String.init) ?? "-") \(p.payload.readableBytes) bytes"
+        case .puback(let p), .pubrec(let p), .pubrel(let p), .pubcomp(let p):
+            return "\(packet.type) \(p.packetId) 0x\(String(p.reasonCode, radix: 16))\(reason)"
+        case .suback(let p):
+            return
+                "SUBACK \(p.packetId) \(p.returnCodes.prefix(8).map { String($0.rawValue, radix: 16) })\(p.returnCodes.count > 8 ? "... (\(p.returnCodes.count))" : "")\(reason)"
         case .unsuback(let p): return "UNSUBACK \(p.packetId) \(p.reasonCodes.prefix(8))\(reason)"
         case .disconnect(let p): return "DISCONNECT 0x\(String(p.reasonCode, radix: 16))\(reason)"
         default: return "\(packet.type)"

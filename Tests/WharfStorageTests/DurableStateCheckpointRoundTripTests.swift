@@ -54,9 +54,17 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var expected = MemoryLog(.inPlace)
         let now = UInt64(Date().timeIntervalSince1970 * 1e9)
-        let reader: UInt64, meter: UInt64, workers: UInt64, filler: UInt64
+        let reader: UInt64
+        let meter: UInt64
+        let workers: UInt64
+        let filler: UInt64
         // `lost`: a message whose publisher's batch never reaches the log.
-        let lost: UInt64, m1: UInt64, m2: UInt64, m3: UInt64, retained: UInt64, will: UInt64
+        let lost: UInt64
+        let m1: UInt64
+        let m2: UInt64
+        let m3: UInt64
+        let retained: UInt64
+        let will: UInt64
         let nextMessageIdAtClose: UInt64
         do {
             let (storage, _) = try Storage.open(options)
@@ -90,9 +98,11 @@ import Testing
             batch.released(queue: reader, message: lost)
             commit(storage, &batch, expected: &expected)
 
-            batch.message(stored(m1, qos: 2), targets: [
-                QueueEntry(queue: reader, message: 0, qos: 2), QueueEntry(queue: meter, message: 0, qos: 1, subscriptionIds: [5]),
-            ])
+            batch.message(
+                stored(m1, qos: 2),
+                targets: [
+                    QueueEntry(queue: reader, message: 0, qos: 2), QueueEntry(queue: meter, message: 0, qos: 1, subscriptionIds: [5]),
+                ])
             batch.message(stored(m2, qos: 2), targets: [QueueEntry(queue: reader, message: 0, qos: 2)])
             batch.message(stored(m3), targets: [QueueEntry(queue: workers, message: 0, qos: 1, attempts: 2)])
             batch.message(stored(retained, topic: "status"))

@@ -151,7 +151,9 @@ struct LiveState: Equatable, CustomStringConvertible {
         queues = state.queues.mapValues { queue in
             Queue(
                 kind: queue.kind,
-                entries: queue.entries.sorted { $0.key < $1.key }.map { Entry(entry: $0.value.entry, packetId: $0.value.packetId, released: $0.value.released) },
+                entries: queue.entries.sorted { $0.key < $1.key }.map {
+                    Entry(entry: $0.value.entry, packetId: $0.value.packetId, released: $0.value.released)
+                },
                 subscriptions: queue.subscriptions.mapValues { Subscription(options: $0.options, identifier: $0.identifier) },
                 inbound: queue.inbound, expiresAt: queue.expiresAt
             )

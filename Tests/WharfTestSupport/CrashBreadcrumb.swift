@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Names the seed of the case running when a trap (a failed precondition,
@@ -31,9 +31,9 @@ public enum CrashBreadcrumb {
         for signal in signals {
             var action = sigaction()
             #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = CrashBreadcrumb.handle
+                action.__sigaction_handler.sa_handler = CrashBreadcrumb.handle
             #else
-            action.__sigaction_u.__sa_handler = CrashBreadcrumb.handle
+                action.__sigaction_u.__sa_handler = CrashBreadcrumb.handle
             #endif
             sigemptyset(&action.sa_mask)
             action.sa_flags = 0

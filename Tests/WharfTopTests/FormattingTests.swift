@@ -1,9 +1,14 @@
 import Testing
+
 @testable import WharfTop
 
 @Suite struct FormattingTests {
-    static let rateCases: [(Double, String)] = [(0, "0/s"), (0.5, "0.5/s"), (12, "12/s"), (1234, "1.2k/s"), (34_567, "34.6k/s"), (1_250_000, "1.2M/s")]
-    static let byteCases: [(Double, String)] = [(512, "512 B"), (3.4 * 1024 * 1024, "3.4 MiB"), (1536, "1.5 KiB"), (2 * 1024 * 1024 * 1024, "2.0 GiB")]
+    static let rateCases: [(Double, String)] = [
+        (0, "0/s"), (0.5, "0.5/s"), (12, "12/s"), (1234, "1.2k/s"), (34_567, "34.6k/s"), (1_250_000, "1.2M/s"),
+    ]
+    static let byteCases: [(Double, String)] = [
+        (512, "512 B"), (3.4 * 1024 * 1024, "3.4 MiB"), (1536, "1.5 KiB"), (2 * 1024 * 1024 * 1024, "2.0 GiB"),
+    ]
     static let durationCases: [(Double, String)] = [
         (0.000850, "850 us"), (0.0123, "12.3 ms"), (0.25, "250 ms"), (1.5, "1.5 s"), (200, "3m 20s"), (7500, "2h 05m"), (273_600, "3d 04h"),
     ]
@@ -40,7 +45,8 @@ import Testing
 }
 
 @Suite struct KeyHandlerTests {
-    static let frame = Frame(grid: CellGrid(width: 80, height: 24), rowCount: 50, pageHeight: 10, scroll: 0, selectedKey: "orders", selectedIsBranch: false)
+    static let frame = Frame(
+        grid: CellGrid(width: 80, height: 24), rowCount: 50, pageHeight: 10, scroll: 0, selectedKey: "orders", selectedIsBranch: false)
 
     @Test func movement() {
         var view = ViewState()
@@ -123,7 +129,8 @@ import Testing
     @Test func topicTree() {
         let topics: [(String, Int)] = [("plant/a/temp", 10), ("plant/a/hum", 5), ("plant/b/temp", 1), ("orders", 7)]
         let before = TestSnapshots.snapshot(at: 1000, topics: topics.map { .init(name: $0.0, messagesTotal: 0, bytesTotal: 0) })
-        let after = TestSnapshots.snapshot(at: 1001, topics: topics.map { .init(name: $0.0, messagesTotal: $0.1, bytesTotal: $0.1 * 10, lastPayload: "v") })
+        let after = TestSnapshots.snapshot(
+            at: 1001, topics: topics.map { .init(name: $0.0, messagesTotal: $0.1, bytesTotal: $0.1 * 10, lastPayload: "v") })
         let node = TestSnapshots.node(before, after)
         let rows = RowBuilder.topics([node], collapsed: [])
         #expect(rows.map(\.path) == ["plant", "plant/a", "plant/a/temp", "plant/a/hum", "plant/b", "plant/b/temp", "orders"])

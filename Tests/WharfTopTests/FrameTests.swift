@@ -1,11 +1,18 @@
 import Testing
 import WharfMetrics
+
 @testable import WharfTop
 
 @Suite struct FrameTests {
     static var busyNode: NodeHistory {
-        let queuesBefore = [TestSnapshots.queue("orders", depth: 10, enqueued: 100, delivered: 90), TestSnapshots.queue("audit", depth: 0, enqueued: 5, delivered: 5)]
-        let queuesAfter = [TestSnapshots.queue("orders", depth: 700, lagSeconds: 75, p99: 0.2, enqueued: 900, delivered: 200), TestSnapshots.queue("audit", depth: 0, enqueued: 5, delivered: 5)]
+        let queuesBefore = [
+            TestSnapshots.queue("orders", depth: 10, enqueued: 100, delivered: 90),
+            TestSnapshots.queue("audit", depth: 0, enqueued: 5, delivered: 5),
+        ]
+        let queuesAfter = [
+            TestSnapshots.queue("orders", depth: 700, lagSeconds: 75, p99: 0.2, enqueued: 900, delivered: 200),
+            TestSnapshots.queue("audit", depth: 0, enqueued: 5, delivered: 5),
+        ]
         return TestSnapshots.node(
             TestSnapshots.snapshot(at: 1999, received: 100, delivered: 100, queues: queuesBefore),
             TestSnapshots.snapshot(at: 2000, received: 1300, delivered: 500, queues: queuesAfter)
@@ -47,7 +54,9 @@ import WharfMetrics
         #expect(frame.grid.text.contains("filter: AUD"))
         #expect(!frame.grid.text.contains(" orders "))
         view.filter = "zzz"
-        #expect(FrameBuilder.build(TestSnapshots.context([Self.busyNode], view: view), width: 100, height: 24).grid.text.contains("Nothing matches \"zzz\""))
+        #expect(
+            FrameBuilder.build(TestSnapshots.context([Self.busyNode], view: view), width: 100, height: 24).grid.text.contains(
+                "Nothing matches \"zzz\""))
     }
 
     /// 80x24 fits every essential column; narrower terminals drop the optional ones; tiny ones say so.
@@ -70,11 +79,17 @@ import WharfMetrics
     @Test func groupsScreen() {
         func snap(at t: Double, delivered: Int) -> MetricsSnapshot {
             var s = TestSnapshots.snapshot(at: t)
-            s.groups = [GroupSnapshot(
-                name: "fulfilment", filter: "orders/#", consumers: 1, depth: 12, inflight: 4, enqueuedTotal: 100, deliveredTotal: delivered,
-                acknowledgedTotal: 80, redeliveredTotal: 0, lagMessages: 16, lagSeconds: 2, oldestMessageAgeSeconds: 1,
-                members: [.init(clientId: "worker-1", online: true, inflight: 4, deliveredTotal: delivered), .init(clientId: "worker-2", online: false, inflight: 0, deliveredTotal: 0)]
-            )]
+            s.groups = [
+                GroupSnapshot(
+                    name: "fulfilment", filter: "orders/#", consumers: 1, depth: 12, inflight: 4, enqueuedTotal: 100,
+                    deliveredTotal: delivered,
+                    acknowledgedTotal: 80, redeliveredTotal: 0, lagMessages: 16, lagSeconds: 2, oldestMessageAgeSeconds: 1,
+                    members: [
+                        .init(clientId: "worker-1", online: true, inflight: 4, deliveredTotal: delivered),
+                        .init(clientId: "worker-2", online: false, inflight: 0, deliveredTotal: 0),
+                    ]
+                )
+            ]
             return s
         }
         var view = ViewState()

@@ -1,10 +1,13 @@
 import Testing
 import WharfMetrics
+
 @testable import WharfTop
 
 /// The header's storage line: shown for a durable broker, absent in memory.
 @Suite struct StorageHeaderTests {
-    static func storage(commits: Int, submissions: Int, full: Bool = false, bytes: Int = 12_897_485, quota: Int? = nil, fsync: String = "always") -> StorageSnapshot {
+    static func storage(
+        commits: Int, submissions: Int, full: Bool = false, bytes: Int = 12_897_485, quota: Int? = nil, fsync: String = "always"
+    ) -> StorageSnapshot {
         StorageSnapshot(
             directory: "/var/lib/wharf", fsyncPolicy: fsync, bytes: bytes, segments: 5, quotaBytes: quota, full: full,
             storedMessages: 4200, writtenBytesTotal: 1_000_000, recordsTotal: 5000, writeErrorsTotal: 0,
@@ -15,7 +18,9 @@ import WharfMetrics
     }
 
     /// Two snapshots a second apart: 100 commits carrying 840 submissions, so 8.4 per commit.
-    static func node(full: Bool = false, bytes: Int = 12_897_485, quota: Int? = nil, fsync: String = "always", url: String = "http://127.0.0.1:18883") -> NodeHistory {
+    static func node(
+        full: Bool = false, bytes: Int = 12_897_485, quota: Int? = nil, fsync: String = "always", url: String = "http://127.0.0.1:18883"
+    ) -> NodeHistory {
         var first = TestSnapshots.snapshot(at: 1999)
         first.storage = storage(commits: 1000, submissions: 8000, fsync: fsync)
         var second = TestSnapshots.snapshot(at: 2000)
@@ -112,7 +117,7 @@ extension StorageHeaderTests {
     /// fast fsyncs before.
     @Test func fsyncP99OverTheInterval() {
         let fast = Array(repeating: UInt64(200_000), count: 10_000)  // 0.2 ms each
-        let slow = Array(repeating: UInt64(2_000_000), count: 100)   // then 100 of 2 ms
+        let slow = Array(repeating: UInt64(2_000_000), count: 100)  // then 100 of 2 ms
         var first = TestSnapshots.snapshot(at: 1999)
         first.storage = Self.storage(commits: 1000, submissions: 8000)
         first.storage!.fsyncLatency = Self.fsync(fast)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import WharfTop
 
 /// The repo's Themes directory: Tests/WharfTopTests/ThemeTests.swift -> ../../Themes.
@@ -27,8 +28,8 @@ private func themeText(_ overrides: [String: String] = [:], omitting omitted: Se
 /// The RGB a colour shows as (palette indexes via the xterm palette); nil for `default`.
 private func rgb(_ color: ThemeColor) -> (UInt8, UInt8, UInt8)? {
     switch color {
-    case let .rgb(r, g, b): (r, g, b)
-    case let .indexed(index): ColorMapping.rgb(ofIndex: index)
+    case .rgb(let r, let g, let b): (r, g, b)
+    case .indexed(let index): ColorMapping.rgb(ofIndex: index)
     case .terminalDefault: nil
     }
 }
@@ -57,8 +58,9 @@ private func makeTemporaryDirectory() throws -> String {
 }
 
 private func write(_ text: String, to path: String) throws {
-    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                            withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+        atPath: (path as NSString).deletingLastPathComponent,
+        withIntermediateDirectories: true)
     try text.write(toFile: path, atomically: true, encoding: .utf8)
 }
 
@@ -125,7 +127,8 @@ private func channels(ofIndex index: UInt8) -> [UInt8] {
             let states: [ColorRole] = [.ok, .warning, .critical]
             for (i, a) in states.enumerated() {
                 for b in states[(i + 1)...] {
-                    let first = try #require(rgb(theme[a])), second = try #require(rgb(theme[b]))
+                    let first = try #require(rgb(theme[a]))
+                    let second = try #require(rgb(theme[b]))
                     let distance = (Double(ColorMapping.distanceSquared(first, second)) / 256).squareRoot()
                     #expect(distance >= 75, "\(file): \(a) and \(b) are too alike (\(distance))")
                 }
@@ -183,8 +186,12 @@ private func channels(ofIndex index: UInt8) -> [UInt8] {
         }
 
         @Test(arguments: [
-            BadLine(label: "unknown key", line: "backgruond = #000000", key: "backgruond", problem: "unknown key (known keys: name, background,"),
-            BadLine(label: "bad hex", line: "warning = #ff00", key: "warning", problem: "'#ff00' is not a colour (use #rrggbb, 0-255 or default)"),
+            BadLine(
+                label: "unknown key", line: "backgruond = #000000", key: "backgruond", problem: "unknown key (known keys: name, background,"
+            ),
+            BadLine(
+                label: "bad hex", line: "warning = #ff00", key: "warning",
+                problem: "'#ff00' is not a colour (use #rrggbb, 0-255 or default)"),
             BadLine(label: "not hex digits", line: "warning = #gg0000", key: "warning", problem: "'#gg0000' is not a colour"),
             BadLine(label: "index 256", line: "ok = 256", key: "ok", problem: "'256' is out of range"),
             BadLine(label: "huge index", line: "ok = 99999999999999999999999", key: "ok", problem: "is out of range"),
@@ -370,7 +377,10 @@ private func channels(ofIndex index: UInt8) -> [UInt8] {
             for index in 0..<16 {
                 let (r, g, b) = ColorMapping.rgb(ofIndex: UInt8(index))
                 let mapped = ColorMapping.terminalColor(for: .rgb(r, g, b), depth: .indexed256)
-                guard case let .index(result)? = mapped else { Issue.record("\(index) -> \(String(describing: mapped))"); continue }
+                guard case .index(let result)? = mapped else {
+                    Issue.record("\(index) -> \(String(describing: mapped))")
+                    continue
+                }
                 #expect(result >= 16)
             }
             #expect(ColorMapping.terminalColor(for: .indexed(9), depth: .indexed256) == .index(9))

@@ -53,10 +53,11 @@ extension Broker {
                 join(session, shared, qos: request.qos, identifiers: identifiers, as: request.filter)
             } else {
                 _ = tree.withLock {
-                    $0.subscribe(RouteTarget(
-                        session: session, qos: request.qos, noLocal: request.noLocal,
-                        retainAsPublished: request.retainAsPublished, identifiers: identifiers
-                    ), filter: request.filter)
+                    $0.subscribe(
+                        RouteTarget(
+                            session: session, qos: request.qos, noLocal: request.noLocal,
+                            retainAsPublished: request.retainAsPublished, identifiers: identifiers
+                        ), filter: request.filter)
                 }
                 session.recordSubscription(request.filter, qos: request.qos)
             }

@@ -1,5 +1,5 @@
-import WharfMetrics
 import WharfMQTT
+import WharfMetrics
 
 /// The broker's durable backend: where every effect that must survive a
 /// restart goes, and where a restart gets it back from. The broker decides

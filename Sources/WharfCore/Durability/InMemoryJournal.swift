@@ -1,5 +1,5 @@
-import WharfMetrics
 import WharfMQTT
+import WharfMetrics
 
 /// The journal of a broker that keeps nothing (`--in-memory`): no message
 /// or queue gets a journal id, so the broker never calls a writer for one,
@@ -28,7 +28,9 @@ final class NoJournalWriter: JournalWriter, Sendable {
     var repliesMustWait: Bool { false }
     func requireDurableReply() {}
     func taken(_: Message, by _: JournalQueue, qos _: QoS, retain _: Bool, subscriptionIds _: SubscriptionIdentifiers) {}
-    func enqueued(_: UInt64, by _: JournalQueue, qos _: QoS, retain _: Bool, onSubscribe _: Bool, subscriptionIds _: SubscriptionIdentifiers) {}
+    func enqueued(
+        _: UInt64, by _: JournalQueue, qos _: QoS, retain _: Bool, onSubscribe _: Bool, subscriptionIds _: SubscriptionIdentifiers
+    ) {}
     func retained(_: Message) {}
     func removed(_: UInt64, from _: JournalQueue) {}
     func sent(_: UInt64, queue _: JournalQueue, packetId _: UInt16) {}

@@ -1,7 +1,7 @@
 import DequeModule
 import Synchronization
-import WharfMetrics
 import WharfMQTT
+import WharfMetrics
 
 /// A consumer group: the queue behind a shared subscription. Each message
 /// goes to one member, the one with the most free capacity (its in-flight
@@ -74,7 +74,8 @@ public final class ConsumerGroup: Sendable {
 
     init(
         name: String, filter: String, maxQueued: Int, journalQueue: JournalQueue? = nil,
-        deadLetter: @escaping @Sendable ([(Message, attempts: Int)]) -> Void = { _ in }, expired: @escaping @Sendable (Int) -> Void = { _ in }
+        deadLetter: @escaping @Sendable ([(Message, attempts: Int)]) -> Void = { _ in },
+        expired: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.journalQueue = journalQueue
         self.name = name

@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The core's lock order, written once. Locks are short, cover in-memory
@@ -55,48 +55,48 @@ public struct OrderedMutex<Value: ~Copyable>: ~Copyable, Sendable {
         _ body: (inout sending Value) throws(E) -> sending Result
     ) throws(E) -> sending Result {
         #if DEBUG
-        LockOrderCheck.acquire(level)
-        defer { LockOrderCheck.release(level) }
+            LockOrderCheck.acquire(level)
+            defer { LockOrderCheck.release(level) }
         #endif
         return try mutex.withLock(body)
     }
 }
 
 #if DEBUG
-/// The levels this thread holds, innermost last (a per-thread stack).
-@usableFromInline
-enum LockOrderCheck {
-    final class Held {
-        var levels: [LockLevel] = []
-    }
-
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { pointer in if let pointer { Unmanaged<Held>.fromOpaque(pointer).release() } }
-        return key
-    }()
-
-    private static var held: Held {
-        if let pointer = pthread_getspecific(key) { return Unmanaged<Held>.fromOpaque(pointer).takeUnretainedValue() }
-        let held = Held()
-        pthread_setspecific(key, Unmanaged.passRetained(held).toOpaque())
-        return held
-    }
-
+    /// The levels this thread holds, innermost last (a per-thread stack).
     @usableFromInline
-    static func acquire(_ level: LockLevel) {
-        let held = held
-        if let innermost = held.levels.last, innermost >= level {
-            preconditionFailure("lock order violated: taking lock \(level) while holding \(innermost) (see LockOrder.swift)")
+    enum LockOrderCheck {
+        final class Held {
+            var levels: [LockLevel] = []
         }
-        held.levels.append(level)
-    }
 
-    @usableFromInline
-    static func release(_ level: LockLevel) {
-        let held = held
-        precondition(held.levels.last == level, "lock \(level) released out of order")
-        held.levels.removeLast()
+        private static let key: pthread_key_t = {
+            var key = pthread_key_t()
+            pthread_key_create(&key) { pointer in if let pointer { Unmanaged<Held>.fromOpaque(pointer).release() } }
+            return key
+        }()
+
+        private static var held: Held {
+            if let pointer = pthread_getspecific(key) { return Unmanaged<Held>.fromOpaque(pointer).takeUnretainedValue() }
+            let held = Held()
+            pthread_setspecific(key, Unmanaged.passRetained(held).toOpaque())
+            return held
+        }
+
+        @usableFromInline
+        static func acquire(_ level: LockLevel) {
+            let held = held
+            if let innermost = held.levels.last, innermost >= level {
+                preconditionFailure("lock order violated: taking lock \(level) while holding \(innermost) (see LockOrder.swift)")
+            }
+            held.levels.append(level)
+        }
+
+        @usableFromInline
+        static func release(_ level: LockLevel) {
+            let held = held
+            precondition(held.levels.last == level, "lock \(level) released out of order")
+            held.levels.removeLast()
+        }
     }
-}
 #endif

@@ -106,10 +106,11 @@ public final class Message: Sendable {
     /// the publisher's own expiry still applies if it ends first).
     func applying(_ policy: DeliveryPolicy) -> Message {
         let policyExpiry = policy.messageTTL.map { publishedAtNanos &+ UInt64($0 * 1e9) }
-        let expiry: UInt64? = switch (expiresAtNanos, policyExpiry) {
-        case (let a?, let b?): min(a, b)
-        case (let a, let b): a ?? b
-        }
+        let expiry: UInt64? =
+            switch (expiresAtNanos, policyExpiry) {
+            case (let a?, let b?): min(a, b)
+            case (let a, let b): a ?? b
+            }
         return Message(
             topic: topic, payload: payload, qos: qos, retain: retain, publishedAtNanos: publishedAtNanos,
             expiresAtNanos: expiry, maxDeliveryAttempts: policy.maxDeliveryAttempts, maxQueueLength: policy.maxLength,

@@ -1,5 +1,5 @@
-import WharfMetrics
 import WharfMQTT
+import WharfMetrics
 
 extension Broker {
     /// Builds a snapshot from the counters and the live state. Session locks
@@ -18,23 +18,25 @@ extension Broker {
             if isOnline { online += 1 }
             if let client {
                 let totals = client.totals
-                clients.append(ClientSnapshot(
-                    clientId: client.clientId, address: client.address, protocolVersion: client.protocolVersion,
-                    persistent: session.isPersistent, connectedAtSeconds: client.connectedAtSeconds,
-                    inflight: queue.inflight, queued: queue.depth, messagesReceivedTotal: totals.messagesIn,
-                    messagesSentTotal: totals.messagesOut, bytesReceivedTotal: totals.bytesIn, bytesSentTotal: totals.bytesOut
-                ))
+                clients.append(
+                    ClientSnapshot(
+                        clientId: client.clientId, address: client.address, protocolVersion: client.protocolVersion,
+                        persistent: session.isPersistent, connectedAtSeconds: client.connectedAtSeconds,
+                        inflight: queue.inflight, queued: queue.depth, messagesReceivedTotal: totals.messagesIn,
+                        messagesSentTotal: totals.messagesOut, bytesReceivedTotal: totals.bytesIn, bytesSentTotal: totals.bytesOut
+                    ))
             }
             guard session.isPersistent else { continue }
             let latency = session.latency
-            queues.append(QueueSnapshot(
-                name: session.clientId, consumers: isOnline ? 1 : 0, depth: queue.depth, inflight: queue.inflight,
-                enqueuedTotal: queue.enqueuedTotal, deliveredTotal: queue.deliveredTotal,
-                acknowledgedTotal: queue.acknowledgedTotal, lagMessages: queue.lagMessages,
-                lagSeconds: queue.lagSeconds(now: nowNanos), oldestMessageAgeSeconds: queue.oldestMessageAgeSeconds(now: nowNanos),
-                deliverLatency: latency.deliver.snapshot(now: nowNanos),
-                acknowledgeLatency: latency.acknowledge.snapshot(now: nowNanos)
-            ))
+            queues.append(
+                QueueSnapshot(
+                    name: session.clientId, consumers: isOnline ? 1 : 0, depth: queue.depth, inflight: queue.inflight,
+                    enqueuedTotal: queue.enqueuedTotal, deliveredTotal: queue.deliveredTotal,
+                    acknowledgedTotal: queue.acknowledgedTotal, lagMessages: queue.lagMessages,
+                    lagSeconds: queue.lagSeconds(now: nowNanos), oldestMessageAgeSeconds: queue.oldestMessageAgeSeconds(now: nowNanos),
+                    deliverLatency: latency.deliver.snapshot(now: nowNanos),
+                    acknowledgeLatency: latency.acknowledge.snapshot(now: nowNanos)
+                ))
         }
         queues.sort { $0.name < $1.name }
         clients.sort { $0.clientId < $1.clientId }
@@ -44,8 +46,10 @@ extension Broker {
             connections: .init(
                 current: counters.connectionsCurrent, maximum: maxConnections,
                 acceptedTotal: counters.connectionsAccepted,
-                rejectedTotal: Dictionary(uniqueKeysWithValues: ConnectionRejectReason.allCases.map { ($0.rawValue, counters.rejections($0)) }),
-                closedByServerTotal: Dictionary(uniqueKeysWithValues: ConnectionCloseReason.allCases.map { ($0.rawValue, counters.serverCloses($0)) })
+                rejectedTotal: Dictionary(
+                    uniqueKeysWithValues: ConnectionRejectReason.allCases.map { ($0.rawValue, counters.rejections($0)) }),
+                closedByServerTotal: Dictionary(
+                    uniqueKeysWithValues: ConnectionCloseReason.allCases.map { ($0.rawValue, counters.serverCloses($0)) })
             ),
             sessions: .init(online: online, offline: allSessions.count - online),
             subscriptions: subscriptionCount,

@@ -39,7 +39,9 @@ public final class ClientInfo: Sendable {
     }
 
     public var totals: (messagesIn: Int, messagesOut: Int, bytesIn: Int, bytesOut: Int) {
-        (messagesIn.load(ordering: .relaxed), messagesOut.load(ordering: .relaxed),
-         bytesIn.load(ordering: .relaxed), bytesOut.load(ordering: .relaxed))
+        (
+            messagesIn.load(ordering: .relaxed), messagesOut.load(ordering: .relaxed),
+            bytesIn.load(ordering: .relaxed), bytesOut.load(ordering: .relaxed)
+        )
     }
 }

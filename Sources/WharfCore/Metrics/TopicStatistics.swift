@@ -121,7 +121,7 @@ public final class TopicStatistics: Sendable {
                 topics: table.topics.map {
                     .init(name: $0.key.string, messagesTotal: $0.value.messages, bytesTotal: $0.value.bytes, lastPayload: $0.value.preview)
                 }
-                    .sorted { $0.messagesTotal != $1.messagesTotal ? $0.messagesTotal > $1.messagesTotal : $0.name < $1.name },
+                .sorted { $0.messagesTotal != $1.messagesTotal ? $0.messagesTotal > $1.messagesTotal : $0.name < $1.name },
                 other: .init(name: "", messagesTotal: table.other.messages, bytesTotal: table.other.bytes),
                 prefixes: zip(configuration.prefixes, table.prefixes).map {
                     .init(name: $0, messagesTotal: $1.messages, bytesTotal: $1.bytes)

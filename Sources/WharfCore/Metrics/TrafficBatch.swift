@@ -85,7 +85,9 @@ public struct PacketTypeCounts: Sendable, Equatable {
         }
         set {
             precondition(index >= 0 && index < Self.count, "packet type out of range")
-            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: newValue, toByteOffset: index * MemoryLayout<Int>.stride, as: Int.self) }
+            withUnsafeMutableBytes(of: &storage) {
+                $0.storeBytes(of: newValue, toByteOffset: index * MemoryLayout<Int>.stride, as: Int.self)
+            }
         }
     }
 

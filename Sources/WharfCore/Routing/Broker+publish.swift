@@ -84,8 +84,9 @@ extension Broker {
                 account(result, in: &outcome)
                 if journaled, let queue = group.journalQueue {
                     let droppedId = result.outcome == .acceptedDroppedOldest ? group.lastDroppedJournalId : 0
-                    journalOffer(message, qos: message.qos, retain: false, subscriptionIds: .none, result: result, keeps: true,
-                                 to: queue, droppedId: droppedId, journal: journal, dropped: &dropped)
+                    journalOffer(
+                        message, qos: message.qos, retain: false, subscriptionIds: .none, result: result, keeps: true,
+                        to: queue, droppedId: droppedId, journal: journal, dropped: &dropped)
                 }
             case .session(let session):
                 // 5.0 "no local": not back to the connection that published it.
@@ -99,8 +100,9 @@ extension Broker {
                 account(result, in: &outcome)
                 if journaled, let queue = session.journalQueue {
                     let droppedId = result.outcome == .acceptedDroppedOldest ? session.lastDroppedJournalId : 0
-                    journalOffer(message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, result: result,
-                                 keeps: session.isPersistent, to: queue, droppedId: droppedId, journal: journal, dropped: &dropped)
+                    journalOffer(
+                        message, qos: qos, retain: retainFlag, subscriptionIds: target.identifiers, result: result,
+                        keeps: session.isPersistent, to: queue, droppedId: droppedId, journal: journal, dropped: &dropped)
                 }
             }
         }

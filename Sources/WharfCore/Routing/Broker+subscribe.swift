@@ -48,7 +48,8 @@ extension Broker {
                     codes.append(.topicFilterInvalid)
                     continue
                 }
-                guard session.recordSubscription(request.filter, qos: request.qos, limit: limits.maxSubscriptionsPerClient) != .refused else {
+                guard session.recordSubscription(request.filter, qos: request.qos, limit: limits.maxSubscriptionsPerClient) != .refused
+                else {
                     codes.append(.quotaExceeded)
                     continue
                 }
@@ -75,10 +76,11 @@ extension Broker {
         guard !accepted.isEmpty else { return codes }
         tree.withLock { tree in
             for (request, _) in accepted {
-                tree.subscribe(RouteTarget(
-                    session: session, qos: request.qos, noLocal: request.noLocal,
-                    retainAsPublished: request.retainAsPublished, identifiers: identifiers
-                ), filter: request.filter)
+                tree.subscribe(
+                    RouteTarget(
+                        session: session, qos: request.qos, noLocal: request.noLocal,
+                        retainAsPublished: request.retainAsPublished, identifiers: identifiers
+                    ), filter: request.filter)
             }
         }
         for (request, isNew) in accepted {

@@ -153,7 +153,9 @@ extension Broker {
             )
             countDrops(result, offline: .rejected)
             // A policy's drop-oldest made room: the dropped message leaves the journal too.
-            if result.outcome == .acceptedDroppedOldest, let queue = session.journalQueue, case let id = session.lastDroppedJournalId, id != 0 {
+            if result.outcome == .acceptedDroppedOldest, let queue = session.journalQueue, case let id = session.lastDroppedJournalId,
+                id != 0
+            {
                 journalAlone { $0.removed(id, from: queue) }
             }
         }

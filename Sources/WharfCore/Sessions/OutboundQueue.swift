@@ -73,7 +73,6 @@ public struct OutboundQueue: Sendable {
         }
     }
 
-
     private var pending = Deque<Pending>()
     private var inflight = OrderedDictionary<UInt16, Inflight>()
     private var lastPacketId: UInt16 = 0
@@ -128,10 +127,11 @@ public struct OutboundQueue: Sendable {
             result = .acceptedDroppedOldest
         }
         guard onSubscribe || pending.count < maxQueued else { return .droppedQueueFull }
-        pending.append(Pending(
-            message: message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds,
-            group: group, attempts: attempts
-        ))
+        pending.append(
+            Pending(
+                message: message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds,
+                group: group, attempts: attempts
+            ))
         enqueuedTotal += 1
         return result
     }
@@ -158,9 +158,11 @@ public struct OutboundQueue: Sendable {
             if head.qos == .atMostOnce {
                 pending.removeFirst()
                 deliveredTotal += 1
-                packets.append(.publish(
-                    head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false, subscriptionIds: head.subscriptionIds
-                ))
+                packets.append(
+                    .publish(
+                        head.message, qos: .atMostOnce, packetId: nil, retain: head.retain, dup: false,
+                        subscriptionIds: head.subscriptionIds
+                    ))
                 continue
             }
             guard inflight.count < maxInflight else { return expired }
@@ -171,9 +173,10 @@ public struct OutboundQueue: Sendable {
                 subscriptionIds: head.subscriptionIds, phase: .awaitingAck, group: head.group, attempts: head.attempts + 1
             )
             deliveredTotal += 1
-            packets.append(.publish(
-                head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false, subscriptionIds: head.subscriptionIds
-            ))
+            packets.append(
+                .publish(
+                    head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false, subscriptionIds: head.subscriptionIds
+                ))
         }
         return expired
     }
@@ -193,9 +196,10 @@ public struct OutboundQueue: Sendable {
                     continue
                 }
                 inflight[id]!.attempts += 1
-                packets.append(.publish(
-                    entry.message, qos: entry.qos, packetId: id, retain: entry.retain, dup: true, subscriptionIds: entry.subscriptionIds
-                ))
+                packets.append(
+                    .publish(
+                        entry.message, qos: entry.qos, packetId: id, retain: entry.retain, dup: true, subscriptionIds: entry.subscriptionIds
+                    ))
             case .awaitingComplete:
                 packets.append(.pubrel(packetId: id))
             }

@@ -7,12 +7,16 @@ extension Session {
     /// A consumer group hands over a message: accepted only while a client is
     /// connected and has room (`groupCapacity`), so the group can offer it to
     /// another member otherwise.
-    func enqueueForGroup(_ message: Message, qos: QoS, subscriptionIds: SubscriptionIdentifiers, attempts: Int, group: ConsumerGroup) -> Bool {
+    func enqueueForGroup(_ message: Message, qos: QoS, subscriptionIds: SubscriptionIdentifiers, attempts: Int, group: ConsumerGroup)
+        -> Bool
+    {
         let (accepted, wake): (Bool, (any DeliveryTarget)?) = state.withLock { state in
             guard let owner = state.owner, Self.capacity(state) > 0 else { return (false, nil) }
-            guard state.outbound.enqueue(
-                message, qos: qos, retain: false, subscriptionIds: subscriptionIds, group: group, attempts: attempts
-            ) == .accepted else { return (false, nil) }
+            guard
+                state.outbound.enqueue(
+                    message, qos: qos, retain: false, subscriptionIds: subscriptionIds, group: group, attempts: attempts
+                ) == .accepted
+            else { return (false, nil) }
             guard !state.drainScheduled, state.outbound.canSend else { return (true, nil) }
             state.drainScheduled = true
             return (true, owner)

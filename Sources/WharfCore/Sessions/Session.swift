@@ -69,9 +69,11 @@ public final class Session: Sendable {
         self.expiry = ManagedAtomic(expiryInterval ?? (isPersistent ? UInt32.max : 0))
         self.configuredMaxInflight = maxInflight
         self.window = ManagedAtomic(maxInflight)
-        self.state = OrderedMutex(.session, State(
-            outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued), pacing: PublisherPacing(maxQueued: maxQueued)
-        ))
+        self.state = OrderedMutex(
+            .session,
+            State(
+                outbound: OutboundQueue(maxInflight: maxInflight, maxQueued: maxQueued), pacing: PublisherPacing(maxQueued: maxQueued)
+            ))
         let now = Clock.nowNanos()
         self.latencyTrackers = Mutex((LatencyTracker(now: now), LatencyTracker(now: now)))
     }
@@ -87,9 +89,11 @@ public final class Session: Sendable {
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
             guard let owner = state.owner else {
                 if qos == .atMostOnce || !isPersistent { return (.droppedOffline, nil) }
-                return (state.outbound.enqueue(
-                    message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
-                ), nil)
+                return (
+                    state.outbound.enqueue(
+                        message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
+                    ), nil
+                )
             }
             var result = state.outbound.enqueue(
                 message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
@@ -156,7 +160,9 @@ public final class Session: Sendable {
         }
     }
 
-    public func attach(_ owner: any DeliveryTarget, receiveMaximum: Int? = nil, resend packets: inout [OutboundPacket]) -> (any DeliveryTarget)? {
+    public func attach(_ owner: any DeliveryTarget, receiveMaximum: Int? = nil, resend packets: inout [OutboundPacket]) -> (
+        any DeliveryTarget
+    )? {
         var deadLetters: [(Message, attempts: Int)] = []
         return attach(owner, receiveMaximum: receiveMaximum, resend: &packets, deadLetters: &deadLetters)
     }

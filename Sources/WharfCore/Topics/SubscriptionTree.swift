@@ -16,7 +16,9 @@ public struct RouteTarget: Sendable {
     public var retainAsPublished = false
     public var identifiers = SubscriptionIdentifiers.none
 
-    public init(session: Session, qos: QoS, noLocal: Bool = false, retainAsPublished: Bool = false, identifiers: SubscriptionIdentifiers = .none) {
+    public init(
+        session: Session, qos: QoS, noLocal: Bool = false, retainAsPublished: Bool = false, identifiers: SubscriptionIdentifiers = .none
+    ) {
         self.destination = .session(session)
         self.qos = qos
         self.noLocal = noLocal

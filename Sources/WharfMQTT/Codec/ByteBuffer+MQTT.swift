@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // Wire primitives shared by every packet: two-byte integers, length-prefixed
 // UTF-8 strings and binary data, and the variable byte integer.
@@ -30,7 +31,10 @@ extension ByteBuffer {
     mutating func readMQTTString(_ field: String) throws(MQTTDecodeError) -> String {
         let length = Int(try readMQTTUInt16(field))
         guard readableBytes >= length else { throw .truncated(field: field) }
-        enum Outcome { case valid(String), containsNull, invalid }
+        enum Outcome {
+            case valid(String)
+            case containsNull, invalid
+        }
         let outcome: Outcome = withUnsafeReadableBytes { raw in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[..<length])
             // Topics and client ids are nearly always ASCII: one pass proves

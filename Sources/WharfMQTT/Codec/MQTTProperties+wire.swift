@@ -40,7 +40,9 @@ extension MQTTProperties {
     /// Reads a property list for `context`. A property the spec does not
     /// allow there is a malformed packet; one given twice that may appear
     /// once, or a value the spec forbids, is a protocol error.
-    static func read(from buffer: inout ByteBuffer, in context: PropertyIdentifier.Context, packet: String) throws(MQTTDecodeError) -> MQTTProperties {
+    static func read(from buffer: inout ByteBuffer, in context: PropertyIdentifier.Context, packet: String) throws(MQTTDecodeError)
+        -> MQTTProperties
+    {
         let length = try buffer.readVariableByteInteger("property length")
         guard length > 0 else { return .none }
         guard var slice = buffer.readSlice(length: length) else { throw .truncated(field: "properties") }

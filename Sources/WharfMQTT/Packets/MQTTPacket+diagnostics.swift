@@ -37,15 +37,51 @@ extension MQTTPacket {
     /// publisher's, and a PUBLISH too large for a client is not sent at all).
     public func withoutDiagnostics() -> MQTTPacket? {
         switch self {
-        case .connack(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .connack(p) }
-        case .puback(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .puback(p) }
-        case .pubrec(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .pubrec(p) }
-        case .pubrel(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .pubrel(p) }
-        case .pubcomp(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .pubcomp(p) }
-        case .suback(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .suback(p) }
-        case .unsuback(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .unsuback(p) }
-        case .disconnect(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .disconnect(p) }
-        case .auth(var p): return p.properties.withoutDiagnostics.map { p.properties = $0; return .auth(p) }
+        case .connack(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .connack(p)
+            }
+        case .puback(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .puback(p)
+            }
+        case .pubrec(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .pubrec(p)
+            }
+        case .pubrel(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .pubrel(p)
+            }
+        case .pubcomp(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .pubcomp(p)
+            }
+        case .suback(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .suback(p)
+            }
+        case .unsuback(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .unsuback(p)
+            }
+        case .disconnect(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .disconnect(p)
+            }
+        case .auth(var p):
+            return p.properties.withoutDiagnostics.map {
+                p.properties = $0
+                return .auth(p)
+            }
         case .connect, .publish, .subscribe, .unsubscribe, .pingreq, .pingresp: return nil
         }
     }

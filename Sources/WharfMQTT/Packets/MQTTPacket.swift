@@ -77,7 +77,8 @@ public enum MQTTPacket: Sendable, Hashable {
         switch type {
         case .connect: packet = .connect(try ConnectPacket.decode(&body))
         case .publish:
-            packet = .publish(try PublishPacket.decode(flags: flags, body: &body, version: version, asClient: asClient, lastTopic: &lastTopic))
+            packet = .publish(
+                try PublishPacket.decode(flags: flags, body: &body, version: version, asClient: asClient, lastTopic: &lastTopic))
         case .puback: packet = .puback(try PublishAckPacket.decode(&body, version: version))
         case .pubrec: packet = .pubrec(try PublishAckPacket.decode(&body, version: version))
         case .pubrel: packet = .pubrel(try PublishAckPacket.decode(&body, version: version))

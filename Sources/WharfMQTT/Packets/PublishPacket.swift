@@ -106,7 +106,9 @@ public struct PublishPacket: Sendable, Hashable {
             payloadLength: payloadLength
         )
         let flags = (dup ? 0x08 : 0) | (qos.rawValue << 1) | (retain ? 0x01 : 0)
-        if writeHeaderAtOnce(topic: topic, flags: flags, remaining: remaining, qos: qos, packetId: packetId, properties: properties, into: &buffer) {
+        if writeHeaderAtOnce(
+            topic: topic, flags: flags, remaining: remaining, qos: qos, packetId: packetId, properties: properties, into: &buffer)
+        {
             return
         }
         FixedHeader.write(type: .publish, flags: flags, remainingLength: remaining, into: &buffer)

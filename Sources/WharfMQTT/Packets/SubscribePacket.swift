@@ -55,10 +55,11 @@ public struct SubscribePacket: Sendable, Hashable {
             guard let qos = QoS(rawValue: options & 0x03) else { throw .invalidSubscriptionQoS }
             let retainHandling = (options >> 4) & 0x03
             guard retainHandling != 3 else { throw .invalidRetainHandling }
-            subscriptions.append(Subscription(
-                filter: filter, qos: qos, noLocal: options & 0x04 != 0, retainAsPublished: options & 0x08 != 0,
-                retainHandling: retainHandling
-            ))
+            subscriptions.append(
+                Subscription(
+                    filter: filter, qos: qos, noLocal: options & 0x04 != 0, retainAsPublished: options & 0x08 != 0,
+                    retainHandling: retainHandling
+                ))
         }
         guard !subscriptions.isEmpty else { throw .emptySubscriptionList }
         return SubscribePacket(packetId: id, subscriptions: subscriptions, properties: properties)

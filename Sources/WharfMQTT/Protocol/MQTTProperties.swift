@@ -87,16 +87,17 @@ public struct MQTTProperty: Sendable, Hashable {
 
     /// Bytes on the wire, identifier included.
     var wireSize: Int {
-        1 + {
-            switch value {
-            case .byte: return 1
-            case .twoByteInteger: return 2
-            case .fourByteInteger: return 4
-            case .variableByteInteger(let v): return ByteBuffer.variableByteIntegerSize(Int(v))
-            case .string(let s): return ByteBuffer.mqttStringSize(s)
-            case .binary(let b): return 2 + min(b.readableBytes, ByteBuffer.maxMQTTFieldLength)
-            case .stringPair(let k, let v): return ByteBuffer.mqttStringSize(k) + ByteBuffer.mqttStringSize(v)
-            }
-        }()
+        1
+            + {
+                switch value {
+                case .byte: return 1
+                case .twoByteInteger: return 2
+                case .fourByteInteger: return 4
+                case .variableByteInteger(let v): return ByteBuffer.variableByteIntegerSize(Int(v))
+                case .string(let s): return ByteBuffer.mqttStringSize(s)
+                case .binary(let b): return 2 + min(b.readableBytes, ByteBuffer.maxMQTTFieldLength)
+                case .stringPair(let k, let v): return ByteBuffer.mqttStringSize(k) + ByteBuffer.mqttStringSize(v)
+                }
+            }()
     }
 }

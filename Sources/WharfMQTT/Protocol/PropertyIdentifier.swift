@@ -56,7 +56,9 @@ public struct PropertyIdentifier: RawRepresentable, Sendable, Hashable, CustomSt
         public static let disconnect = Context(rawValue: 1 << 9)
         public static let auth = Context(rawValue: 1 << 10)
 
-        static let all: Context = [.connect, .connack, .publish, .will, .publishAck, .subscribe, .suback, .unsubscribe, .unsuback, .disconnect, .auth]
+        static let all: Context = [
+            .connect, .connack, .publish, .will, .publishAck, .subscribe, .suback, .unsubscribe, .unsuback, .disconnect, .auth,
+        ]
     }
 
     /// Type and allowed packets, or nil for an identifier the spec does not define.

@@ -72,9 +72,11 @@ public struct PasswordFile: Sendable {
         case .pbkdf2SHA512(let iterations, let salt, let expected):
             // Mosquitto's default is 101 rounds; the file decides, so the
             // unchecked variant (the checked one insists on 210,000).
-            guard let key = try? KDF.Insecure.PBKDF2.deriveKey(
-                from: password, salt: salt, using: .sha512, outputByteCount: expected.count, unsafeUncheckedRounds: iterations
-            ) else { return false }
+            guard
+                let key = try? KDF.Insecure.PBKDF2.deriveKey(
+                    from: password, salt: salt, using: .sha512, outputByteCount: expected.count, unsafeUncheckedRounds: iterations
+                )
+            else { return false }
             return key.withUnsafeBytes { Self.constantTimeEqual(Data($0), expected) }
         case .sha512(let salt, let expected):
             let digest = SHA512.hash(data: password + Array(salt))

@@ -15,7 +15,8 @@ public enum ConfigFileLoader {
         return try parse(text, file: path, over: base)
     }
 
-    public static func parse(_ text: String, file: String, over base: ServerConfig = ServerConfig()) throws(ConfigFileError) -> ServerConfig {
+    public static func parse(_ text: String, file: String, over base: ServerConfig = ServerConfig()) throws(ConfigFileError) -> ServerConfig
+    {
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)

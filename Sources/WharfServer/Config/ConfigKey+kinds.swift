@@ -8,7 +8,8 @@ extension ConfigKey {
         _ section: String, _ name: String, _ range: ClosedRange<Int>, default defaultValue: ConfigDefault, doc: String,
         flag: ConfigFlag? = nil, set: @escaping @Sendable (inout Root, Int) -> Void
     ) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .int(range), defaultValue: defaultValue, doc: doc, flag: flag) { (root, value, _) throws(ConfigProblem) in
+        ConfigKey(section: section, name: name, kind: .int(range), defaultValue: defaultValue, doc: doc, flag: flag) {
+            (root, value, _) throws(ConfigProblem) in
             if case .int(let int) = value { set(&root, int) }
         }
     }
@@ -17,7 +18,8 @@ extension ConfigKey {
         _ section: String, _ name: String, _ range: ClosedRange<Double>, default defaultValue: ConfigDefault, doc: String,
         set: @escaping @Sendable (inout Root, Double) -> Void
     ) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .number(range), defaultValue: defaultValue, doc: doc, flag: nil) { (root, value, _) throws(ConfigProblem) in
+        ConfigKey(section: section, name: name, kind: .number(range), defaultValue: defaultValue, doc: doc, flag: nil) {
+            (root, value, _) throws(ConfigProblem) in
             if case .number(let number) = value { set(&root, number) }
         }
     }
@@ -26,7 +28,8 @@ extension ConfigKey {
         _ section: String, _ name: String, default defaultValue: ConfigDefault, doc: String, flag: ConfigFlag? = nil,
         set: @escaping @Sendable (inout Root, Bool) -> Void
     ) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .bool, defaultValue: defaultValue, doc: doc, flag: flag) { (root, value, _) throws(ConfigProblem) in
+        ConfigKey(section: section, name: name, kind: .bool, defaultValue: defaultValue, doc: doc, flag: flag) {
+            (root, value, _) throws(ConfigProblem) in
             if case .bool(let bool) = value { set(&root, bool) }
         }
     }
@@ -36,7 +39,8 @@ extension ConfigKey {
         _ section: String, _ name: String, default defaultValue: ConfigDefault, doc: String, flag: ConfigFlag? = nil,
         problem: @escaping @Sendable (String) -> String? = { _ in nil }, set: @escaping @Sendable (inout Root, String) -> Void
     ) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .string, defaultValue: defaultValue, doc: doc, flag: flag) { (root, value, _) throws(ConfigProblem) in
+        ConfigKey(section: section, name: name, kind: .string, defaultValue: defaultValue, doc: doc, flag: flag) {
+            (root, value, _) throws(ConfigProblem) in
             guard case .string(let string) = value else { return }
             if let problem = problem(string) { throw ConfigProblem(problem) }
             set(&root, string)
@@ -61,7 +65,8 @@ extension ConfigKey {
         _ section: String, _ name: String, default defaultValue: ConfigDefault, doc: String,
         problem: @escaping @Sendable (String) -> String?, set: @escaping @Sendable (inout Root, [String]) -> Void
     ) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .strings, defaultValue: defaultValue, doc: doc, flag: nil) { (root, value, _) throws(ConfigProblem) in
+        ConfigKey(section: section, name: name, kind: .strings, defaultValue: defaultValue, doc: doc, flag: nil) {
+            (root, value, _) throws(ConfigProblem) in
             guard case .strings(let strings) = value else { return }
             for string in strings { if let problem = problem(string) { throw ConfigProblem(problem) } }
             set(&root, strings)
@@ -74,7 +79,8 @@ extension ConfigKey {
         _ section: String, _ name: String, default defaultValue: ConfigDefault, doc: String, flag: ConfigFlag? = nil,
         expecting: String, parse: @escaping @Sendable (String) -> Value?, set: @escaping @Sendable (inout Root, Value) -> Void
     ) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .string, defaultValue: defaultValue, doc: doc, flag: flag) { (root, value, _) throws(ConfigProblem) in
+        ConfigKey(section: section, name: name, kind: .string, defaultValue: defaultValue, doc: doc, flag: flag) {
+            (root, value, _) throws(ConfigProblem) in
             guard case .string(let text) = value else { return }
             guard let parsed = parse(text) else { throw ConfigProblem("must be \(expecting); got \"\(text)\"") }
             set(&root, parsed)
@@ -88,7 +94,8 @@ extension ConfigKey {
     ) -> ConfigKey where Choice.RawValue == String {
         let names = Choice.allCases.map(\.rawValue)
         let expected = names.count == 2 ? "\(names[0]) or \(names[1])" : "one of \(names.joined(separator: ", "))"
-        return ConfigKey(section: section, name: name, kind: .string, defaultValue: defaultValue, doc: doc, flag: flag) { (root, value, _) throws(ConfigProblem) in
+        return ConfigKey(section: section, name: name, kind: .string, defaultValue: defaultValue, doc: doc, flag: flag) {
+            (root, value, _) throws(ConfigProblem) in
             guard case .string(let text) = value else { return }
             guard let choice = Choice(rawValue: text) else { throw ConfigProblem("must be \(expected), got \"\(text)\"") }
             set(&root, choice)

@@ -48,9 +48,11 @@ extension ConfigKeys {
             doc: "new filters past it get 0x97 (3.1.1: 0x80); 0 = no limit"
         ) { $0.limits.maxSubscriptionsPerClient = $1 }
 
-        static let section = ConfigSection("limits", [
-            maxConnections, maxPacketSize, maxInflightMessages, maxQueuedMessages, maxTopicLevels, connectTimeout,
-            receiveMaximum, topicAliasMaximum, maxKeepAlive, maxPendingConnections, maxFiltersPerSubscribe, maxSubscriptionsPerClient,
-        ])
+        static let section = ConfigSection(
+            "limits",
+            [
+                maxConnections, maxPacketSize, maxInflightMessages, maxQueuedMessages, maxTopicLevels, connectTimeout,
+                receiveMaximum, topicAliasMaximum, maxKeepAlive, maxPendingConnections, maxFiltersPerSubscribe, maxSubscriptionsPerClient,
+            ])
     }
 }

@@ -54,9 +54,11 @@ extension ConfigKeys {
             doc: "a larger request head gets 431 and close"
         ) { $0.metricsLimits.maxHeaderBytes = $1 }
 
-        static let section = ConfigSection("metrics", [
-            enabled, bind, port, sysInterval, topicSeriesLimit, topicPrefixes,
-            maxConnections, requestTimeout, idleTimeout, maxRequestBodyBytes, maxHeaderBytes,
-        ])
+        static let section = ConfigSection(
+            "metrics",
+            [
+                enabled, bind, port, sysInterval, topicSeriesLimit, topicPrefixes,
+                maxConnections, requestTimeout, idleTimeout, maxRequestBodyBytes, maxHeaderBytes,
+            ])
     }
 }

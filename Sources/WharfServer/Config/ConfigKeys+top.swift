@@ -30,8 +30,10 @@ extension ConfigKeys {
             "top", "p99_critical", 0...1e6, default: .appliedBy(dashboard, 0.5), doc: "p99 delivery latency in seconds shown as critical"
         ) { $0.top.p99Critical = $1 }
 
-        static let section = ConfigSection("top", [
-            theme, interval, lagWarning, lagCritical, depthWarning, depthCritical, p99Warning, p99Critical,
-        ])
+        static let section = ConfigSection(
+            "top",
+            [
+                theme, interval, lagWarning, lagCritical, depthWarning, depthCritical, p99Warning, p99Critical,
+            ])
     }
 }

@@ -9,7 +9,8 @@ struct ConfigTableReader {
     /// A key the section does not declare is an error.
     func checkKeys(_ table: TOMLTable, allowed: Set<String>, in section: String) throws(ConfigFileError) {
         for key in table.keys where !allowed.contains(key) {
-            throw ConfigFileError(file: file, key: "\(section).\(key)", problem: "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
+            throw ConfigFileError(
+                file: file, key: "\(section).\(key)", problem: "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
         }
     }
 
@@ -54,7 +55,8 @@ struct ConfigTableReader {
     func policies(_ value: TOMLValueConvertible?) throws(ConfigFileError) -> [DeliveryPolicy] {
         guard let value else { return [] }
         guard let array = value.array else {
-            throw ConfigFileError(file: file, key: ConfigKeys.policySection, problem: "must be an array of tables: write each as [[policy]]")
+            throw ConfigFileError(
+                file: file, key: ConfigKeys.policySection, problem: "must be an array of tables: write each as [[policy]]")
         }
         var policies: [DeliveryPolicy] = []
         let allowed = Set(ConfigKeys.policy.map(\.name))
@@ -72,7 +74,8 @@ struct ConfigTableReader {
                 try apply(key, from: table, to: &policy, as: "\(name).\(key.name)")
             }
             guard policy.messageTTL != nil || policy.maxDeliveryAttempts != nil || policy.maxLength != nil else {
-                throw ConfigFileError(file: file, key: name, problem: "sets nothing: give message_ttl, max_delivery_attempts and/or max_length")
+                throw ConfigFileError(
+                    file: file, key: name, problem: "sets nothing: give message_ttl, max_delivery_attempts and/or max_length")
             }
             policies.append(policy)
         }

@@ -26,9 +26,10 @@ final class LoopClocks: Sendable {
         for loop in group.makeIterator() {
             let clock = LoopClock()
             clocks[ObjectIdentifier(loop)] = clock
-            tasks.append(loop.scheduleRepeatedTask(initialDelay: Self.tick, delay: Self.tick) { _ in
-                clock.nanos.wrappingIncrement(by: step, ordering: .relaxed)
-            })
+            tasks.append(
+                loop.scheduleRepeatedTask(initialDelay: Self.tick, delay: Self.tick) { _ in
+                    clock.nanos.wrappingIncrement(by: step, ordering: .relaxed)
+                })
         }
         self.clocks = clocks
         self.tasks = tasks

@@ -86,7 +86,6 @@ extension MQTTConnectionHandler {
         return true
     }
 
-
     /// A PUBACK or PUBCOMP completed a delivery.
     private func acknowledged(_ done: OutboundQueue.Acknowledged) {
         // Tested here first so an acknowledgement of a message nothing

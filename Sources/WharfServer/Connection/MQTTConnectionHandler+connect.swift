@@ -45,7 +45,9 @@ extension MQTTConnectionHandler {
         logger[metadataKey: "client"] = "\(ReasonString.excerpt(clientId))"
         if let refusal = authenticator.check(connect) {
             let reason: ConnectionRejectReason = refusal == .notAuthorized ? .notAuthorized : .badCredentials
-            refuse(refusal, context: context, because: reason, "authentication failed for user '\(ReasonString.excerpt(connect.username ?? ""))'")
+            refuse(
+                refusal, context: context, because: reason,
+                "authentication failed for user '\(ReasonString.excerpt(connect.username ?? ""))'")
             return
         }
 
@@ -84,7 +86,8 @@ extension MQTTConnectionHandler {
 
         var properties = MQTTProperties()
         if v5 {
-            properties = connAckProperties(assignedClientId: assignedClientId, serverKeepAlive: options.keepAliveCapped ? options.keepAlive : nil)
+            properties = connAckProperties(
+                assignedClientId: assignedClientId, serverKeepAlive: options.keepAliveCapped ? options.keepAlive : nil)
             // Left out when the client id would make it longer than a string field holds.
             if connect.properties.integer(.requestResponseInformation) == 1, clientId.utf8.count <= ByteBuffer.maxMQTTFieldLength - 16 {
                 // A topic prefix private to this client for request/response

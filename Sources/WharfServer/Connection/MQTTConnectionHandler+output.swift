@@ -31,8 +31,9 @@ extension MQTTConnectionHandler {
             writePacket(.connack(connack))
         } else if packet.type == .connack, let context {
             // Nothing may come before CONNACK, not even a DISCONNECT: just close.
-            close(context, because: .replyTooLarge, "CONNACK exceeds the client's maximum packet size of \(clientMaximumPacketSize)",
-                  connectedAs: .awaitingConnect)
+            close(
+                context, because: .replyTooLarge, "CONNACK exceeds the client's maximum packet size of \(clientMaximumPacketSize)",
+                connectedAs: .awaitingConnect)
         } else if packet.type != .disconnect, let context {
             close(
                 context, because: .replyTooLarge,

@@ -16,9 +16,10 @@ extension MQTTConnectionHandler {
             broker.metrics.messageDropped(.topicTooDeep, count: 1)
             if let context {
                 // Well formed, but past this server's limit: 0x90 (5.0 section 3.3.2.1).
-                close(context, because: .protocolError,
-                      "topic has \(publish.topic.topicLevelCount) levels; max_topic_levels is \(broker.limits.maxTopicLevels)",
-                      reasonCode: ReasonCode.topicNameInvalid)
+                close(
+                    context, because: .protocolError,
+                    "topic has \(publish.topic.topicLevelCount) levels; max_topic_levels is \(broker.limits.maxTopicLevels)",
+                    reasonCode: ReasonCode.topicNameInvalid)
             }
             return
         }
@@ -114,7 +115,9 @@ extension MQTTConnectionHandler {
             guard let context else { return false }
             switch error {
             case .invalidAlias(let alias):
-                close(context, because: .topicAliasInvalid, "topic alias \(alias) is 0 or above the maximum of \(broker.limits.topicAliasMaximum)")
+                close(
+                    context, because: .topicAliasInvalid,
+                    "topic alias \(alias) is 0 or above the maximum of \(broker.limits.topicAliasMaximum)")
             case .unknownAlias(let alias):
                 close(context, because: .protocolError, "topic alias \(alias) was never set")
             case .missingTopic:

@@ -26,12 +26,12 @@ extension MQTTConnectionHandler {
         deliverRetainedSlice()
     }
 
-
     func handleUnsubscribe(_ unsubscribe: UnsubscribePacket, session: Session) {
         retainedBacklog.remove(filters: unsubscribe.filters)
         let existed = broker.unsubscribe(session, filters: unsubscribe.filters, journal: journal)
         // 5.0: an invalid filter is 0x8F, as in SUBACK; a valid one never subscribed 0x11.
-        let codes = version == .v5
+        let codes =
+            version == .v5
             ? zip(unsubscribe.filters, existed).map { filter, was in
                 was ? ReasonCode.success : Self.isValidFilter(filter) ? ReasonCode.noSubscriptionExisted : ReasonCode.topicFilterInvalid
             } : []
@@ -42,7 +42,6 @@ extension MQTTConnectionHandler {
         if case .success? = SharedSubscription.parse(filter) { return true }
         return SharedSubscription.parse(filter) == nil && TopicRules.isValidTopicFilter(filter)
     }
-
 
     /// Queues the retained messages new subscriptions are owed, filter by
     /// filter, until `retainedSliceNanos` of loop time have passed (one
@@ -66,7 +65,6 @@ extension MQTTConnectionHandler {
             handler.value.deliverRetainedSlice()
         }
     }
-
 
     /// The SUBACK's reason string: which filters were invalid and which were
     /// over a limit, each list bounded (`ReasonString`).

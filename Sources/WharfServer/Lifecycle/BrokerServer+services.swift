@@ -14,10 +14,11 @@ extension BrokerServer {
     public func services(listener: MQTTListener, metrics: (any Service)?) -> [any Service] {
         var services: [any Service] = [self, BrokerTimers(broker: broker, eventLoop: group.next())]
         if config.sysInterval > 0 {
-            services.append(SysTopicPublisher(
-                broker: broker, eventLoop: group.next(), interval: .seconds(Int64(config.sysInterval)),
-                snapshot: { [self] in self.snapshot() }
-            ))
+            services.append(
+                SysTopicPublisher(
+                    broker: broker, eventLoop: group.next(), interval: .seconds(Int64(config.sysInterval)),
+                    snapshot: { [self] in self.snapshot() }
+                ))
         }
         if let metrics { services.append(metrics) }
         services.append(listener)

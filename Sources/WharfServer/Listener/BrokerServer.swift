@@ -1,11 +1,11 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import Foundation
 import WharfCore
-import WharfMetrics
 import WharfMQTT
+import WharfMetrics
 
 /// The broker and what serving it takes: the recovered store, the counters,
 /// the connection limiter and the authenticator. As a service it holds the
@@ -31,7 +31,8 @@ public final class BrokerServer: Service {
         self.authenticator = try Authenticator(config: config)
         let needed = config.limits.maxConnections + config.maxPendingConnections + OpenFileLimit.overhead
         if let limit = OpenFileLimit.raise(toward: needed),
-            let warning = OpenFileLimit.warning(maxConnections: config.limits.maxConnections, maxPending: config.maxPendingConnections, limit: limit)
+            let warning = OpenFileLimit.warning(
+                maxConnections: config.limits.maxConnections, maxPending: config.maxPendingConnections, limit: limit)
         {
             logger.warning("\(warning)")
         }

@@ -68,10 +68,12 @@ public struct MQTTListener: Service {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: maxPacketSize)))
-                    try pipeline.addHandler(KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
-                    try pipeline.addHandler(MQTTConnectionHandler(
-                        broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, logger: logger
-                    ))
+                    try pipeline.addHandler(
+                        KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
+                    try pipeline.addHandler(
+                        MQTTConnectionHandler(
+                            broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, logger: logger
+                        ))
                 }
             }
     }

@@ -5,7 +5,9 @@ import WharfMetrics
 /// sort, lay out a frame and diff it against the previous one. Used by
 /// `wharf bench-top`; the goal is under 5 ms for 1,000 queues.
 public enum FrameBenchmark {
-    public static func run(queues: Int, width: Int = 160, height: Int = 50, frames: Int = 50) -> (medianMilliseconds: Double, maxMilliseconds: Double) {
+    public static func run(queues: Int, width: Int = 160, height: Int = 50, frames: Int = 50) -> (
+        medianMilliseconds: Double, maxMilliseconds: Double
+    ) {
         var node = NodeHistory(url: "http://127.0.0.1:18883")
         var times: [Double] = []
         var previous: CellGrid?
@@ -28,13 +30,19 @@ public enum FrameBenchmark {
 
     static func snapshot(queues: Int, at time: Double) -> MetricsSnapshot {
         let tick = Int(time)
-        let latency = LatencySnapshot(count: tick, sumSeconds: 1, buckets: nil, windowSeconds: 30, windowCount: 100, p50: 0.001, p90: 0.004, p99: 0.02, p999: 0.05, max: 0.1)
+        let latency = LatencySnapshot(
+            count: tick, sumSeconds: 1, buckets: nil, windowSeconds: 30, windowCount: 100, p50: 0.001, p90: 0.004, p99: 0.02, p999: 0.05,
+            max: 0.1)
         return MetricsSnapshot(
             version: "bench", startTimeSeconds: 0, takenAtSeconds: time, uptimeSeconds: time,
             connections: .init(current: queues, maximum: 10_000, acceptedTotal: queues, rejectedTotal: [:], closedByServerTotal: [:]),
             sessions: .init(online: queues, offline: 0), subscriptions: queues, retainedMessages: 0,
-            traffic: .init(packetsReceivedTotal: [:], packetsSentTotal: [:], bytesReceivedTotal: tick * 1000, bytesSentTotal: tick * 2000, malformedPacketsTotal: 0),
-            messages: .init(receivedTotal: tick * 100, deliveredTotal: tick * 200, redeliveredTotal: 0, droppedTotal: ["queue_full": tick], payloadBytesReceivedTotal: 0, payloadBytesDeliveredTotal: 0),
+            traffic: .init(
+                packetsReceivedTotal: [:], packetsSentTotal: [:], bytesReceivedTotal: tick * 1000, bytesSentTotal: tick * 2000,
+                malformedPacketsTotal: 0),
+            messages: .init(
+                receivedTotal: tick * 100, deliveredTotal: tick * 200, redeliveredTotal: 0, droppedTotal: ["queue_full": tick],
+                payloadBytesReceivedTotal: 0, payloadBytesDeliveredTotal: 0),
             latency: .init(publishToDeliver: latency, publishToAcknowledge: latency),
             topics: .init(seriesLimit: 100, topics: [], other: .init(name: "", messagesTotal: 0, bytesTotal: 0), prefixes: []),
             queues: (0..<queues).map { i in

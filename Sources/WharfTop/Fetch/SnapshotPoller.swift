@@ -15,7 +15,9 @@ public struct SnapshotEndpoint: Sendable, Hashable {
     public init(parsing text: String) throws(EndpointError) {
         var rest = Substring(text)
         if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
-        if rest.hasPrefix("https://") { throw EndpointError(text: text, problem: "https is not supported; the metrics listener speaks plain HTTP") }
+        if rest.hasPrefix("https://") {
+            throw EndpointError(text: text, problem: "https is not supported; the metrics listener speaks plain HTTP")
+        }
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
             throw EndpointError(text: text, problem: "expected http://HOST:PORT")

@@ -53,8 +53,10 @@ public struct CellGrid: Sendable, Equatable {
 
     /// Fills a rectangle with one character and style.
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, _ cell: Cell = Cell()) {
-        let x0 = max(0, x), y0 = max(0, y)
-        let x1 = min(width, x + w), y1 = min(height, y + h)
+        let x0 = max(0, x)
+        let y0 = max(0, y)
+        let x1 = min(width, x + w)
+        let y1 = min(height, y + h)
         guard x0 < x1, y0 < y1 else { return }
         for row in y0..<y1 {
             for column in x0..<x1 { cells[row * width + column] = cell }
@@ -63,8 +65,10 @@ public struct CellGrid: Sendable, Equatable {
 
     /// Restyles a rectangle, keeping its characters (selection highlight).
     public mutating func restyle(x: Int, y: Int, width w: Int, height h: Int, _ change: (inout Style) -> Void) {
-        let x0 = max(0, x), y0 = max(0, y)
-        let x1 = min(width, x + w), y1 = min(height, y + h)
+        let x0 = max(0, x)
+        let y0 = max(0, y)
+        let x1 = min(width, x + w)
+        let y1 = min(height, y + h)
         guard x0 < x1, y0 < y1 else { return }
         for row in y0..<y1 {
             for column in x0..<x1 { change(&cells[row * width + column].style) }

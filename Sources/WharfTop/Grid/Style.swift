@@ -6,7 +6,8 @@ public struct Style: Hashable, Sendable {
     public var bold: Bool
     public var underline: Bool
 
-    public init(_ foreground: ColorRole = .foreground, on background: ColorRole = .background, bold: Bool = false, underline: Bool = false) {
+    public init(_ foreground: ColorRole = .foreground, on background: ColorRole = .background, bold: Bool = false, underline: Bool = false)
+    {
         self.foreground = foreground
         self.background = background
         self.bold = bold
@@ -20,6 +21,14 @@ public struct Style: Hashable, Sendable {
     public static let accent = Style(.accent, bold: true)
     public static let selected = Style(.selectionText, on: .selection)
 
-    public func bolded() -> Style { var copy = self; copy.bold = true; return copy }
-    public func on(_ background: ColorRole) -> Style { var copy = self; copy.background = background; return copy }
+    public func bolded() -> Style {
+        var copy = self
+        copy.bold = true
+        return copy
+    }
+    public func on(_ background: ColorRole) -> Style {
+        var copy = self
+        copy.background = background
+        return copy
+    }
 }

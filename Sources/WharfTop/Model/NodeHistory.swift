@@ -66,7 +66,8 @@ public struct NodeHistory: Sendable {
         {
             // Cumulative buckets -> counts per bucket in this interval.
             var column: [Int] = []
-            var lastNow = 0, lastBefore = 0
+            var lastNow = 0
+            var lastBefore = 0
             for (a, b) in zip(now, before) {
                 column.append(max(0, (a.count - lastNow) - (b.count - lastBefore)))
                 lastNow = a.count

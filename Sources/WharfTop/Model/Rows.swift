@@ -72,14 +72,15 @@ public enum RowBuilder {
             rows.reserveCapacity(rows.count + snapshot.queues.count)
             for queue in snapshot.queues {
                 let before = node.previousQueues[queue.name]
-                rows.append(QueueRow(
-                    node: node.label, name: queue.name, depth: queue.depth, inflight: queue.inflight,
-                    consumers: queue.consumers,
-                    inRate: perSecond(queue.enqueuedTotal, before?.enqueuedTotal, interval),
-                    outRate: perSecond(queue.deliveredTotal, before?.deliveredTotal, interval),
-                    lagMessages: queue.lagMessages, lagSeconds: queue.lagSeconds, p99: queue.deliverLatency.p99,
-                    depthHistory: node.queueDepths[queue.name] ?? []
-                ))
+                rows.append(
+                    QueueRow(
+                        node: node.label, name: queue.name, depth: queue.depth, inflight: queue.inflight,
+                        consumers: queue.consumers,
+                        inRate: perSecond(queue.enqueuedTotal, before?.enqueuedTotal, interval),
+                        outRate: perSecond(queue.deliveredTotal, before?.deliveredTotal, interval),
+                        lagMessages: queue.lagMessages, lagSeconds: queue.lagSeconds, p99: queue.deliverLatency.p99,
+                        depthHistory: node.queueDepths[queue.name] ?? []
+                    ))
             }
         }
         return rows
@@ -92,15 +93,16 @@ public enum RowBuilder {
             let interval = node.interval
             for client in snapshot.clients {
                 let before = node.previousClients[client.clientId]
-                rows.append(ClientRow(
-                    node: node.label, clientId: client.clientId, address: client.address,
-                    protocolVersion: client.protocolVersion, persistent: client.persistent,
-                    inflight: client.inflight, queued: client.queued,
-                    inRate: perSecond(client.messagesReceivedTotal, before?.messagesReceivedTotal, interval),
-                    outRate: perSecond(client.messagesSentTotal, before?.messagesSentTotal, interval),
-                    bytesIn: client.bytesReceivedTotal, bytesOut: client.bytesSentTotal,
-                    connectedAt: client.connectedAtSeconds
-                ))
+                rows.append(
+                    ClientRow(
+                        node: node.label, clientId: client.clientId, address: client.address,
+                        protocolVersion: client.protocolVersion, persistent: client.persistent,
+                        inflight: client.inflight, queued: client.queued,
+                        inRate: perSecond(client.messagesReceivedTotal, before?.messagesReceivedTotal, interval),
+                        outRate: perSecond(client.messagesSentTotal, before?.messagesSentTotal, interval),
+                        bytesIn: client.bytesReceivedTotal, bytesOut: client.bytesSentTotal,
+                        connectedAt: client.connectedAtSeconds
+                    ))
             }
         }
         return rows
@@ -141,14 +143,17 @@ public enum RowBuilder {
         }
         var rows: [TopicRow] = []
         func walk(_ tree: Tree, path: String, depth: Int) {
-            let ordered = tree.children.sorted { ($0.value.rate ?? 0, $0.value.messages, $1.key) > ($1.value.rate ?? 0, $1.value.messages, $0.key) }
+            let ordered = tree.children.sorted {
+                ($0.value.rate ?? 0, $0.value.messages, $1.key) > ($1.value.rate ?? 0, $1.value.messages, $0.key)
+            }
             for (name, child) in ordered {
                 let childPath = path.isEmpty ? name : path + "/" + name
                 let expanded = !collapsed.contains(childPath) && depth < openDepth
-                rows.append(TopicRow(
-                    path: childPath, name: name, depth: depth, hasChildren: !child.children.isEmpty, expanded: expanded,
-                    messages: child.messages, rate: child.rate, byteRate: child.byteRate, preview: child.isTopic ? child.preview : nil
-                ))
+                rows.append(
+                    TopicRow(
+                        path: childPath, name: name, depth: depth, hasChildren: !child.children.isEmpty, expanded: expanded,
+                        messages: child.messages, rate: child.rate, byteRate: child.byteRate, preview: child.isTopic ? child.preview : nil
+                    ))
                 if expanded { walk(child, path: childPath, depth: depth + 1) }
             }
         }
@@ -164,22 +169,25 @@ public enum RowBuilder {
             let interval = node.interval
             for group in snapshot.groups.sorted(by: { $0.lagSeconds > $1.lagSeconds }) {
                 let before = node.previousGroups[group.name + "\u{0}" + group.filter]
-                rows.append(GroupRow(
-                    node: node.label, group: group.name, filter: group.filter, member: nil, online: group.consumers > 0,
-                    depth: group.depth, inflight: group.inflight, consumers: group.consumers,
-                    deliveryRate: perSecond(group.deliveredTotal, before?.deliveredTotal, interval),
-                    lagMessages: group.lagMessages, lagSeconds: group.lagSeconds
-                ))
-                let previousMembers = Dictionary((before?.members ?? []).map { ($0.clientId, $0.deliveredTotal) }, uniquingKeysWith: { a, _ in a })
-                for member in group.members {
-                    rows.append(GroupRow(
-                        node: node.label, group: group.name, filter: group.filter, member: member.clientId, online: member.online,
-                        depth: nil, inflight: member.inflight, consumers: nil,
-                        deliveryRate: perSecond(member.deliveredTotal, previousMembers[member.clientId], interval),
-                        // A member's lag: the group's messages it holds unacknowledged
-                        // (waiting ones belong to the group, not to a member).
-                        lagMessages: member.inflight, lagSeconds: nil
+                rows.append(
+                    GroupRow(
+                        node: node.label, group: group.name, filter: group.filter, member: nil, online: group.consumers > 0,
+                        depth: group.depth, inflight: group.inflight, consumers: group.consumers,
+                        deliveryRate: perSecond(group.deliveredTotal, before?.deliveredTotal, interval),
+                        lagMessages: group.lagMessages, lagSeconds: group.lagSeconds
                     ))
+                let previousMembers = Dictionary(
+                    (before?.members ?? []).map { ($0.clientId, $0.deliveredTotal) }, uniquingKeysWith: { a, _ in a })
+                for member in group.members {
+                    rows.append(
+                        GroupRow(
+                            node: node.label, group: group.name, filter: group.filter, member: member.clientId, online: member.online,
+                            depth: nil, inflight: member.inflight, consumers: nil,
+                            deliveryRate: perSecond(member.deliveredTotal, previousMembers[member.clientId], interval),
+                            // A member's lag: the group's messages it holds unacknowledged
+                            // (waiting ones belong to the group, not to a member).
+                            lagMessages: member.inflight, lagSeconds: nil
+                        ))
                 }
             }
         }

@@ -22,7 +22,11 @@ public enum Chrome {
         var flags: [(String, Style)] = []
         let down = context.nodes.filter { if case .disconnected = $0.status { return true } else { return false } }
         if !down.isEmpty {
-            flags.append((context.multiNode ? " \(down.count) disconnected, retrying " : " disconnected, retrying ", Style(.background, on: .critical, bold: true)))
+            flags.append(
+                (
+                    context.multiNode ? " \(down.count) disconnected, retrying " : " disconnected, retrying ",
+                    Style(.background, on: .critical, bold: true)
+                ))
         }
         if overThreshold > 0 {
             flags.append((" \(overThreshold) over threshold ", Style(.background, on: .warning, bold: true)))
@@ -50,7 +54,8 @@ public enum Chrome {
             x2 += 2
         }
         segment("conn ", "\(connections)/\(maximum)")
-        let inRates = context.nodes.map(\.messagesIn), outRates = context.nodes.map(\.messagesOut)
+        let inRates = context.nodes.map(\.messagesIn)
+        let outRates = context.nodes.map(\.messagesOut)
         segment("in ", optional(Totals.rate(context.nodes) { $0.messages.receivedTotal }, Formatters.rate))
         if width >= 100 {
             x2 += grid.put(Sparkline.render(summed(inRates), width: 12), x: x2, y: 1, style: Style(.graphMid)) + 2
@@ -59,8 +64,10 @@ public enum Chrome {
         if width >= 100 {
             x2 += grid.put(Sparkline.render(summed(outRates), width: 12), x: x2, y: 1, style: Style(.graphMid)) + 2
         }
-        segment("bytes ", optional(Totals.rate(context.nodes) { $0.traffic.bytesReceivedTotal }, Formatters.byteRate) + " in, "
-            + optional(Totals.rate(context.nodes) { $0.traffic.bytesSentTotal }, Formatters.byteRate) + " out")
+        segment(
+            "bytes ",
+            optional(Totals.rate(context.nodes) { $0.traffic.bytesReceivedTotal }, Formatters.byteRate) + " in, "
+                + optional(Totals.rate(context.nodes) { $0.traffic.bytesSentTotal }, Formatters.byteRate) + " out")
 
         // Line 3: latency, drops, lag.
         guard headerHeight(grid.height) >= 3 else { return }
@@ -71,7 +78,9 @@ public enum Chrome {
         let dropRate = Totals.rate(context.nodes) { $0.messages.droppedTotal.values.reduce(0, +) }
         segment("drops ", optional(dropRate, Formatters.rate), (dropRate ?? 0) > 0 ? Style(.warning) : .plain, y: 2)
         let maxLag = snapshots.flatMap(\.queues).map(\.lagSeconds).max()
-        segment("max lag ", maxLag.map { $0 > 0 ? Formatters.duration($0) : "0" } ?? "-", Style(context.thresholds.lagSeconds.level(maxLag).role), y: 2)
+        segment(
+            "max lag ", maxLag.map { $0 > 0 ? Formatters.duration($0) : "0" } ?? "-",
+            Style(context.thresholds.lagSeconds.level(maxLag).role), y: 2)
         let queued = snapshots.reduce(0) { $0 + $1.queues.reduce(0) { $0 + $1.depth } }
         segment("queued ", Formatters.count(queued), y: 2)
         let deadLetters = snapshots.reduce(0) { $0 + $1.messages.deadLetteredTotal }
@@ -165,7 +174,8 @@ public enum Chrome {
     public static func drawHelp(into grid: inout CellGrid) {
         let width = min(grid.width - 4, 72)
         let height = min(grid.height - 2, help.count + 4)
-        let x = (grid.width - width) / 2, y = (grid.height - height) / 2
+        let x = (grid.width - width) / 2
+        let y = (grid.height - height) / 2
         grid.fill(x: x, y: y, width: width, height: height, Cell(" ", .plain))
         grid.box(x: x, y: y, width: width, height: height, title: "keys")
         for (offset, (key, action)) in help.prefix(height - 4).enumerated() {

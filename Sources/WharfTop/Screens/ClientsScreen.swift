@@ -4,18 +4,28 @@ public enum ClientsScreen {
         let now = context.nowSeconds
         var columns: [Column<ClientRow>] = [
             Column("CLIENT", width: 0, right: false, text: { $0.clientId }, ascending: { $0.clientId < $1.clientId }),
-            Column("ADDRESS", width: 21, right: false, minimumTerminalWidth: 100, text: { $0.address }, ascending: { $0.address < $1.address }),
-            Column("VER", width: 5, right: false, minimumTerminalWidth: 70, text: { $0.protocolVersion }, ascending: { $0.protocolVersion < $1.protocolVersion }),
+            Column(
+                "ADDRESS", width: 21, right: false, minimumTerminalWidth: 100, text: { $0.address }, ascending: { $0.address < $1.address }),
+            Column(
+                "VER", width: 5, right: false, minimumTerminalWidth: 70, text: { $0.protocolVersion },
+                ascending: { $0.protocolVersion < $1.protocolVersion }),
             Column("INFLT", width: 6, text: { Formatters.count($0.inflight) }, ascending: { $0.inflight < $1.inflight }),
             Column("QUEUED", width: 7, text: { Formatters.count($0.queued) }, ascending: { $0.queued < $1.queued }),
             Column("IN/S", width: 8, text: { optional($0.inRate, Formatters.rate) }, ascending: { compare($0.inRate, $1.inRate) }),
             Column("OUT/S", width: 8, text: { optional($0.outRate, Formatters.rate) }, ascending: { compare($0.outRate, $1.outRate) }),
-            Column("BYTES IN", width: 9, minimumTerminalWidth: 90, text: { Formatters.bytes(Double($0.bytesIn)) }, ascending: { $0.bytesIn < $1.bytesIn }),
-            Column("BYTES OUT", width: 9, minimumTerminalWidth: 90, text: { Formatters.bytes(Double($0.bytesOut)) }, ascending: { $0.bytesOut < $1.bytesOut }),
-            Column("CONNECTED", width: 9, minimumTerminalWidth: 80, text: { Formatters.duration(max(0, now - $0.connectedAt)) }, ascending: { $0.connectedAt > $1.connectedAt }),
+            Column(
+                "BYTES IN", width: 9, minimumTerminalWidth: 90, text: { Formatters.bytes(Double($0.bytesIn)) },
+                ascending: { $0.bytesIn < $1.bytesIn }),
+            Column(
+                "BYTES OUT", width: 9, minimumTerminalWidth: 90, text: { Formatters.bytes(Double($0.bytesOut)) },
+                ascending: { $0.bytesOut < $1.bytesOut }),
+            Column(
+                "CONNECTED", width: 9, minimumTerminalWidth: 80, text: { Formatters.duration(max(0, now - $0.connectedAt)) },
+                ascending: { $0.connectedAt > $1.connectedAt }),
         ]
         if context.multiNode {
-            columns.append(Column("NODE", width: 16, right: false, minimumTerminalWidth: 110, text: { $0.node }, ascending: { $0.node < $1.node }))
+            columns.append(
+                Column("NODE", width: 16, right: false, minimumTerminalWidth: 110, text: { $0.node }, ascending: { $0.node < $1.node }))
         }
         return columns
     }

@@ -10,7 +10,9 @@ public enum LatencyScreen {
         func row(_ cells: [String], style: Style = .plain, _ styles: [Style]? = nil) {
             var x = area.x
             for (index, (cell, width)) in zip(cells, widths).enumerated() {
-                grid.put(Formatters.fit(cell, width, alignRight: index > 0), x: x, y: y, style: styles?[index] ?? style, maxWidth: area.x + area.width - x)
+                grid.put(
+                    Formatters.fit(cell, width, alignRight: index > 0), x: x, y: y, style: styles?[index] ?? style,
+                    maxWidth: area.x + area.width - x)
                 x += width + 1
             }
             y += 1
@@ -18,14 +20,18 @@ public enum LatencyScreen {
         row(columns, style: .header)
         for node in context.nodes {
             guard let snapshot = node.latest else { continue }
-            for (name, latency) in [("publish → deliver", snapshot.latency.publishToDeliver), ("publish → ack", snapshot.latency.publishToAcknowledge)] {
+            for (name, latency) in [
+                ("publish → deliver", snapshot.latency.publishToDeliver), ("publish → ack", snapshot.latency.publishToAcknowledge),
+            ] {
                 let label = context.multiNode ? "\(node.label) \(name == "publish → ack" ? "ack" : "deliver")" : name
                 let p99Style = Style(context.thresholds.p99.level(latency.p99).role)
                 row(
-                    [label, optional(latency.p50, Formatters.duration), optional(latency.p90, Formatters.duration),
-                     optional(latency.p99, Formatters.duration), optional(latency.p999, Formatters.duration),
-                     optional(latency.max, Formatters.duration), Formatters.count(latency.count),
-                     latency.windowSeconds > 0 ? Formatters.duration(latency.windowSeconds) : "-"],
+                    [
+                        label, optional(latency.p50, Formatters.duration), optional(latency.p90, Formatters.duration),
+                        optional(latency.p99, Formatters.duration), optional(latency.p999, Formatters.duration),
+                        optional(latency.max, Formatters.duration), Formatters.count(latency.count),
+                        latency.windowSeconds > 0 ? Formatters.duration(latency.windowSeconds) : "-",
+                    ],
                     [.plain, .plain, .plain, p99Style, .plain, .plain, .muted, .muted]
                 )
             }
@@ -33,7 +39,9 @@ public enum LatencyScreen {
         y += 1
         let stripHeight = min(LatencyHistogram.boundsSeconds.count + 1, max(0, area.y + area.height - y - 8))
         if stripHeight >= 4, let node = context.nodes.first(where: { !$0.latencyColumns.isEmpty }) {
-            grid.put("publish → deliver over time (each column one refresh, darker = more messages)", x: area.x, y: y, style: .header, maxWidth: area.width)
+            grid.put(
+                "publish → deliver over time (each column one refresh, darker = more messages)", x: area.x, y: y, style: .header,
+                maxWidth: area.width)
             y += 1
             drawHeatStrip(node.latencyColumns, into: &grid, area: Rect(x: area.x, y: y, width: area.width, height: stripHeight))
             y += stripHeight + 1
@@ -45,8 +53,9 @@ public enum LatencyScreen {
         y += 1
         for queue in slow.prefix(area.y + area.height - y) {
             grid.put(Formatters.fit(queue.name, 30), x: area.x, y: y)
-            grid.put(Formatters.fit(optional(queue.p99, Formatters.duration), 9, alignRight: true), x: area.x + 31, y: y,
-                     style: Style(context.thresholds.p99.level(queue.p99).role))
+            grid.put(
+                Formatters.fit(optional(queue.p99, Formatters.duration), 9, alignRight: true), x: area.x + 31, y: y,
+                style: Style(context.thresholds.p99.level(queue.p99).role))
             y += 1
         }
     }

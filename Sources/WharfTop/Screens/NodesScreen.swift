@@ -6,13 +6,16 @@ public enum NodesScreen {
         let labelWidth = 18
         let columnWidth = max(14, min(24, (area.width - labelWidth) / max(1, context.nodes.count + (context.multiNode ? 1 : 0))))
         let figures: [(String, (NodeHistory) -> String)] = [
-            ("status", { node in
-                switch node.status {
-                case .connected: return "connected"
-                case .connecting: return "connecting"
-                case .disconnected: return "retrying"
+            (
+                "status",
+                { node in
+                    switch node.status {
+                    case .connected: return "connected"
+                    case .connecting: return "connecting"
+                    case .disconnected: return "retrying"
+                    }
                 }
-            }),
+            ),
             ("version", { $0.latest?.version ?? "-" }),
             ("uptime", { $0.latest.map { Formatters.duration($0.uptimeSeconds) } ?? "-" }),
             ("connections", { $0.latest.map { "\($0.connections.current)/\($0.connections.maximum)" } ?? "-" }),
@@ -67,7 +70,8 @@ enum Totals {
         let snapshots = nodes.compactMap(\.latest)
         switch label {
         case "connections": return String(snapshots.reduce(0) { $0 + $1.connections.current })
-        case "sessions on/off": return "\(snapshots.reduce(0) { $0 + $1.sessions.online })/\(snapshots.reduce(0) { $0 + $1.sessions.offline })"
+        case "sessions on/off":
+            return "\(snapshots.reduce(0) { $0 + $1.sessions.online })/\(snapshots.reduce(0) { $0 + $1.sessions.offline })"
         case "subscriptions": return Formatters.count(snapshots.reduce(0) { $0 + $1.subscriptions })
         case "messages in": return optional(rate(nodes) { $0.messages.receivedTotal }, Formatters.rate)
         case "messages out": return optional(rate(nodes) { $0.messages.deliveredTotal }, Formatters.rate)

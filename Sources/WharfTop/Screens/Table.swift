@@ -101,11 +101,16 @@ public enum Table {
             for (column, width) in zip(columns, widths) {
                 var style = column.style(row)
                 if selected { style = Style(.selectionText, on: .selection, bold: style.bold) }
-                grid.put(Formatters.fit(column.text(row), width, alignRight: column.alignRight), x: x, y: y, style: style, maxWidth: area.x + area.width - x)
+                grid.put(
+                    Formatters.fit(column.text(row), width, alignRight: column.alignRight), x: x, y: y, style: style,
+                    maxWidth: area.x + area.width - x)
                 x += width + 1
             }
             if selected {
-                grid.restyle(x: area.x, y: y, width: area.width, height: 1) { $0.background = .selection; $0.foreground = .selectionText }
+                grid.restyle(x: area.x, y: y, width: area.width, height: 1) {
+                    $0.background = .selection
+                    $0.foreground = .selectionText
+                }
             }
         }
     }

@@ -9,16 +9,23 @@ public enum TopicsScreen {
 
     public static func draw(_ context: FrameContext, rows: [TopicRow], into grid: inout CellGrid, area: Rect) {
         guard area.height > 1 else { return }
-        let rateWidth = 9, totalWidth = 8, byteWidth = 11
+        let rateWidth = 9
+        let totalWidth = 8
+        let byteWidth = 11
         let previewWidth = grid.width >= 100 ? max(10, area.width / 3) : 0
         let nameWidth = max(10, area.width - rateWidth - totalWidth - byteWidth - previewWidth - 4)
         var x = area.x
-        for (title, width, right) in [("TOPIC", nameWidth, false), ("MSGS/S", rateWidth, true), ("TOTAL", totalWidth, true), ("BYTES/S", byteWidth, true), ("LAST PAYLOAD", previewWidth, false)] where width > 0 {
+        for (title, width, right) in [
+            ("TOPIC", nameWidth, false), ("MSGS/S", rateWidth, true), ("TOTAL", totalWidth, true), ("BYTES/S", byteWidth, true),
+            ("LAST PAYLOAD", previewWidth, false),
+        ] where width > 0 {
             grid.put(Formatters.fit(title, width, alignRight: right), x: x, y: area.y, style: .header)
             x += width + 1
         }
         if rows.isEmpty {
-            grid.put("No topics published yet (or all folded: see topic_series_limit).", x: area.x + 1, y: area.y + 1, style: .muted, maxWidth: area.width - 2)
+            grid.put(
+                "No topics published yet (or all folded: see topic_series_limit).", x: area.x + 1, y: area.y + 1, style: .muted,
+                maxWidth: area.width - 2)
             return
         }
         for (offset, row) in rows.dropFirst(context.view.scroll).prefix(area.height - 1).enumerated() {
@@ -39,7 +46,10 @@ public enum TopicsScreen {
                 grid.put(Formatters.fit(preview, previewWidth), x: x, y: y, style: .muted)
             }
             if selected {
-                grid.restyle(x: area.x, y: y, width: area.width, height: 1) { $0.background = .selection; $0.foreground = .selectionText }
+                grid.restyle(x: area.x, y: y, width: area.width, height: 1) {
+                    $0.background = .selection
+                    $0.foreground = .selectionText
+                }
             }
         }
     }

@@ -21,20 +21,20 @@ public enum ColorMapping {
 
         // Direct-colour terminfo entries (xterm-direct) read colour numbers
         // of 8 and up as packed RGB, so palette indexes must be sent as RGB.
-        case let (.rgb(r, g, b), .direct):
+        case (.rgb(let r, let g, let b), .direct):
             return .rgb(r, g, b)
-        case let (.indexed(index), .direct):
+        case (.indexed(let index), .direct):
             let (r, g, b) = xterm256[Int(index)]
             return .rgb(r, g, b)
 
-        case let (.rgb(r, g, b), .indexed256):
+        case (.rgb(let r, let g, let b), .indexed256):
             return .index(nearest(r, g, b, in: cubeAndGreys))
-        case let (.indexed(index), .indexed256):
+        case (.indexed(let index), .indexed256):
             return .index(Int(index))
 
-        case let (.rgb(r, g, b), .ansi8):
+        case (.rgb(let r, let g, let b), .ansi8):
             return .index(nearest(r, g, b, in: 0..<8))
-        case let (.indexed(index), .ansi8):
+        case (.indexed(let index), .ansi8):
             switch index {
             case 0..<8: return .index(Int(index))
             case 8..<16: return .index(Int(index) - 8)  // bright variants -> their base colour
@@ -108,7 +108,9 @@ public enum ColorMapping {
     /// or blue more depending on how red the colours are.
     static func distanceSquared(_ a: (UInt8, UInt8, UInt8), _ b: (UInt8, UInt8, UInt8)) -> Int {
         let redMean = (Int(a.0) + Int(b.0)) / 2
-        let dr = Int(a.0) - Int(b.0), dg = Int(a.1) - Int(b.1), db = Int(a.2) - Int(b.2)
+        let dr = Int(a.0) - Int(b.0)
+        let dg = Int(a.1) - Int(b.1)
+        let db = Int(a.2) - Int(b.2)
         return (512 + redMean) * dr * dr + 1024 * dg * dg + (767 - redMean) * db * db
     }
 }

@@ -12,8 +12,9 @@ public struct Theme: Sendable, Equatable {
     /// `colors` must contain every `ColorRole` (a programming error otherwise;
     /// files with missing roles are rejected by `ThemeParser` with a message).
     public init(name: String, colors: [ColorRole: ThemeColor]) {
-        precondition(ColorRole.allCases.allSatisfy { colors[$0] != nil },
-                     "Theme '\(name)' lacks colours for some roles")
+        precondition(
+            ColorRole.allCases.allSatisfy { colors[$0] != nil },
+            "Theme '\(name)' lacks colours for some roles")
         self.name = name
         self.colors = colors
     }
@@ -26,21 +27,23 @@ public struct Theme: Sendable, Equatable {
     /// The built-in dark theme. It has the same colours as Themes/default.theme
     /// (a test keeps them in step), so the dashboard looks the same whether or
     /// not the Themes directory is found.
-    public static let fallback = Theme(name: "fallback", colors: [
-        .background: .rgb(0x00, 0x00, 0x00),
-        .foreground: .rgb(0xcc, 0xcc, 0xcc),
-        .muted: .rgb(0x80, 0x80, 0x80),
-        .border: .rgb(0x44, 0x44, 0x44),
-        .title: .rgb(0x48, 0x97, 0xd4),
-        .header: .rgb(0xee, 0xee, 0xee),
-        .selection: .rgb(0x6a, 0x2f, 0x2f),
-        .selectionText: .rgb(0xee, 0xee, 0xee),
-        .accent: .rgb(0xe8, 0x68, 0xb8),
-        .ok: .rgb(0x50, 0xf0, 0x95),
-        .warning: .rgb(0xf2, 0xe2, 0x66),
-        .critical: .rgb(0xfa, 0x1e, 0x1e),
-        .graphLow: .rgb(0x31, 0x68, 0x8e),
-        .graphMid: .rgb(0x35, 0xb7, 0x79),
-        .graphHigh: .rgb(0xfd, 0xe7, 0x25),
-    ])
+    public static let fallback = Theme(
+        name: "fallback",
+        colors: [
+            .background: .rgb(0x00, 0x00, 0x00),
+            .foreground: .rgb(0xcc, 0xcc, 0xcc),
+            .muted: .rgb(0x80, 0x80, 0x80),
+            .border: .rgb(0x44, 0x44, 0x44),
+            .title: .rgb(0x48, 0x97, 0xd4),
+            .header: .rgb(0xee, 0xee, 0xee),
+            .selection: .rgb(0x6a, 0x2f, 0x2f),
+            .selectionText: .rgb(0xee, 0xee, 0xee),
+            .accent: .rgb(0xe8, 0x68, 0xb8),
+            .ok: .rgb(0x50, 0xf0, 0x95),
+            .warning: .rgb(0xf2, 0xe2, 0x66),
+            .critical: .rgb(0xfa, 0x1e, 0x1e),
+            .graphLow: .rgb(0x31, 0x68, 0x8e),
+            .graphMid: .rgb(0x35, 0xb7, 0x79),
+            .graphHigh: .rgb(0xfd, 0xe7, 0x25),
+        ])
 }

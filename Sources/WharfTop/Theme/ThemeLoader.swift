@@ -28,8 +28,10 @@ public enum ThemeLoader {
 
         let available = available(in: searchDirectories)
         let searched = searchDirectories.isEmpty ? "no theme directories" : searchDirectories.joined(separator: ", ")
-        throw ThemeError(file: fileName, problem: "no such theme in \(searched) (available: "
-                         + (available.isEmpty ? "none" : available.joined(separator: ", ")) + ")")
+        throw ThemeError(
+            file: fileName,
+            problem: "no such theme in \(searched) (available: "
+                + (available.isEmpty ? "none" : available.joined(separator: ", ")) + ")")
     }
 
     /// Reads and parses one file. `displayPath` is what error messages show.
@@ -40,7 +42,9 @@ public enum ThemeLoader {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             var isDirectory: ObjCBool = false
-            let problem = !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) ? "no such file"
+            let problem =
+                !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                ? "no such file"
                 : isDirectory.boolValue ? "is a directory, not a theme file" : "cannot read the file"
             throw ThemeError(file: shown, problem: problem)
         }

@@ -56,8 +56,9 @@ public enum ThemeParser {
 
             guard let equals = trimmed.firstIndex(of: "=") else {
                 let word = trimmed.prefix { $0 != " " && $0 != "\t" }
-                throw ThemeError(file: file, line: number, key: String(word),
-                                 problem: "expected 'key = value' (missing '=')")
+                throw ThemeError(
+                    file: file, line: number, key: String(word),
+                    problem: "expected 'key = value' (missing '=')")
             }
             let key = String(trimmingSpaces(trimmed[..<equals]))
             let value = String(trimmingSpaces(stripComment(trimmed[trimmed.index(after: equals)...])))
@@ -66,12 +67,14 @@ public enum ThemeParser {
                 throw ThemeError(file: file, line: number, problem: "missing key before '='")
             }
             guard knownKeys.contains(key) else {
-                throw ThemeError(file: file, line: number, key: key,
-                                 problem: "unknown key (known keys: \(knownKeys.joined(separator: ", ")))")
+                throw ThemeError(
+                    file: file, line: number, key: key,
+                    problem: "unknown key (known keys: \(knownKeys.joined(separator: ", ")))")
             }
             if let first = firstLine[key] {
-                throw ThemeError(file: file, line: number, key: key,
-                                 problem: "duplicate key (first set on line \(first))")
+                throw ThemeError(
+                    file: file, line: number, key: key,
+                    problem: "duplicate key (first set on line \(first))")
             }
             firstLine[key] = number
             guard !value.isEmpty else {
@@ -87,8 +90,10 @@ public enum ThemeParser {
 
         let missing = ColorRole.allCases.filter { colors[$0] == nil }
         guard missing.isEmpty else {
-            throw ThemeError(file: file, problem: "missing roles: \(missing.map(\.rawValue).joined(separator: ", "))"
-                             + " (every role must be given)")
+            throw ThemeError(
+                file: file,
+                problem: "missing roles: \(missing.map(\.rawValue).joined(separator: ", "))"
+                    + " (every role must be given)")
         }
         return Theme(name: name ?? baseName(of: file), colors: colors)
     }
@@ -105,8 +110,9 @@ public enum ThemeParser {
         } else if !value.isEmpty, value.allSatisfy({ $0.isASCII && $0.isNumber }) {
             // Checking the length first keeps huge numbers from overflowing Int.
             guard value.count <= 3, let index = Int(value), index <= 255 else {
-                throw ThemeError(file: file, line: line, key: key,
-                                 problem: "'\(value)' is out of range: palette indexes are 0-255")
+                throw ThemeError(
+                    file: file, line: line, key: key,
+                    problem: "'\(value)' is out of range: palette indexes are 0-255")
             }
             return .indexed(UInt8(index))
         }

@@ -23,7 +23,8 @@ public enum FrameBuilder {
     public static func build(_ context: FrameContext, width: Int, height: Int) -> Frame {
         var grid = CellGrid(width: width, height: height)
         guard width >= minimumWidth, height >= minimumHeight else {
-            grid.put("terminal too small: \(width)x\(height), wharf top needs \(minimumWidth)x\(minimumHeight)", x: 0, y: 0, maxWidth: width)
+            grid.put(
+                "terminal too small: \(width)x\(height), wharf top needs \(minimumWidth)x\(minimumHeight)", x: 0, y: 0, maxWidth: width)
             return Frame(grid: grid, rowCount: 0, pageHeight: 1, scroll: 0, selectedKey: nil, selectedIsBranch: false)
         }
         let headerHeight = Chrome.headerHeight(height, storage: context.hasStorage)
@@ -86,6 +87,7 @@ public enum FrameBuilder {
         Chrome.drawTabs(view, y: headerHeight, into: &grid)
         Chrome.drawFooter(view, into: &grid)
         if view.helpVisible { Chrome.drawHelp(into: &grid) }
-        return Frame(grid: grid, rowCount: rowCount, pageHeight: pageHeight, scroll: view.scroll, selectedKey: selectedKey, selectedIsBranch: branch)
+        return Frame(
+            grid: grid, rowCount: rowCount, pageHeight: pageHeight, scroll: view.scroll, selectedKey: selectedKey, selectedIsBranch: branch)
     }
 }

@@ -1,6 +1,7 @@
 /// The screens, in Tab order; keys 1...6 jump to them.
 public enum Screen: Int, CaseIterable, Sendable {
-    case queues = 1, groups, clients, topics, latency, nodes
+    case queues = 1
+    case groups, clients, topics, latency, nodes
 
     public var title: String {
         switch self {

@@ -16,9 +16,10 @@ struct BrokerServices: Sendable {
         // level; those lines stay out of Wharf's log.
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .info)
-        self.group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: server.services(listener: mqtt, metrics: metrics), logger: quiet
-        ))
+        self.group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: server.services(listener: mqtt, metrics: metrics), logger: quiet
+            ))
         self.mqtt = mqtt
         self.metrics = metrics
     }

@@ -25,12 +25,13 @@ extension LocalLogJournal {
             // Payloads stay slices of the segment they were read from: no
             // copy per message (the segment's memory goes once its messages
             // are delivered; a checkpoint keeps the log mostly live).
-            let made = broker.recovered(Message(
-                topic: body.topic, payload: body.payload, qos: QoS(rawValue: body.qos) ?? .atLeastOnce,
-                retain: body.retain, publishedAtNanos: clock.monotonic(body.publishedAt),
-                expiresAtNanos: body.expiresAt == 0 ? nil : clock.monotonic(body.expiresAt),
-                forwardedProperties: body.properties, forwardsExpiry: body.forwardsExpiry, journalId: id
-            ))
+            let made = broker.recovered(
+                Message(
+                    topic: body.topic, payload: body.payload, qos: QoS(rawValue: body.qos) ?? .atLeastOnce,
+                    retain: body.retain, publishedAtNanos: clock.monotonic(body.publishedAt),
+                    expiresAtNanos: body.expiresAt == 0 ? nil : clock.monotonic(body.expiresAt),
+                    forwardedProperties: body.properties, forwardsExpiry: body.forwardsExpiry, journalId: id
+                ))
             if info.references > 1 { shared[id] = made }
             return made
         }
@@ -52,12 +53,13 @@ extension LocalLogJournal {
                     continue
                 }
                 let ids = entry.entry.subscriptionIds
-                items.append(Session.Restoring(
-                    message: message, qos: QoS(rawValue: entry.entry.qos) ?? .atLeastOnce, retain: entry.entry.retain,
-                    onSubscribe: entry.entry.onSubscribe,
-                    subscriptionIds: ids.isEmpty ? .none : ids.count == 1 ? .one(ids[0]) : .many(ids),
-                    attempts: Int(entry.entry.attempts), packetId: entry.packetId, released: entry.released
-                ))
+                items.append(
+                    Session.Restoring(
+                        message: message, qos: QoS(rawValue: entry.entry.qos) ?? .atLeastOnce, retain: entry.entry.retain,
+                        onSubscribe: entry.entry.onSubscribe,
+                        subscriptionIds: ids.isEmpty ? .none : ids.count == 1 ? .one(ids[0]) : .many(ids),
+                        attempts: Int(entry.entry.attempts), packetId: entry.packetId, released: entry.released
+                    ))
             }
             broker.restoreSession(
                 queue: JournalQueue(id: id), clientId: clientId, expiryInterval: expiry,

@@ -1,6 +1,6 @@
 import Foundation
-import WharfMetrics
 import WharfMQTT
+import WharfMetrics
 import WharfStorage
 
 /// The local log's settings (data directory, fsync policy, segment size,
@@ -88,10 +88,11 @@ final class LocalLogWriter: JournalWriter {
         _ messageId: UInt64, by queue: JournalQueue, qos: QoS, retain: Bool, onSubscribe: Bool, subscriptionIds: SubscriptionIdentifiers
     ) {
         closeMessage()
-        batch.enqueue(QueueEntry(
-            queue: queue.id, message: messageId, qos: qos.rawValue, retain: retain, onSubscribe: onSubscribe,
-            subscriptionIds: subscriptionIds.isEmpty ? [] : subscriptionIds.values
-        ))
+        batch.enqueue(
+            QueueEntry(
+                queue: queue.id, message: messageId, qos: qos.rawValue, retain: retain, onSubscribe: onSubscribe,
+                subscriptionIds: subscriptionIds.isEmpty ? [] : subscriptionIds.values
+            ))
     }
 
     func retained(_ message: Message) {
