@@ -93,10 +93,10 @@ extension Broker {
         return true
     }
 
-    /// A publisher de-duplication id seen at `seenAt` (monotonic); give them
+    /// A publisher de-duplication id seen `age` nanoseconds ago; give them
     /// in the order they arrived, as the window expects.
-    public func restoreDeduplicationId(topic: String, id: String, seenAt: UInt64) {
-        deduplication.restore(topic: topic, id: id, seenAt: seenAt, now: Clock.nowNanos())
+    public func restoreDeduplicationId(topic: String, id: String, age: UInt64) {
+        deduplication.restore(topic: topic, id: id, age: age, now: Clock.nowNanos())
     }
 
     /// Messages waiting in a client's session (0 when there is none).

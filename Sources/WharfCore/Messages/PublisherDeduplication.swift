@@ -42,11 +42,13 @@ public final class PublisherDeduplication: Sendable {
         }
     }
 
-    /// Puts back an id the journal kept, seen at `seenAt` (monotonic);
-    /// ignored if its window has already passed.
-    public func restore(topic: String, id: String, seenAt: UInt64, now: UInt64) {
-        let expires = seenAt &+ windowNanos
-        guard expires > now else { return }
+    /// Puts back an id the journal kept, seen `age` nanoseconds ago;
+    /// ignored if its window has already passed. An age, not a monotonic
+    /// time: an id seen before this machine booted has no monotonic time
+    /// (it would clamp to 0 and live on for a whole window after boot).
+    public func restore(topic: String, id: String, age: UInt64, now: UInt64) {
+        guard age < windowNanos else { return }
+        let expires = now &+ (windowNanos - age)
         let key = topic + "\u{0}" + id
         state.withLock { state in
             state.seen[key] = expires

@@ -63,6 +63,8 @@ public final class BrokerServer: Service {
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections, maximumPending: config.maxPendingConnections)
         if journal.isDurable {
             let restored = journal.recover(into: broker)
+            // What expired while the broker was down was dropped at recovery: counted like any expiry.
+            if restored.expired > 0 { broker.metrics.messageDropped(.expired, count: restored.expired) }
             if restored.sessions + restored.groups + restored.retained + restored.wills > 0 {
                 logger.info(
                     "restored \(restored.sessions) sessions, \(restored.groups) groups, \(restored.queuedMessages) queued messages, \(restored.retained) retained, \(restored.wills) delayed wills\(restored.expired > 0 ? "; \(restored.expired) had expired" : "")"

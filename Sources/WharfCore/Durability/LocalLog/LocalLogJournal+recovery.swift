@@ -106,7 +106,8 @@ extension LocalLogJournal {
         for (key, seenAt) in state.dedup.sorted(by: { $0.value < $1.value }) {  // arrival order, as the window expects
             let parts = key.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2 else { continue }
-            broker.restoreDeduplicationId(topic: String(parts[0]), id: String(parts[1]), seenAt: clock.monotonic(seenAt))
+            let age = clock.wallNow > seenAt ? clock.wallNow - seenAt : 0
+            broker.restoreDeduplicationId(topic: String(parts[0]), id: String(parts[1]), age: age)
         }
         return restored
     }
