@@ -29,7 +29,6 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 
 import rawmqtt
-import rawmqtt5 as r5
 from conftest import WHARF, start_broker
 from mqtt5clients import paho5, props, wharf_only
 from mqttclients import paho
@@ -108,25 +107,22 @@ def user_props(m):
 
 
 class Got:
-    """A PUBLISH as it came on the wire."""
+    """A PUBLISH as it came on the wire (its Props empty in 3.1.1)."""
 
-    def __init__(self, p, v5):
+    def __init__(self, p):
         self.qos, self.dup, self.retain = p.qos, p.dup, p.retain
-        if v5:
-            self.topic, self.pid, self.props, self.payload = p.publish_fields()
-        else:
-            (self.topic, self.pid, self.payload), self.props = p.publish_fields(), r5.Props()
+        self.topic, self.pid, self.props, self.payload = p.publish_fields()
 
     def __repr__(self):
         return f"Got({self.topic!r}, {self.payload!r}, qos={self.qos}, pid={self.pid}, dup={self.dup})"
 
 
-def take(c, v5, expected, quiet=0.7, timeout=10.0):
-    """Receives as a subscriber does, in wire order: acknowledges each PUBLISH
-    (PUBACK, or PUBREC and then PUBCOMP for the PUBREL) and reads until
+def take(c, expected, quiet=0.7, timeout=10.0):
+    """Receives as a subscriber does, in wire order (the client's version decodes
+    the packets): acknowledges each PUBLISH (PUBACK, or PUBREC and then PUBCOMP
+    for the PUBREL; the short form, the same in 3.1.1 and 5.0) and reads until
     `expected` came and then `quiet` s passed with nothing. Returns (PUBLISHes,
     other packets)."""
-    ack = r5.ack if v5 else rawmqtt.ack
     publishes, others = [], []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -135,15 +131,15 @@ def take(c, v5, expected, quiet=0.7, timeout=10.0):
             p = c.read(timeout=wait)
         except (socket.timeout, TimeoutError):
             break
-        if p.type == r5.PUBLISH:
-            g = Got(p, v5)
+        if p.type == rawmqtt.PUBLISH:
+            g = Got(p)
             publishes.append(g)
             if p.qos == 1:
-                c.send(ack(r5.PUBACK, g.pid))
+                c.send(rawmqtt.ack(rawmqtt.PUBACK, g.pid))
             elif p.qos == 2:
-                c.send(ack(r5.PUBREC, g.pid))
-        elif p.type == r5.PUBREL:
-            c.send(ack(r5.PUBCOMP, int.from_bytes(p.body[:2], "big")))
+                c.send(rawmqtt.ack(rawmqtt.PUBREC, g.pid))
+        elif p.type == rawmqtt.PUBREL:
+            c.send(rawmqtt.ack(rawmqtt.PUBCOMP, int.from_bytes(p.body[:2], "big")))
         else:
             others.append(p)
     return publishes, others
@@ -151,16 +147,16 @@ def take(c, v5, expected, quiet=0.7, timeout=10.0):
 
 def raw5(port, client_id, expiry=FOREVER):
     """A raw 5.0 client resuming its session; (client, session present)."""
-    c = r5.RawClient(port)
-    present, code, _ = c.connect(client_id, clean_start=False, props=[(r5.SESSION_EXPIRY, expiry)])
-    assert code == r5.SUCCESS, code
+    c = rawmqtt.RawClient(port, version=5)
+    present, code, _ = c.connect(client_id, clean=False, props=[(rawmqtt.SESSION_EXPIRY, expiry)])
+    assert code == rawmqtt.SUCCESS, code
     return c, present
 
 
 def raw3(port, client_id):
     """A raw 3.1.1 client resuming its session; (client, session present)."""
     c = rawmqtt.RawClient(port)
-    present, code = rawmqtt.connack_code(c.connect(client_id, clean=False))
+    present, code, _ = c.connect(client_id, clean=False)
     assert code == 0, code
     return c, present
 
@@ -250,14 +246,14 @@ def test_v311_session_resumes_with_its_queue_in_order(recovered, rnd):
                 (f"fx/{rnd}/orders/2", b"order-2", 1), (f"fx/{rnd}/alerts/x/y", b"alert-2", 1)]
         if rnd == "cp":
             want.append(("fx/cp/orders/4", b"order-4", 1))  # queued after the checkpoint
-        got, _ = take(c, False, len(want))
+        got, _ = take(c, len(want))
         assert [(m.topic, m.payload, m.qos) for m in got] == want
         # The restored subscriptions route new messages; the unsubscribed filter does not.
         pub = paho(recovered.port, f"fx-{rnd}-probe")
         pub.publish(f"fx/{rnd}/old", b"unsubscribed", qos=1)
         pub.publish(f"fx/{rnd}/orders/9", b"order-9", qos=2)
         pub.disconnect()
-        got, _ = take(c, False, 1)
+        got, _ = take(c, 1)
         assert [(m.topic, m.payload, m.qos) for m in got] == [(f"fx/{rnd}/orders/9", b"order-9", 1)]
         c.send(rawmqtt.DISCONNECT_BYTES)
     finally:
@@ -272,7 +268,7 @@ def test_v5_session_resumes_with_properties_subscription_ids_and_options(recover
     try:
         assert present is True, recovered.log()[-3000:]
         count = 4 if rnd == "cp" else 3  # tail's fourth, `brief`, expired long ago
-        got, _ = take(c, True, count)
+        got, _ = take(c, count)
         want = [(f"fx/{rnd}/sensors/kitchen/temp", b"21.5", 1), (f"fx/{rnd}/sensors/door", b"open", 2),
                 (f"fx/{rnd}/sensors/hall/temp", b"19.0", 2)]
         if rnd == "cp":
@@ -280,31 +276,31 @@ def test_v5_session_resumes_with_properties_subscription_ids_and_options(recover
         assert [(m.topic, m.payload, m.qos) for m in got] == want
         kitchen, door, hall = got[:3]
         assert kitchen.props.user == [("unit", "C"), ("room", "kitchen")]
-        assert kitchen.props.get(r5.CONTENT_TYPE) == "text/plain"
-        ids = lambda m: sorted(m.props.all(r5.SUBSCRIPTION_ID))  # noqa: E731
+        assert kitchen.props.get(rawmqtt.CONTENT_TYPE) == "text/plain"
+        ids = lambda m: sorted(m.props.all(rawmqtt.SUBSCRIPTION_ID))  # noqa: E731
         assert (ids(kitchen), ids(door), ids(hall)) == (sorted([sid, 7]), [7], sorted([sid, 7]))
         if rnd == "cp":
             assert ids(got[3]) == [7, 42]
-        left = kitchen.props.get(r5.MESSAGE_EXPIRY)
+        left = kitchen.props.get(rawmqtt.MESSAGE_EXPIRY)
         assert left is not None and DECADE - age - 120 <= left <= DECADE - age + 5, (left, DECADE - age)
-        assert door.props.get(r5.MESSAGE_EXPIRY) is None
-        assert hall.props.get(r5.PAYLOAD_FORMAT) == 1
-        assert hall.props.get(r5.RESPONSE_TOPIC) == f"fx/{rnd}/replies"
-        assert hall.props.get(r5.CORRELATION_DATA) == b"\x00\x01corr"
+        assert door.props.get(rawmqtt.MESSAGE_EXPIRY) is None
+        assert hall.props.get(rawmqtt.PAYLOAD_FORMAT) == 1
+        assert hall.props.get(rawmqtt.RESPONSE_TOPIC) == f"fx/{rnd}/replies"
+        assert hall.props.get(rawmqtt.CORRELATION_DATA) == b"\x00\x01corr"
         # No local: its own message does not come back; another client's does.
-        c.send(r5.publish(f"fx/{rnd}/chat", b"own", qos=1, pid=100))
+        c.send(rawmqtt.publish(f"fx/{rnd}/chat", b"own", qos=1, pid=100, version=5))
         other = paho5(recovered.port, f"fx-{rnd}-probe")
         time.sleep(0.2)
         assert other.publish(f"fx/{rnd}/chat", b"other", qos=1) == 0
         # Retain as published: a retained message keeps RETAIN on the way to it.
         assert other.publish(f"fx/{rnd}/rap/x", b"rap", qos=1, retain=True) == 0
-        got, others = take(c, True, 2)
+        got, others = take(c, 2)
         assert [(m.topic, m.payload, m.retain) for m in got] == [
             (f"fx/{rnd}/chat", b"other", False), (f"fx/{rnd}/rap/x", b"rap", True)]
-        assert [(p.type, p.ack_fields()[0]) for p in others] == [(r5.PUBACK, 100)]
+        assert [(p.type, p.ack_fields()[0]) for p in others] == [(rawmqtt.PUBACK, 100)]
         other.publish(f"fx/{rnd}/rap/x", b"", qos=1, retain=True)
         other.disconnect()
-        c.send(r5.DISCONNECT_BYTES)
+        c.send(rawmqtt.DISCONNECT_BYTES)
     finally:
         c.close()
 
@@ -314,7 +310,7 @@ def test_acknowledged_deliveries_do_not_come_again(recovered):
     c, present = raw3(recovered.port, "fx-tail-acked")
     try:
         assert present is True
-        got, _ = take(c, False, 1)
+        got, _ = take(c, 1)
         assert [(m.topic, m.payload, m.qos) for m in got] == [("fx/tail/acked", b"kept-3", 1)]
         c.send(rawmqtt.DISCONNECT_BYTES)
     finally:
@@ -327,7 +323,7 @@ def test_retained_messages_queued_on_subscribe_keep_their_retain_flag(recovered)
     c, present = raw3(recovered.port, "fx-tail-late")
     try:
         assert present is True
-        got, _ = take(c, False, 4)
+        got, _ = take(c, 4)
         assert sorted((m.topic, m.payload, m.qos, m.retain) for m in got) == [
             ("fx/retained/keep-1", b"v1", 1, True), ("fx/retained/keep-2", b"v2", 1, True),
             ("fx/retained/keep-3", b"v3", 1, True), ("fx/retained/props", b"p", 1, True)], got
@@ -368,40 +364,39 @@ def test_outbound_qos2_resumes_under_the_packet_ids_it_went_out_with(recovered, 
     pay-3 (QoS 1, unanswered) and pay-4 (queued while away) follow, in order."""
     ids = PIDS[f"{rnd}_q2"]
     if rnd == "cp":
-        c = r5.RawClient(recovered.port)
-        present, code, _ = c.connect(f"fx-{rnd}-q2", clean_start=False, props=[(r5.SESSION_EXPIRY, FOREVER)])
-        assert (present, code) == (True, r5.SUCCESS), recovered.log()[-3000:]
-        fields = lambda p: (p.publish_fields()[0], p.publish_fields()[1], p.publish_fields()[3])  # noqa: E731
+        c = rawmqtt.RawClient(recovered.port, version=5)
+        present, code, _ = c.connect(f"fx-{rnd}-q2", clean=False, props=[(rawmqtt.SESSION_EXPIRY, FOREVER)])
+        assert (present, code) == (True, rawmqtt.SUCCESS), recovered.log()[-3000:]
     else:
         c = rawmqtt.RawClient(recovered.port)
-        assert rawmqtt.connack_code(c.connect(f"fx-{rnd}-q2", clean=False)) == (True, 0), recovered.log()[-3000:]
-        fields = lambda p: p.publish_fields()  # noqa: E731
+        assert c.connect(f"fx-{rnd}-q2", clean=False)[:2] == (True, 0), recovered.log()[-3000:]
+    fields = lambda p: (p.publish_fields()[0], p.publish_fields()[1], p.publish_fields()[3])  # noqa: E731
     try:
         packets = read_all(c)
         assert packets, "nothing resumed"
         first = packets[0]
-        assert first.type == r5.PUBREL and first.body[:2] == ids["pubrel"].to_bytes(2, "big"), \
+        assert first.type == rawmqtt.PUBREL and first.body[:2] == ids["pubrel"].to_bytes(2, "big"), \
             f"expected PUBREL {ids['pubrel']} first, got {packets}"
-        publishes = [p for p in packets if p.type == r5.PUBLISH]
-        assert [p for p in packets if p.type not in (r5.PUBLISH, r5.PUBREL)] == [], packets
-        assert len([p for p in packets if p.type == r5.PUBREL]) == 1, packets
+        publishes = [p for p in packets if p.type == rawmqtt.PUBLISH]
+        assert [p for p in packets if p.type not in (rawmqtt.PUBLISH, rawmqtt.PUBREL)] == [], packets
+        assert len([p for p in packets if p.type == rawmqtt.PUBREL]) == 1, packets
         seen = [(fields(p)[0], fields(p)[2], p.qos) for p in publishes]
         assert seen == [(f"fx/{rnd}/pay/2", b"pay-2", 2), (f"fx/{rnd}/pay/3", b"pay-3", 1),
                         (f"fx/{rnd}/pay/4", b"pay-4", 2)], f"{seen} (pay-1 must not come again)"
         pay2 = publishes[0]
         assert fields(pay2)[1] == ids["sent"] and pay2.dup, f"pay-2 resent as {pay2} (packet id {ids['sent']}, DUP)"
         # Complete every flow; then nothing is owed.
-        ack = r5.ack if rnd == "cp" else rawmqtt.ack
-        c.send(ack(r5.PUBCOMP, ids["pubrel"]))
+        ack = rawmqtt.ack  # the short form, the same in 3.1.1 and 5.0
+        c.send(ack(rawmqtt.PUBCOMP, ids["pubrel"]))
         for p in publishes:
             pid = fields(p)[1]
             if p.qos == 1:
-                c.send(ack(r5.PUBACK, pid))
+                c.send(ack(rawmqtt.PUBACK, pid))
             else:
-                c.send(ack(r5.PUBREC, pid))
+                c.send(ack(rawmqtt.PUBREC, pid))
                 rel = c.read(timeout=5)
-                assert rel.type == r5.PUBREL and rel.body[:2] == pid.to_bytes(2, "big"), rel
-                c.send(ack(r5.PUBCOMP, pid))
+                assert rel.type == rawmqtt.PUBREL and rel.body[:2] == pid.to_bytes(2, "big"), rel
+                c.send(ack(rawmqtt.PUBCOMP, pid))
         assert read_all(c) == []
     finally:
         c.close()
@@ -410,20 +405,20 @@ def test_outbound_qos2_resumes_under_the_packet_ids_it_went_out_with(recovered, 
 def test_inbound_qos2_packet_ids_still_await_pubrel(recovered):
     """A resent PUBLISH under an id awaiting PUBREL is acknowledged, not routed
     again; an id whose flow completed before the stop is free for a new message."""
-    cp = r5.RawClient(recovered.port)
-    present, code, _ = cp.connect("fx-cp-sender", clean_start=False, props=[(r5.SESSION_EXPIRY, FOREVER)])
-    assert (present, code) == (True, r5.SUCCESS), recovered.log()[-3000:]
+    cp = rawmqtt.RawClient(recovered.port, version=5)
+    present, code, _ = cp.connect("fx-cp-sender", clean=False, props=[(rawmqtt.SESSION_EXPIRY, FOREVER)])
+    assert (present, code) == (True, rawmqtt.SUCCESS), recovered.log()[-3000:]
     pid = PIDS["cp_inbound"]
-    cp.send(r5.publish("fx/cp/once", b"once-cp", qos=2, pid=pid, dup=True))
-    assert cp.read_type(r5.PUBREC).ack_fields()[:2] == (pid, r5.SUCCESS)
-    cp.send(r5.ack(r5.PUBREL, pid))
-    assert cp.read_type(r5.PUBCOMP).ack_fields()[:2] == (pid, r5.SUCCESS), \
+    cp.send(rawmqtt.publish("fx/cp/once", b"once-cp", qos=2, pid=pid, dup=True, version=5))
+    assert cp.read_type(rawmqtt.PUBREC).ack_fields()[:2] == (pid, rawmqtt.SUCCESS)
+    cp.send(rawmqtt.ack(rawmqtt.PUBREL, pid))
+    assert cp.read_type(rawmqtt.PUBCOMP).ack_fields()[:2] == (pid, rawmqtt.SUCCESS), \
         "PUBCOMP 0x92 (packet identifier not found): the id awaiting PUBREL was forgotten"
-    cp.send(r5.DISCONNECT_BYTES)
+    cp.send(rawmqtt.DISCONNECT_BYTES)
     cp.close()
 
     tail = rawmqtt.RawClient(recovered.port)
-    assert rawmqtt.connack_code(tail.connect("fx-tail-sender", clean=False)) == (True, 0)
+    assert tail.connect("fx-tail-sender", clean=False)[:2] == (True, 0)
     pid = PIDS["tail_inbound"]
     for packet, reply in [(rawmqtt.publish("fx/tail/once", b"once-tail", qos=2, pid=pid, dup=True), (rawmqtt.PUBREC, pid)),
                           (rawmqtt.ack(rawmqtt.PUBREL, pid), (rawmqtt.PUBCOMP, pid)),
@@ -438,7 +433,7 @@ def test_inbound_qos2_packet_ids_still_await_pubrel(recovered):
     w, present = raw3(recovered.port, "fx-once-watch")
     try:
         assert present is True
-        got, _ = take(w, False, 4)
+        got, _ = take(w, 4)
         assert [(m.topic, m.payload, m.qos) for m in got] == [
             ("fx/cp/once", b"once-cp", 2), ("fx/tail/once", b"done-10", 2), ("fx/tail/once", b"once-tail", 2),
             ("fx/tail/once", b"again-10", 2)], "each message once, and the new one under the freed id"
@@ -471,7 +466,7 @@ def test_group_queue_goes_to_a_member_and_a_job_past_pubrec_stays_with_its_own(r
     w1, present = raw3(recovered.port, "fx-worker-1")
     try:
         assert present is True
-        got, _ = take(w1, False, 8)
+        got, _ = take(w1, 8)
         jobs = [(m.payload, m.qos) for m in got]
         want = [(f"job-{i}".encode(), 2 if i in (6, 8) else 1) for i in range(1, 9)]
         assert sorted(jobs) == sorted(want), f"{jobs} (job-held belongs to worker 2)"
@@ -479,16 +474,16 @@ def test_group_queue_goes_to_a_member_and_a_job_past_pubrec_stays_with_its_own(r
         w1.send(rawmqtt.DISCONNECT_BYTES)
     finally:
         w1.close()
-    w2 = r5.RawClient(recovered.port)
+    w2 = rawmqtt.RawClient(recovered.port, version=5)
     try:
-        present, code, _ = w2.connect("fx-worker-2", clean_start=False, props=[(r5.SESSION_EXPIRY, FOREVER)])
-        assert (present, code) == (True, r5.SUCCESS)
+        present, code, _ = w2.connect("fx-worker-2", clean=False, props=[(rawmqtt.SESSION_EXPIRY, FOREVER)])
+        assert (present, code) == (True, rawmqtt.SUCCESS)
         packets = read_all(w2)
-        assert len(packets) == 1 and packets[0].type == r5.PUBREL, packets
+        assert len(packets) == 1 and packets[0].type == rawmqtt.PUBREL, packets
         assert packets[0].ack_fields()[0] == PIDS["held_job"]
-        w2.send(r5.ack(r5.PUBCOMP, PIDS["held_job"]))
+        w2.send(rawmqtt.ack(rawmqtt.PUBCOMP, PIDS["held_job"]))
         assert read_all(w2) == []
-        w2.send(r5.DISCONNECT_BYTES)
+        w2.send(rawmqtt.DISCONNECT_BYTES)
     finally:
         w2.close()
 
@@ -516,18 +511,18 @@ def test_overdue_will_goes_at_start_and_a_far_one_waits(recovered):
         m = w.get(timeout=5)
         assert (m.topic, m.payload, m.qos) == ("fx/will/due", b"due-will", 1)
         w.nothing_for(1.0)  # once, and not the ten-year one
-        far = r5.RawClient(recovered.port)
-        present, code, _ = far.connect("fx-will-far", clean_start=False, props=[(r5.SESSION_EXPIRY, FOREVER)])
-        assert (present, code) == (True, r5.SUCCESS)
-        far.send(r5.DISCONNECT_BYTES)  # back in time: the will is cancelled, and a normal goodbye drops it
+        far = rawmqtt.RawClient(recovered.port, version=5)
+        present, code, _ = far.connect("fx-will-far", clean=False, props=[(rawmqtt.SESSION_EXPIRY, FOREVER)])
+        assert (present, code) == (True, rawmqtt.SUCCESS)
+        far.send(rawmqtt.DISCONNECT_BYTES)  # back in time: the will is cancelled, and a normal goodbye drops it
         far.close()
         w.nothing_for(0.7)
     finally:
         w.disconnect()
-    due = r5.RawClient(recovered.port)
-    present, code, _ = due.connect("fx-will-due", clean_start=False, props=[(r5.SESSION_EXPIRY, FOREVER)])
-    assert (present, code) == (True, r5.SUCCESS), "the will's session outlives its will"
-    due.send(r5.DISCONNECT_BYTES)
+    due = rawmqtt.RawClient(recovered.port, version=5)
+    present, code, _ = due.connect("fx-will-due", clean=False, props=[(rawmqtt.SESSION_EXPIRY, FOREVER)])
+    assert (present, code) == (True, rawmqtt.SUCCESS), "the will's session outlives its will"
+    due.send(rawmqtt.DISCONNECT_BYTES)
     due.close()
 
 
@@ -612,12 +607,12 @@ def test_restart_right_after_the_stop_keeps_what_has_not_run_out(tmp_path, monke
 
         # A message expiring 20 s after it was published: still deliverable, with what is left.
         v5, present = raw5(b.port, "fx-tail-v5", DECADE)
-        got, _ = take(v5, True, 4)
-        v5.send(r5.DISCONNECT_BYTES)
+        got, _ = take(v5, 4)
+        v5.send(rawmqtt.DISCONNECT_BYTES)
         v5.close()
         assert present is True
         assert [m.payload for m in got] == [b"21.5", b"open", b"19.0", b"brief"]
-        left = got[3].props.get(r5.MESSAGE_EXPIRY)
+        left = got[3].props.get(rawmqtt.MESSAGE_EXPIRY)
         most = DURATIONS["short_expiry"] - (restart_at - TIMES["brief_published_at"]) + 1
         assert left is not None and 1 <= left <= most, (left, most)
 
