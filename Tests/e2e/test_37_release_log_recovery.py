@@ -235,6 +235,17 @@ def test_recovery_restores_every_stored_message_and_cuts_nothing(recovered):
     assert "does not parse" not in recovered.log(), recovered.log()[-3000:]
 
 
+def test_messages_that_expired_while_the_broker_was_down_count_as_expired_drops(recovered):
+    """The aged fixture holds messages whose expiry passed long ago: recovery
+    drops them, says how many in its log line, and counts them."""
+    m = re.search(r"; (\d+) had expired", recovered.log())
+    assert m, recovered.log()[-3000:]
+    text = metrics(recovered)
+    series = re.search(r'^wharf_messages_dropped_total\{reason="expired"\} ([0-9.eE+-]+)$', text, re.MULTILINE)
+    assert series and float(series.group(1)) >= int(m.group(1)) > 0, \
+        [line for line in text.splitlines() if line.startswith("wharf_messages_dropped_total")]
+
+
 # 2. Persistent sessions and their queues ---------------------------------------------------------
 
 @pytest.mark.parametrize("rnd", ["cp", "tail"])
