@@ -81,37 +81,10 @@ import WharfMQTT
         broker = Broker(metrics: counters, journal: journal)
     }
 
-    private func channel() throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1 << 16)))
-        try channel.pipeline.syncOperations.addHandler(
-            MQTTConnectionHandler(
-                broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
-            ))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        return channel
-    }
-
-    /// One read of `packets` (the handler flushes once at its end).
-    private func send(_ channel: EmbeddedChannel, _ packets: MQTTPacket...) throws {
-        var buffer = ByteBuffer()
-        for packet in packets { packet.encode(into: &buffer, version: .v3_1_1) }
-        try channel.writeInbound(buffer)
-    }
-
-    private func received(_ channel: EmbeddedChannel) throws -> [MQTTPacket] {
-        var parser = MQTTPacketParser(asClient: true)
-        var all = ByteBuffer()
-        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&chunk) }
-        var packets: [MQTTPacket] = []
-        while let packet = try parser.parse(&all) { packets.append(packet) }
-        return packets
-    }
-
     /// Completes commits and runs the hops back to the connection's loop.
-    private func complete(_ channel: EmbeddedChannel, _ count: Int = 1, ok: Bool = true) {
+    private func complete(_ connection: EmbeddedConnection, _ count: Int = 1, ok: Bool = true) {
         journal.complete(count, ok: ok)
-        channel.embeddedEventLoop.run()
+        connection.runLoop()
     }
 
     private func publish(_ id: UInt16, _ topic: String = "jobs/1") -> MQTTPacket {
@@ -121,56 +94,56 @@ import WharfMQTT
     private func puback(_ id: UInt16) -> MQTTPacket { .puback(PublishAckPacket(packetId: id)) }
 
     /// A persistent subscriber (its CONNACK and SUBACK waited for their records).
-    private func subscriber() throws -> EmbeddedChannel {
-        let channel = try channel()
-        try send(channel, .connect(ConnectPacket(clientId: "worker", cleanSession: false, keepAlive: 60)))
-        #expect(try received(channel).isEmpty, "CONNACK of a journaled session waits for its record")
+    private func subscriber() throws -> EmbeddedConnection {
+        let channel = try EmbeddedConnection(broker: broker)
+        try channel.send(.connect(ConnectPacket(clientId: "worker", cleanSession: false, keepAlive: 60)))
+        #expect(try channel.received().isEmpty, "CONNACK of a journaled session waits for its record")
         // The session's record (a commit of its own), then the connection's commit waiting behind it.
         #expect(journal.pending == [["session worker"], []])
         complete(channel)
-        #expect(try received(channel).isEmpty, "the connection's own commit is not durable yet")
+        #expect(try channel.received().isEmpty, "the connection's own commit is not durable yet")
         complete(channel)
-        #expect(try received(channel) == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .accepted))])
-        try send(channel, .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: "jobs/#", qos: .atLeastOnce)])))
-        #expect(try received(channel).isEmpty, "SUBACK waits for the subscription's record")
+        #expect(try channel.received() == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .accepted))])
+        try channel.send(.subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: "jobs/#", qos: .atLeastOnce)])))
+        #expect(try channel.received().isEmpty, "SUBACK waits for the subscription's record")
         #expect(journal.pending == [["subscribed jobs/#"]])
         complete(channel)
-        #expect(try received(channel) == [.suback(SubAckPacket(packetId: 1, returnCodes: [SubscribeReturnCode(granted: .atLeastOnce)]))])
+        #expect(try channel.received() == [.suback(SubAckPacket(packetId: 1, returnCodes: [SubscribeReturnCode(granted: .atLeastOnce)]))])
         return channel
     }
 
-    private func publisher() throws -> EmbeddedChannel {
-        let channel = try channel()
-        try send(channel, .connect(ConnectPacket(clientId: "feeder", cleanSession: true, keepAlive: 60)))
-        #expect(try received(channel) == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .accepted))])
+    private func publisher() throws -> EmbeddedConnection {
+        let channel = try EmbeddedConnection(broker: broker)
+        try channel.send(.connect(ConnectPacket(clientId: "feeder", cleanSession: true, keepAlive: 60)))
+        #expect(try channel.received() == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .accepted))])
         return channel
     }
 
     @Test func pubacksWaitForTheirCommitAndGoOutInOrder() throws {
         let worker = try subscriber()
         let feeder = try publisher()
-        try send(feeder, publish(1), publish(2))
-        try send(feeder, publish(3))
-        #expect(try received(feeder).isEmpty, "nothing is acknowledged before it is durable")
+        try feeder.send(publish(1), publish(2))
+        try feeder.send(publish(3))
+        #expect(try feeder.received().isEmpty, "nothing is acknowledged before it is durable")
         #expect(journal.pending == [["taken jobs/1 by 1", "taken jobs/1 by 1"], ["taken jobs/1 by 1"]])
         // A PINGREQ writes nothing durable but must not overtake the held PUBACKs.
-        try send(feeder, .pingreq)
-        #expect(try received(feeder).isEmpty)
+        try feeder.send(.pingreq)
+        #expect(try feeder.received().isEmpty)
         complete(feeder)
-        #expect(try received(feeder) == [puback(1), puback(2)], "only the first commit's replies")
+        #expect(try feeder.received() == [puback(1), puback(2)], "only the first commit's replies")
         complete(feeder)
-        #expect(try received(feeder) == [puback(3), .pingresp])
+        #expect(try feeder.received() == [puback(3), .pingresp])
         // The subscriber got all three meanwhile (deliveries do not wait).
-        worker.embeddedEventLoop.run()
-        #expect(try received(worker).count == 3)
+        worker.runLoop()
+        #expect(try worker.received().count == 3)
     }
 
     @Test func aFailedCommitSendsNoAcknowledgementAndCloses() throws {
         _ = try subscriber()
         let feeder = try publisher()
-        try send(feeder, publish(7))
+        try feeder.send(publish(7))
         complete(feeder, ok: false)
-        #expect(try received(feeder).isEmpty, "a PUBACK for what may not be durable never goes out")
+        #expect(try feeder.received().isEmpty, "a PUBACK for what may not be durable never goes out")
         #expect(!feeder.isActive)
         #expect(counters.serverCloses(.storageUnavailable) == 1)
     }
@@ -178,23 +151,17 @@ import WharfMQTT
     @Test func aClosingConnectionClosesOnlyAfterItsHeldRepliesWentOut() throws {
         _ = try subscriber()
         let feeder = try publisher()
-        try send(feeder, publish(9), .disconnect(DisconnectPacket()))
+        try feeder.send(publish(9), .disconnect(DisconnectPacket()))
         #expect(feeder.isActive, "the close waits for the held PUBACK")
         complete(feeder)
-        #expect(try received(feeder) == [puback(9)])
+        #expect(try feeder.received() == [puback(9)])
         #expect(!feeder.isActive)
     }
 
     @Test func anInMemoryBrokerNeverHolds() throws {
         let broker = Broker(journal: InMemoryJournal())
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1 << 16)))
-        try channel.pipeline.syncOperations.addHandler(
-            MQTTConnectionHandler(
-                broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
-            ))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        try send(channel, .connect(ConnectPacket(clientId: "p", cleanSession: false, keepAlive: 60)), publish(1))
-        #expect(try received(channel) == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .accepted)), puback(1)])
+        let channel = try EmbeddedConnection(broker: broker)
+        try channel.send(.connect(ConnectPacket(clientId: "p", cleanSession: false, keepAlive: 60)), publish(1))
+        #expect(try channel.received() == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .accepted)), puback(1)])
     }
 }

@@ -55,35 +55,9 @@ import WharfMQTT
         broker = Broker(limits: limits, metrics: counters)
     }
 
-    private func channel() throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: 1 << 16)))
-        try channel.pipeline.syncOperations.addHandler(
-            MQTTConnectionHandler(
-                broker: broker, limiter: ConnectionLimiter(maximum: 10), logger: Logger(label: "test")
-            ))
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        return channel
-    }
-
-    private func send(_ channel: EmbeddedChannel, _ packets: [MQTTPacket]) throws {
-        var buffer = ByteBuffer()
-        for packet in packets { packet.encode(into: &buffer, version: .v3_1_1) }
-        try channel.writeInbound(buffer)
-    }
-
-    private func received(_ channel: EmbeddedChannel) throws -> [MQTTPacket] {
-        var parser = MQTTPacketParser(asClient: true)
-        var all = ByteBuffer()
-        while var chunk = try channel.readOutbound(as: ByteBuffer.self) { all.writeBuffer(&chunk) }
-        var packets: [MQTTPacket] = []
-        while let packet = try parser.parse(&all) { packets.append(packet) }
-        return packets
-    }
-
     /// The packet ids of the PUBACKs written so far.
-    private func pubacks(_ channel: EmbeddedChannel) throws -> [UInt16] {
-        try received(channel).compactMap { packet in
+    private func pubacks(_ connection: EmbeddedConnection) throws -> [UInt16] {
+        try connection.received().compactMap { packet in
             if case .puback(let ack) = packet { return ack.packetId }
             return nil
         }
@@ -91,26 +65,24 @@ import WharfMQTT
 
     /// Paused as the handler sees it (an EmbeddedChannel ignores `autoRead`
     /// itself; test_35 sees reading stop on a real socket).
-    private func isPaused(_ channel: EmbeddedChannel) throws -> Bool {
-        try channel.pipeline.syncOperations.handler(type: MQTTConnectionHandler.self).publisherPause.isPaused
+    private func isPaused(_ connection: EmbeddedConnection) throws -> Bool {
+        try connection.handler.publisherPause.isPaused
     }
 
     @Test func aPausedPublisherStopsReadingAndResumesInOrder() throws {
-        let subscriber = try channel()
-        try send(
-            subscriber,
+        let subscriber = try EmbeddedConnection(broker: broker)
+        try subscriber.send(
             [
                 .connect(ConnectPacket(clientId: "slow", cleanSession: true, keepAlive: 60)),
                 .subscribe(SubscribePacket(packetId: 1, subscriptions: [.init(filter: "t", qos: .atLeastOnce)])),
             ])
-        #expect(try received(subscriber).count == 2)  // CONNACK, SUBACK
-        let publisher = try channel()
-        try send(publisher, [.connect(ConnectPacket(clientId: "fast", cleanSession: true, keepAlive: 60))])
-        _ = try received(publisher)
+        #expect(try subscriber.received().count == 2)  // CONNACK, SUBACK
+        let publisher = try EmbeddedConnection(broker: broker)
+        try publisher.send([.connect(ConnectPacket(clientId: "fast", cleanSession: true, keepAlive: 60))])
+        _ = try publisher.received()
 
         // Ten publishes in one read; the subscriber's loop has not run, so its queue fills.
-        try send(
-            publisher,
+        try publisher.send(
             (1...10).map {
                 .publish(PublishPacket(topic: "t", payload: ByteBuffer(string: "\($0)"), qos: .atLeastOnce, packetId: UInt16($0)))
             })
@@ -121,13 +93,13 @@ import WharfMQTT
         #expect(counters.publisherPauses == 1)
 
         // The subscriber drains; its queue falls below the low-water mark and the publisher resumes.
-        subscriber.embeddedEventLoop.run()
-        publisher.embeddedEventLoop.run()
+        subscriber.runLoop()
+        publisher.runLoop()
         let rest = try pubacks(publisher)
         #expect(first + rest == Array(1...UInt16(10)), "every PUBLISH acknowledged once, in order")
         #expect(try !isPaused(publisher))
-        subscriber.embeddedEventLoop.run()
-        let delivered = try received(subscriber).compactMap { packet -> String? in
+        subscriber.runLoop()
+        let delivered = try subscriber.received().compactMap { packet -> String? in
             if case .publish(let publish) = packet { return String(buffer: publish.payload) }
             return nil
         }
