@@ -267,17 +267,22 @@ public struct DurableState: Sendable {
             new.packetId = handshake?.packetId
             new.released = handshake?.released ?? false
         }
-        if let existing = queues[entry.queue]!.entries[entry.message] {
+        // One hash on the common path (a new entry); the rare one below
+        // fixes the entry up.
+        if let existing = queues[entry.queue]!.entries.updateValue(new, forKey: entry.message) {
             // Already queued (a checkpoint cut short, replayed over the log it
             // summarised, or a retained message queued again on subscribe):
             // its QoS 2 progress stands, or a restart would resend the
             // PUBLISH under a new packet id and the client take it twice.
-            new.packetId = new.packetId ?? existing.packetId
-            new.released = new.released || existing.released
-            queues[entry.queue]!.entries[entry.message] = new
+            let packetId = new.packetId ?? existing.packetId
+            let released = new.released || existing.released
+            if packetId != new.packetId || released != new.released {
+                new.packetId = packetId
+                new.released = released
+                queues[entry.queue]!.entries[entry.message] = new
+            }
             return
         }
-        queues[entry.queue]!.entries[entry.message] = new
         if keepsBodies { queues[entry.queue]!.order.append(entry.message) }
         messages.values[index].references += 1
     }
