@@ -3,6 +3,10 @@ public struct ClientSnapshot: Codable, Sendable, Equatable {
     public var clientId: String
     /// Peer address and port.
     public var address: String
+    /// The listener it came in on (`ListenerSnapshot.name`), and whether
+    /// over TLS; absent where the broker was not serving listeners.
+    public var listener: String?
+    public var tls: Bool?
     /// "3.1", "3.1.1" or "5.0".
     public var protocolVersion: String
     /// Clean session = 0: its session (and queue) outlives the connection.

@@ -31,6 +31,9 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
     public var storage: StorageSnapshot?
     /// The metrics HTTP listener; absent when it is off.
     public var http: HTTPListenerSnapshot?
+    /// The MQTT listeners; absent where the snapshot is not taken by a
+    /// serving broker (a library user's `Broker`).
+    public var listeners: [ListenerSnapshot]?
 
     public init(
         version: String, startTimeSeconds: Double, takenAtSeconds: Double, uptimeSeconds: Double,

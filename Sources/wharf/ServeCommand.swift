@@ -18,10 +18,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     // Flags that set a config key take their help, check and range from its
     // declaration in ConfigKeys, and apply through it (`overrides`).
-    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Listener.bind.help))
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Listener.firstBind.help))
     var bind: String?
 
-    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Listener.port.help))
+    @Option(name: .long, help: ArgumentHelp(ConfigKeys.Listener.firstPort.help))
     var port: Int?
 
     @Option(name: .long, help: ArgumentHelp(ConfigKeys.Limits.maxConnections.help))
@@ -65,8 +65,8 @@ struct ServeCommand: AsyncParsableCommand {
             (ConfigKeys.Storage.fsync, fsync.map(ConfigValue.string)),
             (ConfigKeys.Storage.quota, storageQuota.map(ConfigValue.string)),
             (ConfigKeys.Storage.enabled, inMemory ? false : nil),
-            (ConfigKeys.Listener.bind, bind.map(ConfigValue.string)),
-            (ConfigKeys.Listener.port, port.map(ConfigValue.int)),
+            (ConfigKeys.Listener.firstBind, bind.map(ConfigValue.string)),
+            (ConfigKeys.Listener.firstPort, port.map(ConfigValue.int)),
             (ConfigKeys.Limits.maxConnections, maxConnections.map(ConfigValue.int)),
             (ConfigKeys.Metrics.port, metricsPort.map(ConfigValue.int)),
             (ConfigKeys.Metrics.enabled, noMetrics ? false : nil),

@@ -6,7 +6,7 @@ import WharfServer
 /// The declarations in `ConfigKeys` against what they describe: the real
 /// defaults, the sections, and `wharf serve`'s flags.
 @Suite struct ConfigKeysTests {
-    static let serverKeys = ConfigKeys.sections.flatMap(\.keys)
+    static let serverKeys = ConfigKeys.sections.flatMap(\.keys) + ConfigKeys.Listener.flags
 
     /// A declared default is what `wharf serve` starts with: applying it changes nothing.
     @Test func declaredDefaultsAreTheRealOnes() throws {
@@ -50,7 +50,7 @@ import WharfServer
 
     /// Help texts add the declared default, or the example for a key unset by default.
     @Test func helpSaysTheDefault() {
-        #expect(ConfigKeys.Listener.port.help == "MQTT port (default 1883; 0 picks a free port).")
+        #expect(ConfigKeys.Listener.firstPort.help == "MQTT port of the first listener (default 1883; 0 picks a free port).")
         #expect(ConfigKeys.Log.level.help == "trace, debug, info, notice, warning, error or critical (default info).")
         #expect(ConfigKeys.Storage.quota.help == "Refuse new messages past this much on disk (like 10GiB).")
         #expect(ConfigKeys.Storage.enabled.help == "Keep everything in memory: nothing survives a restart.")
@@ -65,7 +65,7 @@ import WharfServer
         #expect(config.storage == nil)
         try ConfigKeys.Storage.fsync.applyFlag(.string("every 50ms"), to: &config)
         #expect(config.storage?.fsync == .every(milliseconds: 50), "a storage flag turns the store back on, as it did")
-        let port = #expect(throws: ConfigFlagError.self) { try ConfigKeys.Listener.port.applyFlag(.int(70000), to: &config) }
+        let port = #expect(throws: ConfigFlagError.self) { try ConfigKeys.Listener.firstPort.applyFlag(.int(70000), to: &config) }
         #expect(port?.description == "--port must be between 0 and 65535, got 70000")
         let quota = #expect(throws: ConfigFlagError.self) { try ConfigKeys.Storage.quota.applyFlag(.string("lots"), to: &config) }
         #expect(quota?.description == "--storage-quota must be a size (like \"10GiB\"); got \"lots\"")

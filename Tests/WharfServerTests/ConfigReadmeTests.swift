@@ -29,7 +29,9 @@ import Testing
         var line: String { "\(path.split(separator: ".").last ?? "") = \(shown)  # \(doc)" }
     }
 
-    static let declared = ConfigKeys.sections.flatMap { $0.keys.map(Declared.init) } + ConfigKeys.policy.map(Declared.init)
+    static let declared =
+        ConfigKeys.listener.map(Declared.init) + ConfigKeys.sections.flatMap { $0.keys.map(Declared.init) }
+        + ConfigKeys.policy.map(Declared.init)
 
     static func readme() throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -18,13 +18,17 @@ extension Broker {
             if isOnline { online += 1 }
             if let client {
                 let totals = client.totals
-                clients.append(
-                    ClientSnapshot(
-                        clientId: client.clientId, address: client.address, protocolVersion: client.protocolVersion,
-                        persistent: session.isPersistent, connectedAtSeconds: client.connectedAtSeconds,
-                        inflight: queue.inflight, queued: queue.depth, messagesReceivedTotal: totals.messagesIn,
-                        messagesSentTotal: totals.messagesOut, bytesReceivedTotal: totals.bytesIn, bytesSentTotal: totals.bytesOut
-                    ))
+                var snapshot = ClientSnapshot(
+                    clientId: client.clientId, address: client.address, protocolVersion: client.protocolVersion,
+                    persistent: session.isPersistent, connectedAtSeconds: client.connectedAtSeconds,
+                    inflight: queue.inflight, queued: queue.depth, messagesReceivedTotal: totals.messagesIn,
+                    messagesSentTotal: totals.messagesOut, bytesReceivedTotal: totals.bytesIn, bytesSentTotal: totals.bytesOut
+                )
+                if let listener = client.listener {
+                    snapshot.listener = listener
+                    snapshot.tls = client.tls
+                }
+                clients.append(snapshot)
             }
             guard session.isPersistent else { continue }
             let latency = session.latency

@@ -13,13 +13,21 @@ public final class ClientInfo: Sendable {
     public let protocolVersion: String
     /// Unix time of the CONNECT.
     public let connectedAtSeconds: Double
+    /// The listener it came in on (`scheme:port`) and whether over TLS;
+    /// nil for a connection made without a listener (tests, embedded use).
+    public let listener: String?
+    public let tls: Bool
 
     private let messagesIn = ManagedAtomic<Int>(0)
     private let messagesOut = ManagedAtomic<Int>(0)
     private let bytesIn = ManagedAtomic<Int>(0)
     private let bytesOut = ManagedAtomic<Int>(0)
 
-    public init(clientId: String, address: String, protocolVersion: String, connectedAtSeconds: Double) {
+    public init(
+        clientId: String, address: String, protocolVersion: String, connectedAtSeconds: Double, listener: String? = nil, tls: Bool = false
+    ) {
+        self.listener = listener
+        self.tls = tls
         self.clientId = clientId
         self.address = address
         self.protocolVersion = protocolVersion

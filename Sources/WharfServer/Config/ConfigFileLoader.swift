@@ -32,6 +32,7 @@ public enum ConfigFileLoader {
             throw ConfigFileError(file: file, key: name, problem: "unknown section (known: \(known.sorted().joined(separator: ", ")))")
         }
         config.policies = try reader.policies(root[ConfigKeys.policySection])
+        if let listeners = try reader.listeners(root[ConfigKeys.listenerSection]) { config.listeners = listeners }
         for section in ConfigKeys.sections {
             guard let value = root[section.name] else { continue }
             guard let table = value.table else {

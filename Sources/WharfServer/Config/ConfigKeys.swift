@@ -7,27 +7,19 @@ import WharfCore
 public enum ConfigKeys {
     /// Every `[section]`, in the order the reader applies them.
     public static let sections: [ConfigSection] = [
-        Listener.section, Limits.section, Delivery.section, Storage.section, Auth.section, Metrics.section, Top.section, Log.section,
+        Limits.section, Delivery.section, Storage.section, Auth.section, Metrics.section, Top.section, Log.section,
     ]
 
     /// `[[policy]]`: an array of tables, each one `DeliveryPolicy`.
     public static let policySection = "policy"
     public static let policy: [ConfigKey<DeliveryPolicy>] = Policy.keys
 
-    /// Section names the file may use.
-    public static var sectionNames: Set<String> { Set(sections.map(\.name) + [policySection]) }
+    /// `[listener]` or `[[listener]]`: one table or an array of them, each one `ListenerConfig`.
+    public static let listenerSection = "listener"
+    public static let listener: [ConfigKey<ListenerConfig>] = Listener.keys
 
-    public enum Listener {
-        public static let bind = ConfigKey<ServerConfig>.string(
-            "listener", "bind", default: .value("127.0.0.1"), doc: "address to listen on; loopback unless you choose otherwise",
-            flag: .option("bind", "Address to listen on")
-        ) { $0.bind = $1 }
-        public static let port = ConfigKey<ServerConfig>.int(
-            "listener", "port", 0...65535, default: .value(1883), doc: "0 = any free port",
-            flag: .option("port", "MQTT port", note: "0 picks a free port")
-        ) { $0.port = $1 }
-        static let section = ConfigSection("listener", [bind, port])
-    }
+    /// Section names the file may use.
+    public static var sectionNames: Set<String> { Set(sections.map(\.name) + [policySection, listenerSection]) }
 
     public enum Delivery {
         public static let retryBackoffMinimum = ConfigKey<ServerConfig>.number(

@@ -51,6 +51,49 @@ struct ConfigTableReader {
         }
     }
 
+    /// `[listener]` (one table) or `[[listener]]` (an array of them), in
+    /// file order; nil when the file has neither.
+    func listeners(_ value: TOMLValueConvertible?) throws(ConfigFileError) -> [ListenerConfig]? {
+        guard let value else { return nil }
+        let section = ConfigKeys.listenerSection
+        let tables: [(name: String, table: TOMLTable)]
+        if let table = value.table {
+            tables = [(section, table)]
+        } else if let array = value.array {
+            var named: [(String, TOMLTable)] = []
+            for (index, element) in array.enumerated() {
+                guard let table = element.table else {
+                    throw ConfigFileError(file: file, key: "\(section)[\(index + 1)]", problem: "must be a table ([[listener]])")
+                }
+                named.append(("\(section)[\(index + 1)]", table))
+            }
+            tables = named
+        } else {
+            throw ConfigFileError(file: file, key: section, problem: "must be a table ([listener]) or an array of tables ([[listener]])")
+        }
+        guard !tables.isEmpty else { throw ConfigFileError(file: file, key: section, problem: "needs at least one listener") }
+        let allowed = Set(ConfigKeys.listener.map(\.name))
+        var listeners: [ListenerConfig] = []
+        var addresses: [String: String] = [:]
+        for (name, table) in tables {
+            try checkKeys(table, allowed: allowed, in: name)
+            var listener = ListenerConfig()
+            for key in ConfigKeys.listener {
+                try apply(key, from: table, to: &listener, as: "\(name).\(key.name)")
+            }
+            if let (key, problem) = listener.problem {
+                throw ConfigFileError(file: file, key: "\(name).\(key)", problem: problem)
+            }
+            let address = "\(listener.bind):\(listener.port)"
+            if listener.port != 0, let other = addresses[address] {
+                throw ConfigFileError(file: file, key: "\(name).port", problem: "\(address) is already \(other)'s")
+            }
+            addresses[address] = name
+            listeners.append(listener)
+        }
+        return listeners
+    }
+
     /// `[[policy]]` tables, in file order (the first match wins).
     func policies(_ value: TOMLValueConvertible?) throws(ConfigFileError) -> [DeliveryPolicy] {
         guard let value else { return [] }

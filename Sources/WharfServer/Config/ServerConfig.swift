@@ -6,9 +6,19 @@ import WharfCore
 /// declares the file's keys and flags that set it (a test holds their
 /// declared defaults to these, and the README's configuration block to them).
 public struct ServerConfig: Sendable, Equatable {
-    /// Address to listen on. Loopback by default: exposing a broker is a choice.
-    public var bind = "127.0.0.1"
-    public var port = 1883
+    /// `[[listener]]`: at least one. The first is the one `[listener]`,
+    /// `--bind` and `--port` set; loopback by default: exposing a broker is a choice.
+    public var listeners = [ListenerConfig()]
+    /// The first listener's address.
+    public var bind: String {
+        get { listeners[0].bind }
+        set { listeners[0].bind = newValue }
+    }
+    /// The first listener's port.
+    public var port: Int {
+        get { listeners[0].port }
+        set { listeners[0].port = newValue }
+    }
     public var limits = BrokerLimits()
     /// Seconds a new connection may take to send CONNECT.
     public var connectTimeoutSeconds = 10

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOSSL
 import WharfCore
 import WharfMQTT
 
@@ -43,19 +44,32 @@ extension MQTTConnectionHandler {
             return
         }
         logger[metadataKey: "client"] = "\(ReasonString.excerpt(clientId))"
-        if let refusal = authenticator.check(connect) {
+        if let identity = listener?.config.useIdentityAsUsername {
+            // The verified client certificate is the credential, and its
+            // identity the user name (Mosquitto's use_identity_as_username).
+            guard let certificate = peerCertificate(context), let name = identity.read(from: certificate), !name.isEmpty else {
+                refuse(
+                    .notAuthorized, context: context, because: .notAuthorized,
+                    "the client certificate has no \(identity.rawValue) to use as the user name")
+                return
+            }
+            username = name
+        } else if let refusal = authenticator.check(connect) {
             let reason: ConnectionRejectReason = refusal == .notAuthorized ? .notAuthorized : .badCredentials
             refuse(
                 refusal, context: context, because: reason,
                 "authentication failed for user '\(ReasonString.excerpt(connect.username ?? ""))'")
             return
+        } else {
+            username = connect.username
         }
 
         aliases = TopicAliases(inboundMaximum: options.inboundAliasMaximum, outboundMaximum: options.outboundAliasMaximum)
 
         let info = ClientInfo(
             clientId: clientId, address: context.channel.remoteAddress.map(Self.describe) ?? "?",
-            protocolVersion: connect.version.description, connectedAtSeconds: Date().timeIntervalSince1970
+            protocolVersion: connect.version.description, connectedAtSeconds: Date().timeIntervalSince1970,
+            listener: listener?.name, tls: listener?.tls != nil
         )
         clientInfo = info
         let target = ConnectionDeliveryTarget(
@@ -111,7 +125,12 @@ extension MQTTConnectionHandler {
         )
     }
 
-    /// What a 5.0 client is told in CONNACK: the server's limits and
+    /// The client's certificate, verified by the TLS handshake; nil without TLS or without one.
+    private func peerCertificate(_ context: ChannelHandlerContext) -> NIOSSLCertificate? {
+        (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.peerCertificate
+    }
+
+        /// What a 5.0 client is told in CONNACK: the server's limits and
     /// capabilities (5.0 section 3.2.2.3). Maximum QoS is left out: it is 2.
     private func connAckProperties(assignedClientId: String?, serverKeepAlive: UInt16?) -> MQTTProperties {
         let limits = broker.limits

@@ -22,6 +22,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     let limiter: ConnectionLimiter
     let authenticator: Authenticator
     let loopClocks: LoopClocks?
+    /// The listener it was accepted on; nil for connections made in tests.
+    let listener: ListenerStatistics?
     var logger: Logger
 
     var protocolState = ConnectionStateMachine()
@@ -45,6 +47,11 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// Pending from accept, connected from CONNECT (see `ConnectionLimiter`).
     var slot = ConnectionLimiter.Slot.none
     var isClosing = false
+    /// The user name authorization sees: CONNECT's, or the client
+    /// certificate's identity (`use_identity_as_username`).
+    var username: String?
+    /// `start` ran: once, from handlerAdded or channelActive.
+    var started = false
 
     var context: ChannelHandlerContext?
     var outbound: ByteBuffer
@@ -91,8 +98,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     init(
         broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), loopClocks: LoopClocks? = nil,
-        retainedSliceNanos: UInt64 = MQTTConnectionHandler.defaultRetainedSliceNanos, logger: Logger
+        listener: ListenerStatistics? = nil, retainedSliceNanos: UInt64 = MQTTConnectionHandler.defaultRetainedSliceNanos,
+        logger: Logger
     ) {
+        self.listener = listener
         self.retainedSliceNanos = retainedSliceNanos
         self.broker = broker
         self.limiter = limiter
@@ -111,6 +120,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         propertyScratch = context.channel.allocator.buffer(capacity: 64)
         latencyShard = broker.latency.shardIndex(for: ObjectIdentifier(context.eventLoop))
         logger[metadataKey: "peer"] = "\(context.channel.remoteAddress?.description ?? "?")"
+        // Behind a WebSocket upgrade the channel is active before this
+        // handler is added: it starts here instead of in channelActive.
+        if context.channel.isActive { start(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -118,6 +130,15 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    /// The socket is open and this handler in place: counted, and given a
+    /// pending slot (see `ConnectionLimiter`).
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
         broker.metrics.connectionOpened()
         let (pending, displaced) = limiter.admit(context.channel)
         slot = pending
@@ -128,7 +149,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             logger.debug("closing the oldest of \(limiter.maximumPending) connections that have not sent CONNECT")
             displaced.close(promise: nil)
         }
-        context.fireChannelActive()
     }
 
     /// The packets of one read, handled in order (see `MQTTPacketReader`).

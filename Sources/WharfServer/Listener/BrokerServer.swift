@@ -21,6 +21,8 @@ public final class BrokerServer: Service {
     let logger: Logger
     let limiter: ConnectionLimiter
     let authenticator: Authenticator
+    /// The `[[listener]]`s, with their TLS contexts and counts.
+    public let listeners: [ListenerStatistics]
     private let version: String
     private let startTimeSeconds = Date().timeIntervalSince1970
 
@@ -29,6 +31,8 @@ public final class BrokerServer: Service {
     /// back in the broker before the listener opens.
     public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, version: String) throws {
         self.authenticator = try Authenticator(config: config)
+        // TLS files are read before the store opens: a bad one stops the start early.
+        self.listeners = try config.listeners.map { listener throws(TLSSetupError) in try ListenerStatistics(config: listener) }
         let needed = config.limits.maxConnections + config.maxPendingConnections + OpenFileLimit.overhead
         if let limit = OpenFileLimit.raise(toward: needed),
             let warning = OpenFileLimit.warning(
@@ -76,10 +80,12 @@ public final class BrokerServer: Service {
 
     /// A snapshot of every figure the broker keeps (see docs/metrics.md).
     public func snapshot() -> MetricsSnapshot {
-        broker.snapshot(
+        var snapshot = broker.snapshot(
             counters: counters, version: version, startTimeSeconds: startTimeSeconds,
             nowSeconds: Date().timeIntervalSince1970, maxConnections: config.limits.maxConnections
         )
+        snapshot.listeners = listeners.map(\.snapshot)
+        return snapshot
     }
 
     /// Holds the store open until graceful shutdown (or cancellation), then

@@ -1,14 +1,17 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import WharfMQTT
 
-/// The MQTT listener as a service: a NIO server bootstrap whose child
-/// pipelines are packet decoder -> keep-alive timer -> connection handler.
-/// It accepts until graceful shutdown or cancellation, then tells every
-/// connection the server is going away.
+/// The MQTT listeners (`[[listener]]`) as one service: a NIO server
+/// bootstrap per listener, whose child pipelines are [TLS] -> [HTTP upgrade
+/// -> WebSocket frames] -> packet decoder -> keep-alive timer -> connection
+/// handler. It accepts until graceful shutdown or cancellation, then tells
+/// every connection the server is going away: one service, so that happens
+/// once, after every listener has stopped accepting.
 public struct MQTTListener: Service {
-    /// The port bound; `listening` while connections are accepted.
+    /// The first listener's port; `listening` while connections are accepted.
     public let port = BoundPort()
     private let server: BrokerServer
 
@@ -17,29 +20,36 @@ public struct MQTTListener: Service {
     }
 
     public func run() async throws {
-        let config = server.config
         let logger = server.logger
         // Flow control's per-loop clocks, for as long as connections come in.
         let loopClocks = LoopClocks(group: server.group)
-        let channel: any Channel
-        do {
-            channel = try await bootstrap(loopClocks: loopClocks).bind(host: config.bind, port: config.port).get()
-        } catch {
-            loopClocks.stop()
-            port.closed()
-            throw ListenError(what: "MQTT", host: config.bind, port: config.port, underlying: error)
+        var channels: [any Channel] = []
+        for listener in server.listeners {
+            let config = listener.config
+            do {
+                let channel = try await bootstrap(listener, loopClocks: loopClocks).bind(host: config.bind, port: config.port).get()
+                listener.bound(to: channel.localAddress?.port ?? config.port)
+                channels.append(channel)
+            } catch {
+                for channel in channels { channel.close(promise: nil) }
+                loopClocks.stop()
+                port.closed()
+                throw ListenError(what: "MQTT (\(config.scheme))", host: config.bind, port: config.port, underlying: error)
+            }
+            logger.info(
+                "MQTT listener \(listener.name) on \(config.bind)\(config.transport == .websocket ? " path \(config.websocketPath)" : "")")
         }
-        let bound = channel.localAddress?.port ?? config.port
-        logger.info("MQTT listener on \(config.bind):\(bound)")
-        port.bound(bound)
-        try? await withTaskCancellationOrGracefulShutdownHandler {
-            try await channel.closeFuture.get()
+        port.bound(server.listeners[0].snapshot.port)
+        let open = channels
+        await withTaskCancellationOrGracefulShutdownHandler {
+            for channel in open { try? await channel.closeFuture.get() }
         } onCancelOrGracefulShutdown: { [port] in
             port.closed()
-            channel.close(promise: nil)
+            for channel in open { channel.close(promise: nil) }
         }
         port.closed()
-        logger.info("MQTT listener closed")
+        for channel in channels { channel.close(promise: nil) }
+        logger.info("MQTT listeners closed")
         loopClocks.stop()
         // 5.0 clients get DISCONNECT 0x8B before their connection closes.
         for connection in server.broker.connections { connection.serverShuttingDown() }
@@ -48,13 +58,26 @@ public struct MQTTListener: Service {
         for loop in server.group.makeIterator() { try? await loop.submit {}.get() }
     }
 
-    private func bootstrap(loopClocks: LoopClocks) -> ServerBootstrap {
+    private func bootstrap(_ listener: ListenerStatistics, loopClocks: LoopClocks) -> ServerBootstrap {
         let broker = server.broker
         let limiter = server.limiter
         let authenticator = server.authenticator
         let logger = server.logger
         let maxPacketSize = server.config.limits.maxPacketSize
         let connectTimeout = TimeAmount.seconds(Int64(server.config.connectTimeoutSeconds))
+        let config = listener.config
+        // The MQTT handlers, straight on the (TLS) stream or after the WebSocket upgrade.
+        let addMQTT: @Sendable (any Channel) throws -> Void = { channel in
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: maxPacketSize)))
+            try pipeline.addHandler(
+                KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
+            try pipeline.addHandler(
+                MQTTConnectionHandler(
+                    broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, listener: listener,
+                    logger: logger
+                ))
+        }
         return ServerBootstrap(group: server.group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -66,14 +89,22 @@ public struct MQTTListener: Service {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    listener.opened()
+                    channel.closeFuture.whenComplete { _ in listener.closed() }
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(MQTTPacketReader(parser: MQTTPacketParser(maxPacketSize: maxPacketSize)))
-                    try pipeline.addHandler(
-                        KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
-                    try pipeline.addHandler(
-                        MQTTConnectionHandler(
-                            broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, logger: logger
-                        ))
+                    if let tls = listener.tls {
+                        try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
+                        try pipeline.addHandler(TLSHandshakeObserver(listener: listener, logger: logger))
+                    }
+                    switch config.transport {
+                    case .mqtt:
+                        try addMQTT(channel)
+                    case .websocket:
+                        // A frame holds at most one packet's worth; packets may span frames.
+                        try WebSocketUpgrade.configure(
+                            channel, path: config.websocketPath, maxFrameSize: min(maxPacketSize + 16, Int(UInt32.max)),
+                            handshakeTimeout: connectTimeout, onRefusal: { listener.refused(.websocketHandshake) }, mqtt: addMQTT)
+                    }
                 }
             }
     }
