@@ -130,7 +130,7 @@ extension MQTTConnectionHandler {
         (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.peerCertificate
     }
 
-        /// What a 5.0 client is told in CONNACK: the server's limits and
+    /// What a 5.0 client is told in CONNACK: the server's limits and
     /// capabilities (5.0 section 3.2.2.3). Maximum QoS is left out: it is 2.
     private func connAckProperties(assignedClientId: String?, serverKeepAlive: UInt16?) -> MQTTProperties {
         let limits = broker.limits
