@@ -90,6 +90,7 @@ public enum PrometheusRenderer {
         renderGroups(&w, snapshot.groups)
         if let storage = snapshot.storage { renderStorage(&w, storage) }
         if let http = snapshot.http { renderHTTP(&w, http) }
+        if let listeners = snapshot.listeners { renderListeners(&w, listeners) }
         renderProcess(&w, ProcessMetrics.read())
         return w.finish()
     }
@@ -246,6 +247,24 @@ public enum PrometheusRenderer {
         labelled(
             &w, "wharf_http_requests_refused_total", .counter, "HTTP requests refused by the listener's limits, by reason.", "reason",
             h.refusedTotal)
+    }
+
+    private static func renderListeners(_ w: inout PrometheusTextWriter, _ listeners: [ListenerSnapshot]) {
+        guard !listeners.isEmpty else { return }
+        w.family("wharf_listener_connections", .gauge, "Sockets open on an MQTT listener now, connected or not yet.")
+        for l in listeners {
+            w.sample(
+                "wharf_listener_connections", ["listener": l.name, "transport": l.transport, "tls": l.tls ? "true" : "false"], l.connections
+            )
+        }
+        w.family("wharf_listener_accepted_total", .counter, "Sockets an MQTT listener accepted.")
+        for l in listeners { w.sample("wharf_listener_accepted_total", ["listener": l.name], l.acceptedTotal) }
+        w.family("wharf_listener_refused_total", .counter, "Sockets refused before MQTT began (TLS or WebSocket handshake), by reason.")
+        for l in listeners {
+            for (reason, count) in l.refusedTotal.sorted(by: { $0.key < $1.key }) {
+                w.sample("wharf_listener_refused_total", ["listener": l.name, "reason": reason], count)
+            }
+        }
     }
 
     private static func renderLatency(_ w: inout PrometheusTextWriter, _ latency: MetricsSnapshot.Latency) {

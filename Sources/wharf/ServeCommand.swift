@@ -105,6 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "wharf")
         let signals = await ShutdownSignals()
+        let reloads = await ReloadSignal()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
         let server: BrokerServer
         do {
@@ -118,12 +119,18 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await signals.shutDown(services.group, logger: logger) }
+                tasks.addTask { await reloads.reload(server, logger: logger) }
                 tasks.addTask {
                     guard let ports = await services.boundPorts() else { return }
                     // One line scripts can wait for.
                     let metrics = ports.metrics.map { ", metrics on http://\(metricsHost):\($0)/metrics" } ?? ""
+                    // The first listener as before; any others after it, by kind.
+                    let others = server.listeners.dropFirst().map { listener in
+                        let bound = listener.snapshot
+                        return ", \(listener.config.scheme) on \(bound.bind):\(bound.port)"
+                    }
                     FileHandle.standardOutput.write(
-                        Data("wharf \(WharfVersion.string) listening on \(mqttHost):\(ports.mqtt)\(metrics)\n".utf8))
+                        Data("wharf \(WharfVersion.string) listening on \(mqttHost):\(ports.mqtt)\(others.joined())\(metrics)\n".utf8))
                 }
                 try await services.group.run()
                 tasks.cancelAll()
