@@ -155,6 +155,7 @@ extension MQTTConnectionHandler {
         var properties = MQTTProperties()
         if version == .v5 { properties.append(.reasonString, .string(ReasonString.bounded(detail))) }
         writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: code, properties: properties)))
+        lingerOnClose = true
         broker.metrics.connectionRejected(reason)
         logger.info("refusing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])
         close(context, because: nil, detail)

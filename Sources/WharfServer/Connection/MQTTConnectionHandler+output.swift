@@ -118,7 +118,7 @@ extension MQTTConnectionHandler {
         }
         let wrote = heldReplies.released(upTo: commit) { context.write(wrapOutboundOut($0), promise: nil) }
         if wrote { context.flush() }
-        if heldReplies.closeIsDue { context.close(promise: nil) }
+        if heldReplies.closeIsDue { finishClose(context) }
     }
 
     /// Hands the batch's latencies and per-topic counts to the metrics model:
@@ -162,6 +162,9 @@ extension MQTTConnectionHandler {
             var properties = MQTTProperties()
             properties.append(.reasonString, .string(detail))
             writePacket(.disconnect(DisconnectPacket(reasonCode: code, properties: properties)))
+            // The client must be able to read why; at shutdown the store
+            // closes next, so nothing may linger then.
+            lingerOnClose = code != ReasonCode.serverShuttingDown
         }
         protocolState.close()
         // Free the slot now, not when the socket is gone: a client that got
@@ -176,6 +179,31 @@ extension MQTTConnectionHandler {
         }
         flush()
         if heldReplies.deferClose() { return }
-        context.close(promise: nil)
+        finishClose(context)
+    }
+
+    /// How long a connection closed with a reason (DISCONNECT, a CONNACK
+    /// refusal) goes on reading after its output is shut: long enough for
+    /// the client to read the reason, not long enough to hold anything up.
+    static let closeLinger = TimeAmount.seconds(1)
+
+    /// Closes the connection; one that was told why is closed for output
+    /// first and read from (and what it sends dropped) for `closeLinger`.
+    /// Closing at once would leave the client's last packets (a PUBREL, say)
+    /// unread, and the kernel would answer them with a reset that destroys
+    /// the reason before the client reads it: it would see a broken pipe.
+    /// The connection's effects (session, will, metrics) end now, not when
+    /// the socket does.
+    func finishClose(_ context: ChannelHandlerContext) {
+        guard lingerOnClose else {
+            context.close(promise: nil)
+            return
+        }
+        endConnection(context)
+        let channel = context.channel
+        // The FIN goes after what is written. Where output cannot be shut
+        // alone, the timer closes all the same.
+        context.close(mode: .output, promise: nil)
+        lingerTimer = context.eventLoop.scheduleTask(in: Self.closeLinger) { channel.close(promise: nil) }
     }
 }

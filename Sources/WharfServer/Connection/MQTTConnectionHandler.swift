@@ -50,6 +50,11 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// The user name authorization sees: CONNECT's, or the client
     /// certificate's identity (`use_identity_as_username`).
     var username: String?
+    /// Closed with a reason the client must be able to read (see `finishClose`).
+    var lingerOnClose = false
+    var lingerTimer: Scheduled<Void>?
+    /// `endConnection` ran.
+    var ended = false
     /// `start` ran: once, from handlerAdded or channelActive.
     var started = false
 
@@ -223,6 +228,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                 // the 5.0 form with 0x84 (5.0 section 3.1.2.2).
                 if level > ProtocolVersion.v5.rawValue { version = .v5 }
                 writePacket(.connack(ConnAckPacket(sessionPresent: false, returnCode: .unacceptableProtocolVersion)))
+                lingerOnClose = true
                 broker.metrics.connectionRejected(.unsupportedProtocol)
                 close(context, because: nil, "\(decodeError)")
             } else {
@@ -250,6 +256,18 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        lingerTimer?.cancel()
+        lingerTimer = nil
+        endConnection(context)
+        context.fireChannelInactive()
+    }
+
+    /// What ends with the connection: its last publishes routed, its
+    /// journal committed, its session closed, its will published or
+    /// scheduled. Once, when the socket closes or when a linger starts.
+    func endConnection(_ context: ChannelHandlerContext) {
+        guard !ended else { return }
+        ended = true
         reportGroupAcknowledgements()
         // What the client sent before the connection ended is still routed.
         routeDeferredPublishes(ignoringPause: true)
@@ -297,7 +315,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         limiter.release(slot)
         slot = .none
         broker.metrics.connectionClosed()
-        context.fireChannelInactive()
     }
 }
 
