@@ -78,6 +78,10 @@ public enum PrometheusRenderer {
             "wharf_publisher_pauses_total", .counter,
             "Times flow control paused a publisher because a subscriber queue or consumer group was past its high-water mark.",
             m.publisherPausesTotal)
+        w.single(
+            "wharf_publisher_throttles_total", .counter,
+            "Times a client past max_publish_rate or max_publish_bytes_rate was read slower until back within them.",
+            m.publisherThrottlesTotal)
         labelled(&w, "wharf_messages_dropped_total", .counter, "Message copies not delivered, by reason.", "reason", m.droppedTotal)
         w.single("wharf_message_payload_received_bytes_total", .counter, "Payload bytes of messages received.", m.payloadBytesReceivedTotal)
         w.single(

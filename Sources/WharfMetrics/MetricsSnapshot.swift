@@ -176,6 +176,9 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         /// Times flow control paused a publisher's connection because a
         /// subscriber queue or consumer group was past its high-water mark.
         public var publisherPausesTotal: Int
+        /// Times a client past `max_publish_rate` / `max_publish_bytes_rate`
+        /// was read slower until back within them.
+        public var publisherThrottlesTotal: Int = 0
         /// Copies not delivered, by reason.
         public var droppedTotal: [String: Int]
         public var payloadBytesReceivedTotal: Int
@@ -184,8 +187,10 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
         public init(
             receivedTotal: Int, deliveredTotal: Int, redeliveredTotal: Int, droppedTotal: [String: Int],
             payloadBytesReceivedTotal: Int, payloadBytesDeliveredTotal: Int, deadLetteredTotal: Int = 0,
-            nackedTotal: Int = 0, deduplicatedTotal: Int = 0, publisherPausesTotal: Int = 0
+            nackedTotal: Int = 0, deduplicatedTotal: Int = 0, publisherPausesTotal: Int = 0,
+            publisherThrottlesTotal: Int = 0
         ) {
+            self.publisherThrottlesTotal = publisherThrottlesTotal
             self.publisherPausesTotal = publisherPausesTotal
             self.deadLetteredTotal = deadLetteredTotal
             self.nackedTotal = nackedTotal

@@ -62,7 +62,7 @@ import WharfStorage
                 services: server.services(listener: listener, metrics: nil), logger: Logger(label: "test")
             ))
         let error = await #expect(throws: ListenError.self) { try await services.run() }
-        #expect(error?.what == "MQTT (mqtt)")
+        #expect(error?.what == "MQTT")
         #expect(await listener.port.value() == nil)
         #expect(Self.storeIsClosed(directory))
         try await taken.close()

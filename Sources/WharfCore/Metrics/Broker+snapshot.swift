@@ -74,7 +74,7 @@ extension Broker {
                 deadLetteredTotal: counters.messagesDeadLettered,
                 nackedTotal: counters.messagesNacked,
                 deduplicatedTotal: counters.messagesDeduplicated,
-                publisherPausesTotal: counters.publisherPauses
+                publisherPausesTotal: counters.publisherPauses, publisherThrottlesTotal: counters.publisherThrottles
             ),
             latency: .init(
                 publishToDeliver: self.latency.snapshot(.publishToDeliver, now: nowNanos),

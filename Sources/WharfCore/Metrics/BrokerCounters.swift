@@ -26,8 +26,9 @@ public final class BrokerCounters: BrokerMetrics {
         static let nacked = 11
         static let deduplicated = 12
         static let publisherPauses = 13
+        static let publisherThrottles = 14
         /// Indexed by packet type raw value (0...15).
-        static let packetsIn = 14
+        static let packetsIn = 15
         static let packetsOut = packetsIn + 16
         static let rejected = packetsOut + 16
         static let closedByServer = rejected + ConnectionRejectReason.allCases.count
@@ -122,6 +123,10 @@ public final class BrokerCounters: BrokerMetrics {
         shard.add(Slot.publisherPauses)
     }
 
+    public func publisherThrottled() {
+        shard.add(Slot.publisherThrottles)
+    }
+
     public func malformedPacket(_ error: MQTTDecodeError) {
         shard.add(Slot.malformedPackets)
     }
@@ -157,6 +162,7 @@ public final class BrokerCounters: BrokerMetrics {
     public var messagesNacked: Int { sum(Slot.nacked) }
     public var messagesDeduplicated: Int { sum(Slot.deduplicated) }
     public var publisherPauses: Int { sum(Slot.publisherPauses) }
+    public var publisherThrottles: Int { sum(Slot.publisherThrottles) }
     public var bytesReceived: Int { sum(Slot.bytesIn) }
     public var bytesSent: Int { sum(Slot.bytesOut) }
 

@@ -43,6 +43,11 @@ public enum ConnectionRejectReason: String, Sendable, Hashable, CaseIterable {
     /// one at `max_pending_connections` (the oldest goes), so silent sockets
     /// cannot fill `max_connections` or lock clients out.
     case maxPendingConnections = "max_pending_connections"
+    /// No CONNACK: the socket was closed at accept, its address holding
+    /// `max_connections_per_address` sockets already.
+    case maxConnectionsPerAddress = "max_connections_per_address"
+    /// No CONNACK: the address opened sockets faster than `connection_rate_per_address`.
+    case connectionRatePerAddress = "connection_rate_per_address"
 }
 
 /// Why the server closed an established or half-open connection.
@@ -64,6 +69,9 @@ public enum ConnectionCloseReason: String, Sendable, Hashable, CaseIterable {
     /// without its reason string (a SUBACK for thousands of filters sent
     /// with a tiny limit): it cannot be answered, so it is closed.
     case replyTooLarge = "reply_too_large"
+    /// 5.0: a client that kept publishing faster than `max_publish_rate` or
+    /// `max_publish_bytes_rate` after being slowed down (DISCONNECT 0x96).
+    case publishRateExceeded = "publish_rate_exceeded"
 }
 
 /// The one interface the broker reports through. The hot path calls these on
@@ -85,6 +93,9 @@ public protocol BrokerMetrics: Sendable {
     /// Flow control paused a publisher's connection (a subscriber queue or
     /// consumer group past its high-water mark): once per pause.
     func publisherPaused()
+    /// A client went past `max_publish_rate` / `max_publish_bytes_rate` and
+    /// its socket is read slower until it is back within them.
+    func publisherThrottled()
     func malformedPacket(_ error: MQTTDecodeError)
     /// A connection's packets, bytes and deliveries since its last flush.
     func record(_ batch: TrafficBatch)
@@ -104,6 +115,7 @@ public struct NoMetrics: BrokerMetrics {
     public func messageNacked() {}
     public func messageDeduplicated() {}
     public func publisherPaused() {}
+    public func publisherThrottled() {}
     public func malformedPacket(_ error: MQTTDecodeError) {}
     public func record(_ batch: TrafficBatch) {}
 }

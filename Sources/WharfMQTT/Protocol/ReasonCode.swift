@@ -27,6 +27,7 @@ public enum ReasonCode {
     public static let receiveMaximumExceeded: UInt8 = 0x93
     public static let topicAliasInvalid: UInt8 = 0x94
     public static let packetTooLarge: UInt8 = 0x95
+    public static let messageRateTooHigh: UInt8 = 0x96
     public static let quotaExceeded: UInt8 = 0x97
     public static let serverShuttingDown: UInt8 = 0x8B
     public static let sharedSubscriptionsNotSupported: UInt8 = 0x9E

@@ -1,3 +1,5 @@
+import WharfCore
+
 /// `[limits]`: what one client, and all of them, may hold.
 extension ConfigKeys {
     public enum Limits {
@@ -47,12 +49,31 @@ extension ConfigKeys {
             "limits", "max_subscriptions_per_client", 0...10_000_000, default: .value(10000),
             doc: "new filters past it get 0x97 (3.1.1: 0x80); 0 = no limit"
         ) { $0.limits.maxSubscriptionsPerClient = $1 }
+        public static let maxConnectionsPerAddress = ConfigKey<ServerConfig>.int(
+            "limits", "max_connections_per_address", 0...1_000_000, default: .value(0),
+            doc: "sockets one source address may hold open; more are closed at accept; 0 = no limit"
+        ) { $0.clientLimits.connectionsPerAddress = $1 }
+        public static let connectionRatePerAddress = ConfigKey<ServerConfig>.number(
+            "limits", "connection_rate_per_address", 0...1_000_000, default: .value(0),
+            doc: "new sockets a second from one address (a second's worth at once); faster ones are closed at accept; 0 = no limit"
+        ) { $0.clientLimits.connectionRatePerAddress = $1 }
+        public static let maxPublishRate = ConfigKey<ServerConfig>.number(
+            "limits", "max_publish_rate", 0...100_000_000, default: .value(0),
+            doc:
+                "PUBLISH packets a second per client; past it the client is read slower, a 5.0 one that keeps at it gets DISCONNECT 0x96; 0 = no limit"
+        ) { $0.clientLimits.publishRate = $1 }
+        public static let maxPublishBytesRate = ConfigKey<ServerConfig>.parsed(
+            "limits", "max_publish_bytes_rate", default: .value("0"),
+            doc: "PUBLISH bytes a second per client (like \"1MiB\"), enforced as max_publish_rate; \"0\" = no limit",
+            expecting: "a size (like \"1MiB\")", parse: { $0 == "0" ? 0 : LocalLogOptions.parseSize($0) }
+        ) { $0.clientLimits.publishBytesRate = $1 }
 
         static let section = ConfigSection(
             "limits",
             [
                 maxConnections, maxPacketSize, maxInflightMessages, maxQueuedMessages, maxTopicLevels, connectTimeout,
                 receiveMaximum, topicAliasMaximum, maxKeepAlive, maxPendingConnections, maxFiltersPerSubscribe, maxSubscriptionsPerClient,
+                maxConnectionsPerAddress, connectionRatePerAddress, maxPublishRate, maxPublishBytesRate,
             ])
     }
 }

@@ -59,6 +59,16 @@ public struct ListenerConfig: Sendable, Equatable {
         }
     }
 
+    /// How messages name the kind: "MQTT", "MQTT over TLS", "MQTT over WebSocket"...
+    public var kindDescription: String {
+        switch (transport, usesTLS) {
+        case (.mqtt, false): "MQTT"
+        case (.mqtt, true): "MQTT over TLS"
+        case (.websocket, false): "MQTT over WebSocket"
+        case (.websocket, true): "MQTT over secure WebSocket"
+        }
+    }
+
     /// What is wrong with the combination of keys, if anything: the key at
     /// fault and the problem.
     var problem: (key: String, problem: String)? {

@@ -20,6 +20,8 @@ public struct ServerConfig: Sendable, Equatable {
         set { listeners[0].port = newValue }
     }
     public var limits = BrokerLimits()
+    /// Per source address and per client rates (all off by default).
+    public var clientLimits = ClientLimits()
     /// Seconds a new connection may take to send CONNECT.
     public var connectTimeoutSeconds = 10
     /// Sockets that have not sent CONNECT yet; at the limit a new socket
@@ -97,6 +99,20 @@ public struct DashboardSettings: Sendable, Hashable {
     public var depthCritical: Double?
     public var p99Warning: Double?
     public var p99Critical: Double?
+
+    public init() {}
+}
+
+/// `[limits]` rates and per-address caps; 0 turns each off (the default:
+/// what is safe depends on the clients, NAT in front of many of them say).
+public struct ClientLimits: Sendable, Equatable {
+    public var connectionsPerAddress = 0
+    /// New sockets a second from one address.
+    public var connectionRatePerAddress = 0.0
+    /// PUBLISH packets a second per client.
+    public var publishRate = 0.0
+    /// PUBLISH bytes a second per client.
+    public var publishBytesRate = 0
 
     public init() {}
 }

@@ -95,6 +95,8 @@ extension MQTTConnectionHandler {
                 journalId: broker.newJournalId(qos: connectWill.qos, retain: connectWill.retain)
             )
         }
+        publishRate = PublishRateLimit(
+            messagesPerSecond: clientLimits.publishRate, bytesPerSecond: Double(clientLimits.publishBytesRate), now: Clock.nowNanos())
         protocolState.connectAccepted(version: connect.version)
         startKeepAliveTimer(seconds: options.keepAlive, context: context)
 

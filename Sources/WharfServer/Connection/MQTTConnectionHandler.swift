@@ -24,6 +24,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     let loopClocks: LoopClocks?
     /// The listener it was accepted on; nil for connections made in tests.
     let listener: ListenerStatistics?
+    let clientLimits: ClientLimits
+    /// The client's publish rate against `clientLimits`; nil when unlimited.
+    var publishRate: PublishRateLimit?
+    /// Reading is paused by `publishRate` (apart from flow control's pause).
+    var rateThrottled = false
+    var rateTimer: Scheduled<Void>?
     var logger: Logger
 
     var protocolState = ConnectionStateMachine()
@@ -103,10 +109,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     init(
         broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), loopClocks: LoopClocks? = nil,
-        listener: ListenerStatistics? = nil, retainedSliceNanos: UInt64 = MQTTConnectionHandler.defaultRetainedSliceNanos,
+        listener: ListenerStatistics? = nil, clientLimits: ClientLimits = ClientLimits(),
+        retainedSliceNanos: UInt64 = MQTTConnectionHandler.defaultRetainedSliceNanos,
         logger: Logger
     ) {
         self.listener = listener
+        self.clientLimits = clientLimits
         self.retainedSliceNanos = retainedSliceNanos
         self.broker = broker
         self.limiter = limiter
@@ -184,6 +192,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             guard case .connect(let connect) = inbound.packet else { return }
             handleConnect(connect, context: context)
         case .handlePacket:
+            if publishRate != nil, case .publish = inbound.packet, !admitPublish(size: inbound.wireSize, context: context) { return }
             handle(inbound.packet, context: context)
         }
     }
@@ -312,6 +321,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         deliveryTarget = nil  // breaks the handler <-> target cycle
         pauseTimer?.cancel()
         pauseTimer = nil
+        rateTimer?.cancel()
+        rateTimer = nil
         limiter.release(slot)
         slot = .none
         broker.metrics.connectionClosed()
@@ -331,6 +342,7 @@ extension ConnectionCloseReason {
         case .topicAliasInvalid: return ReasonCode.topicAliasInvalid
         case .storageUnavailable: return ReasonCode.unspecifiedError
         case .replyTooLarge: return ReasonCode.packetTooLarge
+        case .publishRateExceeded: return ReasonCode.messageRateTooHigh
         }
     }
 }

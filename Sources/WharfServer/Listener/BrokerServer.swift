@@ -23,6 +23,8 @@ public final class BrokerServer: Service {
     let authenticator: Authenticator
     /// The `[[listener]]`s, with their TLS contexts and counts.
     public let listeners: [ListenerStatistics]
+    /// Per source address caps, checked at accept; nil when off.
+    let addressLimits: AddressLimits?
     private let version: String
     private let startTimeSeconds = Date().timeIntervalSince1970
 
@@ -50,6 +52,8 @@ public final class BrokerServer: Service {
                 metadata: report.truncatedBytes > 0 ? ["truncated_bytes": "\(report.truncatedBytes)"] : [:]
             )
         }
+        self.addressLimits = AddressLimits(
+            maxConnections: config.clientLimits.connectionsPerAddress, rate: config.clientLimits.connectionRatePerAddress)
         self.config = config
         self.group = group
         self.logger = logger

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import WharfCore
 import WharfMQTT
 
 /// The MQTT listeners (`[[listener]]`) as one service: a NIO server
@@ -34,7 +35,7 @@ public struct MQTTListener: Service {
                 for channel in channels { channel.close(promise: nil) }
                 loopClocks.stop()
                 port.closed()
-                throw ListenError(what: "MQTT (\(config.scheme))", host: config.bind, port: config.port, underlying: error)
+                throw ListenError(what: config.kindDescription, host: config.bind, port: config.port, underlying: error)
             }
             logger.info(
                 "MQTT listener \(listener.name) on \(config.bind)\(config.transport == .websocket ? " path \(config.websocketPath)" : "")")
@@ -66,6 +67,8 @@ public struct MQTTListener: Service {
         let maxPacketSize = server.config.limits.maxPacketSize
         let connectTimeout = TimeAmount.seconds(Int64(server.config.connectTimeoutSeconds))
         let config = listener.config
+        let addressLimits = server.addressLimits
+        let clientLimits = server.config.clientLimits
         // The MQTT handlers, straight on the (TLS) stream or after the WebSocket upgrade.
         let addMQTT: @Sendable (any Channel) throws -> Void = { channel in
             let pipeline = channel.pipeline.syncOperations
@@ -75,7 +78,7 @@ public struct MQTTListener: Service {
             try pipeline.addHandler(
                 MQTTConnectionHandler(
                     broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, listener: listener,
-                    logger: logger
+                    clientLimits: clientLimits, logger: logger
                 ))
         }
         return ServerBootstrap(group: server.group)
@@ -89,6 +92,18 @@ public struct MQTTListener: Service {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let addressLimits, let address = channel.remoteAddress?.ipAddress {
+                        // Before TLS or anything else costs: a refused socket is just closed.
+                        if let refusal = addressLimits.admit(address, now: Clock.nowNanos()) {
+                            let reason: ConnectionRejectReason =
+                                refusal == .tooManyConnections ? .maxConnectionsPerAddress : .connectionRatePerAddress
+                            broker.metrics.connectionRejected(reason)
+                            logger.debug("closing a new connection from \(address): \(reason.rawValue)")
+                            channel.close(promise: nil)
+                            return
+                        }
+                        channel.closeFuture.whenComplete { _ in addressLimits.closed(address, now: Clock.nowNanos()) }
+                    }
                     listener.opened()
                     channel.closeFuture.whenComplete { _ in listener.closed() }
                     let pipeline = channel.pipeline.syncOperations
