@@ -7,8 +7,8 @@ struct WharfCommand: AsyncParsableCommand {
         abstract: "An MQTT message broker you can watch live.",
         version: WharfVersion.string,
         subcommands: [
-            ServeCommand.self, TopCommand.self, DemoCommand.self, StorageCommand.self, BenchCommand.self, RenderBenchCommand.self,
-            TopBenchCommand.self, RecoveryBenchCommand.self,
+            ServeCommand.self, TopCommand.self, DemoCommand.self, StorageCommand.self, PasswdCommand.self, BenchCommand.self,
+            RenderBenchCommand.self, TopBenchCommand.self, RecoveryBenchCommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )

@@ -41,6 +41,36 @@ import WharfServer
         #expect(open.check(connect("alice", "nope")) == .badUsernameOrPassword)
     }
 
+    /// Each refusal says why, and its CONNACK code is the one check(_:) answers.
+    @Test func failureReasons() throws {
+        let passwords = try PasswordFile(text: Self.file, file: "pw")
+        let auth = Authenticator(allowAnonymous: false, passwords: passwords)
+        #expect(auth.authenticate(connect("alice", "s3cret")) == nil)
+        #expect(auth.authenticate(connect("alice", "nope")) == .wrongPassword)
+        #expect(auth.authenticate(connect("alice", nil)) == .wrongPassword)
+        #expect(auth.authenticate(connect("mallory", "s3cret")) == .unknownUser)
+        #expect(auth.authenticate(connect("", "s3cret")) == .unknownUser)
+        #expect(auth.authenticate(connect(nil, nil)) == .anonymousRefused)
+        #expect(auth.authenticate(connect(nil, "s3cret")) == .anonymousRefused)
+        let open = Authenticator(allowAnonymous: true, passwords: passwords)
+        #expect(open.authenticate(connect(nil, nil)) == nil)
+        #expect(open.authenticate(connect("mallory", "x")) == .unknownUser)
+        #expect(open.authenticate(connect("bob", "x")) == .wrongPassword)
+        // Without a password file a user name is only a label.
+        #expect(Authenticator(allowAnonymous: false).authenticate(connect("alice", "s3cret")) == .anonymousRefused)
+        #expect(Authenticator(allowAnonymous: true).authenticate(connect("alice", "s3cret")) == nil)
+
+        for failure in [AuthenticationFailure.anonymousRefused, .unknownUser, .wrongPassword] {
+            #expect(failure.returnCode == (failure == .anonymousRefused ? .notAuthorized : .badUsernameOrPassword))
+        }
+        #expect(AuthenticationFailure.unknownUser.returnCode.rawValue == 4)
+        #expect(AuthenticationFailure.anonymousRefused.returnCode.rawValue == 5)
+        #expect(
+            [AuthenticationFailure.anonymousRefused, .unknownUser, .wrongPassword].map(\.description) == [
+                "anonymous refused", "unknown user", "wrong password",
+            ])
+    }
+
     /// A malformed line is reported with the file and line number.
     @Test func badLineNamesFileAndLine() {
         do {

@@ -18,18 +18,25 @@ public struct Authenticator: Sendable {
         self.passwords = try config.passwordFile.map { path throws(ConfigFileError) in try PasswordFile(path: path) }
     }
 
+    /// nil when the client may connect, else why not; the failure's
+    /// `returnCode` is the CONNACK refusal code.
+    public func authenticate(_ connect: ConnectPacket) -> AuthenticationFailure? {
+        guard let user = connect.username else {
+            return allowAnonymous ? nil : .anonymousRefused
+        }
+        guard let passwords else {
+            // No password file: a user name is only a label, as in Mosquitto.
+            return allowAnonymous ? nil : .anonymousRefused
+        }
+        guard passwords.contains(user: user) else { return .unknownUser }
+        let password = connect.password.map { Array($0.readableBytesView) } ?? []
+        return passwords.verify(user: user, password: password) ? nil : .wrongPassword
+    }
+
     /// nil when the client may connect, else the CONNACK refusal code:
     /// 5 (not authorized) for an anonymous client when anonymous access is
     /// off, 4 (bad user name or password) for credentials that do not match.
     public func check(_ connect: ConnectPacket) -> ConnectReturnCode? {
-        guard let user = connect.username else {
-            return allowAnonymous ? nil : .notAuthorized
-        }
-        guard let passwords else {
-            // No password file: a user name is only a label, as in Mosquitto.
-            return allowAnonymous ? nil : .notAuthorized
-        }
-        let password = connect.password.map { Array($0.readableBytesView) } ?? []
-        return passwords.verify(user: user, password: password) ? nil : .badUsernameOrPassword
+        authenticate(connect)?.returnCode
     }
 }

@@ -65,6 +65,12 @@ public struct PasswordFile: Sendable {
         return nil
     }
 
+    /// True when the file has a line for `user`: what tells an unknown user
+    /// from a wrong password when a login fails.
+    public func contains(user: String) -> Bool {
+        entries[user] != nil
+    }
+
     /// True when `user` exists and `password` matches its hash.
     public func verify(user: String, password: [UInt8]) -> Bool {
         guard let entry = entries[user] else { return false }
