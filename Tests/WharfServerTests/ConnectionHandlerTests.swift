@@ -136,7 +136,7 @@ import WharfMQTT
         try send(wrong, .connect(ConnectPacket(clientId: "b", username: "alice", password: ByteBuffer(string: "x"))))
         #expect(try received(wrong).packets == [.connack(ConnAckPacket(sessionPresent: false, returnCode: .badUsernameOrPassword))])
         #expect(!anonymous.isActive && !wrong.isActive)
-        #expect(counters.rejections(.notAuthorized) == 1 && counters.rejections(.badCredentials) == 1)
+        #expect(counters.rejections(.notAuthorized) == 1 && counters.rejections(.wrongPassword) == 1)
         #expect(broker.sessionCount == 0)
         let right = try channel(authenticator: auth)
         try send(right, .connect(ConnectPacket(clientId: "c", username: "alice", password: ByteBuffer(string: "s3cret"))))

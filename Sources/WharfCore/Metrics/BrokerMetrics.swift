@@ -35,7 +35,10 @@ public enum ConnectionRejectReason: String, Sendable, Hashable, CaseIterable {
     case maxConnections = "max_connections"
     case unsupportedProtocol = "unsupported_protocol"
     case identifierRejected = "identifier_rejected"
-    case badCredentials = "bad_credentials"
+    /// CONNACK 4: a user name the password file does not hold.
+    case unknownUser = "unknown_user"
+    /// CONNACK 4: the password does not match the user's hash (or none was sent).
+    case wrongPassword = "wrong_password"
     case notAuthorized = "not_authorized"
     /// A 5.0 CONNECT asked for enhanced authentication, which is not configured.
     case badAuthenticationMethod = "bad_authentication_method"

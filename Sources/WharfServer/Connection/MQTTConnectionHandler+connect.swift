@@ -54,13 +54,26 @@ extension MQTTConnectionHandler {
                 return
             }
             username = name
-        } else if let refusal = authenticator.check(connect) {
-            let reason: ConnectionRejectReason = refusal == .notAuthorized ? .notAuthorized : .badCredentials
-            refuse(
-                refusal, context: context, because: reason,
-                "authentication failed for user '\(ReasonString.excerpt(connect.username ?? ""))'")
+        } else if let failure = authenticator.authenticate(connect) {
+            let reason: ConnectionRejectReason =
+                switch failure {
+                case .anonymousRefused: .notAuthorized
+                case .unknownUser: .unknownUser
+                case .wrongPassword: .wrongPassword
+                }
+            let detail = "authentication failed for user '\(ReasonString.excerpt(connect.username ?? ""))': \(failure)"
+            // Guessing is slowed per address: the refusal waits longer after
+            // each failure from it. Other clients are not slowed: this
+            // connection waits on a timer, not the event loop.
+            guard let throttle = loginThrottle, let address = context.channel.remoteAddress?.ipAddress else {
+                refuse(failure.returnCode, context: context, because: reason, detail)
+                return
+            }
+            let delay = TimeAmount(throttle.failed(address: address))
+            refuseLater(after: delay, failure.returnCode, context: context, because: reason, detail)
             return
         } else {
+            if let address = context.channel.remoteAddress?.ipAddress { loginThrottle?.succeeded(address: address) }
             username = connect.username
         }
 
@@ -161,6 +174,23 @@ extension MQTTConnectionHandler {
         broker.metrics.connectionRejected(reason)
         logger.info("refusing connection: \(detail)", metadata: ["reason": "\(reason.rawValue)"])
         close(context, because: nil, detail)
+    }
+
+    /// `refuse`, after `delay`: nothing more is read from the client
+    /// meanwhile, and what it already sent is dropped.
+    private func refuseLater(
+        after delay: TimeAmount, _ code: ConnectReturnCode, context: ChannelHandlerContext, because reason: ConnectionRejectReason,
+        _ detail: String
+    ) {
+        refusalPending = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: delay) {
+            let handler = handler.value
+            guard let context = handler.context, !handler.isClosing else { return }
+            handler.refuse(code, context: context, because: reason, detail)
+            handler.flush()
+        }
     }
 
     /// Replaces the connect timeout with the client's keep-alive x 1.5.

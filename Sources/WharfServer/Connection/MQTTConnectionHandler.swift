@@ -25,6 +25,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// The listener it was accepted on; nil for connections made in tests.
     let listener: ListenerStatistics?
     let clientLimits: ClientLimits
+    /// Failed logins per address (see `LoginThrottle`); nil: refused at once.
+    let loginThrottle: SharedLoginThrottle?
+    /// A failed login's refusal waits for its delay.
+    var refusalPending = false
     /// The client's publish rate against `clientLimits`; nil when unlimited.
     var publishRate: PublishRateLimit?
     /// Reading is paused by `publishRate` (apart from flow control's pause).
@@ -109,12 +113,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     init(
         broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), loopClocks: LoopClocks? = nil,
-        listener: ListenerStatistics? = nil, clientLimits: ClientLimits = ClientLimits(),
+        listener: ListenerStatistics? = nil, clientLimits: ClientLimits = ClientLimits(), loginThrottle: SharedLoginThrottle? = nil,
         retainedSliceNanos: UInt64 = MQTTConnectionHandler.defaultRetainedSliceNanos,
         logger: Logger
     ) {
         self.listener = listener
         self.clientLimits = clientLimits
+        self.loginThrottle = loginThrottle
         self.retainedSliceNanos = retainedSliceNanos
         self.broker = broker
         self.limiter = limiter
@@ -173,6 +178,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     }
 
     private func receive(_ inbound: InboundPacket, context: ChannelHandlerContext) {
+        // A refused login waiting out its delay reads nothing more.
+        if refusalPending { return }
         traffic.received(inbound.packet.type, bytes: inbound.wireSize)
         readBatchActive = true
         let action: ConnectionStateMachine.Action

@@ -25,6 +25,8 @@ public final class BrokerServer: Service {
     public let listeners: [ListenerStatistics]
     /// Per source address caps, checked at accept; nil when off.
     let addressLimits: AddressLimits?
+    /// Failed logins per address: each refusal waits longer (see `LoginThrottle`).
+    let loginThrottle = SharedLoginThrottle()
     private let version: String
     private let startTimeSeconds = Date().timeIntervalSince1970
 

@@ -69,6 +69,7 @@ public struct MQTTListener: Service {
         let config = listener.config
         let addressLimits = server.addressLimits
         let clientLimits = server.config.clientLimits
+        let loginThrottle = server.loginThrottle
         // The MQTT handlers, straight on the (TLS) stream or after the WebSocket upgrade.
         let addMQTT: @Sendable (any Channel) throws -> Void = { channel in
             let pipeline = channel.pipeline.syncOperations
@@ -78,7 +79,7 @@ public struct MQTTListener: Service {
             try pipeline.addHandler(
                 MQTTConnectionHandler(
                     broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, listener: listener,
-                    clientLimits: clientLimits, logger: logger
+                    clientLimits: clientLimits, loginThrottle: loginThrottle, logger: logger
                 ))
         }
         return ServerBootstrap(group: server.group)
