@@ -12,8 +12,10 @@ extension MQTTConnectionHandler {
         case .publish(let publish):
             if publisherPause.isPaused {
                 publisherPause.deferPublish(publish)
-            } else {
+            } else if publishRate == nil || admitPublish(publish, context: context) {
                 handlePublish(publish, session: session)
+            } else if !isClosing {
+                publisherPause.deferPublish(publish)
             }
         case .puback(let ack):
             handlePubAck(ack, session: session, target: deliveryTarget, context: context)

@@ -1,5 +1,6 @@
 import NIOCore
 import WharfCore
+import WharfMQTT
 
 extension MQTTConnectionHandler {
     /// Longest a publisher stays paused without a resume: bounds the harm of
@@ -15,9 +16,15 @@ extension MQTTConnectionHandler {
     func pauseReading() {
         guard let context, publisherPause.pause() else { return }
         broker.metrics.publisherPaused()
+        stopReading(resumingIn: Self.maxPause, context: context)
+    }
+
+    /// Reading off; `resumeReading` after `delay` unless something resumes it first.
+    private func stopReading(resumingIn delay: TimeAmount, context: ChannelHandlerContext) {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        pauseTimer = context.eventLoop.scheduleTask(in: Self.maxPause) {
+        pauseTimer?.cancel()
+        pauseTimer = context.eventLoop.scheduleTask(in: delay) {
             handler.value.resumeReading()
         }
     }
@@ -27,7 +34,7 @@ extension MQTTConnectionHandler {
         pauseTimer?.cancel()
         pauseTimer = nil
         routeDeferredPublishes(ignoringPause: false)
-        if !publisherPause.isPaused && !rateThrottled {
+        if !publisherPause.isPaused {
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         }
         if !readBatchActive { flush() }
@@ -41,49 +48,40 @@ extension MQTTConnectionHandler {
             return
         }
         while let publish = publisherPause.nextDeferred(ignoringPause: ignoringPause) {
+            // Deferred ones are held to the publish rate too, in order;
+            // a connection that is ending routes what it has.
+            if !ignoringPause, publishRate != nil, let context, !admitPublish(publish, context: context) {
+                if !isClosing { publisherPause.putBack(publish) }
+                return
+            }
             handlePublish(publish, session: session)
         }
     }
 
-    /// A PUBLISH of `size` bytes against `[limits] max_publish_rate` and
-    /// `max_publish_bytes_rate` (see `PublishRateLimit`); false when it
-    /// closed the connection instead.
-    func admitPublish(size: Int, context: ChannelHandlerContext) -> Bool {
+    /// A PUBLISH against `[limits] max_publish_rate` and
+    /// `max_publish_bytes_rate` (see `PublishRateLimit`): true if it may be
+    /// routed now. If not, the publisher is paused until it may (the caller
+    /// keeps the packet for then), or closed with 0x96.
+    func admitPublish(_ publish: PublishPacket, context: ChannelHandlerContext) -> Bool {
         guard var rate = publishRate else { return true }
-        let verdict = rate.publish(size: size, mayDisconnect: version == .v5, now: Clock.nowNanos())
+        // The packet's size near enough: its topic and payload.
+        let size = publish.topic.utf8.count + publish.payload.readableBytes + 4
+        let verdict = rate.admit(size: size, mayDisconnect: version == .v5, now: Clock.nowNanos())
         publishRate = rate
         switch verdict {
         case .within:
             return true
-        case .throttle(let nanos):
-            throttleReading(for: nanos, context: context)
-            return true
+        case .wait(let nanos):
+            guard publisherPause.pause() else { return false }
+            broker.metrics.publisherThrottled()
+            stopReading(resumingIn: .nanoseconds(Int64(clamping: nanos)), context: context)
+            return false
         case .disconnect:
             close(
                 context, because: .publishRateExceeded,
-                "publishing faster than the server's limit of \(rateDescription) after being slowed down")
+                "publishing faster than the server's limit of \(rateDescription) for more than 2 seconds")
             return false
         }
-    }
-
-    /// Stops reading the socket until the client is back within its rate:
-    /// TCP slows it down; what was read already is handled.
-    private func throttleReading(for nanos: UInt64, context: ChannelHandlerContext) {
-        guard !rateThrottled else { return }
-        rateThrottled = true
-        broker.metrics.publisherThrottled()
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        rateTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(clamping: nanos))) {
-            handler.value.endThrottle()
-        }
-    }
-
-    private func endThrottle() {
-        rateThrottled = false
-        rateTimer = nil
-        guard let context, !publisherPause.isPaused else { return }
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
     }
 
     private var rateDescription: String {

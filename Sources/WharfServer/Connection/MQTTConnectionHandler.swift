@@ -31,9 +31,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var refusalPending = false
     /// The client's publish rate against `clientLimits`; nil when unlimited.
     var publishRate: PublishRateLimit?
-    /// Reading is paused by `publishRate` (apart from flow control's pause).
-    var rateThrottled = false
-    var rateTimer: Scheduled<Void>?
     var logger: Logger
 
     var protocolState = ConnectionStateMachine()
@@ -199,7 +196,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             guard case .connect(let connect) = inbound.packet else { return }
             handleConnect(connect, context: context)
         case .handlePacket:
-            if publishRate != nil, case .publish = inbound.packet, !admitPublish(size: inbound.wireSize, context: context) { return }
             handle(inbound.packet, context: context)
         }
     }
@@ -328,8 +324,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         deliveryTarget = nil  // breaks the handler <-> target cycle
         pauseTimer?.cancel()
         pauseTimer = nil
-        rateTimer?.cancel()
-        rateTimer = nil
         limiter.release(slot)
         slot = .none
         broker.metrics.connectionClosed()

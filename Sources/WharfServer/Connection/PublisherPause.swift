@@ -31,6 +31,11 @@ struct PublisherPause {
         deferred.append(publish)
     }
 
+    /// A deferred PUBLISH taken out that may not go yet: first again.
+    mutating func putBack(_ publish: PublishPacket) {
+        deferred.prepend(publish)
+    }
+
     /// The next deferred PUBLISH to route, unless routing paused again
     /// (`ignoringPause`: the connection is ending and everything goes now).
     mutating func nextDeferred(ignoringPause: Bool) -> PublishPacket? {

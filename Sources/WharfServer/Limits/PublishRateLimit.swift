@@ -1,27 +1,30 @@
 /// `[limits] max_publish_rate` and `max_publish_bytes_rate` for one client:
-/// a bucket each, with a second's worth of burst. What a client gets when
-/// it goes past them:
-/// - `throttle`: stop reading its socket until its buckets are out of debt,
-///   so TCP slows it down (every 3.1.1 client; a 5.0 client the first times);
-/// - `disconnect`: a 5.0 client that keeps exceeding the rate (a third time
-///   within `window` of the last) gets DISCONNECT 0x96 (message rate too
-///   high), the reason code 5.0 made for this.
+/// a bucket each, holding a second's worth. A PUBLISH is routed (and
+/// acknowledged) only when its buckets hold enough; otherwise the client
+/// waits: the connection stops reading and its PUBLISH packets wait in
+/// order until the buckets have refilled, so TCP slows the client to the
+/// rate and nothing is lost. A 5.0 client that is held back without a
+/// break for `tolerance` gets DISCONNECT 0x96 (message rate too high), the
+/// reason code 5.0 made for this; a 3.1.1 client, which has no such code,
+/// is only ever slowed.
 struct PublishRateLimit: Sendable, Equatable {
     enum Verdict: Equatable {
         case within
-        case throttle(nanos: UInt64)
+        /// Wait this long, then ask again.
+        case wait(nanos: UInt64)
         case disconnect
     }
 
-    /// Exceeding this many times, each within `window` of the one before,
-    /// counts as "keeps exceeding".
-    static let strikes = 3
-    static let window: UInt64 = 10_000_000_000
+    /// Held back this long without a break: "keeps exceeding".
+    static let tolerance: UInt64 = 2_000_000_000
+    /// Waits less than this apart belong to one unbroken stretch.
+    static let breakBetween: UInt64 = 1_000_000_000
 
     private var messages: TokenBucket?
     private var bytes: TokenBucket?
-    private var exceeded = 0
-    private var lastExceeded: UInt64 = 0
+    /// When the current stretch of waiting began, and when it last waited.
+    private var heldSince: UInt64?
+    private var lastWait: UInt64 = 0
 
     /// nil when neither limit is set.
     init?(messagesPerSecond: Double, bytesPerSecond: Double, now: UInt64) {
@@ -30,13 +33,29 @@ struct PublishRateLimit: Sendable, Equatable {
         if bytesPerSecond > 0 { bytes = TokenBucket(rate: bytesPerSecond, capacity: bytesPerSecond, now: now) }
     }
 
-    /// One PUBLISH of `size` bytes (the whole packet) arrived.
-    mutating func publish(size: Int, mayDisconnect: Bool, now: UInt64) -> Verdict {
-        let wait = max(messages?.take(1, now: now) ?? 0, bytes?.take(Double(size), now: now) ?? 0)
-        guard wait > 0 else { return .within }
-        exceeded = lastExceeded != 0 && now &- lastExceeded <= Self.window ? exceeded + 1 : 1
-        lastExceeded = now
-        if mayDisconnect, exceeded >= Self.strikes { return .disconnect }
-        return .throttle(nanos: wait)
+    /// May a PUBLISH of `size` bytes be routed now? It is charged if so.
+    mutating func admit(size: Int, mayDisconnect: Bool, now: UInt64) -> Verdict {
+        messages?.refill(now: now)
+        bytes?.refill(now: now)
+        // A packet larger than a second's worth of bytes goes when the bucket is full.
+        let byteCost = bytes.map { min(Double(size), $0.capacity) } ?? 0
+        let wait = max(messages?.nanosUntil(1) ?? 0, bytes?.nanosUntil(byteCost) ?? 0)
+        guard wait > 0 else {
+            _ = messages?.take(1, now: now)
+            _ = bytes?.take(Double(size), now: now)
+            return .within
+        }
+        if heldSince == nil || now &- lastWait > Self.breakBetween { heldSince = now }
+        lastWait = now
+        if mayDisconnect, let since = heldSince, now &- since >= Self.tolerance { return .disconnect }
+        // Waits of at least a tenth of a second: one timer per batch, not per message.
+        return .wait(nanos: max(wait, 100_000_000))
+    }
+}
+
+extension TokenBucket {
+    /// Nanoseconds until the bucket holds `amount`; 0 if it does.
+    func nanosUntil(_ amount: Double) -> UInt64 {
+        tokens >= amount ? 0 : UInt64(((amount - tokens) / rate * 1e9).rounded(.up))
     }
 }
