@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import WharfMQTT
 
 /// Runs one bench scenario against a broker on loopback and measures it.
@@ -26,6 +27,9 @@ public struct BenchRunner: Sendable {
     /// Stop when nothing arrived for this long (QoS 0 may be dropped; a broker
     /// without `$share` delivers nothing to the group).
     public var stallSeconds: Double
+    /// Every client connects over TLS with this context; nil: plain TCP
+    /// (see `clientTLS(trusting:)`).
+    public var tls: NIOSSLContext?
 
     public init(
         host: String, port: Int, scenario: BenchScenario, publishers: Int, subscribers: Int? = nil,
@@ -47,6 +51,14 @@ public struct BenchRunner: Sendable {
         self.stallSeconds = stallSeconds
     }
 
+    /// A client TLS context trusting the CA bundle (PEM) in `caFile`.
+    public static func clientTLS(trusting caFile: String) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .file(caFile)
+        configuration.certificateVerification = .noHostnameVerification
+        return try NIOSSLContext(configuration: configuration)
+    }
+
     /// Latencies kept per subscriber, at most: bounds memory on long runs.
     static let latencyCapacity = 2_000_000
 
@@ -65,7 +77,7 @@ public struct BenchRunner: Sendable {
 
     private func run(on group: MultiThreadedEventLoopGroup) async throws -> BenchResult {
         let runId = UInt32.random(in: 0...UInt32.max)
-        var idle = IdleConnections(host: host, port: port, runId: runId)
+        var idle = IdleConnections(host: host, port: port, runId: runId, tls: tls)
         var idleReport: BenchResult.IdleReport?
         if idleConnections > 0 {
             // Every connection is a descriptor here (and at the broker: the script raises its limit).
@@ -262,6 +274,7 @@ public struct BenchRunner: Sendable {
         group: any EventLoopGroup, clientId: String, cleanSession: Bool, keepAlive: UInt16 = 60,
         deliveries: Deliveries?, progress: ReceiveProgress?
     ) async throws -> Client {
+        let tls = self.tls
         let eventLoop = group.next()
         let connected = eventLoop.makePromise(of: Void.self)
         let channel: any Channel
@@ -271,6 +284,9 @@ public struct BenchRunner: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: nil))
+                        }
                         try channel.pipeline.syncOperations.addHandler(
                             BenchClientHandler(
                                 clientId: clientId, cleanSession: cleanSession, keepAlive: keepAlive, connected: connected,

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Connections that CONNECT and then say nothing, held open while a scenario
 /// runs: what many quiet devices cost a broker in memory and in latency.
@@ -7,6 +8,8 @@ struct IdleConnections {
     let host: String
     let port: Int
     let runId: UInt32
+    /// Over TLS as the run's other clients, when they are.
+    let tls: NIOSSLContext?
     private(set) var channels: [any Channel] = []
 
     /// CONNECTs waiting for their CONNACK at once: enough to open 10,000 in a
@@ -16,7 +19,8 @@ struct IdleConnections {
     /// Long enough that no broker expects a PINGREQ during a run.
     static let keepAlive: UInt16 = 3_600
 
-    init(host: String, port: Int, runId: UInt32) {
+    init(host: String, port: Int, runId: UInt32, tls: NIOSSLContext?) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.runId = runId
@@ -25,9 +29,11 @@ struct IdleConnections {
     /// Opens `count` connections spread over the group's loops; on the first
     /// failure closes those already open and says which one failed.
     mutating func open(_ count: Int, group: any EventLoopGroup) async throws {
-        let connector = BenchRunner(
+        var runner = BenchRunner(
             host: host, port: port, scenario: .oneToOneQoS1, publishers: 1, messagesPerPublisher: 0, payloadSize: 0, timeoutSeconds: 0
         )
+        runner.tls = tls
+        let connector = runner
         let runId = self.runId
         // Children report failures as values, so the group drains every
         // connect before it returns and none is left open behind an error.

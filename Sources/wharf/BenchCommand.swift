@@ -54,6 +54,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Stop once nothing has arrived for this many seconds.")
     var stallTimeout = 5.0
 
+    @Option(help: "Connect over TLS, trusting this CA certificate file (PEM).")
+    var caFile: String?
+
     func run() async throws {
         guard host == "127.0.0.1" || host == "localhost" || host == "::1" else {
             throw ValidationError("bench sends load to loopback only")
@@ -64,12 +67,14 @@ struct BenchCommand: AsyncParsableCommand {
         guard window >= 1, rate >= 1, idleConnections >= 0, timeout >= 1, stallTimeout > 0 else {
             throw ValidationError("--window, --rate, --timeout and --stall-timeout must be positive, --idle-connections not negative")
         }
-        let result = try await BenchRunner(
+        var runner = BenchRunner(
             host: host, port: port, scenario: scenario, publishers: publishers ?? scenario.defaultPublishers,
             subscribers: subscribers, messagesPerPublisher: messages, payloadSize: payload ?? scenario.defaultPayloadSize,
             window: window, rate: Double(rate), idleConnections: idleConnections, brokerPid: brokerPid,
             timeoutSeconds: timeout, stallSeconds: stallTimeout
-        ).run()
+        )
+        if let caFile { runner.tls = try BenchRunner.clientTLS(trusting: caFile) }
+        let result = try await runner.run()
         print(result.summary)
     }
 }
