@@ -157,3 +157,32 @@ import WharfMetrics
         #expect(!runs.isEmpty && Set(runs.map(\.y)).count <= 3, "selection moved: only those rows change")
     }
 }
+
+/// The Clients screen says which listener each client came in on, and whether over TLS.
+@Suite struct ClientListenerTests {
+    static func client(_ id: String, listener: String?, tls: Bool?) -> ClientSnapshot {
+        var client = ClientSnapshot(
+            clientId: id, address: "127.0.0.1:5000", protocolVersion: "5.0", persistent: false, connectedAtSeconds: 1990, inflight: 0,
+            queued: 0, messagesReceivedTotal: 0, messagesSentTotal: 0, bytesReceivedTotal: 0, bytesSentTotal: 0)
+        client.listener = listener
+        client.tls = tls
+        return client
+    }
+
+    @Test func listenerColumnAndDetail() {
+        let clients = [Self.client("browser", listener: "wss:8084", tls: true), Self.client("sensor", listener: "mqtt:1883", tls: false)]
+        let node = TestSnapshots.node(
+            TestSnapshots.snapshot(at: 1999, clients: clients), TestSnapshots.snapshot(at: 2000, clients: clients))
+        var view = ViewState()
+        view.screen = .clients
+        let text = FrameBuilder.build(TestSnapshots.context([node], view: view), width: 140, height: 30).grid.text
+        let browser = text.split(separator: "\n").first { $0.contains("browser") }
+        #expect(browser?.contains("wss:8084") == true)
+        #expect(text.contains("LISTENER"))
+        view.detail = "browser"
+        let detail = FrameBuilder.build(TestSnapshots.context([node], view: view), width: 140, height: 30).grid.text
+        #expect(detail.contains("listener wss:8084   TLS"))
+        // Too narrow for the column: the detail box still tells.
+        #expect(!FrameBuilder.build(TestSnapshots.context([node], view: view), width: 100, height: 30).grid.text.contains("LISTENER"))
+    }
+}

@@ -30,6 +30,9 @@ public struct ClientRow: Sendable, Equatable {
     public var bytesIn: Int
     public var bytesOut: Int
     public var connectedAt: Double
+    /// The listener it came in on (`mqtts:8883`); "" when the broker did not say.
+    public var listener: String = ""
+    public var tls: Bool = false
 }
 
 /// A line of the Groups screen: a group, or one of its members under it.
@@ -101,7 +104,7 @@ public enum RowBuilder {
                         inRate: perSecond(client.messagesReceivedTotal, before?.messagesReceivedTotal, interval),
                         outRate: perSecond(client.messagesSentTotal, before?.messagesSentTotal, interval),
                         bytesIn: client.bytesReceivedTotal, bytesOut: client.bytesSentTotal,
-                        connectedAt: client.connectedAtSeconds
+                        connectedAt: client.connectedAtSeconds, listener: client.listener ?? "", tls: client.tls ?? false
                     ))
             }
         }

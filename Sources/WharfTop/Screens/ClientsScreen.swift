@@ -7,6 +7,9 @@ public enum ClientsScreen {
             Column(
                 "ADDRESS", width: 21, right: false, minimumTerminalWidth: 100, text: { $0.address }, ascending: { $0.address < $1.address }),
             Column(
+                "LISTENER", width: 12, right: false, minimumTerminalWidth: 120, text: { $0.listener },
+                ascending: { $0.listener < $1.listener }),
+            Column(
                 "VER", width: 5, right: false, minimumTerminalWidth: 70, text: { $0.protocolVersion },
                 ascending: { $0.protocolVersion < $1.protocolVersion }),
             Column("INFLT", width: 6, text: { Formatters.count($0.inflight) }, ascending: { $0.inflight < $1.inflight }),
@@ -36,18 +39,20 @@ public enum ClientsScreen {
 
     public static func draw(_ context: FrameContext, rows: [ClientRow], into grid: inout CellGrid, area: Rect) {
         var tableArea = area
-        if let id = context.view.detail, let row = rows.first(where: { $0.clientId == id }), area.height >= 14 {
-            tableArea.height -= 7
-            let box = Rect(x: area.x, y: area.y + tableArea.height, width: area.width, height: 7)
+        if let id = context.view.detail, let row = rows.first(where: { $0.clientId == id }), area.height >= 15 {
+            tableArea.height -= 8
+            let box = Rect(x: area.x, y: area.y + tableArea.height, width: area.width, height: 8)
             grid.box(x: box.x, y: box.y, width: box.width, height: box.height, title: "client \(row.clientId)")
             let lines = [
                 "address \(row.address)   MQTT \(row.protocolVersion)   \(row.persistent ? "persistent session" : "clean session")   node \(row.node)",
+                "listener \(row.listener.isEmpty ? "-" : row.listener)   \(row.tls ? "TLS" : "no TLS")",
                 "connected \(Formatters.duration(max(0, context.nowSeconds - row.connectedAt))) ago   in flight \(row.inflight)   queued \(row.queued)",
                 "in \(optional(row.inRate, Formatters.rate)), \(Formatters.bytes(Double(row.bytesIn))) total   out \(optional(row.outRate, Formatters.rate)), \(Formatters.bytes(Double(row.bytesOut))) total",
                 "Esc closes",
             ]
             for (offset, line) in lines.enumerated() {
-                grid.put(line, x: box.x + 2, y: box.y + 1 + offset, style: offset == 3 ? .muted : .plain, maxWidth: box.width - 4)
+                grid.put(
+                    line, x: box.x + 2, y: box.y + 1 + offset, style: offset == lines.count - 1 ? .muted : .plain, maxWidth: box.width - 4)
             }
         }
         Table.drawScreen(
