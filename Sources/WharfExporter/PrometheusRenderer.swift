@@ -95,6 +95,11 @@ public enum PrometheusRenderer {
         if let storage = snapshot.storage { renderStorage(&w, storage) }
         if let http = snapshot.http { renderHTTP(&w, http) }
         if let listeners = snapshot.listeners { renderListeners(&w, listeners) }
+        if let denied = snapshot.authorizationDeniedTotal {
+            labelled(
+                &w, "wharf_authorization_denied_total", .counter,
+                "Publishes, subscriptions and deliveries refused by the ACL (acl_file), by action.", "action", denied)
+        }
         renderProcess(&w, ProcessMetrics.read())
         return w.finish()
     }

@@ -34,6 +34,9 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
     /// The MQTT listeners; absent where the snapshot is not taken by a
     /// serving broker (a library user's `Broker`).
     public var listeners: [ListenerSnapshot]?
+    /// Refusals by `[auth] acl_file`, by action (`publish`, `subscribe`,
+    /// `receive`); absent without an ACL.
+    public var authorizationDeniedTotal: [String: Int]?
 
     public init(
         version: String, startTimeSeconds: Double, takenAtSeconds: Double, uptimeSeconds: Double,

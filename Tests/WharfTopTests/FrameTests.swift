@@ -186,3 +186,17 @@ import WharfMetrics
         #expect(!FrameBuilder.build(TestSnapshots.context([node], view: view), width: 100, height: 30).grid.text.contains("LISTENER"))
     }
 }
+
+/// With an ACL, the header counts what it denied.
+@Suite struct AuthorizationHeaderTests {
+    @Test func deniedCountInTheHeader() {
+        var first = TestSnapshots.snapshot(at: 1999)
+        var second = TestSnapshots.snapshot(at: 2000)
+        let plain = FrameBuilder.build(TestSnapshots.context([TestSnapshots.node(first, second)]), width: 160, height: 30).grid.text
+        #expect(!plain.contains("denied"), "no ACL, no figure")
+        first.authorizationDeniedTotal = ["publish": 1, "subscribe": 0, "receive": 0]
+        second.authorizationDeniedTotal = ["publish": 3, "subscribe": 2, "receive": 7]
+        let text = FrameBuilder.build(TestSnapshots.context([TestSnapshots.node(first, second)]), width: 160, height: 30).grid.text
+        #expect(text.contains("denied 12"))
+    }
+}

@@ -245,12 +245,21 @@ def test_certificate_identity_is_the_user_name(broker_factory, pki, uid, tmp_pat
     acl = tmp_path / f"acl-{identity}"
     acl.write_text(f"user {expected}\ntopic readwrite {uid}/#\n")
     b = broker_factory(listeners_config(pki, mtls_port=mtls_port, identity=identity,
-                                        extra="\n[auth]\nallow_anonymous = false\n"))
+                                        extra=f'\n[auth]\nallow_anonymous = false\nacl_file = "{acl}"\n'))
     cert, key = pki.client("alice")
     args = ["--cafile", str(pki.ca), "--cert", str(cert), "--key", str(key)]
     proc = sub_one(b, mtls_port, f"{uid}/t", *args)
     pub(mtls_port, f"{uid}/t", "by certificate", *args)
     assert "by certificate" in received(proc)
+    # Another identity is not granted the topic: a different field would not have matched.
+    acl.write_text(f"user someone-else\ntopic readwrite {uid}/#\n")
+    b.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while "ACL file re-read" not in b.log():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    pub(mtls_port, f"{uid}/t", "now denied", *args)  # 3.1.1: acknowledged, and dropped
+    assert snapshot(b)["authorizationDeniedTotal"]["publish"] == 1
     # Without a certificate identity, anonymous is still refused on the plain port.
     assert pub(b.port, f"{uid}/t", "x", check=False).returncode != 0
 

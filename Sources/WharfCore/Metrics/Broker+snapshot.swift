@@ -44,7 +44,7 @@ extension Broker {
         }
         queues.sort { $0.name < $1.name }
         clients.sort { $0.clientId < $1.clientId }
-        return MetricsSnapshot(
+        var snapshot = MetricsSnapshot(
             version: version, startTimeSeconds: startTimeSeconds, takenAtSeconds: nowSeconds,
             uptimeSeconds: max(0, nowSeconds - startTimeSeconds),
             connections: .init(
@@ -86,6 +86,11 @@ extension Broker {
             groups: allGroups.map { $0.snapshot(now: nowNanos) }.sorted { ($0.name, $0.filter) < ($1.name, $1.filter) },
             storage: journal.snapshot()
         )
+        if accessPolicy != nil {
+            snapshot.authorizationDeniedTotal = Dictionary(
+                uniqueKeysWithValues: TopicAction.allCases.map { ($0.rawValue, counters.denials($0)) })
+        }
+        return snapshot
     }
 
     /// Every packet type a broker sends or receives in 3.1.1, by lower-case name.

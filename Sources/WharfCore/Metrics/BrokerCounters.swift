@@ -33,7 +33,8 @@ public final class BrokerCounters: BrokerMetrics {
         static let rejected = packetsOut + 16
         static let closedByServer = rejected + ConnectionRejectReason.allCases.count
         static let dropped = closedByServer + ConnectionCloseReason.allCases.count
-        static let count = dropped + DropReason.allCases.count
+        static let denied = dropped + DropReason.allCases.count
+        static let count = denied + TopicAction.allCases.count
     }
 
     /// One thread's counters: a single allocation, padded by a cache line on
@@ -127,6 +128,10 @@ public final class BrokerCounters: BrokerMetrics {
         shard.add(Slot.publisherThrottles)
     }
 
+    public func authorizationDenied(_ action: TopicAction) {
+        shard.add(Slot.denied + TopicAction.allCases.firstIndex(of: action)!)
+    }
+
     public func malformedPacket(_ error: MQTTDecodeError) {
         shard.add(Slot.malformedPackets)
     }
@@ -163,6 +168,7 @@ public final class BrokerCounters: BrokerMetrics {
     public var messagesDeduplicated: Int { sum(Slot.deduplicated) }
     public var publisherPauses: Int { sum(Slot.publisherPauses) }
     public var publisherThrottles: Int { sum(Slot.publisherThrottles) }
+    public func denials(_ action: TopicAction) -> Int { sum(Slot.denied + TopicAction.allCases.firstIndex(of: action)!) }
     public var bytesReceived: Int { sum(Slot.bytesIn) }
     public var bytesSent: Int { sum(Slot.bytesOut) }
 

@@ -99,6 +99,8 @@ public protocol BrokerMetrics: Sendable {
     /// A client went past `max_publish_rate` / `max_publish_bytes_rate` and
     /// its socket is read slower until it is back within them.
     func publisherThrottled()
+    /// `[auth] acl_file` refused a publish, a subscription or a delivery.
+    func authorizationDenied(_ action: TopicAction)
     func malformedPacket(_ error: MQTTDecodeError)
     /// A connection's packets, bytes and deliveries since its last flush.
     func record(_ batch: TrafficBatch)
@@ -119,6 +121,7 @@ public struct NoMetrics: BrokerMetrics {
     public func messageDeduplicated() {}
     public func publisherPaused() {}
     public func publisherThrottled() {}
+    public func authorizationDenied(_ action: TopicAction) {}
     public func malformedPacket(_ error: MQTTDecodeError) {}
     public func record(_ batch: TrafficBatch) {}
 }

@@ -145,6 +145,7 @@ extension Broker {
         case .acceptedDroppedOldest, .droppedMaxLength: metrics.messageDropped(.maxLength, count: 1)
         case .droppedQueueFull: metrics.messageDropped(.queueFull, count: 1)
         case .droppedOffline: if let offline { metrics.messageDropped(offline, count: 1) }
+        case .deniedByAccess: metrics.authorizationDenied(.receive)
         }
     }
 

@@ -27,7 +27,7 @@ extension Broker {
     /// `receiveMaximum` is the client's (5.0), bounding its in-flight window.
     public func openSession(
         clientId: String, cleanSession: Bool, expiryInterval: UInt32? = nil, receiveMaximum: Int? = nil,
-        owner: any DeliveryTarget, resend: inout [OutboundPacket]
+        owner: any DeliveryTarget, authorization: ClientAuthorization? = nil, resend: inout [OutboundPacket]
     ) -> OpenedSession {
         let expiry = expiryInterval ?? (cleanSession ? 0 : UInt32.max)
         if !cleanSession { endIfExpired(clientId) }
@@ -39,6 +39,8 @@ extension Broker {
         let opened: OpenedSession = sessions.withLock { store in
             let key = ExactString(clientId)
             if let existing = store[key], existing.isPersistent, !cleanSession {
+                // Before it is online: nothing reaches the new client unchecked.
+                existing.authorize(authorization)
                 previousOwner = existing.attach(owner, receiveMaximum: receiveMaximum, resend: &resend, deadLetters: &deadLetters)
                 resumed = existing
                 if existing.expiryInterval != expiry, let queue = existing.journalQueue {
@@ -59,6 +61,7 @@ extension Broker {
             if let journalQueue {
                 journalAlone { $0.sessionOpened(journalQueue, clientId: clientId, expiryInterval: expiry) }
             }
+            session.authorize(authorization)
             _ = session.attach(owner, receiveMaximum: receiveMaximum, resend: &resend)
             store[key] = session
             return OpenedSession(

@@ -9,6 +9,9 @@ import WharfMQTT
 /// order `LockLevel` gives (checked in debug builds).
 public final class Broker: Sendable {
     public let limits: BrokerLimits
+    /// `[auth] acl_file`: who may publish, subscribe to and receive what;
+    /// nil without one (everything is allowed, and nothing is checked).
+    public let accessPolicy: AccessPolicy?
     public let metrics: any BrokerMetrics
     /// Broker-wide latency; connections record into it by event loop.
     public let latency: LatencyRecorder
@@ -45,8 +48,9 @@ public final class Broker: Sendable {
         limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),
         latency: LatencyRecorder = LatencyRecorder(), topicStatistics: TopicStatistics = TopicStatistics(),
         recordsDetail: Bool = true, policies: DeliveryPolicies = DeliveryPolicies(), delivery: DeliverySettings = DeliverySettings(),
-        journal: any BrokerJournal = InMemoryJournal()
+        journal: any BrokerJournal = InMemoryJournal(), accessPolicy: AccessPolicy? = nil
     ) {
+        self.accessPolicy = accessPolicy
         self.journal = journal
         self.isJournaling = journal.isDurable
         self.recordsDetail = recordsDetail

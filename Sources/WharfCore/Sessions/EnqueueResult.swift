@@ -14,6 +14,8 @@ public struct EnqueueResult: Sendable, Hashable {
         case droppedQueueFull
         /// Refused by a policy's `max_length` with overflow reject-new.
         case droppedMaxLength
+        /// The session's client may not read the topic (`[auth] acl_file`).
+        case deniedByAccess
     }
 
     public var outcome: Outcome
@@ -33,5 +35,6 @@ public struct EnqueueResult: Sendable, Hashable {
     public static let acceptedDroppedOldest = EnqueueResult(.acceptedDroppedOldest)
     public static let droppedOffline = EnqueueResult(.droppedOffline)
     public static let droppedQueueFull = EnqueueResult(.droppedQueueFull)
+    public static let deniedByAccess = EnqueueResult(.deniedByAccess)
     public static let droppedMaxLength = EnqueueResult(.droppedMaxLength)
 }

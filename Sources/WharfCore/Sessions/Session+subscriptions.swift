@@ -7,7 +7,11 @@ extension Session {
     /// Returns true if the session had no subscription to `filter` before.
     @discardableResult
     func recordSubscription(_ filter: String, qos: QoS) -> Bool {
-        state.withLock { $0.subscriptions.updateValue(qos, forKey: ExactString(filter)) == nil }
+        state.withLock { state in
+            let key = ExactString(filter)
+            state.noteCoverage(of: key)
+            return state.subscriptions.updateValue(qos, forKey: key) == nil
+        }
     }
 
     /// What `recordSubscription(_:qos:limit:)` did with a filter.
@@ -27,12 +31,17 @@ extension Session {
             }
             guard limit <= 0 || state.subscriptions.count < limit else { return .refused }
             state.subscriptions[key] = qos
+            state.noteCoverage(of: key)
             return .added
         }
     }
 
     func forgetSubscription(_ filter: String) -> Bool {
-        state.withLock { $0.subscriptions.removeValue(forKey: ExactString(filter)) != nil }
+        state.withLock { state in
+            let key = ExactString(filter)
+            state.filtersNeedingChecks.remove(key)
+            return state.subscriptions.removeValue(forKey: key) != nil
+        }
     }
 
     /// The session's topic filters and their granted QoS.

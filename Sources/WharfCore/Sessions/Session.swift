@@ -42,6 +42,39 @@ public final class Session: Sendable {
         var progress = 0
         /// Consumer groups this session is a member of.
         var groups: [ObjectIdentifier: ConsumerGroup] = [:]
+        /// What its client may read (`[auth] acl_file`); nil: everything.
+        var authorization: ClientAuthorization?
+        /// Subscriptions through which some topic may be refused: while
+        /// there are none, deliveries skip the receive check (a `#`
+        /// subscriber under `topic read #` pays nothing per message).
+        var filtersNeedingChecks = Set<ExactString>()
+        /// The policy generation `filtersNeedingChecks` was worked out for.
+        var coverageGeneration = -1
+
+        /// Whether a delivery of `topic` must be refused.
+        @inline(__always)
+        mutating func refuses(_ topic: String) -> Bool {
+            if authorization!.policy.generation != coverageGeneration { recomputeCoverage() }
+            return !filtersNeedingChecks.isEmpty && !authorization!.allows(.receive, topic: topic)
+        }
+
+        /// A subscription to `key` was added or replaced.
+        mutating func noteCoverage(of key: ExactString) {
+            guard authorization != nil else { return }
+            if authorization!.allowsAllDeliveries(filter: key.string) {
+                filtersNeedingChecks.remove(key)
+            } else {
+                filtersNeedingChecks.insert(key)
+            }
+        }
+
+        /// Works out every subscription's coverage again (a new client or a reloaded ACL).
+        mutating func recomputeCoverage() {
+            filtersNeedingChecks.removeAll()
+            guard authorization != nil else { return }
+            coverageGeneration = authorization!.policy.generation
+            for key in subscriptions.keys { noteCoverage(of: key) }
+        }
     }
 
     /// Everything above, under one lock: the extensions by concern
@@ -56,6 +89,16 @@ public final class Session: Sendable {
     /// progress (the connection's pause timer uses the same bound). Offline
     /// sessions never pause anyone; they drop and count.
     public static let maxPauseNanos = PublisherPacing.maxPauseNanos
+
+    /// What the client may read from now on: set by its connection at
+    /// CONNECT (nil: no ACL). Consumer groups are authorized at SUBSCRIBE:
+    /// a member may join only with a filter its read grants cover.
+    public func authorize(_ authorization: ClientAuthorization?) {
+        state.withLock { state in
+            state.authorization = authorization
+            state.recomputeCoverage()
+        }
+    }
 
     /// `maxQueued` 0 means no limit, as `max_queued_messages 0` does in
     /// Mosquitto (memory is then the limit; not recommended).
@@ -87,6 +130,11 @@ public final class Session: Sendable {
     ) -> EnqueueResult {
         var release: [any DeliveryTarget] = []
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
+            // Receive is checked here, under the lock enqueue takes anyway:
+            // every path that gives a session a message comes through.
+            if state.authorization != nil, state.refuses(message.topic) {
+                return (.deniedByAccess, nil)
+            }
             guard let owner = state.owner else {
                 if qos == .atMostOnce || !isPersistent { return (.droppedOffline, nil) }
                 return (

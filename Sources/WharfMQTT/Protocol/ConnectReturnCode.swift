@@ -50,6 +50,8 @@ public struct SubscribeReturnCode: RawRepresentable, Sendable, Hashable {
     /// 5.0: a limit refused the filter (too many filters in one SUBSCRIBE, or
     /// in one session); 3.1.1 clients see 0x80.
     public static let quotaExceeded = SubscribeReturnCode(rawValue: ReasonCode.quotaExceeded)
+    /// 5.0: the server's authorization refuses the filter (3.1.1 gets `failure`).
+    public static let notAuthorized = SubscribeReturnCode(rawValue: ReasonCode.notAuthorized)
 
     public var grantedQoS: QoS? { rawValue < 0x80 ? QoS(rawValue: rawValue) : nil }
 }

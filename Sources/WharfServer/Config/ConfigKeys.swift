@@ -46,9 +46,13 @@ public enum ConfigKeys {
         ) { $0.allowAnonymous = $1 }
         public static let passwordFile = ConfigKey<ServerConfig>.path(
             "auth", "password_file", default: .unset(example: "passwd"),
-            doc: "optional; Mosquitto format, relative to this file; a mismatch gets return code 4"
+            doc: "optional; Mosquitto format, relative to this file; a mismatch gets return code 4; re-read on SIGHUP"
         ) { $0.passwordFile = $1 }
-        static let section = ConfigSection("auth", [allowAnonymous, passwordFile])
+        public static let aclFile = ConfigKey<ServerConfig>.path(
+            "auth", "acl_file", default: .unset(example: "acl"),
+            doc: "optional; Mosquitto's ACL format; denied publishes get 0x87 (3.1.1: dropped), subscriptions 0x87 (3.1.1: 0x80)"
+        ) { $0.aclFile = $1 }
+        static let section = ConfigSection("auth", [allowAnonymous, passwordFile, aclFile])
     }
 
     public enum Log {

@@ -52,6 +52,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var allowAnonymous = true
     /// Mosquitto-format password file; when set, user names must match it (else CONNACK 4).
     public var passwordFile: String?
+    /// Mosquitto-format ACL file; when set, publish, subscribe and receive are checked against it.
+    public var aclFile: String?
 
     /// `[delivery]`: retry backoff after a negative acknowledgement, and the
     /// publisher de-duplication window.

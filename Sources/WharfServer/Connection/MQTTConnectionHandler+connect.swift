@@ -54,7 +54,7 @@ extension MQTTConnectionHandler {
                 return
             }
             username = name
-        } else if let failure = authenticator.authenticate(connect) {
+        } else if let failure = (security?.currentAuthenticator ?? authenticator).authenticate(connect) {
             let reason: ConnectionRejectReason =
                 switch failure {
                 case .anonymousRefused: .notAuthorized
@@ -89,9 +89,10 @@ extension MQTTConnectionHandler {
             handler: self, eventLoop: context.eventLoop, clientInfo: info, loopClock: loopClocks?.clock(for: context.eventLoop)
         )
         packetScratch.removeAll(keepingCapacity: true)
+        authorization = broker.accessPolicy.map { ClientAuthorization(policy: $0, username: username, clientId: clientId) }
         let opened = broker.openSession(
             clientId: clientId, cleanSession: connect.cleanSession, expiryInterval: options.sessionExpiryInterval,
-            receiveMaximum: options.receiveMaximum, owner: target, resend: &packetScratch
+            receiveMaximum: options.receiveMaximum, owner: target, authorization: authorization, resend: &packetScratch
         )
         if let previous = opened.takenOver {
             logger.info("session taken over by a new connection")

@@ -23,6 +23,22 @@ extension MQTTConnectionHandler {
             }
             return
         }
+        if authorization != nil, !authorizesPublish(to: publish.topic) {
+            authorizationDenied(.publish, publish.topic)
+            if version == .v5 {
+                // 5.0 tells the client (PUBACK/PUBREC 0x87; a QoS 2 exchange ends there).
+                acknowledge(publish, code: ReasonCode.notAuthorized, reason: "not authorized to publish to this topic")
+            } else {
+                // 3.1.1 has no code for it: acknowledged and dropped (section
+                // 3.3.5), the QoS 2 exchange completed as for any message.
+                if publish.qos == .exactlyOnce, !session.beginInboundExactlyOnce(publish.packetId!) {
+                    acknowledge(publish, code: ReasonCode.success)
+                    return
+                }
+                acknowledge(publish, code: ReasonCode.success)
+            }
+            return
+        }
         if publish.qos == .exactlyOnce, version == .v5,
             session.inboundAwaitingRelease >= broker.limits.receiveMaximum, let context
         {
@@ -99,7 +115,7 @@ extension MQTTConnectionHandler {
     private func acknowledge(_ publish: PublishPacket, code: UInt8, reason: String? = nil) {
         guard let id = publish.packetId else { return }
         var ack = PublishAckPacket(packetId: id, reasonCode: version == .v5 ? code : 0)
-        if code == ReasonCode.quotaExceeded, requestProblemInformation {
+        if code == ReasonCode.quotaExceeded || code == ReasonCode.notAuthorized, requestProblemInformation {
             ack.properties.append(.reasonString, .string(reason ?? "queue at its policy's max_length (overflow reject-new)"))
         }
         writePacket(publish.qos == .atLeastOnce ? .puback(ack) : .pubrec(ack))

@@ -15,9 +15,25 @@ extension MQTTConnectionHandler {
             return
         }
         retainedBacklog.remove(filters: subscribe.subscriptions.lazy.map(\.filter))
-        let codes = broker.subscribe(
-            session, subscribe.subscriptions, identifier: subscribe.subscriptionIdentifier, retained: &retainedBacklog, journal: journal
+        var permitted = subscribe.subscriptions
+        var denied: [Int] = []
+        if authorization != nil {
+            // Valid filters the ACL refuses are answered here; the rest go
+            // on (an invalid one gets its own code from the broker).
+            permitted.removeAll(keepingCapacity: true)
+            for (index, request) in subscribe.subscriptions.enumerated() {
+                if Self.isValidFilter(request.filter), !authorization!.allowsSubscription(filter: request.filter) {
+                    denied.append(index)
+                    authorizationDenied(.subscribe, request.filter)
+                } else {
+                    permitted.append(request)
+                }
+            }
+        }
+        var codes = broker.subscribe(
+            session, permitted, identifier: subscribe.subscriptionIdentifier, retained: &retainedBacklog, journal: journal
         )
+        for index in denied { codes.insert(version == .v5 ? .notAuthorized : .failure, at: index) }
         var properties = MQTTProperties()
         if version == .v5, requestProblemInformation {
             properties = subscribeRefusalReason(subscribe.subscriptions, codes)
@@ -70,11 +86,19 @@ extension MQTTConnectionHandler {
     /// over a limit, each list bounded (`ReasonString`).
     private func subscribeRefusalReason(_ requests: [SubscribePacket.Subscription], _ codes: [SubscribeReturnCode]) -> MQTTProperties {
         var invalid: [String] = []
+        var refused: [String] = []
         var overLimit = 0
         for (request, code) in zip(requests, codes) where code.grantedQoS == nil {
-            if code == .quotaExceeded { overLimit += 1 } else { invalid.append(request.filter) }
+            if code == .quotaExceeded {
+                overLimit += 1
+            } else if code == .notAuthorized {
+                refused.append(request.filter)
+            } else {
+                invalid.append(request.filter)
+            }
         }
         var parts: [String] = []
+        if !refused.isEmpty { parts.append("not authorized: \(ReasonString.list(refused, noun: "filters"))") }
         if !invalid.isEmpty { parts.append("invalid topic filter: \(ReasonString.list(invalid, noun: "filters"))") }
         if overLimit > 0 {
             let limits = broker.limits

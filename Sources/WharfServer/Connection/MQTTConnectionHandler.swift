@@ -20,7 +20,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
 
     let broker: Broker
     let limiter: ConnectionLimiter
+    /// Checks CONNECT when no `security` is given (tests).
     let authenticator: Authenticator
+    /// The password file in force (re-read on SIGHUP); nil in tests.
+    let security: SecurityFiles?
     let loopClocks: LoopClocks?
     /// The listener it was accepted on; nil for connections made in tests.
     let listener: ListenerStatistics?
@@ -57,6 +60,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// The user name authorization sees: CONNECT's, or the client
     /// certificate's identity (`use_identity_as_username`).
     var username: String?
+    /// What the ACL allows this client (`[auth] acl_file`); nil without one.
+    var authorization: ClientAuthorization?
+    /// The last topic published and whether the ACL allowed it.
+    var lastPublishCheck: (topic: String, generation: Int, allowed: Bool)?
+    /// Denials logged so far (see `authorizationDenied`).
+    var loggedDenials = Set<String>()
     /// Closed with a reason the client must be able to read (see `finishClose`).
     var lingerOnClose = false
     var lingerTimer: Scheduled<Void>?
@@ -109,7 +118,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     let retainedSliceNanos: UInt64
 
     init(
-        broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), loopClocks: LoopClocks? = nil,
+        broker: Broker, limiter: ConnectionLimiter, authenticator: Authenticator = Authenticator(), security: SecurityFiles? = nil,
+        loopClocks: LoopClocks? = nil,
         listener: ListenerStatistics? = nil, clientLimits: ClientLimits = ClientLimits(), loginThrottle: SharedLoginThrottle? = nil,
         retainedSliceNanos: UInt64 = MQTTConnectionHandler.defaultRetainedSliceNanos,
         logger: Logger
@@ -121,6 +131,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         self.broker = broker
         self.limiter = limiter
         self.authenticator = authenticator
+        self.security = security
         self.loopClocks = loopClocks
         self.logger = logger
         self.outbound = ByteBuffer()

@@ -1,10 +1,11 @@
 extension BrokerServer {
     /// SIGHUP: re-reads what an operator replaces while the broker runs
-    /// (TLS certificates and keys). A file that cannot be used is logged
+    /// (TLS certificates and keys, the password and ACL files). A file that cannot be used is logged
     /// with its name and why, and what was in force stays in force.
     /// Existing connections are not touched; new ones get what was read.
     public func reload() {
-        logger.info("reloading TLS files")
+        logger.info("re-reading TLS, password and ACL files")
+        security.reload(logger: logger)
         for listener in listeners {
             guard let tls = listener.tls else { continue }
             do {

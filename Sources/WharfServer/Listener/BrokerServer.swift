@@ -20,7 +20,8 @@ public final class BrokerServer: Service {
     let group: any EventLoopGroup
     let logger: Logger
     let limiter: ConnectionLimiter
-    let authenticator: Authenticator
+    /// The password and ACL files, re-read on SIGHUP.
+    public let security: SecurityFiles
     /// The `[[listener]]`s, with their TLS contexts and counts.
     public let listeners: [ListenerStatistics]
     /// Per source address caps, checked at accept; nil when off.
@@ -34,7 +35,7 @@ public final class BrokerServer: Service {
     /// recovers the data directory (see `LocalLogOptions`): what it held is
     /// back in the broker before the listener opens.
     public init(config: ServerConfig, group: any EventLoopGroup, logger: Logger, version: String) throws {
-        self.authenticator = try Authenticator(config: config)
+        self.security = try SecurityFiles(config: config)
         // TLS files are read before the store opens: a bad one stops the start early.
         self.listeners = try config.listeners.map { listener throws(TLSSetupError) in try ListenerStatistics(config: listener) }
         let needed = config.limits.maxConnections + config.maxPendingConnections + OpenFileLimit.overhead
@@ -68,7 +69,8 @@ public final class BrokerServer: Service {
             recordsDetail: config.metricsRecording,
             policies: DeliveryPolicies(config.policies),
             delivery: config.delivery,
-            journal: journal
+            journal: journal,
+            accessPolicy: security.accessPolicy
         )
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections, maximumPending: config.maxPendingConnections)
         if journal.isDurable {

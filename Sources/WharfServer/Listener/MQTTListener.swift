@@ -62,7 +62,7 @@ public struct MQTTListener: Service {
     private func bootstrap(_ listener: ListenerStatistics, loopClocks: LoopClocks) -> ServerBootstrap {
         let broker = server.broker
         let limiter = server.limiter
-        let authenticator = server.authenticator
+        let security = server.security
         let logger = server.logger
         let maxPacketSize = server.config.limits.maxPacketSize
         let connectTimeout = TimeAmount.seconds(Int64(server.config.connectTimeoutSeconds))
@@ -78,7 +78,7 @@ public struct MQTTListener: Service {
                 KeepAliveHandler(timeout: connectTimeout, resetByPackets: false), name: BrokerServer.keepAliveHandlerName)
             try pipeline.addHandler(
                 MQTTConnectionHandler(
-                    broker: broker, limiter: limiter, authenticator: authenticator, loopClocks: loopClocks, listener: listener,
+                    broker: broker, limiter: limiter, security: security, loopClocks: loopClocks, listener: listener,
                     clientLimits: clientLimits, loginThrottle: loginThrottle, logger: logger
                 ))
         }

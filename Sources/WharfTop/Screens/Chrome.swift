@@ -85,6 +85,12 @@ public enum Chrome {
         segment("queued ", Formatters.count(queued), y: 2)
         let deadLetters = snapshots.reduce(0) { $0 + $1.messages.deadLetteredTotal }
         segment("dead letters ", Formatters.count(deadLetters), deadLetters > 0 ? Style(.warning) : .plain, y: 2)
+        // With an ACL: what it refused (publishes, subscriptions, deliveries).
+        let denials = snapshots.compactMap(\.authorizationDeniedTotal)
+        if !denials.isEmpty {
+            let denied = denials.reduce(0) { $0 + $1.values.reduce(0, +) }
+            segment("denied ", Formatters.count(denied), denied > 0 ? Style(.warning) : .plain, y: 2)
+        }
 
         // Line 4, for a durable broker: the store.
         guard headerHeight(grid.height, storage: context.hasStorage) >= 4 else { return }
