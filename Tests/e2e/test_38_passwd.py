@@ -169,3 +169,39 @@ def test_prompts_twice_without_echo(tmp_path):
     code, shown = _run_on_terminal(["passwd", pw, "alice"], ["one", "two"])
     assert code != 0
     assert "the passwords do not match" in shown
+
+
+def _connack(port, user, password):
+    c = raw.RawClient(port)
+    code = c.connect(f"reload-{user}-{time.monotonic_ns()}", username=user, password=password)[1]
+    c.close()
+    return code
+
+
+def _wait_for(broker, text, timeout=5):
+    deadline = time.monotonic() + timeout
+    while text not in broker.log():
+        assert time.monotonic() < deadline, f"never logged: {text}"
+        time.sleep(0.05)
+
+
+def test_sighup_rereads_the_password_file_and_keeps_it_when_broken(broker_factory, tmp_path):
+    pw = tmp_path / "passwd"
+    assert passwd("--stdin", pw, "alice", stdin="one\n").returncode == 0
+    b = broker_factory(f'[auth]\npassword_file = "{pw}"\nallow_anonymous = false\n')
+    connected = raw.RawClient(b.port)
+    assert connected.connect("stays", username="alice", password="one")[1] == 0
+    assert _connack(b.port, "bob", "two") == 4
+    assert passwd("--stdin", pw, "bob", stdin="two\n").returncode == 0
+    b.proc.send_signal(signal.SIGHUP)
+    _wait_for(b, "password file re-read: 2 users")
+    assert _connack(b.port, "bob", "two") == 0, "a user added while running can log in after SIGHUP"
+    # A broken file is refused with its line; the users in force stay.
+    pw.write_text(pw.read_text() + "carol:not-a-hash\n")
+    b.proc.send_signal(signal.SIGHUP)
+    _wait_for(b, "keeping the password file in force")
+    assert f"{pw}:3" in b.log()
+    assert _connack(b.port, "bob", "two") == 0
+    # The connection made before both reloads is still served.
+    connected.send(raw.PINGREQ_BYTES)
+    assert connected.read().type == raw.PINGRESP
