@@ -22,6 +22,9 @@ extension MetricsServer {
         /// Connections closed because their answers piled up unread (requests
         /// pipelined faster than the client reads).
         public var unreadResponseCloses: UInt64
+        /// Requests without credentials `Access` accepts (answered 401; the
+        /// connection stays open).
+        public var unauthorizedRequests: UInt64
     }
 }
 
@@ -34,6 +37,7 @@ enum HTTPLimitEvent {
     case oversizedHeaders
     case oversizedBody
     case unreadResponseClose
+    case unauthorized
 }
 
 /// The totals behind `MetricsServer.LimitCounts`: bumped on the listener's
@@ -46,6 +50,7 @@ final class HTTPLimitCounters: Sendable {
     private let oversizedHeaders = Atomic<UInt64>(0)
     private let oversizedBodies = Atomic<UInt64>(0)
     private let unreadResponses = Atomic<UInt64>(0)
+    private let unauthorized = Atomic<UInt64>(0)
 
     func record(_ event: HTTPLimitEvent) {
         switch event {
@@ -56,6 +61,7 @@ final class HTTPLimitCounters: Sendable {
         case .oversizedHeaders: oversizedHeaders.add(1, ordering: .relaxed)
         case .oversizedBody: oversizedBodies.add(1, ordering: .relaxed)
         case .unreadResponseClose: unreadResponses.add(1, ordering: .relaxed)
+        case .unauthorized: unauthorized.add(1, ordering: .relaxed)
         }
     }
 
@@ -68,7 +74,8 @@ final class HTTPLimitCounters: Sendable {
             malformedRequests: malformed.load(ordering: .relaxed),
             oversizedHeaders: oversizedHeaders.load(ordering: .relaxed),
             oversizedBodies: oversizedBodies.load(ordering: .relaxed),
-            unreadResponseCloses: unreadResponses.load(ordering: .relaxed)
+            unreadResponseCloses: unreadResponses.load(ordering: .relaxed),
+            unauthorizedRequests: unauthorized.load(ordering: .relaxed)
         )
     }
 
@@ -82,6 +89,7 @@ final class HTTPLimitCounters: Sendable {
                 "timeout": Int(clamping: c.requestTimeouts), "malformed": Int(clamping: c.malformedRequests),
                 "headers_too_large": Int(clamping: c.oversizedHeaders), "body_too_large": Int(clamping: c.oversizedBodies),
                 "unread_responses": Int(clamping: c.unreadResponseCloses),
+                "unauthorized": Int(clamping: c.unauthorizedRequests),
             ]
         )
     }

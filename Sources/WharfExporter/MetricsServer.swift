@@ -2,12 +2,15 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 import WharfMetrics
 
 /// The HTTP listener for metrics. It runs on an event loop of its own, so a
 /// flood of scrapes (or of hostile connections) costs one thread and never
 /// delays MQTT traffic; `Limits` bounds what any client can hold of it.
+/// Optionally it speaks TLS and asks for credentials (`Access`); both come
+/// from the caller, which owns the files and re-reads them on SIGHUP.
 public final class MetricsServer: Sendable {
     private struct Running: Sendable {
         let group: MultiThreadedEventLoopGroup
@@ -18,6 +21,8 @@ public final class MetricsServer: Sendable {
     private let limits: Limits
     private let snapshot: @Sendable () -> MetricsSnapshot
     private let isReady: @Sendable () -> Bool
+    private let tls: (@Sendable () -> NIOSSLContext)?
+    private let access: Access?
     private let counters = HTTPLimitCounters()
     private let connections: HTTPConnectionRegistry
     private let running = Mutex<Running?>(nil)
@@ -25,13 +30,20 @@ public final class MetricsServer: Sendable {
     /// - Parameters:
     ///   - snapshot: called on the listener's own event loop, once per
     ///     `/metrics` or `/api/v1/snapshot` request.
+    ///   - tls: the context for each new connection, asked for at accept so a
+    ///     certificate re-read on SIGHUP reaches new connections at once;
+    ///     nil serves plain HTTP.
+    ///   - access: the credentials requests must carry; nil asks for none.
     public init(
         logger: Logger, limits: Limits = Limits(),
-        snapshot: @escaping @Sendable () -> MetricsSnapshot, isReady: @escaping @Sendable () -> Bool
+        snapshot: @escaping @Sendable () -> MetricsSnapshot, isReady: @escaping @Sendable () -> Bool,
+        tls: (@Sendable () -> NIOSSLContext)? = nil, access: Access? = nil
     ) {
         self.logger = logger
         self.limits = limits
         self.isReady = isReady
+        self.tls = tls
+        self.access = access
         let counters = self.counters
         let connections = HTTPConnectionRegistry(capacity: limits.maxConnections)
         self.connections = connections
@@ -60,7 +72,7 @@ public final class MetricsServer: Sendable {
         }
         running.withLock { $0 = Running(group: group, channel: bound) }
         let actual = bound.localAddress?.port ?? port
-        logger.info("metrics on http://\(host):\(actual)/metrics")
+        logger.info("metrics on \(tls == nil ? "http" : "https")://\(host):\(actual)/metrics")
         return actual
     }
 
@@ -82,6 +94,8 @@ public final class MetricsServer: Sendable {
         let connections = self.connections
         let snapshot = self.snapshot
         let isReady = self.isReady
+        let tls = self.tls
+        let access = self.access
         return ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 128)
@@ -97,6 +111,8 @@ public final class MetricsServer: Sendable {
                     // Reads and writes both count as activity: a slow client still
                     // taking its answer in is not idle.
                     try pipeline.addHandler(IdleStateHandler(allTimeout: limits.idleTimeout))
+                    // Ahead of the observer, which must see requests, not handshake bytes.
+                    if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls())) }
                     try pipeline.addHandler(HTTPRequestBytesObserver())
                     // No pipelining assistance: answers are written as soon as a
                     // request ends, so pipelined requests are answered in order
@@ -109,6 +125,7 @@ public final class MetricsServer: Sendable {
                         withDecoderLimitConfiguration: limits.decoderLimits
                     )
                     try pipeline.addHandler(HTTPConnectionGuard(limits: limits, counters: counters, connections: connections))
+                    if let access { try pipeline.addHandler(HTTPAuthorizationGate(access: access, counters: counters)) }
                     try pipeline.addHandler(MetricsHTTPHandler(snapshot: snapshot, isReady: isReady))
                 }
             }

@@ -254,7 +254,8 @@ public enum PrometheusRenderer {
             "wharf_http_connections_idle_closed_total", .counter, "HTTP connections closed after idle_timeout with no request under way.",
             h.idleClosedTotal)
         labelled(
-            &w, "wharf_http_requests_refused_total", .counter, "HTTP requests refused by the listener's limits, by reason.", "reason",
+            &w, "wharf_http_requests_refused_total", .counter,
+            "HTTP requests refused by the listener's limits or for lack of credentials, by reason.", "reason",
             h.refusedTotal)
     }
 

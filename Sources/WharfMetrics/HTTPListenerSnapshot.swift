@@ -11,7 +11,8 @@ public struct HTTPListenerSnapshot: Codable, Sendable, Equatable {
     public var idleClosedTotal: Int
     /// Requests refused, by reason: `timeout` (408), `malformed` (400),
     /// `headers_too_large` (431), `body_too_large` (413), `unread_responses`
-    /// (answers piled up unread; connection closed).
+    /// (answers piled up unread; connection closed), `unauthorized` (401: no
+    /// or wrong credentials; connection kept).
     public var refusedTotal: [String: Int]
 
     public init(connections: Int, maxConnections: Int, evictedTotal: Int, idleClosedTotal: Int, refusedTotal: [String: Int]) {

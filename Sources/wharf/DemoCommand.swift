@@ -52,7 +52,13 @@ struct DemoCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let logger = Logger(label: "wharf")
         let server = try BrokerServer(config: settings, group: group, logger: logger, version: WharfVersion.string)
-        let services = BrokerServices(server: server, logger: logger)
+        let services: BrokerServices
+        do {
+            services = try BrokerServices(server: server, logger: logger)
+        } catch {
+            try await group.shutdownGracefully()
+            throw ValidationError("\(error)")
+        }
         let ports: (mqtt: Int, metrics: Int?)
         do {
             ports = try await withThrowingTaskGroup(of: Void.self, returning: (mqtt: Int, metrics: Int?).self) { tasks in

@@ -12,11 +12,12 @@ struct ReloadSignal: Sendable {
         signals = await UnixSignalsSequence(trapping: .sighup)
     }
 
-    /// Reloads at each SIGHUP until cancelled.
-    func reload(_ server: BrokerServer, logger: Logger) async {
+    /// Reloads at each SIGHUP until cancelled: the broker's files and the
+    /// metrics listener's.
+    func reload(_ server: BrokerServer, services: BrokerServices, logger: Logger) async {
         for await _ in signals {
             logger.info("received SIGHUP")
-            server.reload()
+            services.reload(server)
         }
     }
 }

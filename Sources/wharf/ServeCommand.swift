@@ -92,6 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
+        if let conflict = settings.metricsSecurity.problem {
+            throw ValidationError("\(config ?? "wharf serve"): key '\(conflict.key)': \(conflict.problem)")
+        }
         if noMetricsRecording {
             settings.metricsRecording = false
             settings.metricsEnabled = false
@@ -114,16 +117,23 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.shutdownGracefully()
             throw ValidationError("\(error)")
         }
-        let services = BrokerServices(server: server, logger: logger)
+        let services: BrokerServices
+        do {
+            services = try BrokerServices(server: server, logger: logger)
+        } catch {
+            try await group.shutdownGracefully()
+            throw ValidationError("\(error)")
+        }
         let (mqttHost, metricsHost) = (settings.bind, settings.metricsBind)
+        let metricsScheme = settings.metricsSecurity.tlsCert == nil ? "http" : "https"
         do {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await signals.shutDown(services.group, logger: logger) }
-                tasks.addTask { await reloads.reload(server, logger: logger) }
+                tasks.addTask { await reloads.reload(server, services: services, logger: logger) }
                 tasks.addTask {
                     guard let ports = await services.boundPorts() else { return }
                     // One line scripts can wait for.
-                    let metrics = ports.metrics.map { ", metrics on http://\(metricsHost):\($0)/metrics" } ?? ""
+                    let metrics = ports.metrics.map { ", metrics on \(metricsScheme)://\(metricsHost):\($0)/metrics" } ?? ""
                     // The first listener as before; any others after it, by kind.
                     let others = server.listeners.dropFirst().map { listener in
                         let bound = listener.snapshot

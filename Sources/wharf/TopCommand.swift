@@ -8,8 +8,16 @@ struct TopCommand: AsyncParsableCommand {
         abstract: "Watch one or more running brokers live (queue depth, lag, latency, clients, topics)."
     )
 
-    @Option(name: .customLong("url"), help: "A broker's metrics address, http://HOST:PORT. Repeat for several nodes.")
+    @Option(
+        name: .customLong("url"),
+        help: "A broker's metrics address, http://HOST:PORT or https://HOST:PORT. Repeat for several nodes.")
     var urls: [String] = ["http://127.0.0.1:18883"]
+
+    @Option(help: "PEM file of the CA(s) an https broker's certificate must chain to (default: the system's roots).")
+    var caFile: String?
+
+    @Option(help: "File holding the bearer token of the brokers' [metrics] token_file; sent as Authorization: Bearer.")
+    var tokenFile: String?
 
     @OptionGroup var dashboard: DashboardOptions
 
@@ -21,11 +29,17 @@ struct TopCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        let access: SnapshotAccess
+        do {
+            access = try SnapshotAccess(caFile: caFile, tokenFile: tokenFile, needsTLS: endpoints.contains(where: \.usesTLS))
+        } catch {
+            throw ValidationError(error.description)
+        }
         let options = try dashboard.resolve()
         let theme = try dashboard.loadTheme(options.theme)
         try DashboardOptions.requireTerminal()
         let termination = TerminationSignal()
-        TopApp(endpoints: endpoints, interval: options.interval, theme: theme, thresholds: options.thresholds)
+        TopApp(endpoints: endpoints, interval: options.interval, theme: theme, thresholds: options.thresholds, access: access)
             .run { termination.received != nil }
     }
 }

@@ -128,6 +128,9 @@ import WharfMetrics
         let text = FrameBuilder.build(TestSnapshots.context([node]), width: 100, height: 24).grid.text
         #expect(text.contains("disconnected, retrying"))
         #expect(text.contains(" orders "))
+        // Why, in the footer: the fix differs for a refused connection, a
+        // certificate or a token.
+        #expect(text.contains("connection refused"))
     }
 
     /// Several nodes: a NODE column and totals in the header.

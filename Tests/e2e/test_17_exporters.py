@@ -11,6 +11,7 @@ import yaml
 from conftest import REPO
 from mqttclients import paho
 from promql import metric_names
+from scrapeconfig import commented_jobs
 
 PROMETHEUS_DIR = REPO / "Exporters" / "prometheus"
 DASHBOARD = REPO / "Exporters" / "grafana" / "wharf-overview.json"
@@ -27,6 +28,17 @@ def promtool(*args, cwd=PROMETHEUS_DIR):
 def test_scrape_config_and_rules_are_valid():
     out = promtool("check", "config", "prometheus.yml")
     assert "SUCCESS" in out and "wharf-alerts.yml" in out
+
+
+def test_commented_secure_jobs_are_valid(tmp_path):
+    # The TLS + token and basic auth jobs, uncommented as a user would, with
+    # the files they name beside them (promtool checks that those exist).
+    for name in ("wharf-ca.crt", "wharf-metrics.token", "wharf-metrics.password"):
+        (tmp_path / name).write_text("placeholder\n")
+    for kind, job in commented_jobs().items():
+        (tmp_path / f"{kind}.yml").write_text("scrape_configs:\n" + job)
+        out = promtool("check", "config", f"{kind}.yml", cwd=tmp_path)
+        assert "SUCCESS" in out, kind
 
 
 def test_alert_rules_pass_their_unit_tests():

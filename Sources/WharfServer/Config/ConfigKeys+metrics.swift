@@ -54,11 +54,33 @@ extension ConfigKeys {
             doc: "a larger request head gets 431 and close"
         ) { $0.metricsLimits.maxHeaderBytes = $1 }
 
+        public static let tlsCert = ConfigKey<ServerConfig>.path(
+            "metrics", "tls_cert", default: .unset(example: "metrics.crt"),
+            doc: "PEM certificate chain; the listener speaks HTTPS (TLS 1.2/1.3) when set; re-read on SIGHUP"
+        ) { $0.metricsSecurity.tlsCert = $1 }
+        public static let tlsKey = ConfigKey<ServerConfig>.path(
+            "metrics", "tls_key", default: .unset(example: "metrics.key"),
+            doc: "PEM private key; refused if anyone else may read it (chmod 600 or 640)"
+        ) { $0.metricsSecurity.tlsKey = $1 }
+        public static let tokenFile = ConfigKey<ServerConfig>.path(
+            "metrics", "token_file", default: .unset(example: "metrics.token"),
+            doc: "requests need Authorization: Bearer <the file's content, trimmed>; chmod 600; re-read on SIGHUP"
+        ) { $0.metricsSecurity.tokenFile = $1 }
+        public static let passwordFile = ConfigKey<ServerConfig>.path(
+            "metrics", "password_file", default: .unset(example: "metrics.passwd"),
+            doc: "or HTTP basic auth against a Mosquitto-format password file (not both); re-read on SIGHUP"
+        ) { $0.metricsSecurity.passwordFile = $1 }
+        public static let openHealthChecks = ConfigKey<ServerConfig>.bool(
+            "metrics", "open_health_checks", default: .value(true),
+            doc: "/healthz and /readyz answer without credentials (load balancers, scripts); false: they need them too"
+        ) { $0.metricsSecurity.openHealthChecks = $1 }
+
         static let section = ConfigSection(
             "metrics",
             [
                 enabled, bind, port, sysInterval, topicSeriesLimit, topicPrefixes,
                 maxConnections, requestTimeout, idleTimeout, maxRequestBodyBytes, maxHeaderBytes,
+                tlsCert, tlsKey, tokenFile, passwordFile, openHealthChecks,
             ])
     }
 }

@@ -42,6 +42,9 @@ public struct ServerConfig: Sendable, Equatable {
     /// `[metrics]` max_connections, request_timeout, idle_timeout,
     /// max_request_body_bytes, max_header_bytes: what any HTTP client can hold.
     public var metricsLimits = MetricsListenerLimits()
+    /// `[metrics]` tls_cert, tls_key, token_file, password_file,
+    /// open_health_checks: TLS and credentials for the HTTP listener.
+    public var metricsSecurity = MetricsSecuritySettings()
     /// Seconds between `$SYS/broker/...` updates; 0 turns them off.
     public var sysInterval = 10
     /// Topics given their own per-topic series; the rest are folded into one.

@@ -9,16 +9,21 @@ public struct TopApp {
     public var interval: Double
     public var theme: Theme
     public var thresholds: Thresholds
+    /// Trust roots and token for protected metrics listeners.
+    public var access: SnapshotAccess
 
-    public init(endpoints: [SnapshotEndpoint], interval: Double, theme: Theme, thresholds: Thresholds) {
+    public init(
+        endpoints: [SnapshotEndpoint], interval: Double, theme: Theme, thresholds: Thresholds, access: SnapshotAccess = SnapshotAccess()
+    ) {
         self.endpoints = endpoints
+        self.access = access
         self.interval = interval
         self.theme = theme
         self.thresholds = thresholds
     }
 
     public func run(shouldStop: () -> Bool) {
-        let poller = SnapshotPoller(endpoints: endpoints, interval: .milliseconds(Int64(interval * 1000)))
+        let poller = SnapshotPoller(endpoints: endpoints, interval: .milliseconds(Int64(interval * 1000)), access: access)
         poller.start()
         defer { poller.stop() }
         let terminal = NcursesTerminal(theme: theme)

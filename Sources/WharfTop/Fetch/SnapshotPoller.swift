@@ -2,37 +2,9 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 import WharfMetrics
-
-/// Where a broker's snapshot API lives: `http://host:port`.
-public struct SnapshotEndpoint: Sendable, Hashable {
-    public var host: String
-    public var port: Int
-    public var url: String { "http://\(host):\(port)" }
-
-    /// Accepts `http://host:port`, `host:port` or `:port` (loopback).
-    public init(parsing text: String) throws(EndpointError) {
-        var rest = Substring(text)
-        if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
-        if rest.hasPrefix("https://") {
-            throw EndpointError(text: text, problem: "https is not supported; the metrics listener speaks plain HTTP")
-        }
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
-            throw EndpointError(text: text, problem: "expected http://HOST:PORT")
-        }
-        let host = String(rest[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        self.host = host.isEmpty ? "127.0.0.1" : host
-        self.port = port
-    }
-}
-
-public struct EndpointError: Error, CustomStringConvertible {
-    public var text: String
-    public var problem: String
-    public var description: String { "--url \(text): \(problem)" }
-}
 
 /// Polls each broker's `/api/v1/snapshot` every interval on its own event
 /// loop, so a slow or dead broker never blocks the screen. The UI takes what
@@ -44,13 +16,15 @@ public final class SnapshotPoller: Sendable {
     }
 
     private let endpoints: [SnapshotEndpoint]
+    private let access: SnapshotAccess
     private let interval: TimeAmount
     private let group: MultiThreadedEventLoopGroup
     private let inbox = Mutex<[(Int, Update)]>([])
     private let tasks = Mutex<[RepeatedTask]>([])
 
-    public init(endpoints: [SnapshotEndpoint], interval: TimeAmount) {
+    public init(endpoints: [SnapshotEndpoint], interval: TimeAmount, access: SnapshotAccess = SnapshotAccess()) {
         self.endpoints = endpoints
+        self.access = access
         self.interval = interval
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
@@ -84,24 +58,31 @@ public final class SnapshotPoller: Sendable {
     private func fetch(_ endpoint: SnapshotEndpoint, on loop: any EventLoop) -> EventLoopFuture<Update> {
         let promise = loop.makePromise(of: Update.self)
         let timeout = interval + .milliseconds(500)
+        let access = self.access
+        let failure = FetchFailure(endpoint: endpoint, sentToken: access.authorization != nil)
         ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(SnapshotResponseHandler(promise: promise))
+                    let pipeline = channel.pipeline.syncOperations
+                    if endpoint.usesTLS, let context = access.tls {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: endpoint.serverHostname))
+                    }
+                    try pipeline.addHTTPClientHandlers()
+                    try pipeline.addHandler(SnapshotResponseHandler(promise: promise, failure: failure))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
             .whenComplete { result in
                 switch result {
                 case .failure(let error):
-                    promise.succeed(.failed(Self.describe(error)))
+                    promise.succeed(.failed(failure.describe(error)))
                 case .success(let channel):
                     var headers = HTTPHeaders()
                     headers.add(name: "Host", value: "\(endpoint.host):\(endpoint.port)")
                     headers.add(name: "Accept", value: "application/json")
                     headers.add(name: "Connection", value: "close")
+                    if let authorization = access.authorization { headers.add(name: "Authorization", value: authorization) }
                     let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/api/v1/snapshot", headers: headers)
                     channel.write(HTTPClientRequestPart.head(head), promise: nil)
                     channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
@@ -118,12 +99,6 @@ public final class SnapshotPoller: Sendable {
             }
         return promise.futureResult
     }
-
-    static func describe(_ error: any Error) -> String {
-        if let io = error as? IOError { return io.description }
-        if error is NIOConnectionError || "\(error)".contains("connectionRefused") { return "connection refused" }
-        return "\(error)"
-    }
 }
 
 /// Collects one HTTP response and decodes the snapshot.
@@ -131,11 +106,13 @@ private final class SnapshotResponseHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     private let promise: EventLoopPromise<SnapshotPoller.Update>
+    private let failure: FetchFailure
     private var status: HTTPResponseStatus = .ok
     private var body = ByteBuffer()
 
-    init(promise: EventLoopPromise<SnapshotPoller.Update>) {
+    init(promise: EventLoopPromise<SnapshotPoller.Update>, failure: FetchFailure) {
         self.promise = promise
+        self.failure = failure
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -146,7 +123,7 @@ private final class SnapshotResponseHandler: ChannelInboundHandler {
             body.writeBuffer(&part)
         case .end:
             guard status == .ok else {
-                promise.succeed(.failed("HTTP \(status.code) from /api/v1/snapshot"))
+                promise.succeed(.failed(failure.describe(status)))
                 return
             }
             do {
@@ -159,11 +136,11 @@ private final class SnapshotResponseHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.succeed(.failed(SnapshotPoller.describe(error)))
+        promise.succeed(.failed(failure.describe(error)))
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        promise.succeed(.failed("connection closed before a full answer"))
+        promise.succeed(.failed(failure.closedEarly))
     }
 }

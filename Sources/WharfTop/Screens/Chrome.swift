@@ -142,9 +142,16 @@ public enum Chrome {
         ("s", "sort"), ("S", "reverse"), ("/", "filter"), ("p", "pause"), ("Enter", "details"),
     ]
 
-    public static func drawFooter(_ view: ViewState, into grid: inout CellGrid) {
+    /// - Parameter problem: why a broker is not answering, shown in place of
+    ///   the keys (which `?` still lists): "disconnected" alone does not say
+    ///   whether to fix a certificate, a token or the address.
+    public static func drawFooter(_ view: ViewState, problem: String? = nil, into grid: inout CellGrid) {
         let y = grid.height - 1
         grid.fill(x: 0, y: y, width: grid.width, height: 1, Cell(" ", Style(.muted)))
+        if let problem, !view.editingFilter {
+            grid.put(" " + problem, x: 0, y: y, style: Style(.critical, bold: true), maxWidth: grid.width)
+            return
+        }
         if view.editingFilter {
             var x = grid.put(" Enter ", x: 0, y: y, style: .accent)
             x += grid.put("apply  ", x: x, y: y, style: .muted)

@@ -20,6 +20,15 @@ public struct FrameContext: Sendable {
     /// Whether any node runs with a durable store (its header gets a storage line).
     public var hasStorage: Bool { nodes.contains { $0.latest?.storage != nil } }
 
+    /// Why the first broker that is not answering is not, with its label:
+    /// the footer shows it.
+    public var problem: String? {
+        for node in nodes {
+            if case .disconnected(let reason) = node.status { return "\(node.label): \(reason)" }
+        }
+        return nil
+    }
+
     /// Rows pass the filter when their name contains it, ignoring case.
     public func matches(_ name: String) -> Bool {
         view.filter.isEmpty || name.localizedLowercase.contains(view.filter.localizedLowercase)

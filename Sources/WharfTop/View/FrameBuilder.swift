@@ -85,7 +85,7 @@ public enum FrameBuilder {
         }
         Chrome.drawHeader(ctx, overThreshold: overThreshold, into: &grid)
         Chrome.drawTabs(view, y: headerHeight, into: &grid)
-        Chrome.drawFooter(view, into: &grid)
+        Chrome.drawFooter(view, problem: context.problem, into: &grid)
         if view.helpVisible { Chrome.drawHelp(into: &grid) }
         return Frame(
             grid: grid, rowCount: rowCount, pageHeight: pageHeight, scroll: view.scroll, selectedKey: selectedKey, selectedIsBranch: branch)

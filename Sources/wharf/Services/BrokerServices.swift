@@ -9,9 +9,10 @@ struct BrokerServices: Sendable {
     let mqtt: MQTTListener
     let metrics: MetricsHTTPService?
 
-    init(server: BrokerServer, logger: Logger) {
+    /// Throws what is wrong with a file the metrics listener needs.
+    init(server: BrokerServer, logger: Logger) throws(ConfigFileError) {
         let mqtt = MQTTListener(server: server)
-        let metrics = server.config.metricsEnabled ? MetricsHTTPService(broker: server, mqtt: mqtt.port, logger: logger) : nil
+        let metrics = server.config.metricsEnabled ? try MetricsHTTPService(broker: server, mqtt: mqtt.port, logger: logger) : nil
         // The library logs each service starting and stopping at debug
         // level; those lines stay out of Wharf's log.
         var quiet = logger
@@ -22,6 +23,12 @@ struct BrokerServices: Sendable {
             ))
         self.mqtt = mqtt
         self.metrics = metrics
+    }
+
+    /// SIGHUP: the files the broker and its metrics listener re-read.
+    func reload(_ server: BrokerServer) {
+        server.reload()
+        metrics?.reload()
     }
 
     /// The ports once both listeners are bound; nil if one could not bind.

@@ -14,14 +14,22 @@ struct MetricsHTTPService: Service {
     private let mqtt: BoundPort
     private let host: String
     private let requestedPort: Int
+    private let security: MetricsSecurity
+    private let logger: Logger
 
-    init(broker: BrokerServer, mqtt: BoundPort, logger: Logger) {
+    /// Throws what is wrong with a `[metrics]` TLS or credentials file.
+    init(broker: BrokerServer, mqtt: BoundPort, logger: Logger) throws(ConfigFileError) {
         let config = broker.config
+        let security = try MetricsSecurity(config.metricsSecurity)
         self.server = MetricsServer(
             logger: logger, limits: MetricsServer.Limits(config.metricsLimits),
             snapshot: { broker.snapshot() },
-            isReady: { mqtt.listening != nil }
+            isReady: { mqtt.listening != nil },
+            tls: security.tls?.provider,
+            access: security.access
         )
+        self.security = security
+        self.logger = logger
         self.mqtt = mqtt
         self.host = config.metricsBind
         self.requestedPort = config.metricsPort
@@ -46,6 +54,11 @@ struct MetricsHTTPService: Service {
         try? await gracefulShutdown()
         port.closed()
         await server.stop()
+    }
+
+    /// SIGHUP: re-reads the listener's TLS and credentials files.
+    func reload() {
+        security.reload(logger: logger)
     }
 }
 

@@ -17,7 +17,7 @@ public final class ListenerTLS: Sendable {
     }
 
     /// The context new connections get.
-    var context: NIOSSLContext { current.withLock { $0 } }
+    public var context: NIOSSLContext { current.withLock { $0 } }
 
     /// Re-reads the files; on an error the old context stays in force.
     public func reload() throws(TLSSetupError) {
