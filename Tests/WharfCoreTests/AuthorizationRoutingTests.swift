@@ -1,6 +1,7 @@
 import Testing
-import WharfCore
 import WharfMQTT
+
+@testable import WharfCore
 
 /// The receive check in routing: a session's client gets only what its ACL
 /// lets it read, subscriptions its grants cover skip the check, and a
@@ -63,5 +64,26 @@ import WharfMQTT
         #expect(
             broker.snapshot(counters: counters, version: "t", startTimeSeconds: 0, nowSeconds: 1, maxConnections: 1)
                 .authorizationDeniedTotal == nil)
+    }
+}
+
+/// The receive checks a session remembers: answers by exact bytes, the
+/// oldest replaced once full.
+@Suite struct ReceiveDecisionsTests {
+    @Test func remembersByBytesAndReplacesTheOldest() {
+        var decisions = ReceiveDecisions()
+        decisions.remember("a/1", allowed: true)
+        decisions.remember("a/2", allowed: false)
+        #expect(decisions.answer(for: String("a/1".utf8.map { Character(UnicodeScalar($0)) })) == true)
+        #expect(decisions.answer(for: "a/2") == false)
+        #expect(decisions.answer(for: "a/3") == nil)
+        // "é" as one scalar and as e + accent are different topics to MQTT.
+        decisions.remember("caf\u{E9}", allowed: true)
+        #expect(decisions.answer(for: "cafe\u{301}") == nil)
+        for index in 0..<ReceiveDecisions.capacity { decisions.remember("b/\(index)", allowed: true) }
+        #expect(decisions.answer(for: "a/1") == nil, "the oldest went first")
+        #expect(decisions.answer(for: "b/\(ReceiveDecisions.capacity - 1)") == true)
+        decisions.forget()
+        #expect(decisions.answer(for: "b/0") == nil)
     }
 }

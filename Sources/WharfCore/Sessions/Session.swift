@@ -50,12 +50,18 @@ public final class Session: Sendable {
         var filtersNeedingChecks = Set<ExactString>()
         /// The policy generation `filtersNeedingChecks` was worked out for.
         var coverageGeneration = -1
+        /// Recent receive checks (see `ReceiveDecisions`).
+        var receiveDecisions = ReceiveDecisions()
 
         /// Whether a delivery of `topic` must be refused.
         @inline(__always)
         mutating func refuses(_ topic: String) -> Bool {
             if authorization!.policy.generation != coverageGeneration { recomputeCoverage() }
-            return !filtersNeedingChecks.isEmpty && !authorization!.allows(.receive, topic: topic)
+            guard !filtersNeedingChecks.isEmpty else { return false }
+            if let allowed = receiveDecisions.answer(for: topic) { return !allowed }
+            let allowed = authorization!.allows(.receive, topic: topic)
+            receiveDecisions.remember(topic, allowed: allowed)
+            return !allowed
         }
 
         /// A subscription to `key` was added or replaced.
@@ -71,6 +77,7 @@ public final class Session: Sendable {
         /// Works out every subscription's coverage again (a new client or a reloaded ACL).
         mutating func recomputeCoverage() {
             filtersNeedingChecks.removeAll()
+            receiveDecisions.forget()
             guard authorization != nil else { return }
             coverageGeneration = authorization!.policy.generation
             for key in subscriptions.keys { noteCoverage(of: key) }
