@@ -86,7 +86,7 @@ public func sameUTF8(_ lhs: String, _ rhs: String) -> Bool {
 }
 
 @inline(__always)
-private func sameRepresentation(_ lhs: String, _ rhs: String) -> Bool {
+func sameRepresentation(_ lhs: String, _ rhs: String) -> Bool {
     // A bit copy of the two words (no retain): equal words, same string.
     let left = unsafeBitCast(lhs, to: (UInt64, UInt64).self)
     let right = unsafeBitCast(rhs, to: (UInt64, UInt64).self)
