@@ -61,6 +61,7 @@ def sub_one(broker, port, topic, *args):
             proc.kill()
             raise AssertionError("mosquitto_sub did not subscribe: " + proc.communicate()[1])
         time.sleep(0.05)
+    proc.broker, proc.baseline = broker, before
     return proc
 
 
@@ -71,6 +72,13 @@ def pub(port, topic, message, *args, check=True):
 
 def received(proc):
     out, _ = proc.communicate(timeout=15)
+    # A subscriber that exits has gone from the broker's count only once its
+    # disconnect is processed; wait for that, or the next sub_one's baseline
+    # still counts it and never sees its own subscription arrive.
+    broker = getattr(proc, "broker", None)
+    deadline = time.monotonic() + 5
+    while broker and snapshot(broker)["subscriptions"] > proc.baseline and time.monotonic() < deadline:
+        time.sleep(0.05)
     return out.splitlines()
 
 
