@@ -63,6 +63,18 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
+        // A NATS and JetStream client on SwiftNIO, for cluster mode: the wire protocol as value
+        // types (parser, encoder), one connection with reconnect and request/reply, and the
+        // JetStream and KV subset cluster mode uses. No Swift NATS client is available here.
+        .target(
+            name: "WharfNATS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // NIO listeners, connection handlers, configuration and lifecycle.
         .target(
             name: "WharfServer",
@@ -177,6 +189,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),
+        .testTarget(
+            name: "WharfNATSTests",
+            dependencies: [
+                "WharfNATS", "WharfTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "WharfServerTests",
             dependencies: [
