@@ -8,6 +8,7 @@ public enum ConfigKeys {
     /// Every `[section]`, in the order the reader applies them.
     public static let sections: [ConfigSection] = [
         Limits.section, Delivery.section, Storage.section, Auth.section, Metrics.section, Top.section, Log.section,
+        Cluster.section,
     ]
 
     /// `[[policy]]`: an array of tables, each one `DeliveryPolicy`.

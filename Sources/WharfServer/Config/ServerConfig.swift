@@ -68,6 +68,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var storage: LocalLogOptions?
     /// `[top]`: the dashboard's defaults (flags override them).
     public var top = DashboardSettings()
+    /// `[cluster]`: cluster mode over NATS JetStream; nil is a single node.
+    public var cluster: ClusterSettings?
 
     public init() {}
 
