@@ -8,6 +8,10 @@ import Testing
     private let groupConsumer = ConsumerConfig(
         name: "g_1", durableName: "g_1", ackWait: .seconds(30), maxDeliver: -1, filterSubject: "wq.s.A", replicas: 3)
 
+    /// These exact bytes were sent to the 2.9.10 R3 cluster of
+    /// `ServerReplies`: CONSUMER.CREATE.WHARF_Q_0.g_1.wq.s.A accepted them,
+    /// also when g_1 already existed (the server fills its defaults into
+    /// the request before comparing), and so did a fresh g_9 created twice.
     @Test func encodesOnlyWhatIsSet() throws {
         let request = ConsumerCreateRequest(streamName: "WHARF_Q_0", config: groupConsumer)
         #expect(
