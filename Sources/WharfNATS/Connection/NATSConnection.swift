@@ -77,6 +77,8 @@ public final class NATSConnection: Sendable {
         var lastError = "none"
         var timer: RepeatedTask?
         var lastPing = NIODeadline.now()
+        /// Numbers the sub-inboxes `newInbox()` hands out.
+        var inboxCounter: UInt64 = 0
     }
 
     /// Starts connecting at once; `waitUntilConnected()` waits for the

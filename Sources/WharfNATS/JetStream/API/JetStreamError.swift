@@ -13,6 +13,12 @@ public enum JetStreamError: Error, Sendable, Hashable, CustomStringConvertible {
     case encoding(String)
     case timeout
     case noResponders
+    /// The connection failed the request otherwise: lost before the reply
+    /// (outcome unknown), closed, or too much waiting for a server.
+    case connection(NATSError)
+    /// A stream exists with a config that STREAM.UPDATE cannot change into
+    /// ours (the members in the way); an operator must decide.
+    case incompatibleStream(name: String, members: [String])
 
     /// The server's error, when that is what this is.
     public var apiError: JetStreamAPIError? {
@@ -27,6 +33,9 @@ public enum JetStreamError: Error, Sendable, Hashable, CustomStringConvertible {
         case .encoding(let why): return "unencodable JetStream request: \(why)"
         case .timeout: return "JetStream request timed out"
         case .noResponders: return "no responders for the JetStream request"
+        case .connection(let error): return "JetStream request failed: \(error)"
+        case .incompatibleStream(let name, let members):
+            return "stream \(name) exists with other \(members.joined(separator: ", ")), which cannot be changed in place"
         }
     }
 }

@@ -1,0 +1,146 @@
+import NIOCore
+
+/// How a KV bucket is made: a stream `KV_<bucket>` on `$KV.<bucket>.>`,
+/// as the NATS clients lay it out, so `nats kv` and nats-py read it too.
+public struct KeyValueConfig: Sendable, Hashable {
+    public var bucket: String
+    /// Revisions kept per key (1: only the last).
+    public var history: Int64 = 1
+    /// Entries older than this go (nil: never): leases.
+    public var ttl: Duration?
+    public var replicas = 1
+    public var storage = StorageType.file
+    public var maxValueSize: Int32 = -1
+    public var description: String?
+
+    public init(bucket: String, history: Int64 = 1, ttl: Duration? = nil, replicas: Int = 1, storage: StorageType = .file) {
+        self.bucket = bucket
+        self.history = history
+        self.ttl = ttl
+        self.replicas = replicas
+        self.storage = storage
+    }
+
+    var streamConfig: StreamConfig {
+        var config = StreamConfig(name: "KV_\(bucket)", subjects: ["$KV.\(bucket).>"])
+        config.description = description
+        config.maxMessagesPerSubject = history
+        config.maxAge = ttl ?? .zero
+        config.maxMessageSize = maxValueSize
+        config.storage = storage
+        config.replicas = replicas
+        config.allowRollupHeaders = true
+        config.denyDelete = true
+        config.allowDirect = true
+        config.discard = .new
+        // The duplicate window may not exceed max_age.
+        let window: Duration = .seconds(120)
+        config.duplicateWindow = ttl.map { min($0, window) } ?? window
+        return config
+    }
+}
+
+/// A KV bucket: get, put, compare-and-swap create/update, delete, purge,
+/// and watch. Revisions are stream sequences.
+public struct KeyValueBucket: Sendable {
+    public let jetStream: JetStream
+    public let name: String
+    public var streamName: String { "KV_\(name)" }
+    var subjectPrefix: String { "$KV.\(name)." }
+
+    init(jetStream: JetStream, name: String) {
+        self.jetStream = jetStream
+        self.name = name
+    }
+
+    /// Creates the bucket, or opens it when it exists as configured
+    /// (every node does this at start).
+    public static func ensure(_ config: KeyValueConfig, in jetStream: JetStream) async throws(JetStreamError) -> KeyValueBucket {
+        _ = try await jetStream.ensureStream(config.streamConfig)
+        return KeyValueBucket(jetStream: jetStream, name: config.bucket)
+    }
+
+    /// The last revision of `key`, a delete or purge marker included; nil
+    /// when the key never held anything (or its history was purged away).
+    public func entry(_ key: String) async throws(KeyValueError) -> KeyValueEntry? {
+        try KeyValueError.validate(key)
+        let message: DirectMessage?
+        do {
+            message = try await jetStream.directGetLast(streamName, subject: subjectPrefix + key)
+        } catch {
+            throw .jetStream(error)
+        }
+        guard let message else { return nil }
+        var headers = message.headers
+        let operation = KeyValueEntry.operation(in: headers)
+        headers.remove(KeyValueEntry.operationHeader)
+        return KeyValueEntry(
+            bucket: name, key: key, value: message.payload, revision: message.sequence, created: message.timestamp,
+            operation: operation, headers: headers)
+    }
+
+    /// The value of `key`; nil when it has none (never set, deleted, purged).
+    public func get(_ key: String) async throws(KeyValueError) -> KeyValueEntry? {
+        guard let entry = try await entry(key), entry.operation == .put else { return nil }
+        return entry
+    }
+
+    /// Sets `key`, whatever it held. Returns the new revision.
+    @discardableResult
+    public func put(_ key: String, _ value: ByteBuffer, headers: NATSHeaders? = nil) async throws(KeyValueError) -> UInt64 {
+        try await write(key, value, headers: headers, options: JetStreamPublishOptions())
+    }
+
+    /// Sets `key` only if it holds no value: exactly one of several nodes
+    /// racing to create it wins. Returns the new revision.
+    @discardableResult
+    public func create(_ key: String, _ value: ByteBuffer, headers: NATSHeaders? = nil) async throws(KeyValueError) -> UInt64 {
+        do {
+            return try await write(key, value, headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: 0))
+        } catch .wrongLastRevision {
+            // It has a last revision: if that is a delete or purge marker,
+            // the key is free; take it with a CAS on that marker.
+            guard let current = try await entry(key) else { throw .wrongLastRevision(key) }
+            guard current.operation != .put else { throw .keyExists(key, revision: current.revision) }
+            return try await update(key, value, lastRevision: current.revision, headers: headers)
+        }
+    }
+
+    /// Sets `key` only if its last revision is `lastRevision`: the
+    /// compare-and-swap that serialises writers. Returns the new revision.
+    @discardableResult
+    public func update(_ key: String, _ value: ByteBuffer, lastRevision: UInt64, headers: NATSHeaders? = nil)
+        async throws(KeyValueError) -> UInt64
+    {
+        try await write(key, value, headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
+    }
+
+    /// Leaves a delete marker (the history stays, up to `history`); with
+    /// `lastRevision`, only if nobody wrote since.
+    public func delete(_ key: String, lastRevision: UInt64? = nil) async throws(KeyValueError) {
+        var headers = NATSHeaders()
+        headers.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.delete.rawValue)
+        _ = try await write(key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
+    }
+
+    /// Removes every revision of `key`, leaving one purge marker.
+    public func purge(_ key: String, lastRevision: UInt64? = nil) async throws(KeyValueError) {
+        var headers = NATSHeaders()
+        headers.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.purge.rawValue)
+        headers.set("Nats-Rollup", "sub")
+        _ = try await write(key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
+    }
+
+    private func write(_ key: String, _ value: ByteBuffer, headers: NATSHeaders?, options: JetStreamPublishOptions)
+        async throws(KeyValueError) -> UInt64
+    {
+        try KeyValueError.validate(key)
+        do {
+            return try await jetStream.publish(subjectPrefix + key, headers: headers, payload: value, options: options).sequence
+        } catch .api(let error) where error.errorCode == .streamWrongLastSequence {
+            throw .wrongLastRevision(key)
+        } catch {
+            throw .jetStream(error)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import NIOCore
+import Testing
+import WharfTestSupport
+
+@testable import WharfNATS
+
+/// The JetStream subset against the shared three-server cluster: streams,
+/// pipelined publishing with acks and de-duplication, compare-and-swap
+/// headers, purge, direct and leader reads, pull consumers with
+/// ack/nak/term.
+@Suite(.timeLimit(.minutes(2))) struct JetStreamTests {
+    static func jetStream() async throws -> JetStream {
+        let connection = try await NATSConnectionTests.connect(try NATSTestCluster.shared.clientURLs)
+        return JetStream(connection: connection)
+    }
+
+    static func uniqueName(_ prefix: String) -> String { "\(prefix)_\(UUID().uuidString.prefix(8))" }
+
+    @Test func streamsAreCreatedIdempotentlyAndRefuseAConflict() async throws {
+        let js = try await Self.jetStream()
+        let name = Self.uniqueName("IDEM")
+        var config = StreamConfig(name: name, subjects: ["\(name).>"])
+        config.replicas = 3
+        config.allowDirect = true
+        let created = try await js.ensureStream(config)
+        #expect(created.config.replicas == 3)
+        // Every node does this at start: the second call finds it.
+        let again = try await js.ensureStream(config)
+        #expect(again.config.name == name)
+        // A different config that the server cannot change is refused with a reason.
+        var other = config
+        other.storage = .memory
+        await #expect(throws: JetStreamError.self) { _ = try await js.ensureStream(other) }
+        try await js.deleteStream(name)
+        #expect(try await js.streamInfoIfPresent(name) == nil)
+        await js.connection.close()
+    }
+
+    @Test func publishAcksDeduplicatesAndChecksExpectedSequences() async throws {
+        let js = try await Self.jetStream()
+        let name = Self.uniqueName("PUB")
+        var config = StreamConfig(name: name, subjects: ["\(name).>"])
+        config.replicas = 3
+        config.allowDirect = true
+        _ = try await js.ensureStream(config)
+
+        // Pipelined: 500 in flight, acknowledged in order of sequence.
+        let acks = Inbox<UInt64>()
+        for index in 0..<500 {
+            js.publish("\(name).a", payload: ByteBuffer(string: "\(index)")) { result in
+                if case .success(let ack) = result { acks.add(ack.sequence) }
+            }
+        }
+        #expect(Set(try await acks.wait(for: 500)) == Set(1...500))
+
+        let first = try await js.publish("\(name).b", payload: ByteBuffer(string: "x"), options: .init(messageId: "m-1"))
+        let retried = try await js.publish("\(name).b", payload: ByteBuffer(string: "x"), options: .init(messageId: "m-1"))
+        #expect(retried.duplicate && retried.sequence == first.sequence)
+
+        // Compare-and-swap on the subject's last sequence.
+        let next = try await js.publish("\(name).b", payload: ByteBuffer(string: "y"), options: .init(expectedLastSubjectSequence: first.sequence))
+        await #expect {
+            _ = try await js.publish("\(name).b", payload: ByteBuffer(string: "z"), options: .init(expectedLastSubjectSequence: first.sequence))
+        } throws: { error in
+            (error as? JetStreamError)?.apiError?.errorCode == .streamWrongLastSequence
+        }
+
+        // Reads: direct (any replica) and through the leader.
+        let last = try #require(try await js.directGetLast(name, subject: "\(name).b"))
+        #expect(last.sequence == next.sequence && String(buffer: last.payload) == "y")
+        let bySequence = try #require(try await js.getMessage(name, .sequence(1)))
+        #expect(bySequence.subject == "\(name).a")
+        #expect(try await js.directGetLast(name, subject: "\(name).none") == nil)
+
+        // Purge one subject below a sequence: the other subject stays.
+        let purged = try await js.purgeStream(name, StreamPurgeRequest(filter: "\(name).a", sequence: 101))
+        #expect(purged == 100)
+        let info = try await js.streamInfo(name, subjectsFilter: "\(name).>")
+        #expect(info.state.subjects?["\(name).a"] == 400)
+        #expect(info.state.subjects?["\(name).b"] == 2)
+        try await js.deleteStream(name)
+        await js.connection.close()
+    }
+
+    @Test func pullConsumerDeliversAcksNaksAndTerms() async throws {
+        let js = try await Self.jetStream()
+        let name = Self.uniqueName("WQ")
+        var config = StreamConfig(name: name, subjects: ["\(name).>"])
+        config.retention = .workQueue
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        _ = try await js.createConsumer(name, ConsumerConfig(name: "readers", durableName: "readers", ackWait: .seconds(30)))
+        for index in 0..<300 { _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "\(index)")) }
+
+        let seen = Inbox<(String, UInt64)>()
+        let consumer = JetStreamPullConsumer(
+            jetStream: js, stream: name, consumer: "readers", options: .init(batch: 64, expires: .seconds(5), idleHeartbeat: .seconds(1))
+        ) { message, metadata in
+            let body = String(buffer: message.payload)
+            seen.add((body, metadata.delivered))
+            // The first delivery of "7" is nacked with a delay, "8" is
+            // terminated, everything else acked.
+            if body == "7", metadata.delivered == 1 {
+                try? js.acknowledge(message, .nak(delay: .milliseconds(300)))
+            } else if body == "8" {
+                try? js.acknowledge(message, .terminate)
+            } else {
+                try? js.acknowledge(message, .ack)
+            }
+        }
+        try consumer.start()
+        let all = try await seen.wait { $0.count >= 301 }
+        consumer.stop()
+        #expect(all.filter { $0.0 == "7" }.map(\.1) == [1, 2])
+        #expect(Set(all.map(\.0)).count == 300)
+        // Acked and terminated messages leave a workqueue stream (acks are
+        // fire-and-forget, so give them a moment).
+        var remaining = UInt64.max
+        for _ in 0..<50 where remaining != 0 {
+            remaining = try await js.streamInfo(name).state.messages
+            if remaining != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(remaining == 0)
+        try await js.deleteStream(name)
+        await js.connection.close()
+    }
+
+    /// One server killed while publishes are in flight: every publish is
+    /// retried with its id until acknowledged; the stream then holds each
+    /// exactly once.
+    @Test func noAcknowledgedPublishIsLostWhenAServerDies() async throws {
+        let cluster = try NATSTestCluster.start(servers: 3)
+        defer { cluster.shutdown() }
+        let connection = try await NATSConnectionTests.connect(cluster.clientURLs) { $0.reconnectWait = .milliseconds(100) }
+        let js = JetStream(connection: connection, timeout: .seconds(3))
+        var config = StreamConfig(name: "KILL", subjects: ["kill.>"])
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        let total = 1_500
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for worker in 0..<10 {
+                tasks.addTask {
+                    for index in stride(from: worker, to: total, by: 10) {
+                        var attempts = 0
+                        while true {
+                            attempts += 1
+                            do {
+                                _ = try await js.publish("kill.m", payload: ByteBuffer(string: "\(index)"), options: .init(messageId: "id-\(index)"))
+                                break
+                            } catch {
+                                if attempts > 60 { throw error }
+                                try await Task.sleep(for: .milliseconds(200))
+                            }
+                        }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            cluster.kill(Int.random(in: 0..<3))
+            try await tasks.waitForAll()
+        }
+        let info = try await js.streamInfo("KILL")
+        #expect(info.state.messages == UInt64(total))
+        await connection.close()
+    }
+}

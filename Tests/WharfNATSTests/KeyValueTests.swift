@@ -1,0 +1,87 @@
+import Foundation
+import NIOCore
+import Testing
+import WharfTestSupport
+
+@testable import WharfNATS
+
+@Suite(.timeLimit(.minutes(2))) struct KeyValueTests {
+    static func bucket(ttl: Duration? = nil) async throws -> KeyValueBucket {
+        let js = try await JetStreamTests.jetStream()
+        return try await KeyValueBucket.ensure(
+            KeyValueConfig(bucket: JetStreamTests.uniqueName("kv"), ttl: ttl, replicas: 3), in: js)
+    }
+
+    @Test func getPutCreateUpdateDeletePurge() async throws {
+        let kv = try await Self.bucket()
+        #expect(try await kv.get("a") == nil)
+        let first = try await kv.create("a", ByteBuffer(string: "1"))
+        // Only one creator wins.
+        await #expect(throws: KeyValueError.keyExists("a", revision: first)) { try await kv.create("a", ByteBuffer(string: "x")) }
+        let second = try await kv.update("a", ByteBuffer(string: "2"), lastRevision: first)
+        // A stale revision loses the compare-and-swap.
+        await #expect(throws: KeyValueError.wrongLastRevision("a")) {
+            try await kv.update("a", ByteBuffer(string: "3"), lastRevision: first)
+        }
+        let entry = try #require(try await kv.get("a"))
+        #expect(String(buffer: entry.value) == "2" && entry.revision == second)
+        try await kv.delete("a")
+        #expect(try await kv.get("a") == nil)
+        #expect(try await kv.entry("a")?.operation == .delete)
+        // A deleted key can be created again.
+        try await kv.create("a", ByteBuffer(string: "again"))
+        try await kv.put("b/c=d", ByteBuffer(string: "slashes"))
+        try await kv.purge("b/c=d")
+        #expect(try await kv.entry("b/c=d")?.operation == .purge)
+        await #expect(throws: KeyValueError.invalidKey("a b")) { try await kv.put("a b", ByteBuffer()) }
+        try await kv.jetStream.deleteStream(kv.streamName)
+        await kv.jetStream.connection.close()
+    }
+
+    @Test func watcherSeesTheLastValuesThenEveryChange() async throws {
+        let kv = try await Self.bucket()
+        for index in 0..<50 { try await kv.put("key\(index % 10)", ByteBuffer(string: "\(index)")) }
+        let events = Inbox<String>()
+        let caughtUp = Inbox<Bool>()
+        let watcher = KeyValueWatcher(bucket: kv, onCaughtUp: { caughtUp.add(true) }) { entry in
+            events.add("\(entry.key)=\(String(buffer: entry.value)) \(entry.operation.rawValue)")
+        }
+        try await watcher.start()
+        _ = try await caughtUp.wait(for: 1)
+        // Only the last revision of each key, before the caught-up signal.
+        #expect(Set(try await events.wait(for: 10)) == Set((40..<50).map { "key\($0 % 10)=\($0) PUT" }))
+        try await kv.put("key3", ByteBuffer(string: "new"))
+        try await kv.delete("key4")
+        let live = try await events.wait(for: 12)
+        #expect(Array(live.suffix(2)) == ["key3=new PUT", "key4= DEL"])
+        #expect(caughtUp.count == 1)
+        await watcher.stop()
+        try await kv.jetStream.deleteStream(kv.streamName)
+        await kv.jetStream.connection.close()
+    }
+
+    @Test func watcherOfAnEmptyBucketIsCaughtUpAtOnce() async throws {
+        let kv = try await Self.bucket()
+        let caughtUp = Inbox<Bool>()
+        let events = Inbox<String>()
+        let watcher = KeyValueWatcher(bucket: kv, onCaughtUp: { caughtUp.add(true) }) { events.add($0.key) }
+        try await watcher.start()
+        _ = try await caughtUp.wait(for: 1)
+        try await kv.put("x", ByteBuffer(string: "1"))
+        #expect(try await events.wait(for: 1) == ["x"])
+        await watcher.stop()
+        try await kv.jetStream.deleteStream(kv.streamName)
+        await kv.jetStream.connection.close()
+    }
+
+    /// Entries vanish after the bucket's TTL: what node leases rely on.
+    @Test func entriesExpireAfterTheTTL() async throws {
+        let kv = try await Self.bucket(ttl: .seconds(1))
+        try await kv.put("lease", ByteBuffer(string: "alive"))
+        #expect(try await kv.get("lease") != nil)
+        try await Task.sleep(for: .milliseconds(2_500))
+        #expect(try await kv.get("lease") == nil)
+        try await kv.jetStream.deleteStream(kv.streamName)
+        await kv.jetStream.connection.close()
+    }
+}
