@@ -12,10 +12,12 @@ per module, for tests that never kill or stop servers).
 Every server listens on 127.0.0.1 only, on free ports; its config, store dir and log
 (stderr, appended across restarts) live in the cluster's directory. The servers get
 SIGKILL when the process that started them dies (PR_SET_PDEATHSIG), so a killed
-pytest leaves no nats-server behind.
+pytest leaves no nats-server behind; they are spawned from one long-lived
+thread, since the death signal follows the thread that spawned them.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import json
 import os
@@ -40,6 +42,10 @@ START_TIMEOUT = 30.0
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 _HANDED_OUT: set[int] = set()
+# The death signal follows the *thread* that forked the child (checked: a server
+# started from a thread that then ends is killed), so every server is started
+# from this one thread, which lives as long as the process.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="natscluster-spawn")
 
 
 def available() -> bool:
@@ -279,7 +285,7 @@ class NatsCluster:
     def _layout(self) -> None:
         self.servers = []
         for i in range(self._count):
-            name = f"n{i + 1}"
+            name = f"n{i}"  # the name carries the index every call takes
             self.servers.append(Server(i, name, self.directory, free_port(), free_port(), free_port()))
         for s in self.servers:
             s.config_path.write_text(self._config(s))
@@ -302,9 +308,9 @@ class NatsCluster:
         with s.log_path.open("a") as log:
             log.write(f"=== fixture: starting {s.name} at {time.strftime('%H:%M:%S')}\n")
             log.flush()
-            s.proc = subprocess.Popen([NATS_SERVER, "-c", str(s.config_path)], stdin=subprocess.DEVNULL,
-                                      stdout=log, stderr=log, cwd=self.directory,
-                                      preexec_fn=_die_with_parent(os.getpid()))
+            s.proc = _SPAWNER.submit(subprocess.Popen, [NATS_SERVER, "-c", str(s.config_path)],
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.directory,
+                                     preexec_fn=_die_with_parent(os.getpid())).result()
 
     def _signal(self, i: int, sig: int, timeout: float) -> None:
         s = self.servers[i]
