@@ -11,7 +11,7 @@ import WharfTestSupport
 /// ack/nak/term.
 @Suite(.timeLimit(.minutes(2))) struct JetStreamTests {
     static func jetStream() async throws -> JetStream {
-        let connection = try await NATSConnectionTests.connect(try NATSTestCluster.shared.clientURLs)
+        let connection = try await NATSConnectionTests.connect(NATSTestCluster.shared.clientURLs)
         return JetStream(connection: connection)
     }
 
@@ -59,9 +59,11 @@ import WharfTestSupport
         #expect(retried.duplicate && retried.sequence == first.sequence)
 
         // Compare-and-swap on the subject's last sequence.
-        let next = try await js.publish("\(name).b", payload: ByteBuffer(string: "y"), options: .init(expectedLastSubjectSequence: first.sequence))
+        let next = try await js.publish(
+            "\(name).b", payload: ByteBuffer(string: "y"), options: .init(expectedLastSubjectSequence: first.sequence))
         await #expect {
-            _ = try await js.publish("\(name).b", payload: ByteBuffer(string: "z"), options: .init(expectedLastSubjectSequence: first.sequence))
+            _ = try await js.publish(
+                "\(name).b", payload: ByteBuffer(string: "z"), options: .init(expectedLastSubjectSequence: first.sequence))
         } throws: { error in
             (error as? JetStreamError)?.apiError?.errorCode == .streamWrongLastSequence
         }
@@ -137,7 +139,8 @@ import WharfTestSupport
         var config = StreamConfig(name: "KILL", subjects: ["kill.>"])
         config.replicas = 3
         _ = try await js.ensureStream(config)
-        let total = 1_500
+        let total = 3_000
+        let killedAt = Inbox<UInt64>()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for worker in 0..<10 {
                 tasks.addTask {
@@ -146,7 +149,8 @@ import WharfTestSupport
                         while true {
                             attempts += 1
                             do {
-                                _ = try await js.publish("kill.m", payload: ByteBuffer(string: "\(index)"), options: .init(messageId: "id-\(index)"))
+                                _ = try await js.publish(
+                                    "kill.m", payload: ByteBuffer(string: "\(index)"), options: .init(messageId: "id-\(index)"))
                                 break
                             } catch {
                                 if attempts > 60 { throw error }
@@ -156,12 +160,20 @@ import WharfTestSupport
                     }
                 }
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Kill a server once a fifth is stored: mid-load, whatever the machine's speed.
+            var stored: UInt64 = 0
+            while stored < UInt64(total / 5) {
+                try await Task.sleep(for: .milliseconds(20))
+                stored = try await js.streamInfo("KILL").state.messages
+            }
             cluster.kill(Int.random(in: 0..<3))
+            killedAt.add(stored)
             try await tasks.waitForAll()
         }
         let info = try await js.streamInfo("KILL")
         #expect(info.state.messages == UInt64(total))
+        let storedAtKill = try await killedAt.wait(for: 1)
+        #expect(storedAtKill[0] < UInt64(total / 2), "the kill came mid-load")
         await connection.close()
     }
 }

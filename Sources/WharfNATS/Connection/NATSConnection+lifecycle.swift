@@ -47,8 +47,8 @@ extension NATSConnection {
             return
         case .giveUp(let lastError):
             logger.error("no NATS server reachable", metadata: ["last_error": "\(lastError)"])
-            firstConnect.fail(NATSError.noServerAvailable(lastError: lastError))
-            Task { await self.close() }
+            let error = NATSError.noServerAvailable(lastError: lastError)
+            shutDown(failingWith: error)?.close(promise: nil)
         case .connect(let address, let attempt, let delay):
             if delay == .zero {
                 connect(to: address, attempt: attempt)

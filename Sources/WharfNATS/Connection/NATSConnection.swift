@@ -291,6 +291,12 @@ public final class NATSConnection: Sendable {
 
     /// Closes the connection for good: pending requests fail with `.closed`.
     public func close() async {
+        if let channel = shutDown(failingWith: .closed) { try? await channel.close() }
+    }
+
+    /// Marks the connection closed and fails everything waiting; returns the
+    /// channel to close.
+    func shutDown(failingWith error: NATSError) -> (any Channel)? {
         let (channel, waiters, pongs) = state.withLock {
             state -> ((any Channel)?, [ReplyHandler], [(@Sendable (Result<Duration, NATSError>) -> Void)]) in
             var channel: (any Channel)?
@@ -308,9 +314,9 @@ public final class NATSConnection: Sendable {
         }
         for waiter in waiters { waiter(.failure(.closed)) }
         for waiter in pongs { waiter(.failure(.closed)) }
-        firstConnect.fail(NATSError.closed)
+        firstConnect.fail(error)
         statusHandler?(.closed)
-        if let channel { try? await channel.close() }
+        return channel
     }
 }
 

@@ -114,12 +114,11 @@ public struct JetStream: Sendable {
 
     // MARK: Consumers
 
-    /// Creates (or finds, with the same config) a consumer; durable ones by
-    /// name through the form 2.9.10 requires.
+    /// Creates (or finds, with the same config) a consumer; named ones
+    /// through the form 2.9.10 requires for durables, unnamed ones through
+    /// `CONSUMER.CREATE.<stream>` (the server names them).
     public func createConsumer(_ stream: String, _ config: ConsumerConfig) async throws(JetStreamError) -> ConsumerInfo {
-        guard let subject = api.consumerCreate(stream, config: config) else {
-            throw .encoding("consumer name \(config.name ?? config.durableName ?? "") is not a valid token")
-        }
+        let subject = api.consumerCreate(stream, config: config) ?? "\(api.prefix).CONSUMER.CREATE.\(stream)"
         return try await call(subject, ConsumerCreateRequest(streamName: stream, config: config), as: ConsumerInfo.self)
     }
 

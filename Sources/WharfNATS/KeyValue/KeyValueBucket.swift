@@ -120,7 +120,8 @@ public struct KeyValueBucket: Sendable {
     public func delete(_ key: String, lastRevision: UInt64? = nil) async throws(KeyValueError) {
         var headers = NATSHeaders()
         headers.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.delete.rawValue)
-        _ = try await write(key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
+        _ = try await write(
+            key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
     }
 
     /// Removes every revision of `key`, leaving one purge marker.
@@ -128,7 +129,8 @@ public struct KeyValueBucket: Sendable {
         var headers = NATSHeaders()
         headers.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.purge.rawValue)
         headers.set("Nats-Rollup", "sub")
-        _ = try await write(key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
+        _ = try await write(
+            key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
     }
 
     private func write(_ key: String, _ value: ByteBuffer, headers: NATSHeaders?, options: JetStreamPublishOptions)

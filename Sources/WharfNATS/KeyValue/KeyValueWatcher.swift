@@ -89,7 +89,10 @@ public final class KeyValueWatcher: Sendable {
             throw JetStreamError(error)
         }
         state.withLock { $0.subscription = subscription }
+        // Named (the form 2.9.10 takes for a filtered create), ephemeral
+        // (no durable name: it goes after `inactiveThreshold` unwatched).
         var config = ConsumerConfig(
+            name: "watch_" + String(deliverSubject.split(separator: ".").last ?? "w"),
             deliverPolicy: startAfter == 0 ? .lastPerSubject : .byStartSequence, ackPolicy: .none,
             filterSubject: bucket.subjectPrefix + keys, replicas: 1, memoryStorage: true)
         if startAfter > 0 { config.optStartSequence = startAfter + 1 }

@@ -88,14 +88,17 @@ extension ByteBuffer {
 /// Subject syntax: dot-separated tokens of printable bytes other than space;
 /// `*` and `>` are wildcards in a subscription (`>` only last).
 public enum NATSSubject {
-    /// A subject to publish to: no wildcards, no empty tokens.
+    /// A subject to publish to: no empty tokens, no space or control byte.
+    /// Wildcard tokens pass: the server takes them in a publish subject,
+    /// and the JetStream API puts a consumer's filter in one
+    /// (`CONSUMER.CREATE.<stream>.<name>.<filter>`).
     public static func checkPublishable(_ subject: String) throws(NATSProtocolError) {
-        guard isWellFormed(subject, wildcards: false) else { throw .invalidSubject(subject) }
+        guard isWellFormed(subject, fullWildcardLast: false) else { throw .invalidSubject(subject) }
     }
 
     /// A subscription subject: wildcards only as whole tokens, `>` last.
     public static func checkFilter(_ subject: String) throws(NATSProtocolError) {
-        guard isWellFormed(subject, wildcards: true) else { throw .invalidSubject(subject) }
+        guard isWellFormed(subject, fullWildcardLast: true) else { throw .invalidSubject(subject) }
     }
 
     /// One token (a queue group name): printable, no space, no dot needed.
@@ -103,14 +106,13 @@ public enum NATSSubject {
         guard !token.isEmpty, token.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { throw .invalidSubject(token) }
     }
 
-    static func isWellFormed(_ subject: String, wildcards: Bool) -> Bool {
+    static func isWellFormed(_ subject: String, fullWildcardLast: Bool) -> Bool {
         let tokens = subject.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         for (index, token) in tokens.enumerated() {
             guard !token.isEmpty, token.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { return false }
             // `*` and `>` are wildcards only as whole tokens; inside one they are ordinary bytes.
             guard token.count == 1, token.first == UInt8(ascii: "*") || token.first == UInt8(ascii: ">") else { continue }
-            if !wildcards { return false }
-            if token.first == UInt8(ascii: ">"), index != tokens.count - 1 { return false }
+            if fullWildcardLast, token.first == UInt8(ascii: ">"), index != tokens.count - 1 { return false }
         }
         return true
     }

@@ -1,0 +1,256 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+import WharfTestSupport
+
+@testable import WharfNATS
+
+/// The connection against real nats-servers (`NATSTestCluster`): the shared
+/// three-server cluster for what needs no failures, a cluster of its own
+/// where a server is killed.
+@Suite(.timeLimit(.minutes(2))) struct NATSConnectionTests {
+    static let group = MultiThreadedEventLoopGroup.singleton
+
+    static func connect(_ urls: [String], name: String = "test", configure: (inout NATSConnectionOptions) -> Void = { _ in })
+        async throws -> NATSConnection
+    {
+        var options = try NATSConnectionOptions(urls: urls, name: name)
+        options.shuffleServers = false
+        configure(&options)
+        let connection = try NATSConnection(options: options, eventLoop: group.next())
+        try await connection.waitUntilConnected()
+        return connection
+    }
+
+    static func unique(_ prefix: String) -> String { "\(prefix).\(UUID().uuidString.prefix(8))" }
+
+    @Test func publishAndSubscribeInOrder() async throws {
+        let cluster = NATSTestCluster.shared
+        let subscriber = try await Self.connect([cluster.clientURLs[0]])
+        let publisher = try await Self.connect([cluster.clientURLs[1]])
+        defer {
+            Task {
+                await subscriber.close()
+                await publisher.close()
+            }
+        }
+        let subject = Self.unique("order")
+        let received = Inbox<String>()
+        _ = try subscriber.subscribe(subject) { received.add(String(buffer: $0.payload)) }
+        _ = try await subscriber.flush()
+        for index in 0..<2_000 { try publisher.publish(subject, payload: ByteBuffer(string: "\(index)")) }
+        let messages = try await received.wait(for: 2_000)
+        #expect(messages == (0..<2_000).map(String.init))
+    }
+
+    @Test func headersCrossTheServer() async throws {
+        let cluster = NATSTestCluster.shared
+        let connection = try await Self.connect([cluster.clientURLs[0]])
+        let other = try await Self.connect([cluster.clientURLs[2]])
+        defer {
+            Task {
+                await connection.close()
+                await other.close()
+            }
+        }
+        let subject = Self.unique("headers")
+        let received = Inbox<NATSMessage>()
+        _ = try connection.subscribe(subject) { received.add($0) }
+        _ = try await connection.flush()
+        var headers = NATSHeaders()
+        headers.append("Wharf-Topic", "a/b c")
+        headers.append("Wharf-QoS", "1")
+        try other.publish(subject, replyTo: "reply.here", headers: headers, payload: ByteBuffer(string: "body"))
+        let message = try #require(try await received.wait(for: 1).first)
+        #expect(message.headers?["Wharf-Topic"] == "a/b c")
+        #expect(message.headers?["Wharf-QoS"] == "1")
+        #expect(message.replyTo == "reply.here")
+        #expect(String(buffer: message.payload) == "body")
+    }
+
+    @Test func requestReplyTimeoutAndNoResponders() async throws {
+        let cluster = NATSTestCluster.shared
+        let responder = try await Self.connect([cluster.clientURLs[1]])
+        let requester = try await Self.connect([cluster.clientURLs[0]])
+        defer {
+            Task {
+                await responder.close()
+                await requester.close()
+            }
+        }
+        let subject = Self.unique("echo")
+        _ = try responder.subscribe(subject) { message in
+            guard let reply = message.replyTo else { return }
+            try? responder.publish(reply, payload: ByteBuffer(string: "re: " + String(buffer: message.payload)))
+        }
+        let silent = Self.unique("silent")
+        _ = try responder.subscribe(silent) { _ in }
+        _ = try await responder.flush()
+
+        let answer = try await requester.request(subject, payload: ByteBuffer(string: "hi"))
+        #expect(String(buffer: answer.payload) == "re: hi")
+        // Many in flight at once, answered to the right callers.
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for index in 0..<200 {
+                tasks.addTask {
+                    let answer = try await requester.request(subject, payload: ByteBuffer(string: "\(index)"))
+                    #expect(String(buffer: answer.payload) == "re: \(index)")
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        await #expect(throws: NATSError.timeout) {
+            _ = try await requester.request(silent, timeout: .milliseconds(200))
+        }
+        await #expect(throws: NATSError.noResponders) {
+            _ = try await requester.request(Self.unique("nobody"), timeout: .seconds(2))
+        }
+        #expect(requester.statistics.pendingRequests == 0)
+    }
+
+    @Test func queueGroupSharesMessages() async throws {
+        let cluster = NATSTestCluster.shared
+        let first = try await Self.connect([cluster.clientURLs[0]])
+        let second = try await Self.connect([cluster.clientURLs[1]])
+        let publisher = try await Self.connect([cluster.clientURLs[2]])
+        defer {
+            Task {
+                await first.close()
+                await second.close()
+                await publisher.close()
+            }
+        }
+        let subject = Self.unique("queue")
+        let received = Inbox<String>()
+        _ = try first.subscribe(subject, queue: "workers") { received.add("first:" + String(buffer: $0.payload)) }
+        _ = try second.subscribe(subject, queue: "workers") { received.add("second:" + String(buffer: $0.payload)) }
+        _ = try await first.flush()
+        _ = try await second.flush()
+        // Interest travels between servers; wait until a request-free probe arrives.
+        try await Task.sleep(for: .milliseconds(300))
+        for index in 0..<400 { try publisher.publish(subject, payload: ByteBuffer(string: "\(index)")) }
+        let messages = try await received.wait(for: 400)
+        let payloads = messages.map { $0.split(separator: ":")[1] }
+        #expect(Set(payloads).count == 400, "each message went to exactly one member")
+        #expect(messages.contains { $0.hasPrefix("first:") } && messages.contains { $0.hasPrefix("second:") })
+    }
+
+    @Test func unsubscribeAfterAMaximum() async throws {
+        let cluster = NATSTestCluster.shared
+        let connection = try await Self.connect([cluster.clientURLs[0]])
+        let publisher = try await Self.connect([cluster.clientURLs[0]])
+        defer {
+            Task {
+                await connection.close()
+                await publisher.close()
+            }
+        }
+        let subject = Self.unique("max")
+        let received = Inbox<String>()
+        let subscription = try connection.subscribe(subject) { received.add(String(buffer: $0.payload)) }
+        subscription.unsubscribe(after: 3)
+        _ = try await connection.flush()
+        for index in 0..<10 { try publisher.publish(subject, payload: ByteBuffer(string: "\(index)")) }
+        _ = try await publisher.flush()
+        _ = try await connection.flush()
+        #expect(try await received.wait(for: 3) == ["0", "1", "2"])
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(received.count == 3)
+        #expect(connection.statistics.subscriptions == 0)
+    }
+
+    @Test func flushMeasuresTheRoundTrip() async throws {
+        let connection = try await Self.connect([NATSTestCluster.shared.clientURLs[0]])
+        defer { Task { await connection.close() } }
+        let roundTrip = try await connection.flush()
+        #expect(roundTrip > .zero && roundTrip < .seconds(1))
+        #expect(connection.statistics.roundTrip == roundTrip)
+        #expect(connection.serverInfo?.jetStream == true)
+    }
+
+    @Test func firstConnectFailsWhenNoServerAnswers() async throws {
+        // A port nothing listens on: bind one and close it.
+        let port = try freeTCPPort()
+        var options = try NATSConnectionOptions(urls: ["nats://127.0.0.1:\(port)"])
+        options.maxConnectRounds = 2
+        options.reconnectWait = .milliseconds(50)
+        let connection = try NATSConnection(options: options, eventLoop: Self.group.next())
+        await #expect(throws: NATSError.self) { try await connection.waitUntilConnected() }
+        #expect(connection.status == .closed)
+    }
+
+    /// Given one server's URL, the connection learns the others from INFO;
+    /// when its server dies it moves to another, subscriptions re-made, and
+    /// what was published while it had no server goes out after.
+    @Test func reconnectsToAnotherServerAndResubscribes() async throws {
+        let cluster = try NATSTestCluster.start(servers: 3)
+        defer { cluster.shutdown() }
+        let statuses = Inbox<String>()
+        var options = try NATSConnectionOptions(urls: [cluster.clientURLs[0]], name: "mover")
+        options.reconnectWait = .milliseconds(100)
+        let mover = try NATSConnection(options: options, eventLoop: Self.group.next()) { statuses.add("\($0)") }
+        try await mover.waitUntilConnected()
+        let other = try await Self.connect([cluster.clientURLs[2]])
+        defer {
+            Task {
+                await mover.close()
+                await other.close()
+            }
+        }
+        #expect(mover.serverInfo?.connectURLs?.count == 3)
+
+        let subject = Self.unique("moved")
+        let received = Inbox<String>()
+        _ = try mover.subscribe(subject) { received.add(String(buffer: $0.payload)) }
+        _ = try await mover.flush()
+        try await Task.sleep(for: .milliseconds(300))
+        try other.publish(subject, payload: ByteBuffer(string: "before"))
+        #expect(try await received.wait(for: 1) == ["before"])
+
+        cluster.kill(0)
+        try await statuses.wait { $0.contains { $0.hasPrefix("reconnecting") } && $0.last?.hasPrefix("connected") == true }
+        #expect(!mover.status.description.contains(":\(cluster.clientPorts[0])"))
+        #expect(mover.statistics.reconnects == 1)
+        _ = try await mover.flush()
+        try await Task.sleep(for: .milliseconds(300))
+        try other.publish(subject, payload: ByteBuffer(string: "after"))
+        #expect(try await received.wait(for: 2) == ["before", "after"])
+    }
+}
+
+/// Collects values from handlers on other threads for a test to wait on.
+final class Inbox<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+
+    func add(_ value: Value) { values.withLock { $0.append(value) } }
+
+    var count: Int { values.withLock { $0.count } }
+
+    /// Waits (bounded) until `count` values arrived; returns them.
+    func wait(for count: Int, timeout: Duration = .seconds(15)) async throws -> [Value] {
+        try await wait(timeout: timeout) { $0.count >= count }
+    }
+
+    @discardableResult
+    func wait(timeout: Duration = .seconds(15), until done: ([Value]) -> Bool) async throws -> [Value] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let snapshot = values.withLock { $0 }
+            if done(snapshot) { return snapshot }
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out waiting; have \(snapshot.count): \(snapshot.suffix(5))")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+func freeTCPPort() throws -> Int {
+    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+    let port = channel.localAddress!.port!
+    try channel.close().wait()
+    return port
+}
