@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from natscluster import nats_cluster, nats_cluster_shared  # noqa: E402,F401  (NATS cluster fixtures for cluster-mode tests)
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 WHARF = os.environ.get("WHARF_BIN", str(REPO / ".build" / "debug" / "wharf"))
 
