@@ -37,6 +37,8 @@ public struct MetricsSnapshot: Codable, Sendable, Equatable {
     /// Refusals by `[auth] acl_file`, by action (`publish`, `subscribe`,
     /// `receive`); absent without an ACL.
     public var authorizationDeniedTotal: [String: Int]?
+    /// Cluster mode; absent on a single node.
+    public var cluster: ClusterSnapshot?
 
     public init(
         version: String, startTimeSeconds: Double, takenAtSeconds: Double, uptimeSeconds: Double,
