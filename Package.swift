@@ -76,11 +76,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Cluster mode: this node's link to the others over NATS JetStream (membership,
+        // the route index, forwarding, retained messages), behind WharfCore's ClusterLink.
+        .target(
+            name: "WharfCluster",
+            dependencies: [
+                "WharfCore",
+                "WharfMQTT",
+                "WharfMetrics",
+                "WharfNATS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // NIO listeners, connection handlers, configuration and lifecycle.
         .target(
             name: "WharfServer",
             dependencies: [
                 "WharfCore",
+                "WharfCluster",
+                "WharfNATS",
                 "WharfMQTT",
                 "WharfMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -190,6 +206,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "WharfTopTests", dependencies: ["WharfTop", "WharfMetrics"]),
+        .testTarget(
+            name: "WharfClusterTests",
+            dependencies: [
+                "WharfCluster", "WharfCore", "WharfMQTT", .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "WharfNATSTests",
             dependencies: [

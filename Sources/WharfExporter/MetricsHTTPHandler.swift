@@ -15,12 +15,13 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     static let healthPaths: Set<String> = ["/healthz", "/readyz"]
 
     private let snapshot: @Sendable () -> MetricsSnapshot
-    private let isReady: @Sendable () -> Bool
+    /// Nil when ready; otherwise why not, for `/readyz`'s body.
+    private let notReady: @Sendable () -> String?
     private var request: HTTPRequestHead?
 
-    init(snapshot: @escaping @Sendable () -> MetricsSnapshot, isReady: @escaping @Sendable () -> Bool) {
+    init(snapshot: @escaping @Sendable () -> MetricsSnapshot, notReady: @escaping @Sendable () -> String?) {
         self.snapshot = snapshot
-        self.isReady = isReady
+        self.notReady = notReady
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -55,7 +56,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         case "/healthz":
             return HTTPAnswer(.ok, text: "ok")
         case "/readyz":
-            return isReady() ? HTTPAnswer(.ok, text: "ready") : HTTPAnswer(.serviceUnavailable, text: "not ready")
+            guard let reason = notReady() else { return HTTPAnswer(.ok, text: "ready") }
+            return HTTPAnswer(.serviceUnavailable, text: reason.isEmpty ? "not ready" : "not ready: \(reason)")
         default:
             return HTTPAnswer(.notFound, text: "not found; try /metrics, /api/v1/snapshot, /healthz or /readyz")
         }

@@ -20,7 +20,7 @@ public final class MetricsServer: Sendable {
     private let logger: Logger
     private let limits: Limits
     private let snapshot: @Sendable () -> MetricsSnapshot
-    private let isReady: @Sendable () -> Bool
+    private let notReady: @Sendable () -> String?
     private let tls: (@Sendable () -> NIOSSLContext)?
     private let access: Access?
     private let counters = HTTPLimitCounters()
@@ -34,14 +34,25 @@ public final class MetricsServer: Sendable {
     ///     certificate re-read on SIGHUP reaches new connections at once;
     ///     nil serves plain HTTP.
     ///   - access: the credentials requests must carry; nil asks for none.
-    public init(
+    public convenience init(
         logger: Logger, limits: Limits = Limits(),
         snapshot: @escaping @Sendable () -> MetricsSnapshot, isReady: @escaping @Sendable () -> Bool,
         tls: (@Sendable () -> NIOSSLContext)? = nil, access: Access? = nil
     ) {
+        self.init(
+            logger: logger, limits: limits, snapshot: snapshot, notReady: { isReady() ? nil : "" }, tls: tls, access: access)
+    }
+
+    /// - Parameter notReady: nil when the broker is ready; otherwise why
+    ///   not, which `/readyz` answers with its 503 (empty: no reason given).
+    public init(
+        logger: Logger, limits: Limits = Limits(),
+        snapshot: @escaping @Sendable () -> MetricsSnapshot, notReady: @escaping @Sendable () -> String?,
+        tls: (@Sendable () -> NIOSSLContext)? = nil, access: Access? = nil
+    ) {
         self.logger = logger
         self.limits = limits
-        self.isReady = isReady
+        self.notReady = notReady
         self.tls = tls
         self.access = access
         let counters = self.counters
@@ -93,7 +104,7 @@ public final class MetricsServer: Sendable {
         let counters = self.counters
         let connections = self.connections
         let snapshot = self.snapshot
-        let isReady = self.isReady
+        let notReady = self.notReady
         let tls = self.tls
         let access = self.access
         return ServerBootstrap(group: group)
@@ -126,7 +137,7 @@ public final class MetricsServer: Sendable {
                     )
                     try pipeline.addHandler(HTTPConnectionGuard(limits: limits, counters: counters, connections: connections))
                     if let access { try pipeline.addHandler(HTTPAuthorizationGate(access: access, counters: counters)) }
-                    try pipeline.addHandler(MetricsHTTPHandler(snapshot: snapshot, isReady: isReady))
+                    try pipeline.addHandler(MetricsHTTPHandler(snapshot: snapshot, notReady: notReady))
                 }
             }
     }

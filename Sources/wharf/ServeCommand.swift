@@ -92,7 +92,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        if let conflict = settings.metricsSecurity.problem {
+        if let conflict = settings.metricsSecurity.problem ?? settings.cluster?.problem {
             throw ValidationError("\(config ?? "wharf serve"): key '\(conflict.key)': \(conflict.problem)")
         }
         if noMetricsRecording {

@@ -9,6 +9,11 @@ public struct WallClock: Sendable {
     /// Unix nanoseconds at the same moment.
     public let wallNow: UInt64
 
+    public init(now: UInt64, wallNow: UInt64) {
+        self.now = now
+        self.wallNow = wallNow
+    }
+
     public static func now() -> WallClock {
         WallClock(now: Clock.nowNanos(), wallNow: UInt64(Date().timeIntervalSince1970 * 1e9))
     }

@@ -43,7 +43,8 @@ extension Broker {
     @discardableResult
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
-        counted: Bool = false, routes: inout RouteCache, repeatedTopic known: Bool? = nil, journal: any JournalWriter
+        counted: Bool = false, routes: inout RouteCache, repeatedTopic known: Bool? = nil, journal: any JournalWriter,
+        fromCluster: Bool = false
     ) -> PublishOutcome {
         if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
         // A matching policy gives the message its TTL and attempt limit.
@@ -54,11 +55,13 @@ extension Broker {
             metrics.messageDropped(.topicTooDeep, count: 1)
             return PublishOutcome()
         }
-        if message.retain {
+        if message.retain, !fromCluster {
             // The store keeps its own compact copy: a slice would pin the
             // whole read buffer it arrived in for as long as it is retained.
             let stored = message.retainedCopy()
             retained.withLock { $0.update(with: stored) }
+            // In cluster mode every node's store follows the cluster's.
+            clusterLink?.retained(stored, journal: journal)
         }
         // A message no journaled queue takes costs nothing here.
         let journaled = message.isJournaled
@@ -88,6 +91,12 @@ extension Broker {
                         message, qos: message.qos, retain: false, subscriptionIds: .none, result: result, keeps: true,
                         to: queue, droppedId: droppedId, journal: journal, dropped: &dropped)
                 }
+            case .remote(let node):
+                // Another node's subscribers: one copy for all of them, at the
+                // highest QoS they were granted. Never back out of the cluster.
+                guard !fromCluster, let link = clusterLink else { continue }
+                outcome.matched += 1
+                link.forward(message, qos: min(message.qos, target.qos), to: node, journal: journal)
             case .session(let session):
                 // 5.0 "no local": not back to the connection that published it.
                 if target.noLocal, session === publisherSession { continue }

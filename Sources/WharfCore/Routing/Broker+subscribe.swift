@@ -53,7 +53,7 @@ extension Broker {
                     codes.append(.quotaExceeded)
                     continue
                 }
-                join(session, subscription, qos: request.qos, identifiers: identifiers, as: request.filter)
+                join(session, subscription, qos: request.qos, identifiers: identifiers, as: request.filter, journal: connectionJournal)
                 if let queue = session.journalQueue { journal.subscribed(queue, request, identifier: identifier ?? 0) }
                 codes.append(SubscribeReturnCode(granted: request.qos))
                 continue
@@ -74,7 +74,7 @@ extension Broker {
             codes.append(contentsOf: repeatElement(.quotaExceeded, count: requests.count - looked.count))
         }
         guard !accepted.isEmpty else { return codes }
-        tree.withLock { tree in
+        changeSubscriptions(journal: connectionJournal) { tree in
             for (request, _) in accepted {
                 tree.subscribe(
                     RouteTarget(
@@ -137,13 +137,13 @@ extension Broker {
             connectionJournal?.requireDurableReply()
             if connectionJournal == nil, !journal.isEmpty { journal.commit(whenDurable: nil) }
         }
-        removeFromRouting(session, filters: zip(filters, existed).filter(\.1).map(\.0))
+        removeFromRouting(session, filters: zip(filters, existed).filter(\.1).map(\.0), journal: connectionJournal)
         return existed
     }
 
     /// Takes `session` out of the trie for plain filters and out of its
     /// groups for shared ones (unsubscribe, and a discarded session).
-    func removeFromRouting(_ session: Session, filters: [String]) {
+    func removeFromRouting(_ session: Session, filters: [String], journal: (any JournalWriter)? = nil) {
         guard !filters.isEmpty else { return }
         var plain: [String] = []
         for filter in filters {
@@ -154,7 +154,7 @@ extension Broker {
             }
         }
         guard !plain.isEmpty else { return }
-        tree.withLock { tree in
+        changeSubscriptions(journal: journal) { tree in
             for filter in plain { tree.unsubscribe(session, filter: filter) }
         }
     }
@@ -162,16 +162,22 @@ extension Broker {
     /// Adds `session` to a consumer group, creating the group (and its one
     /// subscription in the tree) on first use. Retained messages are not sent
     /// to shared subscriptions (MQTT 5.0 section 4.8.2).
-    func join(_ session: Session, _ shared: SharedSubscription, qos: QoS, identifiers: SubscriptionIdentifiers = .none, as filter: String) {
+    func join(
+        _ session: Session, _ shared: SharedSubscription, qos: QoS, identifiers: SubscriptionIdentifiers = .none, as filter: String,
+        journal connectionJournal: (any JournalWriter)? = nil
+    ) {
+        var interest: [(filter: String, maxQoS: QoS?)] = []
         let group: ConsumerGroup = groups.withLock { groups in
             if let existing = groups[shared.key] { return existing }
             let queue = isJournaling ? journal.newQueue() : nil
             if let queue { journalAlone { $0.groupCreated(queue, name: shared.group, filter: shared.filter) } }
             let group = makeGroup(name: shared.group, filter: shared.filter, queue: queue)
             groups[shared.key] = group
-            tree.withLock { _ = $0.subscribe(RouteTarget(group: group, qos: .exactlyOnce), filter: shared.filter) }
+            interest = changeTree { _ = $0.subscribe(RouteTarget(group: group, qos: .exactlyOnce), filter: shared.filter) }
             return group
         }
+        // Outside the locks: telling the cluster may write to its journal.
+        reportInterest(interest, journal: connectionJournal)
         session.recordSubscription(filter, qos: qos)
         session.joined(group)
         group.join(session, qos: qos, subscriptionIds: identifiers)
@@ -179,16 +185,18 @@ extension Broker {
 
     /// Removes `session` from a group; the group goes when its last member does.
     func leave(_ session: Session, _ shared: SharedSubscription) {
-        groups.withLock { groups in
-            guard let group = groups[shared.key] else { return }
+        let interest = groups.withLock { groups -> [(filter: String, maxQoS: QoS?)] in
+            guard let group = groups[shared.key] else { return [] }
             session.left(group)
-            guard group.leave(session) == 0 else { return }
+            guard group.leave(session) == 0 else { return [] }
             groups.removeValue(forKey: shared.key)
             if let queue = group.journalQueue { journalAlone { $0.groupEnded(queue) } }
-            tree.withLock { _ = $0.unsubscribe(group) }
+            let interest = changeTree { _ = $0.unsubscribe(group) }
             let lost = group.removeAll()
             if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
+            return interest
         }
+        reportInterest(interest, journal: nil)
     }
 
     /// A consumer group; messages it gives up on are dead-lettered from its queue.

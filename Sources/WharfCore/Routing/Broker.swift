@@ -43,6 +43,8 @@ public final class Broker: Sendable {
     let expiringSessions = Mutex<[ObjectIdentifier: ExpiringSession]>([:])
     let pendingWills = Mutex<[ExactString: PendingWill]>([:])
     let redeliveries = Mutex(RedeliverySchedule())
+    /// Cluster mode's link to the other nodes (`attachCluster`); nil on a single node.
+    let clusterLinkStorage = ClusterLinkStorage()
 
     public init(
         limits: BrokerLimits = BrokerLimits(), metrics: any BrokerMetrics = BrokerCounters(),
@@ -69,6 +71,7 @@ public final class Broker: Sendable {
     }
 
     public var sessionCount: Int { sessions.withLock { $0.count } }
-    public var subscriptionCount: Int { tree.withLock { $0.count } }
+    /// This node's subscriptions (other nodes' are `remoteRouteCount`).
+    public var subscriptionCount: Int { tree.withLock { $0.count - $0.remoteCount } }
     public var retainedCount: Int { retained.withLock { $0.count } }
 }

@@ -7,6 +7,8 @@ public struct RouteTarget: Sendable {
     public enum Destination: Sendable {
         case session(Session)
         case group(ConsumerGroup)
+        /// Another node of the cluster, for its subscribers (cluster mode).
+        case remote(RemoteNode)
     }
 
     public let destination: Destination
@@ -31,11 +33,23 @@ public struct RouteTarget: Sendable {
         self.qos = qos
     }
 
+    public init(remote node: RemoteNode, qos: QoS) {
+        self.destination = .remote(node)
+        self.qos = qos
+    }
+
+    /// Not another node: a subscription of this one.
+    public var isLocal: Bool {
+        if case .remote = destination { return false }
+        return true
+    }
+
     /// Identity of the destination: one entry per session or group per filter.
     var key: ObjectIdentifier {
         switch destination {
         case .session(let session): return ObjectIdentifier(session)
         case .group(let group): return ObjectIdentifier(group)
+        case .remote(let node): return ObjectIdentifier(node)
         }
     }
 
@@ -62,6 +76,25 @@ public struct SubscriptionTree: Sendable {
         var singleLevelWildcard: Node?
         var multiLevelWildcard: Node?
         var subscribers: [ObjectIdentifier: RouteTarget] = [:]
+        /// This node's own subscriptions (not other nodes') to the filter,
+        /// by granted QoS: what the cluster is told it wants.
+        var localByQoS: (Int, Int, Int) = (0, 0, 0)
+
+        var localMaxQoS: QoS? {
+            if localByQoS.2 > 0 { return .exactlyOnce }
+            if localByQoS.1 > 0 { return .atLeastOnce }
+            if localByQoS.0 > 0 { return .atMostOnce }
+            return nil
+        }
+
+        func countLocal(_ target: RouteTarget, _ delta: Int) {
+            guard target.isLocal else { return }
+            switch target.qos {
+            case .atMostOnce: localByQoS.0 += delta
+            case .atLeastOnce: localByQoS.1 += delta
+            case .exactlyOnce: localByQoS.2 += delta
+            }
+        }
 
         var isEmpty: Bool {
             children.isEmpty && subscribers.isEmpty && singleLevelWildcard == nil && multiLevelWildcard == nil
@@ -86,6 +119,13 @@ public struct SubscriptionTree: Sendable {
 
     private let root = Node()
     public private(set) var count = 0
+    /// Subscriptions of other nodes (cluster mode), included in `count`.
+    public private(set) var remoteCount = 0
+    /// Cluster mode: filters whose local interest (the highest QoS this
+    /// node's subscriptions to them grant, nil for none) changed, for the
+    /// broker to drain and tell the cluster. Off on a single node.
+    public var tracksLocalInterest = false
+    public private(set) var interestChanges: [(filter: String, maxQoS: QoS?)] = []
     /// Bumped by every change, so a `RouteCache` knows when its route is stale.
     public private(set) var generation: UInt64 = 0
 
@@ -110,10 +150,44 @@ public struct SubscriptionTree: Sendable {
                 node = child
             }
         }
-        let isNew = node.subscribers.updateValue(target, forKey: target.key) == nil
-        if isNew { count += 1 }
+        let before = node.localMaxQoS
+        let replaced = node.subscribers.updateValue(target, forKey: target.key)
+        if let replaced { node.countLocal(replaced, -1) }
+        node.countLocal(target, 1)
+        let isNew = replaced == nil
+        if isNew {
+            count += 1
+            if !target.isLocal { remoteCount += 1 }
+        }
         generation &+= 1
+        if tracksLocalInterest, target.isLocal, node.localMaxQoS != before { interestChanges.append((filter, node.localMaxQoS)) }
         return isNew
+    }
+
+    /// Removes another node's subscription to `filter` (cluster mode).
+    @discardableResult
+    public mutating func unsubscribe(_ node: RemoteNode, filter: String) -> Bool {
+        unsubscribe(key: ObjectIdentifier(node), filter: filter)
+    }
+
+    /// Hands over the interest changes recorded since the last call.
+    public mutating func takeInterestChanges() -> [(filter: String, maxQoS: QoS?)] {
+        defer { interestChanges.removeAll() }
+        return interestChanges
+    }
+
+    /// Every filter this node's own subscriptions use, with the highest QoS
+    /// they grant: what the cluster is told when a node joins it.
+    public func localInterests() -> [(filter: String, maxQoS: QoS)] {
+        var found: [(String, QoS)] = []
+        func walk(_ node: Node, _ path: [String]) {
+            if let qos = node.localMaxQoS { found.append((path.joined(separator: "/"), qos)) }
+            for (level, child) in node.children { walk(child, path + [String(Substring(level.bytes))]) }
+            if let plus = node.singleLevelWildcard { walk(plus, path + ["+"]) }
+            if let hash = node.multiLevelWildcard { walk(hash, path + ["#"]) }
+        }
+        walk(root, [])
+        return found
     }
 
     /// Removes `session`'s subscription to `filter`; prunes empty nodes.
@@ -136,9 +210,13 @@ public struct SubscriptionTree: Sendable {
             path.append((node, level))
             node = child
         }
-        guard node.subscribers.removeValue(forKey: key) != nil else { return false }
+        let before = node.localMaxQoS
+        guard let removed = node.subscribers.removeValue(forKey: key) else { return false }
+        node.countLocal(removed, -1)
         count -= 1
+        if !removed.isLocal { remoteCount -= 1 }
         generation &+= 1
+        if tracksLocalInterest, removed.isLocal, node.localMaxQoS != before { interestChanges.append((filter, node.localMaxQoS)) }
         var current = node
         while current.isEmpty, let (parent, level) = path.popLast() {
             parent.setChild(level, nil)

@@ -133,6 +133,30 @@ public struct KeyValueBucket: Sendable {
             key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
     }
 
+    /// `put`, or with `purge` a purge of `key`, for callers on a message
+    /// path: no task, the outcome (the new revision) on the connection's loop.
+    public func write(
+        _ key: String, _ value: ByteBuffer, purge: Bool = false, timeout: Duration? = nil,
+        completion: @escaping @Sendable (Result<UInt64, KeyValueError>) -> Void
+    ) {
+        do throws(KeyValueError) {
+            try KeyValueError.validate(key)
+        } catch {
+            jetStream.connection.eventLoop.execute { completion(.failure(error)) }
+            return
+        }
+        var headers: NATSHeaders?
+        if purge {
+            var purging = NATSHeaders()
+            purging.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.purge.rawValue)
+            purging.set("Nats-Rollup", "sub")
+            headers = purging
+        }
+        jetStream.publish(subjectPrefix + key, headers: headers, payload: value, timeout: timeout) { result in
+            completion(result.map(\.sequence).mapError(KeyValueError.jetStream))
+        }
+    }
+
     private func write(_ key: String, _ value: ByteBuffer, headers: NATSHeaders?, options: JetStreamPublishOptions)
         async throws(KeyValueError) -> UInt64
     {

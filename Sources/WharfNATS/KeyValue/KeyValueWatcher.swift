@@ -1,189 +1,43 @@
-import NIOCore
-import Synchronization
-
 /// Follows a KV bucket: first the last revision of every matching key,
-/// then every change as it happens, in order, with nothing missed.
-///
-/// An ordered consumer, as NATS clients make them: an ephemeral push
-/// consumer in memory on one server, no acks, flow control and idle
-/// heartbeats. A gap in its sequence, or heartbeats that stop (its server
-/// died, our connection moved and it was lost), and it is made again from
-/// the revision after the last one seen. Handlers run on the connection's loop.
+/// then every change as it happens, in order, with nothing missed (an
+/// ordered consumer on the bucket's stream, see `JetStreamOrderedConsumer`).
 public final class KeyValueWatcher: Sendable {
     public typealias Handler = @Sendable (KeyValueEntry) -> Void
 
-    let bucket: KeyValueBucket
-    let keys: String
-    let heartbeat: Duration
-    let handler: Handler
-    let onCaughtUp: (@Sendable () -> Void)?
-    let onProblem: (@Sendable (String) -> Void)?
-    private let state = Mutex(State())
+    public let bucket: KeyValueBucket
+    private let consumer: JetStreamOrderedConsumer
 
-    private struct State {
-        var deliverSubject = ""
-        var subscription: NATSSubscription?
-        var consumer: String?
-        /// Consumer sequence expected next; a different one is a gap.
-        var expectedConsumerSequence: UInt64 = 1
-        var lastRevision: UInt64 = 0
-        var lastActivity = NIODeadline.now()
-        var caughtUp = false
-        var resetting = false
-        var stopped = false
-        var timer: RepeatedTask?
-        var resets = 0
-    }
-
-    /// `keys` is a subject filter below the bucket (`>` for all, `sess.*`).
+    /// `keys` is a subject filter below the bucket (`>` for all, `node-1.>`).
     public init(
         bucket: KeyValueBucket, keys: String = ">", heartbeat: Duration = .seconds(2),
         onCaughtUp: (@Sendable () -> Void)? = nil, onProblem: (@Sendable (String) -> Void)? = nil, handler: @escaping Handler
     ) {
         self.bucket = bucket
-        self.keys = keys
-        self.heartbeat = heartbeat
-        self.handler = handler
-        self.onCaughtUp = onCaughtUp
-        self.onProblem = onProblem
-    }
-
-    /// Starts following; returns once the consumer exists (the initial
-    /// values then arrive; `onCaughtUp` says when they all have).
-    public func start() async throws(JetStreamError) {
-        let timer = bucket.jetStream.connection.eventLoop.scheduleRepeatedTask(
-            initialDelay: .nanoseconds(heartbeat.nanoseconds), delay: .nanoseconds(heartbeat.nanoseconds)
-        ) { [self] _ in watchdog() }
-        state.withLock { $0.timer = timer }
-        try await makeConsumer()
-    }
-
-    public func stop() async {
-        let (subscription, consumer, timer) = state.withLock { state in
-            state.stopped = true
-            return (state.subscription, state.consumer, state.timer)
-        }
-        timer?.cancel()
-        subscription?.unsubscribe()
-        if let consumer { try? await bucket.jetStream.deleteConsumer(bucket.streamName, consumer) }
-    }
-
-    /// Times the consumer was made again after a gap or a silence.
-    public var resets: Int { state.withLock { $0.resets } }
-
-    /// Makes the consumer, starting after the last revision seen.
-    private func makeConsumer() async throws(JetStreamError) {
-        let connection = bucket.jetStream.connection
-        let deliverSubject = connection.newInbox()
-        let (startAfter, old) = state.withLock { state in
-            state.deliverSubject = deliverSubject
-            state.expectedConsumerSequence = 1
-            state.lastActivity = .now()
-            return (state.lastRevision, state.subscription)
-        }
-        old?.unsubscribe()
-        let subscription: NATSSubscription
-        do {
-            subscription = try connection.subscribe(deliverSubject) { [self] message in received(message, on: deliverSubject) }
-        } catch {
-            throw JetStreamError(error)
-        }
-        state.withLock { $0.subscription = subscription }
-        // Named (the form 2.9.10 takes for a filtered create), ephemeral
-        // (no durable name: it goes after `inactiveThreshold` unwatched).
-        var config = ConsumerConfig(
-            name: "watch_" + String(deliverSubject.split(separator: ".").last ?? "w"),
-            deliverPolicy: startAfter == 0 ? .lastPerSubject : .byStartSequence, ackPolicy: .none,
-            filterSubject: bucket.subjectPrefix + keys, replicas: 1, memoryStorage: true)
-        if startAfter > 0 { config.optStartSequence = startAfter + 1 }
-        config.idleHeartbeat = heartbeat
-        config.flowControl = true
-        config.deliverSubject = deliverSubject
-        config.inactiveThreshold = .seconds(30)
-        let info = try await bucket.jetStream.createConsumer(bucket.streamName, config)
-        let caughtUpNow = state.withLock { state -> Bool in
-            state.consumer = info.name
-            guard !state.caughtUp, info.numPending == 0, info.delivered.consumerSequence == 0 else { return false }
-            state.caughtUp = true
-            return true
-        }
-        if caughtUpNow { onCaughtUp?() }
-    }
-
-    private func received(_ message: NATSMessage, on deliverSubject: String) {
-        if message.status == 100 {
-            // A heartbeat, or flow control asking for an answer.
-            state.withLock { $0.lastActivity = .now() }
-            if let reply = message.replyTo ?? message.headers?["Nats-Consumer-Stalled"] {
-                try? bucket.jetStream.connection.publish(reply)
-            }
-            return
-        }
-        guard let metadata = message.replyTo.flatMap(JetStreamMessageMetadata.init(replySubject:)) else { return }
-        enum Verdict {
-            case deliver(caughtUp: Bool)
-            case gap
-            case stale
-        }
-        let verdict = state.withLock { state -> Verdict in
-            guard state.deliverSubject == deliverSubject, !state.resetting else { return .stale }
-            state.lastActivity = .now()
-            guard metadata.consumerSequence == state.expectedConsumerSequence else { return .gap }
-            state.expectedConsumerSequence += 1
-            state.lastRevision = metadata.streamSequence
-            let caughtUp = !state.caughtUp && metadata.pending == 0
-            if caughtUp { state.caughtUp = true }
-            return .deliver(caughtUp: caughtUp)
-        }
-        switch verdict {
-        case .stale:
-            return
-        case .gap:
-            reset(because: "sequence gap")
-        case .deliver(let caughtUp):
-            let key = String(message.subject.dropFirst(bucket.subjectPrefix.count))
+        let prefix = bucket.subjectPrefix
+        consumer = JetStreamOrderedConsumer(
+            jetStream: bucket.jetStream, stream: bucket.streamName, filter: prefix + keys, start: .lastPerSubject,
+            label: "watch of \(bucket.name)", heartbeat: heartbeat, onCaughtUp: onCaughtUp, onProblem: onProblem
+        ) { [name = bucket.name] message, metadata in
             var headers = message.headers ?? NATSHeaders()
             let operation = KeyValueEntry.operation(in: headers)
             headers.remove(KeyValueEntry.operationHeader)
             handler(
                 KeyValueEntry(
-                    bucket: bucket.name, key: key, value: message.payload, revision: metadata.streamSequence,
-                    created: metadata.timestamp, operation: operation, headers: headers))
-            if caughtUp { onCaughtUp?() }
+                    bucket: name, key: String(message.subject.dropFirst(prefix.count)), value: message.payload,
+                    revision: metadata.streamSequence, created: metadata.timestamp, operation: operation, headers: headers))
         }
     }
 
-    private func watchdog() {
-        let silent = state.withLock { state -> Bool in
-            guard !state.stopped, !state.resetting else { return false }
-            return NIODeadline.now() - state.lastActivity > .nanoseconds(3 * heartbeat.nanoseconds)
-        }
-        if silent { reset(because: "no heartbeat") }
+    /// Starts following; returns once the consumer exists (the initial
+    /// values then arrive; `onCaughtUp` says when they all have).
+    public func start() async throws(JetStreamError) {
+        try await consumer.run()
     }
 
-    /// Makes the consumer again after the last revision seen; retried by
-    /// the watchdog while JetStream does not answer.
-    private func reset(because reason: String) {
-        let old = state.withLock { state -> String?? in
-            guard !state.resetting, !state.stopped else { return .none }
-            state.resetting = true
-            state.resets += 1
-            defer { state.consumer = nil }
-            return .some(state.consumer)
-        }
-        guard case .some(let oldConsumer) = old else { return }
-        onProblem?("watch of \(bucket.name): \(reason); following again from revision \(state.withLock { $0.lastRevision + 1 })")
-        Task {
-            if let oldConsumer { try? await bucket.jetStream.deleteConsumer(bucket.streamName, oldConsumer) }
-            do {
-                try await makeConsumer()
-            } catch {
-                onProblem?("watch of \(bucket.name): \(error)")
-            }
-            state.withLock { state in
-                state.resetting = false
-                state.lastActivity = .now()
-            }
-        }
+    public func stop() async {
+        await consumer.stop()
     }
+
+    /// Times the consumer was made again after a gap or a silence.
+    public var resets: Int { consumer.resets }
 }

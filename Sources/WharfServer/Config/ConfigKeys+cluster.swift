@@ -2,20 +2,22 @@
 /// on (with the defaults for the rest); without the section Wharf is one node.
 extension ConfigKeys {
     public enum Cluster {
+        /// The defaults hold once the section is there; without it there is no cluster mode.
+        static let sectionDefault = "ClusterSettings, with a [cluster] section"
         public static let name = ConfigKey<ServerConfig>.string(
             "cluster", "name", default: .appliedBy("the host name", "wharf-1"),
             doc: "this node's name, unique in the cluster: letters, digits, - and _",
             problem: ClusterSettings.nodeNameProblem
         ) { config, name in config.withCluster { $0.nodeName = name } }
         public static let nats = ConfigKey<ServerConfig>.strings(
-            "cluster", "nats", default: .value(["nats://127.0.0.1:4222"]),
+            "cluster", "nats", default: .appliedBy(sectionDefault, ["nats://127.0.0.1:4222"]),
             doc: "NATS servers (nats://host:port or tls://host:port); one is enough, all is better",
             problem: { url in
                 NATSURLCheck.isValid(url) ? nil : "\"\(url)\" is not a NATS URL (nats://host:port or tls://host:port)"
             }
         ) { config, urls in config.withCluster { $0.natsURLs = urls } }
         public static let replicas = ConfigKey<ServerConfig>.int(
-            "cluster", "replicas", 1...5, default: .value(3),
+            "cluster", "replicas", 1...5, default: .appliedBy(sectionDefault, 3),
             doc: "copies JetStream keeps of what must outlive a node; at most the number of NATS servers"
         ) { config, replicas in config.withCluster { $0.replicas = replicas } }
         public static let user = ConfigKey<ServerConfig>.string(
@@ -39,7 +41,7 @@ extension ConfigKeys {
             "cluster", "tls_key", default: .unset(example: "wharf-node.key"), doc: "optional; its private key"
         ) { config, path in config.withCluster { $0.tlsKey = path } }
         public static let lease = ConfigKey<ServerConfig>.number(
-            "cluster", "lease", 2...300, default: .value(10),
+            "cluster", "lease", 2...300, default: .appliedBy(sectionDefault, 10),
             doc: "seconds a node's announcement lives without renewal (renewed every lease/5)"
         ) { config, seconds in config.withCluster { $0.leaseSeconds = seconds } }
 

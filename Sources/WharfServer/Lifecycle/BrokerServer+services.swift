@@ -13,6 +13,8 @@ extension BrokerServer {
     ///   the exporter is visible; this module does not depend on it).
     public func services(listener: MQTTListener, metrics: (any Service)?) -> [any Service] {
         var services: [any Service] = [self, BrokerTimers(broker: broker, eventLoop: group.next())]
+        // Stops after the MQTT listener: the last connections' forwards go out first.
+        if let cluster { services.append(ClusterService(node: cluster)) }
         if config.sysInterval > 0 {
             services.append(
                 SysTopicPublisher(

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import WharfCluster
 import WharfCore
 import WharfMQTT
 import WharfMetrics
@@ -28,6 +29,8 @@ public final class BrokerServer: Service {
     let addressLimits: AddressLimits?
     /// Failed logins per address: each refusal waits longer (see `LoginThrottle`).
     let loginThrottle = SharedLoginThrottle()
+    /// Cluster mode (`[cluster]`): this node's link to the others; nil on a single node.
+    public let cluster: ClusterNode?
     private let version: String
     private let startTimeSeconds = Date().timeIntervalSince1970
 
@@ -54,6 +57,14 @@ public final class BrokerServer: Service {
                 "recovered \(options.directory): \(report.segments) segments, \(report.records) records, \(report.bytes) bytes in \(String(format: "%.3f", report.seconds)) s",
                 metadata: report.truncatedBytes > 0 ? ["truncated_bytes": "\(report.truncatedBytes)"] : [:]
             )
+        }
+        if let settings = config.cluster {
+            // The node's own journal stays (its persistent sessions are its
+            // own in this version); the cluster's writes join its commits.
+            journal = ClusterJournal(wrapping: journal)
+            self.cluster = try ClusterNode(options: try ClusterOptions(settings), eventLoop: group.next(), logger: logger)
+        } else {
+            self.cluster = nil
         }
         self.addressLimits = AddressLimits(
             maxConnections: config.clientLimits.connectionsPerAddress, rate: config.clientLimits.connectionRatePerAddress)
@@ -84,6 +95,17 @@ public final class BrokerServer: Service {
             }
             try journal.start()
         }
+        cluster?.attach(to: broker)
+    }
+
+    /// Why the broker is not ready for traffic beyond this node (cluster
+    /// mode); nil when it is, or on a single node.
+    public var notReadyReason: String? { cluster?.readiness.reason }
+
+    /// Where this node's metrics listener answers, once it has bound: the
+    /// cluster announces it so `wharf top` can find every node.
+    public func announceMetricsURL(_ url: String) {
+        cluster?.setMetricsURL(url)
     }
 
     /// A snapshot of every figure the broker keeps (see docs/metrics.md).
@@ -93,6 +115,7 @@ public final class BrokerServer: Service {
             nowSeconds: Date().timeIntervalSince1970, maxConnections: config.limits.maxConnections
         )
         snapshot.listeners = listeners.map(\.snapshot)
+        snapshot.cluster = cluster?.snapshot()
         return snapshot
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import WharfExporter
@@ -11,6 +12,7 @@ struct MetricsHTTPService: Service {
     /// The port bound.
     let port = BoundPort()
     private let server: MetricsServer
+    private let broker: BrokerServer
     private let mqtt: BoundPort
     private let host: String
     private let requestedPort: Int
@@ -24,11 +26,12 @@ struct MetricsHTTPService: Service {
         self.server = MetricsServer(
             logger: logger, limits: MetricsServer.Limits(config.metricsLimits),
             snapshot: { broker.snapshot() },
-            isReady: { mqtt.listening != nil },
+            notReady: { mqtt.listening == nil ? "" : broker.notReadyReason },
             tls: security.tls?.provider,
             access: security.access
         )
         self.security = security
+        self.broker = broker
         self.logger = logger
         self.mqtt = mqtt
         self.host = config.metricsBind
@@ -51,6 +54,10 @@ struct MetricsHTTPService: Service {
             throw ListenError(what: "metrics", host: host, port: requestedPort, underlying: error)
         }
         port.bound(bound)
+        let announced = ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
+        let scheme = broker.config.metricsSecurity.tlsCert == nil ? "http" : "https"
+        // Cluster mode: the other nodes (and `wharf top`) learn where this one answers.
+        broker.announceMetricsURL("\(scheme)://\(announced.contains(":") ? "[\(announced)]" : announced):\(bound)")
         try? await gracefulShutdown()
         port.closed()
         await server.stop()

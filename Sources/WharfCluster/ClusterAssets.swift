@@ -1,0 +1,38 @@
+import WharfNATS
+
+/// What cluster mode keeps in JetStream, created (or found, or updated) by
+/// every node at start: the same configs from every node, so whichever
+/// starts first creates them and the rest find them as they want them.
+struct ClusterAssets: Sendable {
+    let replicas: Int
+    let lease: Duration
+
+    /// Forwards wait here for their node's reader. Two minutes is plenty:
+    /// a reader that was gone longer belonged to a node whose clean
+    /// sessions (the only ones forwarded to) are gone too.
+    var forwardStream: StreamConfig {
+        var config = StreamConfig(name: ClusterNames.forwardStream, subjects: [ClusterNames.forwardSubjects])
+        config.replicas = replicas
+        config.maxAge = .seconds(120)
+        config.description = "Wharf: QoS 1/2 messages on their way to another node's subscribers"
+        return config
+    }
+
+    var nodes: KeyValueConfig {
+        var config = KeyValueConfig(bucket: ClusterNames.nodesBucket, ttl: lease, replicas: replicas)
+        config.description = "Wharf: node leases"
+        return config
+    }
+
+    var routes: KeyValueConfig {
+        var config = KeyValueConfig(bucket: ClusterNames.routesBucket, replicas: replicas)
+        config.description = "Wharf: each node's subscriptions (the route index)"
+        return config
+    }
+
+    var retained: KeyValueConfig {
+        var config = KeyValueConfig(bucket: ClusterNames.retainedBucket, replicas: replicas)
+        config.description = "Wharf: retained messages"
+        return config
+    }
+}

@@ -1,0 +1,131 @@
+import NIOCore
+import WharfCore
+import WharfMQTT
+import WharfNATS
+
+/// Messages to other nodes, and from them.
+extension ClusterNode {
+    public func forward(_ message: Message, qos: QoS, to node: RemoteNode, journal: any JournalWriter) {
+        let envelope = ClusterEnvelope.encode(message)
+        statistics.withLock { $0.forwarded[Int(qos.rawValue)] += 1 }
+        if qos == .atMostOnce {
+            // At most once: core NATS, batched with everything else on the connection.
+            do {
+                try connection.publish(ClusterNames.quickForwards(to: node.name), payload: envelope)
+            } catch {
+                count(error: error)
+            }
+            return
+        }
+        let gate = (journal as? ClusterJournalWriter)?.batchGate()
+        gate?.add()
+        statistics.withLock { $0.forwardsPending += 1 }
+        let id = "\(bootId)-\(forwardNumber())"
+        let deadline = ContinuousClock.now + options.forwardDeadline
+        store(
+            ClusterNames.durableForwards(to: node.name), envelope, messageId: id, deadline: deadline, attempt: 1
+        ) { [self] ok in
+            statistics.withLock { statistics in
+                statistics.forwardsPending -= 1
+                if !ok { statistics.forwardFailures += 1 }
+            }
+            gate?.finished(ok: ok)
+        }
+    }
+
+    /// Appends to a stream, trying again through a leader election or a
+    /// reconnect (the same `Nats-Msg-Id` each time, so it is stored once)
+    /// until `deadline`; `done` says whether it was stored.
+    func store(
+        _ subject: String, _ payload: ByteBuffer, messageId: String, deadline: ContinuousClock.Instant, attempt: Int,
+        done: @escaping @Sendable (Bool) -> Void
+    ) {
+        let started = Clock.nowNanos()
+        jetStream.publish(subject, payload: payload, options: .init(messageId: messageId), timeout: .seconds(3)) { [self] result in
+            switch result {
+            case .success:
+                let now = Clock.nowNanos()
+                statistics.withLock { $0.latency.record(since: started, now: now) }
+                done(true)
+            case .failure(let error):
+                count(error: error)
+                let retryable: Bool
+                switch error {
+                case .timeout, .noResponders, .connection: retryable = true
+                default: retryable = false
+                }
+                let pause = Duration.milliseconds(min(1_000, 100 * attempt))
+                guard retryable, ContinuousClock.now + pause < deadline, !isStopped else {
+                    logger.warning("forward not stored", metadata: ["subject": "\(subject)", "error": "\(error)"])
+                    done(false)
+                    return
+                }
+                connection.eventLoop.scheduleTask(in: .nanoseconds(pause.nanosecondsValue)) {
+                    self.store(subject, payload, messageId: messageId, deadline: deadline, attempt: attempt + 1, done: done)
+                }
+            }
+        }
+    }
+
+    private func forwardNumber() -> UInt64 {
+        statistics.withLock { statistics in
+            statistics.forwardSequence &+= 1
+            return statistics.forwardSequence
+        }
+    }
+
+    /// Starts reading what other nodes forward here: QoS 0 on a core
+    /// subscription, QoS 1/2 from `WHARF_N` in order (made again after any
+    /// loss, from where it stopped).
+    func startInbox() async throws {
+        let quick = try connection.subscribe(ClusterNames.quickForwards(to: options.nodeName)) { [self] message in
+            arrived(message.payload)
+        }
+        let inbox = JetStreamOrderedConsumer(
+            jetStream: jetStream, stream: ClusterNames.forwardStream, filter: ClusterNames.durableForwards(to: options.nodeName),
+            start: .new, label: "forwards to \(options.nodeName)",
+            onProblem: { [self] problem in noteProblem(problem) }
+        ) { [self] message, _ in arrived(message.payload) }
+        state.withLock { state in
+            state.quickInbox = quick
+            state.inbox = inbox
+        }
+        try await inbox.run()
+        state.withLock { $0.readiness.inboxReady = true }
+    }
+
+    /// A message another node forwarded: to this node's subscribers.
+    private func arrived(_ envelope: ByteBuffer) {
+        guard let broker = state.withLock({ $0.broker }) else { return }
+        guard let message = ClusterEnvelope.decode(envelope, journalId: broker.newJournalId) else {
+            statistics.withLock { $0.errors["bad_envelope", default: 0] += 1 }
+            return
+        }
+        // Forwards all arrive on the connection's loop: one route cache for them.
+        var routes = statistics.withLock { statistics in
+            statistics.received += 1
+            return statistics.takeInboundRoutes()
+        }
+        broker.publishFromCluster(message, routes: &routes)
+        statistics.withLock { $0.inboundRoutes = routes }
+    }
+
+    func noteProblem(_ problem: String) {
+        state.withLock { $0.lastProblem = problem }
+        logger.warning("cluster", metadata: ["problem": "\(problem)"])
+    }
+}
+
+extension ClusterNode.Statistics {
+    mutating func takeInboundRoutes() -> RouteCache {
+        defer { inboundRoutes = RouteCache() }
+        return inboundRoutes
+    }
+}
+
+extension Duration {
+    var nanosecondsValue: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

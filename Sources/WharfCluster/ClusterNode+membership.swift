@@ -1,0 +1,77 @@
+import Foundation
+import NIOCore
+import WharfNATS
+
+/// Leases: this node's announcement, renewed every fifth of the lease, and
+/// the other nodes', whose lapse takes their routes out of the tree.
+extension ClusterNode {
+    func followNodes(_ bucket: KeyValueBucket) -> KeyValueWatcher {
+        KeyValueWatcher(bucket: bucket, onProblem: { [self] in noteProblem($0) }) { [self] entry in nodeChanged(entry) }
+    }
+
+    private func nodeChanged(_ entry: KeyValueEntry) {
+        let name = entry.key
+        guard name != options.nodeName else { return }
+        guard entry.operation == .put,
+            let announcement = try? JSONDecoder().decode(NodeAnnouncement.self, from: Data(entry.value.readableBytesView))
+        else {
+            // Withdrawn (a clean stop): gone now, not after the lease.
+            state.withLock { _ = $0.nodes.removeValue(forKey: name) }
+            setRouted(name, live: false)
+            return
+        }
+        // How long ago the server stored it: an old entry read at start
+        // must not make a dead node look alive for a whole lease.
+        let age =
+            entry.created.map { max(0, Date().timeIntervalSince1970 - (Double($0.secondsSinceEpoch) + Double($0.nanoseconds) / 1e9)) } ?? 0
+        let seenAt = ContinuousClock.now - .milliseconds(Int64(min(age, 3_600) * 1000))
+        let live = ContinuousClock.now - seenAt < options.lease
+        state.withLock { $0.nodes[name] = NodeLease(announcement: announcement, seenAt: seenAt) }
+        if live { setRouted(name, live: true) }
+    }
+
+    /// Renews this node's lease and lets lapsed ones go (every lease / 5).
+    func renewLease() {
+        let (bucket, lapsed) = state.withLock { state -> (KeyValueBucket?, [String]) in
+            let now = ContinuousClock.now
+            let lapsed = state.nodes.filter { now - $0.value.seenAt >= options.lease }.map(\.key)
+            return (state.buckets?.nodes, lapsed)
+        }
+        for name in lapsed { setRouted(name, live: false) }
+        guard let bucket else { return }
+        let announcement = NodeAnnouncement(
+            bootId: bootId, metricsURL: state.withLock { $0.metricsURL } ?? options.metricsURL,
+            startedAtSeconds: startedAt.timeIntervalSince1970)
+        guard let json = try? JSONEncoder().encode(announcement) else { return }
+        bucket.write(options.nodeName, ByteBuffer(bytes: json)) { [self] result in
+            switch result {
+            case .success:
+                state.withLock { $0.leaseRenewedAt = ContinuousClock.now }
+            case .failure(let error):
+                count(error: error)
+                noteProblem("lease not renewed: \(error)")
+            }
+        }
+    }
+
+    /// The live nodes, this one first.
+    var liveNodes: [(name: String, announcement: NodeAnnouncement)] {
+        let mine = NodeAnnouncement(
+            bootId: bootId, metricsURL: state.withLock { $0.metricsURL } ?? options.metricsURL,
+            startedAtSeconds: startedAt.timeIntervalSince1970)
+        let others = state.withLock { state in
+            let now = ContinuousClock.now
+            return state.nodes.filter { now - $0.value.seenAt < options.lease }.map { ($0.key, $0.value.announcement) }
+        }
+        return [(options.nodeName, mine)] + others.sorted { $0.0 < $1.0 }
+    }
+}
+
+extension ClusterNode {
+    /// Where this node's metrics answer, once its listener has bound; the
+    /// next renewal announces it.
+    public func setMetricsURL(_ url: String) {
+        state.withLock { $0.metricsURL = url }
+        renewLease()
+    }
+}

@@ -1,0 +1,53 @@
+import NIOCore
+import WharfCore
+import WharfMQTT
+import WharfNATS
+
+/// Retained messages: the cluster's store is `wharf_retained`; every node
+/// keeps its broker's store in step with it, so a SUBSCRIBE anywhere is
+/// served from memory.
+extension ClusterNode {
+    public func retained(_ message: Message, journal: any JournalWriter) {
+        guard let bucket = state.withLock({ $0.buckets?.retained }) else {
+            noteProblem("retained message on \(message.topic) not stored in the cluster: not connected yet")
+            return
+        }
+        let key = ClusterNames.key(for: message.topic)
+        let clearing = message.payload.readableBytes == 0
+        // A QoS 1/2 publisher's acknowledgement waits for it; QoS 0 has none.
+        let gate = message.qos == .atMostOnce ? nil : (journal as? ClusterJournalWriter)?.batchGate()
+        gate?.add()
+        let value = clearing ? ByteBuffer() : ClusterEnvelope.encode(message)
+        bucket.write(key, value, purge: clearing) { [self] result in
+            if case .failure(let error) = result {
+                count(error: error)
+                noteProblem("retained message on \(message.topic) not stored in the cluster: \(error)")
+            }
+            gate?.finished(ok: (try? result.get()) != nil)
+        }
+    }
+
+    func followRetained(_ bucket: KeyValueBucket) -> KeyValueWatcher {
+        KeyValueWatcher(
+            bucket: bucket, onCaughtUp: { [self] in state.withLock { $0.readiness.retainedLoaded = true } },
+            onProblem: { [self] in noteProblem($0) }
+        ) { [self] entry in retainedChanged(entry) }
+    }
+
+    /// Every node applies every change in the bucket's order, its own
+    /// included: a node's store may run ahead of the bucket for a moment
+    /// (its publisher's write is applied at once), never behind it for good.
+    private func retainedChanged(_ entry: KeyValueEntry) {
+        guard let broker = state.withLock({ $0.broker }) else { return }
+        if entry.operation == .put, let message = ClusterEnvelope.decode(entry.value) {
+            state.withLock { $0.retainedTopics[entry.key] = message.topic }
+            broker.applyClusterRetained(message)
+            return
+        }
+        guard entry.operation != .put, let topic = state.withLock({ $0.retainedTopics.removeValue(forKey: entry.key) }) else {
+            if entry.operation == .put { statistics.withLock { $0.errors["bad_envelope", default: 0] += 1 } }
+            return
+        }
+        broker.applyClusterRetained(Message(topic: topic, payload: ByteBuffer(), qos: .atMostOnce, retain: true))
+    }
+}

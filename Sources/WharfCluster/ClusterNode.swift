@@ -1,0 +1,237 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+import WharfCore
+import WharfMQTT
+import WharfMetrics
+import WharfNATS
+
+/// This node's part in a cluster: the broker's `ClusterLink` over NATS
+/// JetStream. It announces the node (a lease in `wharf_nodes`) and its
+/// subscriptions (the route index, `wharf_routes`), follows the other
+/// nodes' announcements into the broker's subscription tree, forwards
+/// messages to them (QoS 0 over core NATS, QoS 1/2 through `WHARF_N`),
+/// reads what they forward to it, and keeps the retained store in step
+/// with the cluster's (`wharf_retained`).
+///
+/// Everything that must outlive a node is JetStream's; the node only
+/// caches. Losing NATS makes the node not ready (with the reason) while its
+/// local clients keep being served; it catches up when NATS is back.
+public final class ClusterNode: ClusterLink, Sendable {
+    public let options: ClusterOptions
+    /// This run of the node: a restarted node with the same name is another run.
+    public let bootId: String
+    public let startedAt: Date
+    let connection: NATSConnection
+    let jetStream: JetStream
+    let logger: Logger
+    let state = Mutex(State())
+    let statistics = Mutex(Statistics())
+    let assets: ClusterAssets
+
+    struct State {
+        var broker: Broker?
+        var stopped = false
+        var readiness = ClusterReadiness(leaseSeconds: 10)
+        var buckets: Buckets?
+        var leaseRenewedAt: ContinuousClock.Instant?
+        /// Other nodes by name, as their leases say.
+        var nodes: [String: NodeLease] = [:]
+        /// One destination object per node name, for the subscription tree.
+        var remoteNodes: [String: RemoteNode] = [:]
+        /// The route index as read, by node, then route key.
+        var routes: [String: [String: Route]] = [:]
+        /// Nodes whose routes are in the broker's tree now (live ones).
+        var routedNodes: Set<String> = []
+        /// This node's interest: filter -> highest QoS granted.
+        var interest: [String: QoS] = [:]
+        /// Filters whose route entry must be written again (failed, or
+        /// changed while NATS was away).
+        var unannounced: Set<String> = []
+        /// Retained topics by key, to clear a topic when its key is purged.
+        var retainedTopics: [String: String] = [:]
+        var watchers: [KeyValueWatcher] = []
+        var inbox: JetStreamOrderedConsumer?
+        var quickInbox: NATSSubscription?
+        var timers: [RepeatedTask] = []
+        var lastProblem: String?
+        /// Where this node's metrics answer (set once the listener bound).
+        var metricsURL: String?
+    }
+
+    struct Buckets: Sendable {
+        var nodes: KeyValueBucket
+        var routes: KeyValueBucket
+        var retained: KeyValueBucket
+    }
+
+    struct NodeLease: Sendable {
+        var announcement: NodeAnnouncement
+        var seenAt: ContinuousClock.Instant
+    }
+
+    struct Route: Sendable, Equatable {
+        var filter: String
+        var qos: QoS
+    }
+
+    struct Statistics {
+        var forwarded: [Int] = [0, 0, 0]
+        var received = 0
+        var forwardsPending = 0
+        var forwardFailures = 0
+        var errors: [String: Int] = [:]
+        var latency = LatencyTracker(now: Clock.nowNanos())
+        /// The caller's cache for messages arriving from other nodes (they
+        /// all arrive on the connection's loop).
+        var inboundRoutes = RouteCache()
+        /// Numbers this run's forwards (with `bootId`, their `Nats-Msg-Id`).
+        var forwardSequence: UInt64 = 0
+    }
+
+    /// Starts connecting to NATS at once; `attach` and `run` do the rest.
+    public init(options: ClusterOptions, eventLoop: any EventLoop, logger: Logger = Logger(label: "wharf.cluster")) throws {
+        self.options = options
+        self.logger = logger
+        bootId = UUID().uuidString.lowercased()
+        startedAt = Date()
+        assets = ClusterAssets(replicas: options.replicas, lease: options.lease)
+        var nats = options.nats
+        nats.name = "wharf \(options.nodeName)"
+        // A broker keeps trying: NATS coming back makes it ready again.
+        nats.maxConnectRounds = nil
+        let leaseSeconds = Double(options.lease.components.seconds)
+        state.withLock { $0.readiness = ClusterReadiness(leaseSeconds: leaseSeconds) }
+        let statusBox = StatusBox()
+        connection = try NATSConnection(options: nats, eventLoop: eventLoop, logger: logger) { status in
+            statusBox.node?.natsStatusChanged(status)
+        }
+        jetStream = JetStream(connection: connection, timeout: .seconds(5))
+        statusBox.node = self
+    }
+
+    /// Becomes `broker`'s link: from now on the broker reports its
+    /// subscriptions here, and the ones it has are announced once ready.
+    public func attach(to broker: Broker) {
+        let interest = broker.attachCluster(self)
+        state.withLock { state in
+            state.broker = broker
+            for (filter, qos) in interest {
+                state.interest[filter] = qos
+                state.unannounced.insert(filter)
+            }
+        }
+    }
+
+    /// Brings the node into the cluster: waits for NATS, puts the streams
+    /// and buckets in place, starts reading and announcing. Returns once
+    /// that is done (or the node stopped); the node is ready when its
+    /// caches have caught up (`readiness`).
+    public func run() async {
+        while !isStopped {
+            do {
+                try await connection.waitUntilConnected()
+                let buckets = try await provision()
+                state.withLock { state in
+                    state.buckets = buckets
+                    state.readiness.assetsReady = true
+                    state.readiness.assetsProblem = nil
+                }
+                try await startInbox()
+                try await startWatchers(buckets)
+                startTimers()
+                logger.info(
+                    "joined the cluster", metadata: ["node": "\(options.nodeName)", "replicas": "\(options.replicas)"])
+                return
+            } catch {
+                let problem = "\(error)"
+                state.withLock { state in
+                    state.readiness.assetsProblem = problem
+                    state.lastProblem = problem
+                }
+                count(error: error)
+                logger.warning("cannot join the cluster yet; retrying", metadata: ["problem": "\(problem)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Creates (or finds) the streams and buckets every node uses.
+    private func provision() async throws -> Buckets {
+        _ = try await jetStream.ensureStream(assets.forwardStream)
+        let nodes = try await KeyValueBucket.ensure(assets.nodes, in: jetStream)
+        let routes = try await KeyValueBucket.ensure(assets.routes, in: jetStream)
+        let retained = try await KeyValueBucket.ensure(assets.retained, in: jetStream)
+        return Buckets(nodes: nodes, routes: routes, retained: retained)
+    }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Whether the node serves cluster traffic, and why not.
+    public var readiness: (ready: Bool, reason: String?) {
+        let readiness = state.withLock { state -> ClusterReadiness in
+            var readiness = state.readiness
+            readiness.leaseAge = state.leaseRenewedAt.map { at in
+                let (seconds, attoseconds) = (ContinuousClock.now - at).components
+                return Double(seconds) + Double(attoseconds) / 1e18
+            }
+            return readiness
+        }
+        return (readiness.isReady, readiness.reason)
+    }
+
+    func natsStatusChanged(_ status: NATSConnectionStatus) {
+        state.withLock { state in
+            state.readiness.natsConnected = status.isConnected
+            state.readiness.natsStatus = "\(status)"
+        }
+        if status.isConnected {
+            // What changed while NATS was away is announced again.
+            reannounce()
+        }
+    }
+
+    /// Leaves the cluster: the lease is withdrawn (other nodes stop routing
+    /// here at once instead of after the lease), readers stop, NATS closes.
+    public func stop() async {
+        let (watchers, inbox, quick, timers, buckets) = state.withLock { state in
+            state.stopped = true
+            defer {
+                state.watchers = []
+                state.timers = []
+            }
+            return (state.watchers, state.inbox, state.quickInbox, state.timers, state.buckets)
+        }
+        for timer in timers { timer.cancel() }
+        for watcher in watchers { await watcher.stop() }
+        await inbox?.stop()
+        quick?.unsubscribe()
+        if let buckets { try? await buckets.nodes.delete(options.nodeName) }
+        await connection.close()
+    }
+
+    func count(error: any Error) {
+        let kind: String
+        switch error {
+        case JetStreamError.timeout, NATSError.timeout: kind = "timeout"
+        case JetStreamError.noResponders, NATSError.noResponders: kind = "no_responders"
+        case JetStreamError.api: kind = "api"
+        case KeyValueError.jetStream(let inner): return count(error: inner)
+        default: kind = "connection"
+        }
+        statistics.withLock { $0.errors[kind, default: 0] += 1 }
+    }
+}
+
+/// Lets the connection's status callback reach the node once it exists.
+private final class StatusBox: @unchecked Sendable {
+    weak var node: ClusterNode?
+}
+
+/// What a node's lease says about it (JSON in `wharf_nodes`).
+struct NodeAnnouncement: Codable, Sendable, Equatable {
+    var bootId: String
+    var metricsURL: String?
+    var startedAtSeconds: Double
+}

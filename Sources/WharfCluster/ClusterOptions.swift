@@ -1,0 +1,25 @@
+import WharfNATS
+
+/// How a node joins its cluster (from `[cluster]`).
+public struct ClusterOptions: Sendable {
+    /// Unique among the nodes; a NATS subject token.
+    public var nodeName: String
+    public var nats: NATSConnectionOptions
+    /// Copies JetStream keeps of the cluster's streams and buckets.
+    public var replicas: Int
+    /// How long a node's announcement lives without renewal.
+    public var lease: Duration
+    /// Where this node's metrics listener answers, announced so `wharf top`
+    /// finds every node from one.
+    public var metricsURL: String?
+    /// How long a forward may take (retries through a NATS leader election
+    /// included) before the publisher's acknowledgement is withheld.
+    public var forwardDeadline: Duration = .seconds(10)
+
+    public init(nodeName: String, nats: NATSConnectionOptions, replicas: Int = 3, lease: Duration = .seconds(10)) {
+        self.nodeName = nodeName
+        self.nats = nats
+        self.replicas = replicas
+        self.lease = lease
+    }
+}

@@ -1,0 +1,81 @@
+import WharfMQTT
+
+/// Cluster mode in the broker: attaching the link, other nodes'
+/// subscriptions in the tree, this node's interest reported as it changes,
+/// and messages that arrive from other nodes.
+extension Broker {
+    /// Turns cluster mode on: from now every change of this node's interest
+    /// goes to `link`. Returns the interest as it is now, for the link to
+    /// announce (taken under the same lock, so no change falls between).
+    public func attachCluster(_ link: any ClusterLink) -> [(filter: String, maxQoS: QoS)] {
+        tree.withLock { tree in
+            // Written before any remote destination can be in the tree (the
+            // link adds them after this returns), and read by publishers only
+            // after they matched one under this lock: the lock orders the two.
+            clusterLinkStorage.link = link
+            tree.tracksLocalInterest = true
+            _ = tree.takeInterestChanges()
+            return tree.localInterests()
+        }
+    }
+
+    /// The link, once attached.
+    public var clusterLink: (any ClusterLink)? { clusterLinkStorage.link }
+
+    /// Another node now subscribes to `filter`, wanting up to `qos` (an
+    /// update replaces the previous QoS).
+    public func addRemoteRoute(_ node: RemoteNode, filter: String, qos: QoS) {
+        tree.withLock { _ = $0.subscribe(RouteTarget(remote: node, qos: qos), filter: filter) }
+    }
+
+    public func removeRemoteRoute(_ node: RemoteNode, filter: String) {
+        tree.withLock { _ = $0.unsubscribe(node, filter: filter) }
+    }
+
+    /// Other nodes' subscriptions in the tree now.
+    public var remoteRouteCount: Int { tree.withLock { $0.remoteCount } }
+
+    /// Changes the tree (this node's own subscriptions) and tells the cluster
+    /// what that did to the node's interest. `journal`: the writer of the
+    /// connection whose request it was (its reply waits for the cluster).
+    func changeSubscriptions(journal: (any JournalWriter)? = nil, _ change: (inout SubscriptionTree) -> Void) {
+        reportInterest(changeTree(change), journal: journal)
+    }
+
+    /// Changes the tree under its lock; returns the interest changes for
+    /// `reportInterest`, which the caller makes once it holds no lock.
+    func changeTree(_ change: (inout SubscriptionTree) -> Void) -> [(filter: String, maxQoS: QoS?)] {
+        tree.withLock { tree in
+            change(&tree)
+            return tree.tracksLocalInterest ? tree.takeInterestChanges() : []
+        }
+    }
+
+    func reportInterest(_ changes: [(filter: String, maxQoS: QoS?)], journal: (any JournalWriter)?) {
+        guard !changes.isEmpty, let link = clusterLink else { return }
+        for (filter, qos) in changes { link.localInterestChanged(filter, maxQoS: qos, journal: journal) }
+    }
+
+    /// A message another node forwarded: routed to this node's subscribers
+    /// only (never forwarded again), and not stored as retained here (the
+    /// cluster's retained store tells every node). `routes` belongs to the
+    /// caller's thread.
+    @discardableResult
+    public func publishFromCluster(_ message: Message, routes: inout RouteCache) -> PublishOutcome {
+        let journal = journal.makeWriter()
+        defer { if !journal.isEmpty { journal.commit(whenDurable: nil) } }
+        return publish(message, counted: true, routes: &routes, journal: journal, fromCluster: true)
+    }
+
+    /// The cluster's retained store changed `message.topic` (an empty
+    /// payload clears it): applied to this node's copy.
+    public func applyClusterRetained(_ message: Message) {
+        let stored = message.retainedCopy()
+        retained.withLock { $0.update(with: stored) }
+    }
+}
+
+/// Holds the link; see `attachCluster` for why a plain stored property is safe.
+final class ClusterLinkStorage: @unchecked Sendable {
+    var link: (any ClusterLink)?
+}

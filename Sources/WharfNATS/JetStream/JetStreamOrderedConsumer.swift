@@ -1,0 +1,206 @@
+import NIOCore
+import Synchronization
+
+/// Follows a stream's subjects in order with nothing missed: from where
+/// `start` says, then every new message as it is stored.
+///
+/// An ordered consumer, as NATS clients make them: an ephemeral push
+/// consumer in memory on one server, no acks, flow control and idle
+/// heartbeats. A gap in its sequence, or heartbeats that stop (its server
+/// died, our connection moved and it was lost), and it is made again from
+/// the sequence after the last one seen. Handlers run on the connection's
+/// loop. Cheap for the server (no acks, no replicas), so fit for readers
+/// that only follow: KV watches, a node's inbox.
+public final class JetStreamOrderedConsumer: Sendable {
+    public typealias Handler = @Sendable (NATSMessage, JetStreamMessageMetadata) -> Void
+
+    /// Where the first consumer starts (later ones resume after the last seen).
+    public enum Start: Sendable {
+        case all
+        case lastPerSubject
+        case new
+    }
+
+    let jetStream: JetStream
+    let stream: String
+    let filter: String
+    let start: Start
+    let label: String
+    let heartbeat: Duration
+    let handler: Handler
+    let onCaughtUp: (@Sendable () -> Void)?
+    let onProblem: (@Sendable (String) -> Void)?
+    private let state = Mutex(State())
+
+    private struct State {
+        var deliverSubject = ""
+        var subscription: NATSSubscription?
+        var consumer: String?
+        /// Consumer sequence expected next; a different one is a gap.
+        var expectedConsumerSequence: UInt64 = 1
+        var lastRevision: UInt64 = 0
+        var lastActivity = NIODeadline.now()
+        var caughtUp = false
+        var resetting = false
+        var stopped = false
+        var timer: RepeatedTask?
+        var resets = 0
+    }
+
+    /// `label` names it in problem reports.
+    public init(
+        jetStream: JetStream, stream: String, filter: String, start: Start, label: String, heartbeat: Duration = .seconds(2),
+        onCaughtUp: (@Sendable () -> Void)? = nil, onProblem: (@Sendable (String) -> Void)? = nil, handler: @escaping Handler
+    ) {
+        self.jetStream = jetStream
+        self.stream = stream
+        self.filter = filter
+        self.start = start
+        self.label = label
+        self.heartbeat = heartbeat
+        self.handler = handler
+        self.onCaughtUp = onCaughtUp
+        self.onProblem = onProblem
+    }
+
+    /// Starts following; returns once the consumer exists (what was stored
+    /// then arrives; `onCaughtUp` says when it all has).
+    public func run() async throws(JetStreamError) {
+        let timer = jetStream.connection.eventLoop.scheduleRepeatedTask(
+            initialDelay: .nanoseconds(heartbeat.nanoseconds), delay: .nanoseconds(heartbeat.nanoseconds)
+        ) { [self] _ in watchdog() }
+        state.withLock { $0.timer = timer }
+        try await makeConsumer()
+    }
+
+    public func stop() async {
+        let (subscription, consumer, timer) = state.withLock { state in
+            state.stopped = true
+            return (state.subscription, state.consumer, state.timer)
+        }
+        timer?.cancel()
+        subscription?.unsubscribe()
+        if let consumer { try? await jetStream.deleteConsumer(stream, consumer) }
+    }
+
+    /// Times the consumer was made again after a gap or a silence.
+    public var resets: Int { state.withLock { $0.resets } }
+
+    /// The stream sequence of the last message handed over.
+    public var lastSequence: UInt64 { state.withLock { $0.lastRevision } }
+
+    /// Makes the consumer, starting after the last message seen.
+    private func makeConsumer() async throws(JetStreamError) {
+        let connection = jetStream.connection
+        let deliverSubject = connection.newInbox()
+        let (startAfter, old) = state.withLock { state in
+            state.deliverSubject = deliverSubject
+            state.expectedConsumerSequence = 1
+            state.lastActivity = .now()
+            return (state.lastRevision, state.subscription)
+        }
+        old?.unsubscribe()
+        let subscription: NATSSubscription
+        do {
+            subscription = try connection.subscribe(deliverSubject) { [self] message in received(message, on: deliverSubject) }
+        } catch {
+            throw JetStreamError(error)
+        }
+        state.withLock { $0.subscription = subscription }
+        // Named (the form 2.9.10 takes for a filtered create), ephemeral
+        // (no durable name: it goes after `inactiveThreshold` unwatched).
+        let first: DeliverPolicy =
+            switch start {
+            case .all: .all
+            case .lastPerSubject: .lastPerSubject
+            case .new: .new
+            }
+        var config = ConsumerConfig(
+            name: "ordered_" + String(deliverSubject.split(separator: ".").last ?? "o"),
+            deliverPolicy: startAfter == 0 ? first : .byStartSequence, ackPolicy: .none,
+            filterSubject: filter, replicas: 1, memoryStorage: true)
+        if startAfter > 0 { config.optStartSequence = startAfter + 1 }
+        config.idleHeartbeat = heartbeat
+        config.flowControl = true
+        config.deliverSubject = deliverSubject
+        config.inactiveThreshold = .seconds(30)
+        let info = try await jetStream.createConsumer(stream, config)
+        let caughtUpNow = state.withLock { state -> Bool in
+            state.consumer = info.name
+            guard !state.caughtUp, info.numPending == 0, info.delivered.consumerSequence == 0 else { return false }
+            state.caughtUp = true
+            return true
+        }
+        if caughtUpNow { onCaughtUp?() }
+    }
+
+    private func received(_ message: NATSMessage, on deliverSubject: String) {
+        if message.status == 100 {
+            // A heartbeat, or flow control asking for an answer.
+            state.withLock { $0.lastActivity = .now() }
+            if let reply = message.replyTo ?? message.headers?["Nats-Consumer-Stalled"] {
+                try? jetStream.connection.publish(reply)
+            }
+            return
+        }
+        guard let metadata = message.replyTo.flatMap(JetStreamMessageMetadata.init(replySubject:)) else { return }
+        enum Verdict {
+            case deliver(caughtUp: Bool)
+            case gap
+            case stale
+        }
+        let verdict = state.withLock { state -> Verdict in
+            guard state.deliverSubject == deliverSubject, !state.resetting else { return .stale }
+            state.lastActivity = .now()
+            guard metadata.consumerSequence == state.expectedConsumerSequence else { return .gap }
+            state.expectedConsumerSequence += 1
+            state.lastRevision = metadata.streamSequence
+            let caughtUp = !state.caughtUp && metadata.pending == 0
+            if caughtUp { state.caughtUp = true }
+            return .deliver(caughtUp: caughtUp)
+        }
+        switch verdict {
+        case .stale:
+            return
+        case .gap:
+            reset(because: "sequence gap")
+        case .deliver(let caughtUp):
+            handler(message, metadata)
+            if caughtUp { onCaughtUp?() }
+        }
+    }
+
+    private func watchdog() {
+        let silent = state.withLock { state -> Bool in
+            guard !state.stopped, !state.resetting else { return false }
+            return NIODeadline.now() - state.lastActivity > .nanoseconds(3 * heartbeat.nanoseconds)
+        }
+        if silent { reset(because: "no heartbeat") }
+    }
+
+    /// Makes the consumer again after the last revision seen; retried by
+    /// the watchdog while JetStream does not answer.
+    private func reset(because reason: String) {
+        let old = state.withLock { state -> String?? in
+            guard !state.resetting, !state.stopped else { return .none }
+            state.resetting = true
+            state.resets += 1
+            defer { state.consumer = nil }
+            return .some(state.consumer)
+        }
+        guard case .some(let oldConsumer) = old else { return }
+        onProblem?("\(label): \(reason); following again from sequence \(state.withLock { $0.lastRevision + 1 })")
+        Task {
+            if let oldConsumer { try? await jetStream.deleteConsumer(stream, oldConsumer) }
+            do {
+                try await makeConsumer()
+            } catch {
+                onProblem?("\(label): \(error)")
+            }
+            state.withLock { state in
+                state.resetting = false
+                state.lastActivity = .now()
+            }
+        }
+    }
+}
