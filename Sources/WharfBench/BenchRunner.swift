@@ -30,6 +30,12 @@ public struct BenchRunner: Sendable {
     /// Every client connects over TLS with this context; nil: plain TCP
     /// (see `clientTLS(trusting:)`).
     public var tls: NIOSSLContext?
+    /// Subscribers connect here instead of `port`: another node of a
+    /// cluster, so every message crosses from the publishers' node.
+    public var subscriberPort: Int?
+    /// Time after the subscriptions for the publishers' node to learn of
+    /// them (cluster mode's route index is replicated, not instant).
+    public var settleSeconds = 0.0
 
     public init(
         host: String, port: Int, scenario: BenchScenario, publishers: Int, subscribers: Int? = nil,
@@ -120,7 +126,7 @@ public struct BenchRunner: Sendable {
         do {
             for index in 0..<subscribers {
                 let subscriber = try await connect(
-                    group: group, clientId: "bench-sub-\(runId)-\(index)", cleanSession: !persistent,
+                    group: group, port: subscriberPort ?? port, clientId: "bench-sub-\(runId)-\(index)", cleanSession: !persistent,
                     deliveries: Deliveries(
                         publishers: publishers, messagesPerPublisher: messagesPerPublisher, latencyCapacity: Self.latencyCapacity
                     ),
@@ -149,6 +155,7 @@ public struct BenchRunner: Sendable {
             await closeAll()
             throw error
         }
+        if settleSeconds > 0 { try await Task.sleep(for: .milliseconds(Int64(settleSeconds * 1000))) }
 
         let cpuStart = ProcessProbe.cpuNanos()
         let start = NIODeadline.now().uptimeNanoseconds
@@ -271,7 +278,7 @@ public struct BenchRunner: Sendable {
     }
 
     func connect(
-        group: any EventLoopGroup, clientId: String, cleanSession: Bool, keepAlive: UInt16 = 60,
+        group: any EventLoopGroup, port: Int? = nil, clientId: String, cleanSession: Bool, keepAlive: UInt16 = 60,
         deliveries: Deliveries?, progress: ReceiveProgress?
     ) async throws -> Client {
         let tls = self.tls
@@ -295,7 +302,7 @@ public struct BenchRunner: Sendable {
                         )
                     }
                 }
-                .connect(host: host, port: port).get()
+                .connect(host: host, port: port ?? self.port).get()
         } catch {
             connected.fail(error)
             throw error

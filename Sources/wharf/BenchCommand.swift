@@ -57,6 +57,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Connect over TLS, trusting this CA certificate file (PEM).")
     var caFile: String?
 
+    @Option(help: "Subscribers connect to this port (another cluster node): every message crosses nodes.")
+    var subscriberPort: Int?
+
+    @Option(help: "Seconds to wait after subscribing before publishing (a cluster's route index spreading).")
+    var settle = 0.0
+
     func run() async throws {
         guard host == "127.0.0.1" || host == "localhost" || host == "::1" else {
             throw ValidationError("bench sends load to loopback only")
@@ -74,6 +80,8 @@ struct BenchCommand: AsyncParsableCommand {
             timeoutSeconds: timeout, stallSeconds: stallTimeout
         )
         if let caFile { runner.tls = try BenchRunner.clientTLS(trusting: caFile) }
+        runner.subscriberPort = subscriberPort
+        runner.settleSeconds = max(0, settle)
         let result = try await runner.run()
         print(result.summary)
     }
