@@ -40,14 +40,39 @@ extension ClusterNode {
     private func retainedChanged(_ entry: KeyValueEntry) {
         guard let broker = state.withLock({ $0.broker }) else { return }
         if entry.operation == .put, let message = ClusterEnvelope.decode(entry.value) {
-            state.withLock { $0.retainedTopics[entry.key] = message.topic }
+            state.withLock {
+                $0.retainedEntries[entry.key] = RetainedEntry(
+                    topic: message.topic, revision: entry.revision, expiresAt: message.expiresAtNanos)
+            }
             broker.applyClusterRetained(message)
             return
         }
-        guard entry.operation != .put, let topic = state.withLock({ $0.retainedTopics.removeValue(forKey: entry.key) }) else {
+        guard entry.operation != .put, let gone = state.withLock({ $0.retainedEntries.removeValue(forKey: entry.key) }) else {
             if entry.operation == .put { statistics.withLock { $0.errors["bad_envelope", default: 0] += 1 } }
             return
         }
-        broker.applyClusterRetained(Message(topic: topic, payload: ByteBuffer(), qos: .atMostOnce, retain: true))
+        broker.applyClusterRetained(Message(topic: gone.topic, payload: ByteBuffer(), qos: .atMostOnce, retain: true))
+    }
+
+    /// The janitor's round (one node does it: the first live one by name):
+    /// expired retained messages leave the bucket, each with a
+    /// compare-and-swap on the revision it saw, so a newer message
+    /// published meanwhile stays. Every node already ignores expired ones;
+    /// this keeps the bucket from growing with them.
+    func purgeExpiredRetained() {
+        guard liveNodes.map(\.name).min() == options.nodeName else { return }
+        let now = Clock.nowNanos()
+        let (expired, bucket) = state.withLock { state -> ([(String, UInt64)], KeyValueBucket?) in
+            let expired = state.retainedEntries.compactMap { key, entry in
+                entry.expiresAt.map { $0 <= now } == true ? (key, entry.revision) : nil
+            }
+            return (expired, state.buckets?.retained)
+        }
+        guard let bucket, !expired.isEmpty else { return }
+        Task {
+            for (key, revision) in expired.prefix(1_000) {
+                try? await bucket.purge(key, lastRevision: revision)
+            }
+        }
     }
 }

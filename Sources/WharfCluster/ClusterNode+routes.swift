@@ -94,6 +94,11 @@ extension ClusterNode {
         let (change, broker) = state.withLock { state -> (Change, Broker?) in
             let old = state.routes[node]?[entry.key]
             state.routes[node, default: [:]][entry.key] = route
+            if node == options.nodeName, route == nil, let old, state.interest[old.filter] != nil {
+                // Ours, removed by another node's janitor while we still want
+                // it (it thought us gone): written again by the retry timer.
+                state.unannounced.insert(old.filter)
+            }
             guard node != options.nodeName, state.routedNodes.contains(node) else { return (.none, state.broker) }
             let remote = state.remoteNode(node)
             if let route { return (.add(remote, route), state.broker) }
@@ -128,6 +133,28 @@ extension ClusterNode {
             }
         }
         logger.info(live ? "node joined" : "node left", metadata: ["node": "\(node)", "routes": "\(routes.count)"])
+    }
+}
+
+extension ClusterNode {
+    /// The janitor's round for the route index: the entries of nodes gone
+    /// for two leases leave the bucket (their subscribers went with them).
+    func purgeRoutesOfGoneNodes() {
+        guard liveNodes.map(\.name).min() == options.nodeName else { return }
+        let (keys, bucket) = state.withLock { state -> ([String], KeyValueBucket?) in
+            let now = ContinuousClock.now
+            let gone = state.routes.keys.filter { node in
+                guard node != options.nodeName, !(state.routes[node]?.isEmpty ?? true) else { return false }
+                guard let lease = state.nodes[node] else { return true }
+                return now - lease.seenAt > options.lease * 2
+            }
+            return (gone.flatMap { state.routes[$0]?.keys.map { $0 } ?? [] }, state.buckets?.routes)
+        }
+        guard let bucket, !keys.isEmpty else { return }
+        logger.info("removing routes of nodes gone", metadata: ["routes": "\(keys.count)"])
+        for key in keys.prefix(1_000) {
+            bucket.write(key, ByteBuffer(), purge: true) { _ in }
+        }
     }
 }
 

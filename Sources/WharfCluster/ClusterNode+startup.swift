@@ -20,13 +20,16 @@ extension ClusterNode {
         let renewal = TimeAmount.nanoseconds(max(options.lease.nanosecondsValue / 5, 200_000_000))
         let lease = loop.scheduleRepeatedTask(initialDelay: renewal, delay: renewal) { [self] _ in renewLease() }
         let retry = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in reannounce() }
+        let janitor = loop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { [self] _ in
+            purgeExpiredRetained()
+            purgeRoutesOfGoneNodes()
+        }
         let stopped = state.withLock { state in
-            state.timers += [lease, retry]
+            state.timers += [lease, retry, janitor]
             return state.stopped
         }
         if stopped {
-            lease.cancel()
-            retry.cancel()
+            for timer in [lease, retry, janitor] { timer.cancel() }
         }
     }
 }

@@ -49,8 +49,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         /// Filters whose route entry must be written again (failed, or
         /// changed while NATS was away).
         var unannounced: Set<String> = []
-        /// Retained topics by key, to clear a topic when its key is purged.
-        var retainedTopics: [String: String] = [:]
+        /// Retained entries by key: the topic (to clear it when its key is
+        /// purged), and for the janitor the revision and expiry.
+        var retainedEntries: [String: RetainedEntry] = [:]
         var watchers: [KeyValueWatcher] = []
         var inbox: JetStreamOrderedConsumer?
         var quickInbox: NATSSubscription?
@@ -69,6 +70,13 @@ public final class ClusterNode: ClusterLink, Sendable {
     struct NodeLease: Sendable {
         var announcement: NodeAnnouncement
         var seenAt: ContinuousClock.Instant
+    }
+
+    struct RetainedEntry: Sendable {
+        var topic: String
+        var revision: UInt64
+        /// Monotonic nanoseconds; nil: it never expires.
+        var expiresAt: UInt64?
     }
 
     struct Route: Sendable, Equatable {
