@@ -86,6 +86,7 @@ let package = Package(
                 "WharfMetrics",
                 "WharfNATS",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

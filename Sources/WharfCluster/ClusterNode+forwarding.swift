@@ -94,20 +94,27 @@ extension ClusterNode {
         state.withLock { $0.readiness.inboxReady = true }
     }
 
-    /// A message another node forwarded: to this node's subscribers.
+    /// A message another node forwarded: to this node's subscribers,
+    /// through the inbound flow control.
     private func arrived(_ envelope: ByteBuffer) {
         guard let broker = state.withLock({ $0.broker }) else { return }
         guard let message = ClusterEnvelope.decode(envelope, journalId: broker.newJournalId) else {
             statistics.withLock { $0.errors["bad_envelope", default: 0] += 1 }
             return
         }
+        statistics.withLock { $0.received += 1 }
+        inbound.arrived(message)
+    }
+
+    /// Routes one message from another node; true when a subscriber's queue
+    /// asks the other nodes' traffic to wait.
+    func route(_ message: Message, from inbound: ClusterInbound) -> Bool {
+        guard let broker = state.withLock({ $0.broker }) else { return false }
         // Forwards all arrive on the connection's loop: one route cache for them.
-        var routes = statistics.withLock { statistics in
-            statistics.received += 1
-            return statistics.takeInboundRoutes()
-        }
-        broker.publishFromCluster(message, routes: &routes)
+        var routes = statistics.withLock { $0.takeInboundRoutes() }
+        let outcome = broker.publishFromCluster(message, from: inbound, routes: &routes)
         statistics.withLock { $0.inboundRoutes = routes }
+        return outcome.pausePublisher
     }
 
     func noteProblem(_ problem: String) {

@@ -29,6 +29,8 @@ public final class ClusterNode: ClusterLink, Sendable {
     let state = Mutex(State())
     let statistics = Mutex(Statistics())
     let assets: ClusterAssets
+    /// Flow control for what other nodes forward here.
+    let inbound: ClusterInbound
 
     struct State {
         var broker: Broker?
@@ -116,7 +118,13 @@ public final class ClusterNode: ClusterLink, Sendable {
             statusBox.node?.natsStatusChanged(status)
         }
         jetStream = JetStream(connection: connection, timeout: .seconds(5))
+        let connection = self.connection
+        let routeBox = StatusBox()
+        inbound = ClusterInbound(loop: eventLoop, setReading: { connection.setReading($0) }) { message, inbound in
+            routeBox.node?.route(message, from: inbound) ?? false
+        }
         statusBox.node = self
+        routeBox.node = self
     }
 
     /// Becomes `broker`'s link: from now on the broker reports its

@@ -59,12 +59,16 @@ extension Broker {
     /// A message another node forwarded: routed to this node's subscribers
     /// only (never forwarded again), and not stored as retained here (the
     /// cluster's retained store tells every node). `routes` belongs to the
-    /// caller's thread.
+    /// caller's thread. `publisher` stands for the other nodes in flow
+    /// control: told to stop reading when a subscriber's queue fills, and
+    /// to read again when it drains, as a publishing connection is.
     @discardableResult
-    public func publishFromCluster(_ message: Message, routes: inout RouteCache) -> PublishOutcome {
+    public func publishFromCluster(_ message: Message, from publisher: (any DeliveryTarget)? = nil, routes: inout RouteCache)
+        -> PublishOutcome
+    {
         let journal = journal.makeWriter()
         defer { if !journal.isEmpty { journal.commit(whenDurable: nil) } }
-        return publish(message, counted: true, routes: &routes, journal: journal, fromCluster: true)
+        return publish(message, from: publisher, counted: true, routes: &routes, journal: journal, fromCluster: true)
     }
 
     /// The cluster's retained store changed `message.topic` (an empty

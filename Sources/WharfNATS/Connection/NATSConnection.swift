@@ -289,6 +289,18 @@ public final class NATSConnection: Sendable {
         if scheduleFlush { eventLoop.execute { self.flushOutbound() } }
     }
 
+    /// Flow control: stop (or start again) reading from the server, so what
+    /// it sends waits in its buffers, not ours. Call on `eventLoop`. A
+    /// reconnect reads again (the server's buffers for the old socket are gone).
+    public func setReading(_ reading: Bool) {
+        eventLoop.preconditionInEventLoop()
+        let channel = state.withLock { state -> (any Channel)? in
+            if case .connected(let channel, _) = state.phase { return channel }
+            return nil
+        }
+        channel?.setOption(ChannelOptions.autoRead, value: reading).whenFailure { _ in }
+    }
+
     /// Closes the connection for good: pending requests fail with `.closed`.
     public func close() async {
         if let channel = shutDown(failingWith: .closed) { try? await channel.close() }
