@@ -74,7 +74,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // Cluster mode: this node's link to the others over NATS JetStream (membership,
         // the route index, forwarding, retained messages), behind WharfCore's ClusterLink.
@@ -89,7 +90,8 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // NIO listeners, connection handlers, configuration and lifecycle.
         .target(

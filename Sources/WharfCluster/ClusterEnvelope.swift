@@ -22,9 +22,20 @@ public enum ClusterEnvelope {
     static let version: UInt8 = 1
 
     public static func encode(_ message: Message, clock: WallClock = .now()) -> ByteBuffer {
-        let properties = message.forwardedProperties?.readableBytes ?? 0
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(24 + message.topic.utf8.count + properties + message.payload.readableBytes)
+        buffer.reserveCapacity(encodedCount(message))
+        encode(message, into: &buffer, clock: clock)
+        return buffer
+    }
+
+    /// Bytes `encode` writes for `message`.
+    public static func encodedCount(_ message: Message) -> Int {
+        24 + message.topic.utf8.count + (message.forwardedProperties?.readableBytes ?? 0) + message.payload.readableBytes
+    }
+
+    /// Writes the envelope into `buffer` (a connection's outbound buffer: no copy of its own).
+    public static func encode(_ message: Message, into buffer: inout ByteBuffer, clock: WallClock = .now()) {
+        let properties = message.forwardedProperties?.readableBytes ?? 0
         var flags = UInt8(message.qos.rawValue)
         if message.retain { flags |= 1 << 2 }
         if message.forwardsExpiry { flags |= 1 << 3 }
@@ -39,7 +50,6 @@ public enum ClusterEnvelope {
         if var forwarded = message.forwardedProperties { buffer.writeBuffer(&forwarded) }
         var payload = message.payload
         buffer.writeBuffer(&payload)
-        return buffer
     }
 
     /// The message back, its times on this node's clocks; `journalId` for

@@ -6,24 +6,27 @@ import WharfNATS
 /// Messages to other nodes, and from them.
 extension ClusterNode {
     public func forward(_ message: Message, qos: QoS, to node: RemoteNode, journal: any JournalWriter) {
-        let envelope = ClusterEnvelope.encode(message)
         statistics.withLock { $0.forwarded[Int(qos.rawValue)] += 1 }
         if qos == .atMostOnce {
-            // At most once: core NATS, batched with everything else on the connection.
+            // At most once: core NATS, the envelope written straight into the
+            // connection's batch.
             do {
-                try connection.publish(ClusterNames.quickForwards(to: node.name), payload: envelope)
+                try connection.publish(node.quickAddress, payloadCount: ClusterEnvelope.encodedCount(message)) {
+                    ClusterEnvelope.encode(message, into: &$0)
+                }
             } catch {
                 count(error: error)
             }
             return
         }
+        let envelope = ClusterEnvelope.encode(message)
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
         gate?.add()
         statistics.withLock { $0.forwardsPending += 1 }
         let id = "\(bootId)-\(forwardNumber())"
         let deadline = ContinuousClock.now + options.forwardDeadline
         store(
-            ClusterNames.durableForwards(to: node.name), envelope, messageId: id, deadline: deadline, attempt: 1
+            node.durableAddress, envelope, messageId: id, deadline: deadline, attempt: 1
         ) { [self] ok in
             statistics.withLock { statistics in
                 statistics.forwardsPending -= 1

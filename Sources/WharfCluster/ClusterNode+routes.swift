@@ -162,7 +162,8 @@ extension ClusterNode.State {
     /// The one destination object of `name`.
     mutating func remoteNode(_ name: String) -> RemoteNode {
         if let existing = remoteNodes[name] { return existing }
-        let node = RemoteNode(name: name)
+        let node = RemoteNode(
+            name: name, quickAddress: ClusterNames.quickForwards(to: name), durableAddress: ClusterNames.durableForwards(to: name))
         remoteNodes[name] = node
         return node
     }

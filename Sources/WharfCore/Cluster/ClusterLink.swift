@@ -33,9 +33,15 @@ public protocol ClusterLink: AnyObject, Sendable {
 /// merge of overlapping filters sees one destination per node.
 public final class RemoteNode: Sendable, CustomStringConvertible {
     public let name: String
+    /// Where the link sends this node's messages at QoS 0 and at QoS 1/2
+    /// (NATS subjects in cluster mode), made once, not per message.
+    public let quickAddress: String
+    public let durableAddress: String
 
-    public init(name: String) {
+    public init(name: String, quickAddress: String = "", durableAddress: String = "") {
         self.name = name
+        self.quickAddress = quickAddress
+        self.durableAddress = durableAddress
     }
 
     public var description: String { "node \(name)" }

@@ -145,6 +145,26 @@ public final class NATSConnection: Sendable {
         }
     }
 
+    /// `publish` with the payload written straight into the outbound buffer
+    /// by `write`, which must write exactly `payloadCount` bytes: no buffer
+    /// of its own for a payload built per message (a forward's envelope).
+    public func publish(
+        _ subject: String, payloadCount: Int, writingPayload write: (inout ByteBuffer) -> Void
+    ) throws(NATSError) {
+        try enqueue { (buffer) throws(NATSError) in
+            do throws(NATSProtocolError) {
+                try NATSSubject.checkPublishable(subject)
+            } catch {
+                throw .protocolError(error)
+            }
+            buffer.writeNATSPublishHeader(subject: subject, payloadCount: payloadCount)
+            let start = buffer.writerIndex
+            write(&buffer)
+            precondition(buffer.writerIndex - start == payloadCount, "payload writer wrote another length than announced")
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
     /// Appends to the outbound buffer under the lock and, when this is the
     /// first append since the last write, schedules the write.
     func enqueue(_ write: (inout ByteBuffer) throws(NATSError) -> Void) throws(NATSError) {

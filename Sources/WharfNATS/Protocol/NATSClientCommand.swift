@@ -49,6 +49,16 @@ extension ByteBuffer {
         writeStaticString("\r\n")
     }
 
+    /// `PUB <subject> <count>\r\n`: the caller writes the payload and CRLF
+    /// (after checking the subject).
+    mutating func writeNATSPublishHeader(subject: String, payloadCount: Int) {
+        writeStaticString("PUB ")
+        writeString(subject)
+        writeInteger(UInt8(ascii: " "))
+        writeDecimal(payloadCount)
+        writeStaticString("\r\n")
+    }
+
     /// SUB: wildcards allowed; `queue` makes it a member of a queue group.
     public mutating func writeNATSSubscribe(subject: String, queue: String? = nil, sid: UInt64) throws(NATSProtocolError) {
         try NATSSubject.checkFilter(subject)

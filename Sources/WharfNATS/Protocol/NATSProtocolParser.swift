@@ -67,26 +67,14 @@ public struct NATSProtocolParser: Sendable {
         let op = view[view.startIndex..<opEnd]
         let rest = view[opEnd...].drop(while: isSpace)
         switch op.count {
-        case 3 where matches(op, "MSG"):
-            let args = Self.split(rest)
-            guard args.count == 3 || args.count == 4,
-                let sid = UInt64(decimal: args[1]), let size = Int(decimal: args[args.count - 1])
-            else { throw .malformedControlLine(Self.quote(view)) }
-            guard size <= maxPayload else { throw .payloadTooLarge(size: size, limit: maxPayload) }
-            let message = PendingMessage(
-                subject: subject(args[0]), sid: sid, replyTo: args.count == 4 ? String(decoding: args[2], as: UTF8.self) : nil,
-                headerCount: nil, totalCount: size)
-            return try body(of: message, from: &buffer)
-        case 4 where matches(op, "HMSG"):
-            let args = Self.split(rest)
-            guard args.count == 4 || args.count == 5,
-                let sid = UInt64(decimal: args[1]), let headerCount = Int(decimal: args[args.count - 2]),
-                let total = Int(decimal: args[args.count - 1]), headerCount <= total
-            else { throw .malformedControlLine(Self.quote(view)) }
-            guard total <= maxPayload else { throw .payloadTooLarge(size: total, limit: maxPayload) }
-            let message = PendingMessage(
-                subject: subject(args[0]), sid: sid, replyTo: args.count == 5 ? String(decoding: args[2], as: UTF8.self) : nil,
-                headerCount: headerCount, totalCount: total)
+        case 3 where matches(op, "MSG"), 4 where matches(op, "HMSG"):
+            let withHeaders = op.count == 4
+            let offset = rest.startIndex - view.startIndex
+            let parsed = line.withUnsafeReadableBytes { bytes in
+                messageLine(UnsafeRawBufferPointer(rebasing: bytes[offset...]), withHeaders: withHeaders)
+            }
+            guard let message = parsed else { throw .malformedControlLine(Self.quote(view)) }
+            guard message.totalCount <= maxPayload else { throw .payloadTooLarge(size: message.totalCount, limit: maxPayload) }
             return try body(of: message, from: &buffer)
         case 4 where matches(op, "PING"):
             return .ping
@@ -127,7 +115,7 @@ public struct NATSProtocolParser: Sendable {
             NATSMessage(subject: message.subject, sid: message.sid, replyTo: message.replyTo, headers: headers, payload: payload))
     }
 
-    private mutating func subject(_ bytes: ByteBufferView.SubSequence) -> String {
+    private mutating func subject(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
         if lastSubject.utf8.elementsEqual(bytes) { return lastSubject }
         lastSubject = String(decoding: bytes, as: UTF8.self)
         return lastSubject
@@ -144,8 +132,50 @@ public struct NATSProtocolParser: Sendable {
         return true
     }
 
-    private static func split(_ bytes: ByteBufferView.SubSequence) -> [ByteBufferView.SubSequence] {
-        bytes.split(whereSeparator: isSpace)
+    /// The arguments of a MSG (`subject sid [reply] size`) or HMSG
+    /// (`subject sid [reply] header-size total-size`) line, read through a
+    /// raw pointer with no array and no reference counting per message:
+    /// this runs for every message the node receives. Nil when malformed.
+    private mutating func messageLine(_ bytes: UnsafeRawBufferPointer, withHeaders: Bool) -> PendingMessage? {
+        var starts: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)
+        var ends: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)
+        var count = 0
+        var index = 0
+        while index < bytes.count {
+            while index < bytes.count, isSpace(bytes[index]) { index += 1 }
+            guard index < bytes.count else { break }
+            let start = index
+            while index < bytes.count, !isSpace(bytes[index]) { index += 1 }
+            switch count {
+            case 0: (starts.0, ends.0) = (start, index)
+            case 1: (starts.1, ends.1) = (start, index)
+            case 2: (starts.2, ends.2) = (start, index)
+            case 3: (starts.3, ends.3) = (start, index)
+            case 4: (starts.4, ends.4) = (start, index)
+            default: return nil
+            }
+            count += 1
+        }
+        func argument(_ n: Int) -> Slice<UnsafeRawBufferPointer> {
+            switch n {
+            case 0: return bytes[starts.0..<ends.0]
+            case 1: return bytes[starts.1..<ends.1]
+            case 2: return bytes[starts.2..<ends.2]
+            case 3: return bytes[starts.3..<ends.3]
+            default: return bytes[starts.4..<ends.4]
+            }
+        }
+        let sizes = withHeaders ? 2 : 1
+        guard count == 2 + sizes || count == 3 + sizes, let sid = UInt64(decimal: argument(1)),
+            let total = Int(decimal: argument(count - 1))
+        else { return nil }
+        var headerCount: Int?
+        if withHeaders {
+            guard let headers = Int(decimal: argument(count - 2)), headers <= total else { return nil }
+            headerCount = headers
+        }
+        let replyTo = count == 3 + sizes ? String(decoding: argument(2), as: UTF8.self) : nil
+        return PendingMessage(subject: subject(argument(0)), sid: sid, replyTo: replyTo, headerCount: headerCount, totalCount: total)
     }
 
     /// A bounded, printable quote of bad input for an error message.
