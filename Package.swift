@@ -212,7 +212,8 @@ let package = Package(
         .testTarget(
             name: "WharfClusterTests",
             dependencies: [
-                "WharfCluster", "WharfCore", "WharfMQTT", .product(name: "NIOCore", package: "swift-nio"),
+                "WharfCluster", "WharfCore", "WharfMQTT", "WharfNATS", "WharfTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(
             name: "WharfNATSTests",

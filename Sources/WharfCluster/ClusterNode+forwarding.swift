@@ -23,11 +23,8 @@ extension ClusterNode {
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
         gate?.add()
         statistics.withLock { $0.forwardsPending += 1 }
-        let id = "\(bootId)-\(forwardNumber())"
         let deadline = ContinuousClock.now + options.forwardDeadline
-        store(
-            node.durableAddress, envelope, messageId: id, deadline: deadline, attempt: 1
-        ) { [self] ok in
+        store(node.durableAddress, envelope, messageId: newMessageId(), deadline: deadline) { [self] ok in
             statistics.withLock { statistics in
                 statistics.forwardsPending -= 1
                 if !ok { statistics.forwardFailures += 1 }
@@ -40,11 +37,12 @@ extension ClusterNode {
     /// reconnect (the same `Nats-Msg-Id` each time, so it is stored once)
     /// until `deadline`; `done` says whether it was stored.
     func store(
-        _ subject: String, _ payload: ByteBuffer, messageId: String, deadline: ContinuousClock.Instant, attempt: Int,
-        done: @escaping @Sendable (Bool) -> Void
+        _ subject: String, _ payload: ByteBuffer, headers: NATSHeaders? = nil, messageId: String,
+        deadline: ContinuousClock.Instant, attempt: Int = 1, done: @escaping @Sendable (Bool) -> Void
     ) {
         let started = Clock.nowNanos()
-        jetStream.publish(subject, payload: payload, options: .init(messageId: messageId), timeout: .seconds(3)) { [self] result in
+        jetStream.publish(subject, headers: headers, payload: payload, options: .init(messageId: messageId), timeout: .seconds(3)) {
+            [self] result in
             switch result {
             case .success:
                 let now = Clock.nowNanos()
@@ -64,10 +62,30 @@ extension ClusterNode {
                     return
                 }
                 connection.eventLoop.scheduleTask(in: .nanoseconds(pause.nanosecondsValue)) {
-                    self.store(subject, payload, messageId: messageId, deadline: deadline, attempt: attempt + 1, done: done)
+                    self.store(
+                        subject, payload, headers: headers, messageId: messageId, deadline: deadline, attempt: attempt + 1, done: done)
                 }
             }
         }
+    }
+
+    /// A unique `Nats-Msg-Id` for a write of this run of the node.
+    func newMessageId() -> String { "\(bootId)-\(forwardNumber())" }
+
+    /// Writes a KV entry (or a delete marker) the way forwards are stored:
+    /// retried through an election with one message id, so once.
+    func storeEntry(
+        _ bucket: KeyValueBucket, key: String, _ value: ByteBuffer, delete: Bool, done: @escaping @Sendable (Bool) -> Void
+    ) {
+        var headers: NATSHeaders?
+        if delete {
+            var deleting = NATSHeaders()
+            deleting.set("KV-Operation", "DEL")
+            headers = deleting
+        }
+        store(
+            "$KV.\(bucket.name).\(key)", value, headers: headers, messageId: newMessageId(),
+            deadline: ContinuousClock.now + options.forwardDeadline, done: done)
     }
 
     private func forwardNumber() -> UInt64 {

@@ -18,12 +18,9 @@ extension ClusterNode {
         let gate = message.qos == .atMostOnce ? nil : (journal as? ClusterJournalWriter)?.batchGate()
         gate?.add()
         let value = clearing ? ByteBuffer() : ClusterEnvelope.encode(message)
-        bucket.write(key, value, purge: clearing) { [self] result in
-            if case .failure(let error) = result {
-                count(error: error)
-                noteProblem("retained message on \(message.topic) not stored in the cluster: \(error)")
-            }
-            gate?.finished(ok: (try? result.get()) != nil)
+        storeEntry(bucket, key: key, value, delete: clearing) { [self] ok in
+            if !ok { noteProblem("retained message on \(message.topic) not stored in the cluster") }
+            gate?.finished(ok: ok)
         }
     }
 
@@ -69,10 +66,8 @@ extension ClusterNode {
             return (expired, state.buckets?.retained)
         }
         guard let bucket, !expired.isEmpty else { return }
-        Task {
-            for (key, revision) in expired.prefix(1_000) {
-                try? await bucket.purge(key, lastRevision: revision)
-            }
+        for (key, revision) in expired.prefix(1_000) {
+            bucket.write(key, ByteBuffer(), delete: true, lastRevision: revision) { _ in }
         }
     }
 }

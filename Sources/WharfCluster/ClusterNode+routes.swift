@@ -33,11 +33,8 @@ extension ClusterNode {
             value.writeInteger(qos.rawValue)
             value.writeString(filter)
         }
-        bucket.write(key, value, purge: qos == nil) { [self] result in
-            if case .failure(let error) = result {
-                count(error: error)
-                _ = state.withLock { $0.unannounced.insert(filter) }
-            }
+        storeEntry(bucket, key: key, value, delete: qos == nil) { [self] ok in
+            if !ok { _ = state.withLock { $0.unannounced.insert(filter) } }
             done?()
         }
     }
@@ -153,7 +150,7 @@ extension ClusterNode {
         guard let bucket, !keys.isEmpty else { return }
         logger.info("removing routes of nodes gone", metadata: ["routes": "\(keys.count)"])
         for key in keys.prefix(1_000) {
-            bucket.write(key, ByteBuffer(), purge: true) { _ in }
+            bucket.write(key, ByteBuffer(), delete: true) { _ in }
         }
     }
 }

@@ -124,7 +124,8 @@ public struct KeyValueBucket: Sendable {
             key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
     }
 
-    /// Removes every revision of `key`, leaving one purge marker.
+    /// Removes every revision of `key`, leaving one purge marker. See
+    /// `write(delete:)` for why cluster mode deletes instead on 2.9.10.
     public func purge(_ key: String, lastRevision: UInt64? = nil) async throws(KeyValueError) {
         var headers = NATSHeaders()
         headers.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.purge.rawValue)
@@ -133,10 +134,18 @@ public struct KeyValueBucket: Sendable {
             key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
     }
 
-    /// `put`, or with `purge` a purge of `key`, for callers on a message
-    /// path: no task, the outcome (the new revision) on the connection's loop.
+    /// `put`, or with `delete` a delete marker for `key` (optionally only
+    /// if `lastRevision` is still the last), for callers on a message path:
+    /// no task, the outcome (the new revision) on the connection's loop.
+    ///
+    /// A delete marker, not a purge: on nats-server 2.9.10 a purge (a
+    /// `Nats-Rollup: sub` message) stored right behind a message on another
+    /// key made consumers skip that message (seen here with two keys removed
+    /// back to back: the watchers, ours and nats-py's, never saw the first
+    /// removal, and no sequence gap showed it). With one revision kept per
+    /// key a marker frees the same space.
     public func write(
-        _ key: String, _ value: ByteBuffer, purge: Bool = false, timeout: Duration? = nil,
+        _ key: String, _ value: ByteBuffer, delete: Bool = false, lastRevision: UInt64? = nil, timeout: Duration? = nil,
         completion: @escaping @Sendable (Result<UInt64, KeyValueError>) -> Void
     ) {
         do throws(KeyValueError) {
@@ -146,14 +155,20 @@ public struct KeyValueBucket: Sendable {
             return
         }
         var headers: NATSHeaders?
-        if purge {
-            var purging = NATSHeaders()
-            purging.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.purge.rawValue)
-            purging.set("Nats-Rollup", "sub")
-            headers = purging
+        if delete {
+            var deleting = NATSHeaders()
+            deleting.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.delete.rawValue)
+            headers = deleting
         }
-        jetStream.publish(subjectPrefix + key, headers: headers, payload: value, timeout: timeout) { result in
-            completion(result.map(\.sequence).mapError(KeyValueError.jetStream))
+        jetStream.publish(
+            subjectPrefix + key, headers: headers, payload: value,
+            options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision), timeout: timeout
+        ) { result in
+            switch result {
+            case .success(let ack): completion(.success(ack.sequence))
+            case .failure(.api(let error)) where error.errorCode == .streamWrongLastSequence: completion(.failure(.wrongLastRevision(key)))
+            case .failure(let error): completion(.failure(.jetStream(error)))
+            }
         }
     }
 
