@@ -19,11 +19,14 @@ struct TopCommand: AsyncParsableCommand {
     @Option(help: "File holding the bearer token of the brokers' [metrics] token_file; sent as Authorization: Bearer.")
     var tokenFile: String?
 
+    @Flag(help: "Cluster mode: also watch every live node of the cluster the --url nodes belong to (found from one).")
+    var cluster = false
+
     @OptionGroup var dashboard: DashboardOptions
 
     func run() async throws {
         if dashboard.listedThemes() { return }
-        let endpoints: [SnapshotEndpoint]
+        var endpoints: [SnapshotEndpoint]
         do {
             endpoints = try urls.map { text throws(EndpointError) in try SnapshotEndpoint(parsing: text) }
         } catch {
@@ -35,6 +38,7 @@ struct TopCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        if cluster { endpoints = await ClusterDiscovery.endpoints(from: endpoints, access: access) }
         let options = try dashboard.resolve()
         let theme = try dashboard.loadTheme(options.theme)
         try DashboardOptions.requireTerminal()
