@@ -188,6 +188,7 @@ public final class ClusterNode: ClusterLink, Sendable {
     public var readiness: (ready: Bool, reason: String?) {
         let readiness = state.withLock { state -> ClusterReadiness in
             var readiness = state.readiness
+            readiness.lastProblem = state.lastProblem
             readiness.leaseAge = state.leaseRenewedAt.map { at in
                 let (seconds, attoseconds) = (ContinuousClock.now - at).components
                 return Double(seconds) + Double(attoseconds) / 1e18

@@ -11,6 +11,8 @@ struct ClusterReadiness: Sendable, Equatable {
     /// Seconds since the node's lease was last renewed (nil: never).
     var leaseAge: Double?
     var leaseSeconds: Double
+    /// The last JetStream failure, to say why a lease was not renewed.
+    var lastProblem: String?
 
     var reason: String? {
         if !natsConnected { return "NATS: \(natsStatus)" }
@@ -19,7 +21,9 @@ struct ClusterReadiness: Sendable, Equatable {
         if !routesLoaded { return "route index not loaded yet" }
         if !retainedLoaded { return "retained messages not loaded yet" }
         guard let leaseAge else { return "lease not announced yet" }
-        if leaseAge > leaseSeconds { return "lease not renewed for \(Int(leaseAge)) s (lease \(Int(leaseSeconds)) s)" }
+        if leaseAge > leaseSeconds {
+            return "lease not renewed for \(Int(leaseAge)) s (lease \(Int(leaseSeconds)) s)" + (lastProblem.map { ": \($0)" } ?? "")
+        }
         return nil
     }
 
