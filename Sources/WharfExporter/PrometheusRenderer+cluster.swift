@@ -1,6 +1,9 @@
 import WharfMetrics
 
 extension PrometheusRenderer {
+    /// The kinds of `ClusterSnapshot.errorsTotal` (WharfCluster's `count(error:)` and envelope decoding).
+    static let errorKinds = ["timeout", "no_responders", "api", "connection", "bad_envelope"]
+
     /// Cluster mode's families (absent on a single node, and then none of
     /// them is written). Counters keyed by QoS or error kind have one
     /// series per key the node has seen.
@@ -44,8 +47,11 @@ extension PrometheusRenderer {
         w.sample(name + "_sum", latency.sumSeconds)
         w.sample(name + "_count", latency.count)
 
+        // Every kind the node counts is written from the start, 0 until it
+        // happens, so increase() sees the first error instead of a new series.
+        let errors = c.errorsTotal.merging(errorKinds.map { ($0, 0) }) { counted, _ in counted }
         labelled(
             &w, "wharf_cluster_errors_total", .counter,
-            "JetStream API and KV failures, by kind (timeout, no_responders, api, connection).", "kind", c.errorsTotal)
+            "JetStream API and KV failures and undecodable messages from other nodes, by kind.", "kind", errors)
     }
 }

@@ -20,7 +20,7 @@ import WharfMetrics
         jetStreamLatency: LatencySnapshot(
             count: 20, sumSeconds: 0.02, buckets: nil, windowSeconds: 30, windowCount: 20, p50: 0.0006, p90: 0.001, p99: 0.0014,
             p999: 0.0014, max: 0.0014),
-        errorsTotal: ["timeout": 1, "no_responders": 0]
+        errorsTotal: ["timeout": 1]
     )
 
     static var clusterSnapshot: MetricsSnapshot {
@@ -81,8 +81,11 @@ import WharfMetrics
                 "wharf_cluster_jetstream_latency_seconds{quantile=\"0.99\"} 0.0014",
                 "wharf_cluster_jetstream_latency_seconds_sum 0.02",
                 "wharf_cluster_jetstream_latency_seconds_count 20",
-                "# HELP wharf_cluster_errors_total JetStream API and KV failures, by kind (timeout, no_responders, api, connection).",
+                "# HELP wharf_cluster_errors_total JetStream API and KV failures and undecodable messages from other nodes, by kind.",
                 "# TYPE wharf_cluster_errors_total counter",
+                "wharf_cluster_errors_total{kind=\"api\"} 0",
+                "wharf_cluster_errors_total{kind=\"bad_envelope\"} 0",
+                "wharf_cluster_errors_total{kind=\"connection\"} 0",
                 "wharf_cluster_errors_total{kind=\"no_responders\"} 0",
                 "wharf_cluster_errors_total{kind=\"timeout\"} 1",
             ])
@@ -109,6 +112,15 @@ import WharfMetrics
         #expect(!lines.contains { $0.contains("wharf_cluster_nats_round_trip_seconds") }, "no round trip yet: absent")
         #expect(!lines.contains { $0.hasPrefix("wharf_cluster_jetstream_latency_seconds{") }, "empty window: no quantile")
         #expect(lines.contains("wharf_cluster_jetstream_latency_seconds_count 0"))
+    }
+
+    /// Each known error kind is written from the start (0 until it happens); a kind the exporter does not know still shows.
+    @Test func errorKindsFromTheStart() {
+        var snapshot = Self.clusterSnapshot
+        snapshot.cluster!.errorsTotal = ["something_new": 2]
+        let lines = Set(PrometheusRenderer.render(snapshot).split(separator: "\n").map(String.init))
+        for kind in PrometheusRenderer.errorKinds { #expect(lines.contains("wharf_cluster_errors_total{kind=\"\(kind)\"} 0")) }
+        #expect(lines.contains("wharf_cluster_errors_total{kind=\"something_new\"} 2"))
     }
 
     /// OpenMetrics names the cluster counter families without _total and the info family without _info.
