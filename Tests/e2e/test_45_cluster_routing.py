@@ -16,21 +16,53 @@ from paho.mqtt.packettypes import PacketTypes
 from mqtt5clients import paho5, props
 from mqttclients import mosquitto_pub, mosquitto_sub, paho
 from natscluster import available, nats_cluster_shared  # noqa: F401 (fixture)
-from wharfcluster import remote_routes, start_nodes, stop_nodes, wait_routes, wait_routes_at_most, wait_until
+from wharfcluster import WharfCluster
 
 pytestmark = pytest.mark.skipif(not available(), reason="nats-server is not installed")
+
+
+def wait_until(what, check, timeout, node=None, interval=0.05):
+    """check() until it returns something other than None/False/a str (a str says what was
+    seen instead); AssertionError after `timeout` with the last value and the node's log tail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            last = check()
+        except (OSError, ValueError, KeyError, AssertionError) as e:
+            last = f"({type(e).__name__}: {e})"
+        if last is not None and last is not False and not isinstance(last, str):
+            return last
+        if time.monotonic() >= deadline:
+            tail = f"\n--- {node.name} log tail:\n{node.log_tail()}" if node is not None else ""
+            raise AssertionError(f"{what}: not within {timeout:.1f} s (last seen: {last!r}){tail}")
+        time.sleep(interval)
+
+
+def remote_routes(node) -> int:
+    return int(WharfCluster.snapshot(node)["cluster"]["remoteRoutes"])
+
+
+def wait_routes(node, at_least, timeout=10.0):
+    return wait_until(f"{node.name}: remoteRoutes >= {at_least}",
+                      lambda: (lambda n: [n] if n >= at_least else f"remoteRoutes {n}")(remote_routes(node)),
+                      timeout, node)
+
+
+def wait_routes_at_most(node, at_most, timeout=10.0):
+    return wait_until(f"{node.name}: remoteRoutes <= {at_most}",
+                      lambda: (lambda n: [n] if n <= at_most else f"remoteRoutes {n}")(remote_routes(node)),
+                      timeout, node)
+
 
 USER = [("trace", "1"), ("zeta", "last?"), ("alpha", "no, first"), ("trace", "2")]
 
 
 @pytest.fixture(scope="module")
 def nodes(nats_cluster_shared, tmp_path_factory):
-    started = start_nodes(tmp_path_factory.mktemp("wharf-nodes"), nats_cluster_shared.urls, 2)
-    try:
-        yield started
-    finally:
-        codes = stop_nodes(started)
-    assert all(c == 0 for c in codes.values()), f"nodes exited with {codes}"
+    """Nodes A and B, ready and each listing both live; stopped after the module (exit 0 checked)."""
+    c = WharfCluster(nats_cluster_shared, tmp_path_factory.mktemp("wharf-nodes"), ("node-a", "node-b"))
+    yield c.nodes
+    c.close()
 
 
 @pytest.fixture
