@@ -356,3 +356,78 @@ def test_unsubscribe_on_b_stops_delivery_from_a(ab, clients, uid):
     wait_routes_at_most(a, base)
     assert pub.publish(f"{uid}/u", b"after", qos=1) in (0, 0x10)  # 0x10: no matching subscribers
     assert sub.nothing_for(1.0)
+
+
+# --- message expiry and $SYS across nodes (added by the second writer in this worktree) ---
+
+def test_message_expiry_counts_down_across_nodes(ab, clients, uid):
+    """5.0 Message Expiry Interval crosses nodes as what is left of it: at most the original
+    live, and less after the message waited in an offline session on B."""
+    a, b = ab
+    topic = f"{uid}/e"
+    base = remote_routes(a)
+    live = paho5(b.port, f"{uid}-live")
+    clients.append(live)
+    assert live.subscribe(topic, 1) == [1]
+    waiting = paho5(b.port, f"{uid}-off", clean_start=False, session_expiry=60)
+    assert waiting.subscribe(topic, 1) == [1]
+    routed(a, base)
+    offline_before = WharfCluster.snapshot(b)["sessions"]["offline"]
+    waiting.disconnect()
+    wait_until(f"{b.name}: {uid}-off offline",
+               lambda: WharfCluster.snapshot(b)["sessions"]["offline"] > offline_before or "still online", 5, b)
+    pub = paho5(a.port, f"{uid}-p")
+    clients.append(pub)
+    assert pub.publish(topic, b"ttl", qos=1, properties=props(PacketTypes.PUBLISH, MessageExpiryInterval=60)) == 0
+    m = live.get(timeout=5)
+    assert m.payload == b"ttl"
+    assert 58 <= m.properties.MessageExpiryInterval <= 60, m.properties.MessageExpiryInterval
+    # The quantity under test is the time the message waits in B's offline session, not a synchronisation.
+    time.sleep(2.2)
+    back = paho5(b.port, f"{uid}-off", clean_start=False, session_expiry=60)
+    try:
+        assert back.session_present
+        m = back.get(timeout=5)
+        assert m.payload == b"ttl"
+        assert 50 <= m.properties.MessageExpiryInterval <= 58, \
+            f"expiry after waiting 2.2 s on B: {m.properties.MessageExpiryInterval}"
+    finally:
+        back.disconnect()
+        # End the session, so its subscription leaves the route index before the next test.
+        paho5(b.port, f"{uid}-off", clean_start=True, session_expiry=0).disconnect()
+
+
+def test_sys_topics_of_a_are_not_matched_by_hash_on_b(nats_cluster, tmp_path, uid):
+    """`#` on B gets A's ordinary messages but never a `$SYS/...` topic, though both nodes
+    publish $SYS every second and B also has a `$SYS/#` subscriber. Own nodes (--sys-interval 1)
+    on this test's own NATS cluster, so the shared nodes' routes stay untouched."""
+    c = WharfCluster(nats_cluster, tmp_path, ("sys-a", "sys-b"), extra_args=("--sys-interval", "1"))
+    opened = []
+    try:
+        a, b = c.nodes
+        base = c.remote_routes(a)
+        sys_a = paho(a.port, f"{uid}-sys-a")
+        everything = paho(b.port, f"{uid}-all")
+        sys_b = paho(b.port, f"{uid}-sys-b")
+        opened += [sys_a, everything, sys_b]
+        sys_a.subscribe("$SYS/#", 0)
+        everything.subscribe("#", 0)
+        sys_b.subscribe("$SYS/#", 0)
+        c.wait_route(a, base + 2)
+        m = sys_a.get(timeout=5)
+        assert m.topic.startswith("$SYS/"), f"A publishes $SYS (seen locally): {m.topic}"
+        assert sys_b.get(timeout=5).topic.startswith("$SYS/")
+        pub = paho(a.port, f"{uid}-p")
+        opened.append(pub)
+        pub.publish(f"{uid}/plain", b"plain", qos=1)
+        got = everything.get_all(10_000, timeout=2.5)  # two $SYS rounds of both nodes
+        topics = [m.topic for m in got]
+        assert f"{uid}/plain" in topics, f"`#` on B works across nodes: {topics}"
+        assert not [t for t in topics if t.startswith("$")], f"`#` on B matched $ topics: {topics}"
+    finally:
+        for client in opened:
+            try:
+                client.disconnect()
+            except Exception:
+                pass
+        c.close()
