@@ -283,9 +283,10 @@ class WharfCluster:
 
     def wait_routes_at_most(self, node: Node, count: int, timeout: float = 10.0) -> int:
         """Until `node` knows at most `count` routes of other nodes (after unsubscribes)."""
-        return self._poll(lambda: (lambda r: r if r <= count else None)(self.remote_routes(node)) is not None,
-                          timeout, lambda last: f"{node.name} knows {self._safe(self.remote_routes, node)} remote "
-                                                f"routes, want <= {count}", node) and self.remote_routes(node)
+        # A list, so that 0 routes counts as done for _poll.
+        return self._poll(lambda: (lambda r: [r] if r <= count else None)(self.remote_routes(node)), timeout,
+                          lambda last: f"{node.name} knows {self._safe(self.remote_routes, node)} remote routes, "
+                                       f"want <= {count}", node)[0]
 
     def wait_routes(self, expected: dict[str, int], timeout: float = 10.0) -> None:
         """Until each named node knows exactly its expected number of remote routes."""
