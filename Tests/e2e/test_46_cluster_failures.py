@@ -295,7 +295,17 @@ def test_nats_server_killed_under_qos1_load_loses_no_acked_message(nats_cluster,
             with got_lock:
                 missing = acked - received
             return True if not missing else f"{len(missing)} acked not received, e.g. {sorted(missing)[:5]}"
-        wait_until(f"every acknowledged payload reaches {b.name}", all_in, 30, b, interval=0.2)
+        try:
+            wait_until(f"every acknowledged payload reaches {b.name}", all_in, 30, b, interval=0.2)
+        except AssertionError as e:
+            def counters(node):
+                c = cluster(node)
+                return {k: c.get(k) for k in ("ready", "notReadyReason", "liveNodes", "forwardedTotal",
+                                              "receivedTotal", "forwardsPending", "forwardFailuresTotal",
+                                              "remoteRoutes", "errorsTotal")}
+            raise AssertionError(f"{e}\nkilled n{victim} after {killed_at} of {len(sent)} sent; "
+                                 f"{len(received)} received\n{a.name}: {counters(a)}\n{b.name}: {counters(b)}"
+                                 f"\n--- {a.name} log tail:\n{a.log_tail()}") from None
         assert killed_at is not None and 0 < killed_at < len(sent)
         print(f"sent {len(sent)}, acked {len(acked)}, received {len(received)}, duplicates {duplicates[0]}, "
               f"publisher reconnects {pub.reconnects}, killed n{victim} after {killed_at}")
