@@ -376,3 +376,134 @@ def test_killed_node_leaves_live_nodes_within_lease(wc, nodes):
     status, body = wc.readyz(a)
     assert status == 200, f"the surviving node stays ready: {status} {body}"
     print(f"{b.name} left {a.name}'s liveNodes {took:.1f} s after SIGKILL")
+
+
+# --- more failures (added by the second writer in this worktree) ----------------------------------
+
+import socket  # noqa: E402
+
+import rawmqtt as raw  # noqa: E402
+from mqtt5clients import props as _props  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes as _PacketTypes  # noqa: E402
+
+
+def _publish_acked(node, client_id, topic, payload: bytes, retain=False, timeout=30.0) -> int:
+    """QoS 1 PUBLISH on `node` until a PUBACK comes (a new connection whenever the node closed
+    the last one without acknowledging, as a client must resend); returns its reason code."""
+    deadline = time.monotonic() + timeout
+    attempts = []
+    while True:
+        c = paho5(node.port, client_id)
+        try:
+            info = c.publish(topic, payload, qos=1, retain=retain, wait=False)
+            try:
+                return c.ack_for(info.mid, timeout=max(0.5, min(12.0, deadline - time.monotonic())))[0]
+            except AssertionError as e:
+                attempts.append(str(e))
+        finally:
+            c.disconnect()
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{node.name}: no PUBACK for {topic} within {timeout} s ({attempts})"
+                                 f"\n--- {node.name} log tail:\n{node.log_tail()}")
+
+
+def test_retained_survives_each_nats_server_in_turn(nats_cluster, wc, nodes, uid):
+    """Each of the three nats-servers SIGKILLed in turn (never two at once): the retained
+    message stays readable on both nodes, a new value can be set with two servers of three
+    and reaches the other node, and after the server's restart the next one goes."""
+    a, b = nodes
+    topic = f"{uid}/each"
+    assert _publish_acked(a, f"{uid}-p", topic, b"v0", retain=True) in (0, 0x10)
+    wait_retained(b, topic, (b"v0", True))
+    for i in range(3):
+        nats_cluster.kill(i)
+        for node in (a, b):
+            assert fresh_retained(node, topic) == (f"v{i}".encode(), True), f"{node.name} with n{i} killed"
+        on, other = (a, b) if i % 2 == 0 else (b, a)
+        assert _publish_acked(on, f"{uid}-p{i}", topic, f"v{i + 1}".encode(), retain=True) in (0, 0x10)
+        wait_retained(other, topic, (f"v{i + 1}".encode(), True))
+        nats_cluster.restart(i)
+        for node in (a, b):
+            wc.wait_ready(node, timeout=30)
+    for node in (a, b):
+        assert fresh_retained(node, topic) == (b"v3", True)
+
+
+def test_quorum_lost_retained_not_acked_connection_closed_local_qos0_flows(nats_cluster, wc, nodes, uid):
+    """Two servers stopped: a retained QoS 1 PUBLISH gets no PUBACK within 5 s, and the node
+    closes the connection (the client must resend); both nodes say why they are not ready;
+    QoS 0 still flows inside a node. Servers back: ready within 30 s, the resent retained
+    message is acknowledged and seen on the other node."""
+    a, b = nodes
+    topic = f"{uid}/state"
+    local = paho(a.port, f"{uid}-local")
+    try:
+        local.subscribe(f"{uid}/local", 0)  # before the quorum goes: a SUBSCRIBE waits for its route write
+        nats_cluster.stop(0)
+        nats_cluster.stop(1)
+        c = raw.RawClient(a.port, version=raw.MQTT_5)
+        assert c.connect(f"{uid}-r")[1] == 0
+        c.send(raw.publish(topic, b"unstored", qos=1, pid=7, retain=True, version=raw.MQTT_5))
+        sent = time.monotonic()
+        closed = False
+        try:
+            p = c.read(timeout=5.0)
+            raise AssertionError(f"without quorum a retained QoS 1 PUBLISH got {p} within 5 s")
+        except (socket.timeout, TimeoutError):
+            pass  # no PUBACK within 5 s
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True  # closed without a PUBACK: also right
+        if not closed:
+            # The node gives up on the write (retried for 10 s) and closes the connection.
+            assert c.closed_by_broker(timeout=15.0), \
+                f"the connection is still open {time.monotonic() - sent:.1f} s after the unacknowledged PUBLISH"
+            assert not [p for p in c.seen if p.type == raw.PUBACK], f"a PUBACK came after all: {c.seen}"
+        c.close()
+        print(f"no PUBACK; connection closed {time.monotonic() - sent:.1f} s after the PUBLISH")
+
+        for node in (a, b):
+            body = wc.wait_not_ready(node, timeout=LEASE + 5)
+            assert body.startswith("not ready") and len(body.strip()) > len("not ready:"), body
+        # QoS 0 inside node A still flows.
+        pub = paho(a.port, f"{uid}-p0")
+        pub.publish(f"{uid}/local", b"inside", qos=0)
+        assert local.get(timeout=5).payload == b"inside"
+        pub.disconnect()
+
+        nats_cluster.restart(0)
+        nats_cluster.restart(1)
+        for node in (a, b):
+            wc.wait_ready(node, timeout=30)
+        assert _publish_acked(a, f"{uid}-again", topic, b"stored", retain=True, timeout=20) in (0, 0x10)
+        wait_retained(b, topic, (b"stored", True))
+    finally:
+        local.disconnect()
+
+
+def test_killed_node_routes_stop_being_used(wc, nodes, uid):
+    """B, with a subscriber, SIGKILLed: a QoS 1 publish on A to that topic is still acknowledged
+    (its copy for B is stored); once B's lease lapsed and its routes were removed, A no longer
+    forwards there and answers 0x10 (no matching subscribers)."""
+    a, b = nodes
+    topic = f"{uid}/gone"
+    base = wc.remote_routes(a)
+    sub = paho5(b.port, f"{uid}-s")
+    try:
+        assert sub.subscribe(topic, 1) == [1]
+        wc.wait_route(a, base + 1)
+    finally:
+        sub.client.loop_stop()
+    killed = time.monotonic()
+    wc.kill(b)
+    pub = paho5(a.port, f"{uid}-p")
+    try:
+        assert pub.publish(topic, b"to-the-dead", qos=1) in (0, 0x10)
+        wc.wait_live_nodes(a, [a.name], timeout=LEASE + 5)
+        # The janitor removes the routes of nodes gone two leases.
+        wc.wait_routes_at_most(a, base, timeout=3 * LEASE + 10)
+        print(f"{b.name}'s routes left {a.name} {time.monotonic() - killed:.1f} s after SIGKILL")
+        forwarded = wc.cluster(a)["forwardedTotal"]
+        assert pub.publish(topic, b"nobody", qos=1) == 0x10, "no subscriber left anywhere"
+        assert wc.cluster(a)["forwardedTotal"] == forwarded, "nothing forwarded to the dead node"
+    finally:
+        pub.disconnect()
