@@ -219,7 +219,7 @@ let package = Package(
             name: "WharfNATSTests",
             dependencies: [
                 "WharfNATS", "WharfTestSupport", .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         .testTarget(
             name: "WharfServerTests",

@@ -105,6 +105,8 @@ extension ClusterNode {
         let inbox = JetStreamOrderedConsumer(
             jetStream: jetStream, stream: ClusterNames.forwardStream, filter: ClusterNames.durableForwards(to: options.nodeName),
             start: .new, label: "forwards to \(options.nodeName)",
+            // A lost reader shows within three of these: forwards wait that long.
+            heartbeat: .seconds(1),
             onProblem: { [self] problem in noteProblem(problem) }
         ) { [self] message, _ in arrived(message.payload) }
         state.withLock { state in

@@ -30,15 +30,17 @@ extension ClusterNode {
         if live { setRouted(name, live: true) }
     }
 
-    /// Renews this node's lease and lets lapsed ones go (every lease / 5).
+    /// Renews this node's lease (every lease / 5).
+    ///
+    /// A lapsed lease does not take the node's routes out of the tree: a
+    /// NATS leader election stops every node's renewals for seconds, and
+    /// treating them all as dead then dropped their subscribers' messages
+    /// (acknowledged, as "no subscriber"). Forwarding to a node that really
+    /// died costs a copy in `WHARF_N` until its two minutes are up; its
+    /// routes go when it withdraws its lease, or when the janitor removes
+    /// them after `routeGrace`.
     func renewLease() {
-        let (bucket, lapsed) = state.withLock { state -> (KeyValueBucket?, [String]) in
-            let now = ContinuousClock.now
-            let lapsed = state.nodes.filter { now - $0.value.seenAt >= options.lease }.map(\.key)
-            return (state.buckets?.nodes, lapsed)
-        }
-        for name in lapsed { setRouted(name, live: false) }
-        guard let bucket else { return }
+        guard let bucket = state.withLock({ $0.buckets?.nodes }) else { return }
         let announcement = NodeAnnouncement(
             bootId: bootId, metricsURL: state.withLock { $0.metricsURL } ?? options.metricsURL,
             startedAtSeconds: startedAt.timeIntervalSince1970)

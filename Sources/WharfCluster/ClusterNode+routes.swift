@@ -134,8 +134,14 @@ extension ClusterNode {
 }
 
 extension ClusterNode {
-    /// The janitor's round for the route index: the entries of nodes gone
-    /// for two leases leave the bucket (their subscribers went with them).
+    /// How long a node's lease may be silent before the janitor removes its
+    /// routes: well past a NATS election (several seconds here), so a live
+    /// node is not cut off by one.
+    var routeGrace: Duration { options.lease * 3 + .seconds(30) }
+
+    /// The janitor's round for the route index: the entries of nodes whose
+    /// lease has been silent for `routeGrace` leave the bucket (their
+    /// subscribers went with them).
     func purgeRoutesOfGoneNodes() {
         guard liveNodes.map(\.name).min() == options.nodeName else { return }
         let (keys, bucket) = state.withLock { state -> ([String], KeyValueBucket?) in
@@ -143,7 +149,7 @@ extension ClusterNode {
             let gone = state.routes.keys.filter { node in
                 guard node != options.nodeName, !(state.routes[node]?.isEmpty ?? true) else { return false }
                 guard let lease = state.nodes[node] else { return true }
-                return now - lease.seenAt > options.lease * 2
+                return now - lease.seenAt > routeGrace
             }
             return (gone.flatMap { state.routes[$0]?.keys.map { $0 } ?? [] }, state.buckets?.routes)
         }

@@ -168,9 +168,31 @@ public final class ClusterNode: ClusterLink, Sendable {
                 }
                 count(error: error)
                 logger.warning("cannot join the cluster yet; retrying", metadata: ["problem": "\(problem)"])
+                // What this attempt started goes, so the next one does not
+                // read every forward twice.
+                await abandonStart()
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+    }
+
+    /// Undoes a start that failed half way: readers and watchers stopped,
+    /// their readiness forgotten.
+    private func abandonStart() async {
+        let (watchers, inbox, quick) = state.withLock { state in
+            defer {
+                state.watchers = []
+                state.inbox = nil
+                state.quickInbox = nil
+                state.readiness.inboxReady = false
+                state.readiness.routesLoaded = false
+                state.readiness.retainedLoaded = false
+            }
+            return (state.watchers, state.inbox, state.quickInbox)
+        }
+        for watcher in watchers { await watcher.stop() }
+        await inbox?.stop()
+        quick?.unsubscribe()
     }
 
     /// Creates (or finds) the streams and buckets every node uses.

@@ -95,6 +95,7 @@ public enum PrometheusRenderer {
         if let storage = snapshot.storage { renderStorage(&w, storage) }
         if let http = snapshot.http { renderHTTP(&w, http) }
         if let listeners = snapshot.listeners { renderListeners(&w, listeners) }
+        if let cluster = snapshot.cluster { renderCluster(&w, cluster) }
         if let denied = snapshot.authorizationDeniedTotal {
             labelled(
                 &w, "wharf_authorization_denied_total", .counter,
@@ -104,7 +105,7 @@ public enum PrometheusRenderer {
         return w.finish()
     }
 
-    private static func labelled(
+    static func labelled(
         _ w: inout PrometheusTextWriter, _ name: String, _ type: PrometheusTextWriter.MetricType, _ help: String, _ label: String,
         _ values: [String: Int]
     ) {
@@ -327,7 +328,7 @@ public enum PrometheusRenderer {
     }
 
     /// `le` values as Prometheus client libraries print them (`0.005`, `1.0`, `+Inf`).
-    private static func bucketLabel(_ bound: Double) -> String {
+    static func bucketLabel(_ bound: Double) -> String {
         bound.isInfinite ? "+Inf" : (bound == bound.rounded() ? String(format: "%.1f", bound) : "\(bound)")
     }
 

@@ -57,7 +57,8 @@ public final class NATSTestCluster: @unchecked Sendable {
     /// healthy and (with JetStream) a meta leader is elected, for at most 30 s.
     /// A failure names the server and shows the tail of its log; the directory
     /// is then kept for inspection.
-    public static func start(servers count: Int = 3, jetStream: Bool = true) throws -> NATSTestCluster {
+    /// `extraConfig` is added to every server's config (a `tls { ... }` block).
+    public static func start(servers count: Int = 3, jetStream: Bool = true, extraConfig: String = "") throws -> NATSTestCluster {
         precondition(count >= 1, "a cluster needs at least one server")
         guard let executable = executablePath else {
             throw Failure("nats-server is not installed (apt-get install nats-server, or set NATS_SERVER_BIN)")
@@ -65,7 +66,7 @@ public final class NATSTestCluster: @unchecked Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let cluster = try NATSTestCluster(count: count, jetStream: jetStream, executable: executable)
+            let cluster = try NATSTestCluster(count: count, jetStream: jetStream, executable: executable, extraConfig: extraConfig)
             do {
                 try cluster.startAll(timeout: .seconds(30))
                 return cluster
@@ -98,8 +99,9 @@ public final class NATSTestCluster: @unchecked Sendable {
     /// or Debian's /usr/sbin/nats-server (not on a non-root PATH).
     public static var isAvailable: Bool { executablePath != nil }
 
-    private init(count: Int, jetStream: Bool, executable: String) throws {
+    private init(count: Int, jetStream: Bool, executable: String, extraConfig: String) throws {
         self.jetStream = jetStream
+        self.extraConfig = extraConfig
         self.executable = executable
         let temporary = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
         var template = Array((temporary + "wharf-nats-XXXXXX").utf8CString)
@@ -124,8 +126,11 @@ public final class NATSTestCluster: @unchecked Sendable {
         shutdown()
     }
 
+    private let extraConfig: String
+
     private func config(for server: Server) -> String {
         var lines = [
+            extraConfig,
             "server_name: \"\(server.name)\"",
             "listen: \"127.0.0.1:\(server.clientPort)\"",
             "http: \"127.0.0.1:\(server.httpPort)\"",

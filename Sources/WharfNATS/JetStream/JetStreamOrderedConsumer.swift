@@ -150,7 +150,10 @@ public final class JetStreamOrderedConsumer: Sendable {
             case stale
         }
         let verdict = state.withLock { state -> Verdict in
-            guard state.deliverSubject == deliverSubject, !state.resetting else { return .stale }
+            // Only the subject says which consumer a message is from: the new
+            // one starts pushing before its create call returns (so before a
+            // reset ends), and dropping those would lose them for good.
+            guard state.deliverSubject == deliverSubject else { return .stale }
             state.lastActivity = .now()
             guard metadata.consumerSequence == state.expectedConsumerSequence else { return .gap }
             state.expectedConsumerSequence += 1
@@ -191,16 +194,25 @@ public final class JetStreamOrderedConsumer: Sendable {
         guard case .some(let oldConsumer) = old else { return }
         onProblem?("\(label): \(reason); following again from sequence \(state.withLock { $0.lastRevision + 1 })")
         Task {
-            if let oldConsumer { try? await jetStream.deleteConsumer(stream, oldConsumer) }
-            do {
-                try await makeConsumer()
-            } catch {
-                onProblem?("\(label): \(error)")
+            // Made again at once and every second until JetStream answers (a
+            // meta leader election takes seconds): the watchdog's three
+            // heartbeats would add to every failed try. The old consumer is
+            // deleted after, when it can be: on a dead server it is gone
+            // anyway, and waiting for that answer first cost a timeout.
+            while !state.withLock({ $0.stopped }) {
+                do {
+                    try await makeConsumer()
+                    break
+                } catch {
+                    onProblem?("\(label): \(error)")
+                    try? await Task.sleep(for: .seconds(1))
+                }
             }
             state.withLock { state in
                 state.resetting = false
                 state.lastActivity = .now()
             }
+            if let oldConsumer { try? await jetStream.deleteConsumer(stream, oldConsumer) }
         }
     }
 }

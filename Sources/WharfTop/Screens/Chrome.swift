@@ -15,6 +15,10 @@ public enum Chrome {
         let snapshots = context.nodes.compactMap(\.latest)
         var title = " wharf top │ "
         title += context.nodes.count == 1 ? context.nodes[0].label : "\(context.nodes.count) nodes"
+        if let cluster = context.nodes.first?.latest?.cluster {
+            let live = cluster.liveNodes.count
+            title += " │ cluster \(cluster.node) · \(live) \(live == 1 ? "node" : "nodes")"
+        }
         if let version = snapshots.first?.version { title += " │ v\(version)" }
         if let uptime = snapshots.map(\.uptimeSeconds).min() { title += " │ up \(Formatters.duration(uptime))" }
         grid.put(title, x: 0, y: 0, style: .title)

@@ -20,6 +20,9 @@ public struct FrameContext: Sendable {
     /// Whether any node runs with a durable store (its header gets a storage line).
     public var hasStorage: Bool { nodes.contains { $0.latest?.storage != nil } }
 
+    /// Whether any node runs in cluster mode (the Nodes screen gets the cluster's rows).
+    public var hasCluster: Bool { nodes.contains { $0.latest?.cluster != nil } }
+
     /// Why the first broker that is not answering is not, with its label:
     /// the footer shows it.
     public var problem: String? {

@@ -5,7 +5,7 @@ public enum NodesScreen {
     public static func draw(_ context: FrameContext, into grid: inout CellGrid, area: Rect) {
         let labelWidth = 18
         let columnWidth = max(14, min(24, (area.width - labelWidth) / max(1, context.nodes.count + (context.multiNode ? 1 : 0))))
-        let figures: [(String, (NodeHistory) -> String)] = [
+        let broker: [(String, (NodeHistory) -> String)] = [
             (
                 "status",
                 { node in
@@ -18,6 +18,8 @@ public enum NodesScreen {
             ),
             ("version", { $0.latest?.version ?? "-" }),
             ("uptime", { $0.latest.map { Formatters.duration($0.uptimeSeconds) } ?? "-" }),
+        ]
+        let traffic: [(String, (NodeHistory) -> String)] = [
             ("connections", { $0.latest.map { "\($0.connections.current)/\($0.connections.maximum)" } ?? "-" }),
             ("sessions on/off", { $0.latest.map { "\($0.sessions.online)/\($0.sessions.offline)" } ?? "-" }),
             ("subscriptions", { $0.latest.map { Formatters.count($0.subscriptions) } ?? "-" }),
@@ -34,6 +36,8 @@ public enum NodesScreen {
             ("queued messages", { $0.latest.map { Formatters.count($0.queues.reduce(0) { $0 + $1.depth }) } ?? "-" }),
             ("retained", { $0.latest.map { Formatters.count($0.retainedMessages) } ?? "-" }),
         ]
+        // Cluster figures right under the node's identity, so a short terminal keeps them.
+        let figures = broker + (context.hasCluster ? ClusterFigures.rows : []) + traffic
         var x = area.x + labelWidth
         for node in context.nodes {
             grid.put(Formatters.fit(node.label, columnWidth, alignRight: true), x: x, y: area.y, style: .header)
@@ -48,7 +52,12 @@ public enum NodesScreen {
             grid.put(label, x: area.x, y: y, style: .muted)
             x = area.x + labelWidth
             for node in context.nodes {
-                let style: Style = if case .disconnected = node.status { Style(.critical) } else { .plain }
+                let style: Style =
+                    if case .disconnected = node.status {
+                        Style(.critical)
+                    } else {
+                        ClusterFigures.style(label, node) ?? .plain
+                    }
                 grid.put(Formatters.fit(value(node), columnWidth, alignRight: true), x: x, y: y, style: style)
                 x += columnWidth
             }
@@ -83,6 +92,10 @@ enum Totals {
         case "retained": return Formatters.count(snapshots.reduce(0) { $0 + $1.retainedMessages })
         case "expired": return Formatters.count(snapshots.reduce(0) { $0 + ($1.messages.droppedTotal["expired"] ?? 0) })
         case "dead letters": return Formatters.count(snapshots.reduce(0) { $0 + $1.messages.deadLetteredTotal })
+        case "forwarded": return optional(ClusterFigures.totalRate(nodes, ClusterFigures.forwarded), Formatters.rate)
+        case "received": return optional(ClusterFigures.totalRate(nodes, \.receivedTotal), Formatters.rate)
+        case "pending forwards": return Formatters.count(snapshots.reduce(0) { $0 + ($1.cluster?.forwardsPending ?? 0) })
+        case "forward failures": return Formatters.count(snapshots.reduce(0) { $0 + ($1.cluster?.forwardFailuresTotal ?? 0) })
         default: return nil
         }
     }
