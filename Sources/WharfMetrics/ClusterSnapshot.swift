@@ -32,7 +32,8 @@ public struct ClusterSnapshot: Codable, Sendable, Equatable {
     /// JetStream publish (forward, retained, route) to its acknowledgement.
     public var jetStreamLatency: LatencySnapshot
     /// JetStream API and KV failures since start, by kind (`timeout`,
-    /// `no_responders`, `api`, `connection`).
+    /// `no_responders`, `api`, `connection`), and messages from other nodes
+    /// that could not be decoded (`bad_envelope`).
     public var errorsTotal: [String: Int]
 
     public init(

@@ -8,7 +8,8 @@ import urllib.request
 
 import yaml
 
-from conftest import REPO
+from conftest import REPO, start_broker
+from natscluster import nats_cluster  # noqa: F401  (the fixture)
 from mqttclients import paho
 from promql import metric_names
 from scrapeconfig import commented_jobs
@@ -111,11 +112,33 @@ def emitted_names(broker, uid):
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
 
 
-def test_promql_names_only_emitted_metrics(broker_factory, uid):
-    # Durable (the default) and with a quota, so every storage series exists, the quota's included.
+def cluster_node_names(nats_cluster, tmp_path, uid) -> set[str]:
+    """What a node in cluster mode emits beyond a single node: the
+    wharf_cluster_* series (after one route and one retained write, so the
+    JetStream latency has values)."""
+    from test_47_cluster_nats_oracle import cluster_config, wait_ready
+    node = start_broker(tmp_path, cluster_config(f"names-{uid}", nats_cluster.urls), extra_args=["--in-memory"])
+    try:
+        wait_ready(node)
+        client = paho(node.port, f"{uid}-cluster")
+        client.subscribe("plant/#", 1)
+        client.publish("plant/r", b"x", qos=1, retain=True)
+        client.disconnect()
+        with urllib.request.urlopen(f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    finally:
+        node.stop()
+    names = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    assert "wharf_cluster_ready" in names and "wharf_cluster_nats_round_trip_seconds" in names, sorted(names)
+    return names
+
+
+def test_promql_names_only_emitted_metrics(broker_factory, uid, nats_cluster, tmp_path):
+    # Durable (the default) and with a quota, so every storage series exists,
+    # the quota's included; and a cluster node for the wharf_cluster_* series.
     broker = broker_factory(config='[metrics]\ntopic_series_limit = 2\ntopic_prefixes = ["plant/"]\n',
                             extra_args=["--storage-quota", "1GiB"])
-    emitted = emitted_names(broker, uid) | PROMETHEUS_SYNTHETIC
+    emitted = emitted_names(broker, uid) | PROMETHEUS_SYNTHETIC | cluster_node_names(nats_cluster, tmp_path, uid)
     rules = yaml.safe_load((PROMETHEUS_DIR / "wharf-alerts.yml").read_text())
     exprs = [("wharf-alerts.yml", r["expr"]) for g in rules["groups"] for r in g["rules"]]
     exprs += [("wharf-overview.json", e) for e in dashboard_expressions(json.loads(DASHBOARD.read_text()))]

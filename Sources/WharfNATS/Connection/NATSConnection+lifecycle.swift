@@ -124,6 +124,7 @@ extension NATSConnection {
             var buffer = channel.allocator.buffer(capacity: 512)
             buffer.writeNATSConnect(json: try connectJSON(address: address, tls: tlsContext != nil || info.tlsRequired == true))
             buffer.writeNATSPing()
+            state.withLock { $0.handshakePingAt = .now() }
             channel.writeAndFlush(buffer, promise: nil)
         } catch {
             state.withLock { $0.lastError = "\(address): \(error)" }
@@ -166,6 +167,7 @@ extension NATSConnection {
             if reconnected { state.statistics.reconnects += 1 }
             state.everConnected = true
             state.lastPing = .now()
+            state.statistics.roundTrip = .nanoseconds((NIODeadline.now() - state.handshakePingAt).nanoseconds)
             var buffer = channel.allocator.buffer(capacity: 256 + state.outbound.readableBytes)
             try? buffer.writeNATSSubscribe(subject: inbox + "*", sid: Self.inboxSID)
             for (sid, subscription) in state.subscriptions.sorted(by: { $0.key < $1.key }) {

@@ -77,6 +77,8 @@ public final class NATSConnection: Sendable {
         var lastError = "none"
         var timer: RepeatedTask?
         var lastPing = NIODeadline.now()
+        /// When the handshake's PING went out: its PONG gives the first round trip.
+        var handshakePingAt = NIODeadline.now()
         /// Numbers the sub-inboxes `newInbox()` hands out.
         var inboxCounter: UInt64 = 0
     }
