@@ -421,7 +421,10 @@ def test_retained_survives_each_nats_server_in_turn(nats_cluster, wc, nodes, uid
             assert fresh_retained(node, topic) == (f"v{i}".encode(), True), f"{node.name} with n{i} killed"
         on, other = (a, b) if i % 2 == 0 else (b, a)
         assert _publish_acked(on, f"{uid}-p{i}", topic, f"v{i + 1}".encode(), retain=True) in (0, 0x10)
-        wait_retained(other, topic, (f"v{i + 1}".encode(), True))
+        # The other node's watch of the bucket may have lived on the killed
+        # server: it is made again once it misses three heartbeats, through a
+        # meta-leader election that takes several seconds after restarts.
+        wait_retained(other, topic, (f"v{i + 1}".encode(), True), timeout=30.0)
         nats_cluster.restart(i)
         for node in (a, b):
             wc.wait_ready(node, timeout=30)
