@@ -17,28 +17,11 @@ import pytest
 from mqtt5clients import paho5
 from mqttclients import paho
 from natscluster import available, nats_cluster  # noqa: F401 (fixture)
-from wharfcluster import WharfCluster
+from wharfcluster import WharfCluster, wait_until
 
 pytestmark = pytest.mark.skipif(not available(), reason="nats-server is not installed")
 
 LEASE = 3
-
-
-def wait_until(what, check, timeout, node=None, interval=0.05):
-    """check() until it returns something other than None/False/a str (a str says what was
-    seen instead); AssertionError after `timeout` with the last value and the node's log tail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            last = check()
-        except (OSError, ValueError, KeyError, AssertionError) as e:
-            last = f"({type(e).__name__}: {e})"
-        if last is not None and last is not False and not isinstance(last, str):
-            return last
-        if time.monotonic() >= deadline:
-            tail = f"\n--- {node.name} log tail:\n{node.log_tail()}" if node is not None else ""
-            raise AssertionError(f"{what}: not within {timeout:.1f} s (last seen: {last!r}){tail}")
-        time.sleep(interval)
 
 
 def cluster(node) -> dict:

@@ -376,3 +376,20 @@ def wharf_cluster_shared(nats_cluster_shared, tmp_path_factory):
                      extra_args=("--sys-interval", "1"))
     yield c
     c.close()
+
+
+def wait_until(what, check, timeout, node=None, interval=0.05):
+    """check() until it returns something other than None/False/a str (a str says what was
+    seen instead); AssertionError after `timeout` with the last value and the node's log tail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            last = check()
+        except (OSError, ValueError, KeyError, AssertionError) as e:
+            last = f"({type(e).__name__}: {e})"
+        if last is not None and last is not False and not isinstance(last, str):
+            return last
+        if time.monotonic() >= deadline:
+            tail = f"\n--- {node.name} log tail:\n{node.log_tail()}" if node is not None else ""
+            raise AssertionError(f"{what}: not within {timeout:.1f} s (last seen: {last!r}){tail}")
+        time.sleep(interval)
