@@ -16,7 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from mqtt5clients import paho5, props
 from mqttclients import mosquitto_pub, mosquitto_sub, paho
 from natscluster import available, nats_cluster_shared  # noqa: F401 (fixture)
-from wharfcluster import WharfCluster, wait_until
+from wharfcluster import WharfCluster, fresh_retained, wait_until
 
 pytestmark = pytest.mark.skipif(not available(), reason="nats-server is not installed")
 
@@ -73,20 +73,6 @@ def clients():
 def routed(a, before: int, more: int = 1):
     """Waits until A follows `more` new routes of B (B's SUBACKs are in already)."""
     wait_routes(a, before + more, timeout=10)
-
-
-def fresh_retained(node, topic, wait=1.0):
-    """What a new subscriber on `node` gets for `topic` within `wait` s: (payload, retain flag) or None."""
-    c = paho(node.port, clean=True)
-    try:
-        c.subscribe(topic, 1)
-        try:
-            m = c.get(timeout=wait)
-        except queue.Empty:
-            return None
-        return m.payload, m.retain
-    finally:
-        c.disconnect()
 
 
 def wait_retained(node, topic, expected, timeout=5.0):

@@ -17,7 +17,7 @@ import pytest
 from mqtt5clients import paho5
 from mqttclients import paho
 from natscluster import available, nats_cluster  # noqa: F401 (fixture)
-from wharfcluster import WharfCluster, wait_until
+from wharfcluster import WharfCluster, fresh_retained, wait_until
 
 pytestmark = pytest.mark.skipif(not available(), reason="nats-server is not installed")
 
@@ -51,19 +51,6 @@ def wc(nats_cluster, tmp_path):
 @pytest.fixture
 def nodes(wc):
     return wc.nodes
-
-
-def fresh_retained(node, topic, wait=1.0):
-    c = paho(node.port, clean=True)
-    try:
-        c.subscribe(topic, 1)
-        try:
-            m = c.get(timeout=wait)
-        except queue.Empty:
-            return None
-        return m.payload, m.retain
-    finally:
-        c.disconnect()
 
 
 def wait_retained(node, topic, expected, timeout=10.0):

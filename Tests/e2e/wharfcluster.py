@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import queue
 import signal
 import subprocess
 import time
@@ -33,6 +34,7 @@ import urllib.request
 import pytest
 
 from conftest import WHARF, Broker, PortTaken, start_broker
+from mqttclients import paho
 
 # Node start: listener bound, then NATS, streams, buckets, route index and
 # retained loaded. Well under a second on loopback with fresh servers.
@@ -393,3 +395,17 @@ def wait_until(what, check, timeout, node=None, interval=0.05):
             tail = f"\n--- {node.name} log tail:\n{node.log_tail()}" if node is not None else ""
             raise AssertionError(f"{what}: not within {timeout:.1f} s (last seen: {last!r}){tail}")
         time.sleep(interval)
+
+
+def fresh_retained(node, topic, wait=1.0):
+    """What a new subscriber on `node` gets for `topic` within `wait` s: (payload, retain flag) or None."""
+    c = paho(node.port, clean=True)
+    try:
+        c.subscribe(topic, 1)
+        try:
+            m = c.get(timeout=wait)
+        except queue.Empty:
+            return None
+        return m.payload, m.retain
+    finally:
+        c.disconnect()
