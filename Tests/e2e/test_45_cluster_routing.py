@@ -7,7 +7,6 @@ A subscription on B is routable from A once A has read B's route: every test
 waits for A's snapshot `cluster.remoteRoutes` to grow before publishing, never
 for a fixed time. Between tests every client is gone and both nodes are back
 to no remote routes (which also checks that routes are withdrawn)."""
-import queue
 import time
 
 import pytest
