@@ -26,6 +26,33 @@ import WharfTestSupport
 
     static func unique(_ prefix: String) -> String { "\(prefix).\(UUID().uuidString.prefix(8))" }
 
+    /// A subscription's interest reaches the other servers over their routes
+    /// a moment after its SUB (under load, long enough to drop hundreds of
+    /// messages published at once): publishes "probe" to `subject` until
+    /// `arrived()` says one came back. Handlers set it and skip probes.
+    static func awaitInterest(_ publisher: NATSConnection, _ subject: String, arrived: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while !arrived() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("interest in \(subject) never reached the publisher's server")
+                throw CancellationError()
+            }
+            try publisher.publish(subject, payload: ByteBuffer(string: "probe"))
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Splits probes from messages: `(probes, messages)`.
+    static func probing(_ probes: Inbox<Bool>, _ body: @escaping @Sendable (NATSMessage) -> Void) -> NATSConnection.MessageHandler {
+        { message in
+            if String(buffer: message.payload) == "probe" {
+                probes.add(true)
+            } else {
+                body(message)
+            }
+        }
+    }
+
     @Test func publishAndSubscribeInOrder() async throws {
         let cluster = NATSTestCluster.shared
         let subscriber = try await Self.connect([cluster.clientURLs[0]])
@@ -38,8 +65,9 @@ import WharfTestSupport
         }
         let subject = Self.unique("order")
         let received = Inbox<String>()
-        _ = try subscriber.subscribe(subject) { received.add(String(buffer: $0.payload)) }
-        _ = try await subscriber.flush()
+        let probes = Inbox<Bool>()
+        _ = try subscriber.subscribe(subject, handler: Self.probing(probes) { received.add(String(buffer: $0.payload)) })
+        try await Self.awaitInterest(publisher, subject) { probes.count > 0 }
         for index in 0..<2_000 { try publisher.publish(subject, payload: ByteBuffer(string: "\(index)")) }
         let messages = try await received.wait(for: 2_000)
         #expect(messages == (0..<2_000).map(String.init))
@@ -57,8 +85,9 @@ import WharfTestSupport
         }
         let subject = Self.unique("headers")
         let received = Inbox<NATSMessage>()
-        _ = try connection.subscribe(subject) { received.add($0) }
-        _ = try await connection.flush()
+        let probes = Inbox<Bool>()
+        _ = try connection.subscribe(subject, handler: Self.probing(probes) { received.add($0) })
+        try await Self.awaitInterest(other, subject) { probes.count > 0 }
         var headers = NATSHeaders()
         headers.append("Wharf-Topic", "a/b c")
         headers.append("Wharf-QoS", "1")
@@ -136,12 +165,14 @@ import WharfTestSupport
         }
         let subject = Self.unique("queue")
         let received = Inbox<String>()
-        _ = try first.subscribe(subject, queue: "workers") { received.add("first:" + String(buffer: $0.payload)) }
-        _ = try second.subscribe(subject, queue: "workers") { received.add("second:" + String(buffer: $0.payload)) }
-        _ = try await first.flush()
-        _ = try await second.flush()
-        // Interest travels between servers; wait until a request-free probe arrives.
-        try await Task.sleep(for: .milliseconds(300))
+        let firstProbes = Inbox<Bool>()
+        let secondProbes = Inbox<Bool>()
+        _ = try first.subscribe(
+            subject, queue: "workers", handler: Self.probing(firstProbes) { received.add("first:" + String(buffer: $0.payload)) })
+        _ = try second.subscribe(
+            subject, queue: "workers", handler: Self.probing(secondProbes) { received.add("second:" + String(buffer: $0.payload)) })
+        // Both members' interest must have reached the publisher's server.
+        try await Self.awaitInterest(publisher, subject) { firstProbes.count > 0 && secondProbes.count > 0 }
         for index in 0..<400 { try publisher.publish(subject, payload: ByteBuffer(string: "\(index)")) }
         let messages = try await received.wait(for: 400)
         let payloads = messages.map { $0.split(separator: ":")[1] }
@@ -215,9 +246,9 @@ import WharfTestSupport
 
         let subject = Self.unique("moved")
         let received = Inbox<String>()
-        _ = try mover.subscribe(subject) { received.add(String(buffer: $0.payload)) }
-        _ = try await mover.flush()
-        try await Task.sleep(for: .milliseconds(300))
+        let probes = Inbox<Bool>()
+        _ = try mover.subscribe(subject, handler: Self.probing(probes) { received.add(String(buffer: $0.payload)) })
+        try await Self.awaitInterest(other, subject) { probes.count > 0 }
         try other.publish(subject, payload: ByteBuffer(string: "before"))
         #expect(try await received.wait(for: 1) == ["before"])
 
@@ -225,8 +256,9 @@ import WharfTestSupport
         try await statuses.wait { $0.contains { $0.hasPrefix("reconnecting") } && $0.last?.hasPrefix("connected") == true }
         #expect(!mover.status.description.contains(":\(cluster.clientPorts[0])"))
         #expect(mover.statistics.reconnects == 1)
-        _ = try await mover.flush()
-        try await Task.sleep(for: .milliseconds(300))
+        // Made again on the new server: its interest travels again.
+        let before = probes.count
+        try await Self.awaitInterest(other, subject) { probes.count > before }
         try other.publish(subject, payload: ByteBuffer(string: "after"))
         #expect(try await received.wait(for: 2) == ["before", "after"])
     }
