@@ -95,10 +95,10 @@ extension ClusterNode {
         }
     }
 
-    /// Starts reading what other nodes forward here: QoS 0 on a core
-    /// subscription, QoS 1/2 from `WHARF_N` in order (made again after any
-    /// loss, from where it stopped).
-    func startInbox() async throws {
+    /// Reads what other nodes forward here: QoS 0 on a core subscription
+    /// (from now on), QoS 1/2 from `WHARF_N` in order with the returned
+    /// reader (made again after any loss, from where it stopped) once run.
+    func openInbox() throws -> JetStreamOrderedConsumer {
         let quick = try connection.subscribe(ClusterNames.quickForwards(to: options.nodeName)) { [self] message in
             arrived(message.payload)
         }
@@ -107,14 +107,15 @@ extension ClusterNode {
             start: .new, label: "forwards to \(options.nodeName)",
             // A lost reader shows within three of these: forwards wait that long.
             heartbeat: .seconds(1),
+            // From `.new`, so caught up as soon as it exists.
+            onCaughtUp: { [self] in state.withLock { $0.readiness.inboxReady = true } },
             onProblem: { [self] problem in noteProblem(problem) }
         ) { [self] message, _ in arrived(message.payload) }
         state.withLock { state in
             state.quickInbox = quick
             state.inbox = inbox
         }
-        try await inbox.run()
-        state.withLock { $0.readiness.inboxReady = true }
+        return inbox
     }
 
     /// A message another node forwarded: to this node's subscribers,

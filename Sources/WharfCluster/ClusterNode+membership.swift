@@ -6,7 +6,10 @@ import WharfNATS
 /// the other nodes', whose lapse takes their routes out of the tree.
 extension ClusterNode {
     func followNodes(_ bucket: KeyValueBucket) -> KeyValueWatcher {
-        KeyValueWatcher(bucket: bucket, onProblem: { [self] in noteProblem($0) }) { [self] entry in nodeChanged(entry) }
+        KeyValueWatcher(
+            bucket: bucket, onCaughtUp: { [self] in state.withLock { $0.readiness.leasesLoaded = true } },
+            onProblem: { [self] in noteProblem($0) }
+        ) { [self] entry in nodeChanged(entry) }
     }
 
     private func nodeChanged(_ entry: KeyValueEntry) {

@@ -3,16 +3,21 @@ import WharfNATS
 
 /// The readers and timers `run` starts once the assets are in place.
 extension ClusterNode {
-    func startWatchers(_ buckets: Buckets) async throws {
-        let nodes = followNodes(buckets.nodes)
-        let routes = followRoutes(buckets.routes)
-        let retained = followRetained(buckets.retained)
-        state.withLock { $0.watchers = [nodes, routes, retained] }
-        // Leases first: routes of nodes already known live go straight in.
-        try await nodes.start()
-        renewLease()
-        try await routes.start()
-        try await retained.start()
+    /// Starts the inbox and the three bucket watchers side by side (each
+    /// create may need tries, see `JetStreamOrderedConsumer.createTimeout`,
+    /// so one after the other would add them up); returns once all exist.
+    func startReaders(inbox: JetStreamOrderedConsumer, _ buckets: Buckets) async {
+        let watchers = [followNodes(buckets.nodes), followRoutes(buckets.routes), followRetained(buckets.retained)]
+        state.withLock { $0.watchers = watchers }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                await inbox.run()
+                // Announced live only once the inbox reads: it starts at
+                // new forwards, so none may be sent here before it exists.
+                if !isStopped { renewLease() }
+            }
+            for watcher in watchers { group.addTask { await watcher.start() } }
+        }
     }
 
     func startTimers() {

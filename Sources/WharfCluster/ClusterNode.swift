@@ -154,8 +154,8 @@ public final class ClusterNode: ClusterLink, Sendable {
                     state.readiness.assetsReady = true
                     state.readiness.assetsProblem = nil
                 }
-                try await startInbox()
-                try await startWatchers(buckets)
+                let inbox = try openInbox()
+                await startReaders(inbox: inbox, buckets)
                 startTimers()
                 logger.info(
                     "joined the cluster", metadata: ["node": "\(options.nodeName)", "replicas": "\(options.replicas)"])
@@ -185,6 +185,7 @@ public final class ClusterNode: ClusterLink, Sendable {
                 state.inbox = nil
                 state.quickInbox = nil
                 state.readiness.inboxReady = false
+                state.readiness.leasesLoaded = false
                 state.readiness.routesLoaded = false
                 state.readiness.retainedLoaded = false
             }

@@ -6,6 +6,7 @@ struct ClusterReadiness: Sendable, Equatable {
     var assetsReady = false
     var assetsProblem: String?
     var inboxReady = false
+    var leasesLoaded = false
     var routesLoaded = false
     var retainedLoaded = false
     /// Seconds since the node's lease was last renewed (nil: never).
@@ -18,6 +19,7 @@ struct ClusterReadiness: Sendable, Equatable {
         if !natsConnected { return "NATS: \(natsStatus)" }
         if !assetsReady { return "JetStream streams and buckets not in place" + (assetsProblem.map { ": \($0)" } ?? "") }
         if !inboxReady { return "not yet reading its forwards from JetStream" }
+        if !leasesLoaded { return "other nodes' leases not loaded yet" }
         if !routesLoaded { return "route index not loaded yet" }
         if !retainedLoaded { return "retained messages not loaded yet" }
         guard let leaseAge else { return "lease not announced yet" }

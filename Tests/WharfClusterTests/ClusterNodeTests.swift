@@ -34,15 +34,20 @@ import WharfTestSupport
         let broker = Broker(journal: ClusterJournal(wrapping: InMemoryJournal()))
         cluster.attach(to: broker)
         Task { await cluster.run() }
-        try await until("\(name) ready") { cluster.readiness.ready }
+        // A fresh cluster's first node creates the streams and buckets (R3,
+        // an election each): seconds on a machine busy with the other suites.
+        try await until("\(name) ready", timeout: .seconds(60), why: { cluster.readiness.reason }) { cluster.readiness.ready }
         return Node(broker: broker, cluster: cluster)
     }
 
-    static func until(_ what: String, timeout: Duration = .seconds(20), _ condition: () -> Bool) async throws {
+    static func until(
+        _ what: String, timeout: Duration = .seconds(20), why: () -> String? = { nil }, _ condition: () -> Bool
+    ) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition() {
             guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting for \(what)")
+                let reason = why().map { ": \($0)" } ?? ""
+                Issue.record("timed out waiting for \(what)\(reason)")
                 throw CancellationError()
             }
             try await Task.sleep(for: .milliseconds(20))

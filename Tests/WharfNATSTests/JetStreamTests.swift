@@ -128,6 +128,42 @@ import WharfTestSupport
         await js.connection.close()
     }
 
+    /// nats-server 2.9.10 places about one R1 consumer in three on a stream
+    /// peer that is down and never answers that create: an ordered
+    /// consumer must try again elsewhere rather than fail (or hang) its
+    /// reader's start. Six in a row, each must follow the whole stream.
+    @Test func orderedConsumersStartWhileAServerIsDown() async throws {
+        let cluster = try NATSTestCluster.start(servers: 3)
+        defer { cluster.shutdown() }
+        let connection = try await NATSConnectionTests.connect(cluster.clientURLs)
+        let js = JetStream(connection: connection, timeout: .seconds(5))
+        var config = StreamConfig(name: "DOWN", subjects: ["down.>"])
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        for index in 0..<20 { _ = try await js.publish("down.\(index)", payload: ByteBuffer(string: "\(index)")) }
+        // Not the meta leader, so no election: what is tested is placement.
+        let leader = try #require(cluster.metaLeader())
+        cluster.stop((leader + 1) % 3)
+        var problems = 0
+        for _ in 0..<6 {
+            let seen = Inbox<String>()
+            let caughtUp = Inbox<Bool>()
+            let noted = Inbox<String>()
+            let consumer = JetStreamOrderedConsumer(
+                jetStream: js, stream: "DOWN", filter: "down.>", start: .all, label: "reader", heartbeat: .seconds(1),
+                onCaughtUp: { caughtUp.add(true) }, onProblem: { noted.add($0) }
+            ) { message, _ in seen.add(String(buffer: message.payload)) }
+            await consumer.run()
+            _ = try await caughtUp.wait(for: 1)
+            #expect(try await seen.wait(for: 20) == (0..<20).map { "\($0)" })
+            problems += noted.count
+            await consumer.stop()
+        }
+        // Every try that went to the dead server was reported, none fatal.
+        print("orderedConsumersStartWhileAServerIsDown: \(problems) creates tried again")
+        await connection.close()
+    }
+
     /// One server killed while publishes are in flight: every publish is
     /// retried with its id until acknowledged; the stream then holds each
     /// exactly once.

@@ -46,7 +46,7 @@ import WharfTestSupport
         let watcher = KeyValueWatcher(bucket: kv, onCaughtUp: { caughtUp.add(true) }) { entry in
             events.add("\(entry.key)=\(String(buffer: entry.value)) \(entry.operation.rawValue)")
         }
-        try await watcher.start()
+        await watcher.start()
         _ = try await caughtUp.wait(for: 1)
         // Only the last revision of each key, before the caught-up signal.
         #expect(Set(try await events.wait(for: 10)) == Set((40..<50).map { "key\($0 % 10)=\($0) PUT" }))
@@ -65,7 +65,7 @@ import WharfTestSupport
         let caughtUp = Inbox<Bool>()
         let events = Inbox<String>()
         let watcher = KeyValueWatcher(bucket: kv, onCaughtUp: { caughtUp.add(true) }) { events.add($0.key) }
-        try await watcher.start()
+        await watcher.start()
         _ = try await caughtUp.wait(for: 1)
         try await kv.put("x", ByteBuffer(string: "1"))
         #expect(try await events.wait(for: 1) == ["x"])

@@ -109,15 +109,15 @@ def test_retained_survives_nats_server_kill_and_publishing_node_kill(nats_cluste
     wc.kill(a)
     assert fresh_retained(b, topic) == (b"survivor", True), "read on B after A was killed"
 
-    # A again (same name, empty memory): it loads the retained message from
-    # the bucket. The killed server comes back first: a node starting while
-    # one of three is down could wait long for its readers (2.9.10 placed
-    # their consumers on the dead server and answered nothing; see
-    # docs/cluster.md), which is not what this test is about.
-    nats_cluster.restart(victim)
+    # A again (same name, empty memory) while the server is still down: it
+    # loads the retained message from the bucket. nats-server 2.9.10 places
+    # about one reader in three on the dead server and never answers that
+    # create; the node tries elsewhere within seconds (it used to wait out
+    # whole restarts of its start, 18-42 s).
     wc.restart(a, wait=False)
-    wc.wait_ready(a)
+    wc.wait_ready(a, timeout=25)
     assert fresh_retained(a, topic) == (b"survivor", True), "a restarted node loads retained from JetStream"
+    nats_cluster.restart(victim)
 
 
 # --- one nats-server killed under QoS 1 load ----------------------------------

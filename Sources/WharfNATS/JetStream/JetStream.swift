@@ -116,10 +116,13 @@ public struct JetStream: Sendable {
 
     /// Creates (or finds, with the same config) a consumer; named ones
     /// through the form 2.9.10 requires for durables, unnamed ones through
-    /// `CONSUMER.CREATE.<stream>` (the server names them).
-    public func createConsumer(_ stream: String, _ config: ConsumerConfig) async throws(JetStreamError) -> ConsumerInfo {
+    /// `CONSUMER.CREATE.<stream>` (the server names them). `timeout`
+    /// overrides the JetStream's own for this call.
+    public func createConsumer(
+        _ stream: String, _ config: ConsumerConfig, timeout: Duration? = nil
+    ) async throws(JetStreamError) -> ConsumerInfo {
         let subject = api.consumerCreate(stream, config: config) ?? "\(api.prefix).CONSUMER.CREATE.\(stream)"
-        return try await call(subject, ConsumerCreateRequest(streamName: stream, config: config), as: ConsumerInfo.self)
+        return try await call(subject, ConsumerCreateRequest(streamName: stream, config: config), as: ConsumerInfo.self, timeout: timeout)
     }
 
     public func consumerInfo(_ stream: String, _ consumer: String) async throws(JetStreamError) -> ConsumerInfo {

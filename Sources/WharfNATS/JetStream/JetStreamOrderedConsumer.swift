@@ -27,6 +27,14 @@ public final class JetStreamOrderedConsumer: Sendable {
     let start: Start
     let label: String
     let heartbeat: Duration
+    /// How long one create may go unanswered before it is tried again under
+    /// another name. Short on purpose: nats-server 2.9.10 places an R1
+    /// consumer on a stream peer that is offline about one time in three
+    /// (measured with one of three servers down) and never answers that
+    /// create; the next try lands elsewhere. A create that works answers
+    /// in milliseconds. Every third try waits longer (up to four times
+    /// this), so a server too busy to answer in time is not asked forever.
+    let createTimeout: Duration
     let handler: Handler
     let onCaughtUp: (@Sendable () -> Void)?
     let onProblem: (@Sendable (String) -> Void)?
@@ -50,7 +58,8 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// `label` names it in problem reports.
     public init(
         jetStream: JetStream, stream: String, filter: String, start: Start, label: String, heartbeat: Duration = .seconds(2),
-        onCaughtUp: (@Sendable () -> Void)? = nil, onProblem: (@Sendable (String) -> Void)? = nil, handler: @escaping Handler
+        createTimeout: Duration = .seconds(2), onCaughtUp: (@Sendable () -> Void)? = nil, onProblem: (@Sendable (String) -> Void)? = nil,
+        handler: @escaping Handler
     ) {
         self.jetStream = jetStream
         self.stream = stream
@@ -58,19 +67,32 @@ public final class JetStreamOrderedConsumer: Sendable {
         self.start = start
         self.label = label
         self.heartbeat = heartbeat
+        self.createTimeout = createTimeout
         self.handler = handler
         self.onCaughtUp = onCaughtUp
         self.onProblem = onProblem
     }
 
-    /// Starts following; returns once the consumer exists (what was stored
-    /// then arrives; `onCaughtUp` says when it all has).
-    public func run() async throws(JetStreamError) {
+    /// Starts following: returns once a consumer exists (what was stored
+    /// then arrives; `onCaughtUp` says when it all has) or `stop()` was
+    /// called. A create that fails is reported to `onProblem` and tried
+    /// again until one works: a reader in a cluster waits out an election
+    /// or a lost server rather than giving up.
+    public func run() async {
         let timer = jetStream.connection.eventLoop.scheduleRepeatedTask(
             initialDelay: .nanoseconds(heartbeat.nanoseconds), delay: .nanoseconds(heartbeat.nanoseconds)
         ) { [self] _ in watchdog() }
-        state.withLock { $0.timer = timer }
-        try await makeConsumer()
+        let stopped = state.withLock { state in
+            state.timer = timer
+            // The watchdog leaves the first create to this call.
+            state.resetting = true
+            return state.stopped
+        }
+        if stopped {
+            timer.cancel()
+            return
+        }
+        await makeUntilMade()
     }
 
     public func stop() async {
@@ -90,13 +112,17 @@ public final class JetStreamOrderedConsumer: Sendable {
     public var lastSequence: UInt64 { state.withLock { $0.lastRevision } }
 
     /// Makes the consumer, starting after the last message seen.
-    private func makeConsumer() async throws(JetStreamError) {
+    private func makeConsumer(timeout: Duration) async throws(JetStreamError) {
         let connection = jetStream.connection
         let deliverSubject = connection.newInbox()
+        let name = "ordered_" + String(deliverSubject.split(separator: ".").last ?? "o")
         let (startAfter, old) = state.withLock { state in
             state.deliverSubject = deliverSubject
             state.expectedConsumerSequence = 1
             state.lastActivity = .now()
+            // Known before the answer, so a create that is not answered can
+            // be deleted wherever it went.
+            state.consumer = name
             return (state.lastRevision, state.subscription)
         }
         old?.unsubscribe()
@@ -116,7 +142,7 @@ public final class JetStreamOrderedConsumer: Sendable {
             case .new: .new
             }
         var config = ConsumerConfig(
-            name: "ordered_" + String(deliverSubject.split(separator: ".").last ?? "o"),
+            name: name,
             deliverPolicy: startAfter == 0 ? first : .byStartSequence, ackPolicy: .none,
             filterSubject: filter, replicas: 1, memoryStorage: true)
         if startAfter > 0 { config.optStartSequence = startAfter + 1 }
@@ -124,7 +150,7 @@ public final class JetStreamOrderedConsumer: Sendable {
         config.flowControl = true
         config.deliverSubject = deliverSubject
         config.inactiveThreshold = .seconds(30)
-        let info = try await jetStream.createConsumer(stream, config)
+        let info = try await jetStream.createConsumer(stream, config, timeout: timeout)
         let caughtUpNow = state.withLock { state -> Bool in
             state.consumer = info.name
             guard !state.caughtUp, info.numPending == 0, info.delivered.consumerSequence == 0 else { return false }
@@ -181,8 +207,7 @@ public final class JetStreamOrderedConsumer: Sendable {
         if silent { reset(because: "no heartbeat") }
     }
 
-    /// Makes the consumer again after the last revision seen; retried by
-    /// the watchdog while JetStream does not answer.
+    /// Makes the consumer again after the last revision seen.
     private func reset(because reason: String) {
         let old = state.withLock { state -> String?? in
             guard !state.resetting, !state.stopped else { return .none }
@@ -194,25 +219,45 @@ public final class JetStreamOrderedConsumer: Sendable {
         guard case .some(let oldConsumer) = old else { return }
         onProblem?("\(label): \(reason); following again from sequence \(state.withLock { $0.lastRevision + 1 })")
         Task {
-            // Made again at once and every second until JetStream answers (a
-            // meta leader election takes seconds): the watchdog's three
-            // heartbeats would add to every failed try. The old consumer is
-            // deleted after, when it can be: on a dead server it is gone
+            await makeUntilMade()
+            // Deleted after, when it can be: on a dead server it is gone
             // anyway, and waiting for that answer first cost a timeout.
-            while !state.withLock({ $0.stopped }) {
-                do {
-                    try await makeConsumer()
-                    break
-                } catch {
-                    onProblem?("\(label): \(error)")
-                    try? await Task.sleep(for: .seconds(1))
-                }
-            }
-            state.withLock { state in
-                state.resetting = false
-                state.lastActivity = .now()
-            }
             if let oldConsumer { try? await jetStream.deleteConsumer(stream, oldConsumer) }
+        }
+    }
+
+    /// Makes the consumer, trying again until it exists or `stop()` is
+    /// called: at once after an unanswered create (it already waited), a
+    /// second after a refusal (a meta leader election takes seconds; the
+    /// watchdog's three heartbeats would add to every failed try).
+    private func makeUntilMade() async {
+        var tries = 0
+        while !state.withLock({ $0.stopped }) {
+            do {
+                try await makeConsumer(timeout: createTimeout * min(1 + tries / 3, 4))
+                break
+            } catch {
+                onProblem?("\(label): \(error)")
+                // An unanswered create may still be carried out (where it
+                // went comes back): it is deleted, or it ends by itself
+                // after `inactiveThreshold` with nobody reading.
+                if let attempt = state.withLock({ $0.consumer }) {
+                    Task { try? await jetStream.deleteConsumer(stream, attempt) }
+                }
+                tries += 1
+                if case .timeout = error { continue }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        let lateConsumer = state.withLock { state -> String? in
+            state.resetting = false
+            state.lastActivity = .now()
+            // Made while `stop()` ran: not left behind.
+            return state.stopped ? state.consumer : nil
+        }
+        if let lateConsumer {
+            state.withLock { $0.subscription }?.unsubscribe()
+            try? await jetStream.deleteConsumer(stream, lateConsumer)
         }
     }
 }

@@ -29,9 +29,10 @@ public final class KeyValueWatcher: Sendable {
     }
 
     /// Starts following; returns once the consumer exists (the initial
-    /// values then arrive; `onCaughtUp` says when they all have).
-    public func start() async throws(JetStreamError) {
-        try await consumer.run()
+    /// values then arrive; `onCaughtUp` says when they all have) or `stop()`
+    /// was called. Failures go to `onProblem` and are tried again.
+    public func start() async {
+        await consumer.run()
     }
 
     public func stop() async {
