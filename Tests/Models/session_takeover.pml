@@ -21,7 +21,9 @@
  *      CAS goes back to 1; an older connection of its own closes at once;
  *   3. ask each unreleased node to release (a core NATS request);
  *   4. wait until each has answered or its lease has lapsed;
- *   5. deliver, unless a later connect released this one meanwhile.
+ *   5. deliver, unless a later connect released this one meanwhile, and
+ *      clear `unreleased` by CAS on the revision it wrote (a lost CAS
+ *      leaves it: a later connect asks a few nodes more).
  * A node asked to release epoch e closes any connection of the session
  * with an older epoch, abandons any connect of it with an older epoch,
  * then answers. A node that cannot renew its lease closes its connections
@@ -86,7 +88,7 @@ inline setServing(i, e) {
 #define running(i) ((up & linked & bit(i)) != 0)
 
 proctype Connect(byte n) {
-    byte r, e, o, u, my, waiting, b;
+    byte r, e, o, u, my, waiting, b, mine;
     bool c;
     b = boot[n];
 read:
@@ -120,6 +122,7 @@ read:
                 :: else -> skip
                 fi;
                 rev++; recEpoch = my; recOwner = n; recConnected = true; recUnreleased = waiting;
+                mine = rev;
                 pending[n] = my;
                 r = 0; e = 0; o = 0; c = 0; u = 0
             fi
@@ -151,11 +154,18 @@ read:
     atomic {
         if
         :: pending[n] == my && boot[n] == b && (up & bit(n)) -> pending[n] = 0; setServing(n, my)
+        :: else -> goto gone
+        fi
+    }
+    /* The fence is done: nobody older delivers. Cleared if still its revision. */
+    atomic {
+        if
+        :: boot[n] == b && running(n) && rev == mine && recUnreleased != 0 -> rev++; recUnreleased = 0
         :: else -> skip
         fi
     }
 gone:
-    my = 0; waiting = 0; b = 0
+    my = 0; waiting = 0; b = 0; mine = 0
 }
 
 /* Everything else: requests delivered (or lost), crashes, restarts, lost and
