@@ -12,6 +12,10 @@ public enum ClusterNames {
     /// QoS 0 forwards, core NATS (at most once): `wn.c.<node>`.
     public static func quickForwards(to node: String) -> String { "wn.c.\(node)" }
 
+    /// Requests to a node about its sessions (takeover releases), core
+    /// NATS request/reply: `wn.ctl.<node>`.
+    public static func control(to node: String) -> String { "wn.ctl.\(node)" }
+
     /// Node leases: `<node>` -> who it is and where its metrics answer.
     public static let nodesBucket = "wharf_nodes"
     /// The route index: `<node>.<filter key>` -> QoS and filter.

@@ -19,7 +19,10 @@ extension ClusterNode {
             let announcement = try? JSONDecoder().decode(NodeAnnouncement.self, from: Data(entry.value.readableBytesView))
         else {
             // Withdrawn (a clean stop): gone now, not after the lease.
-            state.withLock { _ = $0.nodes.removeValue(forKey: name) }
+            state.withLock { state in
+                state.nodes.removeValue(forKey: name)
+                state.withdrawn.insert(name)
+            }
             setRouted(name, live: false)
             return
         }
@@ -29,7 +32,10 @@ extension ClusterNode {
             entry.created.map { max(0, Date().timeIntervalSince1970 - (Double($0.secondsSinceEpoch) + Double($0.nanoseconds) / 1e9)) } ?? 0
         let seenAt = ContinuousClock.now - .milliseconds(Int64(min(age, 3_600) * 1000))
         let live = ContinuousClock.now - seenAt < options.lease
-        state.withLock { $0.nodes[name] = NodeLease(announcement: announcement, seenAt: seenAt) }
+        state.withLock { state in
+            state.nodes[name] = NodeLease(announcement: announcement, seenAt: seenAt)
+            state.withdrawn.remove(name)
+        }
         if live { setRouted(name, live: true) }
     }
 

@@ -57,6 +57,14 @@ public final class ClusterNode: ClusterLink, Sendable {
         var watchers: [KeyValueWatcher] = []
         var inbox: JetStreamOrderedConsumer?
         var quickInbox: NATSSubscription?
+        /// Release requests for this node's sessions (`wn.ctl.<node>`).
+        var releaseService: NATSSubscription?
+        var releaseHandler: (@Sendable (String, UInt64) -> Void)?
+        var takeover = TakeoverTable()
+        /// Nodes that withdrew their lease (a clean stop): they deliver nothing.
+        var withdrawn: Set<String> = []
+        /// Fences waiting for an answer, by session.
+        var fenceWakers: [String: [CheckedContinuation<Void, Never>]] = [:]
         var timers: [RepeatedTask] = []
         var lastProblem: String?
         /// Where this node's metrics answer (set once the listener bound).
@@ -145,6 +153,11 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// that is done (or the node stopped); the node is ready when its
     /// caches have caught up (`readiness`).
     public func run() async {
+        do {
+            try startReleaseService()
+        } catch {
+            logger.error("cannot listen for release requests", metadata: ["problem": "\(error)"])
+        }
         while !isStopped {
             do {
                 try await connection.waitUntilConnected()
@@ -247,6 +260,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         for watcher in watchers { await watcher.stop() }
         await inbox?.stop()
         quick?.unsubscribe()
+        state.withLock { $0.releaseService }?.unsubscribe()
         if let buckets { try? await buckets.nodes.delete(options.nodeName) }
         await connection.close()
     }
