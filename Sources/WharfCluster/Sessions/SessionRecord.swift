@@ -1,0 +1,114 @@
+import Foundation
+import NIOCore
+import WharfCore
+import WharfMQTT
+
+/// A persistent session's record in cluster mode: everything another node
+/// needs to take the session over, except its queue (a stream) and its
+/// QoS 2 exchanges. JSON, so an operator can read it with any NATS tool;
+/// written only by compare-and-swap on its revision (`ownership` says why).
+public struct SessionRecord: Codable, Sendable, Equatable {
+    /// The format; a node refuses a record of a later one rather than
+    /// rewrite it without what it does not know.
+    public static let currentVersion = 1
+
+    public var version: Int
+    public var clientId: String
+    public var ownership: SessionOwnership
+    /// Seconds the session outlives its connection (`UInt32.max`: forever).
+    public var expiryInterval: UInt32
+    /// When its last connection ended, Unix nanoseconds; nil while connected.
+    public var disconnectedAt: UInt64?
+    public var subscriptions: [Subscription]
+    public var will: Will?
+
+    public struct Subscription: Codable, Sendable, Equatable {
+        public var filter: String
+        public var qos: UInt8
+        public var noLocal: Bool
+        public var retainAsPublished: Bool
+        public var retainHandling: UInt8
+        /// 5.0 subscription identifier; 0: none.
+        public var identifier: UInt32
+
+        public init(_ subscription: SubscribePacket.Subscription, identifier: UInt32) {
+            filter = subscription.filter
+            qos = subscription.qos.rawValue
+            noLocal = subscription.noLocal
+            retainAsPublished = subscription.retainAsPublished
+            retainHandling = subscription.retainHandling
+            self.identifier = identifier
+        }
+
+        /// Nil for options no MQTT client can have asked for (a record
+        /// written by something else): refused, never guessed at.
+        public var packet: SubscribePacket.Subscription? {
+            guard let qos = QoS(rawValue: qos), retainHandling <= 2, !filter.isEmpty else { return nil }
+            return SubscribePacket.Subscription(
+                filter: filter, qos: qos, noLocal: noLocal, retainAsPublished: retainAsPublished, retainHandling: retainHandling)
+        }
+    }
+
+    /// The will, kept from CONNECT on, so that another node can publish it
+    /// if this one dies.
+    public struct Will: Codable, Sendable, Equatable {
+        /// The will message as a `ClusterEnvelope` (topic, QoS, retain,
+        /// properties, payload): base64 in the JSON.
+        public var envelope: Data
+        public var delaySeconds: UInt32
+
+        public init(_ message: Message, delaySeconds: UInt32, clock: WallClock = .now()) {
+            envelope = Data(ClusterEnvelope.encode(message, clock: clock).readableBytesView)
+            self.delaySeconds = delaySeconds
+        }
+
+        public func message(clock: WallClock = .now()) -> Message? {
+            ClusterEnvelope.decode(ByteBuffer(bytes: envelope), clock: clock)
+        }
+    }
+
+    public init(
+        clientId: String, ownership: SessionOwnership, expiryInterval: UInt32, disconnectedAt: UInt64? = nil,
+        subscriptions: [Subscription] = [], will: Will? = nil
+    ) {
+        version = Self.currentVersion
+        self.clientId = clientId
+        self.ownership = ownership
+        self.expiryInterval = expiryInterval
+        self.disconnectedAt = disconnectedAt
+        self.subscriptions = subscriptions
+        self.will = will
+    }
+
+    public enum DecodingProblem: Error, Equatable, CustomStringConvertible {
+        case notARecord(String)
+        case laterVersion(Int)
+
+        public var description: String {
+            switch self {
+            case .notARecord(let reason): "not a session record: \(reason)"
+            case .laterVersion(let version):
+                "session record version \(version) is later than this node's \(SessionRecord.currentVersion): upgrade the node"
+            }
+        }
+    }
+
+    public static func decode(_ bytes: ByteBuffer) -> Result<SessionRecord, DecodingProblem> {
+        let data = Data(bytes.readableBytesView)
+        struct Versioned: Decodable { var version: Int }
+        do {
+            let version = try JSONDecoder().decode(Versioned.self, from: data).version
+            guard version <= currentVersion else { return .failure(.laterVersion(version)) }
+            return .success(try JSONDecoder().decode(SessionRecord.self, from: data))
+        } catch {
+            return .failure(.notARecord("\(error)"))
+        }
+    }
+
+    public func encoded() -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // Encoding plain fields cannot fail.
+        return ByteBuffer(bytes: (try? encoder.encode(self)) ?? Data())
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import NIOCore
+import Testing
+import WharfCore
+import WharfMQTT
+
+@testable import WharfCluster
+
+/// The session record as another node (or an operator's NATS tool) reads it.
+@Suite struct SessionRecordTests {
+    static let clock = WallClock(now: 1_000_000_000, wallNow: 1_800_000_000_000_000_000)
+
+    @Test func aRecordWithSubscriptionsAndAWillComesBackWhole() throws {
+        let will = Message(topic: "devices/d1/status", payload: ByteBuffer(string: "offline"), qos: .atLeastOnce, retain: true)
+        let record = SessionRecord(
+            clientId: "d1", ownership: SessionOwnership(epoch: 3, owner: "node-2", connected: true, unreleased: ["node-1"]),
+            expiryInterval: 3_600,
+            subscriptions: [
+                .init(SubscribePacket.Subscription(filter: "cmd/d1/#", qos: .exactlyOnce, noLocal: true, retainHandling: 2), identifier: 7),
+                .init(SubscribePacket.Subscription(filter: "$share/g/jobs", qos: .atLeastOnce), identifier: 0),
+            ],
+            will: SessionRecord.Will(will, delaySeconds: 30, clock: Self.clock))
+        let back = try SessionRecord.decode(record.encoded()).get()
+        #expect(back == record)
+        #expect(back.subscriptions.compactMap(\.packet).map(\.filter) == ["cmd/d1/#", "$share/g/jobs"])
+        #expect(back.subscriptions[0].packet?.qos == .exactlyOnce && back.subscriptions[0].packet?.retainHandling == 2)
+        let message = try #require(back.will?.message(clock: Self.clock))
+        #expect(message.topic == "devices/d1/status" && message.retain && message.qos == .atLeastOnce)
+        #expect(String(buffer: message.payload) == "offline")
+    }
+
+    /// Readable by any JSON tool, with the fields docs/cluster.md names.
+    @Test func theJSONSaysWhatItHolds() throws {
+        let record = SessionRecord(
+            clientId: "d1", ownership: SessionOwnership(epoch: 1, owner: "node-1", connected: false), expiryInterval: 60,
+            disconnectedAt: 1_800_000_000_000_000_000)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(record.encoded().readableBytesView)) as? [String: Any])
+        #expect(json["version"] as? Int == 1)
+        #expect(json["clientId"] as? String == "d1")
+        #expect((json["ownership"] as? [String: Any])?["owner"] as? String == "node-1")
+        #expect(json["expiryInterval"] as? Int == 60)
+    }
+
+    @Test func aLaterVersionOrNotARecordIsRefusedWithAReason() {
+        let later = ByteBuffer(string: #"{"version": 2, "clientId": "x"}"#)
+        #expect(SessionRecord.decode(later) == .failure(.laterVersion(2)))
+        #expect("\(SessionRecord.DecodingProblem.laterVersion(2))".contains("upgrade the node"))
+        guard case .failure(.notARecord) = SessionRecord.decode(ByteBuffer(string: "{}")) else {
+            Issue.record("an empty object is not a record")
+            return
+        }
+        // A subscription no MQTT client could have made is refused, not guessed.
+        var record = SessionRecord(
+            clientId: "x", ownership: SessionOwnership(epoch: 1, owner: "n", connected: true), expiryInterval: 0,
+            subscriptions: [.init(SubscribePacket.Subscription(filter: "a", qos: .atMostOnce), identifier: 0)])
+        record.subscriptions[0].qos = 3
+        #expect(record.subscriptions[0].packet == nil)
+    }
+}
