@@ -35,4 +35,12 @@ struct ClusterAssets: Sendable {
         config.description = "Wharf: retained messages"
         return config
     }
+
+    /// Persistent sessions' records (`SessionStore`; part 2 provisions it
+    /// with the rest once CONNECT uses it).
+    var sessions: KeyValueConfig {
+        var config = KeyValueConfig(bucket: ClusterNames.sessionsBucket, replicas: replicas)
+        config.description = "Wharf: persistent sessions (owner, subscriptions, will)"
+        return config
+    }
 }

@@ -22,6 +22,8 @@ public enum ClusterNames {
     public static let routesBucket = "wharf_routes"
     /// Retained messages: `<topic key>` -> the message (envelope).
     public static let retainedBucket = "wharf_retained"
+    /// Persistent sessions: `<client id key>` -> `SessionRecord` (JSON).
+    public static let sessionsBucket = "wharf_sessions"
 
     /// A KV key for a topic or filter: readable (base64url of its bytes)
     /// while short, a SHA-256 beyond (subjects must fit a NATS control

@@ -38,6 +38,26 @@ import WharfTestSupport
         await kv.jetStream.connection.close()
     }
 
+    /// Eight writers race to update one key from the revision they all
+    /// read, twenty rounds: exactly one wins each round. (Without the
+    /// `Nats-Msg-Id` of `compareAndSwap`, 2.9.10 let several win every round.)
+    @Test func racingCompareAndSwapHasOneWinnerARound() async throws {
+        let kv = try await Self.bucket()
+        var revision = try await kv.put("k", ByteBuffer(string: "0"))
+        for round in 0..<20 {
+            let read = revision
+            let results = await withTaskGroup(of: UInt64?.self) { group in
+                for writer in 0..<8 {
+                    group.addTask { try? await kv.update("k", ByteBuffer(string: "\(round).\(writer)"), lastRevision: read) }
+                }
+                return await group.reduce(into: [UInt64]()) { if let revision = $1 { $0.append(revision) } }
+            }
+            #expect(results.count == 1, "round \(round): \(results.count) writers won")
+            revision = results.first ?? revision
+        }
+        await kv.jetStream.connection.close()
+    }
+
     @Test func watcherSeesTheLastValuesThenEveryChange() async throws {
         let kv = try await Self.bucket()
         for index in 0..<50 { try await kv.put("key\(index % 10)", ByteBuffer(string: "\(index)")) }

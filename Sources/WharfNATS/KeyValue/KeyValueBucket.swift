@@ -96,7 +96,7 @@ public struct KeyValueBucket: Sendable {
     @discardableResult
     public func create(_ key: String, _ value: ByteBuffer, headers: NATSHeaders? = nil) async throws(KeyValueError) -> UInt64 {
         do {
-            return try await write(key, value, headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: 0))
+            return try await write(key, value, headers: headers, options: Self.compareAndSwap(key, 0))
         } catch .wrongLastRevision {
             // It has a last revision: if that is a delete or purge marker,
             // the key is free; take it with a CAS on that marker.
@@ -112,7 +112,7 @@ public struct KeyValueBucket: Sendable {
     public func update(_ key: String, _ value: ByteBuffer, lastRevision: UInt64, headers: NATSHeaders? = nil)
         async throws(KeyValueError) -> UInt64
     {
-        try await write(key, value, headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
+        try await write(key, value, headers: headers, options: Self.compareAndSwap(key, lastRevision))
     }
 
     /// Leaves a delete marker (the history stays, up to `history`); with
@@ -121,7 +121,7 @@ public struct KeyValueBucket: Sendable {
         var headers = NATSHeaders()
         headers.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.delete.rawValue)
         _ = try await write(
-            key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
+            key, ByteBuffer(), headers: headers, options: Self.compareAndSwap(key, lastRevision))
     }
 
     /// Removes every revision of `key`, leaving one purge marker. See
@@ -131,7 +131,7 @@ public struct KeyValueBucket: Sendable {
         headers.set(KeyValueEntry.operationHeader, KeyValueEntry.Operation.purge.rawValue)
         headers.set("Nats-Rollup", "sub")
         _ = try await write(
-            key, ByteBuffer(), headers: headers, options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision))
+            key, ByteBuffer(), headers: headers, options: Self.compareAndSwap(key, lastRevision))
     }
 
     /// `put`, or with `delete` a delete marker for `key` (optionally only
@@ -162,9 +162,10 @@ public struct KeyValueBucket: Sendable {
         }
         jetStream.publish(
             subjectPrefix + key, headers: headers, payload: value,
-            options: JetStreamPublishOptions(expectedLastSubjectSequence: lastRevision), timeout: timeout
+            options: Self.compareAndSwap(key, lastRevision), timeout: timeout
         ) { result in
             switch result {
+            case .success(let ack) where ack.duplicate && lastRevision != nil: completion(.failure(.wrongLastRevision(key)))
             case .success(let ack): completion(.success(ack.sequence))
             case .failure(.api(let error)) where error.errorCode == .streamWrongLastSequence: completion(.failure(.wrongLastRevision(key)))
             case .failure(let error): completion(.failure(.jetStream(error)))
@@ -172,16 +173,37 @@ public struct KeyValueBucket: Sendable {
         }
     }
 
+    /// A compare-and-swap on `key`: its last revision must be
+    /// `lastRevision`, and the write carries `Nats-Msg-Id`
+    /// `cas:<key>:<lastRevision>`. The id is what makes it one: on
+    /// nats-server 2.9.10 a replicated stream checks the expected sequence
+    /// only against what is already stored, so writes in flight together
+    /// all pass (8 racing writers: every round had several winners, with
+    /// nats-py as with ours). Duplicate ids are caught as they are proposed,
+    /// so of writers that read the same revision one is stored and the
+    /// rest are told "duplicate": a lost CAS. (A key that vanished whole, by
+    /// TTL, and is created again within the duplicate window reads as
+    /// taken until the window passes; markers keep revisions from
+    /// repeating otherwise.)
+    static func compareAndSwap(_ key: String, _ lastRevision: UInt64?) -> JetStreamPublishOptions {
+        guard let lastRevision else { return JetStreamPublishOptions() }
+        return JetStreamPublishOptions(messageId: "cas:\(key):\(lastRevision)", expectedLastSubjectSequence: lastRevision)
+    }
+
     private func write(_ key: String, _ value: ByteBuffer, headers: NATSHeaders?, options: JetStreamPublishOptions)
         async throws(KeyValueError) -> UInt64
     {
         try KeyValueError.validate(key)
+        let ack: PublishAck
         do {
-            return try await jetStream.publish(subjectPrefix + key, headers: headers, payload: value, options: options).sequence
+            ack = try await jetStream.publish(subjectPrefix + key, headers: headers, payload: value, options: options)
         } catch .api(let error) where error.errorCode == .streamWrongLastSequence {
             throw .wrongLastRevision(key)
         } catch {
             throw .jetStream(error)
         }
+        // Another writer's CAS from the same revision (`compareAndSwap`).
+        if ack.duplicate, options.expectedLastSubjectSequence != nil { throw .wrongLastRevision(key) }
+        return ack.sequence
     }
 }
