@@ -16,7 +16,8 @@ import WharfTestSupport
 
     static func bucket() async throws -> KeyValueBucket {
         let connection = try NATSConnection(
-            options: NATSConnectionOptions(urls: NATSTestCluster.shared.clientURLs), eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+            options: NATSConnectionOptions(urls: NATSTestCluster.shared.clientURLs), eventLoop: MultiThreadedEventLoopGroup.singleton.next()
+        )
         try await connection.waitUntilConnected()
         var config = ClusterAssets(replicas: 3, lease: .seconds(3)).sessions
         config.bucket = "sessions_\(UUID().uuidString.prefix(8).lowercased())"
