@@ -145,19 +145,7 @@ import WharfMetrics
     /// `promtool check metrics` accepts a cluster node's output without a warning.
     @Test(.enabled(if: PrometheusRendererTests.promtool != nil, "promtool comes with Debian's prometheus package (scripts/ensure-deps)"))
     func promtoolAcceptsCluster() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: PrometheusRendererTests.promtool!)
-        process.arguments = ["check", "metrics"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(PrometheusRenderer.render(Self.clusterSnapshot).utf8))
-        try input.fileHandleForWriting.close()
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0 && report.isEmpty, "\(report)")
+        let (status, report) = try PrometheusRendererTests.promtoolCheck(PrometheusRenderer.render(Self.clusterSnapshot))
+        #expect(status == 0 && report.isEmpty, "\(report)")
     }
 }

@@ -331,8 +331,14 @@ import WharfMetrics
     /// `promtool check metrics` (Prometheus's own linter) accepts a durable broker's output without a warning.
     @Test(.enabled(if: Self.promtool != nil, "promtool comes with Debian's prometheus package (scripts/ensure-deps)"))
     func promtoolAcceptsStorage() throws {
+        let (status, report) = try Self.promtoolCheck(PrometheusRenderer.render(Self.durableSnapshot))
+        #expect(status == 0 && report.isEmpty, "\(report)")
+    }
+
+    /// `promtool check metrics` on `exposition`: its exit status and what it said.
+    static func promtoolCheck(_ exposition: String) throws -> (status: Int32, report: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.promtool!)
+        process.executableURL = URL(fileURLWithPath: promtool!)
         process.arguments = ["check", "metrics"]
         let input = Pipe()
         let output = Pipe()
@@ -340,11 +346,11 @@ import WharfMetrics
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        input.fileHandleForWriting.write(Data(PrometheusRenderer.render(Self.durableSnapshot).utf8))
+        input.fileHandleForWriting.write(Data(exposition.utf8))
         try input.fileHandleForWriting.close()
         let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0 && report.isEmpty, "\(report)")
+        return (process.terminationStatus, report)
     }
 
     static let promtool: String? = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first {
