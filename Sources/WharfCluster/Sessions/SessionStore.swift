@@ -25,6 +25,8 @@ public struct SessionStore: Sendable {
         /// CONNACK's session present: a live record was kept (not a clean
         /// start, not expired).
         public let sessionPresent: Bool
+        /// The node that held the record before this claim (nil: none did).
+        public let previousOwner: String?
     }
 
     public enum Problem: Error, Equatable, CustomStringConvertible {
@@ -44,10 +46,10 @@ public struct SessionStore: Sendable {
 
     /// The record (nil: none, or deleted) and the revision a CAS must name
     /// (0: the key never held anything).
-    public func read(_ clientId: String) async throws(Problem) -> (record: SessionRecord?, revision: UInt64) {
+    public func read(_ clientId: String, timeout: Duration? = nil) async throws(Problem) -> (record: SessionRecord?, revision: UInt64) {
         let entry: KeyValueEntry?
         do {
-            entry = try await bucket.entry(ClusterNames.key(for: clientId))
+            entry = try await bucket.entry(ClusterNames.key(for: clientId), timeout: timeout)
         } catch {
             throw .store(error)
         }
@@ -67,6 +69,7 @@ public struct SessionStore: Sendable {
         _ clientId: String, cleanStart: Bool, expiryInterval: UInt32, will: SessionRecord.Will?, now: UInt64, tries: Int = 5
     ) async throws(Problem) -> Claimed {
         let key = ClusterNames.key(for: clientId)
+        var unanswered: KeyValueError?
         for _ in 0..<tries {
             let (current, revision) = try await read(clientId)
             let kept = current.flatMap { cleanStart || $0.isExpired(at: now) ? nil : $0 }
@@ -76,13 +79,22 @@ public struct SessionStore: Sendable {
                 subscriptions: kept?.subscriptions ?? [], will: will)
             switch await write(key, record, after: revision) {
             case .success(let written):
-                return Claimed(record: record, revision: written, claim: claim, sessionPresent: kept != nil)
+                return Claimed(
+                    record: record, revision: written, claim: claim, sessionPresent: kept != nil,
+                    previousOwner: current?.ownership.owner)
             case .failure(.wrongLastRevision):
+                continue
+            case .failure(.jetStream(.timeout)), .failure(.jetStream(.noResponders)):
+                // A stream leader being elected (seconds): read again and
+                // retry. If the write did land, the record read is this
+                // node's own claim, and the next one supersedes it.
+                unanswered = .jetStream(.timeout)
                 continue
             case .failure(let error):
                 throw .store(error)
             }
         }
+        if let unanswered { throw .store(unanswered) }
         throw .contended(tries: tries)
     }
 
@@ -107,6 +119,18 @@ public struct SessionStore: Sendable {
         case .failure(.wrongLastRevision): return nil
         case .failure(let error): throw .store(error)
         }
+    }
+
+    /// The session ended with its connection (no expiry interval): its
+    /// record goes, if it is still the one at `revision`.
+    public func ended(_ clientId: String, revision: UInt64) async {
+        try? await bucket.delete(ClusterNames.key(for: clientId), lastRevision: revision)
+    }
+
+    /// Writes `record` if the key is still at `revision`: the new revision,
+    /// or nil if another connect moved it on (or NATS did not answer).
+    public func update(_ record: SessionRecord, after revision: UInt64) async -> UInt64? {
+        try? await write(ClusterNames.key(for: record.clientId), record, after: revision).get()
     }
 
     private func write(_ key: String, _ record: SessionRecord, after revision: UInt64) async -> Result<UInt64, KeyValueError> {

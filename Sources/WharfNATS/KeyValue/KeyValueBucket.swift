@@ -62,11 +62,12 @@ public struct KeyValueBucket: Sendable {
 
     /// The last revision of `key`, a delete or purge marker included; nil
     /// when the key never held anything (or its history was purged away).
-    public func entry(_ key: String) async throws(KeyValueError) -> KeyValueEntry? {
+    /// `timeout`: the JetStream context's unless given.
+    public func entry(_ key: String, timeout: Duration? = nil) async throws(KeyValueError) -> KeyValueEntry? {
         try KeyValueError.validate(key)
         let message: DirectMessage?
         do {
-            message = try await jetStream.directGetLast(streamName, subject: subjectPrefix + key)
+            message = try await jetStream.directGetLast(streamName, subject: subjectPrefix + key, timeout: timeout)
         } catch {
             throw .jetStream(error)
         }
