@@ -22,6 +22,41 @@ extension Broker {
     /// The link, once attached.
     public var clusterLink: (any ClusterLink)? { clusterLinkStorage.link }
 
+    /// Cluster mode's persistent sessions: CONNECT asks it before opening
+    /// one. Set once, before the listener opens.
+    public var clusterSessions: (any ClusterSessionDirectory)? {
+        get { clusterLinkStorage.sessions }
+        set { clusterLinkStorage.sessions = newValue }
+    }
+
+    /// Client ids of the offline sessions kept here that outlive their
+    /// connections (restored from the local log at start, say).
+    public var offlinePersistentClientIds: [String] {
+        sessions.withLock { store in store.values.filter { $0.isPersistent && !$0.isOnline }.map(\.clientId) }
+    }
+
+    /// Another node took `clientId`'s session over: the copy here is stale.
+    /// An offline copy goes (its subscriptions and queue, counted as
+    /// `sessionDiscarded`), and its delayed will with it: the will is the
+    /// record's now, fired by whoever holds the session. A copy that is
+    /// online again (a newer connect here) stays.
+    public func forgetSession(_ clientId: String) {
+        let key = ExactString(clientId)
+        let forgotten = sessions.withLock { store -> Session? in
+            guard let session = store[key], !session.isOnline else { return nil }
+            store.removeValue(forKey: key)
+            return session
+        }
+        guard let forgotten else { return }
+        expiringSessions.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(forgotten)) }
+        let will = pendingWills.withLock { wills -> PendingWill? in
+            guard wills[key]?.session == ObjectIdentifier(forgotten) else { return nil }
+            return wills.removeValue(forKey: key)
+        }
+        if will != nil { journalAlone { $0.willEnded(clientId: clientId) } }
+        discard(forgotten)
+    }
+
     /// Another node now subscribes to `filter`, wanting up to `qos` (an
     /// update replaces the previous QoS).
     public func addRemoteRoute(_ node: RemoteNode, filter: String, qos: QoS) {
@@ -82,4 +117,6 @@ extension Broker {
 /// Holds the link; see `attachCluster` for why a plain stored property is safe.
 final class ClusterLinkStorage: @unchecked Sendable {
     var link: (any ClusterLink)?
+    /// Set before any connection exists (`BrokerServer.init`), read by them after.
+    var sessions: (any ClusterSessionDirectory)?
 }

@@ -51,6 +51,10 @@ public enum ConnectionRejectReason: String, Sendable, Hashable, CaseIterable {
     case maxConnectionsPerAddress = "max_connections_per_address"
     /// No CONNACK: the address opened sockets faster than `connection_rate_per_address`.
     case connectionRatePerAddress = "connection_rate_per_address"
+    /// Cluster mode: a persistent session's record could not be claimed
+    /// (NATS away, the node's lease not renewed, another connect of the
+    /// client won): CONNACK 3 (0x88 for 5.0), and the client tries again.
+    case clusterUnavailable = "cluster_unavailable"
 }
 
 /// Why the server closed an established or half-open connection.
@@ -75,6 +79,10 @@ public enum ConnectionCloseReason: String, Sendable, Hashable, CaseIterable {
     /// 5.0: a client that kept publishing faster than `max_publish_rate` or
     /// `max_publish_bytes_rate` after being slowed down (DISCONNECT 0x96).
     case publishRateExceeded = "publish_rate_exceeded"
+    /// Cluster mode: the node could not renew its lease, so it closed its
+    /// persistent sessions' connections before another node may take them
+    /// (DISCONNECT 0x9C, use another server).
+    case clusterLeaseLost = "cluster_lease_lost"
 }
 
 /// The one interface the broker reports through. The hot path calls these on

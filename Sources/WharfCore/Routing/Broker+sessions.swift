@@ -156,7 +156,7 @@ extension Broker {
     }
 
     /// Removes a session's subscriptions and counts what it still held.
-    private func discard(_ session: Session) {
+    func discard(_ session: Session) {
         removeFromRouting(session, filters: session.subscriptions.map(\.filter))
         if let queue = session.journalQueue { journalAlone { $0.sessionEnded(queue) } }
         let lost = session.discardMessages()

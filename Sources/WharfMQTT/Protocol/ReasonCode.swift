@@ -29,6 +29,8 @@ public enum ReasonCode {
     public static let packetTooLarge: UInt8 = 0x95
     public static let messageRateTooHigh: UInt8 = 0x96
     public static let quotaExceeded: UInt8 = 0x97
+    /// DISCONNECT: the client should connect to another server (cluster mode).
+    public static let useAnotherServer: UInt8 = 0x9C
     public static let serverShuttingDown: UInt8 = 0x8B
     public static let sharedSubscriptionsNotSupported: UInt8 = 0x9E
 }

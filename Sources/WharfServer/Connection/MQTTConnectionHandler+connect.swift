@@ -78,10 +78,103 @@ extension MQTTConnectionHandler {
         }
 
         aliases = TopicAliases(inboundMaximum: options.inboundAliasMaximum, outboundMaximum: options.outboundAliasMaximum)
+        // The will outlives the read buffer it arrived in: keep its own copy.
+        let connectWill = connect.will.map { will in
+            Message(
+                topic: will.topic, payload: ByteBuffer(buffer: will.payload), qos: will.qos, retain: will.retain,
+                properties: will.properties, journalId: broker.newJournalId(qos: will.qos, retain: will.retain))
+        }
+        let accepted = AcceptedConnect(
+            version: connect.version, clientId: clientId, assignedClientId: assignedClientId, cleanSession: connect.cleanSession,
+            will: connectWill, requestsResponseInformation: connect.properties.integer(.requestResponseInformation) == 1)
+        let expiry = options.sessionExpiryInterval ?? (connect.cleanSession ? 0 : UInt32.max)
+        if let sessions = broker.clusterSessions {
+            claimInCluster(accepted, expiry: expiry, sessions: sessions, context: context)
+        } else {
+            openSession(accepted, grant: nil, context: context)
+        }
+    }
 
+    /// What CONNECT settled once it was accepted, for `openSession` (at once,
+    /// or after the cluster's claim).
+    struct AcceptedConnect {
+        var version: ProtocolVersion
+        var clientId: String
+        var assignedClientId: String?
+        var cleanSession: Bool
+        var will: Message?
+        var requestsResponseInformation: Bool
+    }
+
+    /// Cluster mode: the cluster claims the session for this node first
+    /// (`ClusterSessionDirectory`; a clean one only if the client has a
+    /// record), which can take a lease when a node died. Meanwhile nothing
+    /// more is read, and what the client sent after CONNECT waits
+    /// (`claimPending`).
+    private func claimInCluster(
+        _ accepted: AcceptedConnect, expiry: UInt32, sessions: any ClusterSessionDirectory, context: ChannelHandlerContext
+    ) {
+        claimPending = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        let request = ClusterSessionConnect(
+            clientId: accepted.clientId, cleanStart: accepted.cleanSession, expiryInterval: expiry, will: accepted.will,
+            willDelay: options.willDelay)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        Task {
+            let claim = await sessions.claimSession(request)
+            loop.execute { handler.value.claimAnswered(claim, accepted, expiry: expiry, sessions: sessions) }
+        }
+    }
+
+    private func claimAnswered(
+        _ claim: ClusterSessionClaim, _ accepted: AcceptedConnect, expiry: UInt32, sessions: any ClusterSessionDirectory
+    ) {
+        claimPending = false
+        guard let context, !isClosing else {
+            // The client went while the claim was made: the record says so.
+            if case .claimed(let grant) = claim { sessions.sessionEnded(clientId: accepted.clientId, epoch: grant.epoch, kept: true) }
+            heldInbound.removeAll()
+            return
+        }
+        switch claim {
+        case .notRecorded:
+            openSession(accepted, grant: nil, context: context)
+        case .unavailable(let why):
+            heldInbound.removeAll()
+            refuse(.serverUnavailable, context: context, because: .clusterUnavailable, "cluster: \(why)")
+        case .claimed(let grant):
+            clusterEpoch = grant.epoch
+            openSession(accepted, grant: grant, context: context)
+            if !isClosing, let session {
+                let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let loop = context.eventLoop
+                sessions.sessionDelivering(clientId: session.clientId, epoch: grant.epoch) { why, done in
+                    loop.execute {
+                        handler.value.releasedByCluster(why)
+                        done()
+                    }
+                }
+            }
+        }
+        if !isClosing {
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            // What the client sent after CONNECT, in order, as one batch.
+            let held = heldInbound
+            heldInbound.removeAll()
+            for inbound in held { receive(inbound, context: context) }
+        }
+        channelReadComplete(context: context)
+    }
+
+    /// Opens (or resumes) the session and answers CONNACK; in cluster mode
+    /// `grant` says what the cluster's record holds.
+    private func openSession(_ accepted: AcceptedConnect, grant: ClusterSessionGrant?, context: ChannelHandlerContext) {
+        let clientId = accepted.clientId
+        let v5 = accepted.version == .v5
         let info = ClientInfo(
             clientId: clientId, address: context.channel.remoteAddress.map(Self.describe) ?? "?",
-            protocolVersion: connect.version.description, connectedAtSeconds: Date().timeIntervalSince1970,
+            protocolVersion: accepted.version.description, connectedAtSeconds: Date().timeIntervalSince1970,
             listener: listener?.name, tls: listener?.tls != nil
         )
         clientInfo = info
@@ -90,8 +183,12 @@ extension MQTTConnectionHandler {
         )
         packetScratch.removeAll(keepingCapacity: true)
         authorization = broker.accessPolicy.map { ClientAuthorization(policy: $0, username: username, clientId: clientId) }
+        // A copy here that the cluster's record does not vouch for (none
+        // kept, or another node delivered the session since) starts clean;
+        // the record's subscriptions then go in.
+        let cleanHere = accepted.cleanSession || grant.map { !($0.sessionPresent && $0.lastDeliveredHere) } ?? false
         let opened = broker.openSession(
-            clientId: clientId, cleanSession: connect.cleanSession, expiryInterval: options.sessionExpiryInterval,
+            clientId: clientId, cleanSession: cleanHere, expiryInterval: options.sessionExpiryInterval,
             receiveMaximum: options.receiveMaximum, owner: target, authorization: authorization, resend: &packetScratch
         )
         if let previous = opened.takenOver {
@@ -100,32 +197,27 @@ extension MQTTConnectionHandler {
         }
         deliveryTarget = target
         session = opened.session
+        if let grant, grant.sessionPresent, !opened.sessionPresent { restoreSubscriptions(grant.subscriptions, to: opened.session) }
         if opened.connAckWaitsForJournal { journal.requireDurableReply() }
-        // The will outlives the read buffer it arrived in: keep its own copy.
-        if let connectWill = connect.will {
-            will = Message(
-                topic: connectWill.topic, payload: ByteBuffer(buffer: connectWill.payload), qos: connectWill.qos,
-                retain: connectWill.retain, properties: connectWill.properties,
-                journalId: broker.newJournalId(qos: connectWill.qos, retain: connectWill.retain)
-            )
-        }
+        will = accepted.will
         publishRate = PublishRateLimit(
             messagesPerSecond: clientLimits.publishRate, bytesPerSecond: Double(clientLimits.publishBytesRate), now: Clock.nowNanos())
-        protocolState.connectAccepted(version: connect.version)
+        protocolState.connectAccepted(version: accepted.version)
         startKeepAliveTimer(seconds: options.keepAlive, context: context)
 
         var properties = MQTTProperties()
         if v5 {
             properties = connAckProperties(
-                assignedClientId: assignedClientId, serverKeepAlive: options.keepAliveCapped ? options.keepAlive : nil)
+                assignedClientId: accepted.assignedClientId, serverKeepAlive: options.keepAliveCapped ? options.keepAlive : nil)
             // Left out when the client id would make it longer than a string field holds.
-            if connect.properties.integer(.requestResponseInformation) == 1, clientId.utf8.count <= ByteBuffer.maxMQTTFieldLength - 16 {
+            if accepted.requestsResponseInformation, clientId.utf8.count <= ByteBuffer.maxMQTTFieldLength - 16 {
                 // A topic prefix private to this client for request/response
                 // replies; `$` keeps it out of `#` subscriptions.
                 properties.append(.responseInformation, .string("$response/\(clientId)/"))
             }
         }
-        writePacket(.connack(ConnAckPacket(sessionPresent: opened.sessionPresent, returnCode: .accepted, properties: properties)))
+        let sessionPresent = grant?.sessionPresent ?? opened.sessionPresent
+        writePacket(.connack(ConnAckPacket(sessionPresent: sessionPresent, returnCode: .accepted, properties: properties)))
         // A CONNACK the client's maximum packet size could not take closed the connection.
         guard !isClosing else {
             packetScratch.removeAll(keepingCapacity: true)
@@ -137,8 +229,20 @@ extension MQTTConnectionHandler {
         opened.session.dispatchGroups()
         logger.debug(
             "connected",
-            metadata: ["version": "\(connect.version)", "clean": "\(connect.cleanSession)", "present": "\(opened.sessionPresent)"]
+            metadata: ["version": "\(accepted.version)", "clean": "\(accepted.cleanSession)", "present": "\(sessionPresent)"]
         )
+    }
+
+    /// The cluster record's subscriptions, into a session opened here
+    /// without them (it was delivered by another node). A resumed
+    /// subscription gets no retained messages, as on a resume here.
+    private func restoreSubscriptions(_ subscriptions: [ClusterSessionSubscription], to session: Session) {
+        var byIdentifier: [UInt32: [SubscribePacket.Subscription]] = [:]
+        for subscription in subscriptions { byIdentifier[subscription.identifier, default: []].append(subscription.request) }
+        for (identifier, requests) in byIdentifier.sorted(by: { $0.key < $1.key }) {
+            var notOwed = RetainedBacklog()
+            _ = broker.subscribe(session, requests, identifier: identifier == 0 ? nil : identifier, retained: &notOwed, journal: journal)
+        }
     }
 
     /// The client's certificate, verified by the TLS handshake; nil without TLS or without one.
@@ -215,6 +319,20 @@ extension MQTTConnectionHandler {
     func takenOver() {
         guard let context else { return }
         close(context, because: .takenOver, "client id taken over by a new connection")
+    }
+
+    /// Cluster mode: the cluster took this connection's session away. It
+    /// stops delivering at once (nothing is sent once closing); a session
+    /// another node took over is dropped here when the connection ends.
+    func releasedByCluster(_ why: ClusterReleaseReason) {
+        guard let context, !isClosing else { return }
+        switch why {
+        case .takenOver:
+            movedToAnotherNode = true
+            close(context, because: .takenOver, "client id taken over by a connection to another node")
+        case .leaseLost:
+            close(context, because: .clusterLeaseLost, "this node lost its cluster lease: connect to another node")
+        }
     }
 
     /// The broker is stopping: 5.0 clients are told why (0x8B).

@@ -33,6 +33,15 @@ extension MQTTConnectionHandler {
         var codes = broker.subscribe(
             session, permitted, identifier: subscribe.subscriptionIdentifier, retained: &retainedBacklog, journal: journal
         )
+        if let epoch = clusterEpoch, let sessions = broker.clusterSessions {
+            let granted = zip(permitted, codes).filter { $0.1.grantedQoS != nil }.map {
+                ClusterSessionSubscription($0.0, identifier: subscribe.subscriptionIdentifier ?? 0)
+            }
+            if !granted.isEmpty {
+                sessions.sessionSubscriptionsChanged(
+                    clientId: session.clientId, epoch: epoch, subscribed: granted, unsubscribed: [], journal: journal)
+            }
+        }
         for index in denied { codes.insert(version == .v5 ? .notAuthorized : .failure, at: index) }
         var properties = MQTTProperties()
         if version == .v5, requestProblemInformation {
@@ -45,6 +54,11 @@ extension MQTTConnectionHandler {
     func handleUnsubscribe(_ unsubscribe: UnsubscribePacket, session: Session) {
         retainedBacklog.remove(filters: unsubscribe.filters)
         let existed = broker.unsubscribe(session, filters: unsubscribe.filters, journal: journal)
+        if let epoch = clusterEpoch, let sessions = broker.clusterSessions, existed.contains(true) {
+            sessions.sessionSubscriptionsChanged(
+                clientId: session.clientId, epoch: epoch, subscribed: [],
+                unsubscribed: zip(unsubscribe.filters, existed).filter(\.1).map(\.0), journal: journal)
+        }
         // 5.0: an invalid filter is 0x8F, as in SUBACK; a valid one never subscribed 0x11.
         let codes =
             version == .v5

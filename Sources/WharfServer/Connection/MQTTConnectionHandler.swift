@@ -32,6 +32,16 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     let loginThrottle: SharedLoginThrottle?
     /// A failed login's refusal waits for its delay.
     var refusalPending = false
+    /// Cluster mode: CONNECT waits for the cluster's claim of its session,
+    /// and what the client sent after it waits here (at most one read's
+    /// worth: reading stops meanwhile).
+    var claimPending = false
+    var heldInbound: [InboundPacket] = []
+    /// Cluster mode: the epoch the cluster gave this connection's session
+    /// (nil: not claimed in the cluster).
+    var clusterEpoch: UInt64?
+    /// A connection to another node took the session over.
+    var movedToAnotherNode = false
     /// The client's publish rate against `clientLimits`; nil when unlimited.
     var publishRate: PublishRateLimit?
     var logger: Logger
@@ -185,9 +195,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func receive(_ inbound: InboundPacket, context: ChannelHandlerContext) {
+    func receive(_ inbound: InboundPacket, context: ChannelHandlerContext) {
         // A refused login waiting out its delay reads nothing more.
         if refusalPending { return }
+        if claimPending {
+            heldInbound.append(inbound)
+            return
+        }
         traffic.received(inbound.packet.type, bytes: inbound.wireSize)
         readBatchActive = true
         let action: ConnectionStateMachine.Action
@@ -301,6 +315,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         routes.clear()  // lets go of the sessions it matched
         if let session, let deliveryTarget {
             broker.closeSession(session, owner: deliveryTarget)
+            if let epoch = clusterEpoch, let sessions = broker.clusterSessions {
+                // Not after a takeover: the record is the new owner's then.
+                if !movedToAnotherNode { sessions.sessionEnded(clientId: session.clientId, epoch: epoch, kept: broker.holds(session)) }
+            }
         }
         if let session, !retainedBacklog.isEmpty {
             // The retained messages new subscriptions were still owed belong
@@ -311,10 +329,11 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         }
         if !disconnectedCleanly, let will {
             let sessionLives = session.map { $0.isPersistent && broker.holds($0) } ?? false
-            if version == .v5, sessionLives, session?.isOnline == true {
-                // A new connection resumed the session before the will delay
-                // passed, even a delay of 0: in a takeover it exists before
-                // this one closes [MQTT-3.1.3-9]. The client is alive there.
+            if version == .v5, sessionLives, session?.isOnline == true || movedToAnotherNode {
+                // A new connection resumed the session (here, or on another
+                // node) before the will delay passed, even a delay of 0: in a
+                // takeover it exists before this one closes [MQTT-3.1.3-9].
+                // The client is alive there.
                 logger.debug("will cancelled: the session was resumed by a new connection")
             } else if options.willDelay > 0, sessionLives, let session {
                 // 5.0 will delay: held back, and cancelled if the session is
@@ -331,6 +350,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             }
         }
         will = nil
+        // Another node delivers the session now: the copy here goes.
+        if movedToAnotherNode, let session { broker.forgetSession(session.clientId) }
         session = nil
         deliveryTarget = nil  // breaks the handler <-> target cycle
         pauseTimer?.cancel()
@@ -355,6 +376,7 @@ extension ConnectionCloseReason {
         case .storageUnavailable: return ReasonCode.unspecifiedError
         case .replyTooLarge: return ReasonCode.packetTooLarge
         case .publishRateExceeded: return ReasonCode.messageRateTooHigh
+        case .clusterLeaseLost: return ReasonCode.useAnotherServer
         }
     }
 }

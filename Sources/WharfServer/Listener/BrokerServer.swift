@@ -59,8 +59,8 @@ public final class BrokerServer: Service {
             )
         }
         if let settings = config.cluster {
-            // The node's own journal stays (its persistent sessions are its
-            // own in this version); the cluster's writes join its commits.
+            // The node's own journal stays (it still holds its persistent
+            // sessions' queues); the cluster's writes join its commits.
             journal = ClusterJournal(wrapping: journal)
             self.cluster = try ClusterNode(options: try ClusterOptions(settings), eventLoop: group.next(), logger: logger)
         } else {

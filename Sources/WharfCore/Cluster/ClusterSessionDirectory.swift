@@ -1,0 +1,108 @@
+import WharfMQTT
+
+/// Cluster mode's seam for persistent sessions: the cluster holds each
+/// one's record (owner, subscriptions, will) and decides which node may
+/// deliver it. A connection asks before it opens a session that outlives
+/// it, tells it when the session's subscriptions change, and when it ends.
+/// Without a cluster the broker never calls any of this.
+public protocol ClusterSessionDirectory: AnyObject, Sendable {
+    /// A CONNECT of a session that outlives its connection: the record is
+    /// claimed for this node and every other node that may still deliver
+    /// the session has let go of it (or its lease lapsed) when this returns
+    /// `.claimed`. May take up to a lease when a node died. A session that
+    /// ends with its connection is claimed only if the client has a record
+    /// (its session lives on another node): otherwise `.notRecorded`, and
+    /// it stays this node's alone.
+    func claimSession(_ connect: ClusterSessionConnect) async -> ClusterSessionClaim
+
+    /// The claimed connection is open here: `release` closes it when a
+    /// connect elsewhere takes the session (or this node lost its lease),
+    /// and calls `done` once nothing of it is delivered any more.
+    func sessionDelivering(clientId: String, epoch: UInt64, release: @escaping ClusterSessionRelease)
+
+    /// The session's subscriptions changed: added (or replaced) ones, and
+    /// filters it no longer has. `journal`: the connection's writer, whose
+    /// SUBACK/UNSUBACK waits for the record.
+    func sessionSubscriptionsChanged(
+        clientId: String, epoch: UInt64, subscribed: [ClusterSessionSubscription], unsubscribed: [String],
+        journal: (any JournalWriter)?)
+
+    /// The claimed connection ended here without a takeover: the record says
+    /// offline since now (`kept`), or goes (the session ended with it).
+    func sessionEnded(clientId: String, epoch: UInt64, kept: Bool)
+}
+
+/// Closes a connection whose session the cluster takes away, then calls
+/// `done` (on any thread).
+public typealias ClusterSessionRelease = @Sendable (_ why: ClusterReleaseReason, _ done: @escaping @Sendable () -> Void) -> Void
+
+public enum ClusterReleaseReason: Sendable {
+    /// A connect of the client on another node took the session over.
+    case takenOver
+    /// This node could not renew its cluster lease: the client should
+    /// connect to another node.
+    case leaseLost
+}
+
+/// What a CONNECT asks of the cluster.
+public struct ClusterSessionConnect: Sendable {
+    public var clientId: String
+    public var cleanStart: Bool
+    /// Seconds the session outlives the connection (`UInt32.max`: forever).
+    public var expiryInterval: UInt32
+    public var will: Message?
+    public var willDelay: UInt32
+
+    public init(clientId: String, cleanStart: Bool, expiryInterval: UInt32, will: Message?, willDelay: UInt32) {
+        self.clientId = clientId
+        self.cleanStart = cleanStart
+        self.expiryInterval = expiryInterval
+        self.will = will
+        self.willDelay = willDelay
+    }
+}
+
+/// One subscription as the session record keeps it.
+public struct ClusterSessionSubscription: Sendable, Equatable {
+    public var request: SubscribePacket.Subscription
+    /// 5.0 subscription identifier; 0: none.
+    public var identifier: UInt32
+
+    public init(_ request: SubscribePacket.Subscription, identifier: UInt32) {
+        self.request = request
+        self.identifier = identifier
+    }
+}
+
+/// The cluster's answer to a CONNECT.
+public enum ClusterSessionClaim: Sendable {
+    /// This node delivers the session from now on.
+    case claimed(ClusterSessionGrant)
+    /// A session that ends with its connection, of a client with no record
+    /// (or NATS away): opened here as on a single node.
+    case notRecorded
+    /// Not now (NATS away, the record contended, another connect of the
+    /// client took it meanwhile): CONNACK refuses with "server unavailable",
+    /// and the client tries again.
+    case unavailable(String)
+}
+
+public struct ClusterSessionGrant: Sendable {
+    /// This connection's epoch: its later reports name it.
+    public var epoch: UInt64
+    /// CONNACK's session present: the record was kept (not a clean start,
+    /// not expired).
+    public var sessionPresent: Bool
+    /// The session was last delivered by this node: its copy here is
+    /// current. Otherwise a copy here is stale, and the record's
+    /// subscriptions replace it.
+    public var lastDeliveredHere: Bool
+    public var subscriptions: [ClusterSessionSubscription]
+
+    public init(epoch: UInt64, sessionPresent: Bool, lastDeliveredHere: Bool, subscriptions: [ClusterSessionSubscription]) {
+        self.epoch = epoch
+        self.sessionPresent = sessionPresent
+        self.lastDeliveredHere = lastDeliveredHere
+        self.subscriptions = subscriptions
+    }
+}
