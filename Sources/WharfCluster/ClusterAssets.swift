@@ -36,8 +36,7 @@ struct ClusterAssets: Sendable {
         return config
     }
 
-    /// Persistent sessions' records (`SessionStore`; part 2 provisions it
-    /// with the rest once CONNECT uses it).
+    /// Persistent sessions' records (`SessionStore`).
     var sessions: KeyValueConfig {
         var config = KeyValueConfig(bucket: ClusterNames.sessionsBucket, replicas: replicas)
         config.description = "Wharf: persistent sessions (owner, subscriptions, will)"

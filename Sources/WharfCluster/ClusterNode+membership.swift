@@ -54,10 +54,14 @@ extension ClusterNode {
             bootId: bootId, metricsURL: state.withLock { $0.metricsURL } ?? options.metricsURL,
             startedAtSeconds: startedAt.timeIntervalSince1970)
         guard let json = try? JSONEncoder().encode(announcement) else { return }
+        // The time it was sent, not acknowledged: no node can have seen the
+        // renewal before it was sent, so their view of the lease never ends
+        // before this one's (the self-fence counts on that).
+        let sentAt = ContinuousClock.now
         bucket.write(options.nodeName, ByteBuffer(bytes: json)) { [self] result in
             switch result {
             case .success:
-                state.withLock { $0.leaseRenewedAt = ContinuousClock.now }
+                state.withLock { state in state.leaseRenewedAt = max(state.leaseRenewedAt ?? sentAt, sentAt) }
             case .failure(let error):
                 count(error: error)
                 noteProblem("lease not renewed: \(error)")

@@ -23,7 +23,10 @@ extension ClusterNode {
     func startTimers() {
         let loop = connection.eventLoop
         let renewal = TimeAmount.nanoseconds(max(options.lease.nanosecondsValue / 5, 200_000_000))
-        let lease = loop.scheduleRepeatedTask(initialDelay: renewal, delay: renewal) { [self] _ in renewLease() }
+        let lease = loop.scheduleRepeatedTask(initialDelay: renewal, delay: renewal) { [self] _ in
+            selfFence()
+            renewLease()
+        }
         let retry = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in reannounce() }
         let janitor = loop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { [self] _ in
             purgeExpiredRetained()

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import WharfCore
 import WharfNATS
 
 /// The takeover's messages (docs/cluster.md, "Session takeover"): release
@@ -19,13 +20,6 @@ extension ClusterNode {
         var node: String
     }
 
-    /// `close(session, epoch)` stops delivering that connection of the
-    /// session (and closes it) before it returns: the answer that nothing
-    /// older is delivered here goes right after.
-    public func onRelease(_ close: @escaping @Sendable (_ session: String, _ epoch: UInt64) -> Void) {
-        state.withLock { $0.releaseHandler = close }
-    }
-
     /// Listens for release requests for as long as the node runs (the
     /// connection subscribes again after a reconnect).
     func startReleaseService() throws {
@@ -35,24 +29,51 @@ extension ClusterNode {
         state.withLock { $0.releaseService = subscription }
     }
 
+    /// A connect elsewhere claimed `epoch` of a session: a connection of an
+    /// older epoch here closes first, a copy of the session kept here goes
+    /// (the record is another node's now), then the answer.
     private func releaseRequested(_ message: NATSMessage) {
         guard let reply = message.replyTo,
             let request = try? JSONDecoder().decode(ReleaseRequest.self, from: Data(message.payload.readableBytesView))
         else { return }
-        let (closing, handler) = state.withLock { state in
-            let closing = state.takeover.releaseRequested(request.session, epoch: request.epoch)
-            return (closing, state.releaseHandler)
+        let session = request.session
+        let answer: @Sendable () -> Void = { [self] in answerRelease(request, to: reply, forget: true) }
+        enum Step {
+            case close(ClusterSessionRelease)
+            case answerLater
+            case answer(forget: Bool)
         }
-        if let closing { handler?(request.session, closing) }
+        let step = state.withLock { state -> Step in
+            let closing = state.takeover.releaseRequested(session, epoch: request.epoch)
+            guard let mine = state.claimed[session] else { return .answer(forget: true) }
+            // A newer claim of our own: the session is ours (the asker's
+            // own connect is released by it), nothing here is dropped.
+            guard mine.epoch < request.epoch else { return .answer(forget: false) }
+            state.claimed[session] = nil
+            guard closing == mine.epoch else { return .answer(forget: true) }
+            if let release = mine.release { return .close(release) }
+            // Claimed and fenced, but the connection is not open yet: it
+            // closes as it opens, and the answer waits for that.
+            var pending = mine
+            pending.releaseDue = answer
+            state.claimed[session] = pending
+            return .answerLater
+        }
+        switch step {
+        case .close(let release): release(.takenOver, answer)
+        case .answerLater: break
+        case .answer(let forget): answerRelease(request, to: reply, forget: forget)
+        }
+    }
+
+    /// Says that nothing older than the request's epoch is delivered here;
+    /// `forget`: the copy of the session kept here goes first.
+    private func answerRelease(_ request: ReleaseRequest, to reply: String, forget: Bool) {
+        if forget, let broker = state.withLock({ $0.broker }) { broker.forgetSession(request.session) }
         wakeFence(request.session)
         let answer = ReleaseAnswer(session: request.session, epoch: request.epoch, node: options.nodeName)
         guard let json = try? JSONEncoder().encode(answer) else { return }
         try? connection.publish(reply, payload: ByteBuffer(bytes: json))
-    }
-
-    /// The connection of `session` at `epoch` ended here (a disconnect).
-    public func sessionEnded(_ session: String, epoch: UInt64) {
-        state.withLock { $0.takeover.ended(session, epoch: epoch) }
     }
 
     /// Runs `claim`'s fence for `session` after its record was written:
@@ -61,8 +82,12 @@ extension ClusterNode {
     /// and names the nodes still unreleased for whoever connects next).
     public func fence(session: String, claim: SessionClaim, deadline: Duration = .seconds(10)) async -> Bool {
         let epoch = claim.record.epoch
-        let (closing, handler) = state.withLock { state in (state.takeover.claimed(session, claim), state.releaseHandler) }
-        if let closing { handler?(session, closing) }
+        state.withLock { state in
+            // An older connection of the session here stops being this
+            // node's to release: the broker closes it as the new connection
+            // opens the same session (a takeover on one node).
+            if state.takeover.claimed(session, claim) != nil { state.claimed[session]?.release = nil }
+        }
         let started = ContinuousClock.now
         let end = started + deadline
         var lastAsked: [String: ContinuousClock.Instant] = [:]
@@ -100,7 +125,7 @@ extension ClusterNode {
         }
     }
 
-    private func askToRelease(_ node: String, _ request: ReleaseRequest) {
+    func askToRelease(_ node: String, _ request: ReleaseRequest) {
         guard let json = try? JSONEncoder().encode(request) else { return }
         connection.request(ClusterNames.control(to: node), payload: ByteBuffer(bytes: json), timeout: .seconds(1)) {
             [self] result in

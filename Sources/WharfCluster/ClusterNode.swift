@@ -59,8 +59,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         var quickInbox: NATSSubscription?
         /// Release requests for this node's sessions (`wn.ctl.<node>`).
         var releaseService: NATSSubscription?
-        var releaseHandler: (@Sendable (String, UInt64) -> Void)?
         var takeover = TakeoverTable()
+        /// Persistent sessions claimed here, by client id (ClusterNode+sessions).
+        var claimed: [String: ClaimedSession] = [:]
         /// Nodes that withdrew their lease (a clean stop): they deliver nothing.
         var withdrawn: Set<String> = []
         /// Fences waiting for an answer, by session.
@@ -75,6 +76,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         var nodes: KeyValueBucket
         var routes: KeyValueBucket
         var retained: KeyValueBucket
+        var sessions: SessionStore
     }
 
     struct NodeLease: Sendable {
@@ -139,6 +141,7 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// subscriptions here, and the ones it has are announced once ready.
     public func attach(to broker: Broker) {
         let interest = broker.attachCluster(self)
+        broker.clusterSessions = self
         state.withLock { state in
             state.broker = broker
             for (filter, qos) in interest {
@@ -170,6 +173,7 @@ public final class ClusterNode: ClusterLink, Sendable {
                 let inbox = try openInbox()
                 await startReaders(inbox: inbox, buckets)
                 startTimers()
+                await dropSessionsTakenElsewhere()
                 logger.info(
                     "joined the cluster", metadata: ["node": "\(options.nodeName)", "replicas": "\(options.replicas)"])
                 return
@@ -214,8 +218,10 @@ public final class ClusterNode: ClusterLink, Sendable {
         _ = try await jetStream.ensureStream(assets.forwardStream)
         let nodes = try await KeyValueBucket.ensure(assets.nodes, in: jetStream)
         let routes = try await KeyValueBucket.ensure(assets.routes, in: jetStream)
+        let sessions = try await KeyValueBucket.ensure(assets.sessions, in: jetStream)
         let retained = try await KeyValueBucket.ensure(assets.retained, in: jetStream)
-        return Buckets(nodes: nodes, routes: routes, retained: retained)
+        return Buckets(
+            nodes: nodes, routes: routes, retained: retained, sessions: SessionStore(bucket: sessions, node: options.nodeName))
     }
 
     var isStopped: Bool { state.withLock { $0.stopped } }

@@ -24,14 +24,23 @@ import WharfTestSupport
         let a = try await Nodes.node(Nodes.unique("a"))
         let b = try await Nodes.node(Nodes.unique("b"))
         let closed = Closed()
-        a.cluster.onRelease { session, epoch in closed.add("\(session)@\(epoch)") }
         let session = Nodes.unique("s")
         let first = SessionClaim(current: nil, node: a.cluster.options.nodeName)
         #expect(await a.cluster.fence(session: session, claim: first), "nobody to ask")
+        // As a claim on a would leave it: the session delivered there at epoch 1.
+        a.cluster.state.withLock { state in
+            state.claimed[session] = .init(
+                epoch: 1, record: SessionRecord(clientId: session, ownership: first.record, expiryInterval: 60), revision: 0)
+        }
+        a.cluster.sessionDelivering(clientId: session, epoch: 1) { why, done in
+            closed.add("\(session)@1 \(why)")
+            done()
+        }
         let second = SessionClaim(current: first.record, node: b.cluster.options.nodeName)
         #expect(second.ask == [a.cluster.options.nodeName])
         #expect(await b.cluster.fence(session: session, claim: second))
-        #expect(closed.all == ["\(session)@1"])
+        #expect(closed.all == ["\(session)@1 takenOver"])
+        #expect(a.cluster.state.withLock { $0.claimed[session] } == nil, "a's copy is dropped")
         #expect(a.cluster.state.withLock { $0.takeover.delivering[session] } == nil)
         #expect(b.cluster.state.withLock { $0.takeover.delivering[session] } == 2)
         await a.cluster.stop()

@@ -1,0 +1,267 @@
+import Foundation
+import NIOCore
+import WharfCore
+import WharfMQTT
+import WharfNATS
+
+/// Persistent sessions across nodes (docs/cluster.md, "Session takeover"):
+/// a CONNECT claims the record in `wharf_sessions` and fences every node
+/// that may still deliver the session; the record then follows the
+/// session's subscriptions and its end. A node that cannot renew its lease
+/// closes its sessions' connections before the others may take them
+/// (`selfFence`).
+extension ClusterNode: ClusterSessionDirectory {
+    /// A session this node claimed, and while connected, how to close it.
+    struct ClaimedSession {
+        var epoch: UInt64
+        var record: SessionRecord
+        var revision: UInt64
+        /// Closes the connection (set by `sessionDelivering`).
+        var release: ClusterSessionRelease?
+        /// A release that came before the connection was open: it runs when
+        /// it opens, or when the connect ends without opening.
+        var releaseDue: (@Sendable () -> Void)?
+        /// A record write is on its way; `dirty`: the record changed since
+        /// it started, and is written again after it.
+        var writing = false
+        var dirty = false
+        /// Replies waiting for the next write, and for the one on its way.
+        var waiting: [ClusterCommitGate] = []
+        var inWrite: [ClusterCommitGate] = []
+        /// The connection ended: once the record is written, this goes.
+        var ended = false
+        /// The session ended with its connection: its record is deleted.
+        var deleteRecord = false
+    }
+
+    /// How long before its lease lapses (as the other nodes count it) a
+    /// node that could not renew stops delivering its sessions: the others
+    /// may take them over once it has lapsed.
+    var selfFenceAfter: Duration { options.lease * 6 / 10 }
+
+    /// How long a clean session's CONNECT waits to learn whether the client
+    /// has a record elsewhere.
+    var cleanReadTimeout: Duration { .milliseconds(500) }
+
+    public func claimSession(_ connect: ClusterSessionConnect) async -> ClusterSessionClaim {
+        let (store, fenced) = state.withLock { state in (state.buckets?.sessions, isSelfFenced(state)) }
+        if connect.expiryInterval == 0 {
+            // Clean sessions are each node's own, and cost the cluster one
+            // read: a record means the client's session lives elsewhere,
+            // and this connect takes it (and ends it) like any other. The
+            // read is bounded: with NATS in trouble clean sessions go on
+            // as on one node.
+            guard let store, !fenced, let found = try? await store.read(connect.clientId, timeout: cleanReadTimeout),
+                found.record != nil
+            else {
+                return .notRecorded
+            }
+        }
+        guard let store else { return .unavailable("the node has not joined the cluster yet") }
+        guard !fenced else { return .unavailable("the node cannot renew its cluster lease") }
+        let will = connect.will.map { SessionRecord.Will($0, delaySeconds: connect.willDelay) }
+        let claimed: SessionStore.Claimed
+        do {
+            claimed = try await store.claim(
+                connect.clientId, cleanStart: connect.cleanStart, expiryInterval: connect.expiryInterval, will: will,
+                now: WallClock.now().wallNow)
+        } catch {
+            count(error: error)
+            return .unavailable("cannot claim the session record: \(error)")
+        }
+        guard await fence(session: connect.clientId, claim: claimed.claim) else {
+            return .unavailable("another connect of this client took the session first")
+        }
+        var record = claimed.record
+        var revision = claimed.revision
+        if !record.ownership.unreleased.isEmpty, let cleared = await store.fenced(claimed) {
+            record.ownership = record.ownership.fenced
+            revision = cleared
+        }
+        // The last owner not asked (the session was offline there) still
+        // has a copy: told to drop it. Nothing waits for its answer.
+        if let previous = claimed.previousOwner, previous != options.nodeName, !claimed.claim.ask.contains(previous) {
+            askToRelease(previous, ReleaseRequest(session: connect.clientId, epoch: record.ownership.epoch))
+        }
+        let replaced = state.withLock { state -> [ClusterCommitGate] in
+            let old = state.claimed[connect.clientId]
+            state.claimed[connect.clientId] = ClaimedSession(epoch: record.ownership.epoch, record: record, revision: revision)
+            return (old?.waiting ?? []) + (old?.inWrite ?? [])
+        }
+        for gate in replaced { gate.finished(ok: true) }
+        return .claimed(
+            ClusterSessionGrant(
+                epoch: record.ownership.epoch, sessionPresent: claimed.sessionPresent,
+                lastDeliveredHere: claimed.previousOwner == options.nodeName,
+                subscriptions: record.subscriptions.compactMap { kept in
+                    kept.packet.map { ClusterSessionSubscription($0, identifier: kept.identifier) }
+                }))
+    }
+
+    public func sessionDelivering(clientId: String, epoch: UInt64, release: @escaping ClusterSessionRelease) {
+        let due = state.withLock { state -> (@Sendable () -> Void)?? in
+            guard state.claimed[clientId]?.epoch == epoch else { return .some(nil) }
+            if let due = state.claimed[clientId]?.releaseDue {
+                state.claimed[clientId]?.releaseDue = nil
+                return .some(due)
+            }
+            state.claimed[clientId]?.release = release
+            return .none
+        }
+        // Released before it opened (or claimed again since): closed at once.
+        if case .some(let due) = due { release(.takenOver) { due?() } }
+    }
+
+    public func sessionSubscriptionsChanged(
+        clientId: String, epoch: UInt64, subscribed: [ClusterSessionSubscription], unsubscribed: [String],
+        journal: (any JournalWriter)?
+    ) {
+        let gate = (journal as? ClusterJournalWriter)?.batchGate()
+        let changed = state.withLock { state -> Bool in
+            guard var session = state.claimed[clientId], session.epoch == epoch else { return false }
+            var subscriptions = session.record.subscriptions
+            let gone = Set(unsubscribed).union(subscribed.map(\.request.filter))
+            subscriptions.removeAll { gone.contains($0.filter) }
+            subscriptions += subscribed.map { SessionRecord.Subscription($0.request, identifier: $0.identifier) }
+            session.record.subscriptions = subscriptions
+            session.dirty = true
+            if let gate {
+                gate.add()
+                session.waiting.append(gate)
+            }
+            state.claimed[clientId] = session
+            return true
+        }
+        if changed { writeRecord(clientId) }
+    }
+
+    public func sessionEnded(clientId: String, epoch: UInt64, kept: Bool) {
+        let due = state.withLock { state -> (@Sendable () -> Void)? in
+            state.takeover.ended(clientId, epoch: epoch)
+            guard var session = state.claimed[clientId], session.epoch == epoch else { return nil }
+            let due = session.releaseDue
+            session.release = nil
+            session.releaseDue = nil
+            session.ended = true
+            // Released to another node: the record is that node's now.
+            if due == nil {
+                session.deleteRecord = !kept
+                session.record.ownership = session.record.ownership.disconnected
+                session.record.disconnectedAt = WallClock.now().wallNow
+                session.dirty = true
+            }
+            state.claimed[clientId] = session
+            return due
+        }
+        due?()
+        writeRecord(clientId)
+    }
+
+    /// Writes the claimed record of `clientId` if it changed, one write at
+    /// a time (each names the revision the last one made). A write that
+    /// finds the record moved on stops: another node claimed the session,
+    /// and asks this one to release it.
+    func writeRecord(_ clientId: String) {
+        enum Job {
+            case update(SessionRecord, UInt64, SessionStore)
+            case delete(UInt64, SessionStore)
+        }
+        let job = state.withLock { state -> Job? in
+            guard var session = state.claimed[clientId], !session.writing, let store = state.buckets?.sessions else { return nil }
+            if !session.dirty {
+                if session.ended { state.claimed[clientId] = nil }
+                return nil
+            }
+            session.writing = true
+            session.dirty = false
+            session.inWrite = session.waiting
+            session.waiting = []
+            state.claimed[clientId] = session
+            return session.deleteRecord ? .delete(session.revision, store) : .update(session.record, session.revision, store)
+        }
+        guard let job else { return }
+        Task {
+            var written: UInt64?
+            switch job {
+            case .update(let record, let revision, let store): written = await store.update(record, after: revision)
+            case .delete(let revision, let store): await store.ended(clientId, revision: revision)
+            }
+            let gates = state.withLock { state -> [ClusterCommitGate] in
+                guard var session = state.claimed[clientId] else { return [] }
+                let gates = session.inWrite
+                session.inWrite = []
+                session.writing = false
+                if let written { session.revision = written }
+                state.claimed[clientId] = session
+                return gates
+            }
+            // A SUBACK goes whether or not the record took it: the
+            // subscription works here, and a record that moved on belongs
+            // to a connect that replaces this one.
+            for gate in gates { gate.finished(ok: true) }
+            writeRecord(clientId)
+        }
+    }
+
+    /// At start: the offline sessions this node restored from its local log
+    /// whose records name another node went there while this node was down.
+    /// Their copies here go, or they would keep routes and queue messages
+    /// nobody will collect. A session with no record (from before cluster
+    /// sessions) stays.
+    func dropSessionsTakenElsewhere() async {
+        guard let broker = state.withLock({ $0.broker }), let store = state.withLock({ $0.buckets?.sessions }) else { return }
+        let clientIds = broker.offlinePersistentClientIds
+        guard !clientIds.isEmpty else { return }
+        var dropped = 0
+        // A few reads at a time: a restart with many sessions must not
+        // flood NATS while the other nodes also start.
+        for batch in stride(from: 0, to: clientIds.count, by: 32).map({ clientIds[$0..<min($0 + 32, clientIds.count)] }) {
+            let elsewhere = await withTaskGroup(of: String?.self) { group in
+                for clientId in batch {
+                    group.addTask { [self] in
+                        guard let record = try? await store.read(clientId).record, record.ownership.owner != options.nodeName
+                        else { return nil }
+                        return clientId
+                    }
+                }
+                var elsewhere: [String] = []
+                for await clientId in group { if let clientId { elsewhere.append(clientId) } }
+                return elsewhere
+            }
+            for clientId in elsewhere where state.withLock({ $0.claimed[clientId] == nil }) {
+                broker.forgetSession(clientId)
+                dropped += 1
+            }
+        }
+        if dropped > 0 { logger.info("dropped sessions other nodes took while this one was down", metadata: ["sessions": "\(dropped)"]) }
+    }
+
+    /// Whether this node's lease may have lapsed for the others soon: it
+    /// then delivers no session and claims none.
+    func isSelfFenced(_ state: State) -> Bool {
+        guard let renewed = state.leaseRenewedAt else { return true }
+        return ContinuousClock.now - renewed >= selfFenceAfter
+    }
+
+    /// Closes every connection of a session claimed here if the lease was
+    /// not renewed in time (run with each renewal). Their records stay as
+    /// they are: they may be taken over once the lease lapses, and no
+    /// sooner, so that no client is delivered by two nodes.
+    func selfFence() {
+        let releases = state.withLock { state -> [ClusterSessionRelease] in
+            guard isSelfFenced(state), state.buckets != nil else { return [] }
+            var releases: [ClusterSessionRelease] = []
+            for (clientId, session) in state.claimed {
+                if let release = session.release { releases.append(release) }
+                state.claimed[clientId]?.release = nil
+                state.takeover.ended(clientId, epoch: session.epoch)
+            }
+            return releases
+        }
+        guard !releases.isEmpty else { return }
+        logger.warning(
+            "cluster lease not renewed: closing this node's persistent sessions before other nodes may take them",
+            metadata: ["connections": "\(releases.count)"])
+        for release in releases { release(.leaseLost) {} }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Synchronization
+import Testing
+import WharfCore
+import WharfMQTT
+import WharfNATS
+import WharfTestSupport
+
+@testable import WharfCluster
+
+/// `ClusterNode` as the broker's `ClusterSessionDirectory`, between two real
+/// nodes on the shared NATS cluster: what a CONNECT gets, what the record
+/// keeps, who is asked to let go, and the self-fence.
+@Suite(.timeLimit(.minutes(2))) struct SessionDirectoryTests {
+    typealias Nodes = ClusterNodeTests
+
+    final class Releases: Sendable {
+        let values = Mutex<[ClusterReleaseReason]>([])
+        func add(_ value: ClusterReleaseReason) { values.withLock { $0.append(value) } }
+        var all: [ClusterReleaseReason] { values.withLock { $0 } }
+    }
+
+    static func connect(_ clientId: String, clean: Bool = false, expiry: UInt32 = 300) -> ClusterSessionConnect {
+        ClusterSessionConnect(clientId: clientId, cleanStart: clean, expiryInterval: expiry, will: nil, willDelay: 0)
+    }
+
+    static func grant(_ claim: ClusterSessionClaim, sourceLocation: SourceLocation = #_sourceLocation) -> ClusterSessionGrant? {
+        guard case .claimed(let grant) = claim else {
+            Issue.record("not claimed: \(claim)", sourceLocation: sourceLocation)
+            return nil
+        }
+        return grant
+    }
+
+    /// The claimed connection open on `node`: what releases it, in order.
+    static func delivering(_ node: Nodes.Node, _ clientId: String, epoch: UInt64) -> Releases {
+        let releases = Releases()
+        node.cluster.sessionDelivering(clientId: clientId, epoch: epoch) { why, done in
+            releases.add(why)
+            done()
+        }
+        return releases
+    }
+
+    /// Two fresh nodes for `body`, stopped after it.
+    static func withTwoNodes(_ body: (Nodes.Node, Nodes.Node) async throws -> Void) async throws {
+        let a = try await Nodes.node(Nodes.unique("a"))
+        let b = try await Nodes.node(Nodes.unique("b"))
+        let outcome: Result<Void, any Error>
+        do {
+            try await body(a, b)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        await a.cluster.stop()
+        await b.cluster.stop()
+        try outcome.get()
+    }
+
+    static func record(_ node: Nodes.Node, _ clientId: String) async throws -> SessionRecord? {
+        let store = try #require(node.cluster.state.withLock { $0.buckets?.sessions })
+        return try await store.read(clientId).record
+    }
+
+    @Test func theRecordFollowsTheSessionToAnotherNode() async throws {
+        try await Self.withTwoNodes { a, b in
+            let client = Nodes.unique("c")
+            let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
+            #expect(onA.epoch == 1 && !onA.sessionPresent)
+            let subscription = SubscribePacket.Subscription(filter: "orders/#", qos: .atLeastOnce, noLocal: true)
+            a.cluster.sessionSubscriptionsChanged(
+                clientId: client, epoch: onA.epoch, subscribed: [ClusterSessionSubscription(subscription, identifier: 9)],
+                unsubscribed: [], journal: nil)
+            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true)
+            try await Nodes.until("a's record written") { a.cluster.state.withLock { $0.claimed[client] == nil } }
+            let offline = try #require(try await Self.record(a, client))
+            #expect(!offline.ownership.connected && offline.disconnectedAt != nil)
+            #expect(offline.subscriptions.map(\.filter) == ["orders/#"])
+
+            let onB = try #require(Self.grant(await b.cluster.claimSession(Self.connect(client))))
+            #expect(onB.epoch == 2 && onB.sessionPresent && !onB.lastDeliveredHere)
+            #expect(onB.subscriptions == [ClusterSessionSubscription(subscription, identifier: 9)])
+            let now = try #require(try await Self.record(b, client))
+            #expect(now.ownership == SessionOwnership(epoch: 2, owner: b.cluster.options.nodeName, connected: true))
+        }
+    }
+
+    @Test func aConnectElsewhereReleasesTheOpenConnectionFirst() async throws {
+        try await Self.withTwoNodes { a, b in
+            let client = Nodes.unique("c")
+            let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
+            let releases = Self.delivering(a, client, epoch: onA.epoch)
+            let onB = try #require(Self.grant(await b.cluster.claimSession(Self.connect(client))))
+            #expect(releases.all == [.takenOver], "closed before b's claim returned")
+            #expect(onB.sessionPresent)
+            // The old connection's end changes nothing: the record is b's.
+            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await Self.record(b, client)?.ownership.owner == b.cluster.options.nodeName)
+            #expect(try await Self.record(b, client)?.ownership.connected == true)
+        }
+    }
+
+    @Test func aCleanSessionClaimsOnlyWhenTheClientHasARecord() async throws {
+        try await Self.withTwoNodes { a, b in
+            let fresh = Nodes.unique("fresh")
+            guard case .notRecorded = await a.cluster.claimSession(Self.connect(fresh, clean: true, expiry: 0)) else {
+                Issue.record("a clean session with no record was claimed")
+                return
+            }
+            #expect(try await Self.record(a, fresh) == nil, "and writes none")
+
+            let client = Nodes.unique("c")
+            let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
+            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true)
+            let clean = try #require(Self.grant(await b.cluster.claimSession(Self.connect(client, clean: true, expiry: 0))))
+            #expect(!clean.sessionPresent)
+            b.cluster.sessionEnded(clientId: client, epoch: clean.epoch, kept: false)
+            try await Nodes.until("the record is deleted") { b.cluster.state.withLock { $0.claimed[client] == nil } }
+            #expect(try await Self.record(b, client) == nil)
+        }
+    }
+
+    @Test func aNodeThatCannotRenewItsLeaseReleasesItsSessionsAndClaimsNone() async throws {
+        let a = try await Nodes.node(Nodes.unique("a"))
+        let client = Nodes.unique("c")
+        let grant = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
+        let releases = Self.delivering(a, client, epoch: grant.epoch)
+        a.cluster.selfFence()
+        #expect(releases.all.isEmpty, "the lease is fresh")
+        // Renewals stop (the timers cancelled, the last one landed), as if
+        // the last one that succeeded was sent 0.6 lease ago.
+        for timer in a.cluster.state.withLock({ $0.timers }) { timer.cancel() }
+        try await Task.sleep(for: .milliseconds(300))
+        a.cluster.state.withLock { $0.leaseRenewedAt = ContinuousClock.now - a.cluster.selfFenceAfter }
+        a.cluster.selfFence()
+        #expect(releases.all == [.leaseLost])
+        guard case .unavailable = await a.cluster.claimSession(Self.connect(Nodes.unique("d"))) else {
+            Issue.record("a node past its self-fence claimed a session")
+            return
+        }
+        await a.cluster.stop()
+    }
+}
