@@ -72,6 +72,7 @@ extension ClusterNode: ClusterSessionDirectory {
         guard await fence(session: connect.clientId, claim: claimed.claim) else {
             return .unavailable("another connect of this client took the session first")
         }
+        publishWillOfLostConnection(claimed.previous)
         var record = claimed.record
         var revision = claimed.revision
         if !record.ownership.unreleased.isEmpty, let cleared = await store.fenced(claimed) {
@@ -234,6 +235,18 @@ extension ClusterNode: ClusterSessionDirectory {
             }
         }
         if dropped > 0 { logger.info("dropped sessions other nodes took while this one was down", metadata: ["sessions": "\(dropped)"]) }
+    }
+
+    /// At a clean stop: the records the last connections' ends wrote are
+    /// in before the lease is withdrawn, so no node takes their wills
+    /// again (this node published them as it closed the connections).
+    func finishRecordWrites(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline,
+            state.withLock({ state in state.claimed.values.contains { $0.writing || ($0.dirty && $0.ended) } })
+        {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Whether this node's lease may have lapsed for the others soon: it

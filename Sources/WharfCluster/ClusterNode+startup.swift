@@ -7,7 +7,10 @@ extension ClusterNode {
     /// create may need tries, see `JetStreamOrderedConsumer.createTimeout`,
     /// so one after the other would add them up); returns once all exist.
     func startReaders(inbox: JetStreamOrderedConsumer, _ buckets: Buckets) async {
-        let watchers = [followNodes(buckets.nodes), followRoutes(buckets.routes), followRetained(buckets.retained)]
+        let watchers = [
+            followNodes(buckets.nodes), followRoutes(buckets.routes), followRetained(buckets.retained),
+            followSessions(buckets.sessions.bucket),
+        ]
         state.withLock { $0.watchers = watchers }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
@@ -26,6 +29,7 @@ extension ClusterNode {
         let lease = loop.scheduleRepeatedTask(initialDelay: renewal, delay: renewal) { [self] _ in
             selfFence()
             renewLease()
+            takeOrphanedWills()
         }
         let retry = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in reannounce() }
         let janitor = loop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { [self] _ in

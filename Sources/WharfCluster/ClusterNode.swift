@@ -23,6 +23,7 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// This run of the node: a restarted node with the same name is another run.
     public let bootId: String
     public let startedAt: Date
+    let startedAtInstant = ContinuousClock.now
     let connection: NATSConnection
     let jetStream: JetStream
     let logger: Logger
@@ -62,6 +63,10 @@ public final class ClusterNode: ClusterLink, Sendable {
         var takeover = TakeoverTable()
         /// Persistent sessions claimed here, by client id (ClusterNode+sessions).
         var claimed: [String: ClaimedSession] = [:]
+        /// Connected records with a will, by key, as the sessions watch
+        /// read them (ClusterNode+wills); `sessionsLoaded` once caught up.
+        var heldWills: [String: HeldWill] = [:]
+        var sessionsLoaded = false
         /// Nodes that withdrew their lease (a clean stop): they deliver nothing.
         var withdrawn: Set<String> = []
         /// Fences waiting for an answer, by session.
@@ -221,7 +226,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         let sessions = try await KeyValueBucket.ensure(assets.sessions, in: jetStream)
         let retained = try await KeyValueBucket.ensure(assets.retained, in: jetStream)
         return Buckets(
-            nodes: nodes, routes: routes, retained: retained, sessions: SessionStore(bucket: sessions, node: options.nodeName))
+            nodes: nodes, routes: routes, retained: retained, sessions: SessionStore(bucket: sessions, node: options.nodeName, boot: bootId)
+        )
     }
 
     var isStopped: Bool { state.withLock { $0.stopped } }
@@ -263,6 +269,7 @@ public final class ClusterNode: ClusterLink, Sendable {
             return (state.watchers, state.inbox, state.quickInbox, state.timers, state.buckets)
         }
         for timer in timers { timer.cancel() }
+        await finishRecordWrites(within: .seconds(2))
         for watcher in watchers { await watcher.stop() }
         await inbox?.stop()
         quick?.unsubscribe()

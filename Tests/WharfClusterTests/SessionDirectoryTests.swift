@@ -83,6 +83,7 @@ import WharfTestSupport
             #expect(onB.subscriptions == [ClusterSessionSubscription(subscription, identifier: 9)])
             let now = try #require(try await Self.record(b, client))
             #expect(now.ownership == SessionOwnership(epoch: 2, owner: b.cluster.options.nodeName, connected: true))
+            #expect(now.ownerBoot == b.cluster.bootId)
         }
     }
 

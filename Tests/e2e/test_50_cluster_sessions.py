@@ -12,6 +12,8 @@ import time
 import uuid
 
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from mqtt5clients import paho5
 from mqttclients import paho
@@ -205,5 +207,93 @@ def test_a_restarted_node_drops_its_copy_of_a_session_that_moved(nats_cluster, t
         assert second.get(timeout=10).payload == b"once"
         assert received_topics(second, 1.0) == []
         close(publisher, second)
+    finally:
+        c.close(check=False)
+
+
+def test_a_will_fires_exactly_once_when_its_node_dies(nats_cluster, tmp_path):
+    """A 3.1.1 client with a will on A; A is killed (kill -9). The will goes
+    out once the lease lapses, published by exactly one of B and C (a CAS on
+    the record decides): a watcher on each gets exactly one copy."""
+    c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b", "node-c"))
+    try:
+        a, b, cn = c.nodes
+        will_topic = uid("will")
+        watchers = [paho5(node.port, uid("watch")) for node in (b, cn)]
+        for w in watchers:
+            assert w.subscribe(will_topic, qos=1) == [1]
+        c.wait_route(a, 2)
+        device = paho(a.port, uid("device"), clean=False, will=(will_topic, b"device lost", 1, False))
+        assert device.rc == 0
+        time.sleep(0.5)  # the record (with the will) reaches every node's watch
+        killed = time.monotonic()
+        c.kill(a)
+        for w in watchers:
+            will = w.get(timeout=c.lease * 3 + 5)
+            assert (will.topic, will.payload) == (will_topic, b"device lost")
+        print(f"will received {time.monotonic() - killed:.1f} s after the kill (lease {c.lease} s)")
+        for w in watchers:
+            assert received_topics(w, 2.0) == [], "a second copy of the will"
+        device.client.loop_stop()
+        close(*watchers)
+    finally:
+        c.close(check=False)
+
+
+def test_a_delayed_will_is_cancelled_when_the_client_resumes_elsewhere(nats_cluster, tmp_path):
+    """A 5.0 client with a will delayed 6 s on A; A is killed. Once A's lease
+    has lapsed, B takes the will and waits out its delay; the client resumes
+    its session on B before the delay ends, so the will never goes (it would
+    have come about 6 s after the lapse)."""
+    c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
+    try:
+        a, b = c.nodes
+        will_topic, client_id = uid("will"), uid("device")
+        watcher = paho5(b.port, uid("watch"))
+        assert watcher.subscribe(will_topic, qos=1) == [1]
+        c.wait_route(a, 1)
+        delay = Properties(PacketTypes.WILLMESSAGE)
+        delay.WillDelayInterval = 6
+        device = paho5(a.port, client_id, clean_start=False, session_expiry=300,
+                       will=(will_topic, b"device lost", 1, False, delay))
+        assert device.rc == 0
+        time.sleep(0.5)
+        c.kill(a)
+        device.client.loop_stop()
+        c._poll(lambda: True if "took the will" in b.log() else None, c.lease * 3,
+                "B never took the will of the session whose node died", b)
+        back = paho5(b.port, client_id, clean_start=False, session_expiry=300)
+        assert back.rc == 0 and back.session_present is True
+        assert received_topics(watcher, 8.0) == [], "the will went though the client came back"
+        close(back, watcher)
+    finally:
+        c.close(check=False)
+
+
+def test_a_delayed_will_fires_after_its_delay_when_nobody_resumes(nats_cluster, tmp_path):
+    """The same will, delayed 2 s, and the client does not come back: it goes
+    out once, within lease + delay of the kill and not before the delay."""
+    c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
+    try:
+        a, b = c.nodes
+        will_topic = uid("will")
+        watcher = paho5(b.port, uid("watch"))
+        assert watcher.subscribe(will_topic, qos=1) == [1]
+        c.wait_route(a, 1)
+        delay = Properties(PacketTypes.WILLMESSAGE)
+        delay.WillDelayInterval = 2
+        device = paho5(a.port, uid("device"), clean_start=False, session_expiry=300,
+                       will=(will_topic, b"device lost", 1, False, delay))
+        assert device.rc == 0
+        time.sleep(0.5)
+        killed = time.monotonic()
+        c.kill(a)
+        device.client.loop_stop()
+        will = watcher.get(timeout=c.lease * 2 + 2 + 5)
+        after = time.monotonic() - killed
+        assert will.payload == b"device lost"
+        assert 2.0 <= after <= c.lease * 2 + 2 + 1, f"the will came {after:.1f} s after the kill"
+        assert received_topics(watcher, 2.0) == []
+        close(watcher)
     finally:
         c.close(check=False)

@@ -15,6 +15,10 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     public var version: Int
     public var clientId: String
     public var ownership: SessionOwnership
+    /// The boot id of the owner's run that claimed it (`ClusterNode.bootId`):
+    /// a record still connected under an older run of its owner lost its
+    /// connection in a crash. Nil in records written before it existed.
+    public var ownerBoot: String?
     /// Seconds the session outlives its connection (`UInt32.max`: forever).
     public var expiryInterval: UInt32
     /// When its last connection ended, Unix nanoseconds; nil while connected.
@@ -68,12 +72,13 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     }
 
     public init(
-        clientId: String, ownership: SessionOwnership, expiryInterval: UInt32, disconnectedAt: UInt64? = nil,
-        subscriptions: [Subscription] = [], will: Will? = nil
+        clientId: String, ownership: SessionOwnership, ownerBoot: String? = nil, expiryInterval: UInt32,
+        disconnectedAt: UInt64? = nil, subscriptions: [Subscription] = [], will: Will? = nil
     ) {
         version = Self.currentVersion
         self.clientId = clientId
         self.ownership = ownership
+        self.ownerBoot = ownerBoot
         self.expiryInterval = expiryInterval
         self.disconnectedAt = disconnectedAt
         self.subscriptions = subscriptions

@@ -10,10 +10,13 @@ public struct SessionStore: Sendable {
     public let bucket: KeyValueBucket
     /// This node's name: the owner its claims write.
     public let node: String
+    /// This run of the node (`ClusterNode.bootId`), written with each claim.
+    public let boot: String?
 
-    public init(bucket: KeyValueBucket, node: String) {
+    public init(bucket: KeyValueBucket, node: String, boot: String? = nil) {
         self.bucket = bucket
         self.node = node
+        self.boot = boot
     }
 
     /// A claim that won the record.
@@ -25,8 +28,10 @@ public struct SessionStore: Sendable {
         /// CONNACK's session present: a live record was kept (not a clean
         /// start, not expired).
         public let sessionPresent: Bool
+        /// The record before this claim (nil: there was none).
+        public let previous: SessionRecord?
         /// The node that held the record before this claim (nil: none did).
-        public let previousOwner: String?
+        public var previousOwner: String? { previous?.ownership.owner }
     }
 
     public enum Problem: Error, Equatable, CustomStringConvertible {
@@ -75,13 +80,12 @@ public struct SessionStore: Sendable {
             let kept = current.flatMap { cleanStart || $0.isExpired(at: now) ? nil : $0 }
             let claim = SessionClaim(current: current?.ownership, node: node)
             let record = SessionRecord(
-                clientId: clientId, ownership: claim.record, expiryInterval: expiryInterval,
+                clientId: clientId, ownership: claim.record, ownerBoot: boot, expiryInterval: expiryInterval,
                 subscriptions: kept?.subscriptions ?? [], will: will)
             switch await write(key, record, after: revision) {
             case .success(let written):
                 return Claimed(
-                    record: record, revision: written, claim: claim, sessionPresent: kept != nil,
-                    previousOwner: current?.ownership.owner)
+                    record: record, revision: written, claim: claim, sessionPresent: kept != nil, previous: current)
             case .failure(.wrongLastRevision):
                 continue
             case .failure(.jetStream(.timeout)), .failure(.jetStream(.noResponders)):

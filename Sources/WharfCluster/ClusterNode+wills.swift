@@ -1,0 +1,117 @@
+import Foundation
+import NIOCore
+import WharfCore
+import WharfNATS
+
+/// Wills whose node died with the connection (docs/cluster.md, "Wills
+/// across nodes"). Every node follows `wharf_sessions` for records that
+/// are connected and carry a will. When such a record's owner is gone (its
+/// lease lapsed, or it came back as another run), any node may take the
+/// will: a CAS writes the record offline without it, so exactly one node
+/// wins, and that node publishes the will after its delay, unless the
+/// client reconnected first.
+extension ClusterNode {
+    /// A connected record with a will, as the sessions watch read it.
+    struct HeldWill: Sendable {
+        var record: SessionRecord
+        var revision: UInt64
+        /// A take of it is on its way from this node.
+        var taking = false
+    }
+
+    func followSessions(_ bucket: KeyValueBucket) -> KeyValueWatcher {
+        KeyValueWatcher(
+            bucket: bucket, onCaughtUp: { [self] in state.withLock { $0.sessionsLoaded = true } },
+            onProblem: { [self] in noteProblem($0) }
+        ) { [self] entry in sessionRecordChanged(entry) }
+    }
+
+    private func sessionRecordChanged(_ entry: KeyValueEntry) {
+        var held: HeldWill?
+        if entry.operation == .put, case .success(let record) = SessionRecord.decode(entry.value), record.ownership.connected,
+            record.will != nil
+        {
+            held = HeldWill(record: record, revision: entry.revision)
+        }
+        state.withLock { $0.heldWills[entry.key] = held }
+    }
+
+    /// Whether the run that wrote `record` may still hold its connection:
+    /// the owner's lease is live under the same boot. A node never seen
+    /// counts as live for the first lease of this node's run (its lease may
+    /// just not have been read yet); one that withdrew its lease stopped
+    /// cleanly and published its own wills.
+    func ownerMayHold(_ record: SessionRecord, _ state: State, now: ContinuousClock.Instant) -> Bool {
+        let owner = record.ownership.owner
+        if owner == options.nodeName { return record.ownerBoot == nil || record.ownerBoot == bootId }
+        if state.withdrawn.contains(owner) { return true }
+        guard let lease = state.nodes[owner] else { return now - startedAtInstant < options.lease * 2 }
+        guard now - lease.seenAt < options.lease else { return false }
+        return record.ownerBoot == nil || record.ownerBoot == lease.announcement.bootId
+    }
+
+    /// Takes the wills whose owners are gone (run with each lease renewal).
+    func takeOrphanedWills() {
+        let now = ContinuousClock.now
+        let (orphans, store) = state.withLock { state -> ([(String, HeldWill)], SessionStore?) in
+            guard state.sessionsLoaded, state.readiness.leasesLoaded, let store = state.buckets?.sessions, !isSelfFenced(state)
+            else { return ([], nil) }
+            var orphans: [(String, HeldWill)] = []
+            for (key, held) in state.heldWills where !held.taking && !ownerMayHold(held.record, state, now: now) {
+                state.heldWills[key]?.taking = true
+                orphans.append((key, held))
+            }
+            return (orphans, store)
+        }
+        guard let store else { return }
+        for (key, held) in orphans {
+            Task { [self] in
+                var offline = held.record
+                offline.ownership = offline.ownership.disconnected
+                offline.disconnectedAt = WallClock.now().wallNow
+                offline.will = nil
+                guard let written = await store.update(offline, after: held.revision), let will = held.record.will else {
+                    // Lost the CAS (another node took it, or the client came
+                    // back): the watch brings the record as it is now.
+                    state.withLock { state in
+                        if state.heldWills[key]?.revision == held.revision { state.heldWills[key]?.taking = false }
+                    }
+                    return
+                }
+                logger.info(
+                    "took the will of a session whose node is gone",
+                    metadata: ["client": "\(held.record.clientId)", "node": "\(held.record.ownership.owner)"])
+                let delay = min(will.delaySeconds, held.record.expiryInterval)
+                await publishTakenWill(will, of: offline, revision: written, after: delay, store: store)
+            }
+        }
+    }
+
+    /// Publishes a will this node took, after `delay` seconds, unless the
+    /// client connected again meanwhile (a claim raised the epoch).
+    private func publishTakenWill(
+        _ will: SessionRecord.Will, of record: SessionRecord, revision: UInt64, after delay: UInt32, store: SessionStore
+    ) async {
+        if delay > 0 {
+            try? await Task.sleep(for: .seconds(Int(delay)))
+            if let now = try? await store.read(record.clientId).record, now.ownership.epoch != record.ownership.epoch {
+                logger.debug("will cancelled: the client connected again", metadata: ["client": "\(record.clientId)"])
+                return
+            }
+        }
+        guard let message = will.message(), let broker = state.withLock({ $0.broker }) else { return }
+        broker.publishWill(message)
+    }
+
+    /// A claim that waited out a gone owner's connection, which carried a
+    /// will: due now if it had no delay (the claim's CAS made this node the
+    /// only one that can see it so). One with a delay is cancelled, the
+    /// client having connected again in time (5.0 section 3.1.3.2.2).
+    func publishWillOfLostConnection(_ previous: SessionRecord?) {
+        guard let previous, previous.ownership.connected, let will = previous.will, will.delaySeconds == 0 else { return }
+        let (gone, broker) = state.withLock { state in (!ownerMayHold(previous, state, now: ContinuousClock.now), state.broker) }
+        guard gone, let message = will.message() else { return }
+        logger.info("publishing the will of a connection lost with its node", metadata: ["client": "\(previous.clientId)"])
+        broker?.publishWill(message)
+    }
+}
