@@ -297,3 +297,32 @@ def test_a_delayed_will_fires_after_its_delay_when_nobody_resumes(nats_cluster, 
         close(watcher)
     finally:
         c.close(check=False)
+
+
+def test_a_wharf_msg_id_repeated_through_another_node_is_delivered_once(nodes):
+    """A publisher retries through B a message it first sent through A (same
+    topic, same wharf-msg-id): subscribers on both nodes get it once. A new
+    id on the same topic still goes through."""
+    a, b = nodes.nodes
+    topic = uid("dedup")
+    routes_a, routes_b = nodes.remote_routes(a), nodes.remote_routes(b)
+    on_a, on_b = paho5(a.port, uid("sub-a")), paho5(b.port, uid("sub-b"))
+    assert on_a.subscribe(topic, qos=1) == [1] and on_b.subscribe(topic, qos=1) == [1]
+    nodes.wait_route(a, routes_a + 1)
+    nodes.wait_route(b, routes_b + 1)
+
+    def publish_through(node, msg_id, payload):
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = [("wharf-msg-id", msg_id)]
+        publisher = paho5(node.port, uid("pub"))
+        assert publisher.publish(topic, payload, qos=1, properties=props) == 0
+        close(publisher)
+
+    publish_through(a, "order-1", b"first")
+    publish_through(b, "order-1", b"retry")
+    publish_through(b, "order-2", b"second")
+    for subscriber in (on_a, on_b):
+        got = [m.payload for m in subscriber.get_all(2, timeout=10)]
+        assert got == [b"first", b"second"]
+        assert received_topics(subscriber, 1.0) == [], "the retry was delivered"
+    close(on_a, on_b)

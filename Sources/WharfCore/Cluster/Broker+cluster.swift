@@ -103,6 +103,16 @@ extension Broker {
     {
         let journal = journal.makeWriter()
         defer { if !journal.isEmpty { journal.commit(whenDurable: nil) } }
+        // De-duplication across nodes: every node records the ids of what
+        // it routes, its own publishers' and other nodes' alike. A repeat
+        // sent through another node then meets the first copy on every
+        // node that has subscribers for it, and each drops whichever came
+        // second: each subscriber gets one.
+        if message.forwardedProperties != nil, let id = message.deduplicationId, isRepeat(topic: message.topic, id: id, journal: journal)
+        {
+            metrics.messageDeduplicated()
+            return PublishOutcome()
+        }
         return publish(message, from: publisher, counted: true, routes: &routes, journal: journal, fromCluster: true)
     }
 

@@ -1,5 +1,6 @@
 import DequeModule
 import Synchronization
+import WharfMQTT
 
 /// Publisher de-duplication: a message carrying the user property
 /// `wharf-msg-id` is routed once per topic within a time window; repeats
@@ -68,5 +69,15 @@ public final class PublisherDeduplication: Sendable {
             state.order.removeFirst()
             if state.seen[oldest.key] == oldest.expires { state.seen.removeValue(forKey: oldest.key) }
         }
+    }
+}
+
+extension Message {
+    /// The `wharf-msg-id` among the properties it carries to subscribers;
+    /// nil without one (or with properties that do not parse).
+    public var deduplicationId: String? {
+        guard let forwardedProperties else { return nil }
+        let properties = try? MQTTProperties.readEntries(forwardedProperties, in: .publish, packet: "PUBLISH")
+        return properties?.userProperty(PublisherDeduplication.userPropertyName)
     }
 }

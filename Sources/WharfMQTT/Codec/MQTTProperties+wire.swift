@@ -45,7 +45,17 @@ extension MQTTProperties {
     {
         let length = try buffer.readVariableByteInteger("property length")
         guard length > 0 else { return .none }
-        guard var slice = buffer.readSlice(length: length) else { throw .truncated(field: "properties") }
+        guard let slice = buffer.readSlice(length: length) else { throw .truncated(field: "properties") }
+        return try readEntries(slice, in: context, packet: packet)
+    }
+
+    /// Reads property entries with no length before them (the form
+    /// `writeEntries` writes: a message's forwarded properties), with the
+    /// same checks as `read`.
+    public static func readEntries(_ entries: ByteBuffer, in context: PropertyIdentifier.Context, packet: String)
+        throws(MQTTDecodeError) -> MQTTProperties
+    {
+        var slice = entries
         var properties = MQTTProperties()
         var seen: UInt64 = 0  // identifiers are below 64
         while slice.readableBytes > 0 {
