@@ -108,8 +108,7 @@ extension Broker {
         // sent through another node then meets the first copy on every
         // node that has subscribers for it, and each drops whichever came
         // second: each subscriber gets one.
-        if message.forwardedProperties != nil, let id = message.deduplicationId, isRepeat(topic: message.topic, id: id, journal: journal)
-        {
+        if message.forwardedProperties != nil, let id = message.deduplicationId, isRepeat(topic: message.topic, id: id, journal: journal) {
             metrics.messageDeduplicated()
             return PublishOutcome()
         }
