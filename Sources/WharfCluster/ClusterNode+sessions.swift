@@ -136,7 +136,7 @@ extension ClusterNode: ClusterSessionDirectory {
         if changed { writeRecord(clientId) }
     }
 
-    public func sessionEnded(clientId: String, epoch: UInt64, kept: Bool) {
+    public func sessionEnded(clientId: String, epoch: UInt64, kept: Bool, willHeld: Bool) {
         let due = state.withLock { state -> (@Sendable () -> Void)? in
             state.takeover.ended(clientId, epoch: epoch)
             guard var session = state.claimed[clientId], session.epoch == epoch else { return nil }
@@ -149,6 +149,7 @@ extension ClusterNode: ClusterSessionDirectory {
                 session.deleteRecord = !kept
                 session.record.ownership = session.record.ownership.disconnected
                 session.record.disconnectedAt = WallClock.now().wallNow
+                if !willHeld { session.record.will = nil }
                 session.dirty = true
             }
             state.claimed[clientId] = session
@@ -156,6 +157,40 @@ extension ClusterNode: ClusterSessionDirectory {
         }
         due?()
         writeRecord(clientId)
+    }
+
+    public func sessionWillPublished(clientId: String) {
+        changeOwnOfflineRecord(clientId) { record in
+            guard record.will != nil else { return .keep }
+            record.will = nil
+            return .write
+        }
+    }
+
+    public func sessionExpired(clientId: String) {
+        changeOwnOfflineRecord(clientId) { _ in .delete }
+    }
+
+    enum OfflineRecordChange {
+        case keep, write, delete
+    }
+
+    /// Changes the record of a session this run of the node holds offline
+    /// (not claimed again since, here or elsewhere): read, changed, and
+    /// written by CAS, so a connect that took it meanwhile wins.
+    func changeOwnOfflineRecord(_ clientId: String, _ change: @escaping @Sendable (inout SessionRecord) -> OfflineRecordChange) {
+        guard let store = state.withLock({ $0.buckets?.sessions }) else { return }
+        Task { [self] in
+            guard let (found, revision) = try? await store.read(clientId), var record = found,
+                record.ownership.owner == options.nodeName, record.ownerBoot == bootId, !record.ownership.connected,
+                state.withLock({ $0.claimed[clientId] == nil })
+            else { return }
+            switch change(&record) {
+            case .keep: return
+            case .write: _ = await store.update(record, after: revision)
+            case .delete: await store.ended(clientId, revision: revision)
+            }
+        }
     }
 
     /// Writes the claimed record of `clientId` if it changed, one write at
@@ -208,7 +243,9 @@ extension ClusterNode: ClusterSessionDirectory {
     /// whose records name another node went there while this node was down.
     /// Their copies here go, or they would keep routes and queue messages
     /// nobody will collect. A session with no record (from before cluster
-    /// sessions) stays.
+    /// sessions) stays. A delayed will restored here whose record still
+    /// holds it is left to the record (`takeOrphanedWills`), so that it
+    /// goes once.
     func dropSessionsTakenElsewhere() async {
         guard let broker = state.withLock({ $0.broker }), let store = state.withLock({ $0.buckets?.sessions }) else { return }
         let clientIds = broker.offlinePersistentClientIds
@@ -220,9 +257,12 @@ extension ClusterNode: ClusterSessionDirectory {
             let elsewhere = await withTaskGroup(of: String?.self) { group in
                 for clientId in batch {
                     group.addTask { [self] in
-                        guard let record = try? await store.read(clientId).record, record.ownership.owner != options.nodeName
-                        else { return nil }
-                        return clientId
+                        guard let record = try? await store.read(clientId).record else { return nil }
+                        guard record.ownership.owner == options.nodeName else { return clientId }
+                        // Ours from an earlier run: a will it held back is
+                        // the record's now, taken by CAS like any orphan's.
+                        if record.ownerBoot != bootId, record.will != nil { broker.dropPendingWill(clientId) }
+                        return nil
                     }
                 }
                 var elsewhere: [String] = []

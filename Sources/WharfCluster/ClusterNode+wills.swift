@@ -3,13 +3,13 @@ import NIOCore
 import WharfCore
 import WharfNATS
 
-/// Wills whose node died with the connection (docs/cluster.md, "Wills
-/// across nodes"). Every node follows `wharf_sessions` for records that
-/// are connected and carry a will. When such a record's owner is gone (its
-/// lease lapsed, or it came back as another run), any node may take the
-/// will: a CAS writes the record offline without it, so exactly one node
-/// wins, and that node publishes the will after its delay, unless the
-/// client reconnected first.
+/// Wills whose node died (docs/cluster.md, "Wills across nodes"). Every
+/// node follows `wharf_sessions` for records that carry a will: connected
+/// ones, and offline ones whose owner holds the will back for its delay.
+/// When such a record's owner is gone (its lease lapsed, or it came back as
+/// another run), any node may take the will: a CAS writes the record
+/// offline without it, so exactly one node wins, and that node publishes
+/// the will when its delay ends, unless the client reconnected first.
 extension ClusterNode {
     /// A connected record with a will, as the sessions watch read it.
     struct HeldWill: Sendable {
@@ -28,8 +28,8 @@ extension ClusterNode {
 
     private func sessionRecordChanged(_ entry: KeyValueEntry) {
         var held: HeldWill?
-        if entry.operation == .put, case .success(let record) = SessionRecord.decode(entry.value), record.ownership.connected,
-            record.will != nil
+        if entry.operation == .put, case .success(let record) = SessionRecord.decode(entry.value), record.will != nil,
+            record.ownership.connected || record.disconnectedAt != nil
         {
             held = HeldWill(record: record, revision: entry.revision)
         }
@@ -67,8 +67,10 @@ extension ClusterNode {
         for (key, held) in orphans {
             Task { [self] in
                 var offline = held.record
-                offline.ownership = offline.ownership.disconnected
-                offline.disconnectedAt = WallClock.now().wallNow
+                if offline.ownership.connected {
+                    offline.ownership = offline.ownership.disconnected
+                    offline.disconnectedAt = WallClock.now().wallNow
+                }
                 offline.will = nil
                 guard let written = await store.update(offline, after: held.revision), let will = held.record.will else {
                     // Lost the CAS (another node took it, or the client came
@@ -81,19 +83,29 @@ extension ClusterNode {
                 logger.info(
                     "took the will of a session whose node is gone",
                     metadata: ["client": "\(held.record.clientId)", "node": "\(held.record.ownership.owner)"])
-                let delay = min(will.delaySeconds, held.record.expiryInterval)
-                await publishTakenWill(will, of: offline, revision: written, after: delay, store: store)
+                await publishTakenWill(will, of: offline, revision: written, after: willDelayLeft(held.record), store: store)
             }
         }
+    }
+
+    /// Seconds until a taken will is due: its delay (capped by the session
+    /// expiry) from the disconnect the record names, or from now for a
+    /// connection lost with its node.
+    func willDelayLeft(_ record: SessionRecord, now: UInt64 = WallClock.now().wallNow) -> Double {
+        guard let will = record.will else { return 0 }
+        let delay = Double(min(will.delaySeconds, record.expiryInterval))
+        guard !record.ownership.connected, let since = record.disconnectedAt else { return delay }
+        let elapsed = now > since ? Double(now - since) / 1e9 : 0
+        return max(0, delay - elapsed)
     }
 
     /// Publishes a will this node took, after `delay` seconds, unless the
     /// client connected again meanwhile (a claim raised the epoch).
     private func publishTakenWill(
-        _ will: SessionRecord.Will, of record: SessionRecord, revision: UInt64, after delay: UInt32, store: SessionStore
+        _ will: SessionRecord.Will, of record: SessionRecord, revision: UInt64, after delay: Double, store: SessionStore
     ) async {
         if delay > 0 {
-            try? await Task.sleep(for: .seconds(Int(delay)))
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             if let now = try? await store.read(record.clientId).record, now.ownership.epoch != record.ownership.epoch {
                 logger.debug("will cancelled: the client connected again", metadata: ["client": "\(record.clientId)"])
                 return

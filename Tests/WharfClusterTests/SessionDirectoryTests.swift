@@ -72,7 +72,7 @@ import WharfTestSupport
             a.cluster.sessionSubscriptionsChanged(
                 clientId: client, epoch: onA.epoch, subscribed: [ClusterSessionSubscription(subscription, identifier: 9)],
                 unsubscribed: [], journal: nil)
-            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true)
+            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true, willHeld: false)
             try await Nodes.until("a's record written") { a.cluster.state.withLock { $0.claimed[client] == nil } }
             let offline = try #require(try await Self.record(a, client))
             #expect(!offline.ownership.connected && offline.disconnectedAt != nil)
@@ -96,7 +96,7 @@ import WharfTestSupport
             #expect(releases.all == [.takenOver], "closed before b's claim returned")
             #expect(onB.sessionPresent)
             // The old connection's end changes nothing: the record is b's.
-            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true)
+            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true, willHeld: false)
             try await Task.sleep(for: .milliseconds(200))
             #expect(try await Self.record(b, client)?.ownership.owner == b.cluster.options.nodeName)
             #expect(try await Self.record(b, client)?.ownership.connected == true)
@@ -114,10 +114,10 @@ import WharfTestSupport
 
             let client = Nodes.unique("c")
             let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
-            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true)
+            a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true, willHeld: false)
             let clean = try #require(Self.grant(await b.cluster.claimSession(Self.connect(client, clean: true, expiry: 0))))
             #expect(!clean.sessionPresent)
-            b.cluster.sessionEnded(clientId: client, epoch: clean.epoch, kept: false)
+            b.cluster.sessionEnded(clientId: client, epoch: clean.epoch, kept: false, willHeld: false)
             try await Nodes.until("the record is deleted") { b.cluster.state.withLock { $0.claimed[client] == nil } }
             #expect(try await Self.record(b, client) == nil)
         }

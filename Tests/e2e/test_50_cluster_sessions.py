@@ -8,6 +8,7 @@ sessions' connections (0x9C) before any other node may take them.
 Real paho clients (3.1.1 and 5.0) on 127.0.0.1, two Wharf nodes over a
 three-server NATS cluster. Every wait is bounded."""
 import queue
+import socket
 import time
 import uuid
 
@@ -43,6 +44,22 @@ def close(*clients) -> None:
     for c in clients:
         c.client.disconnect()
         c.client.loop_stop()
+
+
+def watched_device(c, client_id, will_delay):
+    """A watcher on B subscribed to a new will topic (routed from A), and a 5.0
+    device on A whose will on that topic is delayed `will_delay` seconds."""
+    a, b = c.nodes[0], c.nodes[1]
+    will_topic = uid("will")
+    watcher = paho5(b.port, uid("watch"))
+    assert watcher.subscribe(will_topic, qos=1) == [1]
+    c.wait_route(a, 1)
+    delay = Properties(PacketTypes.WILLMESSAGE)
+    delay.WillDelayInterval = will_delay
+    device = paho5(a.port, client_id, clean_start=False, session_expiry=300,
+                   will=(will_topic, b"device lost", 1, False, delay))
+    assert device.rc == 0
+    return watcher, device
 
 
 def received_topics(client, seconds: float) -> list[str]:
@@ -248,15 +265,8 @@ def test_a_delayed_will_is_cancelled_when_the_client_resumes_elsewhere(nats_clus
     c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
     try:
         a, b = c.nodes
-        will_topic, client_id = uid("will"), uid("device")
-        watcher = paho5(b.port, uid("watch"))
-        assert watcher.subscribe(will_topic, qos=1) == [1]
-        c.wait_route(a, 1)
-        delay = Properties(PacketTypes.WILLMESSAGE)
-        delay.WillDelayInterval = 6
-        device = paho5(a.port, client_id, clean_start=False, session_expiry=300,
-                       will=(will_topic, b"device lost", 1, False, delay))
-        assert device.rc == 0
+        client_id = uid("device")
+        watcher, device = watched_device(c, client_id, 6)
         time.sleep(0.5)
         c.kill(a)
         device.client.loop_stop()
@@ -276,15 +286,7 @@ def test_a_delayed_will_fires_after_its_delay_when_nobody_resumes(nats_cluster, 
     c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
     try:
         a, b = c.nodes
-        will_topic = uid("will")
-        watcher = paho5(b.port, uid("watch"))
-        assert watcher.subscribe(will_topic, qos=1) == [1]
-        c.wait_route(a, 1)
-        delay = Properties(PacketTypes.WILLMESSAGE)
-        delay.WillDelayInterval = 2
-        device = paho5(a.port, uid("device"), clean_start=False, session_expiry=300,
-                       will=(will_topic, b"device lost", 1, False, delay))
-        assert device.rc == 0
+        watcher, device = watched_device(c, uid("device"), 2)
         time.sleep(0.5)
         killed = time.monotonic()
         c.kill(a)
@@ -326,3 +328,26 @@ def test_a_wharf_msg_id_repeated_through_another_node_is_delivered_once(nodes):
         assert got == [b"first", b"second"]
         assert received_topics(subscriber, 1.0) == [], "the retry was delivered"
     close(on_a, on_b)
+
+
+def test_a_will_held_for_its_delay_survives_its_node(nats_cluster, tmp_path):
+    """A 5.0 client with a will delayed 6 s loses its connection to A; A holds
+    the will back, then is killed before the delay ends. The record kept the
+    will: B takes it and publishes it once, when the delay ends."""
+    c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
+    try:
+        a, b = c.nodes
+        watcher, device = watched_device(c, uid("device"), 6)
+        device.client.loop_stop()
+        device.client.socket().shutdown(socket.SHUT_RDWR)  # lost, no DISCONNECT
+        lost = time.monotonic()
+        time.sleep(1.0)
+        c.kill(a)
+        will = watcher.get(timeout=6 + c.lease * 2 + 5)
+        after = time.monotonic() - lost
+        assert will.payload == b"device lost"
+        assert 5.5 <= after <= 6 + c.lease * 2 + 1, f"the will came {after:.1f} s after the connection was lost"
+        assert received_topics(watcher, 2.0) == []
+        close(watcher)
+    finally:
+        c.close(check=False)

@@ -76,7 +76,16 @@ public struct SessionStore: Sendable {
         let key = ClusterNames.key(for: clientId)
         var unanswered: KeyValueError?
         for _ in 0..<tries {
-            let (current, revision) = try await read(clientId)
+            let current: SessionRecord?
+            let revision: UInt64
+            do {
+                (current, revision) = try await read(clientId)
+            } catch .store(.jetStream(.timeout)), .store(.jetStream(.noResponders)) {
+                // A new bucket's stream has no leader yet: read again.
+                unanswered = .jetStream(.timeout)
+                try? await Task.sleep(for: .milliseconds(250))
+                continue
+            }
             let kept = current.flatMap { cleanStart || $0.isExpired(at: now) ? nil : $0 }
             let claim = SessionClaim(current: current?.ownership, node: node)
             let record = SessionRecord(

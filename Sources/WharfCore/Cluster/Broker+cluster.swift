@@ -35,6 +35,14 @@ extension Broker {
         sessions.withLock { store in store.values.filter { $0.isPersistent && !$0.isOnline }.map(\.clientId) }
     }
 
+    /// Drops the will `clientId`'s offline session holds back for its delay
+    /// (restored from the local log): in cluster mode the record holds it
+    /// too, and the node that takes it there publishes it.
+    public func dropPendingWill(_ clientId: String) {
+        guard pendingWills.withLock({ $0.removeValue(forKey: ExactString(clientId)) }) != nil else { return }
+        journalAlone { $0.willEnded(clientId: clientId) }
+    }
+
     /// Another node took `clientId`'s session over: the copy here is stale.
     /// An offline copy goes (its subscriptions and queue, counted as
     /// `sessionDiscarded`), and its delayed will with it: the will is the

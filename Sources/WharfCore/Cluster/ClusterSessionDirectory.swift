@@ -29,7 +29,17 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
 
     /// The claimed connection ended here without a takeover: the record says
     /// offline since now (`kept`), or goes (the session ended with it).
-    func sessionEnded(clientId: String, epoch: UInt64, kept: Bool)
+    /// `willHeld`: the will waits out its delay here, and the record keeps
+    /// it so that another node fires it if this one dies first; otherwise
+    /// the record drops it (a clean DISCONNECT, or published already).
+    func sessionEnded(clientId: String, epoch: UInt64, kept: Bool, willHeld: Bool)
+
+    /// A will this node held back for its delay went out: the record no
+    /// longer carries it.
+    func sessionWillPublished(clientId: String)
+
+    /// An offline session expired here: its record goes.
+    func sessionExpired(clientId: String)
 }
 
 /// Closes a connection whose session the cluster takes away, then calls

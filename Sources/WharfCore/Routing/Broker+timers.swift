@@ -64,6 +64,7 @@ extension Broker {
         for will in wills {
             journalAlone { $0.willEnded(clientId: will.clientId) }
             publishWill(will.message)
+            clusterSessions?.sessionWillPublished(clientId: will.clientId)
         }
 
         let expired: [Session] = expiringSessions.withLock { expiring in
@@ -71,7 +72,10 @@ extension Broker {
             for key in due.keys { expiring.removeValue(forKey: key) }
             return due.values.map(\.session)
         }
-        for session in expired { endSession(session) }
+        for session in expired {
+            endSession(session)
+            clusterSessions?.sessionExpired(clientId: session.clientId)
+        }
 
         deduplication.prune(now: now)
     }

@@ -133,7 +133,9 @@ extension MQTTConnectionHandler {
         claimPending = false
         guard let context, !isClosing else {
             // The client went while the claim was made: the record says so.
-            if case .claimed(let grant) = claim { sessions.sessionEnded(clientId: accepted.clientId, epoch: grant.epoch, kept: true) }
+            if case .claimed(let grant) = claim {
+                sessions.sessionEnded(clientId: accepted.clientId, epoch: grant.epoch, kept: true, willHeld: false)
+            }
             heldInbound.removeAll()
             return
         }

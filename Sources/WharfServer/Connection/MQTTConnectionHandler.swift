@@ -315,10 +315,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
         routes.clear()  // lets go of the sessions it matched
         if let session, let deliveryTarget {
             broker.closeSession(session, owner: deliveryTarget)
-            if let epoch = clusterEpoch, let sessions = broker.clusterSessions {
-                // Not after a takeover: the record is the new owner's then.
-                if !movedToAnotherNode { sessions.sessionEnded(clientId: session.clientId, epoch: epoch, kept: broker.holds(session)) }
-            }
         }
         if let session, !retainedBacklog.isEmpty {
             // The retained messages new subscriptions were still owed belong
@@ -327,6 +323,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
             if session.isPersistent, broker.holds(session) { broker.deliverRetained(&retainedBacklog, to: session) }
             retainedBacklog = RetainedBacklog()
         }
+        var willHeld = false
         if !disconnectedCleanly, let will {
             let sessionLives = session.map { $0.isPersistent && broker.holds($0) } ?? false
             if version == .v5, sessionLives, session?.isOnline == true || movedToAnotherNode {
@@ -340,6 +337,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                 // resumed first.
                 logger.debug("will delayed", metadata: ["topic": "\(ReasonString.excerpt(will.topic))", "seconds": "\(options.willDelay)"])
                 broker.scheduleWill(will, for: session, delaySeconds: options.willDelay)
+                willHeld = true
             } else {
                 // No delay, or the session ended with this connection (a
                 // clean start took the client id over): the will is due now,
@@ -348,6 +346,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
                 logger.debug("publishing will", metadata: ["topic": "\(ReasonString.excerpt(will.topic))"])
                 broker.publishWill(will)
             }
+        }
+        // Not after a takeover: the record is the new owner's then.
+        if let session, let epoch = clusterEpoch, let sessions = broker.clusterSessions, !movedToAnotherNode {
+            sessions.sessionEnded(clientId: session.clientId, epoch: epoch, kept: broker.holds(session), willHeld: willHeld)
         }
         will = nil
         // Another node delivers the session now: the copy here goes.
