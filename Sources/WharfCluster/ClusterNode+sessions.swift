@@ -50,8 +50,9 @@ extension ClusterNode: ClusterSessionDirectory {
             // read: a record means the client's session lives elsewhere,
             // and this connect takes it (and ends it) like any other. The
             // read is bounded: with NATS in trouble clean sessions go on
-            // as on one node.
-            guard let store, !fenced, let found = try? await store.read(connect.clientId, timeout: cleanReadTimeout),
+            // as on one node. Any replica may answer (a direct read), so a
+            // stream leader's election does not hold clean connects either.
+            guard let store, !fenced, let found = try? await store.read(connect.clientId, timeout: cleanReadTimeout, fromLeader: false),
                 found.record != nil
             else {
                 return .notRecorded

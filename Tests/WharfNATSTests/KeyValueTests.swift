@@ -38,6 +38,25 @@ import WharfTestSupport
         await kv.jetStream.connection.close()
     }
 
+    /// A read through the stream leader holds every acknowledged write: each
+    /// CAS here reads the revision the previous one made, 50 times, with
+    /// headers, and delete markers read as deletes.
+    @Test func leaderReadsSeeEachWriteAsSoonAsItIsAcknowledged() async throws {
+        let kv = try await Self.bucket()
+        let headers = NATSHeaders(fields: [.init(name: "Wharf-Test", value: "yes")])
+        var revision = try await kv.put("k", ByteBuffer(string: "0"), headers: headers)
+        for round in 1...50 {
+            let read = try #require(try await kv.entry("k", fromLeader: true))
+            #expect(read.revision == revision && String(buffer: read.value) == "\(round - 1)")
+            #expect(read.headers["Wharf-Test"] == "yes" && read.operation == .put)
+            revision = try await kv.update("k", ByteBuffer(string: "\(round)"), lastRevision: read.revision, headers: headers)
+        }
+        try await kv.delete("k")
+        #expect(try await kv.entry("k", fromLeader: true)?.operation == .delete)
+        #expect(try await kv.entry("never", fromLeader: true) == nil)
+        await kv.jetStream.connection.close()
+    }
+
     /// Eight writers race to update one key from the revision they all
     /// read, twenty rounds: exactly one wins each round. (Without the
     /// `Nats-Msg-Id` of `compareAndSwap`, 2.9.10 let several win every round.)

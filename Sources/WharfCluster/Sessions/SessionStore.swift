@@ -50,11 +50,16 @@ public struct SessionStore: Sendable {
     }
 
     /// The record (nil: none, or deleted) and the revision a CAS must name
-    /// (0: the key never held anything).
-    public func read(_ clientId: String, timeout: Duration? = nil) async throws(Problem) -> (record: SessionRecord?, revision: UInt64) {
+    /// (0: the key never held anything). Read through the stream leader
+    /// unless `fromLeader` is false: a replica's direct read may predate the
+    /// last write, and a decision taken on it (a CAS, a will's cancellation)
+    /// would be taken on a record that is gone.
+    public func read(_ clientId: String, timeout: Duration? = nil, fromLeader: Bool = true) async throws(Problem) -> (
+        record: SessionRecord?, revision: UInt64
+    ) {
         let entry: KeyValueEntry?
         do {
-            entry = try await bucket.entry(ClusterNames.key(for: clientId), timeout: timeout)
+            entry = try await bucket.entry(ClusterNames.key(for: clientId), timeout: timeout, fromLeader: fromLeader)
         } catch {
             throw .store(error)
         }

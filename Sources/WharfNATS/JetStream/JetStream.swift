@@ -104,9 +104,11 @@ public struct JetStream: Sendable {
 
     /// A stored message through the stream leader (`STREAM.MSG.GET`); nil
     /// when there is none.
-    public func getMessage(_ stream: String, _ request: StreamMessageGetRequest) async throws(JetStreamError) -> StoredMessage? {
+    public func getMessage(_ stream: String, _ request: StreamMessageGetRequest, timeout: Duration? = nil) async throws(JetStreamError)
+        -> StoredMessage?
+    {
         do {
-            return try await call(api.streamMessageGet(stream), request, as: StreamMessageGetResponse.self).message
+            return try await call(api.streamMessageGet(stream), request, as: StreamMessageGetResponse.self, timeout: timeout).message
         } catch .api(let error) where error.errorCode == .noMessageFound {
             return nil
         }

@@ -63,8 +63,17 @@ public struct KeyValueBucket: Sendable {
     /// The last revision of `key`, a delete or purge marker included; nil
     /// when the key never held anything (or its history was purged away).
     /// `timeout`: the JetStream context's unless given.
-    public func entry(_ key: String, timeout: Duration? = nil) async throws(KeyValueError) -> KeyValueEntry? {
+    ///
+    /// A direct read is answered by any replica, and a follower may not have
+    /// applied the latest write yet (measured here: a read right after a CAS
+    /// write returned the revision before it). `fromLeader` reads through the
+    /// stream leader instead, which holds every acknowledged write: for a
+    /// read-modify-write that lost its CAS to a revision it could not see.
+    public func entry(_ key: String, timeout: Duration? = nil, fromLeader: Bool = false) async throws(KeyValueError)
+        -> KeyValueEntry?
+    {
         try KeyValueError.validate(key)
+        if fromLeader { return try await leaderEntry(key, timeout: timeout) }
         let message: DirectMessage?
         do {
             message = try await jetStream.directGetLast(streamName, subject: subjectPrefix + key, timeout: timeout)
@@ -72,12 +81,36 @@ public struct KeyValueBucket: Sendable {
             throw .jetStream(error)
         }
         guard let message else { return nil }
-        var headers = message.headers
+        return entry(key, headers: message.headers, value: message.payload, revision: message.sequence, created: message.timestamp)
+    }
+
+    private func leaderEntry(_ key: String, timeout: Duration?) async throws(KeyValueError) -> KeyValueEntry? {
+        let stored: StoredMessage?
+        do {
+            stored = try await jetStream.getMessage(streamName, .last(subject: subjectPrefix + key), timeout: timeout)
+        } catch {
+            throw .jetStream(error)
+        }
+        guard let stored else { return nil }
+        var headers = NATSHeaders()
+        if let raw = stored.rawHeaders {
+            do {
+                headers = try NATSHeaders.parse(ByteBuffer(bytes: raw).readableBytesView)
+            } catch {
+                throw .jetStream(.decoding("headers of \(subjectPrefix + key): \(error)"))
+            }
+        }
+        return entry(key, headers: headers, value: ByteBuffer(bytes: stored.data), revision: stored.sequence, created: stored.time)
+    }
+
+    private func entry(
+        _ key: String, headers stored: NATSHeaders, value: ByteBuffer, revision: UInt64, created: JetStreamTimestamp?
+    ) -> KeyValueEntry {
+        var headers = stored
         let operation = KeyValueEntry.operation(in: headers)
         headers.remove(KeyValueEntry.operationHeader)
         return KeyValueEntry(
-            bucket: name, key: key, value: message.payload, revision: message.sequence, created: message.timestamp,
-            operation: operation, headers: headers)
+            bucket: name, key: key, value: value, revision: revision, created: created, operation: operation, headers: headers)
     }
 
     /// The value of `key`; nil when it has none (never set, deleted, purged).
