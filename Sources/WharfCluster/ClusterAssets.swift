@@ -6,6 +6,7 @@ import WharfNATS
 struct ClusterAssets: Sendable {
     let replicas: Int
     let lease: Duration
+    var maxQueuedPerSession = 1_000
 
     /// Forwards wait here for their node's reader. Two minutes is plenty:
     /// a reader that was gone longer belonged to a node whose clean
@@ -15,6 +16,22 @@ struct ClusterAssets: Sendable {
         config.replicas = replicas
         config.maxAge = .seconds(120)
         config.description = "Wharf: QoS 1/2 messages on their way to another node's subscribers"
+        return config
+    }
+
+    /// Persistent sessions' queues (`SessionInbox`): one subject per
+    /// session. A full queue refuses the new message (counted `queue_full`
+    /// by the publishing node, as a full offline queue on one node drops
+    /// the newest); messages stay until acknowledged, so no age limit.
+    var sessionQueues: StreamConfig {
+        var config = StreamConfig(name: SessionInbox.stream, subjects: [SessionInbox.subjects])
+        config.replicas = replicas
+        config.discard = .new
+        config.maxMessagesPerSubject = maxQueuedPerSession > 0 ? Int64(maxQueuedPerSession) : -1
+        config.discardNewPerSubject = maxQueuedPerSession > 0
+        config.allowDirect = true
+        config.duplicateWindow = .seconds(120)
+        config.description = "Wharf: persistent sessions' queues, one subject per session"
         return config
     }
 

@@ -35,10 +35,13 @@ extension ClusterNode {
 
     /// Appends to a stream, trying again through a leader election or a
     /// reconnect (the same `Nats-Msg-Id` each time, so it is stored once)
-    /// until `deadline`; `done` says whether it was stored.
+    /// until `deadline`; `done` says whether it was stored. `refusal` may
+    /// take a refusal as the outcome the writer expects (a full session
+    /// queue): then `done(true)` without storing and without retries.
     func store(
         _ subject: String, _ payload: ByteBuffer, headers: NATSHeaders? = nil, messageId: String,
-        deadline: ContinuousClock.Instant, attempt: Int = 1, done: @escaping @Sendable (Bool) -> Void
+        deadline: ContinuousClock.Instant, attempt: Int = 1, refusal: (@Sendable (JetStreamError) -> Bool)? = nil,
+        done: @escaping @Sendable (Bool) -> Void
     ) {
         let started = Clock.nowNanos()
         jetStream.publish(subject, headers: headers, payload: payload, options: .init(messageId: messageId), timeout: .seconds(3)) {
@@ -49,6 +52,10 @@ extension ClusterNode {
                 statistics.withLock { $0.latency.record(since: started, now: now) }
                 done(true)
             case .failure(let error):
+                if let refusal, refusal(error) {
+                    done(true)
+                    return
+                }
                 count(error: error)
                 let retryable: Bool
                 switch error {
@@ -63,7 +70,8 @@ extension ClusterNode {
                 }
                 connection.eventLoop.scheduleTask(in: .nanoseconds(pause.nanosecondsValue)) {
                     self.store(
-                        subject, payload, headers: headers, messageId: messageId, deadline: deadline, attempt: attempt + 1, done: done)
+                        subject, payload, headers: headers, messageId: messageId, deadline: deadline, attempt: attempt + 1,
+                        refusal: refusal, done: done)
                 }
             }
         }

@@ -121,7 +121,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         self.logger = logger
         bootId = UUID().uuidString.lowercased()
         startedAt = Date()
-        assets = ClusterAssets(replicas: options.replicas, lease: options.lease)
+        assets = ClusterAssets(replicas: options.replicas, lease: options.lease, maxQueuedPerSession: options.maxQueuedPerSession)
         var nats = options.nats
         nats.name = "wharf \(options.nodeName)"
         // A broker keeps trying: NATS coming back makes it ready again.
@@ -221,6 +221,7 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// Creates (or finds) the streams and buckets every node uses.
     private func provision() async throws -> Buckets {
         _ = try await jetStream.ensureStream(assets.forwardStream)
+        _ = try await jetStream.ensureStream(assets.sessionQueues)
         let nodes = try await KeyValueBucket.ensure(assets.nodes, in: jetStream)
         let routes = try await KeyValueBucket.ensure(assets.routes, in: jetStream)
         let sessions = try await KeyValueBucket.ensure(assets.sessions, in: jetStream)

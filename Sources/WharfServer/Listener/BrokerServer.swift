@@ -62,7 +62,9 @@ public final class BrokerServer: Service {
             // The node's own journal stays (it still holds its persistent
             // sessions' queues); the cluster's writes join its commits.
             journal = ClusterJournal(wrapping: journal)
-            self.cluster = try ClusterNode(options: try ClusterOptions(settings), eventLoop: group.next(), logger: logger)
+            var options = try ClusterOptions(settings)
+            options.maxQueuedPerSession = config.limits.maxQueuedMessages
+            self.cluster = try ClusterNode(options: options, eventLoop: group.next(), logger: logger)
         } else {
             self.cluster = nil
         }
