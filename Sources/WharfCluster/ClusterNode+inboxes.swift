@@ -7,6 +7,10 @@ import WharfNATS
 /// by whichever node a message is published on, read by the node that
 /// delivers the session, purged as the session acknowledges.
 extension ClusterNode {
+    public func append(_ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, journal: any JournalWriter) {
+        appendToInbox(message, delivery: delivery, clientId: inbox.clientId, journal: journal)
+    }
+
     /// Appends `message` to `clientId`'s queue, pipelined and retried
     /// through elections like a forward; the commit of `journal` (the
     /// publisher's PUBACK) waits for it. A full queue refuses the message:
@@ -54,9 +58,8 @@ extension ClusterNode {
             jetStream: jetStream, stream: SessionInbox.stream, filter: SessionInbox.subject(for: clientId), start: .all,
             label: "queue of \(clientId)", heartbeat: .seconds(1), onProblem: { [self] problem in noteProblem(problem) }
         ) { [self] message, metadata in
-            let journalId = state.withLock { $0.broker }?.newJournalId ?? { _, _ in 0 }
-            guard let delivery = SessionInbox.delivery(in: message.headers),
-                let decoded = ClusterEnvelope.decode(message.payload, journalId: journalId)
+            // Not journaled here: the queue in the cluster is the durable copy.
+            guard let delivery = SessionInbox.delivery(in: message.headers), let decoded = ClusterEnvelope.decode(message.payload)
             else {
                 statistics.withLock { $0.errors["bad_inbox_entry", default: 0] += 1 }
                 return
@@ -65,10 +68,11 @@ extension ClusterNode {
         }
     }
 
-    /// Drops `clientId`'s queued messages below `sequence`: the ones it
-    /// acknowledged (or that were dropped for it). Returns how many went.
+    /// Drops `clientId`'s queued messages below `sequence` (all of them
+    /// without one): the ones it acknowledged, or that were dropped for it,
+    /// or a session that ended. Returns how many went.
     @discardableResult
-    func purgeInbox(of clientId: String, below sequence: UInt64) async throws(JetStreamError) -> UInt64 {
+    func purgeInbox(of clientId: String, below sequence: UInt64? = nil) async throws(JetStreamError) -> UInt64 {
         try await jetStream.purgeStream(
             SessionInbox.stream, StreamPurgeRequest(filter: SessionInbox.subject(for: clientId), sequence: sequence))
     }
@@ -78,5 +82,121 @@ extension ClusterNode {
         let subject = SessionInbox.subject(for: clientId)
         let info = try await jetStream.streamInfo(SessionInbox.stream, subjectsFilter: subject)
         return info.state.subjects?[subject] ?? 0
+    }
+}
+
+/// The reader of one session's queue while a connection here delivers it,
+/// and how far the queue was purged behind it.
+struct InboxFollower {
+    let session: Session
+    let reader: JetStreamOrderedConsumer
+    var purgedBelow: UInt64 = 0
+    var purging = false
+}
+
+extension ClusterNode {
+    // MARK: Delivering a session from its queue
+
+    /// A connection here delivers `session` (claimed, routed by the
+    /// cluster): its queue is read into it from the oldest message, skipping
+    /// what this copy of the session already took (it was delivered here
+    /// before, and what it holds is still in the queue). A reader already
+    /// following this copy goes on.
+    func startFollowing(_ clientId: String, session: Session) {
+        let broker = state.withLock { state -> Broker? in
+            guard state.followers[clientId]?.session !== session else { return nil }
+            return state.broker
+        }
+        guard let broker else { return }
+        let reader = inboxReader(for: clientId) { sequence, message, delivery in
+            guard sequence > session.lastInboxSequence else { return }
+            // A subscription gone since the message was appended (the
+            // publishing node had not read the record yet) gets nothing.
+            guard session.hasPlainSubscription(matching: message.topic) else {
+                broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session, matched: false)
+                return
+            }
+            broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session)
+        }
+        let old = state.withLock { state -> JetStreamOrderedConsumer? in
+            let old = state.followers[clientId]?.reader
+            state.followers[clientId] = InboxFollower(session: session, reader: reader)
+            return old
+        }
+        Task {
+            await old?.stop()
+            await reader.run()
+        }
+    }
+
+    /// The connection that delivered `clientId` here ended: its reader
+    /// stops, and the queue is purged up to what was acknowledged, or all
+    /// of it when the session ended with the connection (`ended`).
+    func stopFollowing(_ clientId: String, sessionEnded ended: Bool) async {
+        let follower = state.withLock { $0.followers.removeValue(forKey: clientId) }
+        await follower?.reader.stop()
+        do {
+            if ended {
+                try await purgeInbox(of: clientId)
+            } else if let follower, let floor = follower.session.inboxFloor, floor > follower.purgedBelow {
+                try await purgeInbox(of: clientId, below: floor)
+            }
+        } catch {
+            count(error: error)
+        }
+    }
+
+    func stopFollowers() async {
+        let clientIds = state.withLock { Array($0.followers.keys) }
+        for clientId in clientIds { await stopFollowing(clientId, sessionEnded: false) }
+    }
+
+    /// Purges each followed queue up to what its session acknowledged
+    /// (run every 100 ms): one purge per session at a time, and none while
+    /// nothing changed, so a session costs the cluster a purge per 100 ms
+    /// of acknowledgements at most, not one per message.
+    func purgeAcknowledged() {
+        let due = state.withLock { state -> [(String, UInt64)] in
+            var due: [(String, UInt64)] = []
+            for (clientId, follower) in state.followers where !follower.purging {
+                guard let floor = follower.session.inboxFloor, floor > follower.purgedBelow else { continue }
+                state.followers[clientId]?.purging = true
+                due.append((clientId, floor))
+            }
+            return due
+        }
+        for (clientId, floor) in due {
+            Task {
+                var purged = false
+                do {
+                    try await purgeInbox(of: clientId, below: floor)
+                    purged = true
+                } catch {
+                    count(error: error)
+                }
+                state.withLock { state in
+                    state.followers[clientId]?.purging = false
+                    if purged, let below = state.followers[clientId]?.purgedBelow, below < floor {
+                        state.followers[clientId]?.purgedBelow = floor
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Routes to the queues
+
+    /// A session record as read or written (nil: deleted): its
+    /// subscriptions become routes to its queue in the broker's tree.
+    func applyInboxRoutes(key: String, record: SessionRecord?, revision: UInt64) {
+        guard let broker = state.withLock({ $0.broker }) else { return }
+        inboxRoutes.withLock { table in
+            for change in table.apply(key: key, record: record, revision: revision) {
+                switch change {
+                case .add(let inbox, let subscription, let identifier): broker.addInboxRoute(inbox, subscription, identifier: identifier)
+                case .remove(let inbox, let filter): broker.removeInboxRoute(inbox, filter: filter)
+                }
+            }
+        }
     }
 }

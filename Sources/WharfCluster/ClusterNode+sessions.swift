@@ -85,6 +85,17 @@ extension ClusterNode: ClusterSessionDirectory {
         if let previous = claimed.previousOwner, previous != options.nodeName, !claimed.claim.ask.contains(previous) {
             askToRelease(previous, ReleaseRequest(session: connect.clientId, epoch: record.ownership.epoch))
         }
+        if claimed.previous != nil, !claimed.sessionPresent {
+            // A clean start (or an expired session): the old queue goes
+            // before the new session reads it.
+            do {
+                try await purgeInbox(of: connect.clientId)
+            } catch {
+                count(error: error)
+                return .unavailable("cannot empty the ended session's queue: \(error)")
+            }
+        }
+        applyInboxRoutes(key: ClusterNames.key(for: connect.clientId), record: record, revision: revision)
         let replaced = state.withLock { state -> [ClusterCommitGate] in
             let old = state.claimed[connect.clientId]
             state.claimed[connect.clientId] = ClaimedSession(epoch: record.ownership.epoch, record: record, revision: revision)
@@ -100,7 +111,7 @@ extension ClusterNode: ClusterSessionDirectory {
                 }))
     }
 
-    public func sessionDelivering(clientId: String, epoch: UInt64, release: @escaping ClusterSessionRelease) {
+    public func sessionDelivering(clientId: String, epoch: UInt64, session: Session, release: @escaping ClusterSessionRelease) {
         let due = state.withLock { state -> (@Sendable () -> Void)?? in
             guard state.claimed[clientId]?.epoch == epoch else { return .some(nil) }
             if let due = state.claimed[clientId]?.releaseDue {
@@ -111,7 +122,11 @@ extension ClusterNode: ClusterSessionDirectory {
             return .none
         }
         // Released before it opened (or claimed again since): closed at once.
-        if case .some(let due) = due { release(.takenOver) { due?() } }
+        if case .some(let due) = due {
+            release(.takenOver) { due?() }
+            return
+        }
+        if session.isRoutedByCluster { startFollowing(clientId, session: session) }
     }
 
     public func sessionSubscriptionsChanged(
@@ -138,9 +153,9 @@ extension ClusterNode: ClusterSessionDirectory {
     }
 
     public func sessionEnded(clientId: String, epoch: UInt64, kept: Bool, willHeld: Bool) {
-        let due = state.withLock { state -> (@Sendable () -> Void)? in
+        let (due, current) = state.withLock { state -> ((@Sendable () -> Void)?, Bool) in
             state.takeover.ended(clientId, epoch: epoch)
-            guard var session = state.claimed[clientId], session.epoch == epoch else { return nil }
+            guard var session = state.claimed[clientId], session.epoch == epoch else { return (nil, false) }
             let due = session.releaseDue
             session.release = nil
             session.releaseDue = nil
@@ -154,8 +169,12 @@ extension ClusterNode: ClusterSessionDirectory {
                 session.dirty = true
             }
             state.claimed[clientId] = session
-            return due
+            return (due, true)
         }
+        // Its queue stays for the next connection, wherever that is, purged
+        // up to what this one acknowledged; or goes with a session that
+        // ended here (not one released to another node).
+        if current { Task { await stopFollowing(clientId, sessionEnded: due == nil && !kept) } }
         due?()
         writeRecord(clientId)
     }
@@ -170,6 +189,13 @@ extension ClusterNode: ClusterSessionDirectory {
 
     public func sessionExpired(clientId: String) {
         changeOwnOfflineRecord(clientId) { _ in .delete }
+        Task { [self] in
+            do {
+                try await purgeInbox(of: clientId)
+            } catch {
+                count(error: error)
+            }
+        }
     }
 
     enum OfflineRecordChange {
@@ -219,9 +245,16 @@ extension ClusterNode: ClusterSessionDirectory {
         guard let job else { return }
         Task {
             var written: UInt64?
+            // Routes here follow the write at once: a SUBACK after it is
+            // followed by messages appended to the queue from this node.
+            let key = ClusterNames.key(for: clientId)
             switch job {
-            case .update(let record, let revision, let store): written = await store.update(record, after: revision)
-            case .delete(let revision, let store): await store.ended(clientId, revision: revision)
+            case .update(let record, let revision, let store):
+                written = await store.update(record, after: revision)
+                if let written { applyInboxRoutes(key: key, record: record, revision: written) }
+            case .delete(let revision, let store):
+                await store.ended(clientId, revision: revision)
+                applyInboxRoutes(key: key, record: nil, revision: .max)
             }
             let gates = state.withLock { state -> [ClusterCommitGate] in
                 guard var session = state.claimed[clientId] else { return [] }

@@ -12,7 +12,8 @@ extension ClusterNode {
             ClusterNodeSnapshot(name: $0.name, metricsURL: $0.announcement.metricsURL, startedAtSeconds: $0.announcement.startedAtSeconds)
         }
         let remoteRoutes = state.withLock { $0.broker?.remoteRouteCount ?? 0 }
-        return statistics.withLock { statistics in
+        let sessionRoutes = inboxRoutes.withLock { $0.routeCount }
+        var snapshot = statistics.withLock { statistics in
             ClusterSnapshot(
                 node: options.nodeName, bootId: bootId, ready: ready, notReadyReason: reason, liveNodes: live,
                 durability: "replicated", replicas: options.replicas,
@@ -25,5 +26,7 @@ extension ClusterNode {
                 forwardFailuresTotal: statistics.forwardFailures, remoteRoutes: remoteRoutes,
                 jetStreamLatency: statistics.latency.snapshot(now: Clock.nowNanos()), errorsTotal: statistics.errors)
         }
+        snapshot.sessionRoutes = sessionRoutes
+        return snapshot
     }
 }

@@ -36,12 +36,15 @@ extension ClusterNode {
             purgeExpiredRetained()
             purgeRoutesOfGoneNodes()
         }
+        let purges = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { [self] _ in
+            purgeAcknowledged()
+        }
         let stopped = state.withLock { state in
-            state.timers += [lease, retry, janitor]
+            state.timers += [lease, retry, janitor, purges]
             return state.stopped
         }
         if stopped {
-            for timer in [lease, retry, janitor] { timer.cancel() }
+            for timer in [lease, retry, janitor, purges] { timer.cancel() }
         }
     }
 }

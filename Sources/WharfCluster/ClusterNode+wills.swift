@@ -28,12 +28,13 @@ extension ClusterNode {
 
     private func sessionRecordChanged(_ entry: KeyValueEntry) {
         var held: HeldWill?
-        if entry.operation == .put, case .success(let record) = SessionRecord.decode(entry.value), record.will != nil,
-            record.ownership.connected || record.disconnectedAt != nil
-        {
+        var record: SessionRecord?
+        if entry.operation == .put, case .success(let decoded) = SessionRecord.decode(entry.value) { record = decoded }
+        if let record, record.will != nil, record.ownership.connected || record.disconnectedAt != nil {
             held = HeldWill(record: record, revision: entry.revision)
         }
         state.withLock { $0.heldWills[entry.key] = held }
+        applyInboxRoutes(key: entry.key, record: record, revision: entry.revision)
     }
 
     /// Whether the run that wrote `record` may still hold its connection:

@@ -32,6 +32,11 @@ public final class ClusterNode: ClusterLink, Sendable {
     let assets: ClusterAssets
     /// Flow control for what other nodes forward here.
     let inbound: ClusterInbound
+    /// Persistent sessions' subscriptions, routed to their queues
+    /// (ClusterNode+inboxes). A lock of its own, held while the broker's
+    /// tree changes, so changes from the watch and from this node's own
+    /// writes go in the order they were worked out.
+    let inboxRoutes = Mutex(InboxRouteTable())
 
     struct State {
         var broker: Broker?
@@ -63,6 +68,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         var takeover = TakeoverTable()
         /// Persistent sessions claimed here, by client id (ClusterNode+sessions).
         var claimed: [String: ClaimedSession] = [:]
+        /// Readers of the queues of the sessions delivered here, by client id
+        /// (ClusterNode+inboxes).
+        var followers: [String: InboxFollower] = [:]
         /// Connected records with a will, by key, as the sessions watch
         /// read them (ClusterNode+wills); `sessionsLoaded` once caught up.
         var heldWills: [String: HeldWill] = [:]
@@ -271,6 +279,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         }
         for timer in timers { timer.cancel() }
         await finishRecordWrites(within: .seconds(2))
+        await stopFollowers()
         for watcher in watchers { await watcher.stop() }
         await inbox?.stop()
         quick?.unsubscribe()

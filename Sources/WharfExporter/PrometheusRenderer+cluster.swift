@@ -2,7 +2,7 @@ import WharfMetrics
 
 extension PrometheusRenderer {
     /// The kinds of `ClusterSnapshot.errorsTotal` (WharfCluster's `count(error:)` and envelope decoding).
-    static let errorKinds = ["timeout", "no_responders", "api", "connection", "bad_envelope"]
+    static let errorKinds = ["timeout", "no_responders", "api", "connection", "bad_envelope", "bad_inbox_entry"]
 
     /// Cluster mode's families (absent on a single node, and then none of
     /// them is written). Counters keyed by QoS or error kind have one
@@ -37,6 +37,9 @@ extension PrometheusRenderer {
             "wharf_cluster_forward_failures_total", .counter,
             "Forwards and other JetStream writes that failed; each withheld its publisher's acknowledgement.", c.forwardFailuresTotal)
         w.single("wharf_cluster_remote_routes", .gauge, "Other nodes' subscriptions known here (route index entries).", c.remoteRoutes)
+        w.single(
+            "wharf_cluster_session_routes", .gauge, "Persistent sessions' subscriptions routed to their queues in the cluster.",
+            c.sessionRoutes ?? 0)
 
         let latency = c.jetStreamLatency
         let name = "wharf_cluster_jetstream_latency_seconds"

@@ -29,6 +29,10 @@ public struct ClusterSnapshot: Codable, Sendable, Equatable {
     public var forwardFailuresTotal: Int
     /// Other nodes' subscriptions known here (route index entries).
     public var remoteRoutes: Int
+    /// Persistent sessions' subscriptions routed here to their queues in
+    /// the cluster (every session's, wherever it is delivered). Optional so
+    /// that a snapshot from a node that predates it still decodes.
+    public var sessionRoutes: Int?
     /// JetStream publish (forward, retained, route) to its acknowledgement.
     public var jetStreamLatency: LatencySnapshot
     /// JetStream API and KV failures since start, by kind (`timeout`,

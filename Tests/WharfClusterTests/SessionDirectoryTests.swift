@@ -35,7 +35,9 @@ import WharfTestSupport
     /// The claimed connection open on `node`: what releases it, in order.
     static func delivering(_ node: Nodes.Node, _ clientId: String, epoch: UInt64) -> Releases {
         let releases = Releases()
-        node.cluster.sessionDelivering(clientId: clientId, epoch: epoch) { why, done in
+        node.cluster.sessionDelivering(
+            clientId: clientId, epoch: epoch, session: Session(clientId: clientId, maxInflight: 10, maxQueued: 10)
+        ) { why, done in
             releases.add(why)
             done()
         }

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Synchronization
 import Testing
+import WharfCore
 import WharfNATS
 import WharfTestSupport
 
@@ -32,7 +33,8 @@ import WharfTestSupport
             state.claimed[session] = .init(
                 epoch: 1, record: SessionRecord(clientId: session, ownership: first.record, expiryInterval: 60), revision: 0)
         }
-        a.cluster.sessionDelivering(clientId: session, epoch: 1) { why, done in
+        a.cluster.sessionDelivering(clientId: session, epoch: 1, session: Session(clientId: session, maxInflight: 10, maxQueued: 10)) {
+            why, done in
             closed.add("\(session)@1 \(why)")
             done()
         }

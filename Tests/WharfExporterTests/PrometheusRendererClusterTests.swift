@@ -26,6 +26,7 @@ import WharfMetrics
     static var clusterSnapshot: MetricsSnapshot {
         var snapshot = PrometheusRendererTests.snapshot
         snapshot.cluster = cluster
+        snapshot.cluster?.sessionRoutes = 5
         return snapshot
     }
 
@@ -75,6 +76,9 @@ import WharfMetrics
                 "# HELP wharf_cluster_remote_routes Other nodes' subscriptions known here (route index entries).",
                 "# TYPE wharf_cluster_remote_routes gauge",
                 "wharf_cluster_remote_routes 7",
+                "# HELP wharf_cluster_session_routes Persistent sessions' subscriptions routed to their queues in the cluster.",
+                "# TYPE wharf_cluster_session_routes gauge",
+                "wharf_cluster_session_routes 5",
                 "# HELP wharf_cluster_jetstream_latency_seconds JetStream publish (forward, retained, route) to its acknowledgement; quantiles over the recent window.",
                 "# TYPE wharf_cluster_jetstream_latency_seconds summary",
                 "wharf_cluster_jetstream_latency_seconds{quantile=\"0.5\"} 0.0006",
@@ -85,6 +89,7 @@ import WharfMetrics
                 "# TYPE wharf_cluster_errors_total counter",
                 "wharf_cluster_errors_total{kind=\"api\"} 0",
                 "wharf_cluster_errors_total{kind=\"bad_envelope\"} 0",
+                "wharf_cluster_errors_total{kind=\"bad_inbox_entry\"} 0",
                 "wharf_cluster_errors_total{kind=\"connection\"} 0",
                 "wharf_cluster_errors_total{kind=\"no_responders\"} 0",
                 "wharf_cluster_errors_total{kind=\"timeout\"} 1",

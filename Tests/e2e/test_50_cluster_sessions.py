@@ -81,12 +81,11 @@ def test_a_session_resumes_on_another_node_with_its_subscriptions(nodes):
     assert first.subscribe(f"{topic}/#", qos=1, sub_id=7) == [1]
     close(first)
 
-    routes = nodes.remote_routes(a)
     second = paho5(b.port, client_id, clean_start=False, session_expiry=300)
     assert second.rc == 0
     assert second.session_present is True, "the record on another node says the session was kept"
-    # The subscription came with the session: nothing subscribed on B.
-    nodes.wait_route(a, routes + 1)
+    # The subscription came with the session: nothing subscribed on B. A
+    # routes to the session's queue in the cluster since the SUBSCRIBE.
     publisher = paho5(a.port, uid("pub"))
     assert publisher.publish(f"{topic}/1", b"one", qos=1) == 0
     message = second.get(timeout=10)
@@ -163,10 +162,8 @@ def test_unsubscribing_is_kept_in_the_record(nodes):
     assert first.subscribe(dropped, qos=1) == [1]
     assert first.unsubscribe(dropped) == [0]
     close(first)
-    routes = nodes.remote_routes(a)
     second = paho5(b.port, client_id, clean_start=False, session_expiry=300)
     assert second.session_present is True
-    nodes.wait_route(a, routes + 1)
     publisher = paho5(a.port, uid("pub"))
     publisher.publish(dropped, b"no", qos=1)
     publisher.publish(kept, b"yes", qos=1)
@@ -219,7 +216,7 @@ def test_a_restarted_node_drops_its_copy_of_a_session_that_moved(nats_cluster, t
                 lambda last: f"A still keeps {WharfCluster.snapshot(a)['sessions']['offline']} offline sessions", a)
         assert "dropped sessions other nodes took" in a.log()
         publisher = paho5(a.port, uid("pub"))
-        c.wait_route(a, 1)
+        c.wait_session_routes(a, 1)
         assert publisher.publish(topic, b"once", qos=1) == 0
         assert second.get(timeout=10).payload == b"once"
         assert received_topics(second, 1.0) == []

@@ -213,6 +213,10 @@ class WharfCluster:
     def remote_routes(self, node: Node) -> int:
         return self.cluster(node)["remoteRoutes"]
 
+    def session_routes(self, node: Node) -> int:
+        """Persistent sessions' subscriptions `node` routes to their queues."""
+        return self.cluster(node).get("sessionRoutes") or 0
+
     def routes(self) -> dict[str, int]:
         """remoteRoutes of every running node, by name."""
         return {n.name: self.remote_routes(n) for n in self.nodes if n.running}
@@ -282,6 +286,12 @@ class WharfCluster:
         return self._poll(lambda: (lambda r: r if r >= count else None)(self.remote_routes(node)), timeout,
                           lambda last: f"{node.name} knows {self._safe(self.remote_routes, node)} remote routes, "
                                        f"want >= {count} (last: {last})", node)
+
+    def wait_session_routes(self, node: Node, count: int, timeout: float = 10.0) -> int:
+        """Until `node` routes at least `count` persistent sessions' subscriptions (cluster.sessionRoutes)."""
+        return self._poll(lambda: (lambda r: r if r >= count else None)(self.session_routes(node)), timeout,
+                          lambda last: f"{node.name} routes {self._safe(self.session_routes, node)} session "
+                                       f"subscriptions, want >= {count}", node)
 
     def wait_routes_at_most(self, node: Node, count: int, timeout: float = 10.0) -> int:
         """Until `node` knows at most `count` routes of other nodes (after unsubscribes)."""

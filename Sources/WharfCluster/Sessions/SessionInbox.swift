@@ -50,19 +50,3 @@ public enum SessionInbox {
         return InboxDelivery(qos: qos, retain: headers[retainHeader] == "1", identifiers: identifiers)
     }
 }
-
-/// How one session gets one message from its inbox: what the publishing
-/// node's match of the session's subscriptions decided.
-public struct InboxDelivery: Sendable, Hashable {
-    /// The highest QoS the matching subscriptions granted, no more than the message's.
-    public var qos: QoS
-    /// The retain flag as the session gets it (kept only with retain as published).
-    public var retain: Bool
-    public var identifiers: SubscriptionIdentifiers
-
-    public init(qos: QoS, retain: Bool, identifiers: SubscriptionIdentifiers = .none) {
-        self.qos = qos
-        self.retain = retain
-        self.identifiers = identifiers
-    }
-}

@@ -8,7 +8,11 @@ extension Broker {
     /// goes to `link`. Returns the interest as it is now, for the link to
     /// announce (taken under the same lock, so no change falls between).
     public func attachCluster(_ link: any ClusterLink) -> [(filter: String, maxQoS: QoS)] {
-        tree.withLock { tree in
+        // Persistent sessions restored from the local log: their queues are
+        // the cluster's from now on, so their plain subscriptions leave the tree.
+        let persistent = sessions.withLock { store in store.values.filter(\.isPersistent) }
+        for session in persistent { routeByCluster(session) }
+        return tree.withLock { tree in
             // Written before any remote destination can be in the tree (the
             // link adds them after this returns), and read by publishers only
             // after they matched one under this lock: the lock orders the two.
@@ -62,7 +66,48 @@ extension Broker {
             return wills.removeValue(forKey: key)
         }
         if will != nil { journalAlone { $0.willEnded(clientId: clientId) } }
-        discard(forgotten)
+        // A queue that is the cluster's went with the session: nothing is lost.
+        discard(forgotten, countingLost: !forgotten.isRoutedByCluster)
+    }
+
+    /// Makes `session`'s queue the cluster's: its plain subscriptions leave
+    /// the tree (the cluster's route to its queue replaces them) and new
+    /// ones stay out.
+    func routeByCluster(_ session: Session) {
+        guard !session.isRoutedByCluster else { return }
+        session.routeByCluster()
+        let plain = session.subscriptions.map(\.filter).filter { SharedSubscription.parse($0) == nil }
+        guard !plain.isEmpty else { return }
+        changeSubscriptions(journal: nil) { tree in
+            for filter in plain { tree.unsubscribe(session, filter: filter) }
+        }
+    }
+
+    /// A message read from `session`'s queue in the cluster, at `sequence`
+    /// there, into its queue here. `matched` false: the session no longer
+    /// has a subscription for it (it was appended before the other node saw
+    /// the change); only its place in the queue is taken, so it is purged.
+    public func deliverFromInbox(_ message: Message, delivery: InboxDelivery, sequence: UInt64, to session: Session, matched: Bool = true) {
+        guard matched else {
+            session.skipInboxSequence(sequence)
+            return
+        }
+        let result = session.enqueue(
+            message, qos: delivery.qos, retain: delivery.retain, subscriptionIds: delivery.identifiers, inboxSequence: sequence)
+        countDrops(result, offline: .offlineQoS0)
+    }
+
+    /// A persistent session's subscription, from its record in the cluster:
+    /// matching messages are appended to its queue there.
+    public func addInboxRoute(_ inbox: RemoteInbox, _ subscription: SubscribePacket.Subscription, identifier: UInt32) {
+        let target = RouteTarget(
+            inbox: inbox, qos: subscription.qos, noLocal: subscription.noLocal, retainAsPublished: subscription.retainAsPublished,
+            identifiers: SubscriptionIdentifiers(identifier == 0 ? nil : identifier))
+        tree.withLock { _ = $0.subscribe(target, filter: subscription.filter) }
+    }
+
+    public func removeInboxRoute(_ inbox: RemoteInbox, filter: String) {
+        tree.withLock { _ = $0.unsubscribe(inbox, filter: filter) }
     }
 
     /// Another node now subscribes to `filter`, wanting up to `qos` (an

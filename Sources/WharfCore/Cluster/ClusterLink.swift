@@ -1,3 +1,4 @@
+import Synchronization
 import WharfMQTT
 
 /// Cluster mode's seam in the core: other nodes appear in the subscription
@@ -26,6 +27,49 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// the topic): the cluster's retained store takes it, through `journal`
     /// like a forward, so every node sees it.
     func retained(_ message: Message, journal: any JournalWriter)
+
+    /// `message` for a persistent session's queue in the cluster (wherever
+    /// the session is delivered, or none), as `delivery` says; written
+    /// through `journal` like a forward, whose commit waits for it.
+    func append(_ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, journal: any JournalWriter)
+}
+
+/// A persistent session's queue in the cluster, as a destination in the
+/// subscription tree (cluster mode): the session's subscriptions, from its
+/// record, with the options they were made with. One object per client id
+/// while the record exists, so overlapping filters give one copy.
+public final class RemoteInbox: Sendable, CustomStringConvertible {
+    public let clientId: String
+    private let online = Atomic<Bool>(false)
+
+    public init(clientId: String) {
+        self.clientId = clientId
+    }
+
+    /// Whether a connection delivers the session now (its record says so):
+    /// QoS 0 is not queued for an offline session, as on one node.
+    public var isOnline: Bool {
+        get { online.load(ordering: .relaxed) }
+        set { online.store(newValue, ordering: .relaxed) }
+    }
+
+    public var description: String { "queue of \(clientId)" }
+}
+
+/// How one session gets one message from its queue in the cluster: what
+/// the publishing node's match of the session's subscriptions decided.
+public struct InboxDelivery: Sendable, Hashable {
+    /// The highest QoS the matching subscriptions granted, no more than the message's.
+    public var qos: QoS
+    /// The retain flag as the session gets it (kept only with retain as published).
+    public var retain: Bool
+    public var identifiers: SubscriptionIdentifiers
+
+    public init(qos: QoS, retain: Bool, identifiers: SubscriptionIdentifiers = .none) {
+        self.qos = qos
+        self.retain = retain
+        self.identifiers = identifiers
+    }
 }
 
 /// Another node of the cluster, as a destination in the subscription tree.

@@ -15,10 +15,12 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
     /// it stays this node's alone.
     func claimSession(_ connect: ClusterSessionConnect) async -> ClusterSessionClaim
 
-    /// The claimed connection is open here: `release` closes it when a
-    /// connect elsewhere takes the session (or this node lost its lease),
-    /// and calls `done` once nothing of it is delivered any more.
-    func sessionDelivering(clientId: String, epoch: UInt64, release: @escaping ClusterSessionRelease)
+    /// The claimed connection is open here, delivering `session`: `release`
+    /// closes it when a connect elsewhere takes the session (or this node
+    /// lost its lease), and calls `done` once nothing of it is delivered any
+    /// more. A session routed by the cluster (`Session.isRoutedByCluster`)
+    /// is fed from its queue there from now until `sessionEnded`.
+    func sessionDelivering(clientId: String, epoch: UInt64, session: Session, release: @escaping ClusterSessionRelease)
 
     /// The session's subscriptions changed: added (or replaced) ones, and
     /// filters it no longer has. `journal`: the connection's writer, whose

@@ -97,6 +97,21 @@ extension Broker {
                 guard !fromCluster, let link = clusterLink else { continue }
                 outcome.matched += 1
                 link.forward(message, qos: min(message.qos, target.qos), to: node, journal: journal)
+            case .inbox(let inbox):
+                // A persistent session's queue in the cluster: appended to
+                // here, once for all its matching filters, wherever it is
+                // delivered. A forward was appended where it was published.
+                guard !fromCluster, let link = clusterLink else { continue }
+                if target.noLocal, let publisherSession, publisherSession.clientId == inbox.clientId { continue }
+                outcome.matched += 1
+                let qos = min(message.qos, target.qos)
+                guard qos != .atMostOnce || inbox.isOnline else {
+                    metrics.messageDropped(.offlineQoS0, count: 1)
+                    continue
+                }
+                outcome.queued += 1
+                let delivery = InboxDelivery(qos: qos, retain: target.retainAsPublished && message.retain, identifiers: target.identifiers)
+                link.append(message, delivery: delivery, to: inbox, journal: journal)
             case .session(let session):
                 // 5.0 "no local": not back to the connection that published it.
                 if target.noLocal, session === publisherSession { continue }

@@ -25,9 +25,14 @@ extension Broker {
     /// `expiryInterval` is the session expiry interval (5.0); nil means the
     /// 3.1.1 rule: clean session 0 keeps the session forever.
     /// `receiveMaximum` is the client's (5.0), bounding its in-flight window.
+    ///
+    /// `routedByCluster`: the session's queue is the cluster's (cluster
+    /// mode, a session claimed there): its plain subscriptions stay out of
+    /// the tree, see `Session.isRoutedByCluster`.
     public func openSession(
         clientId: String, cleanSession: Bool, expiryInterval: UInt32? = nil, receiveMaximum: Int? = nil,
-        owner: any DeliveryTarget, authorization: ClientAuthorization? = nil, resend: inout [OutboundPacket]
+        owner: any DeliveryTarget, authorization: ClientAuthorization? = nil, routedByCluster: Bool = false,
+        resend: inout [OutboundPacket]
     ) -> OpenedSession {
         let expiry = expiryInterval ?? (cleanSession ? 0 : UInt32.max)
         if !cleanSession { endIfExpired(clientId) }
@@ -62,12 +67,14 @@ extension Broker {
                 journalAlone { $0.sessionOpened(journalQueue, clientId: clientId, expiryInterval: expiry) }
             }
             session.authorize(authorization)
+            if routedByCluster { session.routeByCluster() }
             _ = session.attach(owner, receiveMaximum: receiveMaximum, resend: &resend)
             store[key] = session
             return OpenedSession(
                 session: session, sessionPresent: false, takenOver: previousOwner, endedJournaledSession: discarded?.journalQueue != nil
             )
         }
+        if routedByCluster, opened.sessionPresent { routeByCluster(opened.session) }
         if let discarded {
             stopExpiring(discarded)
             discard(discarded)
@@ -155,12 +162,13 @@ extension Broker {
         expiringSessions.withLock { $0.removeValue(forKey: ObjectIdentifier(session)) } != nil
     }
 
-    /// Removes a session's subscriptions and counts what it still held.
-    func discard(_ session: Session) {
+    /// Removes a session's subscriptions and counts what it still held
+    /// (unless `countingLost` is false: it is kept elsewhere).
+    func discard(_ session: Session, countingLost: Bool = true) {
         removeFromRouting(session, filters: session.subscriptions.map(\.filter))
         if let queue = session.journalQueue { journalAlone { $0.sessionEnded(queue) } }
         let lost = session.discardMessages()
-        if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
+        if lost > 0, countingLost { metrics.messageDropped(.sessionDiscarded, count: lost) }
     }
 
     /// A client id for CONNECT with an empty one (3.1.1 section 3.1.3.1; 5.0

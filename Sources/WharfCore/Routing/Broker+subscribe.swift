@@ -74,6 +74,16 @@ extension Broker {
             codes.append(contentsOf: repeatElement(.quotaExceeded, count: requests.count - looked.count))
         }
         guard !accepted.isEmpty else { return codes }
+        // The cluster routes this session's plain subscriptions to its queue
+        // there (from the record the connection writes), not this tree.
+        if session.isRoutedByCluster {
+            for (request, isNew) in accepted {
+                if let queue = session.journalQueue { journal.subscribed(queue, request, identifier: identifier ?? 0) }
+                guard request.retainHandling == 0 || (request.retainHandling == 1 && isNew) else { continue }
+                backlog.append(.init(filter: request.filter, qos: request.qos, identifiers: identifiers))
+            }
+            return codes
+        }
         changeSubscriptions(journal: connectionJournal) { tree in
             for (request, _) in accepted {
                 tree.subscribe(

@@ -153,7 +153,8 @@ extension Broker {
                 return
             }
             let result = session.enqueue(
-                done.message, qos: done.qos, subscriptionIds: done.subscriptionIds, attempts: done.attempts
+                done.message, qos: done.qos, subscriptionIds: done.subscriptionIds, attempts: done.attempts,
+                inboxSequence: done.inboxSequence
             )
             countDrops(result, offline: .rejected)
             // A policy's drop-oldest made room: the dropped message leaves the journal too.

@@ -71,7 +71,17 @@ public final class Broker: Sendable {
     }
 
     public var sessionCount: Int { sessions.withLock { $0.count } }
-    /// This node's subscriptions (other nodes' are `remoteRouteCount`).
-    public var subscriptionCount: Int { tree.withLock { $0.count - $0.remoteCount } }
+    /// This node's subscriptions (other nodes' are `remoteRouteCount`). In
+    /// cluster mode a persistent session's plain subscriptions route to its
+    /// queue in the cluster, outside this node's own entries in the tree:
+    /// they are counted where the session is held.
+    public var subscriptionCount: Int {
+        let own = tree.withLock { $0.count - $0.remoteCount - $0.inboxCount }
+        guard clusterLinkStorage.link != nil else { return own }
+        let routed = sessions.withLock { store in
+            store.values.reduce(0) { $0 + ($1.isRoutedByCluster ? $1.plainSubscriptionCount : 0) }
+        }
+        return own + routed
+    }
     public var retainedCount: Int { retained.withLock { $0.count } }
 }

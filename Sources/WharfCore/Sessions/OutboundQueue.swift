@@ -35,6 +35,8 @@ public struct OutboundQueue: Sendable {
         /// Deliveries already made of it (a negatively acknowledged message
         /// coming back keeps its count).
         var attempts: Int
+        /// Its place in the session's queue in the cluster (0: not from there).
+        var inboxSequence: UInt64 = 0
     }
 
     struct Inflight: Sendable {
@@ -47,6 +49,7 @@ public struct OutboundQueue: Sendable {
         var group: ConsumerGroup?
         /// Sends so far: 1, then one more per resend after a reconnect.
         var attempts: Int
+        var inboxSequence: UInt64 = 0
     }
 
     /// A delivery the consumer has acknowledged.
@@ -62,6 +65,9 @@ public struct OutboundQueue: Sendable {
         public let group: ConsumerGroup?
         /// The subscription identifiers it carried, for a redelivery.
         public let subscriptionIds: SubscriptionIdentifiers
+        /// Its place in the session's queue in the cluster (0: not from there),
+        /// kept by a redelivery so the queue holds it until it is done.
+        public let inboxSequence: UInt64
 
         init(_ entry: Inflight) {
             message = entry.message
@@ -70,6 +76,7 @@ public struct OutboundQueue: Sendable {
             sentOnSubscribe = entry.onSubscribe
             group = entry.group
             subscriptionIds = entry.subscriptionIds
+            inboxSequence = entry.inboxSequence
         }
     }
 
@@ -118,7 +125,7 @@ public struct OutboundQueue: Sendable {
     /// bounds how many there can be.
     public mutating func enqueue(
         _ message: Message, qos: QoS, retain: Bool, onSubscribe: Bool = false,
-        subscriptionIds: SubscriptionIdentifiers = .none, group: ConsumerGroup? = nil, attempts: Int = 0
+        subscriptionIds: SubscriptionIdentifiers = .none, group: ConsumerGroup? = nil, attempts: Int = 0, inboxSequence: UInt64 = 0
     ) -> EnqueueResult {
         var result = EnqueueResult.accepted
         if !onSubscribe, group == nil, let limit = message.maxQueueLength, pending.count >= limit {
@@ -130,7 +137,7 @@ public struct OutboundQueue: Sendable {
         pending.append(
             Pending(
                 message: message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds,
-                group: group, attempts: attempts
+                group: group, attempts: attempts, inboxSequence: inboxSequence
             ))
         enqueuedTotal += 1
         return result
@@ -170,7 +177,8 @@ public struct OutboundQueue: Sendable {
             let id = allocatePacketId()
             inflight[id] = Inflight(
                 message: head.message, qos: head.qos, retain: head.retain, onSubscribe: head.onSubscribe,
-                subscriptionIds: head.subscriptionIds, phase: .awaitingAck, group: head.group, attempts: head.attempts + 1
+                subscriptionIds: head.subscriptionIds, phase: .awaitingAck, group: head.group, attempts: head.attempts + 1,
+                inboxSequence: head.inboxSequence
             )
             deliveredTotal += 1
             packets.append(
@@ -296,6 +304,19 @@ public struct OutboundQueue: Sendable {
         }
         pending = kept
         return taken
+    }
+
+    /// The oldest place in the session's cluster queue this queue still
+    /// holds (waiting or in flight); nil when it holds none. Everything the
+    /// cluster queue has before it was acknowledged or dropped here.
+    /// Waiting messages are in queue order, so the first one from the
+    /// cluster queue is the oldest of them; the window is small.
+    public var oldestInboxSequence: UInt64? {
+        var oldest = pending.first { $0.inboxSequence != 0 }?.inboxSequence
+        for entry in inflight.values where entry.inboxSequence != 0 {
+            oldest = min(oldest ?? .max, entry.inboxSequence)
+        }
+        return oldest
     }
 
     /// Drops everything (clean session end). Returns how many messages were lost.

@@ -49,7 +49,14 @@ extension Session {
         state.withLock { $0.subscriptions.map { ($0.key.string, $0.value) } }
     }
 
-    func discardMessages() -> Int { state.withLock { $0.outbound.removeAll() } }
+    func discardMessages() -> Int {
+        state.withLock { state in
+            // What it held is gone from here: the cluster queue's floor no
+            // longer follows from this queue (see `inboxFloor`).
+            state.inboxFloorKnown = false
+            return state.outbound.removeAll()
+        }
+    }
 
     public var queuedCount: Int { state.withLock { $0.outbound.queuedCount } }
 

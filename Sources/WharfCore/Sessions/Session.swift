@@ -52,6 +52,14 @@ public final class Session: Sendable {
         var coverageGeneration = -1
         /// Recent receive checks (see `ReceiveDecisions`).
         var receiveDecisions = ReceiveDecisions()
+        /// Cluster mode: the session's queue is the cluster's, and its plain
+        /// subscriptions route there (`Session+cluster`).
+        var routedByCluster = false
+        /// The last place in the cluster queue enqueued here (0: none).
+        var lastInboxSequence: UInt64 = 0
+        /// False once the queue was discarded: acknowledged and discarded
+        /// messages look alike then, so no floor may be taken from it.
+        var inboxFloorKnown = true
 
         /// Whether a delivery of `topic` must be refused.
         @inline(__always)
@@ -133,12 +141,14 @@ public final class Session: Sendable {
     /// paused when this (online) queue is past its high-water mark.
     public func enqueue(
         _ message: Message, qos: QoS, retain: Bool = false, onSubscribe: Bool = false,
-        subscriptionIds: SubscriptionIdentifiers = .none, attempts: Int = 0, publisher: (any DeliveryTarget)? = nil
+        subscriptionIds: SubscriptionIdentifiers = .none, attempts: Int = 0, publisher: (any DeliveryTarget)? = nil,
+        inboxSequence: UInt64 = 0
     ) -> EnqueueResult {
         var release: [any DeliveryTarget] = []
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
             // Receive is checked here, under the lock enqueue takes anyway:
             // every path that gives a session a message comes through.
+            if inboxSequence > state.lastInboxSequence { state.lastInboxSequence = inboxSequence }
             if state.authorization != nil, state.refuses(message.topic) {
                 return (.deniedByAccess, nil)
             }
@@ -146,12 +156,14 @@ public final class Session: Sendable {
                 if qos == .atMostOnce || !isPersistent { return (.droppedOffline, nil) }
                 return (
                     state.outbound.enqueue(
-                        message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
+                        message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts,
+                        inboxSequence: inboxSequence
                     ), nil
                 )
             }
             var result = state.outbound.enqueue(
-                message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts
+                message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts,
+                inboxSequence: inboxSequence
             )
             let queued = result.isAccepted
             // Never pause a connection for its own queue: it must keep reading

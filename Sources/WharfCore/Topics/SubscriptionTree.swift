@@ -9,6 +9,8 @@ public struct RouteTarget: Sendable {
         case group(ConsumerGroup)
         /// Another node of the cluster, for its subscribers (cluster mode).
         case remote(RemoteNode)
+        /// A persistent session's queue in the cluster (cluster mode).
+        case inbox(RemoteInbox)
     }
 
     public let destination: Destination
@@ -38,10 +40,24 @@ public struct RouteTarget: Sendable {
         self.qos = qos
     }
 
-    /// Not another node: a subscription of this one.
+    public init(
+        inbox: RemoteInbox, qos: QoS, noLocal: Bool = false, retainAsPublished: Bool = false, identifiers: SubscriptionIdentifiers = .none
+    ) {
+        self.destination = .inbox(inbox)
+        self.qos = qos
+        self.noLocal = noLocal
+        self.retainAsPublished = retainAsPublished
+        self.identifiers = identifiers
+    }
+
+    /// A subscription of this node's own sessions and groups; not another
+    /// node's, nor a session queue's in the cluster (which every node
+    /// routes to itself, so no node asks for it).
     public var isLocal: Bool {
-        if case .remote = destination { return false }
-        return true
+        switch destination {
+        case .remote, .inbox: return false
+        case .session, .group: return true
+        }
     }
 
     /// Identity of the destination: one entry per session or group per filter.
@@ -50,6 +66,7 @@ public struct RouteTarget: Sendable {
         case .session(let session): return ObjectIdentifier(session)
         case .group(let group): return ObjectIdentifier(group)
         case .remote(let node): return ObjectIdentifier(node)
+        case .inbox(let inbox): return ObjectIdentifier(inbox)
         }
     }
 
@@ -121,6 +138,9 @@ public struct SubscriptionTree: Sendable {
     public private(set) var count = 0
     /// Subscriptions of other nodes (cluster mode), included in `count`.
     public private(set) var remoteCount = 0
+    /// Subscriptions of persistent sessions' queues in the cluster (cluster
+    /// mode), included in `count`.
+    public private(set) var inboxCount = 0
     /// Cluster mode: filters whose local interest (the highest QoS this
     /// node's subscriptions to them grant, nil for none) changed, for the
     /// broker to drain and tell the cluster. Off on a single node.
@@ -157,7 +177,7 @@ public struct SubscriptionTree: Sendable {
         let isNew = replaced == nil
         if isNew {
             count += 1
-            if !target.isLocal { remoteCount += 1 }
+            if case .inbox = target.destination { inboxCount += 1 } else if !target.isLocal { remoteCount += 1 }
         }
         generation &+= 1
         if tracksLocalInterest, target.isLocal, node.localMaxQoS != before { interestChanges.append((filter, node.localMaxQoS)) }
@@ -168,6 +188,12 @@ public struct SubscriptionTree: Sendable {
     @discardableResult
     public mutating func unsubscribe(_ node: RemoteNode, filter: String) -> Bool {
         unsubscribe(key: ObjectIdentifier(node), filter: filter)
+    }
+
+    /// Removes a session queue's subscription to `filter` (cluster mode).
+    @discardableResult
+    public mutating func unsubscribe(_ inbox: RemoteInbox, filter: String) -> Bool {
+        unsubscribe(key: ObjectIdentifier(inbox), filter: filter)
     }
 
     /// Hands over the interest changes recorded since the last call.
@@ -214,7 +240,7 @@ public struct SubscriptionTree: Sendable {
         guard let removed = node.subscribers.removeValue(forKey: key) else { return false }
         node.countLocal(removed, -1)
         count -= 1
-        if !removed.isLocal { remoteCount -= 1 }
+        if case .inbox = removed.destination { inboxCount -= 1 } else if !removed.isLocal { remoteCount -= 1 }
         generation &+= 1
         if tracksLocalInterest, removed.isLocal, node.localMaxQoS != before { interestChanges.append((filter, node.localMaxQoS)) }
         var current = node

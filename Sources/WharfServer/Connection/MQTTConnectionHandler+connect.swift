@@ -151,7 +151,7 @@ extension MQTTConnectionHandler {
             if !isClosing, let session {
                 let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
                 let loop = context.eventLoop
-                sessions.sessionDelivering(clientId: session.clientId, epoch: grant.epoch) { why, done in
+                sessions.sessionDelivering(clientId: session.clientId, epoch: grant.epoch, session: session) { why, done in
                     loop.execute {
                         handler.value.releasedByCluster(why)
                         done()
@@ -189,9 +189,15 @@ extension MQTTConnectionHandler {
         // kept, or another node delivered the session since) starts clean;
         // the record's subscriptions then go in.
         let cleanHere = accepted.cleanSession || grant.map { !($0.sessionPresent && $0.lastDeliveredHere) } ?? false
+        // A session claimed in the cluster has its queue there.
+        let routedByCluster = grant != nil
+        // The expiry follows the client's own flags: `cleanHere` may start a
+        // 3.1.1 session afresh here whose client asked to keep it.
+        let expiry = options.sessionExpiryInterval ?? (accepted.cleanSession ? 0 : UInt32.max)
         let opened = broker.openSession(
-            clientId: clientId, cleanSession: cleanHere, expiryInterval: options.sessionExpiryInterval,
-            receiveMaximum: options.receiveMaximum, owner: target, authorization: authorization, resend: &packetScratch
+            clientId: clientId, cleanSession: cleanHere, expiryInterval: expiry,
+            receiveMaximum: options.receiveMaximum, owner: target, authorization: authorization, routedByCluster: routedByCluster,
+            resend: &packetScratch
         )
         if let previous = opened.takenOver {
             logger.info("session taken over by a new connection")

@@ -1,0 +1,43 @@
+import Testing
+import WharfCore
+import WharfMQTT
+
+@testable import WharfCluster
+
+/// `InboxRouteTable`: session records become routes to their queues, the
+/// later revision winning whichever way it arrives.
+@Suite struct InboxRouteTableTests {
+    static func record(_ subscriptions: [(String, QoS, UInt32)], connected: Bool = true) -> SessionRecord {
+        SessionRecord(
+            clientId: "device", ownership: SessionOwnership(epoch: 1, owner: "a", connected: connected), expiryInterval: 60,
+            subscriptions: subscriptions.map {
+                SessionRecord.Subscription(SubscribePacket.Subscription(filter: $0.0, qos: $0.1), identifier: $0.2)
+            })
+    }
+
+    static func describe(_ changes: [InboxRouteTable.Change]) -> [String] {
+        changes.map { change in
+            switch change {
+            case .add(let inbox, let subscription, let identifier):
+                "+\(inbox.clientId) \(subscription.filter) q\(subscription.qos.rawValue) id\(identifier)"
+            case .remove(let inbox, let filter): "-\(inbox.clientId) \(filter)"
+            }
+        }
+    }
+
+    @Test func recordsBecomeRoutesAndTheLaterRevisionWins() {
+        var table = InboxRouteTable()
+        let first = Self.record([("a/#", .atLeastOnce, 0), ("$share/g/b", .atLeastOnce, 0), ("c", .atMostOnce, 3)])
+        #expect(Self.describe(table.apply(key: "k", record: first, revision: 5)) == ["+device a/# q1 id0", "+device c q0 id3"])
+        #expect(table.routeCount == 2, "a shared subscription is the group's, not the queue's")
+        #expect(table.apply(key: "k", record: first, revision: 5).isEmpty, "the same revision again")
+        #expect(table.apply(key: "k", record: Self.record([]), revision: 4).isEmpty, "an older one")
+
+        let second = Self.record([("a/#", .exactlyOnce, 0), ("d", .atLeastOnce, 0)], connected: false)
+        #expect(
+            Self.describe(table.apply(key: "k", record: second, revision: 9)) == ["-device c", "+device a/# q2 id0", "+device d q1 id0"])
+        #expect(table.entries["k"]?.inbox.isOnline == false)
+        #expect(Self.describe(table.apply(key: "k", record: nil, revision: 10)).sorted() == ["-device a/#", "-device d"])
+        #expect(table.routeCount == 0 && table.entries.isEmpty)
+    }
+}

@@ -1,0 +1,106 @@
+import NIOCore
+import Synchronization
+import Testing
+import WharfCore
+import WharfMQTT
+
+/// Cluster mode's persistent sessions in the core: their subscriptions route
+/// to their queues in the cluster (`RemoteInbox`), not to the session here,
+/// and what the cluster queue hands back is held until it is acknowledged.
+@Suite struct ClusterInboxRoutingTests {
+    /// A link that records what the broker asked of it.
+    final class RecordingLink: ClusterLink {
+        let appended = Mutex<[(clientId: String, topic: String, delivery: InboxDelivery)]>([])
+        let interest = Mutex<[String]>([])
+        func forward(_ message: Message, qos: QoS, to node: RemoteNode, journal: any JournalWriter) {}
+        func localInterestChanged(_ filter: String, maxQoS: QoS?, journal: (any JournalWriter)?) {
+            interest.withLock { $0.append(filter) }
+        }
+        func retained(_ message: Message, journal: any JournalWriter) {}
+        func append(_ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, journal: any JournalWriter) {
+            appended.withLock { $0.append((inbox.clientId, message.topic, delivery)) }
+        }
+    }
+
+    static func routedSession(_ broker: Broker, _ id: String, owner: RecordingTarget) -> Session {
+        var resend: [OutboundPacket] = []
+        return broker.openSession(clientId: id, cleanSession: false, owner: owner, routedByCluster: true, resend: &resend).session
+    }
+
+    @Test func aRoutedSessionsSubscriptionsReachItsQueueInTheClusterOnly() {
+        let broker = Broker()
+        let link = RecordingLink()
+        _ = broker.attachCluster(link)
+        let owner = RecordingTarget()
+        let device = Self.routedSession(broker, "device", owner: owner)
+        let request = SubscribePacket.Subscription(filter: "cmd/#", qos: .atLeastOnce, noLocal: true)
+        #expect(broker.subscribe(device, [request]) == [SubscribeReturnCode(granted: .atLeastOnce)])
+        #expect(link.interest.withLock { $0 }.isEmpty, "no node route: every node routes to the queue itself")
+        #expect(broker.subscriptionCount == 1, "counted where the session is held")
+
+        // The record's subscription, as every node's watch applies it.
+        let inbox = RemoteInbox(clientId: "device")
+        broker.addInboxRoute(inbox, request, identifier: 4)
+        var routes = RouteCache()
+        _ = broker.publish(message("cmd/1", qos: .exactlyOnce), routes: &routes)
+        // No local: not back to the session that published it.
+        _ = broker.publish(message("cmd/2"), session: device, routes: &routes)
+        // QoS 0 is not queued while the session is offline, as on one node.
+        _ = broker.publish(message("cmd/3", qos: .atMostOnce), routes: &routes)
+        inbox.isOnline = true
+        _ = broker.publish(message("cmd/4", qos: .atMostOnce), routes: &routes)
+        let appended = link.appended.withLock { $0 }
+        #expect(appended.map(\.topic) == ["cmd/1", "cmd/4"])
+        #expect(appended.first?.delivery == InboxDelivery(qos: .atLeastOnce, retain: false, identifiers: .one(4)))
+        #expect(device.queuedCount == 0, "nothing went to the session here")
+        #expect((broker.metrics as? BrokerCounters)?.drops(.offlineQoS0) == 1)
+
+        broker.removeInboxRoute(inbox, filter: "cmd/#")
+        _ = broker.publish(message("cmd/5"), routes: &routes)
+        #expect(link.appended.withLock { $0.count } == 2)
+    }
+
+    @Test func theQueueIsHeldUntilAcknowledgedAndForgottenWhenDiscarded() {
+        let broker = Broker()
+        _ = broker.attachCluster(RecordingLink())
+        let owner = RecordingTarget()
+        let device = Self.routedSession(broker, "device", owner: owner)
+        _ = broker.subscribe(device, [SubscribePacket.Subscription(filter: "cmd/#", qos: .atLeastOnce)])
+        #expect(device.inboxFloor == 1, "nothing read yet")
+        let delivery = InboxDelivery(qos: .atLeastOnce, retain: false)
+        for sequence in [10, 11, 12] as [UInt64] {
+            broker.deliverFromInbox(message("cmd/\(sequence)"), delivery: delivery, sequence: sequence, to: device)
+        }
+        #expect(device.lastInboxSequence == 12 && device.inboxFloor == 10)
+        var packets: [OutboundPacket] = []
+        device.takePackets(for: owner, into: &packets)
+        #expect(packets.map(\.topic) == ["cmd/10", "cmd/11", "cmd/12"])
+        _ = device.acknowledge(packets[1].packetId!, from: owner)
+        #expect(device.inboxFloor == 10, "the oldest unacknowledged one holds the floor")
+        _ = device.acknowledge(packets[0].packetId!, from: owner)
+        #expect(device.inboxFloor == 12)
+        // A message for a subscription gone since only takes its place.
+        broker.deliverFromInbox(message("old/1"), delivery: delivery, sequence: 13, to: device, matched: false)
+        _ = device.acknowledge(packets[2].packetId!, from: owner)
+        #expect(device.inboxFloor == 14 && device.queuedCount == 0)
+
+        broker.deliverFromInbox(message("cmd/15"), delivery: delivery, sequence: 15, to: device)
+        broker.closeSession(device, owner: owner)
+        broker.forgetSession("device")
+        #expect(device.inboxFloor == nil, "discarded here: its queue is the cluster's, untouched")
+        #expect((broker.metrics as? BrokerCounters)?.drops(.sessionDiscarded) == 0)
+    }
+
+    @Test func persistentSessionsRestoredBeforeTheClusterAttachedLeaveTheTree() {
+        let broker = Broker()
+        let owner = RecordingTarget()
+        var resend: [OutboundPacket] = []
+        let kept = broker.openSession(clientId: "kept", cleanSession: false, owner: owner, resend: &resend).session
+        _ = broker.subscribe(kept, [SubscribePacket.Subscription(filter: "a", qos: .atLeastOnce)])
+        let link = RecordingLink()
+        #expect(broker.attachCluster(link).isEmpty, "its filter is not this node's interest")
+        #expect(kept.isRoutedByCluster)
+        var routes = RouteCache()
+        #expect(broker.publish(message("a"), routes: &routes).matched == 0)
+    }
+}

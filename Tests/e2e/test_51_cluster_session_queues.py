@@ -1,0 +1,175 @@
+"""Cluster mode, persistent sessions' queues (docs/cluster.md, "Session queues"):
+a session's queue is a subject of the replicated stream WHARF_Q, appended to on
+the node a message is published on, so a client that comes back on any node,
+or after its node died, gets what was queued for it, in order; what it
+acknowledged does not come back.
+
+Real paho clients (3.1.1 and 5.0) and a raw socket client on 127.0.0.1, Wharf
+nodes over a three-server NATS cluster. Every wait is bounded."""
+import socket
+import time
+import uuid
+
+import pytest
+
+import rawmqtt
+from mqtt5clients import paho5
+from mqttclients import paho
+from natscluster import available, nats_cluster, nats_cluster_shared  # noqa: F401 (fixtures)
+from wharfcluster import WharfCluster
+
+pytestmark = pytest.mark.skipif(not available(), reason="nats-server is not installed")
+
+
+@pytest.fixture(scope="module")
+def nodes(nats_cluster_shared, tmp_path_factory):
+    """Nodes A and B, ready and each listing both live; stopped after the module (exit 0 checked)."""
+    c = WharfCluster(nats_cluster_shared, tmp_path_factory.mktemp("wharf-queues"), ("node-a", "node-b"))
+    yield c
+    c.close()
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def payloads(messages) -> list[bytes]:
+    return [m.payload for m in messages]
+
+
+def routed_everywhere(c, subscribe):
+    """Runs `subscribe` (one new filter of a persistent session), waits until
+    every node routes it to the session's queue, and returns the SUBACK codes."""
+    before = {n.name: c.session_routes(n) for n in c.nodes}
+    codes = subscribe()
+    for n in c.nodes:
+        c.wait_session_routes(n, before[n.name] + 1)
+    return codes
+
+
+def offline_subscriber(c, node, client_id: str, topic: str) -> None:
+    """A 3.1.1 persistent session subscribed to `topic/#` at QoS 1 on `node`,
+    then gone (DISCONNECT), routed from every node."""
+    sub = paho(node.port, client_id, clean=False)
+    assert routed_everywhere(c, lambda: sub.subscribe(f"{topic}/#", 1)) == [1]
+    sub.disconnect()
+
+
+def test_queued_messages_follow_the_session_to_another_node_in_order(nodes):
+    a, b = nodes.nodes
+    client_id, topic = uid("follow"), uid("orders")
+    offline_subscriber(nodes, a, client_id, topic)
+    publisher = paho(b.port, uid("pub"))
+    sent = [f"m{i}".encode() for i in range(30)]
+    for i, body in enumerate(sent):
+        publisher.publish(f"{topic}/{i}", body, qos=1)
+    # QoS 0 is not queued for a session that is offline, as on one node.
+    publisher.publish(f"{topic}/zero", b"qos0", qos=0)
+    publisher.disconnect()
+
+    back = paho(b.port, client_id, clean=False)
+    assert back.session_present is True
+    assert payloads(back.get_all(30)) == sent
+    assert back.nothing_for(1.0)
+    back.disconnect()
+    # Acknowledged on B: nothing comes back on A either.
+    again = paho(a.port, client_id, clean=False)
+    assert again.session_present is True
+    assert again.nothing_for(1.5)
+    again.disconnect()
+
+
+def test_unacknowledged_deliveries_come_back_on_another_node(nodes):
+    """A raw client takes three QoS 1 messages on A and acknowledges only the
+    first; on B it gets the other two again, and not the first."""
+    a, b = nodes.nodes
+    client_id, topic = uid("unacked"), uid("jobs")
+    first = rawmqtt.RawClient(a.port)
+    assert first.connect(client_id, clean=False)[1] == 0
+    assert routed_everywhere(nodes, lambda: first.subscribe(1, (f"{topic}/#", 1))) == [1]
+    publisher = paho(b.port, uid("pub"))
+    for body in (b"one", b"two", b"three"):
+        publisher.publish(f"{topic}/x", body, qos=1)
+    got = [first.read_type(rawmqtt.PUBLISH, timeout=10).publish_fields() for _ in range(3)]
+    assert [g[3] for g in got] == [b"one", b"two", b"three"]
+    first.send(rawmqtt.ack(rawmqtt.PUBACK, got[0][1]))
+    time.sleep(0.5)  # the acknowledgement reaches the queue (purged every 100 ms)
+    first.sock.close()
+    time.sleep(0.5)  # A sees the connection end
+
+    second = rawmqtt.RawClient(b.port)
+    present, code, _ = second.connect(client_id, clean=False)
+    assert (present, code) == (True, 0)
+    again = [second.read_type(rawmqtt.PUBLISH, timeout=10).publish_fields() for _ in range(2)]
+    assert [g[3] for g in again] == [b"two", b"three"]
+    for g in again:
+        second.send(rawmqtt.ack(rawmqtt.PUBACK, g[1]))
+    with pytest.raises(socket.timeout):
+        second.read_type(rawmqtt.PUBLISH, timeout=1.0)
+    second.send(rawmqtt.disconnect())
+    publisher.disconnect()
+
+
+def test_qos2_messages_queued_elsewhere_arrive_exactly_once(nodes):
+    a, b = nodes.nodes
+    client_id, topic = uid("exactly"), uid("payments")
+    sub = paho5(a.port, client_id, clean_start=False, session_expiry=300)
+    assert routed_everywhere(nodes, lambda: sub.subscribe(f"{topic}/#", qos=2)) == [2]
+    sub.disconnect()
+    publisher = paho5(b.port, uid("pub"))
+    sent = [f"p{i}".encode() for i in range(10)]
+    for body in sent:
+        assert publisher.publish(f"{topic}/1", body, qos=2) == 0
+    back = paho5(b.port, client_id, clean_start=False, session_expiry=300)
+    assert back.session_present is True
+    received = back.get_all(10)
+    assert payloads(received) == sent and all(m.qos == 2 for m in received)
+    assert back.nothing_for(1.0)
+    back.disconnect()
+    publisher.disconnect()
+
+
+def test_a_clean_start_elsewhere_drops_the_queue(nodes):
+    a, b = nodes.nodes
+    client_id, topic = uid("dropq"), uid("stale")
+    offline_subscriber(nodes, a, client_id, topic)
+    publisher = paho(b.port, uid("pub"))
+    for i in range(5):
+        publisher.publish(f"{topic}/{i}", b"old", qos=1)
+    publisher.disconnect()
+    fresh = paho(b.port, client_id, clean=True)
+    assert fresh.session_present is False
+    assert fresh.nothing_for(1.0)
+    fresh.disconnect()
+    later = paho(a.port, client_id, clean=False)
+    assert later.session_present is False
+    assert later.nothing_for(1.0)
+    later.disconnect()
+
+
+def test_a_killed_node_loses_no_queued_message(nats_cluster, tmp_path):
+    """The session's node is killed (kill -9) with messages queued for the
+    session, published through the other node and acknowledged: the client
+    comes back on the other node and gets every one of them."""
+    c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
+    try:
+        a, b = c.nodes
+        client_id, topic = uid("survivor"), uid("telemetry")
+        sub = paho5(a.port, client_id, clean_start=False, session_expiry=600)
+        assert routed_everywhere(c, lambda: sub.subscribe(f"{topic}/#", qos=1)) == [1]
+        publisher = paho5(b.port, uid("pub"))
+        assert publisher.publish(f"{topic}/live", b"live", qos=1) == 0
+        assert sub.get(timeout=10).payload == b"live"
+        sub.disconnect()
+        sent = [f"t{i}".encode() for i in range(20)]
+        for body in sent:
+            assert publisher.publish(f"{topic}/x", body, qos=1) == 0
+        c.kill(a)
+        back = paho5(b.port, client_id, clean_start=False, session_expiry=600)
+        assert back.session_present is True
+        assert payloads(back.get_all(20, timeout=15)) == sent
+        assert back.nothing_for(1.0), "the message delivered on A before it died does not come back"
+        back.disconnect()
+        publisher.disconnect()
+    finally:
+        c.close(check=False)
