@@ -110,6 +110,11 @@ extension ClusterNode {
         guard let broker else { return }
         let reader = inboxReader(for: clientId) { sequence, message, delivery in
             guard sequence > session.lastInboxSequence else { return }
+            // Past PUBREC on another connection: in flight here as a PUBREL.
+            if session.holdsInboxSequence(sequence) {
+                broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session, matched: false)
+                return
+            }
             // A subscription gone since the message was appended (the
             // publishing node had not read the record yet) gets nothing.
             guard session.hasPlainSubscription(matching: message.topic) else {

@@ -108,7 +108,8 @@ extension ClusterNode: ClusterSessionDirectory {
                 lastDeliveredHere: claimed.previousOwner == options.nodeName,
                 subscriptions: record.subscriptions.compactMap { kept in
                     kept.packet.map { ClusterSessionSubscription($0, identifier: kept.identifier) }
-                }))
+                },
+                released: (record.released ?? []).map { ClusterReleasedDelivery(packetId: $0.packetId, sequence: $0.sequence) }))
     }
 
     public func sessionDelivering(clientId: String, epoch: UInt64, session: Session, release: @escaping ClusterSessionRelease) {
@@ -141,6 +142,47 @@ extension ClusterNode: ClusterSessionDirectory {
             subscriptions.removeAll { gone.contains($0.filter) }
             subscriptions += subscribed.map { SessionRecord.Subscription($0.request, identifier: $0.identifier) }
             session.record.subscriptions = subscriptions
+            session.dirty = true
+            if let gate {
+                gate.add()
+                session.waiting.append(gate)
+            }
+            state.claimed[clientId] = session
+            return true
+        }
+        if changed { writeRecord(clientId) }
+    }
+
+    public func sessionReleased(
+        clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, journal: (any JournalWriter)?
+    ) {
+        let gate = (journal as? ClusterJournalWriter)?.batchGate()
+        changeClaimedRecord(clientId, epoch: epoch, gate: gate) { record in
+            var released = record.released ?? []
+            released.removeAll { $0.packetId == delivery.packetId }
+            released.append(SessionRecord.Released(packetId: delivery.packetId, sequence: delivery.sequence))
+            record.released = released
+        }
+    }
+
+    public func sessionCompleted(clientId: String, epoch: UInt64, packetId: UInt16) {
+        changeClaimedRecord(clientId, epoch: epoch, gate: nil) { record in
+            guard var released = record.released, released.contains(where: { $0.packetId == packetId }) else { return }
+            released.removeAll { $0.packetId == packetId }
+            record.released = released.isEmpty ? nil : released
+        }
+    }
+
+    /// Changes the record of the session claimed here at `epoch` and writes
+    /// it (coalesced with other changes); `gate` waits for the write.
+    private func changeClaimedRecord(
+        _ clientId: String, epoch: UInt64, gate: ClusterCommitGate?, _ change: (inout SessionRecord) -> Void
+    ) {
+        let changed = state.withLock { state -> Bool in
+            guard var session = state.claimed[clientId], session.epoch == epoch else { return false }
+            let before = session.record
+            change(&session.record)
+            guard session.record != before else { return false }
             session.dirty = true
             if let gate {
                 gate.add()

@@ -117,6 +117,13 @@ import WharfTestSupport
             let client = Nodes.unique("c")
             let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
             a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true, willHeld: false)
+            // The clean probe is a direct read, which a replica that has not
+            // applied a's claim yet answers with "no record".
+            let store = try #require(b.cluster.state.withLock { $0.buckets?.sessions })
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await store.read(client, fromLeader: false).record == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let clean = try #require(Self.grant(await b.cluster.claimSession(Self.connect(client, clean: true, expiry: 0))))
             #expect(!clean.sessionPresent)
             b.cluster.sessionEnded(clientId: client, epoch: clean.epoch, kept: false, willHeld: false)

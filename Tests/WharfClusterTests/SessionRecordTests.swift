@@ -41,6 +41,18 @@ import WharfMQTT
         #expect(json["expiryInterval"] as? Int == 60)
     }
 
+    /// QoS 2 deliveries past PUBREC travel with the record; a record from
+    /// before they existed reads as having none.
+    @Test func releasedDeliveriesComeBackAndOlderRecordsHaveNone() throws {
+        var record = SessionRecord(
+            clientId: "d1", ownership: SessionOwnership(epoch: 2, owner: "node-1", connected: true), expiryInterval: 60)
+        let encodedWithout = record.encoded()
+        #expect(!String(buffer: encodedWithout).contains("\"released\""), "nothing written when there are none")
+        #expect(try SessionRecord.decode(encodedWithout).get().released == nil)
+        record.released = [.init(packetId: 7, sequence: 1_234), .init(packetId: 9, sequence: 1_240)]
+        #expect(try SessionRecord.decode(record.encoded()).get().released == record.released)
+    }
+
     @Test func aLaterVersionOrNotARecordIsRefusedWithAReason() {
         let later = ByteBuffer(string: #"{"version": 2, "clientId": "x"}"#)
         #expect(SessionRecord.decode(later) == .failure(.laterVersion(2)))

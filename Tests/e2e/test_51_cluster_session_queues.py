@@ -47,12 +47,22 @@ def routed_everywhere(c, subscribe):
     return codes
 
 
+def gone(c, node, client) -> None:
+    """DISCONNECT, and wait until `node` holds the session offline: a message
+    published before that could still reach (and be acknowledged by) the
+    connection that is going."""
+    before = WharfCluster.snapshot(node)["sessions"]["offline"]
+    client.disconnect()
+    c._poll(lambda: WharfCluster.snapshot(node)["sessions"]["offline"] > before, 10,
+            lambda last: f"{node.name} still holds the session online", node)
+
+
 def offline_subscriber(c, node, client_id: str, topic: str) -> None:
     """A 3.1.1 persistent session subscribed to `topic/#` at QoS 1 on `node`,
     then gone (DISCONNECT), routed from every node."""
     sub = paho(node.port, client_id, clean=False)
     assert routed_everywhere(c, lambda: sub.subscribe(f"{topic}/#", 1)) == [1]
-    sub.disconnect()
+    gone(c, node, sub)
 
 
 def test_queued_messages_follow_the_session_to_another_node_in_order(nodes):
@@ -115,7 +125,7 @@ def test_qos2_messages_queued_elsewhere_arrive_exactly_once(nodes):
     client_id, topic = uid("exactly"), uid("payments")
     sub = paho5(a.port, client_id, clean_start=False, session_expiry=300)
     assert routed_everywhere(nodes, lambda: sub.subscribe(f"{topic}/#", qos=2)) == [2]
-    sub.disconnect()
+    gone(nodes, a, sub)
     publisher = paho5(b.port, uid("pub"))
     sent = [f"p{i}".encode() for i in range(10)]
     for body in sent:
@@ -126,6 +136,44 @@ def test_qos2_messages_queued_elsewhere_arrive_exactly_once(nodes):
     assert payloads(received) == sent and all(m.qos == 2 for m in received)
     assert back.nothing_for(1.0)
     back.disconnect()
+    publisher.disconnect()
+
+
+def test_a_qos2_delivery_past_pubrec_resumes_with_pubrel_on_another_node(nodes):
+    """The subscriber sent PUBREC on A and got PUBREL, but its PUBCOMP never
+    reached A. On B the exchange resumes: PUBREL under the same packet id, and
+    the message is not sent again (a client that delivers at PUBLISH would
+    see it twice)."""
+    a, b = nodes.nodes
+    client_id, topic = uid("pubrel"), uid("ledger")
+    first = rawmqtt.RawClient(a.port)
+    assert first.connect(client_id, clean=False)[1] == 0
+    assert routed_everywhere(nodes, lambda: first.subscribe(1, (f"{topic}/#", 2))) == [2]
+    publisher = paho(b.port, uid("pub"))
+    publisher.publish(f"{topic}/1", b"entry", qos=2)
+    _, pid, _, body = first.read_type(rawmqtt.PUBLISH, timeout=10).publish_fields()
+    assert body == b"entry"
+    first.send(rawmqtt.ack(rawmqtt.PUBREC, pid))
+    assert first.read_type(rawmqtt.PUBREL).ack_fields()[0] == pid
+    first.sock.close()  # no PUBCOMP
+    time.sleep(0.5)
+
+    second = rawmqtt.RawClient(b.port)
+    assert second.connect(client_id, clean=False)[:2] == (True, 0)
+    resumed = second.read(timeout=10)
+    assert (resumed.type, resumed.ack_fields()[0]) == (rawmqtt.PUBREL, pid)
+    second.send(rawmqtt.ack(rawmqtt.PUBCOMP, pid))
+    with pytest.raises(socket.timeout):
+        got = second.read(timeout=1.5)
+        raise AssertionError(f"after PUBCOMP: {got}")
+    second.send(rawmqtt.disconnect())
+    # Completed on B: nothing of it on A either.
+    third = rawmqtt.RawClient(a.port)
+    assert third.connect(client_id, clean=False)[:2] == (True, 0)
+    with pytest.raises(socket.timeout):
+        got = third.read(timeout=1.5)
+        raise AssertionError(f"back on A: {got}")
+    third.send(rawmqtt.disconnect())
     publisher.disconnect()
 
 
@@ -160,7 +208,7 @@ def test_a_killed_node_loses_no_queued_message(nats_cluster, tmp_path):
         publisher = paho5(b.port, uid("pub"))
         assert publisher.publish(f"{topic}/live", b"live", qos=1) == 0
         assert sub.get(timeout=10).payload == b"live"
-        sub.disconnect()
+        gone(c, a, sub)
         sent = [f"t{i}".encode() for i in range(20)]
         for body in sent:
             assert publisher.publish(f"{topic}/x", body, qos=1) == 0

@@ -25,6 +25,21 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     public var disconnectedAt: UInt64?
     public var subscriptions: [Subscription]
     public var will: Will?
+    /// QoS 2 deliveries from the session's queue past PUBREC, awaiting
+    /// PUBCOMP: a new connection sends PUBREL for them. Nil when none (and
+    /// in records written before it existed).
+    public var released: [Released]?
+
+    public struct Released: Codable, Sendable, Equatable {
+        public var packetId: UInt16
+        /// The delivery's place in the session's queue (`WHARF_Q`).
+        public var sequence: UInt64
+
+        public init(packetId: UInt16, sequence: UInt64) {
+            self.packetId = packetId
+            self.sequence = sequence
+        }
+    }
 
     public struct Subscription: Codable, Sendable, Equatable {
         public var filter: String

@@ -93,9 +93,11 @@ public struct SessionStore: Sendable {
             }
             let kept = current.flatMap { cleanStart || $0.isExpired(at: now) ? nil : $0 }
             let claim = SessionClaim(current: current?.ownership, node: node)
-            let record = SessionRecord(
+            var record = SessionRecord(
                 clientId: clientId, ownership: claim.record, ownerBoot: boot, expiryInterval: expiryInterval,
                 subscriptions: kept?.subscriptions ?? [], will: will)
+            // QoS 2 deliveries past PUBREC stay with a kept session.
+            record.released = kept?.released
             switch await write(key, record, after: revision) {
             case .success(let written):
                 return Claimed(

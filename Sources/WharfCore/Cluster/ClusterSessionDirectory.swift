@@ -29,6 +29,15 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
         clientId: String, epoch: UInt64, subscribed: [ClusterSessionSubscription], unsubscribed: [String],
         journal: (any JournalWriter)?)
 
+    /// The client sent PUBREC for a QoS 2 delivery from the session's queue:
+    /// the record keeps the packet id, so that a connection on another node
+    /// sends PUBREL for it rather than the message again. `journal`: the
+    /// connection's writer, whose PUBREL waits for the record.
+    func sessionReleased(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, journal: (any JournalWriter)?)
+
+    /// The client sent PUBCOMP for `packetId`: the record drops it.
+    func sessionCompleted(clientId: String, epoch: UInt64, packetId: UInt16)
+
     /// The claimed connection ended here without a takeover: the record says
     /// offline since now (`kept`), or goes (the session ended with it).
     /// `willHeld`: the will waits out its delay here, and the record keeps
@@ -74,6 +83,19 @@ public struct ClusterSessionConnect: Sendable {
     }
 }
 
+/// A QoS 2 delivery from the session's queue in the cluster that the client
+/// received (PUBREC): its packet id, and its place in the queue, which stays
+/// until PUBCOMP.
+public struct ClusterReleasedDelivery: Sendable, Equatable {
+    public var packetId: UInt16
+    public var sequence: UInt64
+
+    public init(packetId: UInt16, sequence: UInt64) {
+        self.packetId = packetId
+        self.sequence = sequence
+    }
+}
+
 /// One subscription as the session record keeps it.
 public struct ClusterSessionSubscription: Sendable, Equatable {
     public var request: SubscribePacket.Subscription
@@ -110,11 +132,18 @@ public struct ClusterSessionGrant: Sendable {
     /// subscriptions replace it.
     public var lastDeliveredHere: Bool
     public var subscriptions: [ClusterSessionSubscription]
+    /// QoS 2 deliveries past PUBREC (the client has the message; PUBCOMP is
+    /// due): the new connection sends PUBREL for each, not the PUBLISH again.
+    public var released: [ClusterReleasedDelivery]
 
-    public init(epoch: UInt64, sessionPresent: Bool, lastDeliveredHere: Bool, subscriptions: [ClusterSessionSubscription]) {
+    public init(
+        epoch: UInt64, sessionPresent: Bool, lastDeliveredHere: Bool, subscriptions: [ClusterSessionSubscription],
+        released: [ClusterReleasedDelivery] = []
+    ) {
         self.epoch = epoch
         self.sessionPresent = sessionPresent
         self.lastDeliveredHere = lastDeliveredHere
         self.subscriptions = subscriptions
+        self.released = released
     }
 }

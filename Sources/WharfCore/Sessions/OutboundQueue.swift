@@ -1,4 +1,5 @@
 import DequeModule
+import NIOCore
 import OrderedCollections
 import WharfMQTT
 
@@ -234,6 +235,25 @@ public struct OutboundQueue: Sendable {
         )
         enqueuedTotal += 1
     }
+
+    /// A QoS 2 delivery another connection took to PUBREC (cluster mode):
+    /// in flight past PUBREC under `packetId`, so a reconnect sends PUBREL.
+    /// The message is the client's; an empty stand-in keeps the entry's
+    /// shape. False if the id is in flight here already.
+    public mutating func restoreReleased(packetId: UInt16, inboxSequence: UInt64) -> Bool {
+        guard inflight[packetId] == nil else { return false }
+        inflight[packetId] = Inflight(
+            message: Message(topic: "", payload: ByteBuffer(), qos: .exactlyOnce, retain: false), qos: .exactlyOnce, retain: false,
+            onSubscribe: false, subscriptionIds: .none, phase: .awaitingComplete, group: nil, attempts: 1, inboxSequence: inboxSequence)
+        enqueuedTotal += 1
+        return true
+    }
+
+    func holdsInFlight(inboxSequence: UInt64) -> Bool {
+        inflight.values.contains { $0.inboxSequence == inboxSequence }
+    }
+
+    func inboxSequence(ofInflight id: UInt16) -> UInt64 { inflight[id]?.inboxSequence ?? 0 }
 
     /// The message in flight under `id`, if any.
     public func inflightMessage(_ id: UInt16) -> Message? { inflight[id]?.message }

@@ -59,3 +59,33 @@ extension Session {
         }
     }
 }
+
+extension Session {
+    /// QoS 2 deliveries another node's connection took to PUBREC: in flight
+    /// again here, waiting for PUBCOMP, so that the next connection sends
+    /// PUBREL for them. The message itself is the client's now: only its
+    /// packet id and its place in the cluster queue are kept. Returns the
+    /// ones put in flight (an id already in flight here keeps its own).
+    public func restoreReleased(_ deliveries: [ClusterReleasedDelivery]) -> [ClusterReleasedDelivery] {
+        state.withLock { state in
+            for delivery in deliveries { state.releasedInboxSequences.insert(delivery.sequence) }
+            return deliveries.filter { delivery in
+                state.outbound.restoreReleased(packetId: delivery.packetId, inboxSequence: delivery.sequence)
+            }
+        }
+    }
+
+    /// Whether `sequence` of the cluster queue went past PUBREC on another
+    /// connection (in flight here as a PUBREL, or completed already): its
+    /// entry is not sent again. Asked once per entry, by the reader.
+    public func holdsInboxSequence(_ sequence: UInt64) -> Bool {
+        state.withLock { state in
+            state.releasedInboxSequences.remove(sequence) != nil || state.outbound.holdsInFlight(inboxSequence: sequence)
+        }
+    }
+
+    /// The place in the cluster queue of the delivery in flight under `id` (0: none).
+    public func inboxSequence(ofInflight id: UInt16) -> UInt64 {
+        state.withLock { $0.outbound.inboxSequence(ofInflight: id) }
+    }
+}

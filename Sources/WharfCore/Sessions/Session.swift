@@ -60,6 +60,10 @@ public final class Session: Sendable {
         /// False once the queue was discarded: acknowledged and discarded
         /// messages look alike then, so no floor may be taken from it.
         var inboxFloorKnown = true
+        /// Places in the cluster queue of deliveries another connection took
+        /// past PUBREC (`restoreReleased`): never sent again as messages,
+        /// even once their PUBCOMP came before the reader got to them.
+        var releasedInboxSequences = Set<UInt64>()
 
         /// Whether a delivery of `topic` must be refused.
         @inline(__always)

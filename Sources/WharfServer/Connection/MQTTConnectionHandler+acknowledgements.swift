@@ -34,6 +34,7 @@ extension MQTTConnectionHandler {
         // After PUBREC the message is the client's: a restart resends PUBREL, not PUBLISH.
         if let (message, group) = session.received(ack.packetId, from: target) {
             broker.journalReceived(message, group: group, packetId: ack.packetId, session: session, into: journal)
+            if let epoch = clusterEpoch { clusterReleased(ack.packetId, session: session, epoch: epoch) }
         } else if wrongAcknowledgement(.pubrec, ack.packetId, session: session, context: context) {
             return
         }
@@ -50,9 +51,22 @@ extension MQTTConnectionHandler {
         writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId, reasonCode: code)))
     }
 
+    /// Cluster mode: the session's record keeps a delivery from its queue
+    /// that went past PUBREC (the PUBREL waits for it), so that a connection
+    /// on another node sends PUBREL, not the message again.
+    private func clusterReleased(_ packetId: UInt16, session: Session, epoch: UInt64) {
+        let sequence = session.inboxSequence(ofInflight: packetId)
+        guard sequence != 0, let sessions = broker.clusterSessions else { return }
+        sessions.sessionReleased(
+            clientId: session.clientId, epoch: epoch, ClusterReleasedDelivery(packetId: packetId, sequence: sequence), journal: journal)
+    }
+
     @inline(__always)
     func handlePubComp(_ ack: PublishAckPacket, session: Session, target: ConnectionDeliveryTarget, context: ChannelHandlerContext) {
         if let done = session.completed(ack.packetId, from: target) {
+            if done.inboxSequence != 0, let epoch = clusterEpoch {
+                broker.clusterSessions?.sessionCompleted(clientId: session.clientId, epoch: epoch, packetId: ack.packetId)
+            }
             acknowledged(done)
         } else if wrongAcknowledgement(.pubcomp, ack.packetId, session: session, context: context) {
             return
