@@ -123,6 +123,7 @@ extension ClusterNode {
             }
             broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session)
         }
+        session.clearClusterBacklog()
         let old = state.withLock { state -> JetStreamOrderedConsumer? in
             let old = state.followers[clientId]?.reader
             state.followers[clientId] = InboxFollower(session: session, reader: reader)
@@ -185,6 +186,44 @@ extension ClusterNode {
                         state.followers[clientId]?.purgedBelow = floor
                     }
                 }
+            }
+        }
+    }
+
+    // MARK: Backlogs of offline sessions
+
+    /// Reads what the queues of the offline sessions held here hold (run
+    /// every 2 s): one stream info for all their counts, and the first
+    /// entry of each non-empty one for its age. This node held them last,
+    /// so it is the one node that reports them: summed over nodes, each
+    /// queued message counts once. At most 1,000 sessions a round.
+    func refreshOfflineBacklogs() {
+        guard let broker = state.withLock({ $0.broker }) else { return }
+        let sessions = broker.offlineClusterSessions.prefix(1_000)
+        guard !sessions.isEmpty else { return }
+        let started = statistics.withLock { statistics in
+            guard !statistics.refreshingBacklogs else { return false }
+            statistics.refreshingBacklogs = true
+            return true
+        }
+        guard started else { return }
+        Task {
+            defer { statistics.withLock { $0.refreshingBacklogs = false } }
+            let counts: [String: UInt64]
+            do {
+                counts = try await jetStream.streamInfo(SessionInbox.stream, subjectsFilter: SessionInbox.subjects).state.subjects ?? [:]
+            } catch {
+                count(error: error)
+                return
+            }
+            for session in sessions {
+                let subject = SessionInbox.subject(for: session.clientId)
+                let count = Int(counts[subject] ?? 0)
+                var oldest: UInt64?
+                if count > 0, let first = try? await jetStream.directGet(SessionInbox.stream, .next(subject: subject, from: 1)) {
+                    oldest = ClusterEnvelope.decode(first.payload)?.publishedAtNanos
+                }
+                session.setClusterBacklog(count: count, oldestNanos: oldest)
             }
         }
     }

@@ -39,12 +39,16 @@ extension ClusterNode {
         let purges = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { [self] _ in
             purgeAcknowledged()
         }
+        let backlogs = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(2)) { [self] _ in
+            refreshOfflineBacklogs()
+        }
+        let timers = [lease, retry, janitor, purges, backlogs]
         let stopped = state.withLock { state in
-            state.timers += [lease, retry, janitor, purges]
+            state.timers += timers
             return state.stopped
         }
         if stopped {
-            for timer in [lease, retry, janitor, purges] { timer.cancel() }
+            for timer in timers { timer.cancel() }
         }
     }
 }

@@ -121,6 +121,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         var inboundRoutes = RouteCache()
         /// Numbers this run's forwards (with `bootId`, their `Nats-Msg-Id`).
         var forwardSequence: UInt64 = 0
+        /// Offline sessions' backlogs are being read (ClusterNode+inboxes).
+        var refreshingBacklogs = false
     }
 
     /// Starts connecting to NATS at once; `attach` and `run` do the rest.

@@ -109,3 +109,23 @@ import WharfMQTT
         #expect(ack == nil && !rec && comp == nil)
     }
 }
+
+/// Cluster mode: an offline session's figures with its queue in the cluster.
+@Suite struct OutboundQueueClusterBacklogTests {
+    /// Entries held here (read while online) are in the cluster's count too:
+    /// counted once. Waiting: here, plus what was never read.
+    @Test func entriesHeldHereAreCountedOnce() {
+        var queue = OutboundQueue(maxInflight: 1, maxQueued: 10)
+        _ = queue.enqueue(message("t", "a"), qos: .atLeastOnce, retain: false, inboxSequence: 5)
+        _ = queue.enqueue(message("t", "b"), qos: .atLeastOnce, retain: false, inboxSequence: 6)
+        _ = queue.enqueue(message("r", "retained"), qos: .atLeastOnce, retain: true, onSubscribe: true)
+        var packets: [OutboundPacket] = []
+        queue.nextPackets(into: &packets)
+        #expect(queue.inflightCount == 1 && queue.queuedCount == 2)
+        // The cluster holds 5, 6 and four more never read.
+        let figures = queue.figures(clusterBacklog: 6, oldestNanos: 42)
+        #expect(figures.depth == 2 + 4 && figures.inflight == 1)
+        #expect(figures.oldestQueuedNanos == 42)
+        #expect(queue.oldestInboxSequence == 5)
+    }
+}

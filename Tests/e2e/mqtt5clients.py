@@ -254,9 +254,17 @@ class Paho5:
         return self.disconnects.get(timeout=timeout)
 
     def disconnect(self, reason=None, properties=None):
-        """DISCONNECT (reason: an int, e.g. 0x04 to have the will sent) and stop the loop."""
+        """DISCONNECT (reason: an int, e.g. 0x04 to have the will sent) and stop the loop,
+        once paho wrote it and closed the socket (up to 5 s): a test that publishes
+        next does not race its own DISCONNECT."""
         rc = ReasonCode(PacketTypes.DISCONNECT, identifier=reason) if reason is not None else None
+        connected = self.client.is_connected()
         self.client.disconnect(reasoncode=rc, properties=properties)
+        if connected:
+            try:
+                self.disconnects.get(timeout=5)
+            except queue.Empty:
+                pass
         self.client.loop_stop()
 
     def kill(self):

@@ -26,6 +26,8 @@ class PahoClient:
             self.client.username_pw_set(username, password)
         self.client.on_message = lambda c, u, m: self.messages.put(m)
         self.client.on_connect = lambda c, u, flags, rc, props: self.connected.put((flags.session_present, rc))
+        self.closed = queue.Queue()
+        self.client.on_disconnect = lambda c, u, flags, rc, props: self.closed.put(rc)
         self.client.connect("127.0.0.1", port, keepalive)
         self.client.loop_start()
         self.session_present, self.rc = self.connected.get(timeout=10)
@@ -63,7 +65,15 @@ class PahoClient:
             return True
 
     def disconnect(self):
+        """DISCONNECT and stop the loop, once paho wrote it and closed the socket (up to
+        5 s): a test that publishes next does not race its own DISCONNECT."""
+        connected = self.client.is_connected()
         self.client.disconnect()
+        if connected:
+            try:
+                self.closed.get(timeout=5)
+            except queue.Empty:
+                pass
         self.client.loop_stop()
 
 

@@ -33,6 +33,12 @@ extension Broker {
         set { clusterLinkStorage.sessions = newValue }
     }
 
+    /// Offline sessions held here whose queues are the cluster's: this node
+    /// (the one that delivered them last) reports their backlog.
+    public var offlineClusterSessions: [Session] {
+        sessions.withLock { store in store.values.filter { !$0.isOnline && $0.isRoutedByCluster } }
+    }
+
     /// Client ids of the offline sessions kept here that outlive their
     /// connections (restored from the local log at start, say).
     public var offlinePersistentClientIds: [String] {

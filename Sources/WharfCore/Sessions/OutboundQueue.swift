@@ -101,6 +101,19 @@ public struct OutboundQueue: Sendable {
         )
     }
 
+    /// The figures of an offline session whose queue is the cluster's: the
+    /// queue there holds `count` entries (the oldest published at
+    /// `oldestNanos`), some of them held here too (read while it was online,
+    /// not acknowledged). Waiting: what is waiting here plus what was never
+    /// read; so summed over nodes, each entry counts once.
+    public func figures(clusterBacklog count: Int, oldestNanos: UInt64?) -> QueueFigures {
+        var figures = self.figures
+        let held = pending.count { $0.inboxSequence != 0 } + inflight.values.count { $0.inboxSequence != 0 }
+        figures.depth = pending.count + max(0, count - held)
+        if let oldestNanos { figures.oldestQueuedNanos = min(figures.oldestQueuedNanos ?? .max, oldestNanos) }
+        return figures
+    }
+
     public var maxInflight: Int
     public var maxQueued: Int
 

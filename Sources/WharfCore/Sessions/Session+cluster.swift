@@ -89,3 +89,17 @@ extension Session {
         state.withLock { $0.outbound.inboxSequence(ofInflight: id) }
     }
 }
+
+extension Session {
+    /// What the session's queue in the cluster holds while the session is
+    /// offline here (`count` entries, the oldest published at `oldestNanos`,
+    /// monotonic): its figures count them, so the node that holds the
+    /// session reports its whole backlog. Nil: none read (yet).
+    public func setClusterBacklog(count: Int, oldestNanos: UInt64?) {
+        state.withLock { $0.clusterBacklog = (count, oldestNanos) }
+    }
+
+    public func clearClusterBacklog() {
+        state.withLock { $0.clusterBacklog = nil }
+    }
+}

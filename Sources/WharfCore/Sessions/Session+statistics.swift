@@ -5,7 +5,14 @@ import WharfMQTT
 extension Session {
     /// Queue figures and whether a client is attached, read together.
     public var statistics: (online: Bool, queue: QueueFigures, client: ClientInfo?) {
-        state.withLock { ($0.owner != nil, $0.outbound.figures, $0.owner?.clientInfo) }
+        state.withLock { state in
+            // Offline in cluster mode, most of its queue may be in the
+            // cluster only: reported from there (`setClusterBacklog`).
+            if state.owner == nil, let backlog = state.clusterBacklog {
+                return (false, state.outbound.figures(clusterBacklog: backlog.count, oldestNanos: backlog.oldestNanos), nil)
+            }
+            return (state.owner != nil, state.outbound.figures, state.owner?.clientInfo)
+        }
     }
 
     /// The queue's latency trackers (copied under their lock, read outside it).

@@ -64,6 +64,9 @@ public final class Session: Sendable {
         /// past PUBREC (`restoreReleased`): never sent again as messages,
         /// even once their PUBCOMP came before the reader got to them.
         var releasedInboxSequences = Set<UInt64>()
+        /// While offline: what its queue in the cluster holds, as last read
+        /// there (`setClusterBacklog`), for the metrics.
+        var clusterBacklog: (count: Int, oldestNanos: UInt64?)?
 
         /// Whether a delivery of `topic` must be refused.
         @inline(__always)
