@@ -36,7 +36,7 @@ extension ClusterNode {
             purgeExpiredRetained()
             purgeRoutesOfGoneNodes()
         }
-        let purges = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { [self] _ in
+        let purges = loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
             purgeAcknowledged()
         }
         let backlogs = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(2)) { [self] _ in

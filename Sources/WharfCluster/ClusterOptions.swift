@@ -15,9 +15,10 @@ public struct ClusterOptions: Sendable {
     /// How long a forward may take (retries through a NATS leader election
     /// included) before the publisher's acknowledgement is withheld.
     public var forwardDeadline: Duration = .seconds(10)
-    /// Messages a persistent session's queue in the cluster holds at most
-    /// (`max_queued_messages`; 0: no limit). A limit of the stream every
-    /// node shares, so nodes should agree: the last to start sets it.
+    /// Messages a persistent session's queue in the cluster holds at most:
+    /// waiting and in flight (`max_queued_messages` + `max_inflight_messages`;
+    /// 0: no limit). A limit of the stream every node shares, so nodes should
+    /// agree: the last to start sets it.
     public var maxQueuedPerSession = 1_000
 
     public init(nodeName: String, nats: NATSConnectionOptions, replicas: Int = 3, lease: Duration = .seconds(10)) {

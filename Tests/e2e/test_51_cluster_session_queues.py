@@ -83,7 +83,8 @@ def test_queued_messages_follow_the_session_to_another_node_in_order(nodes):
 
     back = paho(b.port, client_id, clean=False)
     assert back.session_present is True
-    assert payloads(back.get_all(30)) == sent
+    got = payloads(back.get_all(30, timeout=20))
+    assert got == sent, f"{len(got)} of 30 arrived; node-b log tail:\n{b.log_tail()}"
     assert back.nothing_for(1.0)
     back.disconnect()
     # Acknowledged on B: nothing comes back on A either.
@@ -136,7 +137,7 @@ def test_qos2_messages_queued_elsewhere_arrive_exactly_once(nodes):
         assert publisher.publish(f"{topic}/1", body, qos=2) == 0
     back = paho5(b.port, client_id, clean_start=False, session_expiry=300)
     assert back.session_present is True
-    received = back.get_all(10)
+    received = back.get_all(10, timeout=20)
     assert payloads(received) == sent and all(m.qos == 2 for m in received)
     assert back.nothing_for(1.0)
     back.disconnect()
@@ -206,7 +207,7 @@ def test_an_offline_sessions_backlog_is_reported_by_one_node(nodes):
     assert queue_figures(b, client_id) is None
 
     back = paho(b.port, client_id, clean=False)
-    assert len(back.get_all(7)) == 7
+    assert len(back.get_all(7, timeout=20)) == 7
     nodes._poll(lambda: [0] if queue_figures(a, client_id) is None else None, 10,
                 lambda last: f"A still reports {queue_figures(a, client_id)}", a)
     on_b = nodes._poll(lambda: (lambda q: q if q and q["lagMessages"] == 0 else None)(queue_figures(b, client_id)), 10,
@@ -253,7 +254,7 @@ def test_a_killed_node_loses_no_queued_message(nats_cluster, tmp_path):
         c.kill(a)
         back = paho5(b.port, client_id, clean_start=False, session_expiry=600)
         assert back.session_present is True
-        assert payloads(back.get_all(20, timeout=15)) == sent
+        assert payloads(back.get_all(20, timeout=20)) == sent
         assert back.nothing_for(1.0), "the message delivered on A before it died does not come back"
         back.disconnect()
         publisher.disconnect()

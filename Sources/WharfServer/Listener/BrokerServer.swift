@@ -63,7 +63,10 @@ public final class BrokerServer: Service {
             // sessions' queues); the cluster's writes join its commits.
             journal = ClusterJournal(wrapping: journal)
             var options = try ClusterOptions(settings)
-            options.maxQueuedPerSession = config.limits.maxQueuedMessages
+            // A session's queue in the cluster holds its waiting and its
+            // in-flight messages, as a session's queue does on one node.
+            let queued = config.limits.maxQueuedMessages
+            options.maxQueuedPerSession = queued > 0 ? queued + config.limits.maxInflightMessages : 0
             self.cluster = try ClusterNode(options: options, eventLoop: group.next(), logger: logger)
         } else {
             self.cluster = nil
