@@ -73,7 +73,12 @@ extension ClusterNode {
     /// or a session that ended. Returns how many went.
     @discardableResult
     func purgeInbox(of clientId: String, below sequence: UInt64? = nil) async throws(JetStreamError) -> UInt64 {
-        try await jetStream.purgeStream(
+        // Nothing is below 1, and no request may say so: nats-server 2.9.10
+        // reads a purge "below 1" as one without a sequence, and empties the
+        // whole subject (a session's queue lost everything appended before
+        // its reader's first entry arrived).
+        if let sequence, sequence <= 1 { return 0 }
+        return try await jetStream.purgeStream(
             SessionInbox.stream, StreamPurgeRequest(filter: SessionInbox.subject(for: clientId), sequence: sequence))
     }
 

@@ -78,6 +78,11 @@ import WharfTestSupport
             let sequences = onB.all.map(\.sequence)
             #expect(sequences == sequences.sorted() && Set(sequences).count == 3)
 
+            // Nothing acknowledged yet: a purge below the first entry, or
+            // below 1 (which nats-server reads as "everything"), leaves all.
+            #expect(try await b.cluster.purgeInbox(of: client, below: 1) == 0)
+            #expect(try await b.cluster.purgeInbox(of: client, below: sequences[0]) == 0)
+            #expect(try await a.cluster.inboxDepth(of: client) == 3)
             // The first two acknowledged: what a reader finds next is the third.
             #expect(try await b.cluster.purgeInbox(of: client, below: sequences[2]) == 2)
             #expect(try await a.cluster.inboxDepth(of: client) == 1)
