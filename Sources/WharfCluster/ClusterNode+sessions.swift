@@ -135,22 +135,11 @@ extension ClusterNode: ClusterSessionDirectory {
         journal: (any JournalWriter)?
     ) {
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
-        let changed = state.withLock { state -> Bool in
-            guard var session = state.claimed[clientId], session.epoch == epoch else { return false }
-            var subscriptions = session.record.subscriptions
+        changeClaimedRecord(clientId, epoch: epoch, gate: gate) { record in
             let gone = Set(unsubscribed).union(subscribed.map(\.request.filter))
-            subscriptions.removeAll { gone.contains($0.filter) }
-            subscriptions += subscribed.map { SessionRecord.Subscription($0.request, identifier: $0.identifier) }
-            session.record.subscriptions = subscriptions
-            session.dirty = true
-            if let gate {
-                gate.add()
-                session.waiting.append(gate)
-            }
-            state.claimed[clientId] = session
-            return true
+            record.subscriptions.removeAll { gone.contains($0.filter) }
+            record.subscriptions += subscribed.map { SessionRecord.Subscription($0.request, identifier: $0.identifier) }
         }
-        if changed { writeRecord(clientId) }
     }
 
     public func sessionReleased(
@@ -174,7 +163,8 @@ extension ClusterNode: ClusterSessionDirectory {
     }
 
     /// Changes the record of the session claimed here at `epoch` and writes
-    /// it (coalesced with other changes); `gate` waits for the write.
+    /// it (coalesced with other changes); `gate` waits for the write. A
+    /// change that leaves the record as it was writes nothing, and nothing waits.
     private func changeClaimedRecord(
         _ clientId: String, epoch: UInt64, gate: ClusterCommitGate?, _ change: (inout SessionRecord) -> Void
     ) {
