@@ -15,22 +15,29 @@ import WharfCore
 final class ClusterInbound: DeliveryTarget, @unchecked Sendable {  // state touched on `loop` only
     static let maxPause = TimeAmount.milliseconds(250)
 
+    /// A message from another node, and the inbound QoS 2 exchange it
+    /// belongs to (`InboundExchange.key`), if any.
+    struct Forward {
+        var message: Message
+        var exchange: String?
+    }
+
     private let loop: any EventLoop
     private let setReading: @Sendable (Bool) -> Void
-    private let route: (Message, ClusterInbound) -> Bool
+    private let route: (Forward, ClusterInbound) -> Bool
     private var paused = false
-    private var waiting = Deque<Message>()
+    private var waiting = Deque<Forward>()
     private var resumeTimer: Scheduled<Void>?
 
     /// `route` publishes one message and says whether its publisher must pause.
-    init(loop: any EventLoop, setReading: @escaping @Sendable (Bool) -> Void, route: @escaping (Message, ClusterInbound) -> Bool) {
+    init(loop: any EventLoop, setReading: @escaping @Sendable (Bool) -> Void, route: @escaping (Forward, ClusterInbound) -> Bool) {
         self.loop = loop
         self.setReading = setReading
         self.route = route
     }
 
     /// A message from another node (on the loop).
-    func arrived(_ message: Message) {
+    func arrived(_ message: Forward) {
         if paused || !waiting.isEmpty {
             waiting.append(message)
             return

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WharfCore
 
 /// The names cluster mode gives things in NATS: subjects, streams, buckets
 /// and keys. One place, so a newcomer reading `nats stream ls` or a KV
@@ -42,6 +43,13 @@ public enum ClusterNames {
     public static func node(ofRouteKey key: String) -> Substring? {
         guard let dot = key.firstIndex(of: "."), dot != key.startIndex else { return nil }
         return key[..<dot]
+    }
+
+    /// The `Nats-Msg-Id` of an inbound QoS 2 exchange's copy for one
+    /// destination (a node's forwards, a session's queue): the same on
+    /// every node that routes it, so JetStream stores it once.
+    public static func exchangeMessageId(_ exchange: InboundExchange, to destination: String) -> String {
+        "x.\(key(for: exchange.clientId)).\(exchange.epoch).\(exchange.serial)>\(destination)"
     }
 
     static func base64url(_ data: Data) -> String {

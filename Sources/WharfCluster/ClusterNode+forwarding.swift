@@ -5,26 +5,28 @@ import WharfNATS
 
 /// Messages to other nodes, and from them.
 extension ClusterNode {
-    public func forward(_ message: Message, qos: QoS, to node: RemoteNode, journal: any JournalWriter) {
+    public func forward(_ message: Message, qos: QoS, to node: RemoteNode, exchange: InboundExchange?, journal: any JournalWriter) {
         statistics.withLock { $0.forwarded[Int(qos.rawValue)] += 1 }
+        let exchangeKey = exchange?.key
         if qos == .atMostOnce {
             // At most once: core NATS, the envelope written straight into the
             // connection's batch.
             do {
-                try connection.publish(node.quickAddress, payloadCount: ClusterEnvelope.encodedCount(message)) {
-                    ClusterEnvelope.encode(message, into: &$0)
+                try connection.publish(node.quickAddress, payloadCount: ClusterEnvelope.encodedCount(message, exchange: exchangeKey)) {
+                    ClusterEnvelope.encode(message, exchange: exchangeKey, into: &$0)
                 }
             } catch {
                 count(error: error)
             }
             return
         }
-        let envelope = ClusterEnvelope.encode(message)
+        let envelope = ClusterEnvelope.encode(message, exchange: exchangeKey)
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
         gate?.add()
         statistics.withLock { $0.forwardsPending += 1 }
         let deadline = ContinuousClock.now + options.forwardDeadline
-        store(node.durableAddress, envelope, messageId: newMessageId(), deadline: deadline) { [self] ok in
+        let messageId = exchange.map { ClusterNames.exchangeMessageId($0, to: "n." + node.name) } ?? newMessageId()
+        store(node.durableAddress, envelope, messageId: messageId, deadline: deadline) { [self] ok in
             statistics.withLock { statistics in
                 statistics.forwardsPending -= 1
                 if !ok { statistics.forwardFailures += 1 }
@@ -130,21 +132,21 @@ extension ClusterNode {
     /// through the inbound flow control.
     private func arrived(_ envelope: ByteBuffer) {
         guard let broker = state.withLock({ $0.broker }) else { return }
-        guard let message = ClusterEnvelope.decode(envelope, journalId: broker.newJournalId) else {
+        guard let (message, exchange) = ClusterEnvelope.decodeForward(envelope, journalId: broker.newJournalId) else {
             statistics.withLock { $0.errors["bad_envelope", default: 0] += 1 }
             return
         }
         statistics.withLock { $0.received += 1 }
-        inbound.arrived(message)
+        inbound.arrived(ClusterInbound.Forward(message: message, exchange: exchange))
     }
 
     /// Routes one message from another node; true when a subscriber's queue
     /// asks the other nodes' traffic to wait.
-    func route(_ message: Message, from inbound: ClusterInbound) -> Bool {
+    func route(_ forward: ClusterInbound.Forward, from inbound: ClusterInbound) -> Bool {
         guard let broker = state.withLock({ $0.broker }) else { return false }
         // Forwards all arrive on the connection's loop: one route cache for them.
         var routes = statistics.withLock { $0.takeInboundRoutes() }
-        let outcome = broker.publishFromCluster(message, from: inbound, routes: &routes)
+        let outcome = broker.publishFromCluster(forward.message, from: inbound, exchange: forward.exchange, routes: &routes)
         statistics.withLock { $0.inboundRoutes = routes }
         return outcome.pausePublisher
     }

@@ -7,8 +7,10 @@ import WharfNATS
 /// by whichever node a message is published on, read by the node that
 /// delivers the session, purged as the session acknowledges.
 extension ClusterNode {
-    public func append(_ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, journal: any JournalWriter) {
-        appendToInbox(message, delivery: delivery, clientId: inbox.clientId, journal: journal)
+    public func append(
+        _ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, exchange: InboundExchange?, journal: any JournalWriter
+    ) {
+        appendToInbox(message, delivery: delivery, clientId: inbox.clientId, exchange: exchange, journal: journal)
     }
 
     /// Appends `message` to `clientId`'s queue, pipelined and retried
@@ -16,14 +18,19 @@ extension ClusterNode {
     /// publisher's PUBACK) waits for it. A full queue refuses the message:
     /// counted `queue_full` and not retried, and the publisher is still
     /// acknowledged, as a full offline queue on one node drops the newest.
-    public func appendToInbox(_ message: Message, delivery: InboxDelivery, clientId: String, journal: any JournalWriter) {
+    /// `exchange`: an inbound QoS 2 exchange's message, stored once however
+    /// many nodes append it (one `Nats-Msg-Id` per queue).
+    public func appendToInbox(
+        _ message: Message, delivery: InboxDelivery, clientId: String, exchange: InboundExchange? = nil, journal: any JournalWriter
+    ) {
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
         gate?.add()
         statistics.withLock { $0.forwardsPending += 1 }
         let deadline = ContinuousClock.now + options.forwardDeadline
         store(
             SessionInbox.subject(for: clientId), ClusterEnvelope.encode(message), headers: SessionInbox.headers(delivery),
-            messageId: newMessageId(), deadline: deadline,
+            messageId: exchange.map { ClusterNames.exchangeMessageId($0, to: "q." + ClusterNames.key(for: clientId)) } ?? newMessageId(),
+            deadline: deadline,
             refusal: { [self] error in
                 guard Self.isQueueFull(error) else { return false }
                 state.withLock { $0.broker }?.metrics.messageDropped(.queueFull, count: 1)

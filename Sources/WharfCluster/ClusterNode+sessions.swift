@@ -26,12 +26,22 @@ extension ClusterNode: ClusterSessionDirectory {
         var writing = false
         var dirty = false
         /// Replies waiting for the next write, and for the one on its way.
-        var waiting: [ClusterCommitGate] = []
-        var inWrite: [ClusterCommitGate] = []
+        var waiting: [Waiter] = []
+        var inWrite: [Waiter] = []
         /// The connection ended: once the record is written, this goes.
         var ended = false
         /// The session ended with its connection: its record is deleted.
         var deleteRecord = false
+    }
+
+    /// A reply waiting for a record write. `strict`: it must not go unless
+    /// the record took the change (a QoS 2 exchange's PUBREC or PUBCOMP);
+    /// otherwise it goes either way (a SUBACK: the subscription works here).
+    struct Waiter {
+        var gate: ClusterCommitGate
+        var strict: Bool
+
+        func finished(written: Bool) { gate.finished(ok: written || !strict) }
     }
 
     /// How long before its lease lapses (as the other nodes count it) a
@@ -96,12 +106,13 @@ extension ClusterNode: ClusterSessionDirectory {
             }
         }
         applyInboxRoutes(key: ClusterNames.key(for: connect.clientId), record: record, revision: revision)
-        let replaced = state.withLock { state -> [ClusterCommitGate] in
+        let replaced = state.withLock { state -> [Waiter] in
             let old = state.claimed[connect.clientId]
             state.claimed[connect.clientId] = ClaimedSession(epoch: record.ownership.epoch, record: record, revision: revision)
             return (old?.waiting ?? []) + (old?.inWrite ?? [])
         }
-        for gate in replaced { gate.finished(ok: true) }
+        // The older connection's writes will not land: its strict replies fail.
+        for waiter in replaced { waiter.finished(written: false) }
         return .claimed(
             ClusterSessionGrant(
                 epoch: record.ownership.epoch, sessionPresent: claimed.sessionPresent,
@@ -109,7 +120,8 @@ extension ClusterNode: ClusterSessionDirectory {
                 subscriptions: record.subscriptions.compactMap { kept in
                     kept.packet.map { ClusterSessionSubscription($0, identifier: kept.identifier) }
                 },
-                released: (record.released ?? []).map { ClusterReleasedDelivery(packetId: $0.packetId, sequence: $0.sequence) }))
+                released: (record.released ?? []).map { ClusterReleasedDelivery(packetId: $0.packetId, sequence: $0.sequence) },
+                received: (record.received ?? []).map(\.exchange)))
     }
 
     public func sessionDelivering(clientId: String, epoch: UInt64, session: Session, release: @escaping ClusterSessionRelease) {
@@ -162,26 +174,69 @@ extension ClusterNode: ClusterSessionDirectory {
         }
     }
 
+    public func sessionExchangeBegun(
+        clientId: String, epoch: UInt64, packetId: UInt16, exchange: InboundExchange, then: @escaping @Sendable (Bool) -> Void
+    ) {
+        // A gate of its own: sealed now, done when the write is.
+        let gate = ClusterCommitGate()
+        gate.seal(then: then)
+        let outcome = changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
+            var received = record.received ?? []
+            received.removeAll { $0.packetId == packetId }
+            received.append(
+                SessionRecord.Received(
+                    ClusterReceivedExchange(packetId: packetId, epoch: exchange.epoch, serial: exchange.serial, routed: false)))
+            record.received = received
+        }
+        // Not claimed here at this epoch any more: taken over, never routed here.
+        gate.innerDone(outcome != .notClaimed)
+    }
+
+    public func sessionExchangeRouted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?) {
+        let gate = (journal as? ClusterJournalWriter)?.batchGate()
+        changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
+            guard var received = record.received, let index = received.firstIndex(where: { $0.packetId == packetId }) else { return }
+            received[index].routed = true
+            record.received = received
+        }
+    }
+
+    public func sessionExchangeCompleted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?) {
+        let gate = (journal as? ClusterJournalWriter)?.batchGate()
+        changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
+            guard var received = record.received, received.contains(where: { $0.packetId == packetId }) else { return }
+            received.removeAll { $0.packetId == packetId }
+            record.received = received.isEmpty ? nil : received
+        }
+    }
+
+    enum RecordChange {
+        case notClaimed, unchanged, written
+    }
+
     /// Changes the record of the session claimed here at `epoch` and writes
     /// it (coalesced with other changes); `gate` waits for the write. A
-    /// change that leaves the record as it was writes nothing, and nothing waits.
+    /// change that leaves the record as it was writes nothing, and nothing
+    /// waits. `strict`: the gate fails if the write does (see `Waiter`).
+    @discardableResult
     private func changeClaimedRecord(
-        _ clientId: String, epoch: UInt64, gate: ClusterCommitGate?, _ change: (inout SessionRecord) -> Void
-    ) {
-        let changed = state.withLock { state -> Bool in
-            guard var session = state.claimed[clientId], session.epoch == epoch else { return false }
+        _ clientId: String, epoch: UInt64, gate: ClusterCommitGate?, strict: Bool = false, _ change: (inout SessionRecord) -> Void
+    ) -> RecordChange {
+        let outcome = state.withLock { state -> RecordChange in
+            guard var session = state.claimed[clientId], session.epoch == epoch else { return .notClaimed }
             let before = session.record
             change(&session.record)
-            guard session.record != before else { return false }
+            guard session.record != before else { return .unchanged }
             session.dirty = true
             if let gate {
                 gate.add()
-                session.waiting.append(gate)
+                session.waiting.append(Waiter(gate: gate, strict: strict))
             }
             state.claimed[clientId] = session
-            return true
+            return .written
         }
-        if changed { writeRecord(clientId) }
+        if outcome == .written { writeRecord(clientId) }
+        return outcome
     }
 
     public func sessionEnded(clientId: String, epoch: UInt64, kept: Bool, willHeld: Bool) {
@@ -288,19 +343,24 @@ extension ClusterNode: ClusterSessionDirectory {
                 await store.ended(clientId, revision: revision)
                 applyInboxRoutes(key: key, record: nil, revision: .max)
             }
-            let gates = state.withLock { state -> [ClusterCommitGate] in
+            let waiters = state.withLock { state -> [Waiter] in
                 guard var session = state.claimed[clientId] else { return [] }
-                let gates = session.inWrite
+                let waiters = session.inWrite
                 session.inWrite = []
                 session.writing = false
                 if let written { session.revision = written }
                 state.claimed[clientId] = session
-                return gates
+                return waiters
             }
             // A SUBACK goes whether or not the record took it: the
             // subscription works here, and a record that moved on belongs
-            // to a connect that replaces this one.
-            for gate in gates { gate.finished(ok: true) }
+            // to a connect that replaces this one. A QoS 2 reply does not.
+            let recorded: Bool
+            switch job {
+            case .update: recorded = written != nil
+            case .delete: recorded = true
+            }
+            for waiter in waiters { waiter.finished(written: recorded) }
             writeRecord(clientId)
         }
     }

@@ -145,8 +145,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         jetStream = JetStream(connection: connection, timeout: .seconds(5))
         let connection = self.connection
         let routeBox = StatusBox()
-        inbound = ClusterInbound(loop: eventLoop, setReading: { connection.setReading($0) }) { message, inbound in
-            routeBox.node?.route(message, from: inbound) ?? false
+        inbound = ClusterInbound(loop: eventLoop, setReading: { connection.setReading($0) }) { forward, inbound in
+            routeBox.node?.route(forward, from: inbound) ?? false
         }
         statusBox.node = self
         routeBox.node = self

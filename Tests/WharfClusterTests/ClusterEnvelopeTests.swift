@@ -51,6 +51,28 @@ import WharfMQTT
         }
     }
 
+    /// An inbound QoS 2 exchange's message carries the exchange's key
+    /// (version 2); every other message stays version 1, byte for byte.
+    @Test func anExchangesMessageCarriesItsKeyAndOthersStayVersionOne() throws {
+        let message = Message(topic: "orders/1", payload: ByteBuffer(string: "buy"), qos: .exactlyOnce, retain: false)
+        let key = InboundExchange(clientId: "pub-1", epoch: 7, serial: 3).key
+        let clock = WallClock.now()
+        let with = ClusterEnvelope.encode(message, exchange: key, clock: clock)
+        #expect(with.readableBytes == ClusterEnvelope.encodedCount(message, exchange: key))
+        let (decoded, exchange) = try #require(ClusterEnvelope.decodeForward(with, clock: clock))
+        #expect(exchange == key)
+        #expect(decoded.topic == "orders/1" && String(buffer: decoded.payload) == "buy" && decoded.qos == .exactlyOnce)
+        let without = ClusterEnvelope.encode(message, clock: clock)
+        #expect(without.getInteger(at: 0, as: UInt8.self) == 1)
+        #expect(try #require(ClusterEnvelope.decodeForward(without, clock: clock)).exchange == nil)
+        // Every prefix is refused or decodes: never a trap.
+        for length in 0..<with.readableBytes { _ = ClusterEnvelope.decodeForward(with.getSlice(at: 0, length: length)!) }
+        // One identity per destination, the same from every node.
+        let exchangeId = InboundExchange(clientId: "pub-1", epoch: 7, serial: 3)
+        #expect(ClusterNames.exchangeMessageId(exchangeId, to: "n.a") == ClusterNames.exchangeMessageId(exchangeId, to: "n.a"))
+        #expect(ClusterNames.exchangeMessageId(exchangeId, to: "n.a") != ClusterNames.exchangeMessageId(exchangeId, to: "n.b"))
+    }
+
     @Test func keysAreValidKVKeysAndDistinct() {
         let topics = ["a/b", "a/b/", "$SYS/x", "sensors/+/temp", "#", String(repeating: "long/", count: 100), "ü/é", ""]
         let keys = topics.map(ClusterNames.key(for:))

@@ -53,6 +53,21 @@ import WharfMQTT
         #expect(try SessionRecord.decode(record.encoded()).get().released == record.released)
     }
 
+    /// Inbound QoS 2 exchanges travel with the record too.
+    @Test func receivedExchangesComeBackAndOlderRecordsHaveNone() throws {
+        var record = SessionRecord(
+            clientId: "p1", ownership: SessionOwnership(epoch: 4, owner: "node-1", connected: true), expiryInterval: 60)
+        #expect(!String(buffer: record.encoded()).contains("\"received\""))
+        #expect(try SessionRecord.decode(record.encoded()).get().received == nil)
+        record.received = [
+            .init(ClusterReceivedExchange(packetId: 3, epoch: 4, serial: 1, routed: true)),
+            .init(ClusterReceivedExchange(packetId: 5, epoch: 2, serial: 9, routed: false)),
+        ]
+        let back = try SessionRecord.decode(record.encoded()).get()
+        #expect(back.received == record.received)
+        #expect(back.received?.map(\.exchange.routed) == [true, false])
+    }
+
     @Test func aLaterVersionOrNotARecordIsRefusedWithAReason() {
         let later = ByteBuffer(string: #"{"version": 2, "clientId": "x"}"#)
         #expect(SessionRecord.decode(later) == .failure(.laterVersion(2)))

@@ -11,14 +11,21 @@ import WharfMQTT
     /// A link that records what the broker asked of it.
     final class RecordingLink: ClusterLink {
         let appended = Mutex<[(clientId: String, topic: String, delivery: InboxDelivery)]>([])
+        let exchanges = Mutex<[InboundExchange?]>([])
+        let forwarded = Mutex<[(node: String, exchange: InboundExchange?)]>([])
         let interest = Mutex<[String]>([])
-        func forward(_ message: Message, qos: QoS, to node: RemoteNode, journal: any JournalWriter) {}
+        func forward(_ message: Message, qos: QoS, to node: RemoteNode, exchange: InboundExchange?, journal: any JournalWriter) {
+            forwarded.withLock { $0.append((node.name, exchange)) }
+        }
         func localInterestChanged(_ filter: String, maxQoS: QoS?, journal: (any JournalWriter)?) {
             interest.withLock { $0.append(filter) }
         }
         func retained(_ message: Message, journal: any JournalWriter) {}
-        func append(_ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, journal: any JournalWriter) {
+        func append(
+            _ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, exchange: InboundExchange?, journal: any JournalWriter
+        ) {
             appended.withLock { $0.append((inbox.clientId, message.topic, delivery)) }
+            exchanges.withLock { $0.append(exchange) }
         }
     }
 
@@ -102,5 +109,45 @@ import WharfMQTT
         #expect(kept.isRoutedByCluster)
         var routes = RouteCache()
         #expect(broker.publish(message("a"), routes: &routes).matched == 0)
+    }
+
+    /// An inbound QoS 2 exchange routed again (its publisher sent it again
+    /// on another node after a crash) reaches the cluster's queues and
+    /// other nodes under its identity every time, so they can take it once;
+    /// this node's own sessions get it only the first time.
+    @Test func anExchangeRoutedAgainSkipsWhatThisNodeDeliveredAlready() {
+        let broker = Broker()
+        let link = RecordingLink()
+        _ = broker.attachCluster(link)
+        let reader = RecordingTarget()
+        var resend: [OutboundPacket] = []
+        let local = broker.openSession(clientId: "reader", cleanSession: true, owner: reader, resend: &resend).session
+        _ = broker.subscribe(local, [SubscribePacket.Subscription(filter: "orders/#", qos: .exactlyOnce)])
+        broker.addInboxRoute(
+            RemoteInbox(clientId: "durable"), SubscribePacket.Subscription(filter: "orders/#", qos: .exactlyOnce), identifier: 0)
+        broker.addRemoteRoute(RemoteNode(name: "b"), filter: "orders/#", qos: .exactlyOnce)
+
+        let exchange = InboundExchange(clientId: "pub", epoch: 3, serial: 1)
+        var routes = RouteCache()
+        let journal = broker.journal.makeWriter()
+        for _ in 0..<2 {
+            _ = broker.publish(message("orders/1", qos: .exactlyOnce), routes: &routes, journal: journal, exchange: exchange)
+        }
+        #expect(local.queuedCount == 1, "delivered here once")
+        #expect(link.exchanges.withLock { $0 } == [exchange, exchange], "the queue in the cluster is asked twice, under one identity")
+        #expect(link.forwarded.withLock { $0.map(\.exchange) } == [exchange, exchange])
+
+        // A forward of an exchange this node routed itself is not delivered again.
+        _ = broker.publishFromCluster(message("orders/1", qos: .exactlyOnce), exchange: exchange.key, routes: &routes)
+        #expect(local.queuedCount == 1)
+        // Another exchange is another message.
+        let other = InboundExchange(clientId: "pub", epoch: 3, serial: 2)
+        _ = broker.publishFromCluster(message("orders/2", qos: .exactlyOnce), exchange: other.key, routes: &routes)
+        _ = broker.publishFromCluster(message("orders/2", qos: .exactlyOnce), exchange: other.key, routes: &routes)
+        #expect(local.queuedCount == 2)
+        // Without an exchange nothing is held back.
+        _ = broker.publish(message("orders/3", qos: .exactlyOnce), routes: &routes)
+        _ = broker.publish(message("orders/3", qos: .exactlyOnce), routes: &routes)
+        #expect(local.queuedCount == 4)
     }
 }

@@ -29,6 +29,31 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     /// PUBCOMP: a new connection sends PUBREL for them. Nil when none (and
     /// in records written before it existed).
     public var released: [Released]?
+    /// Inbound QoS 2 exchanges awaiting PUBREL, held from before their
+    /// message was routed: a node the client sends the PUBLISH again routes
+    /// it again under the same identity unless it was routed in full, and
+    /// acknowledges it either way. Nil when none.
+    public var received: [Received]?
+
+    public struct Received: Codable, Sendable, Equatable {
+        public var packetId: UInt16
+        /// The exchange's identity (`InboundExchange`): the epoch of the
+        /// connection it arrived on first, and its number there.
+        public var epoch: UInt64
+        public var serial: UInt64
+        public var routed: Bool
+
+        public init(_ exchange: ClusterReceivedExchange) {
+            packetId = exchange.packetId
+            epoch = exchange.epoch
+            serial = exchange.serial
+            routed = exchange.routed
+        }
+
+        public var exchange: ClusterReceivedExchange {
+            ClusterReceivedExchange(packetId: packetId, epoch: epoch, serial: serial, routed: routed)
+        }
+    }
 
     public struct Released: Codable, Sendable, Equatable {
         public var packetId: UInt16

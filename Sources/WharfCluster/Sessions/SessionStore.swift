@@ -98,6 +98,8 @@ public struct SessionStore: Sendable {
                 subscriptions: kept?.subscriptions ?? [], will: will)
             // QoS 2 deliveries past PUBREC stay with a kept session.
             record.released = kept?.released
+            // And inbound QoS 2 exchanges awaiting PUBREL.
+            record.received = kept?.received
             switch await write(key, record, after: revision) {
             case .success(let written):
                 return Claimed(

@@ -156,10 +156,18 @@ extension Broker {
     /// caller's thread. `publisher` stands for the other nodes in flow
     /// control: told to stop reading when a subscriber's queue fills, and
     /// to read again when it drains, as a publishing connection is.
+    ///
+    /// `exchange`: the key of the inbound QoS 2 exchange it belongs to
+    /// (`InboundExchange.key`): routed here once, however many nodes
+    /// routed it (a publisher that sent it again on another node after a crash).
     @discardableResult
-    public func publishFromCluster(_ message: Message, from publisher: (any DeliveryTarget)? = nil, routes: inout RouteCache)
-        -> PublishOutcome
-    {
+    public func publishFromCluster(
+        _ message: Message, from publisher: (any DeliveryTarget)? = nil, exchange: String? = nil, routes: inout RouteCache
+    ) -> PublishOutcome {
+        if let exchange, exchangesSeen.isRepeat(topic: "", id: exchange) {
+            metrics.messageDeduplicated()
+            return PublishOutcome()
+        }
         let journal = journal.makeWriter()
         defer { if !journal.isEmpty { journal.commit(whenDurable: nil) } }
         // De-duplication across nodes: every node records the ids of what

@@ -15,7 +15,9 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// `message` for `node`'s subscribers at `qos` (the highest its matching
     /// filters granted, no more than the message's). QoS 0 goes out now;
     /// QoS 1/2 is written through `journal`, whose commit waits for it.
-    func forward(_ message: Message, qos: QoS, to node: RemoteNode, journal: any JournalWriter)
+    /// `exchange`: an inbound QoS 2 exchange's message, which the other node
+    /// takes once however often it is routed.
+    func forward(_ message: Message, qos: QoS, to node: RemoteNode, exchange: InboundExchange?, journal: any JournalWriter)
 
     /// This node's interest in `filter` changed: `maxQoS` is the highest QoS
     /// its local subscriptions to it grant now, nil when none is left.
@@ -31,7 +33,9 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// `message` for a persistent session's queue in the cluster (wherever
     /// the session is delivered, or none), as `delivery` says; written
     /// through `journal` like a forward, whose commit waits for it.
-    func append(_ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, journal: any JournalWriter)
+    /// `exchange`: as for `forward`, stored once.
+    func append(
+        _ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, exchange: InboundExchange?, journal: any JournalWriter)
 }
 
 /// A persistent session's queue in the cluster, as a destination in the

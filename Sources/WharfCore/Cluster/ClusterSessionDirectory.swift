@@ -38,6 +38,23 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
     /// The client sent PUBCOMP for `packetId`: the record drops it.
     func sessionCompleted(clientId: String, epoch: UInt64, packetId: UInt16)
 
+    /// A new inbound QoS 2 PUBLISH under `packetId`: the record holds its
+    /// exchange before the message is routed. `then` says whether the
+    /// record took it (false: the connection must close unrouted, so the
+    /// client sends it again).
+    func sessionExchangeBegun(
+        clientId: String, epoch: UInt64, packetId: UInt16, exchange: InboundExchange, then: @escaping @Sendable (Bool) -> Void)
+
+    /// The exchange under `packetId` was routed in full: the record says
+    /// so, and the PUBREC (the commit of `journal`) waits for it. A failed
+    /// write fails that commit: no PUBREC, the connection closes.
+    func sessionExchangeRouted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?)
+
+    /// PUBREL for `packetId`: the record drops its exchange, and the PUBCOMP
+    /// waits for that (a packet id the record still held would make the
+    /// client's next message under it look like a resend elsewhere).
+    func sessionExchangeCompleted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?)
+
     /// The claimed connection ended here without a takeover: the record says
     /// offline since now (`kept`), or goes (the session ended with it).
     /// `willHeld`: the will waits out its delay here, and the record keeps
@@ -135,15 +152,20 @@ public struct ClusterSessionGrant: Sendable {
     /// QoS 2 deliveries past PUBREC (the client has the message; PUBCOMP is
     /// due): the new connection sends PUBREL for each, not the PUBLISH again.
     public var released: [ClusterReleasedDelivery]
+    /// Inbound QoS 2 exchanges awaiting PUBREL: a PUBLISH sent again under
+    /// one of their ids is acknowledged, and routed again (under the same
+    /// identity) only if it was not routed in full.
+    public var received: [ClusterReceivedExchange]
 
     public init(
         epoch: UInt64, sessionPresent: Bool, lastDeliveredHere: Bool, subscriptions: [ClusterSessionSubscription],
-        released: [ClusterReleasedDelivery] = []
+        released: [ClusterReleasedDelivery] = [], received: [ClusterReceivedExchange] = []
     ) {
         self.epoch = epoch
         self.sessionPresent = sessionPresent
         self.lastDeliveredHere = lastDeliveredHere
         self.subscriptions = subscriptions
         self.released = released
+        self.received = received
     }
 }

@@ -30,6 +30,12 @@ extension Broker {
     /// takes (a persistent session's, a group's, at QoS 1/2), or that is
     /// retained, goes to `journal`: the caller commits it and holds the
     /// publisher's acknowledgement until it is durable.
+    ///
+    /// `exchange` (cluster mode): an inbound QoS 2 exchange's message, which
+    /// may be routed again on another node after a crash. Other nodes and
+    /// the sessions' queues in the cluster take it once by its identity;
+    /// this node's own sessions and groups are skipped if the node has
+    /// seen it before (another node forwarded it here).
     @discardableResult
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
@@ -44,7 +50,7 @@ extension Broker {
     public func publish(
         _ published: Message, from publisher: (any DeliveryTarget)? = nil, session publisherSession: Session? = nil,
         counted: Bool = false, routes: inout RouteCache, repeatedTopic known: Bool? = nil, journal: any JournalWriter,
-        fromCluster: Bool = false
+        fromCluster: Bool = false, exchange: InboundExchange? = nil
     ) -> PublishOutcome {
         if !counted { metrics.messageReceived(qos: published.qos, payloadBytes: published.payload.readableBytes) }
         // A matching policy gives the message its TTL and attempt limit.
@@ -75,6 +81,8 @@ extension Broker {
         }
         tree.withLock { $0.match(topic: message.topic, repeatedTopic: repeatedTopic, cache: &routes) }
         var outcome = PublishOutcome()
+        // Delivered here already: only what may still be missing elsewhere goes.
+        let deliveredHere = exchange.map { exchangesSeen.isRepeat(topic: "", id: $0.key) } ?? false
         if routes.targets.isEmpty {
             metrics.messageDropped(.noSubscriber, count: 1)
             return outcome
@@ -83,6 +91,7 @@ extension Broker {
             switch target.destination {
             case .group(let group):
                 outcome.matched += 1
+                if deliveredHere { continue }
                 let result = group.enqueue(message, publisher: publisher, publisherSession: publisherSession)
                 account(result, in: &outcome)
                 if journaled, let queue = group.journalQueue {
@@ -96,7 +105,7 @@ extension Broker {
                 // highest QoS they were granted. Never back out of the cluster.
                 guard !fromCluster, let link = clusterLink else { continue }
                 outcome.matched += 1
-                link.forward(message, qos: min(message.qos, target.qos), to: node, journal: journal)
+                link.forward(message, qos: min(message.qos, target.qos), to: node, exchange: exchange, journal: journal)
             case .inbox(let inbox):
                 // A persistent session's queue in the cluster: appended to
                 // here, once for all its matching filters, wherever it is
@@ -111,11 +120,12 @@ extension Broker {
                 }
                 outcome.queued += 1
                 let delivery = InboxDelivery(qos: qos, retain: target.retainAsPublished && message.retain, identifiers: target.identifiers)
-                link.append(message, delivery: delivery, to: inbox, journal: journal)
+                link.append(message, delivery: delivery, to: inbox, exchange: exchange, journal: journal)
             case .session(let session):
                 // 5.0 "no local": not back to the connection that published it.
                 if target.noLocal, session === publisherSession { continue }
                 outcome.matched += 1
+                if deliveredHere { continue }
                 let qos = min(message.qos, target.qos)
                 let retainFlag = target.retainAsPublished && message.retain
                 let result = session.enqueue(

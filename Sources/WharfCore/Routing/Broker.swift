@@ -25,6 +25,10 @@ public final class Broker: Sendable {
     public let delivery: DeliverySettings
     /// `wharf-msg-id` values seen per topic within the window.
     public let deduplication: PublisherDeduplication
+    /// Cluster mode: the inbound QoS 2 exchanges this node routed or was
+    /// forwarded (`InboundExchange.key`), for as long as JetStream
+    /// recognises a repeated message id (its duplicate window, 2 minutes).
+    let exchangesSeen = PublisherDeduplication(windowSeconds: 120, capacity: 200_000)
     /// Where durable effects go (see `BrokerJournal` for the contract);
     /// `InMemoryJournal` keeps nothing (`--in-memory`).
     public let journal: any BrokerJournal

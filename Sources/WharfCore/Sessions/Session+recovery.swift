@@ -50,7 +50,7 @@ extension Session {
         }
     }
 
-    func restoreInbound(_ ids: Set<UInt16>) {
+    public func restoreInbound(_ ids: Set<UInt16>) {
         state.withLock { $0.awaitingRelease.formUnion(ids) }
     }
 }

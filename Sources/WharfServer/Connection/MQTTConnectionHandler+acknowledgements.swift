@@ -46,7 +46,15 @@ extension MQTTConnectionHandler {
     @inline(__always)
     func handlePubRel(_ ack: PublishAckPacket, session: Session) {
         let known = session.releaseInbound(ack.packetId)
-        if known { broker.journalInbound(session: session, packetId: ack.packetId, awaitingRelease: false, into: journal) }
+        if known {
+            broker.journalInbound(session: session, packetId: ack.packetId, awaitingRelease: false, into: journal)
+            if let epoch = clusterEpoch {
+                // The record forgets the exchange before PUBCOMP: the client may reuse the id next.
+                unroutedExchanges.removeValue(forKey: ack.packetId)
+                broker.clusterSessions?.sessionExchangeCompleted(
+                    clientId: session.clientId, epoch: epoch, packetId: ack.packetId, journal: journal)
+            }
+        }
         let code = known || version != .v5 ? ReasonCode.success : ReasonCode.packetIdentifierNotFound
         writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId, reasonCode: code)))
     }

@@ -210,6 +210,7 @@ extension MQTTConnectionHandler {
             // QoS 2 deliveries another node took to PUBREC: PUBREL after CONNACK.
             for delivery in opened.session.restoreReleased(grant.released) { packetScratch.append(.pubrel(packetId: delivery.packetId)) }
         }
+        if let grant, grant.sessionPresent, !grant.received.isEmpty { restoreExchanges(grant.received, to: opened.session) }
         if opened.connAckWaitsForJournal { journal.requireDurableReply() }
         will = accepted.will
         publishRate = PublishRateLimit(

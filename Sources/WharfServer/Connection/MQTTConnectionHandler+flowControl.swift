@@ -34,7 +34,7 @@ extension MQTTConnectionHandler {
         pauseTimer?.cancel()
         pauseTimer = nil
         routeDeferredPublishes(ignoringPause: false)
-        if !publisherPause.isPaused {
+        if !publisherPause.isPaused, !exchangePending {
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         }
         if !readBatchActive { flush() }

@@ -74,18 +74,38 @@ extension MQTTConnectionHandler {
             }
             return
         }
-        // A resent QoS 2 PUBLISH whose id still awaits PUBREL: acknowledged, not routed twice.
-        if publish.qos == .exactlyOnce, !session.beginInboundExactlyOnce(publish.packetId!) {
-            acknowledge(publish, code: ReasonCode.success)
-            return
+        var exchange: InboundExchange?
+        if publish.qos == .exactlyOnce, let id = publish.packetId {
+            if !session.beginInboundExactlyOnce(id) {
+                // A resent QoS 2 PUBLISH whose id still awaits PUBREL:
+                // acknowledged, not routed twice; unless the cluster's
+                // record says the node it arrived on first died before
+                // routing it in full (routed again under its identity).
+                guard let unrouted = unroutedExchanges.removeValue(forKey: id) else {
+                    acknowledge(publish, code: ReasonCode.success)
+                    return
+                }
+                exchange = unrouted
+            } else {
+                broker.journalInbound(session: session, packetId: id, awaitingRelease: true, into: journal)
+                if let epoch = clusterEpoch, let sessions = broker.clusterSessions {
+                    holdUntilRecorded(publish, session: session, epoch: epoch, sessions: sessions)
+                    return
+                }
+            }
         }
-        if publish.qos == .exactlyOnce {
-            broker.journalInbound(session: session, packetId: publish.packetId!, awaitingRelease: true, into: journal)
-        }
+        routePublish(publish, session: session, repeatedTopic: repeatedTopic, exchange: exchange)
+    }
+
+    /// Routes a PUBLISH that passed every check, and acknowledges it.
+    /// `exchange`: a QoS 2 one of a session the cluster keeps, whose record
+    /// holds it (and is told once it was routed, before the PUBREC).
+    func routePublish(_ publish: PublishPacket, session: Session, repeatedTopic: Bool, exchange: InboundExchange?) {
         if !publish.properties.isEmpty, let id = publish.properties.userProperty(PublisherDeduplication.userPropertyName),
             broker.isRepeat(topic: publish.topic, id: id, journal: journal)
         {
             broker.metrics.messageDeduplicated()
+            if let exchange { exchangeRouted(exchange, publish) }
             acknowledge(publish, code: ReasonCode.success)
             return
         }
@@ -95,7 +115,7 @@ extension MQTTConnectionHandler {
         )
         let outcome = broker.publish(
             message, from: deliveryTarget, session: session, counted: true, routes: &routes, repeatedTopic: repeatedTopic,
-            journal: journal
+            journal: journal, exchange: exchange
         )
         traffic.published(payloadBytes: publish.payload.readableBytes)
         if broker.recordsDetail {
@@ -107,8 +127,15 @@ extension MQTTConnectionHandler {
         } else if outcome.matched == 0 {
             code = ReasonCode.noMatchingSubscribers
         }
+        if let exchange { exchangeRouted(exchange, publish) }
         acknowledge(publish, code: code)
         if outcome.pausePublisher { pauseReading() }
+    }
+
+    /// The record says the exchange was routed in full; the PUBREC waits for it.
+    private func exchangeRouted(_ exchange: InboundExchange, _ publish: PublishPacket) {
+        guard let id = publish.packetId, let epoch = clusterEpoch else { return }
+        broker.clusterSessions?.sessionExchangeRouted(clientId: exchange.clientId, epoch: epoch, packetId: id, journal: journal)
     }
 
     /// PUBACK (QoS 1) or PUBREC (QoS 2); 5.0 clients get the reason code.

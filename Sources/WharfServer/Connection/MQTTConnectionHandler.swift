@@ -40,6 +40,14 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// Cluster mode: the epoch the cluster gave this connection's session
     /// (nil: not claimed in the cluster).
     var clusterEpoch: UInt64?
+    /// Cluster mode: a new inbound QoS 2 PUBLISH waits for the session's
+    /// record to hold its exchange, and what was read after it waits in
+    /// `heldInbound` (see +exchanges). `exchangeSerial` numbers them.
+    var exchangePending = false
+    var exchangeSerial: UInt64 = 0
+    /// Exchanges the record held at CONNECT whose first node died before
+    /// routing them in full: routed again when the client sends them again.
+    var unroutedExchanges: [UInt16: InboundExchange] = [:]
     /// A connection to another node took the session over.
     var movedToAnotherNode = false
     /// The client's publish rate against `clientLimits`; nil when unlimited.
@@ -198,7 +206,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     func receive(_ inbound: InboundPacket, context: ChannelHandlerContext) {
         // A refused login waiting out its delay reads nothing more.
         if refusalPending { return }
-        if claimPending {
+        if claimPending || exchangePending {
             heldInbound.append(inbound)
             return
         }
