@@ -36,7 +36,13 @@ import WharfTestSupport
         Task { await cluster.run() }
         // A fresh cluster's first node creates the streams and buckets (R3,
         // an election each): seconds on a machine busy with the other suites.
-        try await until("\(name) ready", timeout: .seconds(60), why: { cluster.readiness.reason }) { cluster.readiness.ready }
+        try await until(
+            "\(name) ready", timeout: .seconds(60),
+            why: {
+                [cluster.readiness.reason, cluster.state.withLock { $0.lastProblem }.map { "last problem: \($0)" }]
+                    .compactMap { $0 }.joined(separator: "; ")
+            }
+        ) { cluster.readiness.ready }
         return Node(broker: broker, cluster: cluster)
     }
 

@@ -166,6 +166,8 @@ public final class JetStreamOrderedConsumer: Sendable {
             state.withLock { $0.lastActivity = .now() }
             if let reply = message.replyTo ?? message.headers?["Nats-Consumer-Stalled"] {
                 try? jetStream.connection.publish(reply)
+            } else {
+                idleHeartbeat(message, on: deliverSubject)
             }
             return
         }
@@ -196,6 +198,45 @@ public final class JetStreamOrderedConsumer: Sendable {
         case .deliver(let caughtUp):
             handler(message, metadata)
             if caughtUp { onCaughtUp?() }
+        }
+    }
+
+    /// An idle heartbeat names the last message the consumer sent: one
+    /// this reader has not had was lost on the way (a gap that no later
+    /// message would show while the bucket is quiet). And a reader still
+    /// catching up asks the server whether anything is left, so being
+    /// caught up never hangs on one message's pending count alone (a CI run
+    /// once waited a minute for it).
+    private func idleHeartbeat(_ message: NATSMessage, on deliverSubject: String) {
+        guard let last = message.headers?["Nats-Last-Consumer"].flatMap({ UInt64($0) }) else { return }
+        enum Verdict {
+            case nothing
+            case gap
+            case check(consumer: String, delivered: UInt64)
+        }
+        let verdict = state.withLock { state -> Verdict in
+            guard state.deliverSubject == deliverSubject, !state.resetting, !state.stopped else { return .nothing }
+            if last >= state.expectedConsumerSequence { return .gap }
+            guard !state.caughtUp, let consumer = state.consumer else { return .nothing }
+            return .check(consumer: consumer, delivered: state.expectedConsumerSequence - 1)
+        }
+        switch verdict {
+        case .nothing:
+            return
+        case .gap:
+            reset(because: "messages up to \(last) sent but not received")
+        case .check(let consumer, let delivered):
+            Task { [self] in
+                guard let info = try? await jetStream.consumerInfo(stream, consumer),
+                    info.numPending == 0, info.delivered.consumerSequence == delivered
+                else { return }
+                let caughtUpNow = state.withLock { state -> Bool in
+                    guard !state.caughtUp, state.consumer == consumer, state.expectedConsumerSequence - 1 == delivered else { return false }
+                    state.caughtUp = true
+                    return true
+                }
+                if caughtUpNow { onCaughtUp?() }
+            }
         }
     }
 
