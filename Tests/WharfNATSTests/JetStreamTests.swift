@@ -164,6 +164,36 @@ import WharfTestSupport
         await connection.close()
     }
 
+    /// A reader of new messages whose consumer vanished before it had any
+    /// (its server died): the one made again starts where the first did, so
+    /// what was stored in between still arrives. It once asked for new
+    /// messages again, and a node lost the forwards sent to it meanwhile.
+    @Test func aReaderOfNewMessagesLosesNoneStoredWhileItsConsumerWasGone() async throws {
+        let js = try await Self.jetStream()
+        let name = Self.uniqueName("NEWGAP")
+        var config = StreamConfig(name: name, subjects: ["\(name).>"])
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        _ = try await js.publish("\(name).old", payload: ByteBuffer(string: "before"))
+        let seen = Inbox<String>()
+        let noted = Inbox<String>()
+        let reader = JetStreamOrderedConsumer(
+            jetStream: js, stream: name, filter: "\(name).>", start: .new, label: "reader", heartbeat: .milliseconds(300),
+            onProblem: { noted.add($0) }
+        ) { message, _ in seen.add(String(buffer: message.payload)) }
+        await reader.run()
+        let first = try #require(reader.consumerName)
+        try await js.deleteConsumer(name, first)
+        for index in 0..<3 { _ = try await js.publish("\(name).new", payload: ByteBuffer(string: "\(index)")) }
+        // Silent for three heartbeats: made again, and reads what it missed.
+        #expect(try await seen.wait(for: 3) == ["0", "1", "2"])
+        #expect(noted.count >= 1)
+        #expect(reader.consumerName != first)
+        await reader.stop()
+        try await js.deleteStream(name)
+        await js.connection.close()
+    }
+
     /// One server killed while publishes are in flight: every publish is
     /// retried with its id until acknowledged; the stream then holds each
     /// exactly once.

@@ -108,6 +108,9 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// Times the consumer was made again after a gap or a silence.
     public var resets: Int { state.withLock { $0.resets } }
 
+    /// The consumer on the server now (nil while none is made).
+    var consumerName: String? { state.withLock { $0.consumer } }
+
     /// The stream sequence of the last message handed over.
     public var lastSequence: UInt64 { state.withLock { $0.lastRevision } }
 
@@ -153,6 +156,11 @@ public final class JetStreamOrderedConsumer: Sendable {
         let info = try await jetStream.createConsumer(stream, config, timeout: timeout)
         let caughtUpNow = state.withLock { state -> Bool in
             state.consumer = info.name
+            // A reader of new messages that got none yet goes on, after a
+            // reset, from where this consumer started: asking for new ones
+            // again would skip what was stored in between (forwards to this
+            // node, lost, when a server died before the first one came).
+            if start == .new { state.lastRevision = max(state.lastRevision, info.delivered.streamSequence) }
             guard !state.caughtUp, info.numPending == 0, info.delivered.consumerSequence == 0 else { return false }
             state.caughtUp = true
             return true
