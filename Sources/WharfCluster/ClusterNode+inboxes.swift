@@ -158,6 +158,7 @@ extension ClusterNode {
                 try await purgeInbox(of: clientId)
             } else if let follower, let floor = follower.session.inboxFloor, floor > follower.purgedBelow {
                 try await purgeInbox(of: clientId, below: floor)
+                forgetReleased(clientId, below: floor)
             }
         } catch {
             count(error: error)
@@ -193,6 +194,7 @@ extension ClusterNode {
                 do {
                     try await purgeInbox(of: clientId, below: floor)
                     purged = true
+                    forgetReleased(clientId, below: floor)
                 } catch {
                     count(error: error)
                 }

@@ -166,10 +166,16 @@ extension ClusterNode: ClusterSessionDirectory {
         }
     }
 
-    public func sessionCompleted(clientId: String, epoch: UInt64, packetId: UInt16) {
+    /// The session's queue was purged below `floor`: the record forgets the
+    /// QoS 2 deliveries past PUBREC that lay there (completed, since the
+    /// purge passed them). Not at PUBCOMP: if this node died before the
+    /// purge, the next one would read the entry again and send it as a new
+    /// message, which a subscriber would take twice.
+    func forgetReleased(_ clientId: String, below floor: UInt64) {
+        guard let epoch = state.withLock({ $0.claimed[clientId]?.epoch }) else { return }
         changeClaimedRecord(clientId, epoch: epoch, gate: nil) { record in
-            guard var released = record.released, released.contains(where: { $0.packetId == packetId }) else { return }
-            released.removeAll { $0.packetId == packetId }
+            guard var released = record.released, released.contains(where: { $0.sequence < floor }) else { return }
+            released.removeAll { $0.sequence < floor }
             record.released = released.isEmpty ? nil : released
         }
     }

@@ -32,11 +32,11 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
     /// The client sent PUBREC for a QoS 2 delivery from the session's queue:
     /// the record keeps the packet id, so that a connection on another node
     /// sends PUBREL for it rather than the message again. `journal`: the
-    /// connection's writer, whose PUBREL waits for the record.
+    /// connection's writer, whose PUBREL waits for the record. The record
+    /// keeps it past PUBCOMP, until the queue is purged beyond it: a node
+    /// that died in between must not leave the entry to be sent again as
+    /// a new message.
     func sessionReleased(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, journal: (any JournalWriter)?)
-
-    /// The client sent PUBCOMP for `packetId`: the record drops it.
-    func sessionCompleted(clientId: String, epoch: UInt64, packetId: UInt16)
 
     /// A new inbound QoS 2 PUBLISH under `packetId`: the record holds its
     /// exchange before the message is routed. `then` says whether the
