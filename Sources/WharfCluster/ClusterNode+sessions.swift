@@ -84,6 +84,7 @@ extension ClusterNode: ClusterSessionDirectory {
             return .unavailable("another connect of this client took the session first")
         }
         publishWillOfLostConnection(claimed.previous)
+        let resendThrough = claimed.sessionPresent ? await maybeSentThrough(connect.clientId, previous: claimed.previous) : 0
         var record = claimed.record
         var revision = claimed.revision
         if !record.ownership.unreleased.isEmpty, let cleared = await store.fenced(claimed) {
@@ -121,7 +122,22 @@ extension ClusterNode: ClusterSessionDirectory {
                     kept.packet.map { ClusterSessionSubscription($0, identifier: kept.identifier) }
                 },
                 released: (record.released ?? []).map { ClusterReleasedDelivery(packetId: $0.packetId, sequence: $0.sequence) },
-                received: (record.received ?? []).map(\.exchange)))
+                received: (record.received ?? []).map(\.exchange), resendThrough: resendThrough))
+    }
+
+    /// How far the session's queue may have been sent to the client before
+    /// (`ClusterSessionGrant.resendThrough`), asked once the previous
+    /// connection is fenced. A record that ended cleanly says
+    /// (`sentThrough`); one still connected (taken over, or its node died)
+    /// does not, so everything its queue holds now may have gone out. A
+    /// replica answers: one a little behind leaves a few sent messages
+    /// without DUP, which costs nothing but the flag.
+    func maybeSentThrough(_ clientId: String, previous: SessionRecord?) async -> UInt64 {
+        guard let previous else { return 0 }
+        guard previous.ownership.connected else { return previous.sentThrough ?? 0 }
+        let last = try? await jetStream.directGetLast(
+            SessionInbox.stream, subject: SessionInbox.subject(for: clientId), timeout: cleanReadTimeout)
+        return last?.sequence ?? 0
     }
 
     public func sessionDelivering(clientId: String, epoch: UInt64, session: Session, release: @escaping ClusterSessionRelease) {
@@ -256,6 +272,8 @@ extension ClusterNode: ClusterSessionDirectory {
             // Released to another node: the record is that node's now.
             if due == nil {
                 session.deleteRecord = !kept
+                let sent = state.followers[clientId]?.session.highestSentInboxSequence ?? 0
+                session.record.sentThrough = sent > 0 ? sent : nil
                 session.record.ownership = session.record.ownership.disconnected
                 session.record.disconnectedAt = WallClock.now().wallNow
                 if !willHeld { session.record.will = nil }

@@ -53,6 +53,17 @@ import WharfMQTT
         #expect(try SessionRecord.decode(record.encoded()).get().released == record.released)
     }
 
+    /// How far the last connection sent its queue travels with the record;
+    /// a record from before it existed says nothing was.
+    @Test func sentThroughComesBackAndOlderRecordsHaveNone() throws {
+        var record = SessionRecord(
+            clientId: "d2", ownership: SessionOwnership(epoch: 5, owner: "node-1", connected: false), expiryInterval: 60)
+        #expect(!String(buffer: record.encoded()).contains("\"sentThrough\""))
+        #expect(try SessionRecord.decode(record.encoded()).get().sentThrough == nil)
+        record.sentThrough = 4_321
+        #expect(try SessionRecord.decode(record.encoded()).get().sentThrough == 4_321)
+    }
+
     /// Inbound QoS 2 exchanges travel with the record too.
     @Test func receivedExchangesComeBackAndOlderRecordsHaveNone() throws {
         var record = SessionRecord(

@@ -98,6 +98,31 @@ import WharfMQTT
         #expect((broker.metrics as? BrokerCounters)?.drops(.sessionDiscarded) == 0)
     }
 
+    /// Entries another node may have sent (up to the grant's
+    /// `resendThrough`) go out with DUP the first time here; later ones,
+    /// and QoS 0 (which never carries DUP), without. Once in flight here,
+    /// the session's own resend after a reconnect sets DUP as always.
+    @Test func entriesAnotherNodeMayHaveSentCarryDup() {
+        let broker = Broker()
+        _ = broker.attachCluster(RecordingLink())
+        let owner = RecordingTarget()
+        let device = Self.routedSession(broker, "device", owner: owner)
+        _ = broker.subscribe(device, [SubscribePacket.Subscription(filter: "cmd/#", qos: .atLeastOnce)])
+        device.markMaybeSent(through: 21)
+        for sequence in [20, 21, 22] as [UInt64] {
+            broker.deliverFromInbox(
+                message("cmd/\(sequence)"), delivery: InboxDelivery(qos: .atLeastOnce, retain: false), sequence: sequence, to: device)
+        }
+        broker.deliverFromInbox(message("cmd/q0"), delivery: InboxDelivery(qos: .atMostOnce, retain: false), sequence: 21, to: device)
+        var packets: [OutboundPacket] = []
+        device.takePackets(for: owner, into: &packets)
+        #expect(packets.map(\.topic) == ["cmd/20", "cmd/21", "cmd/22", "cmd/q0"])
+        #expect(packets.map(\.isDup) == [true, true, false, false])
+        #expect(device.highestSentInboxSequence == 22)
+        _ = device.acknowledge(packets[2].packetId!, from: owner)
+        #expect(device.highestSentInboxSequence == 21)
+    }
+
     @Test func persistentSessionsRestoredBeforeTheClusterAttachedLeaveTheTree() {
         let broker = Broker()
         let owner = RecordingTarget()

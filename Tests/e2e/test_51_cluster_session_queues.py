@@ -96,7 +96,8 @@ def test_queued_messages_follow_the_session_to_another_node_in_order(nodes):
 
 def test_unacknowledged_deliveries_come_back_on_another_node(nodes):
     """A raw client takes three QoS 1 messages on A and acknowledges only the
-    first; on B it gets the other two again, and not the first."""
+    first; on B it gets the other two again with DUP, and not the first; a
+    message queued while it was away comes after them, without DUP."""
     a, b = nodes.nodes
     client_id, topic = uid("unacked"), uid("jobs")
     first = rawmqtt.RawClient(a.port)
@@ -111,12 +112,16 @@ def test_unacknowledged_deliveries_come_back_on_another_node(nodes):
     time.sleep(0.5)  # the acknowledgement reaches the queue (purged every 100 ms)
     first.sock.close()
     time.sleep(0.5)  # A sees the connection end
+    publisher.publish(f"{topic}/x", b"four", qos=1)
 
     second = rawmqtt.RawClient(b.port)
     present, code, _ = second.connect(client_id, clean=False)
     assert (present, code) == (True, 0)
-    again = [second.read_type(rawmqtt.PUBLISH, timeout=10).publish_fields() for _ in range(2)]
-    assert [g[3] for g in again] == [b"two", b"three"]
+    packets = [second.read_type(rawmqtt.PUBLISH, timeout=10) for _ in range(3)]
+    again = [p.publish_fields() for p in packets]
+    assert [g[3] for g in again] == [b"two", b"three", b"four"]
+    # Sent before by A: DUP (MQTT 4.3.2/4.4); never sent: not.
+    assert [p.dup for p in packets] == [True, True, False]
     for g in again:
         second.send(rawmqtt.ack(rawmqtt.PUBACK, g[1]))
     with pytest.raises(socket.timeout):
@@ -234,6 +239,41 @@ def test_a_clean_start_elsewhere_drops_the_queue(nodes):
     later.disconnect()
 
 
+def test_deliveries_in_flight_when_the_node_dies_come_back_with_dup(nats_cluster, tmp_path):
+    """A raw client takes QoS 1 messages on A without acknowledging them and
+    A is killed: on B they come again, in order, with DUP set (A may have
+    sent them; 3.1.1 section 4.4)."""
+    c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
+    try:
+        a, b = c.nodes
+        client_id, topic = uid("inflight"), uid("jobs")
+        first = rawmqtt.RawClient(a.port)
+        assert first.connect(client_id, clean=False)[1] == 0
+        assert routed_everywhere(c, lambda: first.subscribe(1, (f"{topic}/#", 1))) == [1]
+        publisher = paho(b.port, uid("pub"))
+        sent = [f"j{i}".encode() for i in range(5)]
+        for body in sent:
+            publisher.publish(f"{topic}/x", body, qos=1)
+        got = [first.read_type(rawmqtt.PUBLISH, timeout=10) for _ in range(5)]
+        assert [p.publish_fields()[3] for p in got] == sent
+        assert not any(p.dup for p in got)
+        c.kill(a)
+        first.sock.close()
+
+        second = rawmqtt.RawClient(b.port)
+        present, code, _ = second.connect(client_id, clean=False)
+        assert (present, code) == (True, 0)
+        again = [second.read_type(rawmqtt.PUBLISH, timeout=20) for _ in range(5)]
+        assert [p.publish_fields()[3] for p in again] == sent
+        assert all(p.dup for p in again)
+        for p in again:
+            second.send(rawmqtt.ack(rawmqtt.PUBACK, p.publish_fields()[1]))
+        second.send(rawmqtt.disconnect())
+        publisher.disconnect()
+    finally:
+        c.close(check=False)
+
+
 def test_a_killed_node_loses_no_queued_message(nats_cluster, tmp_path):
     """The session's node is killed (kill -9) with messages queued for the
     session, published through the other node and acknowledged: the client
@@ -254,7 +294,10 @@ def test_a_killed_node_loses_no_queued_message(nats_cluster, tmp_path):
         c.kill(a)
         back = paho5(b.port, client_id, clean_start=False, session_expiry=600)
         assert back.session_present is True
-        assert payloads(back.get_all(20, timeout=20)) == sent
+        got = back.get_all(20, timeout=20)
+        assert payloads(got) == sent
+        # Queued while offline, after a clean DISCONNECT: never sent, so no DUP.
+        assert not any(m.dup for m in got)
         assert back.nothing_for(1.0), "the message delivered on A before it died does not come back"
         back.disconnect()
         publisher.disconnect()

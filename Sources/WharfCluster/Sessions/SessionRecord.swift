@@ -34,6 +34,12 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     /// it again under the same identity unless it was routed in full, and
     /// acknowledges it either way. Nil when none.
     public var received: [Received]?
+    /// The highest place in the session's queue its last connection had
+    /// sent and not had acknowledged when it ended: the next connection
+    /// sends the queue up to there with DUP. Nil when none (and while
+    /// connected: a record still connected after a crash says nothing of
+    /// what was sent, so the whole queue then counts as maybe sent).
+    public var sentThrough: UInt64?
 
     public struct Received: Codable, Sendable, Equatable {
         public var packetId: UInt16

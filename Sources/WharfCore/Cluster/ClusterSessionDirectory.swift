@@ -156,10 +156,13 @@ public struct ClusterSessionGrant: Sendable {
     /// one of their ids is acknowledged, and routed again (under the same
     /// identity) only if it was not routed in full.
     public var received: [ClusterReceivedExchange]
+    /// The session's queue up to this place may have been sent to the
+    /// client by the connection before (0: nothing was): sent here with DUP.
+    public var resendThrough: UInt64
 
     public init(
         epoch: UInt64, sessionPresent: Bool, lastDeliveredHere: Bool, subscriptions: [ClusterSessionSubscription],
-        released: [ClusterReleasedDelivery] = [], received: [ClusterReceivedExchange] = []
+        released: [ClusterReleasedDelivery] = [], received: [ClusterReceivedExchange] = [], resendThrough: UInt64 = 0
     ) {
         self.epoch = epoch
         self.sessionPresent = sessionPresent
@@ -167,5 +170,6 @@ public struct ClusterSessionGrant: Sendable {
         self.subscriptions = subscriptions
         self.released = released
         self.received = received
+        self.resendThrough = resendThrough
     }
 }

@@ -38,6 +38,9 @@ public struct OutboundQueue: Sendable {
         var attempts: Int
         /// Its place in the session's queue in the cluster (0: not from there).
         var inboxSequence: UInt64 = 0
+        /// Another node may have sent it to this client already: its first
+        /// send here carries DUP.
+        var maybeSent = false
     }
 
     struct Inflight: Sendable {
@@ -139,7 +142,8 @@ public struct OutboundQueue: Sendable {
     /// bounds how many there can be.
     public mutating func enqueue(
         _ message: Message, qos: QoS, retain: Bool, onSubscribe: Bool = false,
-        subscriptionIds: SubscriptionIdentifiers = .none, group: ConsumerGroup? = nil, attempts: Int = 0, inboxSequence: UInt64 = 0
+        subscriptionIds: SubscriptionIdentifiers = .none, group: ConsumerGroup? = nil, attempts: Int = 0, inboxSequence: UInt64 = 0,
+        maybeSent: Bool = false
     ) -> EnqueueResult {
         var result = EnqueueResult.accepted
         if !onSubscribe, group == nil, let limit = message.maxQueueLength, pending.count >= limit {
@@ -151,7 +155,7 @@ public struct OutboundQueue: Sendable {
         pending.append(
             Pending(
                 message: message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds,
-                group: group, attempts: attempts, inboxSequence: inboxSequence
+                group: group, attempts: attempts, inboxSequence: inboxSequence, maybeSent: maybeSent
             ))
         enqueuedTotal += 1
         return result
@@ -197,7 +201,8 @@ public struct OutboundQueue: Sendable {
             deliveredTotal += 1
             packets.append(
                 .publish(
-                    head.message, qos: head.qos, packetId: id, retain: head.retain, dup: false, subscriptionIds: head.subscriptionIds
+                    head.message, qos: head.qos, packetId: id, retain: head.retain, dup: head.maybeSent,
+                    subscriptionIds: head.subscriptionIds
                 ))
         }
         return expired
@@ -267,6 +272,9 @@ public struct OutboundQueue: Sendable {
     }
 
     func inboxSequence(ofInflight id: UInt16) -> UInt64 { inflight[id]?.inboxSequence ?? 0 }
+
+    /// The highest cluster-queue place in flight (0: none).
+    var highestInflightInboxSequence: UInt64 { inflight.values.reduce(0) { max($0, $1.inboxSequence) } }
 
     /// The message in flight under `id`, if any.
     public func inflightMessage(_ id: UInt16) -> Message? { inflight[id]?.message }

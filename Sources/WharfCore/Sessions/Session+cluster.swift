@@ -17,6 +17,19 @@ extension Session {
         state.withLock { $0.routedByCluster = true }
     }
 
+    /// Entries of the cluster queue up to `sequence` may have been sent to
+    /// the client by the node that delivered the session before this
+    /// connection (`ClusterSessionGrant.resendThrough`): their first send
+    /// here carries DUP, as a resend on one node would.
+    public func markMaybeSent(through sequence: UInt64) {
+        state.withLock { state in state.maybeSentThrough = max(state.maybeSentThrough, sequence) }
+    }
+
+    /// The highest place in the cluster queue of a delivery sent and not
+    /// yet acknowledged (0: none): what a later connection elsewhere must
+    /// send with DUP.
+    public var highestSentInboxSequence: UInt64 { state.withLock { $0.outbound.highestInflightInboxSequence } }
+
     /// The last place in the cluster queue enqueued here (0: none yet): a
     /// reader that starts again skips up to it.
     public var lastInboxSequence: UInt64 { state.withLock { $0.lastInboxSequence } }

@@ -57,6 +57,9 @@ public final class Session: Sendable {
         var routedByCluster = false
         /// The last place in the cluster queue enqueued here (0: none).
         var lastInboxSequence: UInt64 = 0
+        /// Entries of the cluster queue up to here may have been sent by
+        /// the node that delivered the session before (`resendThrough`).
+        var maybeSentThrough: UInt64 = 0
         /// False once the queue was discarded: acknowledged and discarded
         /// messages look alike then, so no floor may be taken from it.
         var inboxFloorKnown = true
@@ -164,13 +167,13 @@ public final class Session: Sendable {
                 return (
                     state.outbound.enqueue(
                         message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts,
-                        inboxSequence: inboxSequence
+                        inboxSequence: inboxSequence, maybeSent: inboxSequence != 0 && inboxSequence <= state.maybeSentThrough
                     ), nil
                 )
             }
             var result = state.outbound.enqueue(
                 message, qos: qos, retain: retain, onSubscribe: onSubscribe, subscriptionIds: subscriptionIds, attempts: attempts,
-                inboxSequence: inboxSequence
+                inboxSequence: inboxSequence, maybeSent: inboxSequence != 0 && inboxSequence <= state.maybeSentThrough
             )
             let queued = result.isAccepted
             // Never pause a connection for its own queue: it must keep reading

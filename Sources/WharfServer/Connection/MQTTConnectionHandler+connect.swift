@@ -211,6 +211,7 @@ extension MQTTConnectionHandler {
             for delivery in opened.session.restoreReleased(grant.released) { packetScratch.append(.pubrel(packetId: delivery.packetId)) }
         }
         if let grant, grant.sessionPresent, !grant.received.isEmpty { restoreExchanges(grant.received, to: opened.session) }
+        if let grant, grant.sessionPresent, grant.resendThrough > 0 { opened.session.markMaybeSent(through: grant.resendThrough) }
         if opened.connAckWaitsForJournal { journal.requireDurableReply() }
         will = accepted.will
         publishRate = PublishRateLimit(
