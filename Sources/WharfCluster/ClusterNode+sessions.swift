@@ -25,6 +25,8 @@ extension ClusterNode: ClusterSessionDirectory {
         /// it started, and is written again after it.
         var writing = false
         var dirty = false
+        /// Writes that failed in a row (the next waits longer).
+        var failedWrites = 0
         /// Replies waiting for the next write, and for the one on its way.
         var waiting: [Waiter] = []
         var inWrite: [Waiter] = []
@@ -340,7 +342,7 @@ extension ClusterNode: ClusterSessionDirectory {
             case update(SessionRecord, UInt64, SessionStore)
             case delete(UInt64, SessionStore)
         }
-        let job = state.withLock { state -> Job? in
+        let started = state.withLock { state -> (Job, UInt64)? in
             guard var session = state.claimed[clientId], !session.writing, let store = state.buckets?.sessions else { return nil }
             if !session.dirty {
                 if session.ended { state.claimed[clientId] = nil }
@@ -351,42 +353,92 @@ extension ClusterNode: ClusterSessionDirectory {
             session.inWrite = session.waiting
             session.waiting = []
             state.claimed[clientId] = session
-            return session.deleteRecord ? .delete(session.revision, store) : .update(session.record, session.revision, store)
+            let job: Job = session.deleteRecord ? .delete(session.revision, store) : .update(session.record, session.revision, store)
+            return (job, session.epoch)
         }
-        guard let job else { return }
+        guard let (job, epoch) = started else { return }
         Task {
-            var written: UInt64?
             // Routes here follow the write at once: a SUBACK after it is
             // followed by messages appended to the queue from this node.
             let key = ClusterNames.key(for: clientId)
+            let outcome: WriteOutcome
             switch job {
             case .update(let record, let revision, let store):
-                written = await store.update(record, after: revision)
-                if let written { applyInboxRoutes(key: key, record: record, revision: written) }
+                switch await store.updateResult(record, after: revision) {
+                case .success(let written):
+                    applyInboxRoutes(key: key, record: record, revision: written)
+                    outcome = .written(written)
+                case .failure(let error):
+                    outcome = await afterFailedWrite(clientId, epoch: epoch, error, store: store)
+                }
             case .delete(let revision, let store):
                 await store.ended(clientId, revision: revision)
                 applyInboxRoutes(key: key, record: nil, revision: .max)
+                outcome = .written(nil)
             }
-            let waiters = state.withLock { state -> [Waiter] in
-                guard var session = state.claimed[clientId] else { return [] }
-                let waiters = session.inWrite
-                session.inWrite = []
+            let (waiters, retryIn) = state.withLock { state -> ([Waiter], Duration?) in
+                // A newer connect's claim replaced this one (and failed
+                // its replies): what it writes is its own.
+                guard var session = state.claimed[clientId], session.epoch == epoch else { return ([], nil) }
                 session.writing = false
-                if let written { session.revision = written }
+                var waiters: [Waiter] = []
+                var retryIn: Duration?
+                switch outcome {
+                case .written(let written):
+                    if let written { session.revision = written }
+                    session.failedWrites = 0
+                    waiters = session.inWrite
+                case .retry(let revision):
+                    // Written again, with what changed since: the replies
+                    // wait for it (a PUBREL must not go before the record
+                    // holds its delivery, or a crash sends it twice).
+                    if let revision { session.revision = revision }
+                    session.dirty = true
+                    session.waiting = session.inWrite + session.waiting
+                    session.failedWrites += 1
+                    retryIn = .milliseconds(min(2_000, 50 << min(session.failedWrites, 6)))
+                case .lost:
+                    waiters = session.inWrite
+                }
+                session.inWrite = []
                 state.claimed[clientId] = session
-                return waiters
+                return (waiters, retryIn)
             }
             // A SUBACK goes whether or not the record took it: the
             // subscription works here, and a record that moved on belongs
             // to a connect that replaces this one. A QoS 2 reply does not.
-            let recorded: Bool
-            switch job {
-            case .update: recorded = written != nil
-            case .delete: recorded = true
-            }
+            let recorded = if case .written = outcome { true } else { false }
             for waiter in waiters { waiter.finished(written: recorded) }
-            writeRecord(clientId)
+            if let retryIn {
+                connection.eventLoop.scheduleTask(in: .nanoseconds(retryIn.nanosecondsValue)) { [self] in writeRecord(clientId) }
+            } else {
+                writeRecord(clientId)
+            }
         }
+    }
+
+    enum WriteOutcome {
+        case written(UInt64?)
+        /// Not written, and still this connection's to write: again, after
+        /// `revision` when the failed write turned out to have landed.
+        case retry(revision: UInt64?)
+        /// Another connect owns the record now.
+        case lost
+    }
+
+    /// A record write that did not land: an election (timeout, no
+    /// responders) or a revision moved on. It was dropped until the next
+    /// change before, and a timed-out write that did land left every later
+    /// write failing on its revision, so a delivery past PUBREC went
+    /// unrecorded and a crash sent it again (the chaos run). Now the record
+    /// is read: still this epoch's, it is written again after its current
+    /// revision; another connect's, the write is given up.
+    private func afterFailedWrite(_ clientId: String, epoch: UInt64, _ error: KeyValueError, store: SessionStore) async -> WriteOutcome {
+        count(error: error)
+        guard !isStopped else { return .lost }
+        guard let (current, revision) = try? await store.read(clientId) else { return .retry(revision: nil) }
+        guard let current, current.ownership.epoch == epoch, current.ownership.owner == options.nodeName else { return .lost }
+        return .retry(revision: revision)
     }
 
     /// At start: the offline sessions this node restored from its local log

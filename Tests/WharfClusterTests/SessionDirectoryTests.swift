@@ -89,6 +89,29 @@ import WharfTestSupport
         }
     }
 
+    /// A record write whose answer was lost (it timed out in an election,
+    /// but landed) left the node's revision behind, and every later write
+    /// failed: a QoS 2 delivery past PUBREC went unrecorded. The node now
+    /// reads the record, finds it still its epoch's, and writes again.
+    @Test func aWriteThatLandedUnseenDoesNotStopLaterOnes() async throws {
+        try await Self.withTwoNodes { a, _ in
+            let client = Nodes.unique("c")
+            let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
+            let store = try #require(a.cluster.state.withLock { $0.buckets?.sessions })
+            let (stored, revision) = try await store.read(client)
+            let record = try #require(stored)
+            #expect(await store.update(record, after: revision) != nil, "the write the node never heard back from")
+            a.cluster.sessionReleased(clientId: client, epoch: onA.epoch, ClusterReleasedDelivery(packetId: 7, sequence: 42), journal: nil)
+            var released: [SessionRecord.Released]?
+            let deadline = ContinuousClock.now + .seconds(10)
+            while released == nil, ContinuousClock.now < deadline {
+                released = try await Self.record(a, client)?.released
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(released == [SessionRecord.Released(packetId: 7, sequence: 42)])
+        }
+    }
+
     @Test func aConnectElsewhereReleasesTheOpenConnectionFirst() async throws {
         try await Self.withTwoNodes { a, b in
             let client = Nodes.unique("c")

@@ -155,6 +155,11 @@ public struct SessionStore: Sendable {
         try? await write(ClusterNames.key(for: record.clientId), record, after: revision).get()
     }
 
+    /// `update`, saying why a write did not land.
+    public func updateResult(_ record: SessionRecord, after revision: UInt64) async -> Result<UInt64, KeyValueError> {
+        await write(ClusterNames.key(for: record.clientId), record, after: revision)
+    }
+
     private func write(_ key: String, _ record: SessionRecord, after revision: UInt64) async -> Result<UInt64, KeyValueError> {
         do {
             return .success(try await bucket.update(key, record.encoded(), lastRevision: revision))
