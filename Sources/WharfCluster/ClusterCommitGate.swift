@@ -11,6 +11,8 @@ final class ClusterCommitGate: Sendable {
         var sealed: (@Sendable (Bool) -> Void)?
         var innerResult: Bool?
         var done = false
+        /// Steps waiting for every other write (each counted in `outstanding`).
+        var steps: [@Sendable (Bool) -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -22,12 +24,36 @@ final class ClusterCommitGate: Sendable {
 
     /// A counted write ended; `ok` false fails the batch.
     func finished(ok: Bool) {
-        let fire = state.withLock { state -> ((@Sendable (Bool) -> Void), Bool)? in
+        let (fire, steps) = state.withLock { state -> (((@Sendable (Bool) -> Void), Bool)?, ([@Sendable (Bool) -> Void], Bool)) in
             state.outstanding -= 1
             if !ok { state.failed = true }
-            return Self.due(&state)
+            return (Self.due(&state), Self.stepsDue(&state))
         }
+        for step in steps.0 { step(steps.1) }
         if let (callback, ok) = fire { callback(ok) }
+    }
+
+    /// Runs `step` once every other write counted so far has ended (at once
+    /// if none is outstanding), with whether they all succeeded; the gate
+    /// stays open until `step` calls `finished` once for itself. For a
+    /// write that may only be made once the others are in: a QoS 2
+    /// exchange is marked routed in its session's record only after the
+    /// message is stored everywhere it goes (marked earlier, a node that
+    /// failed to store it left a record that made the next node acknowledge
+    /// the resent PUBLISH without routing it: the chaos run lost 96 that way).
+    func afterOtherWrites(_ step: @escaping @Sendable (Bool) -> Void) {
+        let now = state.withLock { state -> ([@Sendable (Bool) -> Void], Bool) in
+            state.outstanding += 1
+            state.steps.append(step)
+            return Self.stepsDue(&state)
+        }
+        for step in now.0 { step(now.1) }
+    }
+
+    private static func stepsDue(_ state: inout State) -> ([@Sendable (Bool) -> Void], Bool) {
+        guard !state.steps.isEmpty, state.outstanding == state.steps.count else { return ([], false) }
+        defer { state.steps = [] }
+        return (state.steps, !state.failed)
     }
 
     /// The batch committed: `then` runs once everything is in.

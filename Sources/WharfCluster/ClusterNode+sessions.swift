@@ -217,11 +217,18 @@ extension ClusterNode: ClusterSessionDirectory {
     }
 
     public func sessionExchangeRouted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?) {
-        let gate = (journal as? ClusterJournalWriter)?.batchGate()
-        changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
-            guard var received = record.received, let index = received.firstIndex(where: { $0.packetId == packetId }) else { return }
-            received[index].routed = true
-            record.received = received
+        let mark: @Sendable (ClusterCommitGate?) -> Void = { [self] gate in
+            changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
+                guard var received = record.received, let index = received.firstIndex(where: { $0.packetId == packetId }) else { return }
+                received[index].routed = true
+                record.received = received
+            }
+        }
+        guard let gate = (journal as? ClusterJournalWriter)?.batchGate() else { return mark(nil) }
+        // Routed only once stored: the forwards and queue appends first.
+        gate.afterOtherWrites { stored in
+            if stored { mark(gate) }
+            gate.finished(ok: stored)
         }
     }
 

@@ -33,6 +33,50 @@ import Testing
         #expect(results.all == ["done false"])
     }
 
+    /// A step (a QoS 2 exchange marked routed) runs only once the writes
+    /// before it are in, learns whether they all were, and holds the batch
+    /// until its own write ends.
+    @Test func aStepWaitsForTheOtherWritesAndHoldsTheBatch() {
+        let gate = ClusterCommitGate()
+        let results = Results()
+        gate.add()
+        gate.add()
+        gate.afterOtherWrites { stored in
+            results.add("step \(stored)")
+            gate.add()  // the record write it starts
+            gate.finished(ok: true)
+        }
+        gate.seal { results.add("done \($0)") }
+        gate.innerDone(true)
+        gate.finished(ok: true)
+        #expect(results.all.isEmpty, "one write still out")
+        gate.finished(ok: true)
+        #expect(results.all == ["step true"], "the step's write holds the batch")
+        gate.finished(ok: true)
+        #expect(results.all == ["step true", "done true"])
+    }
+
+    @Test func aStepLearnsThatAWriteBeforeItFailed() {
+        let gate = ClusterCommitGate()
+        let results = Results()
+        gate.add()
+        gate.afterOtherWrites { stored in
+            results.add("step \(stored)")
+            gate.finished(ok: stored)
+        }
+        gate.finished(ok: false)
+        gate.seal { results.add("done \($0)") }
+        gate.innerDone(true)
+        #expect(results.all == ["step false", "done false"])
+        // With nothing outstanding it runs at once.
+        let idle = ClusterCommitGate()
+        idle.afterOtherWrites { stored in
+            results.add("idle \(stored)")
+            idle.finished(ok: true)
+        }
+        #expect(results.all.last == "idle true")
+    }
+
     /// HeldReplies releases everything up to a completed commit, so a later
     /// commit must never be reported before an earlier one.
     @Test func sequencerReportsCommitsInTheOrderTheyWereMade() {
