@@ -174,19 +174,28 @@ def test_unsubscribing_is_kept_in_the_record(nodes):
 def test_a_node_that_cannot_renew_its_lease_closes_its_sessions_first(nats_cluster, tmp_path):
     """Every nats-server stopped: no lease is renewed. The node closes its
     persistent sessions' connections (0x9C, use another server) well before
-    its lease would lapse for the other nodes, and refuses new ones (0x88)."""
+    its lease would lapse for the other nodes, and refuses new ones (0x88).
+    A PUBACK still waiting for the cluster (the message's queue append) does
+    not hold the close, and never goes out."""
     c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
     try:
         a, _ = c.nodes
         client = paho5(a.port, uid("fenced"), clean_start=False, session_expiry=300)
         assert client.rc == 0
+        topic = uid("own")
+        assert client.subscribe(f"{topic}/#", qos=1) == [1]
+        for n in c.nodes:
+            c.wait_session_routes(n, 1)
         clean = paho5(a.port, uid("clean"))
         stopped = time.monotonic()
         for i in range(len(nats_cluster.servers)):
             nats_cluster.kill(i)
+        # Into its own queue in the cluster: the PUBACK waits for NATS.
+        pending = client.publish(f"{topic}/x", b"waits", qos=1, wait=False)
         reason, _ = client.disconnects.get(timeout=c.lease * 2)
         assert reason == USE_ANOTHER_SERVER
         assert time.monotonic() - stopped < c.lease, "closed before the lease could lapse for the others"
+        assert not pending.is_published(), "never acknowledged: nothing stored it"
         assert clean.disconnects.empty(), "a clean session is this node's alone: it stays"
         refused = paho5(a.port, uid("refused"), clean_start=False, session_expiry=300)
         assert refused.rc == 0x88

@@ -340,6 +340,15 @@ extension MQTTConnectionHandler {
     /// another node took over is dropped here when the connection ends.
     func releasedByCluster(_ why: ClusterReleaseReason) {
         guard let context, !isClosing else { return }
+        // Replies held for cluster writes are dropped, and the close does
+        // not wait for them: with NATS in trouble those writes can take
+        // as long as it does, and the socket stayed open (the chaos run saw
+        // a client find out 16 s later, by its keep-alive). Not sending an
+        // acknowledgement is always safe: the client sends again to the
+        // node it moves to.
+        abandonHeldOutput = true
+        heldReplies.dropAll()
+        outbound.clear()
         switch why {
         case .takenOver:
             movedToAnotherNode = true

@@ -177,6 +177,14 @@ extension MQTTConnectionHandler {
         } else {
             logger.debug("closing connection: \(detail)")
         }
+        if abandonHeldOutput {
+            // Only the DISCONNECT: nothing it would have to wait for.
+            if outbound.readableBytes > 0 { context.write(wrapOutboundOut(outbound), promise: nil) }
+            outbound = Self.noOutput
+            context.flush()
+            finishClose(context)
+            return
+        }
         flush()
         if heldReplies.deferClose() { return }
         finishClose(context)

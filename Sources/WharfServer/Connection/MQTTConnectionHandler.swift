@@ -50,6 +50,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     var unroutedExchanges: [UInt16: InboundExchange] = [:]
     /// A connection to another node took the session over.
     var movedToAnotherNode = false
+    /// Closing because the cluster took the session away: output still
+    /// waiting for its records is dropped, not waited for (see
+    /// `releasedByCluster`).
+    var abandonHeldOutput = false
     /// The client's publish rate against `clientLimits`; nil when unlimited.
     var publishRate: PublishRateLimit?
     var logger: Logger
