@@ -120,20 +120,32 @@ extension ClusterNode {
             return state.broker
         }
         guard let broker else { return }
+        let logger = logger
+        logger.debug(
+            "reading the session's queue",
+            metadata: [
+                "client": "\(clientId)", "after": "\(session.lastInboxSequence)", "queued": "\(session.queuedCount)",
+                "inflight": "\(session.inflightCount)",
+            ])
         let reader = inboxReader(for: clientId) { sequence, message, delivery in
             guard sequence > session.lastInboxSequence else { return }
             // Past PUBREC on another connection: in flight here as a PUBREL.
             if session.holdsInboxSequence(sequence) {
+                logger.debug("queue entry in flight already", metadata: ["client": "\(clientId)", "sequence": "\(sequence)"])
                 broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session, matched: false)
                 return
             }
             // A subscription gone since the message was appended (the
             // publishing node had not read the record yet) gets nothing.
             guard session.hasPlainSubscription(matching: message.topic) else {
+                logger.debug("queue entry of no subscription", metadata: ["client": "\(clientId)", "sequence": "\(sequence)"])
                 broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session, matched: false)
                 return
             }
-            broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session)
+            if let result = broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session), !result.isAccepted {
+                logger.debug(
+                    "queue entry not taken", metadata: ["client": "\(clientId)", "sequence": "\(sequence)", "outcome": "\(result.outcome)"])
+            }
         }
         session.clearClusterBacklog()
         let old = state.withLock { state -> JetStreamOrderedConsumer? in
@@ -157,8 +169,14 @@ extension ClusterNode {
             if ended {
                 try await purgeInbox(of: clientId)
             } else if let follower, let floor = follower.session.inboxFloor, floor > follower.purgedBelow {
+                logger.debug(
+                    "queue purged as the connection ended",
+                    metadata: [
+                        "client": "\(clientId)", "below": "\(floor)", "queued": "\(follower.session.queuedCount)",
+                        "inflight": "\(follower.session.inflightCount)", "online": "\(follower.session.isOnline)",
+                    ])
                 try await purgeInbox(of: clientId, below: floor)
-                forgetReleased(clientId, below: floor)
+                forgetCompleted(clientId, below: floor)
             }
         } catch {
             count(error: error)
@@ -194,7 +212,7 @@ extension ClusterNode {
                 do {
                     try await purgeInbox(of: clientId, below: floor)
                     purged = true
-                    forgetReleased(clientId, below: floor)
+                    forgetCompleted(clientId, below: floor)
                 } catch {
                     count(error: error)
                 }

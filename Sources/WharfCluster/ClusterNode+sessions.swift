@@ -87,6 +87,13 @@ extension ClusterNode: ClusterSessionDirectory {
         }
         publishWillOfLostConnection(claimed.previous)
         let resendThrough = claimed.sessionPresent ? await maybeSentThrough(connect.clientId, previous: claimed.previous) : 0
+        logger.debug(
+            "session claimed",
+            metadata: [
+                "client": "\(connect.clientId)", "epoch": "\(claimed.record.ownership.epoch)",
+                "previous": "\(claimed.previousOwner ?? "none")", "released": "\(claimed.record.released ?? [])",
+                "resendThrough": "\(resendThrough)",
+            ])
         var record = claimed.record
         var revision = claimed.revision
         if !record.ownership.unreleased.isEmpty, let cleared = await store.fenced(claimed) {
@@ -124,7 +131,8 @@ extension ClusterNode: ClusterSessionDirectory {
                     kept.packet.map { ClusterSessionSubscription($0, identifier: kept.identifier) }
                 },
                 released: (record.released ?? []).map { ClusterReleasedDelivery(packetId: $0.packetId, sequence: $0.sequence) },
-                received: (record.received ?? []).map(\.exchange), resendThrough: resendThrough))
+                received: (record.received ?? []).map(\.exchange), resendThrough: resendThrough,
+                completed: record.completed ?? []))
     }
 
     /// How far the session's queue may have been sent to the client before
@@ -184,17 +192,31 @@ extension ClusterNode: ClusterSessionDirectory {
         }
     }
 
-    /// The session's queue was purged below `floor`: the record forgets the
-    /// QoS 2 deliveries past PUBREC that lay there (completed, since the
-    /// purge passed them). Not at PUBCOMP: if this node died before the
-    /// purge, the next one would read the entry again and send it as a new
+    /// PUBCOMP: the packet id goes from the record (the client may reuse
+    /// it, and a PUBREL for it from another node would complete whatever
+    /// the client holds under it now), the place in the queue stays until
+    /// the queue is purged past it (`forgetCompleted`): if this node died
+    /// first, the next one would read the entry again and send it as a new
     /// message, which a subscriber would take twice.
-    func forgetReleased(_ clientId: String, below floor: UInt64) {
+    public func sessionCompleted(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery) {
+        changeClaimedRecord(clientId, epoch: epoch, gate: nil) { record in
+            var released = record.released ?? []
+            released.removeAll { $0.packetId == delivery.packetId }
+            record.released = released.isEmpty ? nil : released
+            var completed = record.completed ?? []
+            if !completed.contains(delivery.sequence) { completed.append(delivery.sequence) }
+            record.completed = completed
+        }
+    }
+
+    /// The session's queue was purged below `floor`: the record forgets the
+    /// completed deliveries that lay there.
+    func forgetCompleted(_ clientId: String, below floor: UInt64) {
         guard let epoch = state.withLock({ $0.claimed[clientId]?.epoch }) else { return }
         changeClaimedRecord(clientId, epoch: epoch, gate: nil) { record in
-            guard var released = record.released, released.contains(where: { $0.sequence < floor }) else { return }
-            released.removeAll { $0.sequence < floor }
-            record.released = released.isEmpty ? nil : released
+            guard var completed = record.completed, completed.contains(where: { $0 < floor }) else { return }
+            completed.removeAll { $0 < floor }
+            record.completed = completed.isEmpty ? nil : completed
         }
     }
 

@@ -62,6 +62,9 @@ import WharfMQTT
         #expect(try SessionRecord.decode(record.encoded()).get().sentThrough == nil)
         record.sentThrough = 4_321
         #expect(try SessionRecord.decode(record.encoded()).get().sentThrough == 4_321)
+        #expect(try SessionRecord.decode(record.encoded()).get().completed == nil)
+        record.completed = [17, 19]
+        #expect(try SessionRecord.decode(record.encoded()).get().completed == [17, 19])
     }
 
     /// Inbound QoS 2 exchanges travel with the record too.

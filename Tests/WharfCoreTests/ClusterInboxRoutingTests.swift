@@ -123,6 +123,21 @@ import WharfMQTT
         #expect(device.highestSentInboxSequence == 21)
     }
 
+    /// A delivery another connection completed (PUBCOMP) is passed over once
+    /// by the reader, with no packet id held for it: the client may have
+    /// reused the id, and nothing about it is sent.
+    @Test func completedDeliveriesArePassedOverWithoutHoldingTheirIds() {
+        let broker = Broker()
+        _ = broker.attachCluster(RecordingLink())
+        let owner = RecordingTarget()
+        let device = Self.routedSession(broker, "device", owner: owner)
+        device.restoreCompleted([30, 32])
+        #expect(device.inflightCount == 0)
+        #expect(device.holdsInboxSequence(30) && !device.holdsInboxSequence(30), "passed over once")
+        #expect(!device.holdsInboxSequence(31))
+        #expect(device.holdsInboxSequence(32))
+    }
+
     @Test func persistentSessionsRestoredBeforeTheClusterAttachedLeaveTheTree() {
         let broker = Broker()
         let owner = RecordingTarget()

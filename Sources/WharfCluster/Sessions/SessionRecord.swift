@@ -40,6 +40,10 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     /// connected: a record still connected after a crash says nothing of
     /// what was sent, so the whole queue then counts as maybe sent).
     public var sentThrough: UInt64?
+    /// Places in the queue of QoS 2 deliveries completed (PUBCOMP) but not
+    /// purged yet: the next connection does not send them again. Nil when
+    /// none.
+    public var completed: [UInt64]?
 
     public struct Received: Codable, Sendable, Equatable {
         public var packetId: UInt16

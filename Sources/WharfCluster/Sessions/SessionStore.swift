@@ -100,6 +100,8 @@ public struct SessionStore: Sendable {
             record.released = kept?.released
             // And inbound QoS 2 exchanges awaiting PUBREL.
             record.received = kept?.received
+            // And completed deliveries the queue still holds.
+            record.completed = kept?.completed
             switch await write(key, record, after: revision) {
             case .success(let written):
                 return Claimed(

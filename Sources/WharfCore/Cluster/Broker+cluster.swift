@@ -93,14 +93,18 @@ extension Broker {
     /// there, into its queue here. `matched` false: the session no longer
     /// has a subscription for it (it was appended before the other node saw
     /// the change); only its place in the queue is taken, so it is purged.
-    public func deliverFromInbox(_ message: Message, delivery: InboxDelivery, sequence: UInt64, to session: Session, matched: Bool = true) {
+    @discardableResult
+    public func deliverFromInbox(
+        _ message: Message, delivery: InboxDelivery, sequence: UInt64, to session: Session, matched: Bool = true
+    ) -> EnqueueResult? {
         guard matched else {
             session.skipInboxSequence(sequence)
-            return
+            return nil
         }
         let result = session.enqueue(
             message, qos: delivery.qos, retain: delivery.retain, subscriptionIds: delivery.identifiers, inboxSequence: sequence)
         countDrops(result, offline: .offlineQoS0)
+        return result
     }
 
     /// A persistent session's subscription, from its record in the cluster:

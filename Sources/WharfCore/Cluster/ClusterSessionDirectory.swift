@@ -32,11 +32,14 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
     /// The client sent PUBREC for a QoS 2 delivery from the session's queue:
     /// the record keeps the packet id, so that a connection on another node
     /// sends PUBREL for it rather than the message again. `journal`: the
-    /// connection's writer, whose PUBREL waits for the record. The record
-    /// keeps it past PUBCOMP, until the queue is purged beyond it: a node
-    /// that died in between must not leave the entry to be sent again as
-    /// a new message.
+    /// connection's writer, whose PUBREL waits for the record.
     func sessionReleased(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, journal: (any JournalWriter)?)
+
+    /// The client sent PUBCOMP for it: the record forgets the packet id
+    /// (the client may reuse it at once) but keeps the place in the queue
+    /// until the queue is purged past it, so that a node that died in
+    /// between does not leave the entry to be sent again as a new message.
+    func sessionCompleted(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery)
 
     /// A new inbound QoS 2 PUBLISH under `packetId`: the record holds its
     /// exchange before the message is routed. `then` says whether the
@@ -159,10 +162,14 @@ public struct ClusterSessionGrant: Sendable {
     /// The session's queue up to this place may have been sent to the
     /// client by the connection before (0: nothing was): sent here with DUP.
     public var resendThrough: UInt64
+    /// Places in the queue whose QoS 2 delivery completed but that were not
+    /// purged yet: not sent again.
+    public var completed: [UInt64]
 
     public init(
         epoch: UInt64, sessionPresent: Bool, lastDeliveredHere: Bool, subscriptions: [ClusterSessionSubscription],
-        released: [ClusterReleasedDelivery] = [], received: [ClusterReceivedExchange] = [], resendThrough: UInt64 = 0
+        released: [ClusterReleasedDelivery] = [], received: [ClusterReceivedExchange] = [], resendThrough: UInt64 = 0,
+        completed: [UInt64] = []
     ) {
         self.epoch = epoch
         self.sessionPresent = sessionPresent
@@ -171,5 +178,6 @@ public struct ClusterSessionGrant: Sendable {
         self.released = released
         self.received = received
         self.resendThrough = resendThrough
+        self.completed = completed
     }
 }

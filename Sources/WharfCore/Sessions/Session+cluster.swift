@@ -79,6 +79,12 @@ extension Session {
     /// PUBREL for them. The message itself is the client's now: only its
     /// packet id and its place in the cluster queue are kept. Returns the
     /// ones put in flight (an id already in flight here keeps its own).
+    /// Places in the cluster queue whose QoS 2 delivery another connection
+    /// completed: the reader passes over them.
+    public func restoreCompleted(_ sequences: [UInt64]) {
+        state.withLock { state in state.releasedInboxSequences.formUnion(sequences) }
+    }
+
     public func restoreReleased(_ deliveries: [ClusterReleasedDelivery]) -> [ClusterReleasedDelivery] {
         state.withLock { state in
             for delivery in deliveries { state.releasedInboxSequences.insert(delivery.sequence) }

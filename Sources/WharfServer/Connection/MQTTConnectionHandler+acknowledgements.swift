@@ -72,6 +72,10 @@ extension MQTTConnectionHandler {
     @inline(__always)
     func handlePubComp(_ ack: PublishAckPacket, session: Session, target: ConnectionDeliveryTarget, context: ChannelHandlerContext) {
         if let done = session.completed(ack.packetId, from: target) {
+            if done.inboxSequence != 0, let epoch = clusterEpoch {
+                broker.clusterSessions?.sessionCompleted(
+                    clientId: session.clientId, epoch: epoch, ClusterReleasedDelivery(packetId: ack.packetId, sequence: done.inboxSequence))
+            }
             acknowledged(done)
         } else if wrongAcknowledgement(.pubcomp, ack.packetId, session: session, context: context) {
             return

@@ -212,6 +212,7 @@ extension MQTTConnectionHandler {
         }
         if let grant, grant.sessionPresent, !grant.received.isEmpty { restoreExchanges(grant.received, to: opened.session) }
         if let grant, grant.sessionPresent, grant.resendThrough > 0 { opened.session.markMaybeSent(through: grant.resendThrough) }
+        if let grant, grant.sessionPresent, !grant.completed.isEmpty { opened.session.restoreCompleted(grant.completed) }
         if opened.connAckWaitsForJournal { journal.requireDurableReply() }
         will = accepted.will
         publishRate = PublishRateLimit(
