@@ -85,6 +85,7 @@ extension ClusterNode {
         // whole subject (a session's queue lost everything appended before
         // its reader's first entry arrived).
         if let sequence, sequence <= 1 { return 0 }
+        logger.debug("purging a session's queue", metadata: ["client": "\(clientId)", "below": "\(sequence.map { "\($0)" } ?? "all")"])
         return try await jetStream.purgeStream(
             SessionInbox.stream, StreamPurgeRequest(filter: SessionInbox.subject(for: clientId), sequence: sequence))
     }

@@ -92,7 +92,7 @@ extension ClusterNode: ClusterSessionDirectory {
             metadata: [
                 "client": "\(connect.clientId)", "epoch": "\(claimed.record.ownership.epoch)",
                 "previous": "\(claimed.previousOwner ?? "none")", "released": "\(claimed.record.released ?? [])",
-                "resendThrough": "\(resendThrough)",
+                "resendThrough": "\(resendThrough)", "received": "\(claimed.record.received ?? [])",
             ])
         var record = claimed.record
         var revision = claimed.revision

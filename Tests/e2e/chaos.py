@@ -1,0 +1,313 @@
+"""The cluster chaos run (issue 18's bar; docs/cluster.md, "The chaos test").
+
+Three Wharf nodes over three nats-servers on 127.0.0.1. Paho publishers at
+QoS 1 and QoS 2 and persistent subscribers (3.1.1, clean session 0, QoS 2)
+are spread over the nodes; every client that loses its connection connects
+again to another node, keeping its session. A seeded loop kills (SIGKILL) a
+random Wharf node or one random nats-server, never two at once, waits, and
+starts it again. At the end, every message a publisher got PUBACK or PUBCOMP
+for must have reached every persistent subscriber, and QoS 2 ones exactly
+once.
+
+    result = run(cycles=5, seed=1, directory=tmp_path)
+    print(result.summary())   # "5 cycles, M acknowledged, 0 lost, D duplicates"
+
+Used by `scripts/cluster-crash-test N`. Every
+wait is bounded; the processes die with the run.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import pathlib
+import random
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+
+from natscluster import NatsCluster
+from wharfcluster import WharfCluster
+
+TOPIC = "chaos"
+
+
+class Roamer:
+    """A paho 3.1.1 client with a persistent session that, when its connection
+    is lost or refused, connects to another running node (chosen by the run's
+    random source) and keeps its session."""
+
+    def __init__(self, client_id: str, cluster: WharfCluster, rng: random.Random, lock: threading.Lock):
+        self.cluster, self.rng, self.lock = cluster, rng, lock
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                                  protocol=mqtt.MQTTv311)
+        self.client.max_inflight_messages_set(20)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(0.2, 1.0)
+        self.connects = 0
+        self.sessions_lost = 0
+        # (monotonic time, what happened, port): for the report of a loss.
+        self.events: list[tuple[float, str, int]] = []
+        self.port = 0
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *a: self._move()
+        self.client.on_connect_fail = lambda *a: self._move()
+
+    def start(self) -> None:
+        self.port = self._a_port()
+        self.client.connect_async("127.0.0.1", self.port, keepalive=10)
+        self.client.loop_start()
+
+    def _a_port(self) -> int:
+        with self.lock:
+            ports = [n.port for n in self.cluster.nodes if n.running]
+            return self.rng.choice(ports) if ports else self.cluster.nodes[0].port
+
+    def _move(self) -> None:
+        self.connected.clear()
+        self.events.append((time.monotonic(), "lost", self.port))
+        self.port = self._a_port()
+        self.client.connect_async("127.0.0.1", self.port, keepalive=10)
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        if reason.is_failure:
+            return
+        self.connects += 1
+        self.events.append((time.monotonic(), "connected" if flags.session_present else "connected, new session", self.port))
+        if self.connects > 1 and not flags.session_present:
+            self.sessions_lost += 1
+        self.connected.set()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class _TracedInMessages(collections.OrderedDict):
+    """paho's QoS 2 messages awaiting PUBREL, traced: when one arrived, and
+    when it was replaced by another PUBLISH under the same packet id before
+    its PUBREL (so it was never handed over). For the report of a loss."""
+
+    def __init__(self, trace):
+        super().__init__()
+        self.trace = trace
+
+    def __setitem__(self, mid, message):
+        old = self.get(mid)
+        if old is not None and old.payload != message.payload:
+            self.trace.append((time.monotonic(), "replaced", mid, old.payload))
+        self.trace.append((time.monotonic(), "awaiting PUBREL", mid, message.payload))
+        super().__setitem__(mid, message)
+
+
+class Subscriber(Roamer):
+    def __init__(self, *args):
+        super().__init__(*args)
+        # (monotonic time, what, packet id, payload) of QoS 2 arrivals.
+        self.qos2_trace: list[tuple[float, str, int, bytes]] = []
+        self.client._in_messages = _TracedInMessages(self.qos2_trace)
+        self.received = collections.Counter()
+        # payload -> [(monotonic time, packet id, DUP flag)], for the report.
+        self.receipts: dict[bytes, list[tuple[float, int, bool]]] = collections.defaultdict(list)
+        self.subscribed = threading.Event()
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.received.update([message.payload])
+        self.receipts[message.payload].append((time.monotonic(), message.mid, bool(message.dup)))
+
+    def subscribe(self) -> None:
+        # Once: the session keeps it from then on, wherever it reconnects.
+        self.client.subscribe(f"{TOPIC}/#", 2)
+
+
+class Publisher(Roamer):
+    def __init__(self, client_id: str, qos: int, *args):
+        super().__init__(client_id, *args)
+        self.qos = qos
+        self.name = client_id
+        self.sent: list[tuple[bytes, mqtt.MQTTMessageInfo]] = []
+        self.sent_at: dict[bytes, float] = {}
+
+    def publish(self, number: int) -> None:
+        # Only while connected: paho refuses a publish otherwise (the
+        # application would retry it; here it is simply not sent).
+        if not self.connected.is_set():
+            return
+        payload = f"{self.name}:{number}".encode()
+        self.sent_at[payload] = time.monotonic()
+        self.sent.append((payload, self.client.publish(f"{TOPIC}/{self.name}", payload, qos=self.qos)))
+
+    @staticmethod
+    def _done(info: mqtt.MQTTMessageInfo) -> bool | None:
+        """True: acknowledged; False: on its way; None: paho refused it."""
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return None
+        return info.is_published()
+
+    def acknowledged(self) -> list[bytes]:
+        return [payload for payload, info in self.sent if self._done(info)]
+
+    def pending(self) -> int:
+        return sum(1 for _, info in self.sent if self._done(info) is False)
+
+
+@dataclasses.dataclass
+class Result:
+    cycles: int
+    acknowledged: int
+    lost: int
+    duplicates: int
+    qos2_duplicates: int
+    sessions_lost: int
+    victims: list[str]
+    details: list[str]
+
+    def summary(self) -> str:
+        return (f"{self.cycles} cycles, {self.acknowledged} acknowledged, {self.lost} lost, "
+                f"{self.duplicates} duplicates ({self.qos2_duplicates} of QoS 2)")
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.qos2_duplicates == 0
+
+
+def wait(what: str, check, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"after {timeout:.0f} s: {what}")
+        time.sleep(0.1)
+
+
+def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, log=print) -> Result:
+    """`cycles` kill-and-restart rounds while two publishers (QoS 1, QoS 2)
+    each send about `rate` messages a second to two persistent subscribers."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
+    began = time.monotonic()
+    nats = NatsCluster(directory / "nats")
+    cluster = None
+    clients: list[Roamer] = []
+    try:
+        # Room for every message of the run in a session's queue: what is
+        # tested is that nothing acknowledged is lost, not the queue limit
+        # (a full queue drops and counts the newest, as on one node).
+        cluster = WharfCluster(nats, directory, ("node-a", "node-b", "node-c"),
+                               extra_config="[limits]\nmax_queued_messages = 1000000\n")
+        subscribers = [Subscriber(f"chaos-sub-{i}", cluster, rng, lock) for i in range(2)]
+        publishers = [Publisher(f"chaos-pub-q{qos}", qos, cluster, rng, lock) for qos in (1, 2)]
+        clients = [*subscribers, *publishers]
+        for client in clients:
+            client.start()
+        for sub in subscribers:
+            wait(f"{sub.client._client_id!r} connected", sub.connected.is_set, 10)
+            sub.subscribe()
+            wait("SUBACK", sub.subscribed.is_set, 10)
+        # Every node routes both sessions' subscriptions before the first publish.
+        for node in cluster.nodes:
+            cluster.wait_session_routes(node, 2)
+
+        stop = threading.Event()
+
+        def publishing():
+            number = 0
+            while not stop.is_set():
+                for pub in publishers:
+                    pub.publish(number)
+                number += 1
+                time.sleep(1 / rate)
+
+        sender = threading.Thread(target=publishing, daemon=True)
+        sender.start()
+        victims: list[str] = []
+        try:
+            for cycle in range(cycles):
+                time.sleep(rng.uniform(1.0, 2.0))
+                if rng.random() < 0.5:
+                    node = rng.choice(cluster.nodes)
+                    victims.append(node.name)
+                    log(f"{time.monotonic() - began:7.2f} s cycle {cycle + 1}: kill -9 {node.name}")
+                    with lock:
+                        cluster.kill(node)
+                    time.sleep(rng.uniform(1.0, 3.0))
+                    cluster.restart(node)
+                else:
+                    i = rng.randrange(3)
+                    victims.append(nats.names[i])
+                    log(f"{time.monotonic() - began:7.2f} s cycle {cycle + 1}: kill -9 {nats.names[i]}")
+                    nats.kill(i)
+                    time.sleep(rng.uniform(1.0, 3.0))
+                    nats.restart(i)
+                    for node in cluster.nodes:
+                        cluster.wait_ready(node)
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            sender.join(timeout=10)
+
+        # Every message is settled: acknowledged, or given up by nobody
+        # (paho keeps sending until it is).
+        try:
+            wait("every publish acknowledged", lambda: all(p.pending() == 0 for p in publishers), 60)
+        except TimeoutError:
+            log(f"still unacknowledged: {[p.pending() for p in publishers]}")
+        acknowledged = {payload: pub.qos for pub in publishers for payload in pub.acknowledged()}
+
+        def missing(sub):
+            return [p for p in acknowledged if sub.received[p] == 0]
+
+        try:
+            wait("every acknowledged message received", lambda: all(not missing(s) for s in subscribers), 90)
+        except TimeoutError:
+            pass
+        time.sleep(1.0)  # late duplicates
+        lost = sum(len(missing(s)) for s in subscribers)
+        duplicates = sum(n - 1 for s in subscribers for n in s.received.values() if n > 1)
+        qos2_duplicates = sum(s.received[p] - 1 for s in subscribers for p, q in acknowledged.items()
+                              if q == 2 and s.received[p] > 1)
+        names = {node.port: node.name for node in cluster.nodes}
+        sent_at = {payload: at for pub in publishers for payload, at in pub.sent_at.items()}
+
+        def story(client: Roamer) -> str:
+            return ", ".join(f"{at - began:.2f} {what} {names.get(port, port)}" for at, what, port in client.events)
+
+        details = []
+        for sub in subscribers:
+            gone = sorted(missing(sub), key=lambda p: sent_at.get(p, 0))
+            if gone:
+                details.append(f"{sub.client._client_id.decode()}: missing {len(gone)}, sent "
+                               f"{sent_at[gone[0]] - began:.2f} to {sent_at[gone[-1]] - began:.2f} s: "
+                               f"{[p.decode() for p in gone[:6]]}")
+                details.append(f"  its connections: {story(sub)}")
+                for payload in gone[:3]:
+                    seen = [f"{at - began:.2f} {what} #{mid}" for at, what, mid, p in sub.qos2_trace if p == payload]
+                    details.append(f"  {payload.decode()}: {', '.join(seen) or 'never arrived'}")
+        for sub in subscribers:
+            twice = sorted((p for p, q in acknowledged.items() if q == 2 and sub.received[p] > 1),
+                           key=lambda p: sent_at.get(p, 0))
+            if twice:
+                details.append(f"{sub.client._client_id.decode()}: QoS 2 more than once: "
+                               + ", ".join(f"{p.decode()} (sent {sent_at[p] - began:.2f} s)" for p in twice[:6]))
+                # What arrived around the first one: time, packet id, DUP.
+                first = sent_at[twice[0]]
+                near = sorted((at, p, mid, dup) for p, seen in sub.receipts.items() for at, mid, dup in seen
+                              if abs(sent_at.get(p, 0) - first) < 0.05)
+                details.append("  around it: " + ", ".join(
+                    f"{p.decode().split(':')[-1]}@{at - began:.2f}#{mid}{'D' if dup else ''}" for at, p, mid, dup in near))
+                details.append(f"  its connections: {story(sub)}")
+        if details:
+            details += [f"  {pub.name}: {story(pub)}" for pub in publishers]
+        return Result(cycles, len(acknowledged), lost, duplicates, qos2_duplicates,
+                      sum(c.sessions_lost for c in clients), victims, details)
+    finally:
+        for client in clients:
+            try:
+                client.stop()
+            except Exception:
+                pass
+        if cluster is not None:
+            cluster.close(check=False)
+        nats.close()
