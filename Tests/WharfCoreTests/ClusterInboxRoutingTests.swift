@@ -123,6 +123,25 @@ import WharfMQTT
         #expect(device.highestSentInboxSequence == 21)
     }
 
+    /// Deliveries another node took past PUBREC are held here from the
+    /// claim, before the reader has read anything: the queue is not purged
+    /// up to them, since the entries before them may be ones that node
+    /// sent and never had acknowledged.
+    @Test func releasedDeliveriesDoNotRaiseTheFloorPastWhatWasRead() {
+        let broker = Broker()
+        _ = broker.attachCluster(RecordingLink())
+        let owner = RecordingTarget()
+        let device = Self.routedSession(broker, "device", owner: owner)
+        _ = broker.subscribe(device, [SubscribePacket.Subscription(filter: "cmd/#", qos: .exactlyOnce)])
+        let restored = device.restoreReleased([ClusterReleasedDelivery(packetId: 7, sequence: 572)])
+        #expect(restored.map(\.packetId) == [7] && device.inflightCount == 1)
+        #expect(device.inboxFloor == 1, "nothing read: the entries before 572 are still unacknowledged")
+        let delivery = InboxDelivery(qos: .exactlyOnce, retain: false)
+        broker.deliverFromInbox(message("cmd/560", qos: .exactlyOnce), delivery: delivery, sequence: 560, to: device)
+        #expect(device.inboxFloor == 560)
+        #expect(device.holdsInboxSequence(572), "572 goes out as PUBREL, not again")
+    }
+
     /// A delivery another connection completed (PUBCOMP) is passed over once
     /// by the reader, with no packet id held for it: the client may have
     /// reused the id, and nothing about it is sent.

@@ -36,13 +36,18 @@ extension Session {
 
     /// Where the cluster queue may be purged up to, not included: the
     /// oldest place still held here, or past the last one enqueued when
-    /// nothing is held (acknowledged, or dropped and counted). Nil once the
-    /// session's messages were discarded here (it went to another node, or
-    /// ended): then nothing here says what was acknowledged.
+    /// nothing is held (acknowledged, or dropped and counted). Never past
+    /// what the reader got to: a delivery another node took past PUBREC
+    /// (`restoreReleased`) is held here before its reader has read the
+    /// older entries, which that node may have sent and never had
+    /// acknowledged. Nil once the session's messages were discarded here
+    /// (it went to another node, or ended): then nothing here says what
+    /// was acknowledged.
     public var inboxFloor: UInt64? {
         state.withLock { state in
             guard state.inboxFloorKnown else { return nil }
-            return state.outbound.oldestInboxSequence ?? state.lastInboxSequence &+ 1
+            let pastRead = state.lastInboxSequence &+ 1
+            return min(state.outbound.oldestInboxSequence ?? pastRead, pastRead)
         }
     }
 }
