@@ -49,7 +49,13 @@ extension ClusterNode {
         jetStream.publish(subject, headers: headers, payload: payload, options: .init(messageId: messageId), timeout: .seconds(3)) {
             [self] result in
             switch result {
-            case .success:
+            case .success(let ack):
+                logger.trace(
+                    "stored",
+                    metadata: [
+                        "subject": "\(subject)", "id": "\(messageId)", "sequence": "\(ack.sequence)", "duplicate": "\(ack.duplicate)",
+                        "attempt": "\(attempt)",
+                    ])
                 let now = Clock.nowNanos()
                 statistics.withLock { $0.latency.record(since: started, now: now) }
                 done(true)
@@ -70,6 +76,7 @@ extension ClusterNode {
                     done(false)
                     return
                 }
+                logger.debug("store failed; trying again", metadata: ["id": "\(messageId)", "attempt": "\(attempt)", "error": "\(error)"])
                 connection.eventLoop.scheduleTask(in: .nanoseconds(pause.nanosecondsValue)) {
                     self.store(
                         subject, payload, headers: headers, messageId: messageId, deadline: deadline, attempt: attempt + 1,
@@ -116,7 +123,7 @@ extension ClusterNode {
             jetStream: jetStream, stream: ClusterNames.forwardStream, filter: ClusterNames.durableForwards(to: options.nodeName),
             start: .new, label: "forwards to \(options.nodeName)",
             // A lost reader shows within three of these: forwards wait that long.
-            heartbeat: .seconds(1),
+            heartbeat: .seconds(1), checksStartWithLeader: true,
             // From `.new`, so caught up as soon as it exists.
             onCaughtUp: { [self] in state.withLock { $0.readiness.inboxReady = true } },
             onProblem: { [self] problem in noteProblem(problem) }

@@ -63,7 +63,8 @@ extension ClusterNode {
     ) -> JetStreamOrderedConsumer {
         JetStreamOrderedConsumer(
             jetStream: jetStream, stream: SessionInbox.stream, filter: SessionInbox.subject(for: clientId), start: .all,
-            label: "queue of \(clientId)", heartbeat: .seconds(1), onProblem: { [self] problem in noteProblem(problem) }
+            label: "queue of \(clientId)", heartbeat: .seconds(1), checksStartWithLeader: true,
+            onProblem: { [self] problem in noteProblem(problem) }
         ) { [self] message, metadata in
             // Not journaled here: the queue in the cluster is the durable copy.
             guard let delivery = SessionInbox.delivery(in: message.headers), let decoded = ClusterEnvelope.decode(message.payload)

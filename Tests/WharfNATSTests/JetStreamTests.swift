@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 import WharfTestSupport
 
@@ -189,6 +190,43 @@ import WharfTestSupport
         #expect(try await seen.wait(for: 3) == ["0", "1", "2"])
         #expect(noted.count >= 1)
         #expect(reader.consumerName != first)
+        await reader.stop()
+        try await js.deleteStream(name)
+        await js.connection.close()
+    }
+
+    /// A consumer that starts past what the stream leader holds (what a
+    /// server still catching up does) hands nothing over and is made again
+    /// from the leader's first message. Here the leader's first message is
+    /// purged between the leader read and the create, so the consumer's
+    /// first one is later than the leader said, as on a server behind.
+    @Test func aReaderMadeAgainWhenItStartsPastTheLeadersFirstMessage() async throws {
+        let js = try await Self.jetStream()
+        let name = Self.uniqueName("BEHIND")
+        var config = StreamConfig(name: name, subjects: ["\(name).>"])
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        for index in 1...5 { _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "\(index)")) }
+        let seen = Inbox<UInt64>()
+        let noted = Inbox<String>()
+        let reader = JetStreamOrderedConsumer(
+            jetStream: js, stream: name, filter: "\(name).q", start: .all, label: "reader", heartbeat: .milliseconds(500),
+            checksStartWithLeader: true, onProblem: { noted.add($0) }
+        ) { _, metadata in seen.add(metadata.streamSequence) }
+        let purged = Mutex(false)
+        reader.beforeCreate.withLock { hook in
+            hook = {
+                guard !purged.withLock({ $0 }) else { return }
+                purged.withLock { $0 = true }
+                _ = try? await js.purgeStream(name, StreamPurgeRequest(filter: "\(name).q", sequence: 3))
+            }
+        }
+        await reader.run()
+        #expect(try await seen.wait(for: 3) == [3, 4, 5])
+        _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "6"))
+        #expect(try await seen.wait(for: 4) == [3, 4, 5, 6], "each once, in order")
+        #expect(reader.resets == 1)
+        #expect(try await noted.wait(for: 1).contains { $0.contains("the stream leader at 1") })
         await reader.stop()
         try await js.deleteStream(name)
         await js.connection.close()

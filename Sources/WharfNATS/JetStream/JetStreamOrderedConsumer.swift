@@ -35,10 +35,16 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// in milliseconds. Every third try waits longer (up to four times
     /// this), so a server too busy to answer in time is not asked forever.
     let createTimeout: Duration
+    /// Whether each consumer's first message is checked against the
+    /// stream leader (see `checksStartWithLeader`).
+    let checksStart: Bool
     let handler: Handler
     let onCaughtUp: (@Sendable () -> Void)?
     let onProblem: (@Sendable (String) -> Void)?
     private let state = Mutex(State())
+    /// Tests: runs between the leader read and the create, where a server
+    /// behind the leader would lose messages.
+    let beforeCreate = Mutex<(@Sendable () async -> Void)?>(nil)
 
     private struct State {
         var deliverSubject = ""
@@ -53,13 +59,28 @@ public final class JetStreamOrderedConsumer: Sendable {
         var stopped = false
         var timer: RepeatedTask?
         var resets = 0
+        /// The stream sequence the current consumer must deliver first (0:
+        /// no check): what the stream leader held where it starts.
+        var expectedFirst: UInt64 = 0
     }
 
     /// `label` names it in problem reports.
+    ///
+    /// `checksStartWithLeader`: before each consumer is made, the stream
+    /// leader is asked for the first message it should deliver, and the
+    /// consumer starts there and must deliver that one first. nats-server
+    /// 2.9.10 puts an R1 consumer on any of the stream's peers, and one
+    /// made on a server restarted moments before, still catching up,
+    /// starts from what that server has: the chaos run saw a session's
+    /// reader begin past the entries stored while its server was down, and
+    /// they were never delivered. A consumer that starts later than the
+    /// leader says is made again. For readers that must see every
+    /// message (a session's queue, forwards); a watcher of last values
+    /// needs no check. Costs one leader read per consumer made.
     public init(
         jetStream: JetStream, stream: String, filter: String, start: Start, label: String, heartbeat: Duration = .seconds(2),
-        createTimeout: Duration = .seconds(2), onCaughtUp: (@Sendable () -> Void)? = nil, onProblem: (@Sendable (String) -> Void)? = nil,
-        handler: @escaping Handler
+        createTimeout: Duration = .seconds(2), checksStartWithLeader: Bool = false, onCaughtUp: (@Sendable () -> Void)? = nil,
+        onProblem: (@Sendable (String) -> Void)? = nil, handler: @escaping Handler
     ) {
         self.jetStream = jetStream
         self.stream = stream
@@ -68,6 +89,7 @@ public final class JetStreamOrderedConsumer: Sendable {
         self.label = label
         self.heartbeat = heartbeat
         self.createTimeout = createTimeout
+        self.checksStart = checksStartWithLeader
         self.handler = handler
         self.onCaughtUp = onCaughtUp
         self.onProblem = onProblem
@@ -117,6 +139,15 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// Makes the consumer, starting after the last message seen.
     private func makeConsumer(timeout: Duration) async throws(JetStreamError) {
         let connection = jetStream.connection
+        // What the leader holds from where this consumer starts. A reader of
+        // new messages that has seen none has no place to check from.
+        var leaderFirst: UInt64 = 0
+        let resumeAfter = state.withLock { $0.lastRevision }
+        if checksStart, start != .new || resumeAfter > 0 {
+            let next = try await jetStream.getMessage(stream, .next(subject: filter, from: resumeAfter + 1), timeout: timeout)
+            leaderFirst = next?.sequence ?? 0
+        }
+        if let hook = beforeCreate.withLock({ $0 }) { await hook() }
         let deliverSubject = connection.newInbox()
         let name = "ordered_" + String(deliverSubject.split(separator: ".").last ?? "o")
         let (startAfter, old) = state.withLock { state in
@@ -126,6 +157,7 @@ public final class JetStreamOrderedConsumer: Sendable {
             // Known before the answer, so a create that is not answered can
             // be deleted wherever it went.
             state.consumer = name
+            state.expectedFirst = leaderFirst
             return (state.lastRevision, state.subscription)
         }
         old?.unsubscribe()
@@ -149,6 +181,12 @@ public final class JetStreamOrderedConsumer: Sendable {
             deliverPolicy: startAfter == 0 ? first : .byStartSequence, ackPolicy: .none,
             filterSubject: filter, replicas: 1, memoryStorage: true)
         if startAfter > 0 { config.optStartSequence = startAfter + 1 }
+        // Where the leader's first one is (later than `startAfter` when the
+        // queue was purged behind it: the same messages).
+        if leaderFirst > 0 {
+            config.deliverPolicy = .byStartSequence
+            config.optStartSequence = leaderFirst
+        }
         config.idleHeartbeat = heartbeat
         config.flowControl = true
         config.deliverSubject = deliverSubject
@@ -161,7 +199,8 @@ public final class JetStreamOrderedConsumer: Sendable {
             // again would skip what was stored in between (forwards to this
             // node, lost, when a server died before the first one came).
             if start == .new { state.lastRevision = max(state.lastRevision, info.delivered.streamSequence) }
-            guard !state.caughtUp, info.numPending == 0, info.delivered.consumerSequence == 0 else { return false }
+            // Nothing pending on a server the leader is ahead of is not caught up.
+            guard !state.caughtUp, leaderFirst == 0, info.numPending == 0, info.delivered.consumerSequence == 0 else { return false }
             state.caughtUp = true
             return true
         }
@@ -184,6 +223,7 @@ public final class JetStreamOrderedConsumer: Sendable {
             case deliver(caughtUp: Bool)
             case gap
             case stale
+            case behindLeader(expected: UInt64)
         }
         let verdict = state.withLock { state -> Verdict in
             // Only the subject says which consumer a message is from: the new
@@ -192,6 +232,12 @@ public final class JetStreamOrderedConsumer: Sendable {
             guard state.deliverSubject == deliverSubject else { return .stale }
             state.lastActivity = .now()
             guard metadata.consumerSequence == state.expectedConsumerSequence else { return .gap }
+            if state.expectedFirst != 0 {
+                let expected = state.expectedFirst
+                state.expectedFirst = 0
+                // Not handed over: the next consumer starts before it.
+                if metadata.streamSequence > expected { return .behindLeader(expected: expected) }
+            }
             state.expectedConsumerSequence += 1
             state.lastRevision = metadata.streamSequence
             let caughtUp = !state.caughtUp && metadata.pending == 0
@@ -203,6 +249,10 @@ public final class JetStreamOrderedConsumer: Sendable {
             return
         case .gap:
             reset(because: "sequence gap")
+        case .behindLeader(let expected):
+            reset(
+                because: "its server started at \(metadata.streamSequence), the stream leader at \(expected) (a server still catching up)",
+                pause: .milliseconds(100))
         case .deliver(let caughtUp):
             handler(message, metadata)
             if caughtUp { onCaughtUp?() }
@@ -256,8 +306,9 @@ public final class JetStreamOrderedConsumer: Sendable {
         if silent { reset(because: "no heartbeat") }
     }
 
-    /// Makes the consumer again after the last revision seen.
-    private func reset(because reason: String) {
+    /// Makes the consumer again after the last revision seen; after
+    /// `pause` if given (a server catching up needs a moment).
+    private func reset(because reason: String, pause: Duration? = nil) {
         let old = state.withLock { state -> String?? in
             guard !state.resetting, !state.stopped else { return .none }
             state.resetting = true
@@ -268,6 +319,7 @@ public final class JetStreamOrderedConsumer: Sendable {
         guard case .some(let oldConsumer) = old else { return }
         onProblem?("\(label): \(reason); following again from sequence \(state.withLock { $0.lastRevision + 1 })")
         Task {
+            if let pause { try? await Task.sleep(for: pause) }
             await makeUntilMade()
             // Deleted after, when it can be: on a dead server it is gone
             // anyway, and waiting for that answer first cost a timeout.
