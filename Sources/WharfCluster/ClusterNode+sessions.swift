@@ -180,15 +180,26 @@ extension ClusterNode: ClusterSessionDirectory {
         }
     }
 
+    /// PUBREC: the record keeps the delivery before its PUBREL goes out
+    /// (the client takes the message at PUBREL). Strict: a write that did
+    /// not land, or a session no longer claimed here at `epoch`, fails the
+    /// batch, so the PUBREL is not sent and the connection closes. Sent
+    /// without the record, the next node would read the entry again and
+    /// send it as a new message: the chaos run saw subscribers take QoS 2
+    /// messages twice that way.
     public func sessionReleased(
         clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, journal: (any JournalWriter)?
     ) {
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
-        changeClaimedRecord(clientId, epoch: epoch, gate: gate) { record in
+        let outcome = changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
             var released = record.released ?? []
             released.removeAll { $0.packetId == delivery.packetId }
             released.append(SessionRecord.Released(packetId: delivery.packetId, sequence: delivery.sequence))
             record.released = released
+        }
+        if outcome == .notClaimed, let gate {
+            gate.add()
+            gate.finished(ok: false)
         }
     }
 
@@ -234,6 +245,9 @@ extension ClusterNode: ClusterSessionDirectory {
                     ClusterReceivedExchange(packetId: packetId, epoch: exchange.epoch, serial: exchange.serial, routed: false)))
             record.received = received
         }
+        logger.trace(
+            "exchange begun",
+            metadata: ["client": "\(clientId)", "packetId": "\(packetId)", "exchange": "\(exchange.epoch).\(exchange.serial)"])
         // Not claimed here at this epoch any more: taken over, never routed here.
         gate.innerDone(outcome != .notClaimed)
     }
@@ -255,6 +269,7 @@ extension ClusterNode: ClusterSessionDirectory {
     }
 
     public func sessionExchangeCompleted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?) {
+        logger.trace("exchange completed", metadata: ["client": "\(clientId)", "packetId": "\(packetId)"])
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
         changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
             guard var received = record.received, received.contains(where: { $0.packetId == packetId }) else { return }

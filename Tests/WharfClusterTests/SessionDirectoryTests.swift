@@ -112,6 +112,39 @@ import WharfTestSupport
         }
     }
 
+    /// A PUBREL waits for the record to hold its delivery, and is not sent
+    /// when the record moved on without it (another node took the session
+    /// while this one could not reach NATS): the batch's commit fails, and
+    /// the connection closes instead.
+    @Test func aPubrelIsNotSentWhenTheRecordDidNotTakeItsDelivery() async throws {
+        try await Self.withTwoNodes { a, _ in
+            let client = Nodes.unique("c")
+            let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
+            let committed = Mutex<[Bool]>([])
+            func release(_ packetId: UInt16, sequence: UInt64) {
+                let journal = ClusterJournalWriter(InMemoryJournal().makeWriter())
+                a.cluster.sessionReleased(
+                    clientId: client, epoch: onA.epoch, ClusterReleasedDelivery(packetId: packetId, sequence: sequence), journal: journal)
+                journal.commit { ok in committed.withLock { $0.append(ok) } }
+            }
+            release(7, sequence: 42)
+            try await Nodes.until("the first commit") { committed.withLock { $0.count } == 1 }
+            #expect(committed.withLock { $0 } == [true])
+            #expect(try await Self.record(a, client)?.released == [SessionRecord.Released(packetId: 7, sequence: 42)])
+
+            // Another node's claim, which a never heard of.
+            let store = try #require(a.cluster.state.withLock { $0.buckets?.sessions })
+            let (stored, revision) = try await store.read(client)
+            var taken = try #require(stored)
+            taken.ownership = SessionOwnership(epoch: onA.epoch + 1, owner: "elsewhere", connected: true)
+            #expect(await store.update(taken, after: revision) != nil)
+            release(8, sequence: 43)
+            try await Nodes.until("the second commit") { committed.withLock { $0.count } == 2 }
+            #expect(committed.withLock { $0 } == [true, false], "no PUBREL without the record")
+            #expect(try await Self.record(a, client)?.released?.contains { $0.packetId == 8 } != true)
+        }
+    }
+
     @Test func aConnectElsewhereReleasesTheOpenConnectionFirst() async throws {
         try await Self.withTwoNodes { a, b in
             let client = Nodes.unique("c")
