@@ -130,6 +130,7 @@ extension ClusterNode {
                 "inflight": "\(session.inflightCount)",
             ])
         let reader = inboxReader(for: clientId) { sequence, message, delivery in
+            logger.trace("queue entry read", metadata: ["client": "\(clientId)", "sequence": "\(sequence)"])
             guard sequence > session.lastInboxSequence else { return }
             // Past PUBREC on another connection: in flight here as a PUBREL.
             if session.holdsInboxSequence(sequence) {

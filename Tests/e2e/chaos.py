@@ -300,6 +300,16 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
                 details.append(f"  its connections: {story(sub)}")
         if details:
             details += [f"  {pub.name}: {story(pub)}" for pub in publishers]
+            # Everything each subscriber got, in order, beside the nodes' logs.
+            for sub in subscribers:
+                rows = sorted((at, mid, dup, p) for p, seen in sub.receipts.items() for at, mid, dup in seen)
+                (directory / f"received-{sub.client._client_id.decode()}.txt").write_text("".join(
+                    f"{at - began:.3f} #{mid}{' DUP' if dup else ''} {p.decode()}\n" for at, mid, dup, p in rows))
+            # And what each publisher sent: when, under which packet id.
+            for pub in publishers:
+                (directory / f"sent-{pub.name}.txt").write_text("".join(
+                    f"{pub.sent_at[p] - began:.3f} #{info.mid} {'acknowledged' if info.is_published() else 'pending'} "
+                    f"{p.decode()}\n" for p, info in pub.sent))
         return Result(cycles, len(acknowledged), lost, duplicates, qos2_duplicates,
                       sum(c.sessions_lost for c in clients), victims, details)
     finally:

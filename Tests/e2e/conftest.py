@@ -65,7 +65,7 @@ class PortTaken(RuntimeError):
 def _start_broker_once(tmp_path: pathlib.Path, config: str | None, extra_args) -> Broker:
     port, metrics_port = free_port(), free_port()
     args = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics_port),
-            "--log-level", "debug", *extra_args]
+            "--log-level", os.environ.get("WHARF_E2E_LOG_LEVEL", "debug"), *extra_args]
     # Every broker gets its own data directory (the default, ./wharf-data,
     # is one per working directory and locked by the broker using it).
     if "--data-dir" not in extra_args and "--in-memory" not in extra_args:

@@ -23,6 +23,7 @@ routable from A a few milliseconds after B's SUBACK. Tests wait for it with
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import queue
 import signal
@@ -138,7 +139,7 @@ class Node:
                log_path: pathlib.Path) -> Broker:
         # The same command line as conftest._start_broker_once, with the ports given.
         args = [WHARF, "serve", "--bind", "127.0.0.1", "--port", str(port), "--metrics-port", str(metrics_port),
-                "--log-level", "debug", *self.extra_args]
+                "--log-level", os.environ.get("WHARF_E2E_LOG_LEVEL", "debug"), *self.extra_args]
         if "--data-dir" not in self.extra_args and "--in-memory" not in self.extra_args:
             args += ["--data-dir", str(data_dir)]
         args += ["--config", str(config_path)]
