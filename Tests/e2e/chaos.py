@@ -44,6 +44,7 @@ class Roamer:
         self.client.max_inflight_messages_set(20)
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(0.2, 1.0)
+        _keep_pending_pubrels(self.client)
         self.connects = 0
         self.sessions_lost = 0
         # (monotonic time, what happened, port): for the report of a loss.
@@ -82,6 +83,29 @@ class Roamer:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def _keep_pending_pubrels(client: mqtt.Client) -> None:
+    """Works around a paho-mqtt 2.2.0 bug that makes a publisher send a QoS 2
+    message twice. A reconnect marks each message awaiting PUBCOMP "resend
+    PUBREL", and the CONNACK sends those PUBRELs; but a CONNACK that refuses
+    the connection (a node without its cluster lease) sends nothing, and the
+    next reconnect turns "resend PUBREL" into "publish": the message goes
+    out again as a new PUBLISH, without DUP, under an id the broker has
+    already released, so any broker must take it as a new message. (The
+    chaos run saw exchanges the broker had completed come back this way.)
+    Here "resend PUBREL" is kept until a CONNACK that accepts sends it."""
+    reset = client._messages_reconnect_reset_out
+
+    def reset_keeping_pubrels() -> None:
+        with client._out_message_mutex:
+            pending = [m for m in client._out_messages.values()
+                       if m.qos == 2 and m.state == mqtt.mqtt_ms_resend_pubrel]
+            for m in pending:
+                m.state = mqtt.mqtt_ms_wait_for_pubcomp
+        reset()
+
+    client._messages_reconnect_reset_out = reset_keeping_pubrels
 
 
 class _TracedInMessages(collections.OrderedDict):
