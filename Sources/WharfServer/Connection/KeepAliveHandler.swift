@@ -22,12 +22,19 @@ final class KeepAliveHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let timeout: TimeAmount
     /// False for the connect timeout: it runs from the start, whatever arrives.
     private let resetByPackets: Bool
+    /// Whether the connection still holds packets it read and has not
+    /// handled yet (reading paused while a QoS 2 exchange waits for the
+    /// cluster): the client sent those, so it is not silent. A reconnecting
+    /// publisher resending hundreds of QoS 2 messages in one read kept a
+    /// cluster node busy past 1.5 x keep-alive, and was closed for it.
+    private let isHoldingInput: (() -> Bool)?
     private var lastRead = NIODeadline.uptimeNanoseconds(0)
     private var timer: Scheduled<Void>?
 
-    init(timeout: TimeAmount, resetByPackets: Bool = true) {
+    init(timeout: TimeAmount, resetByPackets: Bool = true, isHoldingInput: (() -> Bool)? = nil) {
         self.timeout = timeout
         self.resetByPackets = resetByPackets
+        self.isHoldingInput = isHoldingInput
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -66,7 +73,11 @@ final class KeepAliveHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func check(_ context: ChannelHandlerContext) {
-        let deadline = lastRead + timeout
+        var deadline = lastRead + timeout
+        if context.eventLoop.now >= deadline, isHoldingInput?() == true {
+            lastRead = context.eventLoop.now
+            deadline = lastRead + timeout
+        }
         if context.eventLoop.now >= deadline {
             timer = nil
             context.fireUserInboundEventTriggered(Expired())

@@ -319,7 +319,10 @@ extension MQTTConnectionHandler {
         _ = pipeline.removeHandler(name: BrokerServer.keepAliveHandlerName)
         guard let milliseconds = ConnectionStateMachine.keepAliveTimeoutMilliseconds(keepAlive: seconds) else { return }
         try? pipeline.addHandler(
-            KeepAliveHandler(timeout: .milliseconds(milliseconds)),
+            KeepAliveHandler(timeout: .milliseconds(milliseconds)) { [weak self] in
+                guard let self else { return false }
+                return exchangePending || !heldInbound.isEmpty
+            },
             name: BrokerServer.keepAliveHandlerName, position: .before(self)
         )
     }
