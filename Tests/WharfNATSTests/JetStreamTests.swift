@@ -225,8 +225,9 @@ import WharfTestSupport
         #expect(try await seen.wait(for: 3) == [3, 4, 5])
         _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "6"))
         #expect(try await seen.wait(for: 4) == [3, 4, 5, 6], "each once, in order")
-        #expect(reader.resets == 1)
-        #expect(try await noted.wait(for: 1).contains { $0.contains("the stream leader at 1") })
+        // Made again for starting late (a slow machine may add other resets).
+        try await noted.wait { $0.contains { $0.contains("the stream leader at 1") } }
+        #expect(reader.resets >= 1)
         await reader.stop()
         try await js.deleteStream(name)
         await js.connection.close()

@@ -289,7 +289,7 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
             pass
         time.sleep(1.0)  # late duplicates
         lost = sum(len(missing(s)) for s in subscribers)
-        duplicates = sum(n - 1 for s in subscribers for n in s.received.values() if n > 1)
+        duplicates = sum(n - 1 for s in subscribers for n in list(s.received.values()) if n > 1)
         qos2_duplicates = sum(s.received[p] - 1 for s in subscribers for p, q in acknowledged.items()
                               if q == 2 and s.received[p] > 1)
         names = {node.port: node.name for node in cluster.nodes}
@@ -317,7 +317,7 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
                                + ", ".join(f"{p.decode()} (sent {sent_at[p] - began:.2f} s)" for p in twice[:6]))
                 # What arrived around the first one: time, packet id, DUP.
                 first = sent_at[twice[0]]
-                near = sorted((at, p, mid, dup) for p, seen in sub.receipts.items() for at, mid, dup in seen
+                near = sorted((at, p, mid, dup) for p, seen in list(sub.receipts.items()) for at, mid, dup in seen
                               if abs(sent_at.get(p, 0) - first) < 0.05)
                 details.append("  around it: " + ", ".join(
                     f"{p.decode().split(':')[-1]}@{at - began:.2f}#{mid}{'D' if dup else ''}" for at, p, mid, dup in near))
@@ -326,7 +326,7 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
             details += [f"  {pub.name}: {story(pub)}" for pub in publishers]
             # Everything each subscriber got, in order, beside the nodes' logs.
             for sub in subscribers:
-                rows = sorted((at, mid, dup, p) for p, seen in sub.receipts.items() for at, mid, dup in seen)
+                rows = sorted((at, mid, dup, p) for p, seen in list(sub.receipts.items()) for at, mid, dup in seen)
                 (directory / f"received-{sub.client._client_id.decode()}.txt").write_text("".join(
                     f"{at - began:.3f} #{mid}{' DUP' if dup else ''} {p.decode()}\n" for at, mid, dup, p in rows))
             # And what each publisher sent: when, under which packet id.

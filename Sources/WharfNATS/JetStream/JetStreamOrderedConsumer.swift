@@ -62,6 +62,9 @@ public final class JetStreamOrderedConsumer: Sendable {
         /// The stream sequence the current consumer must deliver first (0:
         /// no check): what the stream leader held where it starts.
         var expectedFirst: UInt64 = 0
+        /// A reset the consumer being made asked for (a gap, a late start)
+        /// before its create returned: done once the make ends.
+        var pendingReset: (reason: String, pause: Duration?)?
     }
 
     /// `label` names it in problem reports.
@@ -158,6 +161,7 @@ public final class JetStreamOrderedConsumer: Sendable {
             // be deleted wherever it went.
             state.consumer = name
             state.expectedFirst = leaderFirst
+            state.pendingReset = nil
             return (state.lastRevision, state.subscription)
         }
         old?.unsubscribe()
@@ -310,7 +314,12 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// `pause` if given (a server catching up needs a moment).
     private func reset(because reason: String, pause: Duration? = nil) {
         let old = state.withLock { state -> String?? in
-            guard !state.resetting, !state.stopped else { return .none }
+            guard !state.stopped else { return .none }
+            guard !state.resetting else {
+                // Asked by a consumer whose create has not returned yet.
+                if state.pendingReset == nil { state.pendingReset = (reason, pause) }
+                return .none
+            }
             state.resetting = true
             state.resets += 1
             defer { state.consumer = nil }
@@ -350,15 +359,19 @@ public final class JetStreamOrderedConsumer: Sendable {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        let lateConsumer = state.withLock { state -> String? in
+        let (lateConsumer, pending) = state.withLock { state -> (String?, (reason: String, pause: Duration?)?) in
             state.resetting = false
             state.lastActivity = .now()
+            let pending = state.pendingReset
+            state.pendingReset = nil
             // Made while `stop()` ran: not left behind.
-            return state.stopped ? state.consumer : nil
+            return state.stopped ? (state.consumer, nil) : (nil, pending)
         }
         if let lateConsumer {
             state.withLock { $0.subscription }?.unsubscribe()
             try? await jetStream.deleteConsumer(stream, lateConsumer)
         }
+        // Without waiting for three heartbeats to show it.
+        if let pending { reset(because: pending.reason, pause: pending.pause) }
     }
 }
