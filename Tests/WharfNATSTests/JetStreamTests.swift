@@ -233,6 +233,34 @@ import WharfTestSupport
         await js.connection.close()
     }
 
+    /// A reader whose queue was empty at the leader when its consumer was
+    /// made does not trust that consumer's first message (a server behind
+    /// could have started past others stored meanwhile): it is made again
+    /// from what the leader holds, and every message is handed over once,
+    /// in order, without a reset counted.
+    @Test func aReaderOfAnEmptyQueueMakesItsConsumerAgainAtTheFirstMessage() async throws {
+        let js = try await Self.jetStream()
+        let name = Self.uniqueName("EMPTY")
+        var config = StreamConfig(name: name, subjects: ["\(name).>"])
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        let seen = Inbox<UInt64>()
+        let reader = JetStreamOrderedConsumer(
+            jetStream: js, stream: name, filter: "\(name).q", start: .all, label: "reader", heartbeat: .milliseconds(500),
+            checksStartWithLeader: true
+        ) { _, metadata in seen.add(metadata.streamSequence) }
+        await reader.run()
+        let first = try #require(reader.consumerName)
+        for index in 1...3 { _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "\(index)")) }
+        #expect(try await seen.wait(for: 3) == [1, 2, 3])
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(seen.count == 3, "each once")
+        #expect(reader.consumerName != first && reader.resets == 0)
+        await reader.stop()
+        try await js.deleteStream(name)
+        await js.connection.close()
+    }
+
     /// One server killed while publishes are in flight: every publish is
     /// retried with its id until acknowledged; the stream then holds each
     /// exactly once.

@@ -42,6 +42,18 @@ public final class JetStreamOrderedConsumer: Sendable {
     let onCaughtUp: (@Sendable () -> Void)?
     let onProblem: (@Sendable (String) -> Void)?
     private let state = Mutex(State())
+
+    /// The check of a consumer's first message (`checksStartWithLeader`).
+    enum StartCheck {
+        case none
+        /// The stream sequence the leader held first where it starts.
+        case first(UInt64)
+        /// The leader held nothing from where it starts: its first message
+        /// is not handed over, and the consumer is made again from what the
+        /// leader holds then (the messages before it, if a server behind
+        /// skipped any, included).
+        case unknown
+    }
     /// Tests: runs between the leader read and the create, where a server
     /// behind the leader would lose messages.
     let beforeCreate = Mutex<(@Sendable () async -> Void)?>(nil)
@@ -59,9 +71,8 @@ public final class JetStreamOrderedConsumer: Sendable {
         var stopped = false
         var timer: RepeatedTask?
         var resets = 0
-        /// The stream sequence the current consumer must deliver first (0:
-        /// no check): what the stream leader held where it starts.
-        var expectedFirst: UInt64 = 0
+        /// What the current consumer's first message is checked against.
+        var startCheck = StartCheck.none
         /// A reset the consumer being made asked for (a gap, a late start)
         /// before its create returned: done once the make ends.
         var pendingReset: (reason: String, pause: Duration?)?
@@ -145,10 +156,12 @@ public final class JetStreamOrderedConsumer: Sendable {
         // What the leader holds from where this consumer starts. A reader of
         // new messages that has seen none has no place to check from.
         var leaderFirst: UInt64 = 0
+        var check = StartCheck.none
         let resumeAfter = state.withLock { $0.lastRevision }
         if checksStart, start != .new || resumeAfter > 0 {
             let next = try await jetStream.getMessage(stream, .next(subject: filter, from: resumeAfter + 1), timeout: timeout)
             leaderFirst = next?.sequence ?? 0
+            check = leaderFirst > 0 ? .first(leaderFirst) : .unknown
         }
         if let hook = beforeCreate.withLock({ $0 }) { await hook() }
         let deliverSubject = connection.newInbox()
@@ -160,7 +173,7 @@ public final class JetStreamOrderedConsumer: Sendable {
             // Known before the answer, so a create that is not answered can
             // be deleted wherever it went.
             state.consumer = name
-            state.expectedFirst = leaderFirst
+            state.startCheck = check
             state.pendingReset = nil
             return (state.lastRevision, state.subscription)
         }
@@ -228,6 +241,7 @@ public final class JetStreamOrderedConsumer: Sendable {
             case gap
             case stale
             case behindLeader(expected: UInt64)
+            case recheck
         }
         let verdict = state.withLock { state -> Verdict in
             // Only the subject says which consumer a message is from: the new
@@ -236,11 +250,18 @@ public final class JetStreamOrderedConsumer: Sendable {
             guard state.deliverSubject == deliverSubject else { return .stale }
             state.lastActivity = .now()
             guard metadata.consumerSequence == state.expectedConsumerSequence else { return .gap }
-            if state.expectedFirst != 0 {
-                let expected = state.expectedFirst
-                state.expectedFirst = 0
+            switch state.startCheck {
+            case .none:
+                break
+            case .first(let expected):
+                state.startCheck = .none
                 // Not handed over: the next consumer starts before it.
                 if metadata.streamSequence > expected { return .behindLeader(expected: expected) }
+            case .unknown:
+                // The chaos run saw a consumer made while the leader held
+                // nothing start past a burst stored just then.
+                state.startCheck = .none
+                return .recheck
             }
             state.expectedConsumerSequence += 1
             state.lastRevision = metadata.streamSequence
@@ -257,6 +278,8 @@ public final class JetStreamOrderedConsumer: Sendable {
             reset(
                 because: "its server started at \(metadata.streamSequence), the stream leader at \(expected) (a server still catching up)",
                 pause: .milliseconds(100))
+        case .recheck:
+            reset(because: "its first message is checked against the stream leader", counted: false)
         case .deliver(let caughtUp):
             handler(message, metadata)
             if caughtUp { onCaughtUp?() }
@@ -312,7 +335,9 @@ public final class JetStreamOrderedConsumer: Sendable {
 
     /// Makes the consumer again after the last revision seen; after
     /// `pause` if given (a server catching up needs a moment).
-    private func reset(because reason: String, pause: Duration? = nil) {
+    /// `counted`: false for the planned re-make of `StartCheck.unknown`,
+    /// which is neither a problem nor a reset the caller should see.
+    private func reset(because reason: String, pause: Duration? = nil, counted: Bool = true) {
         let old = state.withLock { state -> String?? in
             guard !state.stopped else { return .none }
             guard !state.resetting else {
@@ -321,12 +346,14 @@ public final class JetStreamOrderedConsumer: Sendable {
                 return .none
             }
             state.resetting = true
-            state.resets += 1
+            if counted { state.resets += 1 }
             defer { state.consumer = nil }
             return .some(state.consumer)
         }
         guard case .some(let oldConsumer) = old else { return }
-        onProblem?("\(label): \(reason); following again from sequence \(state.withLock { $0.lastRevision + 1 })")
+        if counted {
+            onProblem?("\(label): \(reason); following again from sequence \(state.withLock { $0.lastRevision + 1 })")
+        }
         Task {
             if let pause { try? await Task.sleep(for: pause) }
             await makeUntilMade()
