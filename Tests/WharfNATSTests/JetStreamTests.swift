@@ -261,6 +261,40 @@ import WharfTestSupport
         await js.connection.close()
     }
 
+    /// A consumer that counts from 1 again on the reader's subject (what
+    /// an R1 memory consumer does when its server restarts) gives a gap,
+    /// and nothing more is taken from it: not the message whose number
+    /// happens to be the one expected next, which is ten entries on.
+    @Test func nothingIsTakenFromAConsumerAfterItsGap() async throws {
+        let js = try await Self.jetStream()
+        let name = Self.uniqueName("RENUMBER")
+        var config = StreamConfig(name: name, subjects: ["\(name).>"])
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        for index in 1...5 { _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "\(index)")) }
+        let seen = Inbox<UInt64>()
+        let reader = JetStreamOrderedConsumer(
+            jetStream: js, stream: name, filter: "\(name).q", start: .all, label: "reader", heartbeat: .seconds(5),
+            checksStartWithLeader: true
+        ) { _, metadata in seen.add(metadata.streamSequence) }
+        await reader.run()
+        #expect(try await seen.wait(for: 5) == [1, 2, 3, 4, 5])
+        let subject = reader.deliverSubject
+        try await js.deleteConsumer(name, try #require(reader.consumerName))
+        for index in 6...20 { _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "\(index)")) }
+        // Its stand-in, from sequence 10: number 6 is stream sequence 15.
+        var standIn = ConsumerConfig(
+            name: "standin", deliverPolicy: .byStartSequence, ackPolicy: .none, filterSubject: "\(name).q", replicas: 1, memoryStorage: true
+        )
+        standIn.optStartSequence = 10
+        standIn.deliverSubject = subject
+        _ = try await js.createConsumer(name, standIn)
+        #expect(try await seen.wait(for: 20) == Array(1...20), "in order, none skipped")
+        await reader.stop()
+        try await js.deleteStream(name)
+        await js.connection.close()
+    }
+
     /// One server killed while publishes are in flight: every publish is
     /// retried with its id until acknowledged; the stream then holds each
     /// exactly once.

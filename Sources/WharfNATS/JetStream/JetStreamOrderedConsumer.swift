@@ -147,6 +147,9 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// The consumer on the server now (nil while none is made).
     var consumerName: String? { state.withLock { $0.consumer } }
 
+    /// Where its consumer pushes ("" while none is taken from).
+    var deliverSubject: String { state.withLock { $0.deliverSubject } }
+
     /// The stream sequence of the last message handed over.
     public var lastSequence: UInt64 { state.withLock { $0.lastRevision } }
 
@@ -249,18 +252,31 @@ public final class JetStreamOrderedConsumer: Sendable {
             // reset ends), and dropping those would lose them for good.
             guard state.deliverSubject == deliverSubject else { return .stale }
             state.lastActivity = .now()
-            guard metadata.consumerSequence == state.expectedConsumerSequence else { return .gap }
+            guard metadata.consumerSequence == state.expectedConsumerSequence else {
+                // Nothing more from this consumer: its numbering is no
+                // guide now. A server restarted under it brings an R1
+                // memory consumer back with its state gone, counting from 1
+                // again; the chaos run saw such a consumer's message reach
+                // the expected number and be taken, 700 entries past the
+                // last one read.
+                state.deliverSubject = ""
+                return .gap
+            }
             switch state.startCheck {
             case .none:
                 break
             case .first(let expected):
                 state.startCheck = .none
                 // Not handed over: the next consumer starts before it.
-                if metadata.streamSequence > expected { return .behindLeader(expected: expected) }
+                if metadata.streamSequence > expected {
+                    state.deliverSubject = ""
+                    return .behindLeader(expected: expected)
+                }
             case .unknown:
                 // The chaos run saw a consumer made while the leader held
                 // nothing start past a burst stored just then.
                 state.startCheck = .none
+                state.deliverSubject = ""
                 return .recheck
             }
             state.expectedConsumerSequence += 1
@@ -346,6 +362,9 @@ public final class JetStreamOrderedConsumer: Sendable {
                 return .none
             }
             state.resetting = true
+            // What the old consumer still sends is not taken: the next one
+            // resumes after the last message handed over.
+            state.deliverSubject = ""
             if counted { state.resets += 1 }
             defer { state.consumer = nil }
             return .some(state.consumer)
