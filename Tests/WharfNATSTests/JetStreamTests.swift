@@ -18,6 +18,16 @@ import WharfTestSupport
 
     static func uniqueName(_ prefix: String) -> String { "\(prefix)_\(UUID().uuidString.prefix(8))" }
 
+    /// A new R3 stream of `<name>.>` on the shared cluster, and its name.
+    static func replicatedStream(_ prefix: String) async throws -> (JetStream, String) {
+        let js = try await jetStream()
+        let name = uniqueName(prefix)
+        var config = StreamConfig(name: name, subjects: ["\(name).>"])
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        return (js, name)
+    }
+
     @Test func streamsAreCreatedIdempotentlyAndRefuseAConflict() async throws {
         let js = try await Self.jetStream()
         let name = Self.uniqueName("IDEM")
@@ -170,11 +180,7 @@ import WharfTestSupport
     /// what was stored in between still arrives. It once asked for new
     /// messages again, and a node lost the forwards sent to it meanwhile.
     @Test func aReaderOfNewMessagesLosesNoneStoredWhileItsConsumerWasGone() async throws {
-        let js = try await Self.jetStream()
-        let name = Self.uniqueName("NEWGAP")
-        var config = StreamConfig(name: name, subjects: ["\(name).>"])
-        config.replicas = 3
-        _ = try await js.ensureStream(config)
+        let (js, name) = try await Self.replicatedStream("NEWGAP")
         _ = try await js.publish("\(name).old", payload: ByteBuffer(string: "before"))
         let seen = Inbox<String>()
         let noted = Inbox<String>()
@@ -201,11 +207,7 @@ import WharfTestSupport
     /// purged between the leader read and the create, so the consumer's
     /// first one is later than the leader said, as on a server behind.
     @Test func aReaderMadeAgainWhenItStartsPastTheLeadersFirstMessage() async throws {
-        let js = try await Self.jetStream()
-        let name = Self.uniqueName("BEHIND")
-        var config = StreamConfig(name: name, subjects: ["\(name).>"])
-        config.replicas = 3
-        _ = try await js.ensureStream(config)
+        let (js, name) = try await Self.replicatedStream("BEHIND")
         for index in 1...5 { _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "\(index)")) }
         let seen = Inbox<UInt64>()
         let noted = Inbox<String>()
@@ -239,11 +241,7 @@ import WharfTestSupport
     /// from what the leader holds, and every message is handed over once,
     /// in order, without a reset counted.
     @Test func aReaderOfAnEmptyQueueMakesItsConsumerAgainAtTheFirstMessage() async throws {
-        let js = try await Self.jetStream()
-        let name = Self.uniqueName("EMPTY")
-        var config = StreamConfig(name: name, subjects: ["\(name).>"])
-        config.replicas = 3
-        _ = try await js.ensureStream(config)
+        let (js, name) = try await Self.replicatedStream("EMPTY")
         let seen = Inbox<UInt64>()
         let reader = JetStreamOrderedConsumer(
             jetStream: js, stream: name, filter: "\(name).q", start: .all, label: "reader", heartbeat: .milliseconds(500),
@@ -266,11 +264,7 @@ import WharfTestSupport
     /// and nothing more is taken from it: not the message whose number
     /// happens to be the one expected next, which is ten entries on.
     @Test func nothingIsTakenFromAConsumerAfterItsGap() async throws {
-        let js = try await Self.jetStream()
-        let name = Self.uniqueName("RENUMBER")
-        var config = StreamConfig(name: name, subjects: ["\(name).>"])
-        config.replicas = 3
-        _ = try await js.ensureStream(config)
+        let (js, name) = try await Self.replicatedStream("RENUMBER")
         for index in 1...5 { _ = try await js.publish("\(name).q", payload: ByteBuffer(string: "\(index)")) }
         let seen = Inbox<UInt64>()
         let reader = JetStreamOrderedConsumer(

@@ -17,16 +17,22 @@ import WharfMQTT
         }
     }
 
+    /// A connected channel with the handler (3 s) and a counter after it.
+    static func connected(isHoldingInput: @escaping () -> Bool) throws -> (EmbeddedChannel, ExpiryCounter) {
+        let counter = ExpiryCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(KeepAliveHandler(timeout: .seconds(3), isHoldingInput: isHoldingInput))
+        try channel.pipeline.syncOperations.addHandler(counter)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1883)).wait()
+        return (channel, counter)
+    }
+
     /// Silence expires the connection, unless the connection still holds
     /// packets the client sent (a cluster node slow to take them): then it
     /// waits, and expires within a timeout of no longer holding them.
     @Test func heldInputIsNotSilence() throws {
         var holding = true
-        let counter = ExpiryCounter()
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(KeepAliveHandler(timeout: .seconds(3)) { holding })
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1883)).wait()
+        let (channel, counter) = try Self.connected { holding }
         channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         #expect(counter.expired == 0, "ten seconds with input held")
         holding = false
@@ -35,11 +41,7 @@ import WharfMQTT
     }
 
     @Test func silenceExpiresWithoutHeldInput() throws {
-        let counter = ExpiryCounter()
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(KeepAliveHandler(timeout: .seconds(3)) { false })
-        try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1883)).wait()
+        let (channel, counter) = try Self.connected { false }
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(3_100))
         #expect(counter.expired == 1)
     }

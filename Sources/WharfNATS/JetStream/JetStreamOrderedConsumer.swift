@@ -88,7 +88,9 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// starts from what that server has: the chaos run saw a session's
     /// reader begin past the entries stored while its server was down, and
     /// they were never delivered. A consumer that starts later than the
-    /// leader says is made again. For readers that must see every
+    /// leader says is made again; one made while the leader held nothing
+    /// from there is made again at its first message (`StartCheck`). For
+    /// readers that must see every
     /// message (a session's queue, forwards); a watcher of last values
     /// needs no check. Costs one leader read per consumer made.
     public init(
