@@ -16,6 +16,9 @@ public enum ClusterNames {
     /// Requests to a node about its sessions (takeover releases), core
     /// NATS request/reply: `wn.ctl.<node>`.
     public static func control(to node: String) -> String { "wn.ctl.\(node)" }
+    /// Questions to a node about the inbound QoS 2 exchanges it routed
+    /// (ClusterNode+exchanges), core NATS request/reply: `wn.xq.<node>`.
+    public static func exchangeQueries(to node: String) -> String { "wn.xq.\(node)" }
 
     /// Node leases: `<node>` -> who it is and where its metrics answer.
     public static let nodesBucket = "wharf_nodes"

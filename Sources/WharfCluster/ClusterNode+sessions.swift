@@ -100,6 +100,24 @@ extension ClusterNode: ClusterSessionDirectory {
             record.ownership = record.ownership.fenced
             revision = cleared
         }
+        // Exchanges a node routed in full without marking them (it lost
+        // the session in between): marked now, before the client can send
+        // them again, and written with the record's next change.
+        let routedElsewhere = await exchangesRoutedInFull(
+            connect.clientId, of: record.received ?? [], previousOwner: claimed.previousOwner)
+        var marked = false
+        if !routedElsewhere.isEmpty, var received = record.received {
+            for index in received.indices
+            where !received[index].routed
+                && routedElsewhere.contains(ExchangeIdentity(epoch: received[index].epoch, serial: received[index].serial))
+            {
+                received[index].routed = true
+                marked = true
+            }
+            record.received = received
+            logger.debug(
+                "exchanges routed by an earlier owner", metadata: ["client": "\(connect.clientId)", "received": "\(received)"])
+        }
         // The last owner not asked (the session was offline there) still
         // has a copy: told to drop it. Nothing waits for its answer.
         if let previous = claimed.previousOwner, previous != options.nodeName, !claimed.claim.ask.contains(previous) {
@@ -118,11 +136,14 @@ extension ClusterNode: ClusterSessionDirectory {
         applyInboxRoutes(key: ClusterNames.key(for: connect.clientId), record: record, revision: revision)
         let replaced = state.withLock { state -> [Waiter] in
             let old = state.claimed[connect.clientId]
-            state.claimed[connect.clientId] = ClaimedSession(epoch: record.ownership.epoch, record: record, revision: revision)
+            var session = ClaimedSession(epoch: record.ownership.epoch, record: record, revision: revision)
+            session.dirty = marked
+            state.claimed[connect.clientId] = session
             return (old?.waiting ?? []) + (old?.inWrite ?? [])
         }
         // The older connection's writes will not land: its strict replies fail.
         for waiter in replaced { waiter.finished(written: false) }
+        if marked { writeRecord(connect.clientId) }
         return .claimed(
             ClusterSessionGrant(
                 epoch: record.ownership.epoch, sessionPresent: claimed.sessionPresent,
@@ -252,7 +273,9 @@ extension ClusterNode: ClusterSessionDirectory {
         gate.innerDone(outcome != .notClaimed)
     }
 
-    public func sessionExchangeRouted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?) {
+    public func sessionExchangeRouted(
+        clientId: String, epoch: UInt64, packetId: UInt16, exchange: InboundExchange, journal: (any JournalWriter)?
+    ) {
         let mark: @Sendable (ClusterCommitGate?) -> Void = { [self] gate in
             changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
                 guard var received = record.received, let index = received.firstIndex(where: { $0.packetId == packetId }) else { return }
@@ -260,9 +283,18 @@ extension ClusterNode: ClusterSessionDirectory {
                 record.received = received
             }
         }
-        guard let gate = (journal as? ClusterJournalWriter)?.batchGate() else { return mark(nil) }
+        // Kept whether or not the mark lands: a node that claims the
+        // session asks (ClusterNode+exchanges).
+        let key = exchange.key
+        exchangeOutcomes.withLock { $0.routing(key, now: .now) }
+        guard let gate = (journal as? ClusterJournalWriter)?.batchGate() else {
+            exchangeOutcomes.withLock { $0.finished(key, stored: true) }
+            return mark(nil)
+        }
         // Routed only once stored: the forwards and queue appends first.
-        gate.afterOtherWrites { stored in
+        gate.afterOtherWrites { [self] stored in
+            exchangeOutcomes.withLock { $0.finished(key, stored: stored) }
+            logger.trace("exchange routed", metadata: ["exchange": "\(exchange.epoch).\(exchange.serial)", "stored": "\(stored)"])
             if stored { mark(gate) }
             gate.finished(ok: stored)
         }

@@ -37,6 +37,10 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// tree changes, so changes from the watch and from this node's own
     /// writes go in the order they were worked out.
     let inboxRoutes = Mutex(InboxRouteTable())
+    /// The inbound QoS 2 exchanges routed here, and whether every copy was
+    /// stored (ClusterNode+exchanges). A lock of its own: taken per
+    /// exchange on the connections' loops.
+    let exchangeOutcomes = Mutex(ExchangeOutcomes())
 
     struct State {
         var broker: Broker?
@@ -65,6 +69,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         var quickInbox: NATSSubscription?
         /// Release requests for this node's sessions (`wn.ctl.<node>`).
         var releaseService: NATSSubscription?
+        /// Questions about exchanges routed here (`wn.xq.<node>`).
+        var exchangeService: NATSSubscription?
         var takeover = TakeoverTable()
         /// Persistent sessions claimed here, by client id (ClusterNode+sessions).
         var claimed: [String: ClaimedSession] = [:]
@@ -173,8 +179,9 @@ public final class ClusterNode: ClusterLink, Sendable {
     public func run() async {
         do {
             try startReleaseService()
+            try startExchangeService()
         } catch {
-            logger.error("cannot listen for release requests", metadata: ["problem": "\(error)"])
+            logger.error("cannot listen for requests from other nodes", metadata: ["problem": "\(error)"])
         }
         while !isStopped {
             do {
@@ -286,6 +293,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         await inbox?.stop()
         quick?.unsubscribe()
         state.withLock { $0.releaseService }?.unsubscribe()
+        state.withLock { $0.exchangeService }?.unsubscribe()
         if let buckets { try? await buckets.nodes.delete(options.nodeName) }
         await connection.close()
     }

@@ -145,6 +145,53 @@ import WharfTestSupport
         }
     }
 
+    /// The chaos run's last QoS 2 duplicate: a node stored an exchange's
+    /// copies but lost the session before marking it routed, and the next
+    /// node routed it again, which JetStream took as new.
+    @Test func aClaimMarksWhatTheLastNodeRoutedButCouldNotMark() async throws {
+        try await Self.withTwoNodes { a, b in
+            let client = Nodes.unique("c")
+            let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
+            _ = Self.delivering(a, client, epoch: onA.epoch)
+            let recorded = Mutex<[Bool]>([])
+            for serial in [1, 2] as [UInt64] {
+                let exchange = InboundExchange(clientId: client, epoch: onA.epoch, serial: serial)
+                a.cluster.sessionExchangeBegun(clientId: client, epoch: onA.epoch, packetId: UInt16(serial), exchange: exchange) {
+                    ok in recorded.withLock { $0.append(ok) }
+                }
+            }
+            try await Nodes.until("both exchanges recorded") { recorded.withLock { $0 } == [true, true] }
+
+            // Exchange 1 is routed; its copy (a queue append here) is still
+            // on its way when b claims. Exchange 2 never got routed.
+            let journal = ClusterJournalWriter(InMemoryJournal().makeWriter())
+            let append = journal.batchGate()
+            append.add()
+            a.cluster.sessionExchangeRouted(
+                clientId: client, epoch: onA.epoch, packetId: 1, exchange: InboundExchange(clientId: client, epoch: onA.epoch, serial: 1),
+                journal: journal)
+            let claim = Task { await b.cluster.claimSession(Self.connect(client)) }
+            try await Nodes.until("a released the session") { a.cluster.state.withLock { $0.claimed[client] == nil } }
+            try await Task.sleep(for: .milliseconds(300))
+            // Stored, but a's mark cannot land: the session is b's.
+            append.finished(ok: true)
+
+            let onB = try #require(Self.grant(await claim.value))
+            #expect(onB.received.map(\.packetId).sorted() == [1, 2])
+            #expect(onB.received.first { $0.packetId == 1 }?.routed == true, "a stored every copy: not routed again")
+            #expect(onB.received.first { $0.packetId == 2 }?.routed == false, "never routed: routed when sent again")
+            // And so does the record, for whichever node comes next.
+            let deadline = ContinuousClock.now + .seconds(10)
+            var routed: [UInt16] = []
+            while ContinuousClock.now < deadline {
+                routed = (try await Self.record(b, client)?.received ?? []).filter(\.routed).map(\.packetId)
+                if !routed.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(routed == [1])
+        }
+    }
+
     @Test func aConnectElsewhereReleasesTheOpenConnectionFirst() async throws {
         try await Self.withTwoNodes { a, b in
             let client = Nodes.unique("c")

@@ -48,10 +48,11 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
     func sessionExchangeBegun(
         clientId: String, epoch: UInt64, packetId: UInt16, exchange: InboundExchange, then: @escaping @Sendable (Bool) -> Void)
 
-    /// The exchange under `packetId` was routed in full: the record says
+    /// `exchange`, under `packetId`, was routed in full: the record says
     /// so, and the PUBREC (the commit of `journal`) waits for it. A failed
     /// write fails that commit: no PUBREC, the connection closes.
-    func sessionExchangeRouted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?)
+    func sessionExchangeRouted(
+        clientId: String, epoch: UInt64, packetId: UInt16, exchange: InboundExchange, journal: (any JournalWriter)?)
 
     /// PUBREL for `packetId`: the record drops its exchange, and the PUBCOMP
     /// waits for that (a packet id the record still held would make the

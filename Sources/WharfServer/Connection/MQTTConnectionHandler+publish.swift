@@ -135,7 +135,8 @@ extension MQTTConnectionHandler {
     /// The record says the exchange was routed in full; the PUBREC waits for it.
     private func exchangeRouted(_ exchange: InboundExchange, _ publish: PublishPacket) {
         guard let id = publish.packetId, let epoch = clusterEpoch else { return }
-        broker.clusterSessions?.sessionExchangeRouted(clientId: exchange.clientId, epoch: epoch, packetId: id, journal: journal)
+        broker.clusterSessions?.sessionExchangeRouted(
+            clientId: exchange.clientId, epoch: epoch, packetId: id, exchange: exchange, journal: journal)
     }
 
     /// PUBACK (QoS 1) or PUBREC (QoS 2); 5.0 clients get the reason code.
