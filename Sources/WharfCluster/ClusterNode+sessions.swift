@@ -134,12 +134,14 @@ extension ClusterNode: ClusterSessionDirectory {
             }
         }
         applyInboxRoutes(key: ClusterNames.key(for: connect.clientId), record: record, revision: revision)
-        let replaced = state.withLock { state -> [Waiter] in
+        let (replaced, adoptedHere) = state.withLock { state -> ([Waiter], Bool) in
             let old = state.claimed[connect.clientId]
+            // A copy adopted here was never delivered here: not vouched for.
+            let adopted = state.adopted.remove(connect.clientId) != nil
             var session = ClaimedSession(epoch: record.ownership.epoch, record: record, revision: revision)
             session.dirty = marked
             state.claimed[connect.clientId] = session
-            return (old?.waiting ?? []) + (old?.inWrite ?? [])
+            return ((old?.waiting ?? []) + (old?.inWrite ?? []), adopted)
         }
         // The older connection's writes will not land: its strict replies fail.
         for waiter in replaced { waiter.finished(written: false) }
@@ -147,7 +149,7 @@ extension ClusterNode: ClusterSessionDirectory {
         return .claimed(
             ClusterSessionGrant(
                 epoch: record.ownership.epoch, sessionPresent: claimed.sessionPresent,
-                lastDeliveredHere: claimed.previousOwner == options.nodeName,
+                lastDeliveredHere: claimed.previousOwner == options.nodeName && !adoptedHere,
                 subscriptions: record.subscriptions.compactMap { kept in
                     kept.packet.map { ClusterSessionSubscription($0, identifier: kept.identifier) }
                 },
@@ -376,9 +378,13 @@ extension ClusterNode: ClusterSessionDirectory {
         }
     }
 
+    /// The queue is emptied only once the record is gone: a connect
+    /// elsewhere that took the session meanwhile keeps both.
     public func sessionExpired(clientId: String) {
-        changeOwnOfflineRecord(clientId) { _ in .delete }
-        Task { [self] in
+        state.withLock { _ = $0.adopted.remove(clientId) }
+        changeOwnOfflineRecord(clientId) { _ in
+            .delete
+        } deleted: { [self] in
             do {
                 try await purgeInbox(of: clientId)
             } catch {
@@ -394,7 +400,10 @@ extension ClusterNode: ClusterSessionDirectory {
     /// Changes the record of a session this run of the node holds offline
     /// (not claimed again since, here or elsewhere): read, changed, and
     /// written by CAS, so a connect that took it meanwhile wins.
-    func changeOwnOfflineRecord(_ clientId: String, _ change: @escaping @Sendable (inout SessionRecord) -> OfflineRecordChange) {
+    func changeOwnOfflineRecord(
+        _ clientId: String, _ change: @escaping @Sendable (inout SessionRecord) -> OfflineRecordChange,
+        deleted: (@Sendable () async -> Void)? = nil
+    ) {
         guard let store = state.withLock({ $0.buckets?.sessions }) else { return }
         Task { [self] in
             guard let (found, revision) = try? await store.read(clientId), var record = found,
@@ -404,7 +413,7 @@ extension ClusterNode: ClusterSessionDirectory {
             switch change(&record) {
             case .keep: return
             case .write: _ = await store.update(record, after: revision)
-            case .delete: await store.ended(clientId, revision: revision)
+            case .delete: if await store.ended(clientId, revision: revision) { await deleted?() }
             }
         }
     }

@@ -30,6 +30,7 @@ extension ClusterNode {
             selfFence()
             renewLease()
             takeOrphanedWills()
+            adoptOrphanedSessions()
         }
         let retry = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in reannounce() }
         let janitor = loop.scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { [self] _ in

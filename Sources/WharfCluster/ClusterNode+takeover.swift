@@ -69,7 +69,10 @@ extension ClusterNode {
     /// Says that nothing older than the request's epoch is delivered here;
     /// `forget`: the copy of the session kept here goes first.
     private func answerRelease(_ request: ReleaseRequest, to reply: String, forget: Bool) {
-        if forget, let broker = state.withLock({ $0.broker }) { broker.forgetSession(request.session) }
+        if forget, let broker = state.withLock({ $0.broker }) {
+            state.withLock { _ = $0.adopted.remove(request.session) }
+            broker.forgetSession(request.session)
+        }
         wakeFence(request.session)
         let answer = ReleaseAnswer(session: request.session, epoch: request.epoch, node: options.nodeName)
         guard let json = try? JSONEncoder().encode(answer) else { return }

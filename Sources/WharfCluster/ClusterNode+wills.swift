@@ -33,7 +33,10 @@ extension ClusterNode {
         if let record, record.will != nil, record.ownership.connected || record.disconnectedAt != nil {
             held = HeldWill(record: record, revision: entry.revision)
         }
-        state.withLock { $0.heldWills[entry.key] = held }
+        state.withLock { state in
+            state.heldWills[entry.key] = held
+            state.recordOwners[entry.key] = record.map(RecordOwner.init)
+        }
         applyInboxRoutes(key: entry.key, record: record, revision: entry.revision)
     }
 

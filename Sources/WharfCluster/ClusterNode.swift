@@ -80,6 +80,12 @@ public final class ClusterNode: ClusterLink, Sendable {
         /// Connected records with a will, by key, as the sessions watch
         /// read them (ClusterNode+wills); `sessionsLoaded` once caught up.
         var heldWills: [String: HeldWill] = [:]
+        /// Every record's owner, by key, as the sessions watch read it; the
+        /// adoptions under way (by key), and the client ids of the
+        /// sessions adopted here (ClusterNode+orphans).
+        var recordOwners: [String: RecordOwner] = [:]
+        var adopting: Set<String> = []
+        var adopted: Set<String> = []
         var sessionsLoaded = false
         /// Nodes that withdrew their lease (a clean stop): they deliver nothing.
         var withdrawn: Set<String> = []

@@ -303,3 +303,42 @@ def test_a_killed_node_loses_no_queued_message(nats_cluster, tmp_path):
         publisher.disconnect()
     finally:
         c.close(check=False)
+
+
+def test_a_dead_nodes_offline_session_is_adopted_reported_and_expired(nats_cluster, tmp_path):
+    """A 5.0 session with a 15 s expiry goes offline on A with seven messages
+    queued for it, and A is killed. B adopts the session once A's lease has
+    lapsed: B now reports its backlog (so the sum over live nodes is still
+    the real one), and B expires it on time: 15 s after the disconnect the
+    record and the queue are gone, and the client finds no session."""
+    c = WharfCluster(nats_cluster, tmp_path, ("node-a", "node-b"))
+    try:
+        a, b = c.nodes
+        client_id, topic = uid("orphan"), uid("backlog")
+        sub = paho5(a.port, client_id, clean_start=False, session_expiry=15)
+        assert routed_everywhere(c, lambda: sub.subscribe(f"{topic}/#", qos=1)) == [1]
+        gone(c, a, sub)
+        went_offline = time.monotonic()
+        publisher = paho5(b.port, uid("pub"))
+        for i in range(7):
+            assert publisher.publish(f"{topic}/{i}", b"waiting", qos=1) == 0
+        publisher.disconnect()
+        c._poll(lambda: [0] if (queue_figures(a, client_id) or {}).get("depth") == 7 else None, 10,
+                lambda last: f"A reports {queue_figures(a, client_id)}", a)
+        assert queue_figures(b, client_id) is None
+        c.kill(a)
+
+        on_b = c._poll(lambda: (lambda q: q if q and q["depth"] == 7 else None)(queue_figures(b, client_id)), 15,
+                       lambda last: f"B reports {queue_figures(b, client_id)}", b)
+        assert on_b["consumers"] == 0 and on_b["lagSeconds"] > 0
+
+        # Expired on B: 15 s after the DISCONNECT, not after the adoption.
+        c._poll(lambda: [0] if queue_figures(b, client_id) is None else None, 25,
+                lambda last: f"B still reports {queue_figures(b, client_id)}", b)
+        assert time.monotonic() - went_offline < 15 + 8
+        back = paho5(b.port, client_id, clean_start=False, session_expiry=15)
+        assert back.session_present is False
+        assert back.nothing_for(1.0), "its queue went with it"
+        back.disconnect()
+    finally:
+        c.close(check=False)

@@ -145,10 +145,13 @@ public struct SessionStore: Sendable {
         }
     }
 
-    /// The session ended with its connection (no expiry interval): its
-    /// record goes, if it is still the one at `revision`.
-    public func ended(_ clientId: String, revision: UInt64) async {
-        try? await bucket.delete(ClusterNames.key(for: clientId), lastRevision: revision)
+    /// The session ended (with its connection, or it expired): its record
+    /// goes, if it is still the one at `revision`. False if it did not
+    /// (another connect moved it on, or NATS did not answer): then its
+    /// queue is not this node's to empty.
+    @discardableResult
+    public func ended(_ clientId: String, revision: UInt64) async -> Bool {
+        (try? await bucket.delete(ClusterNames.key(for: clientId), lastRevision: revision)) != nil
     }
 
     /// Writes `record` if the key is still at `revision`: the new revision,

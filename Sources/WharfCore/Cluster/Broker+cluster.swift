@@ -76,6 +76,28 @@ extension Broker {
         discard(forgotten, countingLost: !forgotten.isRoutedByCluster)
     }
 
+    /// Cluster mode: an offline session whose node is gone, adopted here
+    /// through its record. The copy here expires it (`expiresInNanos` from
+    /// now; nil: never) and reports its backlog, as for a session that went
+    /// offline here. Nothing is routed to it here: its queue and its
+    /// subscriptions' routes are the cluster's. A copy already here
+    /// (restored from this node's log) stays as it is.
+    public func adoptClusterSession(clientId: String, expiryInterval: UInt32, expiresInNanos: UInt64?) {
+        let adopted = sessions.withLock { store -> Session? in
+            let key = ExactString(clientId)
+            guard store[key] == nil else { return nil }
+            let session = Session(
+                clientId: clientId, expiryInterval: expiryInterval, maxInflight: limits.maxInflightMessages,
+                maxQueued: limits.maxQueuedMessages)
+            session.routeByCluster()
+            store[key] = session
+            return session
+        }
+        guard let adopted, let expiresInNanos else { return }
+        let deadline = Clock.nowNanos() &+ expiresInNanos
+        expiringSessions.withLock { $0[ObjectIdentifier(adopted)] = ExpiringSession(session: adopted, deadline: deadline) }
+    }
+
     /// Makes `session`'s queue the cluster's: its plain subscriptions leave
     /// the tree (the cluster's route to its queue replaces them) and new
     /// ones stay out.

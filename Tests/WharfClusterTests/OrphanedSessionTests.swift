@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import WharfCore
+import WharfMQTT
+import WharfNATS
+
+@testable import WharfCluster
+
+/// Persistent sessions whose node is gone (ClusterNode+orphans), between
+/// real nodes on the shared NATS cluster: another node adopts the record,
+/// expires the session when its time is up, and reports its backlog
+/// meanwhile; a client that comes back finds its session.
+@Suite(.timeLimit(.minutes(2))) struct OrphanedSessionTests {
+    typealias Nodes = ClusterNodeTests
+    typealias Directory = SessionDirectoryTests
+
+    static func offlineCopy(_ node: Nodes.Node, _ clientId: String) -> Session? {
+        node.broker.offlineClusterSessions.first { $0.clientId == clientId }
+    }
+
+    /// Polls `read` until `done` holds of what it returns (or 20 s pass).
+    static func eventually<T: Sendable>(
+        _ what: String, _ read: () async throws -> T, _ done: (T) -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(20)
+        var last = try await read()
+        while !done(last) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out waiting for \(what): last \(last)", sourceLocation: sourceLocation)
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            last = try await read()
+        }
+        return last
+    }
+
+    @Test func anOfflineSessionOfAStoppedNodeIsAdoptedAndExpiresOnTime() async throws {
+        let a = try await Nodes.node(Nodes.unique("a"))
+        let b = try await Nodes.node(Nodes.unique("b"))
+        defer { Task { await b.cluster.stop() } }
+        let client = Nodes.unique("c")
+        let onA = try #require(Directory.grant(await a.cluster.claimSession(Directory.connect(client, expiry: 6))))
+        a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true, willHeld: false)
+        _ = try await Self.eventually("the record offline", { try await Directory.record(b, client) }) {
+            $0?.ownership.connected == false
+        }
+        let wentOffline = ContinuousClock.now
+        await a.cluster.stop()
+
+        let adopted = try await Self.eventually("b adopts it", { try await Directory.record(b, client) }) {
+            $0?.ownership.owner == b.cluster.options.nodeName
+        }
+        #expect(adopted?.ownership.connected == false)
+        #expect(adopted?.ownerBoot == b.cluster.bootId)
+        #expect(Self.offlineCopy(b, client) != nil, "b holds it offline, and so reports its backlog")
+
+        // Expired 6 s after its disconnect, not 6 s after the adoption (the
+        // server's timer runs the broker's timers; here the test does).
+        _ = try await Self.eventually(
+            "the record gone",
+            {
+                b.broker.runTimers()
+                return try await Directory.record(b, client)
+            }
+        ) { $0 == nil }
+        #expect(ContinuousClock.now - wentOffline < .seconds(12))
+        #expect(Self.offlineCopy(b, client) == nil)
+    }
+
+    @Test func aConnectedRecordOfADeadRunIsAdoptedWithItsQueueMaybeSent() async throws {
+        let b = try await Nodes.node(Nodes.unique("b"))
+        defer { Task { await b.cluster.stop() } }
+        let client = Nodes.unique("c")
+        // The record a node left as it died with the client connected, and
+        // two messages queued for it, which that connection may have sent.
+        let store = try #require(b.cluster.state.withLock { $0.buckets?.sessions })
+        var record = SessionRecord(
+            clientId: client, ownership: SessionOwnership(epoch: 3, owner: Nodes.unique("dead"), connected: true),
+            expiryInterval: 600,
+            subscriptions: [SessionRecord.Subscription(SubscribePacket.Subscription(filter: "jobs/#", qos: .atLeastOnce), identifier: 0)])
+        record.ownerBoot = "a-run-long-gone"
+        _ = try await store.bucket.create(ClusterNames.key(for: client), record.encoded())
+        let delivery = InboxDelivery(qos: .atLeastOnce, retain: false)
+        #expect(
+            await SessionInboxTests.append(
+                b,
+                [
+                    (SessionInboxTests.message("one", topic: "jobs/1"), delivery),
+                    (SessionInboxTests.message("two", topic: "jobs/2"), delivery),
+                ],
+                to: client))
+
+        // The dead node's lease was never seen here: it counts as gone
+        // after two leases of this node's run.
+        let adopted = try #require(
+            try await Self.eventually("b adopts it", { try await Directory.record(b, client) }) {
+                $0?.ownership.owner == b.cluster.options.nodeName
+            })
+        #expect(adopted.ownership.connected == false)
+        #expect(adopted.ownership.epoch == 3, "no connect won it")
+        #expect(adopted.disconnectedAt != nil)
+        let last = try #require(adopted.sentThrough)
+        let copy = try #require(Self.offlineCopy(b, client))
+        _ = try await Self.eventually("its backlog reported", { copy.statistics.queue.depth }) { $0 == 2 }
+
+        // The client comes back here: its session, its subscriptions, and
+        // both messages counted as maybe sent (DUP).
+        let grant = try #require(Directory.grant(await b.cluster.claimSession(Directory.connect(client, expiry: 600))))
+        #expect(grant.sessionPresent)
+        #expect(!grant.lastDeliveredHere, "the adopted copy was never delivered here")
+        #expect(grant.subscriptions.map(\.request.filter) == ["jobs/#"])
+        #expect(grant.resendThrough == last)
+    }
+}
