@@ -254,23 +254,28 @@ extension ClusterNode: ClusterSessionDirectory {
         }
     }
 
-    public func sessionExchangeBegun(
-        clientId: String, epoch: UInt64, packetId: UInt16, exchange: InboundExchange, then: @escaping @Sendable (Bool) -> Void
+    public func sessionExchangesBegun(
+        clientId: String, epoch: UInt64, _ exchanges: [(packetId: UInt16, exchange: InboundExchange)],
+        then: @escaping @Sendable (Bool) -> Void
     ) {
         // A gate of its own: sealed now, done when the write is.
         let gate = ClusterCommitGate()
         gate.seal(then: then)
         let outcome = changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
             var received = record.received ?? []
-            received.removeAll { $0.packetId == packetId }
-            received.append(
-                SessionRecord.Received(
-                    ClusterReceivedExchange(packetId: packetId, epoch: exchange.epoch, serial: exchange.serial, routed: false)))
+            for (packetId, exchange) in exchanges {
+                received.removeAll { $0.packetId == packetId }
+                received.append(
+                    SessionRecord.Received(
+                        ClusterReceivedExchange(packetId: packetId, epoch: exchange.epoch, serial: exchange.serial, routed: false)))
+            }
             record.received = received
         }
-        logger.trace(
-            "exchange begun",
-            metadata: ["client": "\(clientId)", "packetId": "\(packetId)", "exchange": "\(exchange.epoch).\(exchange.serial)"])
+        for (packetId, exchange) in exchanges {
+            logger.trace(
+                "exchange begun",
+                metadata: ["client": "\(clientId)", "packetId": "\(packetId)", "exchange": "\(exchange.epoch).\(exchange.serial)"])
+        }
         // Not claimed here at this epoch any more: taken over, never routed here.
         gate.innerDone(outcome != .notClaimed)
     }

@@ -154,13 +154,9 @@ import WharfTestSupport
             let onA = try #require(Self.grant(await a.cluster.claimSession(Self.connect(client))))
             _ = Self.delivering(a, client, epoch: onA.epoch)
             let recorded = Mutex<[Bool]>([])
-            for serial in [1, 2] as [UInt64] {
-                let exchange = InboundExchange(clientId: client, epoch: onA.epoch, serial: serial)
-                a.cluster.sessionExchangeBegun(clientId: client, epoch: onA.epoch, packetId: UInt16(serial), exchange: exchange) {
-                    ok in recorded.withLock { $0.append(ok) }
-                }
-            }
-            try await Nodes.until("both exchanges recorded") { recorded.withLock { $0 } == [true, true] }
+            let exchanges = [1, 2].map { (packetId: UInt16($0), exchange: InboundExchange(clientId: client, epoch: onA.epoch, serial: $0)) }
+            a.cluster.sessionExchangesBegun(clientId: client, epoch: onA.epoch, exchanges) { ok in recorded.withLock { $0.append(ok) } }
+            try await Nodes.until("both exchanges recorded") { recorded.withLock { $0 } == [true] }
 
             // Exchange 1 is routed; its copy (a queue append here) is still
             // on its way when b claims. Exchange 2 never got routed.

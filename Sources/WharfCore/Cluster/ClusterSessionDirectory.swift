@@ -41,12 +41,13 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
     /// between does not leave the entry to be sent again as a new message.
     func sessionCompleted(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery)
 
-    /// A new inbound QoS 2 PUBLISH under `packetId`: the record holds its
-    /// exchange before the message is routed. `then` says whether the
-    /// record took it (false: the connection must close unrouted, so the
-    /// client sends it again).
-    func sessionExchangeBegun(
-        clientId: String, epoch: UInt64, packetId: UInt16, exchange: InboundExchange, then: @escaping @Sendable (Bool) -> Void)
+    /// New inbound QoS 2 PUBLISHes, by packet id: the record holds their
+    /// exchanges (one write for all) before the messages are routed. `then`
+    /// says whether the record took them (false: the connection must close
+    /// unrouted, so the client sends them again).
+    func sessionExchangesBegun(
+        clientId: String, epoch: UInt64, _ exchanges: [(packetId: UInt16, exchange: InboundExchange)],
+        then: @escaping @Sendable (Bool) -> Void)
 
     /// `exchange`, under `packetId`, was routed in full: the record says
     /// so, and the PUBREC (the commit of `journal`) waits for it. A failed

@@ -53,4 +53,14 @@ extension Session {
     public func restoreInbound(_ ids: Set<UInt16>) {
         state.withLock { $0.awaitingRelease.formUnion(ids) }
     }
+
+    /// Cluster mode: the inbound QoS 2 ids awaiting PUBREL are exactly the
+    /// record's. A copy kept on this node may hold an id whose exchange
+    /// never reached the record (its write failed, and the connection
+    /// closed unrouted): a PUBLISH sent again under it is new, not a
+    /// resend to acknowledge without routing. Taken for a resend, it was
+    /// acknowledged and lost (the chaos run).
+    public func replaceInbound(_ ids: Set<UInt16>) {
+        state.withLock { $0.awaitingRelease = ids }
+    }
 }

@@ -210,7 +210,7 @@ extension MQTTConnectionHandler {
             // QoS 2 deliveries another node took to PUBREC: PUBREL after CONNACK.
             for delivery in opened.session.restoreReleased(grant.released) { packetScratch.append(.pubrel(packetId: delivery.packetId)) }
         }
-        if let grant, grant.sessionPresent, !grant.received.isEmpty { restoreExchanges(grant.received, to: opened.session) }
+        if let grant, grant.sessionPresent { restoreExchanges(grant.received, to: opened.session) }
         if let grant, grant.sessionPresent, grant.resendThrough > 0 { opened.session.markMaybeSent(through: grant.resendThrough) }
         if let grant, grant.sessionPresent, !grant.completed.isEmpty { opened.session.restoreCompleted(grant.completed) }
         if opened.connAckWaitsForJournal { journal.requireDurableReply() }

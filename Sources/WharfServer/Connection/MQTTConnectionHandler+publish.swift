@@ -88,7 +88,9 @@ extension MQTTConnectionHandler {
                 exchange = unrouted
             } else {
                 broker.journalInbound(session: session, packetId: id, awaitingRelease: true, into: journal)
-                if let epoch = clusterEpoch, let sessions = broker.clusterSessions {
+                if let recorded = prerecorded.removeValue(forKey: id) {
+                    exchange = recorded
+                } else if let epoch = clusterEpoch, let sessions = broker.clusterSessions {
                     holdUntilRecorded(publish, session: session, epoch: epoch, sessions: sessions)
                     return
                 }

@@ -45,6 +45,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler {
     /// `heldInbound` (see +exchanges). `exchangeSerial` numbers them.
     var exchangePending = false
     var exchangeSerial: UInt64 = 0
+    /// New QoS 2 PUBLISHes held behind another one whose exchanges went
+    /// into the record with its: routed without a write of their own.
+    var prerecorded: [UInt16: InboundExchange] = [:]
     /// Exchanges the record held at CONNECT whose first node died before
     /// routing them in full: routed again when the client sends them again.
     var unroutedExchanges: [UInt16: InboundExchange] = [:]
