@@ -265,6 +265,10 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
                     nats.kill(i)
                     time.sleep(rng.uniform(1.0, 3.0))
                     nats.restart(i)
+                    # "Never two at once": a server still catching up counts
+                    # as down, so the next kill waits until it has caught up.
+                    if not nats.wait_streams_current(30):
+                        log(f"{time.monotonic() - began:7.2f} s {nats.names[i]}'s streams not current after 30 s")
                     for node in cluster.nodes:
                         cluster.wait_ready(node)
             time.sleep(1.0)

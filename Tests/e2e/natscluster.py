@@ -206,6 +206,37 @@ class NatsCluster:
                 raise self._error(s, f"{s.name} not healthy after {timeout:.1f} s ({last})")
             time.sleep(0.05)
 
+    def wait_streams_current(self, timeout: float = 30.0) -> bool:
+        """Until every stream's leader reports each of its replicas current
+        (online, no lag): a server restarted a moment ago is still catching
+        up, and killing another one then takes a stream's quorum as surely
+        as killing two at once. False if `timeout` passed first."""
+        deadline = time.monotonic() + timeout
+        while not self._streams_current():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def _streams_current(self) -> bool:
+        if not all(s.running for s in self.servers):
+            return False
+        names: set[str] = set()
+        current: dict[str, bool] = {}
+        for s in self.servers:
+            jsz = self._json(s.index, "/jsz?accounts=true&streams=true") or {}
+            for account in jsz.get("account_details") or []:
+                for stream in account.get("stream_detail") or []:
+                    names.add(stream["name"])
+                    cluster = stream.get("cluster") or {}
+                    if cluster.get("leader") != s.name:
+                        continue
+                    replicas = cluster.get("replicas") or []
+                    wanted = (stream.get("config") or {}).get("num_replicas", len(self.servers)) - 1
+                    current[stream["name"]] = len(replicas) >= wanted and all(
+                        r.get("current") and not r.get("offline") and not r.get("lag") for r in replicas)
+        return bool(names) and all(current.get(name, False) for name in names)
+
     def meta_leader(self) -> str | None:
         """The meta leader every running server agrees on, if there is one and it is running."""
         running = [s for s in self.servers if s.running]
