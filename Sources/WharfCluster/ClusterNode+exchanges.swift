@@ -65,6 +65,25 @@ extension ClusterNode {
         }
     }
 
+    /// Marks the exchanges of a record just claimed that a node routed in
+    /// full without marking them (it lost the session in between). True if
+    /// any was marked.
+    func markExchangesRoutedElsewhere(_ record: inout SessionRecord, previousOwner: String?) async -> Bool {
+        let routed = await exchangesRoutedInFull(record.clientId, of: record.received ?? [], previousOwner: previousOwner)
+        guard !routed.isEmpty, var received = record.received else { return false }
+        var marked = false
+        for index in received.indices
+        where !received[index].routed && routed.contains(ExchangeIdentity(epoch: received[index].epoch, serial: received[index].serial)) {
+            received[index].routed = true
+            marked = true
+        }
+        record.received = received
+        if marked {
+            logger.debug("exchanges routed by an earlier owner", metadata: ["client": "\(record.clientId)", "received": "\(received)"])
+        }
+        return marked
+    }
+
     /// The record's exchanges not marked routed that this node or another
     /// routed in full. Every node is asked, not only the last owner: an
     /// exchange may be older than the last claim. A node that is gone

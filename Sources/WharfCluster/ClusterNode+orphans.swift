@@ -32,15 +32,12 @@ extension ClusterNode {
     static let adoptionsPerRound = 64
 
     /// Whether no run may hold a session whose record names `owner` and
-    /// `boot`: its lease lapsed, it was withdrawn (a clean stop drops its
-    /// offline copies), or the node runs again as another run. A will still
-    /// in the record is `takeOrphanedWills`' first.
+    /// `boot` (`ownerMayHold`), or its node withdrew its lease: a clean
+    /// stop published its wills, but its offline copies went with it. A
+    /// will still in the record is `takeOrphanedWills`' first.
     func ownerIsGone(_ owner: String, boot: String?, _ state: State, now: ContinuousClock.Instant) -> Bool {
-        if owner == options.nodeName { return boot != nil && boot != bootId }
-        if state.withdrawn.contains(owner) { return true }
-        guard let lease = state.nodes[owner] else { return now - startedAtInstant >= options.lease * 2 }
-        guard now - lease.seenAt < options.lease else { return true }
-        return boot != nil && boot != lease.announcement.bootId
+        if owner != options.nodeName, state.withdrawn.contains(owner) { return true }
+        return !ownerMayHold(owner, boot: boot, state, now: now)
     }
 
     /// Adopts the sessions whose owners are gone (run with each lease renewal).

@@ -100,24 +100,8 @@ extension ClusterNode: ClusterSessionDirectory {
             record.ownership = record.ownership.fenced
             revision = cleared
         }
-        // Exchanges a node routed in full without marking them (it lost
-        // the session in between): marked now, before the client can send
-        // them again, and written with the record's next change.
-        let routedElsewhere = await exchangesRoutedInFull(
-            connect.clientId, of: record.received ?? [], previousOwner: claimed.previousOwner)
-        var marked = false
-        if !routedElsewhere.isEmpty, var received = record.received {
-            for index in received.indices
-            where !received[index].routed
-                && routedElsewhere.contains(ExchangeIdentity(epoch: received[index].epoch, serial: received[index].serial))
-            {
-                received[index].routed = true
-                marked = true
-            }
-            record.received = received
-            logger.debug(
-                "exchanges routed by an earlier owner", metadata: ["client": "\(connect.clientId)", "received": "\(received)"])
-        }
+        // Written below, before the client can send them again.
+        let marked = await markExchangesRoutedElsewhere(&record, previousOwner: claimed.previousOwner)
         // The last owner not asked (the session was offline there) still
         // has a copy: told to drop it. Nothing waits for its answer.
         if let previous = claimed.previousOwner, previous != options.nodeName, !claimed.claim.ask.contains(previous) {

@@ -46,12 +46,16 @@ extension ClusterNode {
     /// just not have been read yet); one that withdrew its lease stopped
     /// cleanly and published its own wills.
     func ownerMayHold(_ record: SessionRecord, _ state: State, now: ContinuousClock.Instant) -> Bool {
-        let owner = record.ownership.owner
-        if owner == options.nodeName { return record.ownerBoot == nil || record.ownerBoot == bootId }
+        ownerMayHold(record.ownership.owner, boot: record.ownerBoot, state, now: now)
+    }
+
+    /// `ownerMayHold` for a record's owner and the boot id it names.
+    func ownerMayHold(_ owner: String, boot: String?, _ state: State, now: ContinuousClock.Instant) -> Bool {
+        if owner == options.nodeName { return boot == nil || boot == bootId }
         if state.withdrawn.contains(owner) { return true }
         guard let lease = state.nodes[owner] else { return now - startedAtInstant < options.lease * 2 }
         guard now - lease.seenAt < options.lease else { return false }
-        return record.ownerBoot == nil || record.ownerBoot == lease.announcement.bootId
+        return boot == nil || boot == lease.announcement.bootId
     }
 
     /// Takes the wills whose owners are gone (run with each lease renewal).
