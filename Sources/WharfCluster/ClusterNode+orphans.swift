@@ -10,22 +10,6 @@ import WharfNATS
 /// node's and offline, so exactly one node wins, and that node keeps an
 /// offline copy that expires and reports like one of its own.
 extension ClusterNode {
-    /// A record's owner as the sessions watch read it: enough to see it
-    /// orphaned without keeping every record in memory.
-    struct RecordOwner: Sendable, Equatable {
-        var clientId: String
-        var owner: String
-        var ownerBoot: String?
-        var hasWill: Bool
-
-        init(_ record: SessionRecord) {
-            clientId = record.clientId
-            owner = record.ownership.owner
-            ownerBoot = record.ownerBoot
-            hasWill = record.will != nil
-        }
-    }
-
     /// Adoptions started at most per lease renewal: a node that dies with
     /// many offline sessions must not flood NATS from every other node at
     /// once (the rest wait for the next renewals).
@@ -46,16 +30,11 @@ extension ClusterNode {
         let (orphans, store) = state.withLock { state -> ([String], SessionStore?) in
             guard state.sessionsLoaded, state.readiness.leasesLoaded, let store = state.buckets?.sessions, !isSelfFenced(state)
             else { return ([], nil) }
-            var orphans: [String] = []
-            for (key, owner) in state.recordOwners
-            where !owner.hasWill && !state.adopting.contains(key) && state.claimed[owner.clientId] == nil
-                && ownerIsGone(owner.owner, boot: owner.ownerBoot, state, now: now)
-            {
-                state.adopting.insert(key)
-                orphans.append(key)
-                if orphans.count == Self.adoptionsPerRound { break }
-            }
-            return (orphans.compactMap { state.recordOwners[$0]?.clientId }, store)
+            let orphans = state.recordsByOwner.records(
+                ofGoneRuns: { ownerIsGone($0.owner, boot: $0.boot, state, now: now) }, limit: Self.adoptionsPerRound
+            ) { key, clientId in !state.adopting.contains(key) && state.claimed[clientId] == nil }
+            for (key, _) in orphans { state.adopting.insert(key) }
+            return (orphans.map(\.clientId), store)
         }
         guard let store else { return }
         for clientId in orphans {

@@ -33,9 +33,11 @@ extension ClusterNode {
         if let record, record.will != nil, record.ownership.connected || record.disconnectedAt != nil {
             held = HeldWill(record: record, revision: entry.revision)
         }
+        let run = record.map { RecordsByOwner.Run(owner: $0.ownership.owner, boot: $0.ownerBoot) }
         state.withLock { state in
             state.heldWills[entry.key] = held
-            state.recordOwners[entry.key] = record.map(RecordOwner.init)
+            state.willsByOwner.set(entry.key, clientId: record?.clientId ?? "", run: held == nil ? nil : run)
+            state.recordsByOwner.set(entry.key, clientId: record?.clientId ?? "", run: record?.will == nil ? run : nil)
         }
         applyInboxRoutes(key: entry.key, record: record, revision: entry.revision)
     }
@@ -64,8 +66,12 @@ extension ClusterNode {
         let (orphans, store) = state.withLock { state -> ([(String, HeldWill)], SessionStore?) in
             guard state.sessionsLoaded, state.readiness.leasesLoaded, let store = state.buckets?.sessions, !isSelfFenced(state)
             else { return ([], nil) }
+            let gone = state.willsByOwner.records(ofGoneRuns: { !ownerMayHold($0.owner, boot: $0.boot, state, now: now) }) { key, _ in
+                state.heldWills[key]?.taking == false
+            }
             var orphans: [(String, HeldWill)] = []
-            for (key, held) in state.heldWills where !held.taking && !ownerMayHold(held.record, state, now: now) {
+            for (key, _) in gone {
+                guard let held = state.heldWills[key] else { continue }
                 state.heldWills[key]?.taking = true
                 orphans.append((key, held))
             }

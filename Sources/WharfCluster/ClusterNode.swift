@@ -78,12 +78,14 @@ public final class ClusterNode: ClusterLink, Sendable {
         /// (ClusterNode+inboxes).
         var followers: [String: InboxFollower] = [:]
         /// Connected records with a will, by key, as the sessions watch
-        /// read them (ClusterNode+wills); `sessionsLoaded` once caught up.
+        /// read them, and their keys by owning run (ClusterNode+wills);
+        /// `sessionsLoaded` once caught up.
         var heldWills: [String: HeldWill] = [:]
-        /// Every record's owner, by key, as the sessions watch read it; the
-        /// adoptions under way (by key), and the client ids of the
-        /// sessions adopted here (ClusterNode+orphans).
-        var recordOwners: [String: RecordOwner] = [:]
+        var willsByOwner = RecordsByOwner()
+        /// The records without a will by owning run, as the sessions watch
+        /// read them; the adoptions under way (by key), and the client ids
+        /// of the sessions adopted here (ClusterNode+orphans).
+        var recordsByOwner = RecordsByOwner()
         var adopting: Set<String> = []
         var adopted: Set<String> = []
         var sessionsLoaded = false
