@@ -92,6 +92,14 @@ import WharfTestSupport
         let info = try await js.streamInfo(name, subjectsFilter: "\(name).>")
         #expect(info.state.subjects?["\(name).a"] == 400)
         #expect(info.state.subjects?["\(name).b"] == 2)
+
+        // Delete one message by its sequence: once, then it is not there.
+        #expect(try await js.deleteMessage(name, sequence: 101))
+        #expect(try await js.deleteMessage(name, sequence: 101) == false)
+        #expect(try await js.getMessage(name, .sequence(101)) == nil)
+        let afterDelete = try await js.streamInfo(name, subjectsFilter: "\(name).>")
+        #expect(afterDelete.state.subjects?["\(name).a"] == 399)
+        #expect(afterDelete.state.subjects?["\(name).b"] == 2)
         try await js.deleteStream(name)
         await js.connection.close()
     }

@@ -95,11 +95,34 @@ public struct JetStream: Sendable {
 
     /// Removes messages: all, those of one subject (`filter`), those below a
     /// sequence (`sequence`), or all but the last `keep`. Returns how many.
+    /// On nats-server before 2.9.18, a replicated stream's purge is replayed
+    /// after a restart as a purge of everything older than it, whatever its
+    /// filter (see `StreamMessageDeleteRequest`): use `deleteMessage` to
+    /// drop some messages of a replicated stream and keep the rest.
     @discardableResult
     public func purgeStream(_ name: String, _ request: StreamPurgeRequest = StreamPurgeRequest()) async throws(JetStreamError)
         -> UInt64
     {
         try await call(api.streamPurge(name), request, as: StreamPurgeResponse.self).purged
+    }
+
+    /// Deletes the message at `sequence` (`STREAM.MSG.DELETE`, through the
+    /// stream leader). False when it was not there (deleted already).
+    @discardableResult
+    public func deleteMessage(_ stream: String, sequence: UInt64, timeout: Duration? = nil) async throws(JetStreamError) -> Bool {
+        do {
+            return try await call(
+                api.streamMessageDelete(stream), StreamMessageDeleteRequest(sequence: sequence), as: StreamMessageDeleteResponse.self,
+                timeout: timeout
+            ).success
+        } catch .api(let error)
+            where error.errorCode == .sequenceNotFound || (error.errorCode == .messageDeleteFailed && error.text == "no message found")
+        {
+            // 2.9.10 answers a message deleted already with 10057 and the
+            // store's "no message found" (10043 is for a delete that
+            // removed nothing without an error).
+            return false
+        }
     }
 
     /// A stored message through the stream leader (`STREAM.MSG.GET`); nil

@@ -38,6 +38,8 @@ public struct JetStreamAPISubject: Sendable, Hashable {
     public func streamInfo(_ stream: String) -> String { "\(prefix).STREAM.INFO.\(stream)" }
     public func streamDelete(_ stream: String) -> String { "\(prefix).STREAM.DELETE.\(stream)" }
     public func streamPurge(_ stream: String) -> String { "\(prefix).STREAM.PURGE.\(stream)" }
+    /// Served by the stream leader only; the body is a `StreamMessageDeleteRequest`.
+    public func streamMessageDelete(_ stream: String) -> String { "\(prefix).STREAM.MSG.DELETE.\(stream)" }
     /// Served by the stream leader only, answers JSON.
     public func streamMessageGet(_ stream: String) -> String { "\(prefix).STREAM.MSG.GET.\(stream)" }
 

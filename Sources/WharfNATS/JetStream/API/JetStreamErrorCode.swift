@@ -39,6 +39,11 @@ public struct JetStreamErrorCode: RawRepresentable, Sendable, Hashable, Codable,
     public static let memoryResourcesExceeded = JetStreamErrorCode(10028)
     /// "no message found" from STREAM.MSG.GET.
     public static let noMessageFound = JetStreamErrorCode(10037)
+    /// "sequence not found" from STREAM.MSG.DELETE: the message is gone already.
+    public static let sequenceNotFound = JetStreamErrorCode(10043)
+    /// A failed STREAM.MSG.DELETE, the store's error as its text ("no
+    /// message found" for one deleted already).
+    public static let messageDeleteFailed = JetStreamErrorCode(10057)
     /// "insufficient storage resources available": a single server's create
     /// beyond its disk.
     public static let storageResourcesExceeded = JetStreamErrorCode(10047)
