@@ -20,6 +20,11 @@ public struct ClusterOptions: Sendable {
     /// 0: no limit). A limit of the stream every node shares, so nodes should
     /// agree: the last to start sets it.
     public var maxQueuedPerSession = 1_000
+    /// Whether this node adopts the offline sessions of nodes that are gone
+    /// (ClusterNode+orphans). Always on in a server; the unit tests turn it
+    /// off where nodes of unrelated tests share one NATS cluster, so that
+    /// only the node a test means adopts its sessions.
+    var adoptsOrphanedSessions = true
 
     public init(nodeName: String, nats: NATSConnectionOptions, replicas: Int = 3, lease: Duration = .seconds(10)) {
         self.nodeName = nodeName

@@ -25,12 +25,15 @@ import WharfTestSupport
         let cluster: ClusterNode
     }
 
-    static func node(_ name: String) async throws -> Node {
+    /// A node on the shared NATS cluster. `adopts`: whether it adopts the
+    /// offline sessions of nodes that are gone; off unless a test means it
+    /// to, or a node of another test running beside it could take them.
+    static func node(_ name: String, adopts: Bool = false) async throws -> Node {
         var nats = try NATSConnectionOptions(urls: NATSTestCluster.shared.clientURLs)
         nats.shuffleServers = true
-        let cluster = try ClusterNode(
-            options: ClusterOptions(nodeName: name, nats: nats, replicas: 3, lease: .seconds(3)),
-            eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        var options = ClusterOptions(nodeName: name, nats: nats, replicas: 3, lease: .seconds(3))
+        options.adoptsOrphanedSessions = adopts
+        let cluster = try ClusterNode(options: options, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         let broker = Broker(journal: ClusterJournal(wrapping: InMemoryJournal()))
         cluster.attach(to: broker)
         Task { await cluster.run() }

@@ -14,19 +14,32 @@ import WharfNATS
     typealias Nodes = ClusterNodeTests
     typealias Directory = SessionDirectoryTests
 
+    /// What `node` knows that decides an adoption from `owner`.
+    static func adoptionView(_ node: Nodes.Node, of owner: String) -> String {
+        node.cluster.state.withLock { state in
+            let runs = state.recordsByOwner.keysByRun.filter { $0.key.owner == owner }.map { "\($0.key.boot ?? "-"): \($0.value.count)" }
+            return
+                "(b: withdrawn \(state.withdrawn.contains(owner)), lease \(state.nodes[owner].map { "seen \(ContinuousClock.now - $0.seenAt) ago" } ?? "none"), "
+                + "records by run \(runs), adopting \(state.adopting.count), sessions loaded \(state.sessionsLoaded), "
+                + "leases loaded \(state.readiness.leasesLoaded), self-fenced \(node.cluster.isSelfFenced(state)))"
+        }
+    }
+
     static func offlineCopy(_ node: Nodes.Node, _ clientId: String) -> Session? {
         node.broker.offlineClusterSessions.first { $0.clientId == clientId }
     }
 
     /// Polls `read` until `done` holds of what it returns (or 20 s pass).
+    /// `why`: what the adopting node saw, for the failure message.
     static func eventually<T: Sendable>(
-        _ what: String, _ read: () async throws -> T, _ done: (T) -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+        _ what: String, _ read: () async throws -> T, why: () -> String = { "" }, _ done: (T) -> Bool,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> T {
         let deadline = ContinuousClock.now + .seconds(20)
         var last = try await read()
         while !done(last) {
             guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting for \(what): last \(last)", sourceLocation: sourceLocation)
+                Issue.record("timed out waiting for \(what): last \(last) \(why())", sourceLocation: sourceLocation)
                 throw CancellationError()
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -37,7 +50,7 @@ import WharfNATS
 
     @Test func anOfflineSessionOfAStoppedNodeIsAdoptedAndExpiresOnTime() async throws {
         let a = try await Nodes.node(Nodes.unique("a"))
-        let b = try await Nodes.node(Nodes.unique("b"))
+        let b = try await Nodes.node(Nodes.unique("b"), adopts: true)
         defer { Task { await b.cluster.stop() } }
         let client = Nodes.unique("c")
         let onA = try #require(Directory.grant(await a.cluster.claimSession(Directory.connect(client, expiry: 6))))
@@ -48,9 +61,9 @@ import WharfNATS
         let wentOffline = ContinuousClock.now
         await a.cluster.stop()
 
-        let adopted = try await Self.eventually("b adopts it", { try await Directory.record(b, client) }) {
-            $0?.ownership.owner == b.cluster.options.nodeName
-        }
+        let adopted = try await Self.eventually(
+            "b adopts it", { try await Directory.record(b, client) }, why: { Self.adoptionView(b, of: a.cluster.options.nodeName) }
+        ) { $0?.ownership.owner == b.cluster.options.nodeName }
         #expect(adopted?.ownership.connected == false)
         #expect(adopted?.ownerBoot == b.cluster.bootId)
         #expect(Self.offlineCopy(b, client) != nil, "b holds it offline, and so reports its backlog")
@@ -69,7 +82,7 @@ import WharfNATS
     }
 
     @Test func aConnectedRecordOfADeadRunIsAdoptedWithItsQueueMaybeSent() async throws {
-        let b = try await Nodes.node(Nodes.unique("b"))
+        let b = try await Nodes.node(Nodes.unique("b"), adopts: true)
         defer { Task { await b.cluster.stop() } }
         let client = Nodes.unique("c")
         // The record a node left as it died with the client connected, and
@@ -80,7 +93,20 @@ import WharfNATS
             expiryInterval: 600,
             subscriptions: [SessionRecord.Subscription(SubscribePacket.Subscription(filter: "jobs/#", qos: .atLeastOnce), identifier: 0)])
         record.ownerBoot = "a-run-long-gone"
-        _ = try await store.bucket.create(ClusterNames.key(for: client), record.encoded())
+        // Right after a fresh cluster's first node is ready, the bucket's
+        // leader may not answer yet (the node's own writes retry; this one
+        // is the test's).
+        let deadline = ContinuousClock.now + .seconds(20)
+        var created = false
+        while !created {
+            do {
+                _ = try await store.bucket.create(ClusterNames.key(for: client), record.encoded())
+                created = true
+            } catch {
+                guard case KeyValueError.jetStream(.noResponders) = error, ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
         let delivery = InboxDelivery(qos: .atLeastOnce, retain: false)
         #expect(
             await SessionInboxTests.append(
