@@ -76,20 +76,67 @@ extension ClusterNode {
         }
     }
 
-    /// Drops `clientId`'s queued messages below `sequence` (all of them
-    /// without one): the ones it acknowledged, or that were dropped for it,
-    /// or a session that ended. Returns how many went.
-    @discardableResult
-    func purgeInbox(of clientId: String, below sequence: UInt64? = nil) async throws(JetStreamError) -> UInt64 {
-        // Nothing is below 1, and no request may say so: nats-server 2.9.10
-        // reads a purge "below 1" as one without a sequence, and empties the
-        // whole subject (a session's queue lost everything appended before
-        // its reader's first entry arrived).
-        if let sequence, sequence <= 1 { return 0 }
-        logger.debug("purging a session's queue", metadata: ["client": "\(clientId)", "below": "\(sequence.map { "\($0)" } ?? "all")"])
-        return try await jetStream.purgeStream(
-            SessionInbox.stream, StreamPurgeRequest(filter: SessionInbox.subject(for: clientId), sequence: sequence))
+    /// Deletes these entries of session queues, pipelined. Returns the
+    /// ones whose delete failed (each counted), oldest first, with the
+    /// first failure, to try again. One delete per entry, never a purge:
+    /// nats-server 2.9.10 replays a purge from its Raft log after a restart
+    /// as a purge of every subject below the stream's last sequence at the
+    /// time (nats-server#4196, fixed in 2.9.18), and a chaos run lost each
+    /// session's unacknowledged messages below that point on every
+    /// restarted replica. A delete replays as the one message it names.
+    func deleteInboxEntries(_ sequences: [UInt64]) async -> (failed: [UInt64], error: JetStreamError?) {
+        guard !sequences.isEmpty else { return ([], nil) }
+        return await withTaskGroup(of: (UInt64, JetStreamError)?.self) { group in
+            for sequence in sequences {
+                group.addTask { [self] in
+                    do throws(JetStreamError) {
+                        try await jetStream.deleteMessage(SessionInbox.stream, sequence: sequence)
+                        return nil
+                    } catch {
+                        count(error: error)
+                        return (sequence, error)
+                    }
+                }
+            }
+            var failed: [(UInt64, JetStreamError)] = []
+            for await result in group { if let result { failed.append(result) } }
+            failed.sort { $0.0 < $1.0 }
+            return (failed.map(\.0), failed.first?.1)
+        }
     }
+
+    /// Deletes everything in `clientId`'s queue (the session ended, or
+    /// starts clean): its entries are found one after another through the
+    /// stream leader, up to the last one there when this began, and
+    /// deleted in pipelined rounds. Returns how many went; throws when the
+    /// queue could not be read, or an entry not deleted.
+    @discardableResult
+    func clearInbox(of clientId: String) async throws(JetStreamError) -> Int {
+        let subject = SessionInbox.subject(for: clientId)
+        guard let last = try await jetStream.getMessage(SessionInbox.stream, .last(subject: subject)) else { return 0 }
+        logger.debug("emptying a session's queue", metadata: ["client": "\(clientId)", "through": "\(last.sequence)"])
+        var from: UInt64 = 1
+        var round: [UInt64] = []
+        var deleted = 0
+        while from <= last.sequence {
+            guard let next = try await jetStream.getMessage(SessionInbox.stream, .next(subject: subject, from: from)),
+                next.sequence <= last.sequence
+            else { break }
+            round.append(next.sequence)
+            from = next.sequence + 1
+            if round.count == Self.deletesPerRound {
+                if let error = await deleteInboxEntries(round).error { throw error }
+                deleted += round.count
+                round.removeAll(keepingCapacity: true)
+            }
+        }
+        if let error = await deleteInboxEntries(round).error { throw error }
+        return deleted + round.count
+    }
+
+    /// Deletes per session and round at most: bounds the requests one
+    /// session has in flight at once.
+    static let deletesPerRound = 256
 
     /// Messages in `clientId`'s queue now.
     func inboxDepth(of clientId: String) async throws(JetStreamError) -> UInt64 {
@@ -100,12 +147,11 @@ extension ClusterNode {
 }
 
 /// The reader of one session's queue while a connection here delivers it,
-/// and how far the queue was purged behind it.
+/// and whether deletes of what it acknowledged are on their way.
 struct InboxFollower {
     let session: Session
     let reader: JetStreamOrderedConsumer
-    var purgedBelow: UInt64 = 0
-    var purging = false
+    var deleting = false
 }
 
 extension ClusterNode {
@@ -163,26 +209,33 @@ extension ClusterNode {
     }
 
     /// The connection that delivered `clientId` here ended: its reader
-    /// stops, and the queue is purged up to what was acknowledged, or all
-    /// of it when the session ended with the connection (`ended`).
+    /// stops, and the entries it acknowledged are deleted from the queue,
+    /// or all of the queue when the session ended with the connection
+    /// (`ended`).
     func stopFollowing(_ clientId: String, sessionEnded ended: Bool) async {
         let follower = state.withLock { $0.followers.removeValue(forKey: clientId) }
         await follower?.reader.stop()
-        do {
-            if ended {
-                try await purgeInbox(of: clientId)
-            } else if let follower, let floor = follower.session.inboxFloor, floor > follower.purgedBelow {
-                logger.debug(
-                    "queue purged as the connection ended",
-                    metadata: [
-                        "client": "\(clientId)", "below": "\(floor)", "queued": "\(follower.session.queuedCount)",
-                        "inflight": "\(follower.session.inflightCount)", "online": "\(follower.session.isOnline)",
-                    ])
-                try await purgeInbox(of: clientId, below: floor)
-                forgetCompleted(clientId, below: floor)
+        if ended {
+            do {
+                try await clearInbox(of: clientId)
+            } catch {
+                count(error: error)
             }
-        } catch {
-            count(error: error)
+            return
+        }
+        guard let session = follower?.session else { return }
+        // Bounded: the list holds what was read, at most a queue's worth.
+        while let (sequences, floor) = session.takeDeletableInboxEntries(limit: Self.deletesPerRound), !sequences.isEmpty {
+            logger.debug(
+                "deleting acknowledged queue entries as the connection ended",
+                metadata: [
+                    "client": "\(clientId)", "count": "\(sequences.count)", "below": "\(floor)", "queued": "\(session.queuedCount)",
+                    "inflight": "\(session.inflightCount)", "online": "\(session.isOnline)",
+                ])
+            let failed = await deleteInboxEntries(sequences).failed
+            session.returnDeletableInboxEntries(failed)
+            forgetCompleted(clientId, below: failed.first.map { min($0, floor) } ?? floor)
+            if !failed.isEmpty { return }
         }
     }
 
@@ -191,39 +244,36 @@ extension ClusterNode {
         for clientId in clientIds { await stopFollowing(clientId, sessionEnded: false) }
     }
 
-    /// Purges each followed queue up to what its session acknowledged
-    /// (run every 20 ms): one purge per session at a time, and none while
-    /// nothing changed, so a session costs the cluster a purge per 20 ms of
-    /// acknowledgements at most, not one per message. Short, because the
-    /// queue's limit counts what is acknowledged but not purged yet: at
-    /// 100 ms, a consumer keeping up at 10,000 messages a second had its
-    /// queue refuse messages (measured with `wharf bench --scenario
-    /// durable-qos1` across two nodes: 60 % refused at 100 ms, 3 to 8 % at 20 ms).
-    func purgeAcknowledged() {
-        let due = state.withLock { state -> [(String, UInt64)] in
-            var due: [(String, UInt64)] = []
-            for (clientId, follower) in state.followers where !follower.purging {
-                guard let floor = follower.session.inboxFloor, floor > follower.purgedBelow else { continue }
-                state.followers[clientId]?.purging = true
-                due.append((clientId, floor))
+    /// Deletes from each followed queue what its session acknowledged (run
+    /// every 20 ms): one round per session at a time, up to
+    /// `deletesPerRound` entries, and nothing while nothing changed. Short,
+    /// because the queue's limit counts what is acknowledged but not
+    /// deleted yet: at 100 ms, a consumer keeping up at 10,000 messages a
+    /// second had its queue refuse messages (measured with `wharf bench
+    /// --scenario durable-qos1` across two nodes: 60 % refused at 100 ms, 3
+    /// to 8 % at 20 ms).
+    func deleteAcknowledged() {
+        let due = state.withLock { state -> [(String, Session, [UInt64], UInt64)] in
+            var due: [(String, Session, [UInt64], UInt64)] = []
+            for (clientId, follower) in state.followers where !follower.deleting {
+                guard let (sequences, floor) = follower.session.takeDeletableInboxEntries(limit: Self.deletesPerRound),
+                    !sequences.isEmpty
+                else { continue }
+                state.followers[clientId]?.deleting = true
+                due.append((clientId, follower.session, sequences, floor))
             }
             return due
         }
-        for (clientId, floor) in due {
+        for (clientId, session, sequences, floor) in due {
             Task {
-                var purged = false
-                do {
-                    try await purgeInbox(of: clientId, below: floor)
-                    purged = true
-                    forgetCompleted(clientId, below: floor)
-                } catch {
-                    count(error: error)
-                }
+                logger.trace(
+                    "deleting acknowledged queue entries",
+                    metadata: ["client": "\(clientId)", "count": "\(sequences.count)", "below": "\(floor)"])
+                let failed = await deleteInboxEntries(sequences).failed
+                session.returnDeletableInboxEntries(failed)
+                forgetCompleted(clientId, below: failed.first.map { min($0, floor) } ?? floor)
                 state.withLock { state in
-                    state.followers[clientId]?.purging = false
-                    if purged, let below = state.followers[clientId]?.purgedBelow, below < floor {
-                        state.followers[clientId]?.purgedBelow = floor
-                    }
+                    if state.followers[clientId]?.session === session { state.followers[clientId]?.deleting = false }
                 }
             }
         }

@@ -26,6 +26,7 @@ extension ClusterNode {
 
     /// Adopts the sessions whose owners are gone (run with each lease renewal).
     func adoptOrphanedSessions() {
+        guard options.adoptsOrphanedSessions else { return }
         let now = ContinuousClock.now
         let (orphans, store) = state.withLock { state -> ([String], SessionStore?) in
             guard state.sessionsLoaded, state.readiness.leasesLoaded, let store = state.buckets?.sessions, !isSelfFenced(state)
@@ -79,7 +80,7 @@ extension ClusterNode {
         if expiresIn == 0 {
             guard await store.ended(clientId, revision: revision) else { return }
             do {
-                try await purgeInbox(of: clientId)
+                try await clearInbox(of: clientId)
             } catch {
                 count(error: error)
             }

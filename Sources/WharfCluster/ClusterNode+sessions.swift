@@ -111,7 +111,7 @@ extension ClusterNode: ClusterSessionDirectory {
             // A clean start (or an expired session): the old queue goes
             // before the new session reads it.
             do {
-                try await purgeInbox(of: connect.clientId)
+                try await clearInbox(of: connect.clientId)
             } catch {
                 count(error: error)
                 return .unavailable("cannot empty the ended session's queue: \(error)")
@@ -375,7 +375,7 @@ extension ClusterNode: ClusterSessionDirectory {
             .delete
         } deleted: { [self] in
             do {
-                try await purgeInbox(of: clientId)
+                try await clearInbox(of: clientId)
             } catch {
                 count(error: error)
             }

@@ -37,13 +37,13 @@ extension ClusterNode {
             purgeExpiredRetained()
             purgeRoutesOfGoneNodes()
         }
-        let purges = loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
-            purgeAcknowledged()
+        let deletes = loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
+            deleteAcknowledged()
         }
         let backlogs = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(2)) { [self] _ in
             refreshOfflineBacklogs()
         }
-        let timers = [lease, retry, janitor, purges, backlogs]
+        let timers = [lease, retry, janitor, deletes, backlogs]
         let stopped = state.withLock { state in
             state.timers += timers
             return state.stopped

@@ -61,7 +61,7 @@ import WharfTestSupport
         #expect(SessionInbox.delivery(in: nil) == nil)
     }
 
-    @Test func aQueueWrittenOnOneNodeIsReadInOrderOnAnotherUntilPurged() async throws {
+    @Test func aQueueWrittenOnOneNodeIsReadInOrderOnAnotherUntilDeleted() async throws {
         try await SessionDirectoryTests.withTwoNodes { a, b in
             let client = Nodes.unique("c")
             let deliveries = [
@@ -78,16 +78,22 @@ import WharfTestSupport
             let sequences = onB.all.map(\.sequence)
             #expect(sequences == sequences.sorted() && Set(sequences).count == 3)
 
-            // Nothing acknowledged yet: a purge below the first entry, or
-            // below 1 (which nats-server reads as "everything"), leaves all.
-            #expect(try await b.cluster.purgeInbox(of: client, below: 1) == 0)
-            #expect(try await b.cluster.purgeInbox(of: client, below: sequences[0]) == 0)
-            #expect(try await a.cluster.inboxDepth(of: client) == 3)
-            // The first two acknowledged: what a reader finds next is the third.
-            #expect(try await b.cluster.purgeInbox(of: client, below: sequences[2]) == 2)
+            // The first two acknowledged: deleted one by one, what a reader
+            // finds next is the third; deleting one again is no failure.
+            #expect(await b.cluster.deleteInboxEntries(Array(sequences[0..<2])).failed.isEmpty)
+            #expect(await b.cluster.deleteInboxEntries([sequences[0]]).failed.isEmpty)
             #expect(try await a.cluster.inboxDepth(of: client) == 1)
             let resumed = try await Self.read(a, client, until: 1)
             #expect(resumed.all.map(\.sequence) == [sequences[2]])
+
+            // A session that ends takes its queue with it, and only its own.
+            let other = Nodes.unique("other")
+            #expect(await Self.append(a, [(Self.message("kept"), deliveries[0])], to: other))
+            #expect(await Self.append(a, items, to: client))
+            #expect(try await b.cluster.clearInbox(of: client) == 4)
+            #expect(try await a.cluster.inboxDepth(of: client) == 0)
+            #expect(try await a.cluster.inboxDepth(of: other) == 1)
+            #expect(try await b.cluster.clearInbox(of: client) == 0)
 
             // Another session's queue is its own.
             #expect(try await a.cluster.inboxDepth(of: Nodes.unique("other")) == 0)

@@ -98,6 +98,42 @@ import WharfMQTT
         #expect((broker.metrics as? BrokerCounters)?.drops(.sessionDiscarded) == 0)
     }
 
+    /// What the node deletes from the cluster queue: every entry read here
+    /// (taken, or passed over) once it is below the floor, oldest first and
+    /// each once; a failed delete comes back; nothing once discarded.
+    @Test func entriesReadHereAreDeletableOnceBelowTheFloor() {
+        let broker = Broker()
+        _ = broker.attachCluster(RecordingLink())
+        let owner = RecordingTarget()
+        let device = Self.routedSession(broker, "device", owner: owner)
+        _ = broker.subscribe(device, [SubscribePacket.Subscription(filter: "cmd/#", qos: .atLeastOnce)])
+        #expect(device.takeDeletableInboxEntries(limit: 10)?.sequences == [], "nothing read yet")
+        let delivery = InboxDelivery(qos: .atLeastOnce, retain: false)
+        for sequence in [20, 22, 24] as [UInt64] {
+            broker.deliverFromInbox(message("cmd/\(sequence)"), delivery: delivery, sequence: sequence, to: device)
+        }
+        broker.deliverFromInbox(message("old/1"), delivery: delivery, sequence: 25, to: device, matched: false)
+        var packets: [OutboundPacket] = []
+        device.takePackets(for: owner, into: &packets)
+        #expect(device.takeDeletableInboxEntries(limit: 10)?.sequences == [], "all held: none acknowledged")
+
+        _ = device.acknowledge(packets[0].packetId!, from: owner)
+        _ = device.acknowledge(packets[2].packetId!, from: owner)
+        let first = device.takeDeletableInboxEntries(limit: 10)
+        #expect(first?.sequences == [20] && first?.floor == 22, "24 is acknowledged, but above 22, still held")
+        #expect(device.takeDeletableInboxEntries(limit: 10)?.sequences == [], "taken once")
+
+        _ = device.acknowledge(packets[1].packetId!, from: owner)
+        #expect(device.takeDeletableInboxEntries(limit: 2)?.sequences == [22, 24], "at most the limit")
+        device.returnDeletableInboxEntries([22])
+        #expect(device.takeDeletableInboxEntries(limit: 10)?.sequences == [22, 25], "a failed delete comes back first")
+
+        broker.deliverFromInbox(message("cmd/30"), delivery: delivery, sequence: 30, to: device)
+        broker.closeSession(device, owner: owner)
+        broker.forgetSession("device")
+        #expect(device.takeDeletableInboxEntries(limit: 10) == nil, "discarded: the next node reads and deletes")
+    }
+
     /// Entries another node may have sent (up to the grant's
     /// `resendThrough`) go out with DUP the first time here; later ones,
     /// and QoS 0 (which never carries DUP), without. Once in flight here,

@@ -297,6 +297,57 @@ import WharfTestSupport
         await js.connection.close()
     }
 
+    /// What Wharf drops acknowledged session-queue entries with replays as
+    /// itself: a replica killed and restarted after some of one subject's
+    /// messages were deleted, then made the leader, still holds every
+    /// other message. (The same run with a filtered purge in place of the
+    /// deletes ends with 3 of the 18 messages on 2.9.10: the restart
+    /// replays the purge as a compaction below the stream's last sequence.)
+    @Test func deletesReplayAsThemselvesOnARestartedReplica() async throws {
+        let cluster = try NATSTestCluster.start(servers: 3)
+        defer { cluster.shutdown() }
+        let connection = try await NATSConnectionTests.connect(cluster.clientURLs) { $0.reconnectWait = .milliseconds(100) }
+        let js = JetStream(connection: connection, timeout: .seconds(3))
+        var config = StreamConfig(name: "REPLAY", subjects: ["replay.>"])
+        config.replicas = 3
+        _ = try await js.ensureStream(config)
+        var acknowledged: [UInt64] = []
+        for index in 0..<20 {
+            let ack = try await js.publish(index % 2 == 0 ? "replay.done" : "replay.open", payload: ByteBuffer(string: "\(index)"))
+            if index % 2 == 0 { acknowledged.append(ack.sequence) }
+        }
+        for sequence in acknowledged.prefix(5) { #expect(try await js.deleteMessage("REPLAY", sequence: sequence)) }
+        // Later entries carry a commit index past the deletes: a restart
+        // replays those as recovered, where 2.9.10 mistreats a purge.
+        for index in 0..<3 { _ = try await js.publish("replay.later", payload: ByteBuffer(string: "\(index)")) }
+
+        // A follower that has everything, killed and started again.
+        let before = try await js.streamInfo("REPLAY")
+        let victimName = try #require(before.cluster?.replicas.first { $0.current }?.name)
+        let victim = try #require(cluster.serverNames.firstIndex(of: victimName))
+        cluster.kill(victim)
+        try cluster.restart(victim)
+        try cluster.waitHealthy(victim, timeout: .seconds(30))
+
+        // Leadership moved to it: what it answers is what it replayed.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var info = try await js.streamInfo("REPLAY", subjectsFilter: "replay.>")
+        while info.cluster?.leader != victimName {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("\(victimName) never became the leader: \(String(describing: info.cluster))")
+                return
+            }
+            _ = try? await connection.request("$JS.API.STREAM.LEADER.STEPDOWN.REPLAY", timeout: .seconds(3))
+            try await Task.sleep(for: .milliseconds(500))
+            if let now = try? await js.streamInfo("REPLAY", subjectsFilter: "replay.>") { info = now }
+        }
+        #expect(info.state.subjects?["replay.open"] == 10, "no message of the other subject lost")
+        #expect(info.state.subjects?["replay.done"] == 5, "the deleted ones stay deleted")
+        #expect(info.state.subjects?["replay.later"] == 3)
+        #expect(info.state.messages == 18)
+        await connection.close()
+    }
+
     /// One server killed while publishes are in flight: every publish is
     /// retried with its id until acknowledged; the stream then holds each
     /// exactly once.

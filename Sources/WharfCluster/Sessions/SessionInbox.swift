@@ -12,9 +12,10 @@ import WharfNATS
 /// retain flag as delivered, the subscription identifiers), worked out by
 /// the publishing node, which matched the topic against the session's
 /// subscriptions. An entry stays until the session acknowledged it: the
-/// node delivering the session purges the subject below the oldest message
-/// it still holds (`purge(below:)`), so what is left after a crash is
-/// exactly what was not acknowledged.
+/// node delivering the session deletes each entry it read once it is below
+/// the oldest message it still holds (`deleteAcknowledged`), so what is
+/// left after a crash is what was not acknowledged. Deletes, one per
+/// entry, never a purge (`deleteInboxEntries` says why).
 public enum SessionInbox {
     public static let stream = "WHARF_Q"
     public static let subjects = "wq.s.>"

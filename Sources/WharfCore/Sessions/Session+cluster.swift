@@ -34,7 +34,7 @@ extension Session {
     /// reader that starts again skips up to it.
     public var lastInboxSequence: UInt64 { state.withLock { $0.lastInboxSequence } }
 
-    /// Where the cluster queue may be purged up to, not included: the
+    /// Where the cluster queue may be deleted up to, not included: the
     /// oldest place still held here, or past the last one enqueued when
     /// nothing is held (acknowledged, or dropped and counted). Never past
     /// what the reader got to: a delivery another node took past PUBREC
@@ -43,12 +43,14 @@ extension Session {
     /// acknowledged. Nil once the session's messages were discarded here
     /// (it went to another node, or ended): then nothing here says what
     /// was acknowledged.
-    public var inboxFloor: UInt64? {
-        state.withLock { state in
-            guard state.inboxFloorKnown else { return nil }
-            let pastRead = state.lastInboxSequence &+ 1
-            return min(state.outbound.oldestInboxSequence ?? pastRead, pastRead)
-        }
+    public var inboxFloor: UInt64? { state.withLock { $0.inboxFloor } }
+}
+
+extension Session.State {
+    var inboxFloor: UInt64? {
+        guard inboxFloorKnown else { return nil }
+        let pastRead = lastInboxSequence &+ 1
+        return min(outbound.oldestInboxSequence ?? pastRead, pastRead)
     }
 }
 
@@ -73,7 +75,43 @@ extension Session {
     /// a subscription it no longer has).
     func skipInboxSequence(_ sequence: UInt64) {
         state.withLock { state in
-            if sequence > state.lastInboxSequence { state.lastInboxSequence = sequence }
+            if sequence > state.lastInboxSequence {
+                state.lastInboxSequence = sequence
+                state.inboxRead.append(sequence)
+            }
+        }
+    }
+
+    /// Up to `limit` places in the cluster queue that were read here and
+    /// are below `inboxFloor` (acknowledged, dropped and counted, or passed
+    /// over), oldest first, to delete there; taken out of the list, so a
+    /// failed delete must `returnDeletableInboxEntries`. Nil when no floor
+    /// is known. The floor they were taken under comes with them.
+    public func takeDeletableInboxEntries(limit: Int) -> (sequences: [UInt64], floor: UInt64)? {
+        state.withLock { state in
+            guard let floor = state.inboxFloor else { return nil }
+            var taken: [UInt64] = []
+            while taken.count < limit, let first = state.inboxRead.first, first < floor {
+                taken.append(state.inboxRead.removeFirst())
+            }
+            return (taken, floor)
+        }
+    }
+
+    /// Entries whose delete failed: taken again next time, in their order.
+    public func returnDeletableInboxEntries(_ sequences: [UInt64]) {
+        guard !sequences.isEmpty else { return }
+        state.withLock { state in
+            state.inboxRead.insert(contentsOf: sequences.sorted(), at: 0)
+        }
+    }
+
+    /// Every place in the cluster queue read here and not deleted yet (the
+    /// session ended, or went elsewhere): the list is emptied.
+    public func takeAllReadInboxEntries() -> [UInt64] {
+        state.withLock { state in
+            defer { state.inboxRead.removeAll() }
+            return Array(state.inboxRead)
         }
     }
 }

@@ -54,6 +54,8 @@ extension Session {
             // What it held is gone from here: the cluster queue's floor no
             // longer follows from this queue (see `inboxFloor`).
             state.inboxFloorKnown = false
+            // Nor are its entries this copy's to delete any more.
+            state.inboxRead.removeAll()
             return state.outbound.removeAll()
         }
     }

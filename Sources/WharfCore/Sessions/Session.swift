@@ -1,4 +1,5 @@
 import Atomics
+import DequeModule
 import Synchronization
 import WharfMQTT
 
@@ -57,6 +58,9 @@ public final class Session: Sendable {
         var routedByCluster = false
         /// The last place in the cluster queue enqueued here (0: none).
         var lastInboxSequence: UInt64 = 0
+        /// Places in the cluster queue read here and not deleted there yet,
+        /// oldest first (`takeDeletableInboxEntries`).
+        var inboxRead = Deque<UInt64>()
         /// Entries of the cluster queue up to here may have been sent by
         /// the node that delivered the session before (`resendThrough`).
         var maybeSentThrough: UInt64 = 0
@@ -158,7 +162,10 @@ public final class Session: Sendable {
         let (result, wake): (EnqueueResult, (any DeliveryTarget)?) = state.withLock { state in
             // Receive is checked here, under the lock enqueue takes anyway:
             // every path that gives a session a message comes through.
-            if inboxSequence > state.lastInboxSequence { state.lastInboxSequence = inboxSequence }
+            if inboxSequence > state.lastInboxSequence {
+                state.lastInboxSequence = inboxSequence
+                state.inboxRead.append(inboxSequence)
+            }
             if state.authorization != nil, state.refuses(message.topic) {
                 return (.deniedByAccess, nil)
             }

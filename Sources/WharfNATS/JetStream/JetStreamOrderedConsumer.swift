@@ -83,11 +83,12 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// `checksStartWithLeader`: before each consumer is made, the stream
     /// leader is asked for the first message it should deliver, and the
     /// consumer starts there and must deliver that one first. nats-server
-    /// 2.9.10 puts an R1 consumer on any of the stream's peers, and one
-    /// made on a server restarted moments before, still catching up,
+    /// 2.9.10 puts an R1 consumer on any of the stream's peers, and it
     /// starts from what that server has: the chaos run saw a session's
-    /// reader begin past the entries stored while its server was down, and
-    /// they were never delivered. A consumer that starts later than the
+    /// reader begin past entries the leader held, on a server restarted
+    /// moments before (one that had replayed a purge as a compaction of
+    /// everything older, see `StreamMessageDeleteRequest`; a server still
+    /// catching up would do the same). A consumer that starts later than the
     /// leader says is made again; one made while the leader held nothing
     /// from there is made again at its first message (`StartCheck`). For
     /// readers that must see every
@@ -294,7 +295,7 @@ public final class JetStreamOrderedConsumer: Sendable {
             reset(because: "sequence gap")
         case .behindLeader(let expected):
             reset(
-                because: "its server started at \(metadata.streamSequence), the stream leader at \(expected) (a server still catching up)",
+                because: "its server started at \(metadata.streamSequence), the stream leader at \(expected) (a server behind the leader)",
                 pause: .milliseconds(100))
         case .recheck:
             reset(because: "its first message is checked against the stream leader", counted: false)
