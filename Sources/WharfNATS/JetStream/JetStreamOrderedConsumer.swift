@@ -46,8 +46,10 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// The check of a consumer's first message (`checksStartWithLeader`).
     enum StartCheck {
         case none
-        /// The stream sequence the leader held first where it starts.
-        case first(UInt64)
+        /// The stream sequence the leader held first where it starts, and
+        /// when that message was stored: the same message has the same
+        /// time on every replica.
+        case first(UInt64, time: JetStreamTimestamp)
         /// The leader held nothing from where it starts: its first message
         /// is not handed over, and the consumer is made again from what the
         /// leader holds then (the messages before it, if a server behind
@@ -58,13 +60,15 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// behind the leader would lose messages.
     let beforeCreate = Mutex<(@Sendable () async -> Void)?>(nil)
 
-    private struct State {
+    struct State {
         var deliverSubject = ""
         var subscription: NATSSubscription?
         var consumer: String?
         /// Consumer sequence expected next; a different one is a gap.
         var expectedConsumerSequence: UInt64 = 1
         var lastRevision: UInt64 = 0
+        /// When the last message handed over was stored (checked readers).
+        var lastTimestamp: JetStreamTimestamp?
         var lastActivity = NIODeadline.now()
         var caughtUp = false
         var resetting = false
@@ -167,7 +171,7 @@ public final class JetStreamOrderedConsumer: Sendable {
         if checksStart, start != .new || resumeAfter > 0 {
             let next = try await jetStream.getMessage(stream, .next(subject: filter, from: resumeAfter + 1), timeout: timeout)
             leaderFirst = next?.sequence ?? 0
-            check = leaderFirst > 0 ? .first(leaderFirst) : .unknown
+            check = next.map { .first($0.sequence, time: $0.time) } ?? .unknown
         }
         if let hook = beforeCreate.withLock({ $0 }) { await hook() }
         let deliverSubject = connection.newInbox()
@@ -242,51 +246,9 @@ public final class JetStreamOrderedConsumer: Sendable {
             return
         }
         guard let metadata = message.replyTo.flatMap(JetStreamMessageMetadata.init(replySubject:)) else { return }
-        enum Verdict {
-            case deliver(caughtUp: Bool)
-            case gap
-            case stale
-            case behindLeader(expected: UInt64)
-            case recheck
-        }
-        let verdict = state.withLock { state -> Verdict in
-            // Only the subject says which consumer a message is from: the new
-            // one starts pushing before its create call returns (so before a
-            // reset ends), and dropping those would lose them for good.
-            guard state.deliverSubject == deliverSubject else { return .stale }
+        let verdict = state.withLock { state in
             state.lastActivity = .now()
-            guard metadata.consumerSequence == state.expectedConsumerSequence else {
-                // Nothing more from this consumer: its numbering is no
-                // guide now. A server restarted under it brings an R1
-                // memory consumer back with its state gone, counting from 1
-                // again; the chaos run saw such a consumer's message reach
-                // the expected number and be taken, 700 entries past the
-                // last one read.
-                state.deliverSubject = ""
-                return .gap
-            }
-            switch state.startCheck {
-            case .none:
-                break
-            case .first(let expected):
-                state.startCheck = .none
-                // Not handed over: the next consumer starts before it.
-                if metadata.streamSequence > expected {
-                    state.deliverSubject = ""
-                    return .behindLeader(expected: expected)
-                }
-            case .unknown:
-                // The chaos run saw a consumer made while the leader held
-                // nothing start past a burst stored just then.
-                state.startCheck = .none
-                state.deliverSubject = ""
-                return .recheck
-            }
-            state.expectedConsumerSequence += 1
-            state.lastRevision = metadata.streamSequence
-            let caughtUp = !state.caughtUp && metadata.pending == 0
-            if caughtUp { state.caughtUp = true }
-            return .deliver(caughtUp: caughtUp)
+            return state.judge(metadata, on: deliverSubject, checksStart: checksStart)
         }
         switch verdict {
         case .stale:
@@ -296,6 +258,10 @@ public final class JetStreamOrderedConsumer: Sendable {
         case .behindLeader(let expected):
             reset(
                 because: "its server started at \(metadata.streamSequence), the stream leader at \(expected) (a server behind the leader)",
+                pause: .milliseconds(100))
+        case .divergent(let sequence):
+            reset(
+                because: "its server holds another message than the stream leader at \(sequence) (a replica that diverged)",
                 pause: .milliseconds(100))
         case .recheck:
             reset(because: "its first message is checked against the stream leader", counted: false)
@@ -422,5 +388,87 @@ public final class JetStreamOrderedConsumer: Sendable {
         }
         // Without waiting for three heartbeats to show it.
         if let pending { reset(because: pending.reason, pause: pending.pause) }
+    }
+}
+
+extension JetStreamOrderedConsumer {
+    /// What a reader does with a message its consumer pushed.
+    enum Verdict: Equatable {
+        case deliver(caughtUp: Bool)
+        case gap
+        case stale
+        case behindLeader(expected: UInt64)
+        case divergent(at: UInt64)
+        case recheck
+    }
+}
+
+extension JetStreamOrderedConsumer.State {
+    /// Whether the message `metadata` describes, pushed to `deliverSubject`,
+    /// is handed over, and what the reader then knows. Pure: the reader's
+    /// whole decision, tested without a server (`OrderedReaderJudgeTests`).
+    mutating func judge(
+        _ metadata: JetStreamMessageMetadata, on deliverSubject: String, checksStart: Bool
+    ) -> JetStreamOrderedConsumer.Verdict {
+        // Only the subject says which consumer a message is from: the new
+        // one starts pushing before its create call returns (so before a
+        // reset ends), and dropping those would lose them for good.
+        guard self.deliverSubject == deliverSubject else { return .stale }
+        guard metadata.consumerSequence == expectedConsumerSequence else {
+            // Nothing more from this consumer: its numbering is no guide
+            // now. A server restarted under it brings an R1 memory consumer
+            // back with its state gone, counting from 1 again; the chaos run
+            // saw such a consumer's message reach the expected number and be
+            // taken, 700 entries past the last one read.
+            self.deliverSubject = ""
+            return .gap
+        }
+        // The leader vouched for this one (the consumer's first).
+        var vouched = false
+        switch startCheck {
+        case .none:
+            break
+        case .first(let expected, let time):
+            startCheck = .none
+            // Not handed over: the next consumer starts before it.
+            if metadata.streamSequence > expected {
+                self.deliverSubject = ""
+                return .behindLeader(expected: expected)
+            }
+            if metadata.streamSequence == expected {
+                guard metadata.timestamp == time else {
+                    self.deliverSubject = ""
+                    return .divergent(at: expected)
+                }
+                vouched = true
+            }
+        case .unknown:
+            // The chaos run saw a consumer made while the leader held
+            // nothing start past a burst stored just then.
+            startCheck = .none
+            self.deliverSubject = ""
+            return .recheck
+        }
+        // A checked reader's messages are stored in time order. One stored
+        // before the last one handed over is not the leader's: nats-server
+        // 2.9.10, restarted after a kill -9, can append messages its Raft
+        // log replays again past its last one, under new sequences, and an
+        // R1 consumer on that server hands them over (the chaos run
+        // delivered a subscriber hundreds of old messages, some of them
+        // another session's, from such a replica). Not handed over: the
+        // next consumer is checked against the leader again. Servers'
+        // clocks may differ by a little, so after a new leader a message
+        // may be stored a moment "before" the last: that costs a reset,
+        // after which the leader vouches for it.
+        if checksStart, !vouched, let last = lastTimestamp, metadata.timestamp < last {
+            self.deliverSubject = ""
+            return .divergent(at: metadata.streamSequence)
+        }
+        if checksStart { lastTimestamp = metadata.timestamp }
+        expectedConsumerSequence += 1
+        lastRevision = metadata.streamSequence
+        let nowCaughtUp = !caughtUp && metadata.pending == 0
+        if nowCaughtUp { caughtUp = true }
+        return .deliver(caughtUp: nowCaughtUp)
     }
 }
