@@ -119,3 +119,16 @@ import WharfTestSupport
         await a.cluster.stop()
     }
 }
+
+/// Where the record may forget completed QoS 2 deliveries after a round of
+/// deletes: below the round's floor, but never past an entry whose delete
+/// failed or is still on its way in another round (the chaos test's QoS 2
+/// duplicates when rounds overlapped and a node died).
+@Suite struct InboxForgetLimitTests {
+    @Test func theLimitStopsAtFailuresAndRoundsStillOnTheirWay() {
+        #expect(InboxFollower.forgetLimit(500, failed: [], inFlight: []) == 500)
+        #expect(InboxFollower.forgetLimit(500, failed: [420, 460], inFlight: []) == 420)
+        #expect(InboxFollower.forgetLimit(500, failed: [], inFlight: [300, 350]) == 300)
+        #expect(InboxFollower.forgetLimit(200, failed: [], inFlight: [300]) == 200)
+    }
+}
