@@ -180,7 +180,7 @@ def test_an_exchange_its_node_did_not_route_is_routed_once_wherever_it_is_sent_a
     is routed, once. If B too is taken for dead before it marked the
     exchange routed, A routes it again under the same identity, and nobody
     gets it twice: not the persistent subscriber, whose copy was acknowledged
-    and purged, nor the clean ones."""
+    and deleted, nor the clean ones."""
     a, b = nodes.nodes
     topic, client_id = uid("orders"), uid("pub")
     watchers = Watchers(nodes, topic)
