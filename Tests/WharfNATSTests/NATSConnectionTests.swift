@@ -262,6 +262,42 @@ import WharfTestSupport
         try other.publish(subject, payload: ByteBuffer(string: "after"))
         #expect(try await received.wait(for: 2) == ["before", "after"])
     }
+
+    /// What was published while the connection had no server goes out in
+    /// one write after the handshake. Past the channel's high-water mark,
+    /// that write told the connection at once that the channel was full,
+    /// while the handshake still held its lock: a Wharf node crashed with
+    /// "Recursive call to lock Mutex" in a chaos run.
+    @Test func reconnectsWithABacklogPastTheHighWaterMark() async throws {
+        let cluster = try NATSTestCluster.start(servers: 3)
+        defer { cluster.shutdown() }
+        let statuses = Inbox<String>()
+        var options = try NATSConnectionOptions(urls: [cluster.clientURLs[0]], name: "backlog")
+        options.reconnectWait = .seconds(1)
+        let publisher = try NATSConnection(options: options, eventLoop: Self.group.next()) { statuses.add("\($0)") }
+        try await publisher.waitUntilConnected()
+        let reader = try await Self.connect([cluster.clientURLs[2]])
+        defer {
+            Task {
+                await publisher.close()
+                await reader.close()
+            }
+        }
+        let subject = Self.unique("backlog")
+        let received = Inbox<Int>()
+        let probes = Inbox<Bool>()
+        _ = try reader.subscribe(subject, handler: Self.probing(probes) { received.add($0.payload.readableBytes) })
+        try await Self.awaitInterest(publisher, subject) { probes.count > 0 }
+
+        cluster.kill(0)
+        try await statuses.wait { $0.last?.hasPrefix("reconnecting") == true }
+        // 256 KiB waiting, four times NIO's default high-water mark.
+        let payload = ByteBuffer(repeating: 0x61, count: 4_096)
+        for _ in 0..<64 { try publisher.publish(subject, payload: payload) }
+        try await statuses.wait { $0.last?.hasPrefix("connected") == true }
+        let sizes = try await received.wait(for: 64)
+        #expect(sizes.count == 64 && sizes.allSatisfy { $0 == 4_096 })
+    }
 }
 
 /// Collects values from handlers on other threads for a test to wait on.

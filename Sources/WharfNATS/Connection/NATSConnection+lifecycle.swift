@@ -157,7 +157,7 @@ extension NATSConnection {
     /// The handshake's PONG: we are in. Subscriptions are made again and
     /// what waited goes out, in that order.
     func handshakeCompleted(on channel: any Channel) {
-        let outcome = state.withLock { state -> (NATSServerAddress, Bool)? in
+        let outcome = state.withLock { state -> (NATSServerAddress, Bool, ByteBuffer)? in
             guard case .handshaking(let current, let address) = state.phase, current === channel else { return nil }
             state.phase = .connected(channel, address)
             state.status = .connected(address)
@@ -177,10 +177,15 @@ extension NATSConnection {
             buffer.writeBuffer(&state.outbound)
             state.outbound.clear()
             state.requests.markWritten()
-            channel.writeAndFlush(buffer, promise: nil)
-            return (address, reconnected)
+            return (address, reconnected, buffer)
         }
-        guard let (address, reconnected) = outcome else { return }
+        guard let (address, reconnected, buffer) = outcome else { return }
+        // Written outside the lock: a write past the channel's high-water
+        // mark tells `writabilityChanged` at once, on this thread, and that
+        // takes the lock (a node crashed on "Recursive call to lock Mutex"
+        // reconnecting with a backlog). On the loop, so nothing written from
+        // elsewhere goes before the subscriptions.
+        channel.writeAndFlush(buffer, promise: nil)
         logger.info(reconnected ? "reconnected to NATS" : "connected to NATS", metadata: ["server": "\(address)"])
         statusHandler?(.connected(address))
         firstConnect.succeed()
