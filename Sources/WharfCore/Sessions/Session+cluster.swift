@@ -86,7 +86,13 @@ extension Session {
     /// are below `inboxFloor` (acknowledged, dropped and counted, or passed
     /// over), oldest first, to delete there; taken out of the list, so a
     /// failed delete must `returnDeletableInboxEntries`. Nil when no floor
-    /// is known. The floor they were taken under comes with them.
+    /// is known. With them comes how far they reach: the floor, or the
+    /// first entry below it left for a later round. Below that, once these
+    /// are deleted, nothing read here is left, so the record may forget
+    /// completed QoS 2 deliveries there (`forgetCompleted`). Reaching to
+    /// the floor past entries the limit left, the record forgot deliveries
+    /// still in the queue, and a node that died before the next round had
+    /// them sent again (a chaos run: five QoS 2 duplicates).
     public func takeDeletableInboxEntries(limit: Int) -> (sequences: [UInt64], floor: UInt64)? {
         state.withLock { state in
             guard let floor = state.inboxFloor else { return nil }
@@ -94,7 +100,7 @@ extension Session {
             while taken.count < limit, let first = state.inboxRead.first, first < floor {
                 taken.append(state.inboxRead.removeFirst())
             }
-            return (taken, floor)
+            return (taken, min(floor, state.inboxRead.first ?? floor))
         }
     }
 
