@@ -55,11 +55,14 @@ extension ClusterNode {
 
     /// Follows `clientId`'s queue from its oldest message (everything there
     /// is unacknowledged), then as messages arrive: `deliver` gets each with
-    /// its stream sequence, on the connection's loop. An entry this node
-    /// cannot read is counted (`bad_inbox_entry`) and skipped. The caller
-    /// runs the reader and stops it when it stops delivering the session.
+    /// its stream sequence and when it was stored (Unix nanoseconds; nil if
+    /// the server sent no usable time), on the connection's loop. An entry
+    /// this node cannot read is counted (`bad_inbox_entry`) and skipped. The
+    /// caller runs the reader and stops it when it stops delivering the
+    /// session.
     func inboxReader(
-        for clientId: String, deliver: @escaping @Sendable (_ sequence: UInt64, Message, InboxDelivery) -> Void
+        for clientId: String,
+        deliver: @escaping @Sendable (_ sequence: UInt64, _ stored: Int64?, Message, InboxDelivery) -> Void
     ) -> JetStreamOrderedConsumer {
         JetStreamOrderedConsumer(
             jetStream: jetStream, stream: SessionInbox.stream, filter: SessionInbox.subject(for: clientId), start: .all,
@@ -72,7 +75,7 @@ extension ClusterNode {
                 statistics.withLock { $0.errors["bad_inbox_entry", default: 0] += 1 }
                 return
             }
-            deliver(metadata.streamSequence, decoded, delivery)
+            deliver(metadata.streamSequence, metadata.timestamp.nanosecondsSinceEpoch, decoded, delivery)
         }
     }
 
@@ -183,11 +186,11 @@ extension ClusterNode {
     /// before, and what it holds is still in the queue). A reader already
     /// following this copy goes on.
     func startFollowing(_ clientId: String, session: Session) {
-        let broker = state.withLock { state -> Broker? in
-            guard state.followers[clientId]?.session !== session else { return nil }
-            return state.broker
+        let found = state.withLock { state -> (Broker, ReplayedEntryGuard)? in
+            guard state.followers[clientId]?.session !== session, let broker = state.broker else { return nil }
+            return (broker, state.claimed[clientId]?.replayed ?? ReplayedEntryGuard(nil))
         }
-        guard let broker else { return }
+        guard let (broker, replayed) = found else { return }
         let logger = logger
         logger.debug(
             "reading the session's queue",
@@ -195,9 +198,19 @@ extension ClusterNode {
                 "client": "\(clientId)", "after": "\(session.lastInboxSequence)", "queued": "\(session.queuedCount)",
                 "inflight": "\(session.inflightCount)",
             ])
-        let reader = inboxReader(for: clientId) { sequence, message, delivery in
+        let reader = inboxReader(for: clientId) { [self] sequence, stored, message, delivery in
             logger.trace("queue entry read", metadata: ["client": "\(clientId)", "sequence": "\(sequence)"])
             guard sequence > session.lastInboxSequence else { return }
+            // A copy a restarted server stored again (`ReplayedEntryFilter`):
+            // its original was handed over already, or is still to come.
+            if let stored, !replayed.admits(sequence: sequence, time: stored) {
+                logger.warning(
+                    "queue entry is a copy a restarted NATS server stored again: skipped",
+                    metadata: ["client": "\(clientId)", "sequence": "\(sequence)", "stored": "\(stored)"])
+                statistics.withLock { $0.errors["replayed_queue_entry", default: 0] += 1 }
+                broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session, matched: false)
+                return
+            }
             // Past PUBREC on another connection: in flight here as a PUBREL.
             if session.holdsInboxSequence(sequence) {
                 logger.debug("queue entry in flight already", metadata: ["client": "\(clientId)", "sequence": "\(sequence)"])

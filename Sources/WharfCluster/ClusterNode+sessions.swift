@@ -34,6 +34,9 @@ extension ClusterNode: ClusterSessionDirectory {
         var ended = false
         /// The session ended with its connection: its record is deleted.
         var deleteRecord = false
+        /// What its queue's reader handed over, kept in each record write
+        /// (`SessionRecord.handedOver`).
+        var replayed: ReplayedEntryGuard
     }
 
     /// A reply waiting for a record write. `strict`: it must not go unless
@@ -122,7 +125,10 @@ extension ClusterNode: ClusterSessionDirectory {
             let old = state.claimed[connect.clientId]
             // A copy adopted here was never delivered here: not vouched for.
             let adopted = state.adopted.remove(connect.clientId) != nil
-            var session = ClaimedSession(epoch: record.ownership.epoch, record: record, revision: revision)
+            // A reader here may go on across the claim: it keeps its filter.
+            var session = ClaimedSession(
+                epoch: record.ownership.epoch, record: record, revision: revision,
+                replayed: old?.replayed ?? ReplayedEntryGuard(record.handedOver))
             session.dirty = marked
             state.claimed[connect.clientId] = session
             return ((old?.waiting ?? []) + (old?.inWrite ?? []), adopted)
@@ -139,7 +145,7 @@ extension ClusterNode: ClusterSessionDirectory {
                 },
                 released: (record.released ?? []).map { ClusterReleasedDelivery(packetId: $0.packetId, sequence: $0.sequence) },
                 received: (record.received ?? []).map(\.exchange), resendThrough: resendThrough,
-                completed: record.completed ?? []))
+                completed: record.completed ?? [], lastPacketId: record.lastPacketId ?? 0))
     }
 
     /// How far the session's queue may have been sent to the client before
@@ -195,7 +201,7 @@ extension ClusterNode: ClusterSessionDirectory {
     /// send it as a new message: the chaos run saw subscribers take QoS 2
     /// messages twice that way.
     public func sessionReleased(
-        clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, journal: (any JournalWriter)?
+        clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, lastPacketId: UInt16, journal: (any JournalWriter)?
     ) {
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
         let outcome = changeClaimedRecord(clientId, epoch: epoch, gate: gate, strict: true) { record in
@@ -203,6 +209,7 @@ extension ClusterNode: ClusterSessionDirectory {
             released.removeAll { $0.packetId == delivery.packetId }
             released.append(SessionRecord.Released(packetId: delivery.packetId, sequence: delivery.sequence))
             record.released = released
+            record.lastPacketId = lastPacketId
         }
         if outcome == .notClaimed, let gate {
             gate.add()
@@ -427,7 +434,9 @@ extension ClusterNode: ClusterSessionDirectory {
             session.inWrite = session.waiting
             session.waiting = []
             state.claimed[clientId] = session
-            let job: Job = session.deleteRecord ? .delete(session.revision, store) : .update(session.record, session.revision, store)
+            var record = session.record
+            record.handedOver = session.replayed.snapshot ?? record.handedOver
+            let job: Job = session.deleteRecord ? .delete(session.revision, store) : .update(record, session.revision, store)
             return (job, session.epoch)
         }
         guard let (job, epoch) = started else { return }

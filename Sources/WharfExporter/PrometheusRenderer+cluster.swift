@@ -2,7 +2,9 @@ import WharfMetrics
 
 extension PrometheusRenderer {
     /// The kinds of `ClusterSnapshot.errorsTotal` (WharfCluster's `count(error:)` and envelope decoding).
-    static let errorKinds = ["timeout", "no_responders", "api", "connection", "bad_envelope", "bad_inbox_entry"]
+    static let errorKinds = [
+        "timeout", "no_responders", "api", "connection", "bad_envelope", "bad_inbox_entry", "replayed_queue_entry",
+    ]
 
     /// Cluster mode's families (absent on a single node, and then none of
     /// them is written). Counters keyed by QoS or error kind have one
@@ -55,6 +57,7 @@ extension PrometheusRenderer {
         let errors = c.errorsTotal.merging(errorKinds.map { ($0, 0) }) { counted, _ in counted }
         labelled(
             &w, "wharf_cluster_errors_total", .counter,
-            "JetStream API and KV failures and undecodable messages from other nodes, by kind.", "kind", errors)
+            "JetStream API and KV failures, undecodable messages from other nodes and queue entries a NATS server stored twice, by kind.",
+            "kind", errors)
     }
 }

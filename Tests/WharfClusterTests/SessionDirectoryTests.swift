@@ -74,15 +74,27 @@ import WharfTestSupport
             a.cluster.sessionSubscriptionsChanged(
                 clientId: client, epoch: onA.epoch, subscribed: [ClusterSessionSubscription(subscription, identifier: 9)],
                 unsubscribed: [], journal: nil)
+            // Its reader handed over the entry at 42, and the client took it
+            // to PUBREC under id 7, the last id the session gave out but 2.
+            let stored: Int64 = 1_765_000_000_123_456_789
+            #expect(a.cluster.state.withLock { $0.claimed[client]?.replayed.admits(sequence: 42, time: stored) } == true)
+            a.cluster.sessionReleased(
+                clientId: client, epoch: onA.epoch, ClusterReleasedDelivery(packetId: 7, sequence: 42), lastPacketId: 9, journal: nil)
             a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true, willHeld: false)
             try await Nodes.until("a's record written") { a.cluster.state.withLock { $0.claimed[client] == nil } }
             let offline = try #require(try await Self.record(a, client))
             #expect(!offline.ownership.connected && offline.disconnectedAt != nil)
             #expect(offline.subscriptions.map(\.filter) == ["orders/#"])
+            #expect(offline.lastPacketId == 9)
+            #expect(offline.handedOver?.sequences == [42])
 
             let onB = try #require(Self.grant(await b.cluster.claimSession(Self.connect(client))))
             #expect(onB.epoch == 2 && onB.sessionPresent && !onB.lastDeliveredHere)
             #expect(onB.subscriptions == [ClusterSessionSubscription(subscription, identifier: 9)])
+            #expect(onB.released == [ClusterReleasedDelivery(packetId: 7, sequence: 42)] && onB.lastPacketId == 9)
+            // b's reader skips a copy of the entry a handed over.
+            let copy = b.cluster.state.withLock { $0.claimed[client]?.replayed.admits(sequence: 58, time: stored) }
+            #expect(copy == false)
             let now = try #require(try await Self.record(b, client))
             #expect(now.ownership == SessionOwnership(epoch: 2, owner: b.cluster.options.nodeName, connected: true))
             #expect(now.ownerBoot == b.cluster.bootId)
@@ -101,7 +113,8 @@ import WharfTestSupport
             let (stored, revision) = try await store.read(client)
             let record = try #require(stored)
             #expect(await store.update(record, after: revision) != nil, "the write the node never heard back from")
-            a.cluster.sessionReleased(clientId: client, epoch: onA.epoch, ClusterReleasedDelivery(packetId: 7, sequence: 42), journal: nil)
+            a.cluster.sessionReleased(
+                clientId: client, epoch: onA.epoch, ClusterReleasedDelivery(packetId: 7, sequence: 42), lastPacketId: 7, journal: nil)
             var released: [SessionRecord.Released]?
             let deadline = ContinuousClock.now + .seconds(10)
             while released == nil, ContinuousClock.now < deadline {
@@ -124,7 +137,8 @@ import WharfTestSupport
             func release(_ packetId: UInt16, sequence: UInt64) {
                 let journal = ClusterJournalWriter(InMemoryJournal().makeWriter())
                 a.cluster.sessionReleased(
-                    clientId: client, epoch: onA.epoch, ClusterReleasedDelivery(packetId: packetId, sequence: sequence), journal: journal)
+                    clientId: client, epoch: onA.epoch, ClusterReleasedDelivery(packetId: packetId, sequence: sequence),
+                    lastPacketId: packetId, journal: journal)
                 journal.commit { ok in committed.withLock { $0.append(ok) } }
             }
             release(7, sequence: 42)

@@ -31,7 +31,8 @@ import WharfTestSupport
         // As a claim on a would leave it: the session delivered there at epoch 1.
         a.cluster.state.withLock { state in
             state.claimed[session] = .init(
-                epoch: 1, record: SessionRecord(clientId: session, ownership: first.record, expiryInterval: 60), revision: 0)
+                epoch: 1, record: SessionRecord(clientId: session, ownership: first.record, expiryInterval: 60), revision: 0,
+                replayed: ReplayedEntryGuard(nil))
         }
         a.cluster.sessionDelivering(clientId: session, epoch: 1, session: Session(clientId: session, maxInflight: 10, maxQueued: 10)) {
             why, done in

@@ -21,6 +21,8 @@ import WharfMQTT
             var recordTakes = true
             var begun: [[UInt16]] = []
             var routed: [UInt16] = []
+            /// The session of the last connection that opened.
+            var delivering: Session?
         }
         let script = Mutex(Script())
 
@@ -43,12 +45,16 @@ import WharfMQTT
         ) {
             script.withLock { $0.routed.append(packetId) }
         }
-        func sessionDelivering(clientId: String, epoch: UInt64, session: Session, release: @escaping ClusterSessionRelease) {}
+        func sessionDelivering(clientId: String, epoch: UInt64, session: Session, release: @escaping ClusterSessionRelease) {
+            script.withLock { $0.delivering = session }
+        }
         func sessionSubscriptionsChanged(
             clientId: String, epoch: UInt64, subscribed: [ClusterSessionSubscription], unsubscribed: [String],
             journal: (any JournalWriter)?
         ) {}
-        func sessionReleased(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, journal: (any JournalWriter)?) {}
+        func sessionReleased(
+            clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, lastPacketId: UInt16, journal: (any JournalWriter)?
+        ) {}
         func sessionCompleted(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery) {}
         func sessionExchangeCompleted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?) {}
         func sessionEnded(clientId: String, epoch: UInt64, kept: Bool, willHeld: Bool) {}
@@ -158,5 +164,41 @@ import WharfMQTT
         reader.runLoop()
         #expect(recs == [7])
         #expect(Self.payloads(try reader.received()) == ["m7"], "acknowledged without routing, it was lost")
+    }
+
+    /// A session another node delivered last goes on here with packet ids
+    /// after the last one its record knows, not from 1. The chaos run: the
+    /// record still listed ids 4 to 7 as past PUBREC (the node that
+    /// completed them lost its lease before the record said so); the next
+    /// node, counting from 1, gave 4 to 7 to new QoS 2 messages, and the
+    /// node after it sent PUBREL for the stale entries, which made the
+    /// client take those new messages, later sent again from the queue.
+    @Test func aSessionFromAnotherNodeGoesOnAfterItsRecordsLastPacketId() async throws {
+        directory.script.withLock {
+            $0.nextGrant = ClusterSessionGrant(
+                epoch: 8, sessionPresent: true, lastDeliveredHere: false,
+                subscriptions: [ClusterSessionSubscription(.init(filter: "orders", qos: .exactlyOnce), identifier: 0)],
+                released: [ClusterReleasedDelivery(packetId: 4, sequence: 9597)], lastPacketId: 33)
+        }
+        let connection = try EmbeddedConnection(broker: broker)
+        try connection.send(.connect(ConnectPacket(clientId: "chaos-sub-0", cleanSession: false)))
+        var packets: [MQTTPacket] = []
+        try await Self.until([connection]) {
+            packets += try connection.received()
+            return packets.contains { if case .pubrel = $0 { true } else { false } }
+        }
+        #expect(packets.contains { if case .pubrel(let ack) = $0 { ack.packetId == 4 } else { false } })
+        try connection.send(.pubcomp(PublishAckPacket(packetId: 4)))
+        connection.runLoop()
+        let session = try #require(directory.script.withLock { $0.delivering })
+        broker.deliverFromInbox(
+            Message(topic: "orders", payload: ByteBuffer(string: "new"), qos: .exactlyOnce, retain: false),
+            delivery: InboxDelivery(qos: .exactlyOnce, retain: false), sequence: 9700, to: session)
+        var ids: [UInt16] = []
+        try await Self.until([connection]) {
+            ids += try connection.received().compactMap { if case .publish(let p) = $0 { p.packetId } else { nil } }
+            return !ids.isEmpty
+        }
+        #expect(ids == [34], "not 1, and not 4, which the client completed a moment ago")
     }
 }

@@ -44,6 +44,14 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     /// purged yet: the next connection does not send them again. Nil when
     /// none.
     public var completed: [UInt64]?
+    /// What the queue's reader handed over last (`ReplayedEntryFilter`):
+    /// the next node tells entries a restarted server stored twice from new
+    /// ones by it. Nil before anything was (and in records written before
+    /// it existed).
+    public var handedOver: ReplayedEntryFilter.Snapshot?
+    /// The packet id the session gave out last, as of its last PUBREC here
+    /// (`Session.continuePacketIds` says why). Nil in older records.
+    public var lastPacketId: UInt16?
 
     public struct Received: Codable, Sendable, Equatable {
         public var packetId: UInt16

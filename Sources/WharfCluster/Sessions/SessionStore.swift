@@ -102,6 +102,9 @@ public struct SessionStore: Sendable {
             record.received = kept?.received
             // And completed deliveries the queue still holds.
             record.completed = kept?.completed
+            // And what its reader handed over, and its last packet id.
+            record.handedOver = kept?.handedOver
+            record.lastPacketId = kept?.lastPacketId
             switch await write(key, record, after: revision) {
             case .success(let written):
                 return Claimed(

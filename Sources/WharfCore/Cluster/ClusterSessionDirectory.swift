@@ -31,9 +31,12 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
 
     /// The client sent PUBREC for a QoS 2 delivery from the session's queue:
     /// the record keeps the packet id, so that a connection on another node
-    /// sends PUBREL for it rather than the message again. `journal`: the
-    /// connection's writer, whose PUBREL waits for the record.
-    func sessionReleased(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, journal: (any JournalWriter)?)
+    /// sends PUBREL for it rather than the message again, and the packet id
+    /// the session gave out last (`lastPacketId`), from which the next
+    /// node's copy goes on. `journal`: the connection's writer, whose
+    /// PUBREL waits for the record.
+    func sessionReleased(
+        clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, lastPacketId: UInt16, journal: (any JournalWriter)?)
 
     /// The client sent PUBCOMP for it: the record forgets the packet id
     /// (the client may reuse it at once) but keeps the place in the queue
@@ -167,11 +170,14 @@ public struct ClusterSessionGrant: Sendable {
     /// Places in the queue whose QoS 2 delivery completed but that were not
     /// purged yet: not sent again.
     public var completed: [UInt64]
+    /// The packet id the session gave out last, as its record knows it (0:
+    /// not known): a new copy goes on after it (`Session.continuePacketIds`).
+    public var lastPacketId: UInt16
 
     public init(
         epoch: UInt64, sessionPresent: Bool, lastDeliveredHere: Bool, subscriptions: [ClusterSessionSubscription],
         released: [ClusterReleasedDelivery] = [], received: [ClusterReceivedExchange] = [], resendThrough: UInt64 = 0,
-        completed: [UInt64] = []
+        completed: [UInt64] = [], lastPacketId: UInt16 = 0
     ) {
         self.epoch = epoch
         self.sessionPresent = sessionPresent
@@ -181,5 +187,6 @@ public struct ClusterSessionGrant: Sendable {
         self.received = received
         self.resendThrough = resendThrough
         self.completed = completed
+        self.lastPacketId = lastPacketId
     }
 }

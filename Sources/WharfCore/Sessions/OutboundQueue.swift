@@ -86,7 +86,8 @@ public struct OutboundQueue: Sendable {
 
     private var pending = Deque<Pending>()
     private var inflight = OrderedDictionary<UInt16, Inflight>()
-    private var lastPacketId: UInt16 = 0
+    /// The packet id given out last (0: none yet).
+    public private(set) var lastPacketId: UInt16 = 0
     /// The journal id of the message the last drop-oldest took out (its
     /// removal must be journaled).
     public private(set) var lastDroppedJournalId: UInt64 = 0
@@ -366,6 +367,12 @@ public struct OutboundQueue: Sendable {
         pending.removeAll()
         inflight.removeAll()
         return count
+    }
+
+    /// Packet ids go on after `id` (a session another node delivered last):
+    /// see `Session.continuePacketIds(after:)`.
+    public mutating func continuePacketIds(after id: UInt16) {
+        lastPacketId = id
     }
 
     /// Next free non-zero id after the last one used; the window is far below

@@ -143,6 +143,24 @@ extension Session {
         }
     }
 
+    /// The packet id this copy of the session gave out last.
+    public var lastPacketId: UInt16 { state.withLock { $0.outbound.lastPacketId } }
+
+    /// A copy of the session made here from its record: its packet ids go on
+    /// after the ones the node before gave out, not from 1. A record can be
+    /// behind what that node did (its last writes may not have landed when
+    /// it lost its lease), and it may still list as past PUBREC deliveries
+    /// whose ids the client completed and got again for new messages there.
+    /// Starting from 1, this copy gave those ids out at once to new
+    /// deliveries, and the next node's PUBREL for the stale entry made the
+    /// client take the new message under it: a message then sent again from
+    /// the queue arrived twice (the chaos run saw QoS 2 duplicates this
+    /// way). Going on from the record's last id, an id comes round again
+    /// only after 65,535 more.
+    public func continuePacketIds(after id: UInt16) {
+        state.withLock { $0.outbound.continuePacketIds(after: id) }
+    }
+
     /// Whether `sequence` of the cluster queue went past PUBREC on another
     /// connection (in flight here as a PUBREL, or completed already): its
     /// entry is not sent again. Asked once per entry, by the reader.

@@ -66,7 +66,8 @@ extension MQTTConnectionHandler {
         let sequence = session.inboxSequence(ofInflight: packetId)
         guard sequence != 0, let sessions = broker.clusterSessions else { return }
         sessions.sessionReleased(
-            clientId: session.clientId, epoch: epoch, ClusterReleasedDelivery(packetId: packetId, sequence: sequence), journal: journal)
+            clientId: session.clientId, epoch: epoch, ClusterReleasedDelivery(packetId: packetId, sequence: sequence),
+            lastPacketId: session.lastPacketId, journal: journal)
     }
 
     @inline(__always)

@@ -206,6 +206,9 @@ extension MQTTConnectionHandler {
         deliveryTarget = target
         session = opened.session
         if let grant, grant.sessionPresent, !opened.sessionPresent { restoreSubscriptions(grant.subscriptions, to: opened.session) }
+        if let grant, grant.sessionPresent, !opened.sessionPresent, grant.lastPacketId != 0 {
+            opened.session.continuePacketIds(after: grant.lastPacketId)
+        }
         if let grant, grant.sessionPresent, !grant.released.isEmpty {
             // QoS 2 deliveries another node took to PUBREC: PUBREL after CONNACK.
             for delivery in opened.session.restoreReleased(grant.released) { packetScratch.append(.pubrel(packetId: delivery.packetId)) }

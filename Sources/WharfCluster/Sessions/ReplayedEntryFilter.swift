@@ -1,0 +1,122 @@
+import Synchronization
+
+/// Tells a session's queue entries from copies that nats-server 2.9.10
+/// stored a second time. A server restarted after a kill -9 can apply
+/// append operations from its Raft log again that it had applied before,
+/// and store their messages again past its last one, under new sequences
+/// (its check for operations already applied counts on a tally of refused
+/// publishes that its last snapshot may not match). The chaos run found
+/// such copies in a replica's store. Readers refuse them from a replica
+/// (`JetStreamOrderedConsumer`), but if that server leads `WHARF_Q`, every
+/// reader gets them as new entries, and a subscriber takes a QoS 2 message
+/// it completed before a second time.
+///
+/// A copy keeps its original's stored time to the nanosecond (the leader's
+/// time travels in the Raft entry), and no two messages a leader stores
+/// get the same time. So an entry with the stored time of one handed over
+/// before, under another sequence, is a copy: skipped. Only that exact
+/// match counts. An entry merely stored "before" the newest one read past
+/// it would catch older copies too, but it would also drop real messages
+/// whenever a server's clock was behind another's, and losing messages is
+/// worse than a copy of one.
+///
+/// It remembers the last `remembered` entries handed over: a copy of an
+/// older one goes through (a QoS 2 message delivered twice, as before).
+/// Pure, so the whole decision is tested without a server
+/// (`ReplayedEntryFilterTests`). The session record keeps its `Snapshot`,
+/// so the next node that delivers the session knows what this one handed
+/// over.
+public struct ReplayedEntryFilter: Sendable, Equatable {
+    /// How many entries handed over it remembers by stored time.
+    static let remembered = 128
+
+    struct Entry: Equatable {
+        var sequence: UInt64
+        var time: Int64
+    }
+
+    /// The last `remembered` entries handed over, a ring: `next` is where
+    /// the next one goes once it is full.
+    private(set) var recent: [Entry] = []
+    private var next = 0
+    /// The highest sequence handed over, and the latest stored time
+    /// remembered.
+    private(set) var lastSequence: UInt64 = 0
+    private(set) var newestTime: Int64 = .min
+
+    public init() {}
+
+    /// Whether the entry at `sequence`, stored at `time` (Unix nanoseconds),
+    /// is one to hand over; if so, it is remembered. An entry read again (a
+    /// new reader starts from the oldest) is handed over again.
+    public mutating func admits(sequence: UInt64, time: Int64) -> Bool {
+        // An entry stored after every one remembered is no copy of them: the
+        // usual case, decided without a search.
+        if time <= newestTime {
+            for entry in recent where entry.time == time {
+                return entry.sequence == sequence
+            }
+        }
+        remember(Entry(sequence: sequence, time: time))
+        return true
+    }
+
+    private mutating func remember(_ entry: Entry) {
+        if recent.count < Self.remembered {
+            recent.append(entry)
+        } else {
+            recent[next] = entry
+            next = (next + 1) % Self.remembered
+        }
+        lastSequence = max(lastSequence, entry.sequence)
+        newestTime = max(newestTime, entry.time)
+    }
+
+    /// The filter as the session record keeps it: compact, because the
+    /// record is written at every QoS 2 PUBREC.
+    public struct Snapshot: Codable, Sendable, Equatable {
+        public var lastSequence: UInt64
+        public var newestTime: Int64
+        /// The remembered entries, oldest first.
+        public var sequences: [UInt64]
+        /// How long before `newestTime` each was stored, in nanoseconds
+        /// (short numbers: the ring spans moments).
+        public var before: [UInt64]
+    }
+
+    public var snapshot: Snapshot? {
+        guard lastSequence > 0 else { return nil }
+        let ordered = Array(recent[next...] + recent[..<next])
+        return Snapshot(
+            lastSequence: lastSequence, newestTime: newestTime, sequences: ordered.map(\.sequence),
+            before: ordered.map { UInt64(bitPattern: newestTime &- $0.time) })
+    }
+
+    /// From a record's snapshot (nil: a session nothing was handed over
+    /// from yet). A snapshot some other writer garbled gives what it can:
+    /// pairs beyond the shorter list are dropped.
+    public init(_ snapshot: Snapshot?) {
+        guard let snapshot else { return }
+        for (sequence, before) in zip(snapshot.sequences, snapshot.before).suffix(Self.remembered) {
+            recent.append(Entry(sequence: sequence, time: snapshot.newestTime &- Int64(bitPattern: before)))
+        }
+        lastSequence = snapshot.lastSequence
+        newestTime = snapshot.newestTime
+    }
+}
+
+/// One session's filter on this node, shared by its queue reader (which
+/// asks it per entry) and its record writes (which keep its snapshot).
+final class ReplayedEntryGuard: Sendable {
+    private let filter: Mutex<ReplayedEntryFilter>
+
+    init(_ snapshot: ReplayedEntryFilter.Snapshot?) {
+        filter = Mutex(ReplayedEntryFilter(snapshot))
+    }
+
+    func admits(sequence: UInt64, time: Int64) -> Bool {
+        filter.withLock { $0.admits(sequence: sequence, time: time) }
+    }
+
+    var snapshot: ReplayedEntryFilter.Snapshot? { filter.withLock { $0.snapshot } }
+}
