@@ -55,14 +55,15 @@ extension ClusterNode {
 
     /// Follows `clientId`'s queue from its oldest message (everything there
     /// is unacknowledged), then as messages arrive: `deliver` gets each with
-    /// its stream sequence and when it was stored (Unix nanoseconds; nil if
-    /// the server sent no usable time), on the connection's loop. An entry
+    /// its stream sequence, when it was stored (Unix nanoseconds; nil if
+    /// the server sent no usable time) and its `Nats-Msg-Id`'s fingerprint
+    /// (`ReplayedEntryFilter.fingerprint`), on the connection's loop. An entry
     /// this node cannot read is counted (`bad_inbox_entry`) and skipped. The
     /// caller runs the reader and stops it when it stops delivering the
     /// session.
     func inboxReader(
         for clientId: String,
-        deliver: @escaping @Sendable (_ sequence: UInt64, _ stored: Int64?, Message, InboxDelivery) -> Void
+        deliver: @escaping @Sendable (_ sequence: UInt64, _ stored: Int64?, _ id: UInt32, Message, InboxDelivery) -> Void
     ) -> JetStreamOrderedConsumer {
         JetStreamOrderedConsumer(
             jetStream: jetStream, stream: SessionInbox.stream, filter: SessionInbox.subject(for: clientId), start: .all,
@@ -75,7 +76,8 @@ extension ClusterNode {
                 statistics.withLock { $0.errors["bad_inbox_entry", default: 0] += 1 }
                 return
             }
-            deliver(metadata.streamSequence, metadata.timestamp.nanosecondsSinceEpoch, decoded, delivery)
+            let id = ReplayedEntryFilter.fingerprint(message.headers?["Nats-Msg-Id"])
+            deliver(metadata.streamSequence, metadata.timestamp.nanosecondsSinceEpoch, id, decoded, delivery)
         }
     }
 
@@ -198,12 +200,12 @@ extension ClusterNode {
                 "client": "\(clientId)", "after": "\(session.lastInboxSequence)", "queued": "\(session.queuedCount)",
                 "inflight": "\(session.inflightCount)",
             ])
-        let reader = inboxReader(for: clientId) { [self] sequence, stored, message, delivery in
+        let reader = inboxReader(for: clientId) { [self] sequence, stored, id, message, delivery in
             logger.trace("queue entry read", metadata: ["client": "\(clientId)", "sequence": "\(sequence)"])
             guard sequence > session.lastInboxSequence else { return }
             // A copy a restarted server stored again (`ReplayedEntryFilter`):
             // its original was handed over already, or is still to come.
-            if let stored, !replayed.admits(sequence: sequence, time: stored) {
+            if let stored, !replayed.admits(sequence: sequence, time: stored, id: id) {
                 logger.warning(
                     "queue entry is a copy a restarted NATS server stored again: skipped",
                     metadata: ["client": "\(clientId)", "sequence": "\(sequence)", "stored": "\(stored)"])

@@ -16,7 +16,11 @@ import Testing
     final class Reader {
         var filter: ReplayedEntryFilter
         init(_ filter: ReplayedEntryFilter = ReplayedEntryFilter()) { self.filter = filter }
-        func admits(_ sequence: UInt64, _ time: Int64) -> Bool { filter.admits(sequence: sequence, time: time) }
+        /// `id`: the entry's `Nats-Msg-Id` fingerprint; by default one per
+        /// stored millisecond, so a copy (same time) has its original's.
+        func admits(_ sequence: UInt64, _ time: Int64, id: UInt32? = nil) -> Bool {
+            filter.admits(sequence: sequence, time: time, id: id ?? UInt32(truncatingIfNeeded: time / 1_000_000))
+        }
     }
 
     /// Entries 1672 to 1690 read in order, as in the CI run that delivered
@@ -58,6 +62,19 @@ import Testing
         #expect(reader.admits(2301, Self.time(18) - 400_000_000))
         // A nanosecond off a remembered one: another message.
         #expect(reader.admits(2302, Self.time(8) + 1))
+    }
+
+    /// A clock too coarse to tell two messages apart gives them one stored
+    /// time: their ids still do.
+    @Test func twoMessagesStoredAtOneTimeAreBothHandedOver() {
+        let reader = Reader()
+        let a = ReplayedEntryFilter.fingerprint("x.t.Y2hhb3MtcHViLXEy.3.477>q.t.Y2hhb3Mtc3ViLTE")
+        let b = ReplayedEntryFilter.fingerprint("x.t.Y2hhb3MtcHViLXEy.3.478>q.t.Y2hhb3Mtc3ViLTE")
+        #expect(a == 3_079_303_927, "FNV-1a, the same on every node")
+        #expect(reader.admits(6203, Self.time(0), id: a))
+        #expect(reader.admits(6205, Self.time(0), id: b))
+        #expect(!reader.admits(7001, Self.time(0), id: a), "a copy of the first")
+        #expect(ReplayedEntryFilter.fingerprint(nil) == 0)
     }
 
     @Test func oldUnacknowledgedEntriesAreHandedOverOnTheNextNode() throws {

@@ -38,7 +38,7 @@ import WharfTestSupport
 
     static func read(_ node: Nodes.Node, _ clientId: String, until count: Int) async throws -> Received {
         let received = Received()
-        let reader = node.cluster.inboxReader(for: clientId) { sequence, _, message, delivery in
+        let reader = node.cluster.inboxReader(for: clientId) { sequence, _, _, message, delivery in
             received.items.withLock { $0.append((sequence, message, delivery)) }
         }
         await reader.run()

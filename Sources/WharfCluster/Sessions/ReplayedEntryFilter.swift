@@ -12,10 +12,11 @@ import Synchronization
 /// it completed before a second time.
 ///
 /// A copy keeps its original's stored time to the nanosecond (the leader's
-/// time travels in the Raft entry), and no two messages a leader stores
-/// get the same time. So an entry with the stored time of one handed over
-/// before, under another sequence, is a copy: skipped. Only that exact
-/// match counts. An entry merely stored "before" the newest one read past
+/// time travels in the Raft entry) and its `Nats-Msg-Id` (every append
+/// Wharf makes has its own). So an entry with the stored time and the id of
+/// one handed over before, under another sequence, is a copy: skipped. The
+/// id guards against a coarse clock giving two messages one time. Only that
+/// exact match counts. An entry merely stored "before" the newest one read past
 /// it would catch older copies too, but it would also drop real messages
 /// whenever a server's clock was behind another's, and losing messages is
 /// worse than a copy of one.
@@ -33,6 +34,19 @@ public struct ReplayedEntryFilter: Sendable, Equatable {
     struct Entry: Equatable {
         var sequence: UInt64
         var time: Int64
+        var id: UInt32
+    }
+
+    /// A stable 32-bit fingerprint of a `Nats-Msg-Id` (FNV-1a): the same on
+    /// every node and run, which Swift's seeded `Hasher` is not. 0 for none.
+    public static func fingerprint(_ messageId: String?) -> UInt32 {
+        guard let messageId else { return 0 }
+        var hash: UInt32 = 2_166_136_261
+        for byte in messageId.utf8 {
+            hash ^= UInt32(byte)
+            hash &*= 16_777_619
+        }
+        return hash
     }
 
     /// The last `remembered` entries handed over, a ring: `next` is where
@@ -46,18 +60,19 @@ public struct ReplayedEntryFilter: Sendable, Equatable {
 
     public init() {}
 
-    /// Whether the entry at `sequence`, stored at `time` (Unix nanoseconds),
-    /// is one to hand over; if so, it is remembered. An entry read again (a
-    /// new reader starts from the oldest) is handed over again.
-    public mutating func admits(sequence: UInt64, time: Int64) -> Bool {
+    /// Whether the entry at `sequence`, stored at `time` (Unix nanoseconds)
+    /// with the `Nats-Msg-Id` whose `fingerprint` is `id`, is one to hand
+    /// over; if so, it is remembered. An entry read again (a new reader
+    /// starts from the oldest) is handed over again.
+    public mutating func admits(sequence: UInt64, time: Int64, id: UInt32) -> Bool {
         // An entry stored after every one remembered is no copy of them: the
         // usual case, decided without a search.
         if time <= newestTime {
-            for entry in recent where entry.time == time {
+            for entry in recent where entry.time == time && entry.id == id {
                 return entry.sequence == sequence
             }
         }
-        remember(Entry(sequence: sequence, time: time))
+        remember(Entry(sequence: sequence, time: time, id: id))
         return true
     }
 
@@ -82,6 +97,8 @@ public struct ReplayedEntryFilter: Sendable, Equatable {
         /// How long before `newestTime` each was stored, in nanoseconds
         /// (short numbers: the ring spans moments).
         public var before: [UInt64]
+        /// Their ids' fingerprints.
+        public var ids: [UInt32]
     }
 
     public var snapshot: Snapshot? {
@@ -89,16 +106,17 @@ public struct ReplayedEntryFilter: Sendable, Equatable {
         let ordered = Array(recent[next...] + recent[..<next])
         return Snapshot(
             lastSequence: lastSequence, newestTime: newestTime, sequences: ordered.map(\.sequence),
-            before: ordered.map { UInt64(bitPattern: newestTime &- $0.time) })
+            before: ordered.map { UInt64(bitPattern: newestTime &- $0.time) }, ids: ordered.map(\.id))
     }
 
     /// From a record's snapshot (nil: a session nothing was handed over
     /// from yet). A snapshot some other writer garbled gives what it can:
-    /// pairs beyond the shorter list are dropped.
+    /// entries beyond the shortest list are dropped.
     public init(_ snapshot: Snapshot?) {
         guard let snapshot else { return }
-        for (sequence, before) in zip(snapshot.sequences, snapshot.before).suffix(Self.remembered) {
-            recent.append(Entry(sequence: sequence, time: snapshot.newestTime &- Int64(bitPattern: before)))
+        let entries = zip(zip(snapshot.sequences, snapshot.before), snapshot.ids).suffix(Self.remembered)
+        for ((sequence, before), id) in entries {
+            recent.append(Entry(sequence: sequence, time: snapshot.newestTime &- Int64(bitPattern: before), id: id))
         }
         lastSequence = snapshot.lastSequence
         newestTime = snapshot.newestTime
@@ -114,8 +132,8 @@ final class ReplayedEntryGuard: Sendable {
         filter = Mutex(ReplayedEntryFilter(snapshot))
     }
 
-    func admits(sequence: UInt64, time: Int64) -> Bool {
-        filter.withLock { $0.admits(sequence: sequence, time: time) }
+    func admits(sequence: UInt64, time: Int64, id: UInt32) -> Bool {
+        filter.withLock { $0.admits(sequence: sequence, time: time, id: id) }
     }
 
     var snapshot: ReplayedEntryFilter.Snapshot? { filter.withLock { $0.snapshot } }
