@@ -123,7 +123,7 @@ extension ClusterNode {
             jetStream: jetStream, stream: ClusterNames.forwardStream, filter: ClusterNames.durableForwards(to: options.nodeName),
             start: .new, label: "forwards to \(options.nodeName)",
             // A lost reader shows within three of these: forwards wait that long.
-            heartbeat: .seconds(1), checksStartWithLeader: true,
+            heartbeat: .seconds(1), checksStartWithLeader: true, leaderProbeInterval: Self.readerProbeInterval,
             // From `.new`, so caught up as soon as it exists.
             onCaughtUp: { [self] in state.withLock { $0.readiness.inboxReady = true } },
             onProblem: { [self] problem in noteProblem(problem) }

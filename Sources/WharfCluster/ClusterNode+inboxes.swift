@@ -53,6 +53,12 @@ extension ClusterNode {
         return api.text.contains("maximum messages per subject exceeded")
     }
 
+    /// How often a quiet reader (a session's queue, this node's forwards)
+    /// asks the stream leader whether it missed anything
+    /// (`OrderedReaderLeaderProbe`): at 10,000 idle sessions on a node,
+    /// 2,000 leader reads a second, each a lookup in the subject's index.
+    static let readerProbeInterval = Duration.seconds(5)
+
     /// Follows `clientId`'s queue from its oldest message (everything there
     /// is unacknowledged), then as messages arrive: `deliver` gets each with
     /// its stream sequence, when it was stored (Unix nanoseconds; nil if
@@ -68,6 +74,7 @@ extension ClusterNode {
         JetStreamOrderedConsumer(
             jetStream: jetStream, stream: SessionInbox.stream, filter: SessionInbox.subject(for: clientId), start: .all,
             label: "queue of \(clientId)", heartbeat: .seconds(1), checksStartWithLeader: true,
+            leaderProbeInterval: Self.readerProbeInterval,
             onProblem: { [self] problem in noteProblem(problem) }
         ) { [self] message, metadata in
             // Not journaled here: the queue in the cluster is the durable copy.

@@ -38,6 +38,9 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// Whether each consumer's first message is checked against the
     /// stream leader (see `checksStartWithLeader`).
     let checksStart: Bool
+    /// How often a quiet checked reader asks the leader for what it may
+    /// have missed (`OrderedReaderLeaderProbe`); nil: never.
+    let leaderProbeInterval: Duration?
     let handler: Handler
     let onCaughtUp: (@Sendable () -> Void)?
     let onProblem: (@Sendable (String) -> Void)?
@@ -77,6 +80,7 @@ public final class JetStreamOrderedConsumer: Sendable {
         var resets = 0
         /// What the current consumer's first message is checked against.
         var startCheck = StartCheck.none
+        var probe = OrderedReaderLeaderProbe()
         /// A reset the consumer being made asked for (a gap, a late start)
         /// before its create returned: done once the make ends.
         var pendingReset: (reason: String, pause: Duration?)?
@@ -98,10 +102,14 @@ public final class JetStreamOrderedConsumer: Sendable {
     /// readers that must see every
     /// message (a session's queue, forwards); a watcher of last values
     /// needs no check. Costs one leader read per consumer made.
+    ///
+    /// `leaderProbeInterval` (checked readers): while quiet, the leader is
+    /// asked at most this often for a message past the last one handed over
+    /// (`OrderedReaderLeaderProbe`).
     public init(
         jetStream: JetStream, stream: String, filter: String, start: Start, label: String, heartbeat: Duration = .seconds(2),
-        createTimeout: Duration = .seconds(2), checksStartWithLeader: Bool = false, onCaughtUp: (@Sendable () -> Void)? = nil,
-        onProblem: (@Sendable (String) -> Void)? = nil, handler: @escaping Handler
+        createTimeout: Duration = .seconds(2), checksStartWithLeader: Bool = false, leaderProbeInterval: Duration? = nil,
+        onCaughtUp: (@Sendable () -> Void)? = nil, onProblem: (@Sendable (String) -> Void)? = nil, handler: @escaping Handler
     ) {
         self.jetStream = jetStream
         self.stream = stream
@@ -111,6 +119,7 @@ public final class JetStreamOrderedConsumer: Sendable {
         self.heartbeat = heartbeat
         self.createTimeout = createTimeout
         self.checksStart = checksStartWithLeader
+        self.leaderProbeInterval = checksStartWithLeader ? leaderProbeInterval : nil
         self.handler = handler
         self.onCaughtUp = onCaughtUp
         self.onProblem = onProblem
@@ -184,6 +193,7 @@ public final class JetStreamOrderedConsumer: Sendable {
             // be deleted wherever it went.
             state.consumer = name
             state.startCheck = check
+            state.probe.forget()
             state.pendingReset = nil
             return (state.lastRevision, state.subscription)
         }
@@ -282,11 +292,19 @@ public final class JetStreamOrderedConsumer: Sendable {
         enum Verdict {
             case nothing
             case gap
+            case firstNotSent(UInt64)
+            case probe(after: UInt64)
             case check(consumer: String, delivered: UInt64)
         }
         let verdict = state.withLock { state -> Verdict in
             guard state.deliverSubject == deliverSubject, !state.resetting, !state.stopped else { return .nothing }
             if last >= state.expectedConsumerSequence { return .gap }
+            // Quiet, with the leader's first message not sent: its server
+            // does not hold it (taken for caught up, it stalled for good).
+            if case .first(let expected, _) = state.startCheck { return .firstNotSent(expected) }
+            if let interval = leaderProbeInterval, state.caughtUp, state.probe.due(at: .now(), every: interval) {
+                return .probe(after: state.lastRevision)
+            }
             guard !state.caughtUp, let consumer = state.consumer else { return .nothing }
             return .check(consumer: consumer, delivered: state.expectedConsumerSequence - 1)
         }
@@ -295,6 +313,12 @@ public final class JetStreamOrderedConsumer: Sendable {
             return
         case .gap:
             reset(because: "messages up to \(last) sent but not received")
+        case .firstNotSent(let expected):
+            reset(
+                because: "its server sent nothing where the stream leader holds \(expected) (a server behind the leader)",
+                pause: .milliseconds(100))
+        case .probe(let after):
+            Task { [self] in await probeLeader(after: after) }
         case .check(let consumer, let delivered):
             Task { [self] in
                 guard let info = try? await jetStream.consumerInfo(stream, consumer),
@@ -307,6 +331,23 @@ public final class JetStreamOrderedConsumer: Sendable {
                 }
                 if caughtUpNow { onCaughtUp?() }
             }
+        }
+    }
+
+    /// Asks the leader for its first message past `after` (`OrderedReaderLeaderProbe`).
+    private func probeLeader(after: UInt64) async {
+        let next: UInt64?
+        do {
+            next = try await jetStream.getMessage(stream, .next(subject: filter, from: after + 1), timeout: createTimeout)?.sequence
+        } catch {
+            state.withLock { $0.probe.unanswered() }
+            return
+        }
+        let missing = state.withLock { state in state.probe.answered(leaderNext: next, handedOver: state.lastRevision) }
+        if missing, let next {
+            reset(
+                because: "the stream leader holds \(next), which its server has not sent (a server behind the leader)",
+                pause: .milliseconds(100))
         }
     }
 
