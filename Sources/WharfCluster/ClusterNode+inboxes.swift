@@ -172,6 +172,9 @@ struct InboxFollower {
     let session: Session
     let reader: JetStreamOrderedConsumer
     var deleteRounds: [UInt64] = []
+    /// When the record may forget the completed QoS 2 deliveries below
+    /// what was deleted.
+    var forgetCheck = CompletedForgetCheck()
 
     /// Below where the record may forget completed QoS 2 deliveries: not
     /// past an entry whose delete is still on its way (a node that died
@@ -276,10 +279,12 @@ extension ClusterNode {
                 ])
             let failed = await deleteInboxEntries(sequences).failed
             session.returnDeletableInboxEntries(failed)
-            // Rounds the 20 ms timer sent before this stop may still be on their way.
-            forgetCompleted(clientId, below: follower?.forgetLimit(floor, failed: failed) ?? floor)
             if !failed.isEmpty { return }
         }
+        // The record keeps the completed QoS 2 deliveries of these rounds:
+        // a delete answered now is confirmed only later
+        // (`CompletedForgetCheck`), by the node that goes on with the
+        // session, which forgets them then.
     }
 
     func stopFollowers() async {
@@ -297,8 +302,15 @@ extension ClusterNode {
     /// --scenario durable-qos1` across two nodes: 60 % refused at 100 ms, 3
     /// to 8 % at 20 ms).
     func deleteAcknowledged() {
-        let due = state.withLock { state -> [(String, Session, [UInt64], UInt64)] in
+        let now = ContinuousClock.now
+        let (due, checks) = state.withLock { state -> ([(String, Session, [UInt64], UInt64)], [(String, Session, UInt64, UInt64)]) in
             var due: [(String, Session, [UInt64], UInt64)] = []
+            var checks: [(String, Session, UInt64, UInt64)] = []
+            for clientId in state.followers.keys {
+                if let question = state.followers[clientId]?.forgetCheck.due(now: now), let session = state.followers[clientId]?.session {
+                    checks.append((clientId, session, question.from, question.below))
+                }
+            }
             for (clientId, follower) in state.followers where follower.deleteRounds.count < Self.deleteRoundsInFlight {
                 guard let (sequences, floor) = follower.session.takeDeletableInboxEntries(limit: Self.deletesPerRound),
                     !sequences.isEmpty
@@ -306,7 +318,10 @@ extension ClusterNode {
                 state.followers[clientId]?.deleteRounds.append(sequences[0])
                 due.append((clientId, follower.session, sequences, floor))
             }
-            return due
+            return (due, checks)
+        }
+        for (clientId, session, from, below) in checks {
+            Task { await checkForgetting(clientId, session: session, from: from, below: below) }
         }
         for (clientId, session, sequences, floor) in due {
             Task {
@@ -315,17 +330,63 @@ extension ClusterNode {
                     metadata: ["client": "\(clientId)", "count": "\(sequences.count)", "below": "\(floor)"])
                 let failed = await deleteInboxEntries(sequences).failed
                 session.returnDeletableInboxEntries(failed)
-                let limit = state.withLock { state -> UInt64 in
-                    guard var follower = state.followers[clientId], follower.session === session else {
-                        return min(floor, failed.first ?? .max)
-                    }
+                state.withLock { state in
+                    // A session gone from here: its next node forgets (`stopFollowing`).
+                    guard var follower = state.followers[clientId], follower.session === session else { return }
                     if let index = follower.deleteRounds.firstIndex(of: sequences[0]) { follower.deleteRounds.remove(at: index) }
+                    follower.forgetCheck.deleted(
+                        below: follower.forgetLimit(floor, failed: failed), now: .now, delay: Self.forgetCheckDelay)
                     state.followers[clientId] = follower
-                    return follower.forgetLimit(floor, failed: failed)
                 }
-                forgetCompleted(clientId, below: limit)
             }
         }
+    }
+
+    /// How long after its deletes were answered the stream leader is asked
+    /// whether it still holds them (`CompletedForgetCheck`): far longer than
+    /// a server takes to write what it answered down, short enough that
+    /// the record's list stays a few seconds of QoS 2 deliveries.
+    static let forgetCheckDelay = Duration.seconds(2)
+
+    /// Asks the stream leader for `clientId`'s first entry at or after
+    /// `from`: the record forgets the completed QoS 2 deliveries below it
+    /// (up to `below`), and what it still holds below `below`, acknowledged
+    /// and deleted here already, is deleted again (at most a round of it).
+    func checkForgetting(_ clientId: String, session: Session, from: UInt64, below: UInt64) async {
+        let subject = SessionInbox.subject(for: clientId)
+        let first: UInt64?
+        do {
+            first = try await jetStream.getMessage(SessionInbox.stream, .next(subject: subject, from: from))?.sequence
+        } catch {
+            count(error: error)
+            state.withLock { state in
+                guard state.followers[clientId]?.session === session else { return }
+                state.followers[clientId]?.forgetCheck.unanswered(now: .now, delay: Self.forgetCheckDelay)
+            }
+            return
+        }
+        let outcome = state.withLock { state -> (forgetBelow: UInt64, deleteAgain: Range<UInt64>?)? in
+            guard state.followers[clientId]?.session === session else { return nil }
+            return state.followers[clientId]?.forgetCheck.answered(leaderFirst: first, now: .now, delay: Self.forgetCheckDelay)
+        }
+        guard let outcome else { return }
+        if let again = outcome.deleteAgain {
+            var sequences: [UInt64] = []
+            var next = again.lowerBound
+            while sequences.count < Self.deletesPerRound, next < again.upperBound,
+                let entry = try? await jetStream.getMessage(SessionInbox.stream, .next(subject: subject, from: next)),
+                entry.sequence < again.upperBound
+            {
+                sequences.append(entry.sequence)
+                next = entry.sequence + 1
+            }
+            logger.warning(
+                "deleted queue entries are back on the stream leader (a server lost their deletes): deleting them again",
+                metadata: ["client": "\(clientId)", "count": "\(sequences.count)", "from": "\(again.lowerBound)"])
+            statistics.withLock { $0.errors["undone_queue_delete", default: 0] += sequences.count }
+            session.returnDeletableInboxEntries(sequences)
+        }
+        forgetCompleted(clientId, below: outcome.forgetBelow)
     }
 
     // MARK: Backlogs of offline sessions

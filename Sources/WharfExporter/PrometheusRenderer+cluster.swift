@@ -4,6 +4,7 @@ extension PrometheusRenderer {
     /// The kinds of `ClusterSnapshot.errorsTotal` (WharfCluster's `count(error:)` and envelope decoding).
     static let errorKinds = [
         "timeout", "no_responders", "api", "connection", "bad_envelope", "bad_inbox_entry", "replayed_queue_entry",
+        "undone_queue_delete",
     ]
 
     /// Cluster mode's families (absent on a single node, and then none of
@@ -57,7 +58,7 @@ extension PrometheusRenderer {
         let errors = c.errorsTotal.merging(errorKinds.map { ($0, 0) }) { counted, _ in counted }
         labelled(
             &w, "wharf_cluster_errors_total", .counter,
-            "JetStream API and KV failures, undecodable messages from other nodes and queue entries a NATS server stored twice, by kind.",
+            "JetStream API and KV failures, undecodable messages from other nodes, queue entries a NATS server stored twice or lost the delete of, by kind.",
             "kind", errors)
     }
 }

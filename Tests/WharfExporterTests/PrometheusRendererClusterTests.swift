@@ -85,7 +85,7 @@ import WharfMetrics
                 "wharf_cluster_jetstream_latency_seconds{quantile=\"0.99\"} 0.0014",
                 "wharf_cluster_jetstream_latency_seconds_sum 0.02",
                 "wharf_cluster_jetstream_latency_seconds_count 20",
-                "# HELP wharf_cluster_errors_total JetStream API and KV failures, undecodable messages from other nodes and queue entries a NATS server stored twice, by kind.",
+                "# HELP wharf_cluster_errors_total JetStream API and KV failures, undecodable messages from other nodes, queue entries a NATS server stored twice or lost the delete of, by kind.",
                 "# TYPE wharf_cluster_errors_total counter",
                 "wharf_cluster_errors_total{kind=\"api\"} 0",
                 "wharf_cluster_errors_total{kind=\"bad_envelope\"} 0",
@@ -94,6 +94,7 @@ import WharfMetrics
                 "wharf_cluster_errors_total{kind=\"no_responders\"} 0",
                 "wharf_cluster_errors_total{kind=\"replayed_queue_entry\"} 0",
                 "wharf_cluster_errors_total{kind=\"timeout\"} 1",
+                "wharf_cluster_errors_total{kind=\"undone_queue_delete\"} 0",
             ])
     }
 
