@@ -188,14 +188,30 @@ class Result:
     sessions_lost: int
     victims: list[str]
     details: list[str]
+    # What the nats-servers logged of losing their own copy of WHARF_Q
+    # (`SERVER_FAULTS`): after that, what the run sees is JetStream's.
+    server_faults: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
+        faults = f"; nats-server reset WHARF_Q {len(self.server_faults)} times" if self.server_faults else ""
         return (f"{self.cycles} cycles, {self.acknowledged} acknowledged, {self.lost} lost, "
-                f"{self.duplicates} duplicates ({self.qos2_duplicates} of QoS 2)")
+                f"{self.duplicates} duplicates ({self.qos2_duplicates} of QoS 2){faults}")
 
     @property
     def ok(self) -> bool:
         return self.lost == 0 and self.qos2_duplicates == 0
+
+
+# nats-server 2.9.10, after a kill -9, can hold a different WHARF_Q than
+# its peers (docs/cluster.md, "The chaos test"). When it leads, the others
+# fail to apply its operations ("stream store EOF") and reset their copy to
+# its: messages they held are gone from the stream. These lines say so.
+SERVER_FAULTS = ("Error applying entries to '$G > WHARF_Q'", "Resetting stream cluster state for '$G > WHARF_Q'")
+
+
+def server_faults(nats: NatsCluster) -> list[str]:
+    return [f"{name}: {line.strip()}" for i, name in enumerate(nats.names)
+            for line in nats.log(i).splitlines() if any(fault in line for fault in SERVER_FAULTS)]
 
 
 def wait(what: str, check, timeout: float) -> None:
@@ -338,8 +354,9 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
                 (directory / f"sent-{pub.name}.txt").write_text("".join(
                     f"{pub.sent_at[p] - began:.3f} #{info.mid} {'acknowledged' if info.is_published() else 'pending'} "
                     f"{p.decode()}\n" for p, info in pub.sent))
+        faults = server_faults(nats)
         return Result(cycles, len(acknowledged), lost, duplicates, qos2_duplicates,
-                      sum(c.sessions_lost for c in clients), victims, details)
+                      sum(c.sessions_lost for c in clients), victims, details + faults, faults)
     finally:
         for client in clients:
             try:
