@@ -306,17 +306,22 @@ extension ClusterNode {
         let (due, checks) = state.withLock { state -> ([(String, Session, [UInt64], UInt64)], [(String, Session, UInt64, UInt64)]) in
             var due: [(String, Session, [UInt64], UInt64)] = []
             var checks: [(String, Session, UInt64, UInt64)] = []
-            for clientId in state.followers.keys {
-                if let question = state.followers[clientId]?.forgetCheck.due(now: now), let session = state.followers[clientId]?.session {
-                    checks.append((clientId, session, question.from, question.below))
+            for (clientId, var follower) in state.followers {
+                var changed = false
+                if let question = follower.forgetCheck.due(now: now) {
+                    checks.append((clientId, follower.session, question.from, question.below))
+                    changed = true
                 }
-            }
-            for (clientId, follower) in state.followers where follower.deleteRounds.count < Self.deleteRoundsInFlight {
-                guard let (sequences, floor) = follower.session.takeDeletableInboxEntries(limit: Self.deletesPerRound),
+                if follower.deleteRounds.count < Self.deleteRoundsInFlight,
+                    let (sequences, floor) = follower.session.takeDeletableInboxEntries(limit: Self.deletesPerRound),
                     !sequences.isEmpty
-                else { continue }
-                state.followers[clientId]?.deleteRounds.append(sequences[0])
-                due.append((clientId, follower.session, sequences, floor))
+                {
+                    follower.deleteRounds.append(sequences[0])
+                    due.append((clientId, follower.session, sequences, floor))
+                    changed = true
+                }
+                // Written back only when changed: most followers are quiet most ticks.
+                if changed { state.followers[clientId] = follower }
             }
             return (due, checks)
         }
