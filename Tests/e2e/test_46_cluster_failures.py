@@ -459,7 +459,10 @@ def test_quorum_lost_retained_not_acked_connection_closed_local_qos0_flows(nats_
             tails = "\n".join(f"--- nats-server {s.name}:\n{s.log_tail(40)}" for s in nats_cluster.servers)
             raise AssertionError(f"{e}\n{tails}") from None
         assert _publish_acked(a, f"{uid}-again", topic, b"stored", retain=True, timeout=20) in (0, 0x10)
-        wait_retained(b, topic, (b"stored", True))
+        # Each R3 stream elects its own leader once the servers are back: a CI
+        # run saw node B ready (its lease renewed) while the route bucket still
+        # had none for over 10 s, and each probing SUBSCRIBE waited on it.
+        wait_retained(b, topic, (b"stored", True), timeout=30.0)
     finally:
         local.disconnect()
 
