@@ -7,6 +7,7 @@ struct ClusterAssets: Sendable {
     let replicas: Int
     let lease: Duration
     var maxQueuedPerSession = 1_000
+    var maxQueuedPerGroup = 1_000
 
     /// Forwards wait here for their node's reader. Two minutes is plenty:
     /// a reader that was gone longer belonged to a node whose clean
@@ -32,6 +33,21 @@ struct ClusterAssets: Sendable {
         config.allowDirect = true
         config.duplicateWindow = .seconds(120)
         config.description = "Wharf: persistent sessions' queues, one subject per session"
+        return config
+    }
+
+    /// Consumer groups' queues (`GroupQueue`): one subject per group, a
+    /// work queue (an entry goes once acknowledged). A full queue refuses
+    /// the new message (counted `queue_full`), as a full group on one node.
+    var groupQueues: StreamConfig {
+        var config = StreamConfig(name: GroupQueue.stream, subjects: [GroupQueue.subjects])
+        config.retention = .workQueue
+        config.replicas = replicas
+        config.discard = .new
+        config.maxMessagesPerSubject = maxQueuedPerGroup > 0 ? Int64(maxQueuedPerGroup) : -1
+        config.discardNewPerSubject = maxQueuedPerGroup > 0
+        config.duplicateWindow = .seconds(120)
+        config.description = "Wharf: consumer groups' queues, one subject per $share group"
         return config
     }
 

@@ -103,6 +103,10 @@ extension ClusterNode {
             return (.none, state.broker)
         }
         switch change {
+        case .add(let remote, let route) where Self.isGroupRoute(route.filter):
+            setGroupRoute(route.filter, node: remote.name, present: true)
+        case .remove(let remote, let filter) where Self.isGroupRoute(filter):
+            setGroupRoute(filter, node: remote.name, present: false)
         case .add(let remote, let route): broker?.addRemoteRoute(remote, filter: route.filter, qos: route.qos)
         case .remove(let remote, let filter): broker?.removeRemoteRoute(remote, filter: filter)
         case .none: break
@@ -123,7 +127,9 @@ extension ClusterNode {
         }
         guard let remote, let broker else { return }
         for route in routes {
-            if live {
+            if Self.isGroupRoute(route.filter) {
+                setGroupRoute(route.filter, node: node, present: live)
+            } else if live {
                 broker.addRemoteRoute(remote, filter: route.filter, qos: route.qos)
             } else {
                 broker.removeRemoteRoute(remote, filter: route.filter)

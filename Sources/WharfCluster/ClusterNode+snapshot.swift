@@ -13,6 +13,7 @@ extension ClusterNode {
         }
         let remoteRoutes = state.withLock { $0.broker?.remoteRouteCount ?? 0 }
         let sessionRoutes = inboxRoutes.withLock { $0.routeCount }
+        let groupRoutes = groupRoutes.withLock { $0.count }
         var snapshot = statistics.withLock { statistics in
             ClusterSnapshot(
                 node: options.nodeName, bootId: bootId, ready: ready, notReadyReason: reason, liveNodes: live,
@@ -27,6 +28,7 @@ extension ClusterNode {
                 jetStreamLatency: statistics.latency.snapshot(now: Clock.nowNanos()), errorsTotal: statistics.errors)
         }
         snapshot.sessionRoutes = sessionRoutes
+        snapshot.groupRoutes = groupRoutes
         return snapshot
     }
 }

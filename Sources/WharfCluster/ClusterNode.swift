@@ -41,6 +41,10 @@ public final class ClusterNode: ClusterLink, Sendable {
     /// stored (ClusterNode+exchanges). A lock of its own: taken per
     /// exchange on the connections' loops.
     let exchangeOutcomes = Mutex(ExchangeOutcomes())
+    /// Consumer groups with members on live nodes, routed to their queues
+    /// (ClusterNode+groups). A lock of its own, held while the broker's
+    /// tree changes, like `inboxRoutes`.
+    let groupRoutes = Mutex(GroupRouteTable())
 
     struct State {
         var broker: Broker?
@@ -77,6 +81,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         /// Readers of the queues of the sessions delivered here, by client id
         /// (ClusterNode+inboxes).
         var followers: [String: InboxFollower] = [:]
+        /// The consumer groups with members here, pulling from their
+        /// queues, by group text (ClusterNode+groups).
+        var groupPullers: [String: GroupPuller] = [:]
         /// Connected records with a will, by key, as the sessions watch
         /// read them, and their keys by owning run (ClusterNode+wills);
         /// `sessionsLoaded` once caught up.
@@ -145,7 +152,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         self.logger = logger
         bootId = UUID().uuidString.lowercased()
         startedAt = Date()
-        assets = ClusterAssets(replicas: options.replicas, lease: options.lease, maxQueuedPerSession: options.maxQueuedPerSession)
+        assets = ClusterAssets(
+            replicas: options.replicas, lease: options.lease, maxQueuedPerSession: options.maxQueuedPerSession,
+            maxQueuedPerGroup: options.maxQueuedPerGroup)
         var nats = options.nats
         nats.name = "wharf \(options.nodeName)"
         // A broker keeps trying: NATS coming back makes it ready again.
@@ -247,6 +256,7 @@ public final class ClusterNode: ClusterLink, Sendable {
     private func provision() async throws -> Buckets {
         _ = try await jetStream.ensureStream(assets.forwardStream)
         _ = try await jetStream.ensureStream(assets.sessionQueues)
+        _ = try await jetStream.ensureStream(assets.groupQueues)
         let nodes = try await KeyValueBucket.ensure(assets.nodes, in: jetStream)
         let routes = try await KeyValueBucket.ensure(assets.routes, in: jetStream)
         let sessions = try await KeyValueBucket.ensure(assets.sessions, in: jetStream)

@@ -20,6 +20,14 @@ public struct ClusterOptions: Sendable {
     /// 0: no limit). A limit of the stream every node shares, so nodes should
     /// agree: the last to start sets it.
     public var maxQueuedPerSession = 1_000
+    /// Messages a consumer group's queue in the cluster holds at most
+    /// (`max_queued_messages`; 0: no limit), shared like the sessions' limit.
+    public var maxQueuedPerGroup = 1_000
+    /// How long a consumer group's message pulled by a node may go without
+    /// word from it before JetStream gives it to another node: what a
+    /// member's messages wait when their node dies (a live node keeps what
+    /// it holds alive). The same on every node: the group's consumer has one.
+    public var groupAckWait: Duration = .seconds(30)
     /// Whether this node adopts the offline sessions of nodes that are gone
     /// (ClusterNode+orphans). Always on in a server; the unit tests turn it
     /// off where nodes of unrelated tests share one NATS cluster, so that

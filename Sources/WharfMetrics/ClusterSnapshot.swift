@@ -33,6 +33,9 @@ public struct ClusterSnapshot: Codable, Sendable, Equatable {
     /// the cluster (every session's, wherever it is delivered). Optional so
     /// that a snapshot from a node that predates it still decodes.
     public var sessionRoutes: Int?
+    /// Consumer groups with members on some live node, whose messages this
+    /// node appends to their queues in the cluster (optional, as above).
+    public var groupRoutes: Int?
     /// JetStream publish (forward, retained, route) to its acknowledgement.
     public var jetStreamLatency: LatencySnapshot
     /// JetStream API and KV failures since start, by kind (`timeout`,

@@ -27,6 +27,18 @@ import WharfMQTT
             appended.withLock { $0.append((inbox.clientId, message.topic, delivery)) }
             exchanges.withLock { $0.append(exchange) }
         }
+        let groupAppends = Mutex<[(group: String, topic: String)]>([])
+        let groupsOpened = Mutex<[String]>([])
+        func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter) {
+            groupAppends.withLock { $0.append((group.name, message.topic)) }
+        }
+        func groupOpened(_ group: ConsumerGroup) {
+            group.attach(ClusterGroupFeedTests.RecordingFeed())
+            groupsOpened.withLock { $0.append(group.name) }
+        }
+        func groupClosed(_ group: ConsumerGroup) {
+            groupsOpened.withLock { $0.removeAll { $0 == group.name } }
+        }
     }
 
     static func routedSession(_ broker: Broker, _ id: String, owner: RecordingTarget) -> Session {

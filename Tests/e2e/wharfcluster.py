@@ -218,6 +218,10 @@ class WharfCluster:
         """Persistent sessions' subscriptions `node` routes to their queues."""
         return self.cluster(node).get("sessionRoutes") or 0
 
+    def group_routes(self, node: Node) -> int:
+        """Consumer groups (with members on some live node) `node` routes to their queues."""
+        return self.cluster(node).get("groupRoutes") or 0
+
     def routes(self) -> dict[str, int]:
         """remoteRoutes of every running node, by name."""
         return {n.name: self.remote_routes(n) for n in self.nodes if n.running}

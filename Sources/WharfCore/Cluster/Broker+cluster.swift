@@ -142,6 +142,23 @@ extension Broker {
         tree.withLock { _ = $0.unsubscribe(inbox, filter: filter) }
     }
 
+    /// A consumer group with members on some live node: matching messages
+    /// are appended to its queue in the cluster, once for the group.
+    public func addGroupRoute(_ group: RemoteGroup) {
+        tree.withLock { _ = $0.subscribe(RouteTarget(remoteGroup: group), filter: group.filter) }
+    }
+
+    public func removeGroupRoute(_ group: RemoteGroup) {
+        tree.withLock { _ = $0.unsubscribe(group) }
+    }
+
+    /// A message read from a group's queue in the cluster, with the policy
+    /// its topic has (attempt limit, TTL), as its publishing node applied
+    /// it: the queue's entry carries the message, not the policy.
+    public func applyingPolicy(_ message: Message) -> Message {
+        policies.policy(for: message.topic).map { message.applying($0) } ?? message
+    }
+
     /// Another node now subscribes to `filter`, wanting up to `qos` (an
     /// update replaces the previous QoS).
     public func addRemoteRoute(_ node: RemoteNode, filter: String, qos: QoS) {

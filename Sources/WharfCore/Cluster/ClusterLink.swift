@@ -36,6 +36,39 @@ public protocol ClusterLink: AnyObject, Sendable {
     /// `exchange`: as for `forward`, stored once.
     func append(
         _ message: Message, delivery: InboxDelivery, to inbox: RemoteInbox, exchange: InboundExchange?, journal: any JournalWriter)
+
+    /// `message` for a consumer group's queue in the cluster (read by every
+    /// node with members), written through `journal` like a forward.
+    /// `exchange`: as for `forward`, stored once.
+    func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter)
+
+    /// `group` got its first member on this node: the link feeds it from
+    /// the cluster's queue from now on (the feed is attached before this
+    /// returns), and tells every node to route the group's messages there.
+    func groupOpened(_ group: ConsumerGroup)
+
+    /// `group`'s last member on this node left: what the group holds here
+    /// goes back to the cluster's queue for members elsewhere.
+    func groupClosed(_ group: ConsumerGroup)
+}
+
+/// A consumer group's queue in the cluster, as a destination in the
+/// subscription tree (cluster mode): one object per `$share/<group>/<filter>`
+/// while any live node has members, so the publishing node appends one
+/// copy for the whole group, wherever its members are.
+public final class RemoteGroup: Sendable, CustomStringConvertible {
+    public let name: String
+    public let filter: String
+    /// Where the link appends (a NATS subject in cluster mode), made once.
+    public let address: String
+
+    public init(name: String, filter: String, address: String = "") {
+        self.name = name
+        self.filter = filter
+        self.address = address
+    }
+
+    public var description: String { "queue of group \(name) (\(filter))" }
 }
 
 /// A persistent session's queue in the cluster, as a destination in the

@@ -61,12 +61,17 @@ public final class ConsumerGroup: Sendable {
         var pacing: PublisherPacing
         /// Members' progress, for `pacing`: a message taken or acknowledged.
         var progress: Int { deliveredTotal &+ acknowledgedTotal }
+        /// Cluster mode: the cluster's queue this group pulls from (nil on one node).
+        var feed: (any GroupFeed)?
+        /// The room last told to `feed`.
+        var roomTold = -1
     }
 
     private let state: OrderedMutex<State>
     let maxQueued: Int
     /// Called outside the lock: messages out of attempts, and expired ones.
-    private let deadLetter: @Sendable ([(Message, attempts: Int)]) -> Void
+    /// The second argument, when given, learns whether the dead letters were stored.
+    private let deadLetter: @Sendable ([(Message, attempts: Int)], (@Sendable (Bool) -> Void)?) -> Void
     private let expired: @Sendable (Int) -> Void
 
     /// Its queue in the journal (nil: an in-memory broker).
@@ -74,7 +79,7 @@ public final class ConsumerGroup: Sendable {
 
     init(
         name: String, filter: String, maxQueued: Int, journalQueue: JournalQueue? = nil,
-        deadLetter: @escaping @Sendable ([(Message, attempts: Int)]) -> Void = { _ in },
+        deadLetter: @escaping @Sendable ([(Message, attempts: Int)], (@Sendable (Bool) -> Void)?) -> Void = { _, done in done?(true) },
         expired: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.journalQueue = journalQueue
@@ -84,6 +89,29 @@ public final class ConsumerGroup: Sendable {
         self.state = OrderedMutex(.group, State(pacing: PublisherPacing(maxQueued: self.maxQueued)))
         self.deadLetter = deadLetter
         self.expired = expired
+    }
+
+    // MARK: Cluster mode
+
+    /// Makes the cluster's queue this group's source (`GroupFeed`): set
+    /// once, before the first member joins.
+    public func attach(_ feed: any GroupFeed) {
+        state.withLock { $0.feed = feed }
+    }
+
+    public var feed: (any GroupFeed)? { state.withLock { $0.feed } }
+
+    /// A message the feed pulled from the cluster's queue for members here.
+    /// `attempts`: its deliveries before this one (on any node), which count
+    /// against its policy's `max_delivery_attempts`.
+    public func enqueuePulled(_ message: Message, attempts: Int) {
+        let dispatched: Dispatched = state.withLock { state in
+            state.ready.append(message)
+            state.enqueuedTotal += 1
+            if attempts > 0 { state.attempts[ObjectIdentifier(message)] = attempts }
+            return dispatch(&state)
+        }
+        dispatched.finish(expired)
     }
 
     // MARK: Membership
@@ -160,11 +188,23 @@ public final class ConsumerGroup: Sendable {
     struct Dispatched: Sendable {
         var expired = 0
         var resume: [any DeliveryTarget] = []
+        /// Cluster mode only (empty on one node, so nothing is allocated):
+        /// what the feed must hear of.
+        var feed: (any GroupFeed)?
+        var expiredMessages: [Message] = []
+        var settled: [Message] = []
+        var handedBack: [Message] = []
+        var room: Int?
         static let none = Dispatched()
 
         func finish(_ reportExpired: (Int) -> Void) {
             if expired > 0 { reportExpired(expired) }
             for publisher in resume { publisher.resumeReading() }
+            guard let feed else { return }
+            if !expiredMessages.isEmpty { feed.settled(expiredMessages, expired: true) }
+            if !settled.isEmpty { feed.settled(settled, expired: false) }
+            if !handedBack.isEmpty { feed.handedBack(handedBack, afterNanos: 0) }
+            if let room { feed.roomChanged(room) }
         }
     }
 
@@ -178,11 +218,15 @@ public final class ConsumerGroup: Sendable {
     /// A member's connection went: with no member online any more, nobody
     /// is held for the group (it queues, then drops and counts).
     func memberWentOffline() {
-        let resume: [any DeliveryTarget] = state.withLock { state in
-            guard !state.pacing.paused.isEmpty, !state.members.contains(where: { $0.session.isOnline }) else { return [] }
-            return state.pacing.reset()
+        let (resume, clustered): ([any DeliveryTarget], Bool) = state.withLock { state in
+            guard !state.pacing.paused.isEmpty, !state.members.contains(where: { $0.session.isOnline }) else {
+                return ([], state.feed != nil)
+            }
+            return (state.pacing.reset(), state.feed != nil)
         }
         for publisher in resume { publisher.resumeReading() }
+        // Cluster mode: the room the feed pulls for shrank.
+        if clustered { dispatch() }
     }
 
     /// The journal id of the message the last drop-oldest (max_length) dropped.
@@ -202,15 +246,35 @@ public final class ConsumerGroup: Sendable {
     /// messages had expired, and the publishers to resume now that the
     /// group drained to its low-water mark.
     private func dispatch(_ state: inout State) -> Dispatched {
-        let expired = placeReady(&state)
-        return Dispatched(expired: expired, resume: state.pacing.drained(depth: state.ready.count))
+        var dispatched = Dispatched(feed: state.feed)
+        placeReady(&state, &dispatched)
+        guard dispatched.feed != nil else {
+            dispatched.resume = state.pacing.drained(depth: state.ready.count)
+            return dispatched
+        }
+        // Nobody online here to take what waits: members elsewhere can.
+        if !state.ready.isEmpty, !state.members.contains(where: { $0.session.isOnline }) {
+            dispatched.handedBack = Array(state.ready)
+            for message in state.ready { state.attempts.removeValue(forKey: ObjectIdentifier(message)) }
+            state.ready.removeAll()
+        }
+        var room = -state.ready.count
+        for member in state.members where member.session.isOnline {
+            room += max(0, member.session.inflightWindow - member.held)
+        }
+        room = max(0, room)
+        if room != state.roomTold {
+            state.roomTold = room
+            dispatched.room = room
+        }
+        return dispatched
     }
 
     /// Hands waiting messages to members until none is left or no member
-    /// has room; returns how many had expired.
-    private func placeReady(_ state: inout State) -> Int {
+    /// has room; counts the expired ones in `dispatched` (in cluster mode
+    /// it also notes them, and the QoS 0 copies handed over, for the feed).
+    private func placeReady(_ state: inout State, _ dispatched: inout Dispatched) {
         var order: [Int] = []
-        var expiredCount = 0
         var now: UInt64?
         while let message = state.ready.first {
             if message.expiresAtNanos != nil {
@@ -219,12 +283,13 @@ public final class ConsumerGroup: Sendable {
                 if message.isExpired(at: time) {
                     state.ready.removeFirst()
                     state.attempts.removeValue(forKey: ObjectIdentifier(message))
-                    expiredCount += 1
+                    dispatched.expired += 1
+                    if dispatched.feed != nil { dispatched.expiredMessages.append(message) }
                     continue
                 }
             }
             let count = state.members.count
-            guard count > 0 else { return expiredCount }
+            guard count > 0 else { return }
             let id = ObjectIdentifier(message)
             // Lookups skipped while nothing was ever refused (the usual case).
             let refuser = state.refusedBy.isEmpty ? nil : state.refusedBy.removeValue(forKey: id)
@@ -232,7 +297,7 @@ public final class ConsumerGroup: Sendable {
             let placed = place(message, attempts: attempts, avoiding: count > 1 ? refuser : nil, in: &state, order: &order)
             guard let index = placed else {
                 if let refuser { state.refusedBy[id] = refuser }  // still to be avoided next time
-                return expiredCount  // nobody has room: it waits
+                return  // nobody has room: it waits
             }
             state.nextMember = (index + 1) % count
             state.ready.removeFirst()
@@ -248,9 +313,9 @@ public final class ConsumerGroup: Sendable {
             } else {
                 state.acknowledgedTotal += 1
                 state.attempts.removeValue(forKey: ObjectIdentifier(message))
+                if dispatched.feed != nil { dispatched.settled.append(message) }
             }
         }
-        return expiredCount
     }
 
     /// Offers `message` to members, most free capacity first (round robin
@@ -314,16 +379,21 @@ public final class ConsumerGroup: Sendable {
     /// A member acknowledged (PUBACK or PUBCOMP) messages this group gave it:
     /// a read batch's worth under one lock, then one dispatch.
     public func acknowledged(_ messages: some Sequence<Message>) {
-        state.withLock { state in
+        let dispatched: Dispatched = state.withLock { state in
+            var settled: [Message] = []
             for message in messages {
                 if let entry = state.outstanding.removeValue(forKey: ObjectIdentifier(message)) {
                     state.acknowledgedTotal += 1
                     state.attempts.removeValue(forKey: ObjectIdentifier(message))
                     Self.release(entry, in: &state)
+                    if state.feed != nil { settled.append(message) }
                 }
             }
+            var dispatched = dispatch(&state)
+            dispatched.settled += settled
+            return dispatched
         }
-        dispatch()
+        dispatched.finish(expired)
     }
 
     public func acknowledged(_ message: Message) {
@@ -351,8 +421,18 @@ public final class ConsumerGroup: Sendable {
             }
             return dead.reversed()
         }
-        if !dead.isEmpty { deadLetter(dead) }
+        if !dead.isEmpty { deadLettered(dead) }
         dispatch()
+    }
+
+    /// Dead-letters `dead`; in cluster mode the cluster's queue lets them go
+    /// once their dead letters are stored (and gets them back if not).
+    func deadLettered(_ dead: [(Message, attempts: Int)]) {
+        guard let feed = state.withLock({ $0.feed }) else { return deadLetter(dead, nil) }
+        let messages = dead.map(\.0)
+        deadLetter(dead) { stored in
+            if stored { feed.settled(messages, expired: false) } else { feed.handedBack(messages, afterNanos: 0) }
+        }
     }
 
     /// A member refused a message (negative acknowledgement): it is no
@@ -389,13 +469,14 @@ public final class ConsumerGroup: Sendable {
     }
 
     /// Messages dropped when the group itself goes (its last member left).
+    /// In cluster mode none: the feed handed them back (`takeEverything`).
     func removeAll() -> Int {
         state.withLock { state in
             defer {
                 state.ready.removeAll()
                 state.outstanding.removeAll()
             }
-            return state.ready.count
+            return state.feed == nil ? state.ready.count : 0
         }
     }
 

@@ -121,6 +121,13 @@ extension Broker {
                 outcome.queued += 1
                 let delivery = InboxDelivery(qos: qos, retain: target.retainAsPublished && message.retain, identifiers: target.identifiers)
                 link.append(message, delivery: delivery, to: inbox, exchange: exchange, journal: journal)
+            case .remoteGroup(let group):
+                // A consumer group's queue in the cluster: one copy for the
+                // group, appended here, taken by one member on any node.
+                guard !fromCluster, let link = clusterLink else { continue }
+                outcome.matched += 1
+                outcome.queued += 1
+                link.append(message, to: group, exchange: exchange, journal: journal)
             case .session(let session):
                 // 5.0 "no local": not back to the connection that published it.
                 if target.noLocal, session === publisherSession { continue }
@@ -200,8 +207,11 @@ extension Broker {
     /// where an operator (or a repair consumer) can subscribe to them.
     /// `queue` is the journaled queue they leave (nil for none): the
     /// removal is committed with the dead letter, so a crash keeps one or
-    /// the other, never loses both.
-    func deadLetter(_ messages: [(Message, attempts: Int)], from queue: JournalQueue? = nil) {
+    /// the other, never loses both. `stored`, when given, learns whether
+    /// the dead letters were stored (cluster mode lets the originals go then).
+    func deadLetter(
+        _ messages: [(Message, attempts: Int)], from queue: JournalQueue? = nil, stored: (@Sendable (Bool) -> Void)? = nil
+    ) {
         let journal = journal.makeWriter()
         for (message, attempts) in messages {
             metrics.messageDeadLettered()
@@ -210,7 +220,11 @@ extension Broker {
             publish(letter, counted: true, routes: &routes, journal: journal)
             if let queue, message.isJournaled { journal.removed(message.journalId, from: queue) }
         }
-        if !journal.isEmpty { journal.commit(whenDurable: nil) }
+        if !journal.isEmpty {
+            journal.commit(whenDurable: stored)
+        } else {
+            stored?(true)
+        }
     }
 
     /// Convenience for callers without a connection (wills, tests): no flow control.

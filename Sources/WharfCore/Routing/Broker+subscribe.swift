@@ -177,16 +177,22 @@ extension Broker {
         journal connectionJournal: (any JournalWriter)? = nil
     ) {
         var interest: [(filter: String, maxQoS: QoS?)] = []
-        let group: ConsumerGroup = groups.withLock { groups in
-            if let existing = groups[shared.key] { return existing }
-            let queue = isJournaling ? journal.newQueue() : nil
+        let link = clusterLink
+        let (group, isNew): (ConsumerGroup, Bool) = groups.withLock { groups in
+            if let existing = groups[shared.key] { return (existing, false) }
+            // Cluster mode: the group's queue is the cluster's (`GroupFeed`),
+            // and the cluster routes to it; the group here serves its members here.
+            let queue = isJournaling && link == nil ? journal.newQueue() : nil
             if let queue { journalAlone { $0.groupCreated(queue, name: shared.group, filter: shared.filter) } }
             let group = makeGroup(name: shared.group, filter: shared.filter, queue: queue)
             groups[shared.key] = group
-            interest = changeTree { _ = $0.subscribe(RouteTarget(group: group, qos: .exactlyOnce), filter: shared.filter) }
-            return group
+            if link == nil {
+                interest = changeTree { _ = $0.subscribe(RouteTarget(group: group, qos: .exactlyOnce), filter: shared.filter) }
+            }
+            return (group, true)
         }
         // Outside the locks: telling the cluster may write to its journal.
+        if isNew, let link { link.groupOpened(group) }
         reportInterest(interest, journal: connectionJournal)
         session.recordSubscription(filter, qos: qos)
         session.joined(group)
@@ -195,17 +201,19 @@ extension Broker {
 
     /// Removes `session` from a group; the group goes when its last member does.
     func leave(_ session: Session, _ shared: SharedSubscription) {
-        let interest = groups.withLock { groups -> [(filter: String, maxQoS: QoS?)] in
-            guard let group = groups[shared.key] else { return [] }
+        let (interest, ended) = groups.withLock { groups -> ([(filter: String, maxQoS: QoS?)], ConsumerGroup?) in
+            guard let group = groups[shared.key] else { return ([], nil) }
             session.left(group)
-            guard group.leave(session) == 0 else { return [] }
+            guard group.leave(session) == 0 else { return ([], nil) }
             groups.removeValue(forKey: shared.key)
             if let queue = group.journalQueue { journalAlone { $0.groupEnded(queue) } }
             let interest = changeTree { _ = $0.unsubscribe(group) }
             let lost = group.removeAll()
             if lost > 0 { metrics.messageDropped(.sessionDiscarded, count: lost) }
-            return interest
+            return (interest, group)
         }
+        // Cluster mode: what it held goes back to the cluster's queue.
+        if let ended, ended.feed != nil { clusterLink?.groupClosed(ended) }
         reportInterest(interest, journal: nil)
     }
 
@@ -213,7 +221,10 @@ extension Broker {
     func makeGroup(name: String, filter: String, queue: JournalQueue?) -> ConsumerGroup {
         ConsumerGroup(
             name: name, filter: filter, maxQueued: limits.maxQueuedMessages, journalQueue: queue,
-            deadLetter: { [weak self] in self?.deadLetter($0, from: queue) },
+            deadLetter: { [weak self] dead, stored in
+                guard let self else { return }
+                self.deadLetter(dead, from: queue, stored: stored)
+            },
             expired: { [weak self] in self?.metrics.messageDropped(.expired, count: $0) }
         )
     }

@@ -134,6 +134,17 @@ extension Broker {
             attempts = done.attempts
             work = .session(session, done)
         }
+        if let group = done.group, let feed = group.feed {
+            // Cluster mode: the cluster's queue brings it back after the
+            // backoff, to a member on any node; attempts count across nodes.
+            group.forget(message)
+            if let limit = message.maxDeliveryAttempts, attempts >= limit {
+                group.deadLettered([(message, attempts)])
+            } else {
+                feed.handedBack([message], afterNanos: delivery.backoffNanos(afterAttempts: attempts))
+            }
+            return
+        }
         if let limit = message.maxDeliveryAttempts, attempts >= limit {
             if let group = done.group { group.forget(message) }
             deadLetter([(message, attempts)], from: done.group.map(\.journalQueue) ?? session.journalQueue)

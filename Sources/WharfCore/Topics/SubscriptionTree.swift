@@ -11,6 +11,8 @@ public struct RouteTarget: Sendable {
         case remote(RemoteNode)
         /// A persistent session's queue in the cluster (cluster mode).
         case inbox(RemoteInbox)
+        /// A consumer group's queue in the cluster (cluster mode).
+        case remoteGroup(RemoteGroup)
     }
 
     public let destination: Destination
@@ -50,12 +52,17 @@ public struct RouteTarget: Sendable {
         self.identifiers = identifiers
     }
 
+    public init(remoteGroup group: RemoteGroup) {
+        self.destination = .remoteGroup(group)
+        self.qos = .exactlyOnce
+    }
+
     /// A subscription of this node's own sessions and groups; not another
-    /// node's, nor a session queue's in the cluster (which every node
-    /// routes to itself, so no node asks for it).
+    /// node's, nor a session's or group's queue in the cluster (which every
+    /// node routes to itself, so no node asks for it).
     public var isLocal: Bool {
         switch destination {
-        case .remote, .inbox: return false
+        case .remote, .inbox, .remoteGroup: return false
         case .session, .group: return true
         }
     }
@@ -67,6 +74,7 @@ public struct RouteTarget: Sendable {
         case .group(let group): return ObjectIdentifier(group)
         case .remote(let node): return ObjectIdentifier(node)
         case .inbox(let inbox): return ObjectIdentifier(inbox)
+        case .remoteGroup(let group): return ObjectIdentifier(group)
         }
     }
 
@@ -138,8 +146,8 @@ public struct SubscriptionTree: Sendable {
     public private(set) var count = 0
     /// Subscriptions of other nodes (cluster mode), included in `count`.
     public private(set) var remoteCount = 0
-    /// Subscriptions of persistent sessions' queues in the cluster (cluster
-    /// mode), included in `count`.
+    /// Subscriptions of persistent sessions' and consumer groups' queues in
+    /// the cluster (cluster mode), included in `count`.
     public private(set) var inboxCount = 0
     /// Cluster mode: filters whose local interest (the highest QoS this
     /// node's subscriptions to them grant, nil for none) changed, for the
@@ -177,7 +185,7 @@ public struct SubscriptionTree: Sendable {
         let isNew = replaced == nil
         if isNew {
             count += 1
-            if case .inbox = target.destination { inboxCount += 1 } else if !target.isLocal { remoteCount += 1 }
+            if case .remote = target.destination { remoteCount += 1 } else if !target.isLocal { inboxCount += 1 }
         }
         generation &+= 1
         if tracksLocalInterest, target.isLocal, node.localMaxQoS != before { interestChanges.append((filter, node.localMaxQoS)) }
@@ -188,6 +196,12 @@ public struct SubscriptionTree: Sendable {
     @discardableResult
     public mutating func unsubscribe(_ node: RemoteNode, filter: String) -> Bool {
         unsubscribe(key: ObjectIdentifier(node), filter: filter)
+    }
+
+    /// Removes a group queue's subscription (cluster mode).
+    @discardableResult
+    public mutating func unsubscribe(_ group: RemoteGroup) -> Bool {
+        unsubscribe(key: ObjectIdentifier(group), filter: group.filter)
     }
 
     /// Removes a session queue's subscription to `filter` (cluster mode).
@@ -240,7 +254,7 @@ public struct SubscriptionTree: Sendable {
         guard let removed = node.subscribers.removeValue(forKey: key) else { return false }
         node.countLocal(removed, -1)
         count -= 1
-        if case .inbox = removed.destination { inboxCount -= 1 } else if !removed.isLocal { remoteCount -= 1 }
+        if case .remote = removed.destination { remoteCount -= 1 } else if !removed.isLocal { inboxCount -= 1 }
         generation &+= 1
         if tracksLocalInterest, removed.isLocal, node.localMaxQoS != before { interestChanges.append((filter, node.localMaxQoS)) }
         var current = node

@@ -54,8 +54,10 @@ public final class JetStreamPullConsumer: Sendable {
         var requested: Int { pulls.reduce(0) { $0 + $1.remaining } }
     }
 
+    /// `credit`: what the caller can take at first (`setCredit` changes it);
+    /// no limit but the batch by default.
     public init(
-        jetStream: JetStream, stream: String, consumer: String, options: Options = Options(),
+        jetStream: JetStream, stream: String, consumer: String, options: Options = Options(), credit: Int = .max,
         onProblem: (@Sendable (String) -> Void)? = nil, handler: @escaping Handler
     ) {
         self.jetStream = jetStream
@@ -65,6 +67,7 @@ public final class JetStreamPullConsumer: Sendable {
         self.handler = handler
         self.onProblem = onProblem
         inbox = jetStream.connection.newInbox()
+        state.withLock { $0.credit = max(0, credit) }
     }
 
     /// Subscribes to the inbox and sends the first pull.

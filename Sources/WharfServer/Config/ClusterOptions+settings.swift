@@ -39,6 +39,7 @@ extension ClusterOptions {
         self.init(
             nodeName: settings.nodeName, nats: nats, replicas: settings.replicas,
             lease: .milliseconds(Int64(settings.leaseSeconds * 1000)))
+        groupAckWait = .milliseconds(Int64(settings.groupAckWaitSeconds * 1000))
     }
 }
 

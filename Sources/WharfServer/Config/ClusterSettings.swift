@@ -22,6 +22,9 @@ public struct ClusterSettings: Sendable, Equatable {
     /// Seconds a node's announcement lives without renewal: how soon the
     /// others see it gone.
     public var leaseSeconds = 10.0
+    /// Seconds a consumer group's message pulled by a node waits, when that
+    /// node dies, before another node's members get it.
+    public var groupAckWaitSeconds = 30.0
 
     public init() {}
 

@@ -44,9 +44,13 @@ extension ConfigKeys {
             "cluster", "lease", 2...300, default: .appliedBy(sectionDefault, 10),
             doc: "seconds a node's announcement lives without renewal (renewed every lease/5)"
         ) { config, seconds in config.withCluster { $0.leaseSeconds = seconds } }
+        public static let groupAckWait = ConfigKey<ServerConfig>.number(
+            "cluster", "group_ack_wait", 3...3600, default: .appliedBy(sectionDefault, 30),
+            doc: "seconds a consumer group's messages held by a node that died wait before other nodes' members get them"
+        ) { config, seconds in config.withCluster { $0.groupAckWaitSeconds = seconds } }
 
         static let section = ConfigSection(
-            "cluster", [name, nats, replicas, user, password, token, tlsCA, tlsCert, tlsKey, lease])
+            "cluster", [name, nats, replicas, user, password, token, tlsCA, tlsCert, tlsKey, lease, groupAckWait])
     }
 }
 

@@ -67,6 +67,7 @@ public final class BrokerServer: Service {
             // in-flight messages, as a session's queue does on one node.
             let queued = config.limits.maxQueuedMessages
             options.maxQueuedPerSession = queued > 0 ? queued + config.limits.maxInflightMessages : 0
+            options.maxQueuedPerGroup = options.maxQueuedPerSession
             self.cluster = try ClusterNode(options: options, eventLoop: group.next(), logger: logger)
         } else {
             self.cluster = nil

@@ -1,0 +1,147 @@
+import NIOCore
+import WharfCore
+import WharfMQTT
+import WharfNATS
+
+/// Consumer groups as replicated queues (`GroupQueue`): the publishing node
+/// appends one copy per group; every node with members pulls what its
+/// members have room for (`GroupPuller`). A node with members announces
+/// the group in the route index under its text, `$share/<group>/<filter>`,
+/// so every node routes the group's messages to its queue while any live
+/// node has members.
+extension ClusterNode {
+    public func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter) {
+        let gate = (journal as? ClusterJournalWriter)?.batchGate()
+        gate?.add()
+        statistics.withLock { $0.forwardsPending += 1 }
+        let deadline = ContinuousClock.now + options.forwardDeadline
+        store(
+            group.address, ClusterEnvelope.encode(message),
+            messageId: exchange.map { ClusterNames.exchangeMessageId($0, to: "g." + group.address) } ?? newMessageId(),
+            deadline: deadline,
+            refusal: { [self] error in
+                // The group's queue is at `max_queued_messages`: dropped and
+                // counted, as a full group on one node drops the newest.
+                guard Self.isQueueFull(error) else { return false }
+                state.withLock { $0.broker }?.metrics.messageDropped(.queueFull, count: 1)
+                return true
+            }
+        ) { [self] ok in
+            statistics.withLock { statistics in
+                statistics.forwardsPending -= 1
+                if !ok { statistics.forwardFailures += 1 }
+            }
+            gate?.finished(ok: ok)
+        }
+    }
+
+    public func groupOpened(_ group: ConsumerGroup) {
+        let puller = GroupPuller(
+            group: group, connection: connection, ackWait: options.groupAckWait, logger: logger,
+            onProblem: { [self] problem in noteProblem(problem) })
+        group.attach(puller)
+        let share = GroupQueue.shareText(name: group.name, filter: group.filter)
+        state.withLock { $0.groupPullers[share] = puller }
+        setGroupRoute(share, node: options.nodeName, present: true)
+        localInterestChanged(share, maxQoS: .exactlyOnce, journal: nil)
+        // Tells the puller how much room the members have (none yet: the
+        // first joins after this returns, and says so).
+        group.dispatch()
+        Task { await startPulling(puller) }
+    }
+
+    public func groupClosed(_ group: ConsumerGroup) {
+        let share = GroupQueue.shareText(name: group.name, filter: group.filter)
+        let puller = state.withLock { state -> GroupPuller? in
+            guard let puller = state.groupPullers[share], puller.group === group else { return nil }
+            return state.groupPullers.removeValue(forKey: share)
+        }
+        puller?.close()
+        setGroupRoute(share, node: options.nodeName, present: false)
+        localInterestChanged(share, maxQoS: nil, journal: nil)
+    }
+
+    /// Finds (or makes) the group's durable consumer, then pulls from it;
+    /// retried every second while NATS or the streams are not there yet.
+    private func startPulling(_ puller: GroupPuller) async {
+        let group = puller.group
+        let config = GroupQueue.consumerConfig(name: group.name, filter: group.filter, ackWait: options.groupAckWait)
+        while !isStopped, isCurrent(puller) {
+            if state.withLock({ $0.buckets != nil }) {
+                do throws(JetStreamError) {
+                    // Looked up first, made only when missing: two nodes
+                    // making one consumer at once on nats-server 2.9.10 can
+                    // leave one node's first pulls with a consumer that no
+                    // longer gets messages (they expire after 5 s, below).
+                    do {
+                        _ = try await jetStream.consumerInfo(GroupQueue.stream, puller.consumer)
+                    } catch .api(let error) where error.errorCode == .consumerNotFound {
+                        do {
+                            _ = try await jetStream.createConsumer(GroupQueue.stream, config)
+                        } catch .api(let error)
+                            where error.errorCode == .consumerAlreadyExists || error.errorCode == .consumerNameExists
+                        {
+                            // Made meanwhile, perhaps with another ack wait: used as it is.
+                        }
+                    }
+                    await waitForLeader(of: puller.consumer)
+                    let broker = state.withLock { $0.broker }
+                    let pull = JetStreamPullConsumer(
+                        jetStream: jetStream, stream: GroupQueue.stream, consumer: puller.consumer,
+                        // A pull the server dropped unanswered (one sent as the
+                        // consumer's leader is still being elected) shows as
+                        // silence: with 1 s heartbeats it is made again within
+                        // 2.5 s; one held by a consumer that gets nothing, by
+                        // its expiry.
+                        options: .init(batch: 256, expires: GroupPuller.pullExpiry, idleHeartbeat: .seconds(1)), credit: puller.room,
+                        onProblem: { [self] problem in noteProblem(problem) }
+                    ) { [weak puller] message, metadata in
+                        puller?.received(message, metadata) { bytes in
+                            ClusterEnvelope.decode(bytes).map { broker?.applyingPolicy($0) ?? $0 }
+                        }
+                    }
+                    if !puller.start(pull) { pull.stop() }
+                    return
+                } catch {
+                    count(error: error)
+                    noteProblem("group \(group.name): cannot open its queue: \(error)")
+                }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Until a new consumer has a leader (at most 5 s): a pull sent before
+    /// that reaches nobody and is lost without an answer, so the group's
+    /// first messages would all go to nodes that pulled later.
+    private func waitForLeader(of consumer: String) async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let info = try? await jetStream.consumerInfo(GroupQueue.stream, consumer), info.cluster?.leader != nil { return }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    private func isCurrent(_ puller: GroupPuller) -> Bool {
+        let share = GroupQueue.shareText(name: puller.group.name, filter: puller.group.filter)
+        return state.withLock { $0.groupPullers[share] === puller }
+    }
+
+    /// `node` has members of the group `share` now, or none any more: the
+    /// group's queue enters the broker's tree with the first such live
+    /// node and leaves with the last. Under the table's lock, so changes
+    /// reach the tree in the order they were worked out.
+    func setGroupRoute(_ share: String, node: String, present: Bool) {
+        let broker = state.withLock { $0.broker }
+        groupRoutes.withLock { table in
+            switch table.set(share, node: node, present: present) {
+            case .add(let group)?: broker?.addGroupRoute(group)
+            case .remove(let group)?: broker?.removeGroupRoute(group)
+            case nil: break
+            }
+        }
+    }
+
+    /// Whether a route's filter is a consumer group's text.
+    static func isGroupRoute(_ filter: String) -> Bool { filter.hasPrefix("$share/") }
+}

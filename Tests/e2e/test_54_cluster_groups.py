@@ -1,0 +1,221 @@
+"""Cluster mode, consumer groups (docs/cluster.md, "Consumer groups"): a
+`$share/<group>/<filter>` group is one replicated queue (a subject of the work
+queue stream WHARF_G) that every node with members pulls from, so a message
+published on any node goes to exactly one member on any node; a member that
+leaves, or whose node dies, hands what it had not acknowledged to a member on
+another node; a refused message comes back after a backoff and is
+dead-lettered to `$DLQ/<topic>` after the policy's max_delivery_attempts
+counted over every node; a message past its policy's TTL is delivered to none.
+
+Real paho clients and raw socket clients (to hold or refuse acknowledgements)
+on 127.0.0.1, Wharf nodes over a three-server NATS cluster. Every wait is
+bounded."""
+import socket
+import time
+import uuid
+
+import pytest
+
+import rawmqtt as r
+from mqtt5clients import paho5
+from mqttclients import paho
+from natscluster import available, nats_cluster, nats_cluster_shared  # noqa: F401 (fixtures)
+from wharfcluster import WharfCluster, wharf_cluster_factory  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.skipif(not available(), reason="nats-server is not installed")
+
+POLICY = ('[delivery]\nretry_backoff_min = 0.05\nretry_backoff_max = 0.2\n'
+          '[[policy]]\npattern = "work/#"\nmax_delivery_attempts = 3\n'
+          '[[policy]]\npattern = "brief/#"\nmessage_ttl = 1\n')
+
+
+@pytest.fixture(scope="module")
+def nodes(nats_cluster_shared, tmp_path_factory):
+    """Nodes A, B and C, ready and each listing all three live; stopped after the module."""
+    c = WharfCluster(nats_cluster_shared, tmp_path_factory.mktemp("wharf-groups"), ("node-a", "node-b", "node-c"),
+                     extra_config=POLICY)
+    yield c
+    c.close()
+
+
+@pytest.fixture(autouse=True)
+def groups_left_behind_go(request):
+    """After each test on the shared nodes, its groups leave every node's routes
+    (their members are gone), so the next test's counts start clean."""
+    if "nodes" not in request.fixturenames:
+        yield
+        return
+    c = request.getfixturevalue("nodes")
+    before = group_counts(c)
+    yield
+    for n in c.nodes:
+        c._poll(lambda n=n: c.group_routes(n) <= before[n.name] or None, 15,
+                lambda last, n=n: f"{n.name} still routes {c.group_routes(n)} groups, had {before[n.name]}", n)
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def group_routed(c, before: dict, count: int = 1) -> None:
+    """Waits until every node routes `count` more groups to their queues than in `before`."""
+    for n in c.nodes:
+        if n.running:
+            c._poll(lambda n=n: c.group_routes(n) >= before[n.name] + count or None, 10,
+                    lambda last, n=n: f"{n.name} routes {c.group_routes(n)} groups, want >= {before[n.name] + count}", n)
+
+
+def group_counts(c) -> dict:
+    return {n.name: c.group_routes(n) for n in c.nodes if n.running}
+
+
+def raw_member(node, client_id: str, share: str, version=r.MQTT_3_1_1):
+    m = r.RawClient(node.port, version=version)
+    assert m.connect(client_id)[1] == 0
+    assert m.subscribe(1, (share, 1)) == [1]
+    return m
+
+
+def next_publish(m, timeout=3.0):
+    """(packet id, payload) of the raw client's next PUBLISH, or None."""
+    try:
+        p = m.read_type(r.PUBLISH, timeout=timeout)
+    except (socket.timeout, TimeoutError):
+        return None
+    _, pid, _, payload = p.publish_fields()
+    return pid, payload
+
+
+def test_each_message_goes_to_exactly_one_member_across_nodes(nodes):
+    a, b, c = nodes.nodes
+    topic = uid("orders")
+    before = group_counts(nodes)
+    m1 = paho(a.port, uid("m1"))
+    m1.subscribe(f"$share/workers/{topic}/#", qos=1)
+    group_routed(nodes, before)
+    m2 = paho(b.port, uid("m2"))
+    m2.subscribe(f"$share/workers/{topic}/#", qos=1)
+    time.sleep(1.0)  # both nodes' pulls wait at the server
+    pub = paho(c.port, uid("pub"))
+    sent = [f"order-{i}".encode() for i in range(300)]
+    for payload in sent:
+        pub.publish(f"{topic}/eu", payload, qos=1)
+    got1, got2 = [], []
+    deadline = time.monotonic() + 30
+    while len(got1) + len(got2) < len(sent) and time.monotonic() < deadline:
+        for m, got in ((m1, got1), (m2, got2)):
+            while not m.messages.empty():
+                got.append(m.messages.get_nowait().payload)
+        time.sleep(0.02)
+    received = got1 + got2
+    assert m1.nothing_for(1.0) and m2.nothing_for(0.2), "no message comes twice"
+    assert sorted(received) == sorted(sent), (
+        f"every message once over both members: {len(received)} received, {len(set(received))} distinct of {len(sent)}")
+    assert got1 and got2, f"members on both nodes get work: A {len(got1)}, B {len(got2)}"
+    for client in (m1, m2, pub):
+        client.disconnect()
+
+
+def test_a_member_that_leaves_hands_what_it_holds_to_a_member_on_another_node(nodes):
+    a, b, c = nodes.nodes
+    topic = uid("jobs")
+    share = f"$share/crew/{topic}"
+    before = group_counts(nodes)
+    holder = raw_member(a, uid("holder"), share)
+    group_routed(nodes, before)
+    pub = paho(c.port, uid("pub"))
+    for i in range(5):
+        pub.publish(topic, f"job-{i}".encode(), qos=1)
+    held = [next_publish(holder) for _ in range(5)]
+    assert all(h is not None for h in held), f"the only member gets all five: {held}"
+    other = paho(b.port, uid("other"))
+    other.subscribe(share, qos=1)
+    assert other.nothing_for(1.0), "the holder's messages are not given out twice while it holds them"
+    holder.close()  # gone without acknowledging any
+    got = sorted(m.payload for m in other.get_all(5, timeout=15))
+    assert got == [f"job-{i}".encode() for i in range(5)]
+    assert other.nothing_for(1.0)
+    other.disconnect()
+    pub.disconnect()
+
+
+def test_refusals_on_two_nodes_count_toward_one_dead_letter(nodes):
+    a, b, c = nodes.nodes
+    topic = f"work/{uid('poison')}"
+    share = f"$share/fixers/{topic}"
+    dlq = paho5(c.port, uid("dlq"))
+    dlq.subscribe(f"$DLQ/{topic}", 1)
+    before = group_counts(nodes)
+    refusers = [raw_member(n, uid(f"refuser-{n.name}"), share, version=r.MQTT_5) for n in (a, b)]
+    group_routed(nodes, before)
+    time.sleep(0.5)  # the $DLQ subscription's route reaches node A too
+    pub = paho5(c.port, uid("pub"))
+    pub.publish(topic, b"poison", qos=1)
+    deliveries = []
+    deadline = time.monotonic() + 20
+    while len(deliveries) < 4 and time.monotonic() < deadline:
+        for i, m in enumerate(refusers):
+            got = next_publish(m, timeout=0.1)
+            if got is not None:
+                deliveries.append(i)
+                m.send(r.ack(r.PUBACK, got[0], r.IMPLEMENTATION_SPECIFIC))
+    assert len(deliveries) == 3, f"delivered max_delivery_attempts times in all, over both nodes: {deliveries}"
+    dead = dlq.get(timeout=10)
+    assert (dead.topic, dead.payload) == (f"$DLQ/{topic}", b"poison")
+    user = dict(dead.properties.UserProperty)
+    assert user["wharf-dead-letter-reason"] == "max_delivery_attempts"
+    assert user["wharf-delivery-attempts"] == "3"
+    assert user["wharf-original-topic"] == topic
+    assert all(next_publish(m, timeout=0.5) is None for m in refusers), "a dead letter is not delivered again"
+    for m in refusers:
+        m.close()
+    dlq.disconnect()
+    pub.disconnect()
+
+
+def test_a_message_past_its_ttl_reaches_no_member(nodes):
+    a, b, c = nodes.nodes
+    topic = f"brief/{uid('quote')}"
+    share = f"$share/desk/{topic}"
+    member_id = uid("desk")
+    before = group_counts(nodes)
+    member = paho(a.port, member_id, clean=False)
+    member.subscribe(share, qos=1)
+    group_routed(nodes, before)
+    member.disconnect()  # a persistent member, offline: the group stays, its messages wait
+    pub = paho(c.port, uid("pub"))
+    pub.publish(topic, b"stale", qos=1)
+    time.sleep(1.5)  # past the policy's 1 s TTL
+    back = paho(b.port, member_id, clean=False)  # back on another node
+    time.sleep(1.0)  # node B's announcement of the group reaches C as A's is withdrawn
+    pub.publish(topic, b"fresh", qos=1)
+    got = back.get(timeout=10)
+    assert got.payload == b"fresh"
+    assert back.nothing_for(1.0), "the expired message never comes"
+    back.disconnect()
+    paho(b.port, member_id, clean=True).disconnect()  # the session, and with it the group, ends
+    pub.disconnect()
+
+
+def test_a_dead_nodes_unacknowledged_group_messages_go_to_a_member_elsewhere(wharf_cluster_factory):
+    cluster = wharf_cluster_factory(("a", "b"), extra_config="group_ack_wait = 3\n")
+    a, b = cluster.nodes
+    topic = uid("tasks")
+    share = f"$share/pool/{topic}"
+    before = group_counts(cluster)
+    holder = raw_member(a, uid("holder"), share)
+    group_routed(cluster, before)
+    pub = paho(b.port, uid("pub"))
+    for i in range(4):
+        pub.publish(topic, f"task-{i}".encode(), qos=1)
+    assert all(next_publish(holder) is not None for _ in range(4)), "node A's member holds all four"
+    cluster.kill(a)
+    holder.close()
+    other = paho(b.port, uid("other"))
+    other.subscribe(share, qos=1)
+    got = sorted(m.payload for m in other.get_all(4, timeout=20))
+    assert got == [f"task-{i}".encode() for i in range(4)], "after the group's ack wait, B's member gets them"
+    assert other.nothing_for(1.0)
+    other.disconnect()
+    pub.disconnect()
+    cluster.restart(a)
