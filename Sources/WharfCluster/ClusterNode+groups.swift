@@ -142,6 +142,52 @@ extension ClusterNode {
         }
     }
 
+    /// The groups with members here whose backlog this node reports (the
+    /// first by name of the live nodes with members) get it from their
+    /// queue's consumer: stored and not acknowledged, with the publish time
+    /// of the oldest such message; the others' is cleared. On the backlog
+    /// timer, with `refreshOfflineBacklogs`.
+    func refreshGroupBacklogs() {
+        let pullers = state.withLock { Array($0.groupPullers.prefix(1_000)) }
+        guard !pullers.isEmpty else { return }
+        let started = statistics.withLock { statistics in
+            guard !statistics.refreshingGroupBacklogs else { return false }
+            statistics.refreshingGroupBacklogs = true
+            return true
+        }
+        guard started else { return }
+        let reported = groupRoutes.withLock { table in
+            pullers.map { share, puller in (puller, table.nodes(of: share).first == options.nodeName) }
+        }
+        Task {
+            defer { statistics.withLock { $0.refreshingGroupBacklogs = false } }
+            for (puller, reports) in reported {
+                guard reports else {
+                    puller.group.setClusterBacklog(nil)
+                    continue
+                }
+                let info: ConsumerInfo
+                do {
+                    info = try await jetStream.consumerInfo(GroupQueue.stream, puller.consumer)
+                } catch {
+                    count(error: error)
+                    continue
+                }
+                let count = Int(clamping: info.numPending) + info.numAckPending
+                var oldest: UInt64?
+                if count > 0 {
+                    let subject = GroupQueue.subject(name: puller.group.name, filter: puller.group.filter)
+                    if let first = try? await jetStream.getMessage(
+                        GroupQueue.stream, .next(subject: subject, from: info.ackFloor.streamSequence + 1))
+                    {
+                        oldest = ClusterEnvelope.decode(ByteBuffer(bytes: first.data))?.publishedAtNanos
+                    }
+                }
+                puller.group.setClusterBacklog((count, oldest))
+            }
+        }
+    }
+
     /// Whether a route's filter is a consumer group's text.
     static func isGroupRoute(_ filter: String) -> Bool { filter.hasPrefix("$share/") }
 }

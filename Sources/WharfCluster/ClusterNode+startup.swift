@@ -42,6 +42,7 @@ extension ClusterNode {
         }
         let backlogs = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(2)) { [self] _ in
             refreshOfflineBacklogs()
+            refreshGroupBacklogs()
         }
         let timers = [lease, retry, janitor, deletes, backlogs]
         let stopped = state.withLock { state in

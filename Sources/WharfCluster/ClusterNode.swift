@@ -144,6 +144,8 @@ public final class ClusterNode: ClusterLink, Sendable {
         var forwardSequence: UInt64 = 0
         /// Offline sessions' backlogs are being read (ClusterNode+inboxes).
         var refreshingBacklogs = false
+        /// Groups' backlogs are being read (ClusterNode+groups).
+        var refreshingGroupBacklogs = false
     }
 
     /// Starts connecting to NATS at once; `attach` and `run` do the rest.

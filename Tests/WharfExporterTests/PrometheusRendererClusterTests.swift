@@ -27,6 +27,7 @@ import WharfMetrics
         var snapshot = PrometheusRendererTests.snapshot
         snapshot.cluster = cluster
         snapshot.cluster?.sessionRoutes = 5
+        snapshot.cluster?.groupRoutes = 2
         return snapshot
     }
 
@@ -79,6 +80,9 @@ import WharfMetrics
                 "# HELP wharf_cluster_session_routes Persistent sessions' subscriptions routed to their queues in the cluster.",
                 "# TYPE wharf_cluster_session_routes gauge",
                 "wharf_cluster_session_routes 5",
+                "# HELP wharf_cluster_group_routes Consumer groups with members on a live node, routed to their queues in the cluster.",
+                "# TYPE wharf_cluster_group_routes gauge",
+                "wharf_cluster_group_routes 2",
                 "# HELP wharf_cluster_jetstream_latency_seconds JetStream publish (forward, retained, route) to its acknowledgement; quantiles over the recent window.",
                 "# TYPE wharf_cluster_jetstream_latency_seconds summary",
                 "wharf_cluster_jetstream_latency_seconds{quantile=\"0.5\"} 0.0006",

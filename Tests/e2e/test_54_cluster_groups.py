@@ -197,6 +197,41 @@ def test_a_message_past_its_ttl_reaches_no_member(nodes):
     pub.disconnect()
 
 
+def group_depths(c, name: str) -> dict:
+    """The depth each running node reports for group `name`."""
+    return {n.name: sum(g["depth"] for g in WharfCluster.snapshot(n)["groups"] if g["name"] == name)
+            for n in c.nodes if n.running}
+
+
+def test_an_offline_groups_backlog_is_reported_once_over_all_nodes(nodes):
+    a, b, c = nodes.nodes
+    topic = uid("backlog")
+    name = uid("g")
+    share = f"$share/{name}/{topic}"
+    member_id = uid("late")
+    before = group_counts(nodes)
+    member = paho(a.port, member_id, clean=False)
+    member.subscribe(share, qos=1)
+    group_routed(nodes, before)
+    member.disconnect()  # offline: everything published now waits in the group's queue
+    pub = paho(c.port, uid("pub"))
+    for i in range(7):
+        pub.publish(topic, f"m{i}".encode(), qos=1)
+    depths = nodes._poll(lambda: (lambda d: d if sum(d.values()) == 7 else None)(group_depths(nodes, name)), 10,
+                         lambda last: f"summed depth {group_depths(nodes, name)}, want 7", a)
+    assert sorted(depths.values()) == [0, 0, 7], f"one node reports the backlog: {depths}"
+    time.sleep(2.5)  # two more rounds of reporting: still exactly the backlog
+    assert sum(group_depths(nodes, name).values()) == 7
+    back = paho(b.port, member_id, clean=False)
+    got = sorted(m.payload for m in back.get_all(7, timeout=15))
+    assert got == [f"m{i}".encode() for i in range(7)]
+    nodes._poll(lambda: sum(group_depths(nodes, name).values()) == 0 or None, 10,
+                lambda last: f"depth after delivery {group_depths(nodes, name)}", b)
+    back.disconnect()
+    paho(b.port, member_id, clean=True).disconnect()
+    pub.disconnect()
+
+
 def test_a_dead_nodes_unacknowledged_group_messages_go_to_a_member_elsewhere(wharf_cluster_factory):
     cluster = wharf_cluster_factory(("a", "b"), extra_config="group_ack_wait = 3\n")
     a, b = cluster.nodes

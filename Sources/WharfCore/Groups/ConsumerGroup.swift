@@ -65,6 +65,10 @@ public final class ConsumerGroup: Sendable {
         var feed: (any GroupFeed)?
         /// The room last told to `feed`.
         var roomTold = -1
+        /// Cluster mode, on the one node that reports the group: what its
+        /// queue in the cluster holds unacknowledged, and the publish time
+        /// of the oldest such message (`setClusterBacklog`).
+        var clusterBacklog: (count: Int, oldestNanos: UInt64?)?
     }
 
     private let state: OrderedMutex<State>
@@ -100,6 +104,14 @@ public final class ConsumerGroup: Sendable {
     }
 
     public var feed: (any GroupFeed)? { state.withLock { $0.feed } }
+
+    /// Cluster mode: this node reports the group's backlog, as its queue in
+    /// the cluster says (nil: another node does). Every node with members
+    /// reports what its members hold; only one reports the rest, so the
+    /// nodes' depths add up to the queue's.
+    public func setClusterBacklog(_ backlog: (count: Int, oldestNanos: UInt64?)?) {
+        state.withLock { $0.clusterBacklog = backlog }
+    }
 
     /// A message the feed pulled from the cluster's queue for members here.
     /// `attempts`: its deliveries before this one (on any node), which count
@@ -484,12 +496,20 @@ public final class ConsumerGroup: Sendable {
 
     func snapshot(now: UInt64) -> GroupSnapshot {
         state.withLock { state in
-            let figures = QueueFigures(
+            var figures = QueueFigures(
                 depth: state.ready.count, inflight: state.outstanding.count, enqueuedTotal: state.enqueuedTotal,
                 deliveredTotal: state.deliveredTotal, acknowledgedTotal: state.acknowledgedTotal,
                 oldestQueuedNanos: state.ready.first?.publishedAtNanos,
                 oldestInflightNanos: state.outstanding.values.lazy.map(\.publishedAt).min()
             )
+            if state.feed != nil {
+                // Cluster mode: what waits is the queue's in the cluster (what
+                // was pulled here and waits is unacknowledged there too), told
+                // by the one reporting node; the others report what their
+                // members hold.
+                figures.depth = state.clusterBacklog.map { max(0, $0.count - state.outstanding.count) } ?? 0
+                figures.oldestQueuedNanos = state.clusterBacklog?.oldestNanos
+            }
             var inflightByMember: [ObjectIdentifier: Int] = [:]
             for entry in state.outstanding.values { inflightByMember[entry.member, default: 0] += 1 }
             let members: [GroupSnapshot.Member] = state.members.map { member in
