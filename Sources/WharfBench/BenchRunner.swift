@@ -31,8 +31,10 @@ public struct BenchRunner: Sendable {
     /// (see `clientTLS(trusting:)`).
     public var tls: NIOSSLContext?
     /// Subscribers connect here instead of `port`: another node of a
-    /// cluster, so every message crosses from the publishers' node.
-    public var subscriberPort: Int?
+    /// cluster, so every message crosses from the publishers' node. With
+    /// several, subscriber `i` takes port `i % count` (a consumer group's
+    /// members spread over nodes).
+    public var subscriberPorts: [Int] = []
     /// Time after the subscriptions for the publishers' node to learn of
     /// them (cluster mode's route index is replicated, not instant).
     public var settleSeconds = 0.0
@@ -126,7 +128,7 @@ public struct BenchRunner: Sendable {
         do {
             for index in 0..<subscribers {
                 let subscriber = try await connect(
-                    group: group, port: subscriberPort ?? port, clientId: "bench-sub-\(runId)-\(index)", cleanSession: !persistent,
+                    group: group, port: subscriberPorts.isEmpty ? port : subscriberPorts[index % subscriberPorts.count], clientId: "bench-sub-\(runId)-\(index)", cleanSession: !persistent,
                     deliveries: Deliveries(
                         publishers: publishers, messagesPerPublisher: messagesPerPublisher, latencyCapacity: Self.latencyCapacity
                     ),

@@ -57,8 +57,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Connect over TLS, trusting this CA certificate file (PEM).")
     var caFile: String?
 
-    @Option(help: "Subscribers connect to this port (another cluster node): every message crosses nodes.")
-    var subscriberPort: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Subscribers connect to this port (another cluster node): every message crosses nodes.",
+            discussion: "Repeat it to spread the subscribers over several nodes, in turn (a consumer group's members)."))
+    var subscriberPort: [Int] = []
 
     @Option(help: "Seconds to wait after subscribing before publishing (a cluster's route index spreading).")
     var settle = 0.0
@@ -80,7 +83,7 @@ struct BenchCommand: AsyncParsableCommand {
             timeoutSeconds: timeout, stallSeconds: stallTimeout
         )
         if let caFile { runner.tls = try BenchRunner.clientTLS(trusting: caFile) }
-        runner.subscriberPort = subscriberPort
+        runner.subscriberPorts = subscriberPort
         runner.settleSeconds = max(0, settle)
         let result = try await runner.run()
         print(result.summary)

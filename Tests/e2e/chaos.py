@@ -7,7 +7,9 @@ again to another node, keeping its session. A seeded loop kills (SIGKILL) a
 random Wharf node or one random nats-server, never two at once, waits, and
 starts it again. At the end, every message a publisher got PUBACK or PUBCOMP
 for must have reached every persistent subscriber, and QoS 2 ones exactly
-once.
+once. With `group=True`, three persistent members of one consumer group
+(`$share/chaos-group/chaos/#`, QoS 1) roam too, and every such message must
+have reached one of them (at least once: QoS 1).
 
     result = run(cycles=5, seed=1, directory=tmp_path)
     print(result.summary())   # "5 cycles, M acknowledged, 0 lost, D duplicates"
@@ -147,6 +149,16 @@ class Subscriber(Roamer):
         self.client.subscribe(f"{TOPIC}/#", 2)
 
 
+class GroupMember(Subscriber):
+    """A persistent member of the run's consumer group, at QoS 1."""
+
+    def subscribe(self) -> None:
+        self.client.subscribe(f"$share/{GROUP}/{TOPIC}/#", 1)
+
+
+GROUP = "chaos-group"
+
+
 class Publisher(Roamer):
     def __init__(self, client_id: str, qos: int, *args):
         super().__init__(client_id, *args)
@@ -188,18 +200,24 @@ class Result:
     sessions_lost: int
     victims: list[str]
     details: list[str]
+    # The consumer group's (with `group=True`): messages no member got, and
+    # copies beyond the first over all members (QoS 1: allowed).
+    group_lost: int = 0
+    group_duplicates: int = 0
     # What the nats-servers logged of losing their own copy of WHARF_Q
     # (`SERVER_FAULTS`): after that, what the run sees is JetStream's.
     server_faults: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
         faults = f"; nats-server reset WHARF_Q {len(self.server_faults)} times" if self.server_faults else ""
+        group = (f"; group: {self.group_lost} lost, {self.group_duplicates} duplicates"
+                 if self.group_lost or self.group_duplicates else "")
         return (f"{self.cycles} cycles, {self.acknowledged} acknowledged, {self.lost} lost, "
-                f"{self.duplicates} duplicates ({self.qos2_duplicates} of QoS 2){faults}")
+                f"{self.duplicates} duplicates ({self.qos2_duplicates} of QoS 2){group}{faults}")
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.qos2_duplicates == 0
+        return self.lost == 0 and self.qos2_duplicates == 0 and self.group_lost == 0
 
 
 # nats-server 2.9.10, after a kill -9, can hold a different WHARF_Q than
@@ -222,9 +240,10 @@ def wait(what: str, check, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, log=print) -> Result:
+def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, log=print, group: bool = False) -> Result:
     """`cycles` kill-and-restart rounds while two publishers (QoS 1, QoS 2)
-    each send about `rate` messages a second to two persistent subscribers."""
+    each send about `rate` messages a second to two persistent subscribers
+    (and, with `group`, to a consumer group of three persistent members)."""
     rng = random.Random(seed)
     lock = threading.Lock()
     began = time.monotonic()
@@ -236,19 +255,25 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
         # tested is that nothing acknowledged is lost, not the queue limit
         # (a full queue drops and counts the newest, as on one node).
         cluster = WharfCluster(nats, directory, ("node-a", "node-b", "node-c"),
-                               extra_config="[limits]\nmax_queued_messages = 1000000\n")
+                               extra_config="group_ack_wait = 5\n[limits]\nmax_queued_messages = 1000000\n")
         subscribers = [Subscriber(f"chaos-sub-{i}", cluster, rng, lock) for i in range(2)]
+        members = [GroupMember(f"chaos-member-{i}", cluster, rng, lock) for i in range(3 if group else 0)]
         publishers = [Publisher(f"chaos-pub-q{qos}", qos, cluster, rng, lock) for qos in (1, 2)]
-        clients = [*subscribers, *publishers]
+        clients = [*subscribers, *members, *publishers]
         for client in clients:
             client.start()
-        for sub in subscribers:
+        for sub in [*subscribers, *members]:
             wait(f"{sub.client._client_id!r} connected", sub.connected.is_set, 10)
             sub.subscribe()
             wait("SUBACK", sub.subscribed.is_set, 10)
-        # Every node routes both sessions' subscriptions before the first publish.
+        # Every node routes both sessions' subscriptions (and the group)
+        # before the first publish.
         for node in cluster.nodes:
             cluster.wait_session_routes(node, 2)
+            if group:
+                cluster._poll(lambda node=node: cluster.group_routes(node) >= 1 or None, 10,
+                              lambda last, node=node: f"{node.name} does not route the group", node)
+        time.sleep(1.0 if group else 0)  # the members' nodes' first pulls reach the server
 
         stop = threading.Event()
 
@@ -303,8 +328,12 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
         def missing(sub):
             return [p for p in acknowledged if sub.received[p] == 0]
 
+        def group_missing():
+            return [p for p in acknowledged if not any(m.received[p] for m in members)] if members else []
+
         try:
-            wait("every acknowledged message received", lambda: all(not missing(s) for s in subscribers), 90)
+            wait("every acknowledged message received",
+                 lambda: all(not missing(s) for s in subscribers) and not group_missing(), 90)
         except TimeoutError:
             pass
         time.sleep(1.0)  # late duplicates
@@ -354,9 +383,18 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
                 (directory / f"sent-{pub.name}.txt").write_text("".join(
                     f"{pub.sent_at[p] - began:.3f} #{info.mid} {'acknowledged' if info.is_published() else 'pending'} "
                     f"{p.decode()}\n" for p, info in pub.sent))
+        group_gone = sorted(group_missing(), key=lambda p: sent_at.get(p, 0))
+        if group_gone:
+            details.append(f"group: no member got {len(group_gone)}, sent {sent_at[group_gone[0]] - began:.2f} to "
+                           f"{sent_at[group_gone[-1]] - began:.2f} s: {[p.decode() for p in group_gone[:6]]}")
+            details += [f"  {m.client._client_id.decode()}: {story(m)}" for m in members]
+        group_received = collections.Counter()
+        for m in members:
+            group_received.update(m.received)
         faults = server_faults(nats)
         return Result(cycles, len(acknowledged), lost, duplicates, qos2_duplicates,
-                      sum(c.sessions_lost for c in clients), victims, details + faults, faults)
+                      sum(c.sessions_lost for c in clients), victims, details + faults, faults,
+                      group_lost=len(group_gone), group_duplicates=sum(n - 1 for n in group_received.values() if n > 1))
     finally:
         for client in clients:
             try:

@@ -1,10 +1,18 @@
-import DequeModule
 import NIOCore
 import Synchronization
 
 /// Keeps messages flowing from a pull consumer: pull requests on a private
 /// inbox, refilled before they run dry, with idle heartbeats so a lost
 /// server or a lost request shows within two heartbeats and is re-made.
+///
+/// What is still owed is counted in messages, not per request: every
+/// message asked for either arrives or is returned as pending by the status
+/// that ends its request (408 on expiry, 409, with `Nats-Pending-Messages`),
+/// so the count is exact whichever request the server served (it serves
+/// waiting requests in turn, not one after another). A request the server
+/// never saw (sent as its leader changed, or before a reconnect) leaves no
+/// trace but silence: no heartbeat for two intervals, and the count is
+/// dropped and asked for again.
 ///
 /// The handler runs on the connection's loop for each message (with its
 /// metadata from the ack subject); acknowledging is the caller's, through
@@ -37,21 +45,15 @@ public final class JetStreamPullConsumer: Sendable {
     private let inbox: String
     private let state = Mutex(State())
 
-    private struct Pull {
-        var remaining: Int
-        var expiresAt: NIODeadline
-    }
-
     private struct State {
-        var pulls = Deque<Pull>()
+        /// Messages asked for that have neither arrived nor been given up.
+        var requested = 0
         var credit = Int.max
         var subscription: NATSSubscription?
         var timer: RepeatedTask?
         var lastActivity = NIODeadline.now()
         var stopped = false
         var delivered = 0
-
-        var requested: Int { pulls.reduce(0) { $0 + $1.remaining } }
     }
 
     /// `credit`: what the caller can take at first (`setCredit` changes it);
@@ -118,10 +120,7 @@ public final class JetStreamPullConsumer: Sendable {
             state.lastActivity = .now()
             state.delivered += 1
             if state.credit != Int.max { state.credit = max(0, state.credit - 1) }
-            if var first = state.pulls.first {
-                first.remaining -= 1
-                if first.remaining <= 0 { state.pulls.removeFirst() } else { state.pulls[state.pulls.startIndex] = first }
-            }
+            state.requested = max(0, state.requested - 1)
         }
         handler(message, metadata)
         refill()
@@ -133,19 +132,27 @@ public final class JetStreamPullConsumer: Sendable {
             // Idle heartbeat: the pull is alive.
             state.withLock { $0.lastActivity = .now() }
         case 404, 408:
-            // No messages / the pull expired: that pull is over.
+            // No messages / the pull expired: what it still owed is not coming.
+            let pending = Self.pendingMessages(message)
             state.withLock { state in
                 state.lastActivity = .now()
-                if !state.pulls.isEmpty { state.pulls.removeFirst() }
+                state.requested = pending.map { max(0, state.requested - $0) } ?? 0
             }
             refill()
         default:
             // 409: consumer deleted, leadership change, past max_waiting...
-            // Forget the pulls; the watchdog asks again after a heartbeat.
+            // What that request owed is not coming; the watchdog asks again.
             let text = "\(status) \(message.headers?.statusDescription ?? "")"
-            state.withLock { state in state.pulls.removeAll() }
+            let pending = Self.pendingMessages(message)
+            state.withLock { state in state.requested = pending.map { max(0, state.requested - $0) } ?? 0 }
             onProblem?("pull from \(stream)/\(consumer): \(text)")
         }
+    }
+
+    /// What a request's ending status says it had still to deliver (nil: it
+    /// did not say; then nothing asked for is taken to be coming).
+    private static func pendingMessages(_ message: NATSMessage) -> Int? {
+        message.headers?["Nats-Pending-Messages"].flatMap { Int($0) }.map { max(0, $0) }
     }
 
     /// Asks for more once what is outstanding falls to half a batch.
@@ -157,7 +164,7 @@ public final class JetStreamPullConsumer: Sendable {
             guard requested <= allowed / 2 else { return 0 }
             let wanted = allowed - requested
             guard wanted > 0 else { return 0 }
-            state.pulls.append(Pull(remaining: wanted, expiresAt: .now() + .nanoseconds(options.expires.nanoseconds)))
+            state.requested += wanted
             return wanted
         }
         guard wanted > 0 else { return }
@@ -168,20 +175,19 @@ public final class JetStreamPullConsumer: Sendable {
             try jetStream.connection.publish(jetStream.api.consumerNext(stream, consumer: consumer), replyTo: inbox, payload: payload)
         } catch {
             // Not sent: forget it; the watchdog tries again.
-            state.withLock { state in state.pulls.removeAll() }
+            state.withLock { state in state.requested = max(0, state.requested - wanted) }
         }
     }
 
-    /// Every heartbeat: pulls that expired or went silent (their server or
-    /// our connection was lost) are forgotten and asked for again.
+    /// Every heartbeat: requests gone silent (their server or our
+    /// connection was lost, or the server never saw them) are forgotten and
+    /// asked for again.
     private func watchdog() {
         let now = NIODeadline.now()
         let silent = TimeAmount.nanoseconds(2 * options.idleHeartbeat.nanoseconds + 500_000_000)
         let lost = state.withLock { state -> Bool in
-            guard !state.stopped else { return false }
-            while let first = state.pulls.first, first.expiresAt + .seconds(1) < now { state.pulls.removeFirst() }
-            guard !state.pulls.isEmpty, now - state.lastActivity > silent else { return false }
-            state.pulls.removeAll()
+            guard !state.stopped, state.requested > 0, now - state.lastActivity > silent else { return false }
+            state.requested = 0
             state.lastActivity = now
             return true
         }
