@@ -128,7 +128,8 @@ public struct BenchRunner: Sendable {
         do {
             for index in 0..<subscribers {
                 let subscriber = try await connect(
-                    group: group, port: subscriberPorts.isEmpty ? port : subscriberPorts[index % subscriberPorts.count], clientId: "bench-sub-\(runId)-\(index)", cleanSession: !persistent,
+                    group: group, port: subscriberPorts.isEmpty ? port : subscriberPorts[index % subscriberPorts.count],
+                    clientId: "bench-sub-\(runId)-\(index)", cleanSession: !persistent,
                     deliveries: Deliveries(
                         publishers: publishers, messagesPerPublisher: messagesPerPublisher, latencyCapacity: Self.latencyCapacity
                     ),

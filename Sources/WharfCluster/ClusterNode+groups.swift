@@ -11,28 +11,12 @@ import WharfNATS
 /// node has members.
 extension ClusterNode {
     public func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter) {
-        let gate = (journal as? ClusterJournalWriter)?.batchGate()
-        gate?.add()
-        statistics.withLock { $0.forwardsPending += 1 }
-        let deadline = ContinuousClock.now + options.forwardDeadline
-        store(
+        // Past `max_queued_messages` the group's queue refuses the newest
+        // (counted), as a full group with nobody online on one node does.
+        appendQueued(
             group.address, ClusterEnvelope.encode(message),
             messageId: exchange.map { ClusterNames.exchangeMessageId($0, to: "g." + group.address) } ?? newMessageId(),
-            deadline: deadline,
-            refusal: { [self] error in
-                // The group's queue is at `max_queued_messages`: dropped and
-                // counted, as a full group on one node drops the newest.
-                guard Self.isQueueFull(error) else { return false }
-                state.withLock { $0.broker }?.metrics.messageDropped(.queueFull, count: 1)
-                return true
-            }
-        ) { [self] ok in
-            statistics.withLock { statistics in
-                statistics.forwardsPending -= 1
-                if !ok { statistics.forwardFailures += 1 }
-            }
-            gate?.finished(ok: ok)
-        }
+            journal: journal)
     }
 
     public func groupOpened(_ group: ConsumerGroup) {

@@ -23,14 +23,25 @@ extension ClusterNode {
     public func appendToInbox(
         _ message: Message, delivery: InboxDelivery, clientId: String, exchange: InboundExchange? = nil, journal: any JournalWriter
     ) {
+        appendQueued(
+            SessionInbox.subject(for: clientId), ClusterEnvelope.encode(message), headers: SessionInbox.headers(delivery),
+            messageId: exchange.map { ClusterNames.exchangeMessageId($0, to: "q." + ClusterNames.key(for: clientId)) } ?? newMessageId(),
+            journal: journal)
+    }
+
+    /// Appends to a queue in the cluster (a session's, a group's) like a
+    /// forward: the commit of `journal` waits for it. A full queue refuses
+    /// the message: counted `queue_full`, not retried, and the publisher
+    /// is still acknowledged.
+    func appendQueued(
+        _ subject: String, _ payload: ByteBuffer, headers: NATSHeaders? = nil, messageId: String, journal: any JournalWriter
+    ) {
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
         gate?.add()
         statistics.withLock { $0.forwardsPending += 1 }
         let deadline = ContinuousClock.now + options.forwardDeadline
         store(
-            SessionInbox.subject(for: clientId), ClusterEnvelope.encode(message), headers: SessionInbox.headers(delivery),
-            messageId: exchange.map { ClusterNames.exchangeMessageId($0, to: "q." + ClusterNames.key(for: clientId)) } ?? newMessageId(),
-            deadline: deadline,
+            subject, payload, headers: headers, messageId: messageId, deadline: deadline,
             refusal: { [self] error in
                 guard Self.isQueueFull(error) else { return false }
                 state.withLock { $0.broker }?.metrics.messageDropped(.queueFull, count: 1)

@@ -200,13 +200,13 @@ class Result:
     sessions_lost: int
     victims: list[str]
     details: list[str]
+    # What the nats-servers logged of losing their own copy of WHARF_Q
+    # (`SERVER_FAULTS`): after that, what the run sees is JetStream's.
+    server_faults: list[str] = dataclasses.field(default_factory=list)
     # The consumer group's (with `group=True`): messages no member got, and
     # copies beyond the first over all members (QoS 1: allowed).
     group_lost: int = 0
     group_duplicates: int = 0
-    # What the nats-servers logged of losing their own copy of WHARF_Q
-    # (`SERVER_FAULTS`): after that, what the run sees is JetStream's.
-    server_faults: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
         faults = f"; nats-server reset WHARF_Q {len(self.server_faults)} times" if self.server_faults else ""
