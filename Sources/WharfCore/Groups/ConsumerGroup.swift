@@ -264,17 +264,20 @@ public final class ConsumerGroup: Sendable {
             dispatched.resume = state.pacing.drained(depth: state.ready.count)
             return dispatched
         }
+        // One pass over the members (each `isOnline` takes a session lock).
+        var free = 0
+        var anyOnline = false
+        for member in state.members where member.session.isOnline {
+            anyOnline = true
+            free += max(0, member.session.inflightWindow - member.held)
+        }
         // Nobody online here to take what waits: members elsewhere can.
-        if !state.ready.isEmpty, !state.members.contains(where: { $0.session.isOnline }) {
+        if !anyOnline, !state.ready.isEmpty {
             dispatched.handedBack = Array(state.ready)
             for message in state.ready { state.attempts.removeValue(forKey: ObjectIdentifier(message)) }
             state.ready.removeAll()
         }
-        var room = -state.ready.count
-        for member in state.members where member.session.isOnline {
-            room += max(0, member.session.inflightWindow - member.held)
-        }
-        room = max(0, room)
+        let room = max(0, free - state.ready.count)
         if room != state.roomTold {
             state.roomTold = room
             dispatched.room = room
@@ -481,7 +484,7 @@ public final class ConsumerGroup: Sendable {
     }
 
     /// Messages dropped when the group itself goes (its last member left).
-    /// In cluster mode none: the feed handed them back (`takeEverything`).
+    /// In cluster mode none: the feed hands back what it pulled (`ClusterLink.groupClosed`).
     func removeAll() -> Int {
         state.withLock { state in
             defer {
