@@ -31,6 +31,9 @@ import WharfTestSupport
     static func node(_ name: String, adopts: Bool = false) async throws -> Node {
         var nats = try NATSConnectionOptions(urls: NATSTestCluster.shared.clientURLs)
         nats.shuffleServers = true
+        // As in JetStreamTests: answers beside the other suites can take
+        // more than the default 5 s here.
+        nats.requestTimeout = .seconds(10)
         var options = ClusterOptions(nodeName: name, nats: nats, replicas: 3, lease: .seconds(3))
         options.adoptsOrphanedSessions = adopts
         let cluster = try ClusterNode(options: options, eventLoop: MultiThreadedEventLoopGroup.singleton.next())

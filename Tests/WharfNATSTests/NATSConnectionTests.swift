@@ -18,6 +18,11 @@ import WharfTestSupport
     {
         var options = try NATSConnectionOptions(urls: urls, name: name)
         options.shuffleServers = false
+        // JetStream answers (R3 stream and bucket changes) beside the other
+        // suites' servers can take more than the default 5 s on a 2-core
+        // machine; the tests check what the answers say, not how fast they
+        // come. A test of the timeout itself passes its own.
+        options.requestTimeout = .seconds(15)
         configure(&options)
         let connection = try NATSConnection(options: options, eventLoop: group.next())
         try await connection.waitUntilConnected()
