@@ -112,13 +112,18 @@ extension ClusterNode {
     }
 
     /// `node` has members of the group `share` now, or none any more: the
-    /// group's queue enters the broker's tree with the first such live
-    /// node and leaves with the last. Under the table's lock, so changes
-    /// reach the tree in the order they were worked out.
+    /// group's queue enters the broker's tree with its first holder (a live
+    /// node with members or a session record subscribed to it) and leaves
+    /// with the last. Under the table's lock, so changes reach the tree in
+    /// the order they were worked out.
     func setGroupRoute(_ share: String, node: String, present: Bool) {
+        setGroupRoute(share, holder: .node(node), present: present)
+    }
+
+    func setGroupRoute(_ share: String, holder: GroupRouteTable.Holder, present: Bool) {
         let broker = state.withLock { $0.broker }
         groupRoutes.withLock { table in
-            switch table.set(share, node: node, present: present) {
+            switch table.set(share, holder: holder, present: present) {
             case .add(let group)?: broker?.addGroupRoute(group)
             case .remove(let group)?: broker?.removeGroupRoute(group)
             case nil: break
@@ -127,7 +132,7 @@ extension ClusterNode {
     }
 
     /// The groups with members here whose backlog this node reports (the
-    /// first by name of the live nodes with members) get it from their
+    /// first by name of the nodes with members whose lease is live) get it from their
     /// queue's consumer: stored and not acknowledged, with the publish time
     /// of the oldest such message; the others' is cleared. On the backlog
     /// timer, with `refreshOfflineBacklogs`.
@@ -140,8 +145,11 @@ extension ClusterNode {
             return true
         }
         guard started else { return }
+        // Live by lease, not by route: a dead node's routes stay until the
+        // janitor's grace (see `renewLease`), and it reports nothing.
+        let live = Set(liveNodes.map(\.name))
         let reported = groupRoutes.withLock { table in
-            pullers.map { share, puller in (puller, table.nodes(of: share).first == options.nodeName) }
+            pullers.map { share, puller in (puller, table.nodes(of: share).first(where: live.contains) == options.nodeName) }
         }
         Task {
             defer { statistics.withLock { $0.refreshingGroupBacklogs = false } }

@@ -446,7 +446,8 @@ extension ClusterNode {
     // MARK: Routes to the queues
 
     /// A session record as read or written (nil: deleted): its
-    /// subscriptions become routes to its queue in the broker's tree.
+    /// subscriptions become routes to its queue in the broker's tree, its
+    /// shared ones keep their groups routed.
     func applyInboxRoutes(key: String, record: SessionRecord?, revision: UInt64) {
         guard let broker = state.withLock({ $0.broker }) else { return }
         inboxRoutes.withLock { table in
@@ -454,6 +455,7 @@ extension ClusterNode {
                 switch change {
                 case .add(let inbox, let subscription, let identifier): broker.addInboxRoute(inbox, subscription, identifier: identifier)
                 case .remove(let inbox, let filter): broker.removeInboxRoute(inbox, filter: filter)
+                case .group(let share, let clientId, let present): setGroupRoute(share, holder: .session(clientId), present: present)
                 }
             }
         }

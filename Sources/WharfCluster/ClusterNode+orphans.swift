@@ -89,7 +89,12 @@ extension ClusterNode {
         }
         guard await store.update(record, after: revision) != nil, let broker = state.withLock({ $0.broker }) else { return }
         state.withLock { _ = $0.adopted.insert(clientId) }
-        broker.adoptClusterSession(clientId: clientId, expiryInterval: record.expiryInterval, expiresInNanos: expiresIn)
+        broker.adoptClusterSession(
+            clientId: clientId, expiryInterval: record.expiryInterval, expiresInNanos: expiresIn,
+            shared: record.subscriptions.compactMap { kept in
+                guard kept.filter.hasPrefix("$share/"), let request = kept.packet else { return nil }
+                return ClusterSessionSubscription(request, identifier: kept.identifier)
+            })
         // A restarted run of the last owner may hold a copy from its local
         // log: it goes, as it would for a claim.
         if previous != options.nodeName {

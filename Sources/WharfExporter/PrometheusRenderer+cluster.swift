@@ -44,7 +44,8 @@ extension PrometheusRenderer {
             "wharf_cluster_session_routes", .gauge, "Persistent sessions' subscriptions routed to their queues in the cluster.",
             c.sessionRoutes ?? 0)
         w.single(
-            "wharf_cluster_group_routes", .gauge, "Consumer groups with members on a live node, routed to their queues in the cluster.",
+            "wharf_cluster_group_routes", .gauge,
+            "Consumer groups with members on a live node or in a session record, routed to their queues in the cluster.",
             c.groupRoutes ?? 0)
 
         let latency = c.jetStreamLatency

@@ -21,6 +21,7 @@ import WharfMQTT
             case .add(let inbox, let subscription, let identifier):
                 "+\(inbox.clientId) \(subscription.filter) q\(subscription.qos.rawValue) id\(identifier)"
             case .remove(let inbox, let filter): "-\(inbox.clientId) \(filter)"
+            case .group(let share, let clientId, let present): "\(present ? "+" : "-")\(clientId) holds \(share)"
             }
         }
     }
@@ -28,16 +29,30 @@ import WharfMQTT
     @Test func recordsBecomeRoutesAndTheLaterRevisionWins() {
         var table = InboxRouteTable()
         let first = Self.record([("a/#", .atLeastOnce, 0), ("$share/g/b", .atLeastOnce, 0), ("c", .atMostOnce, 3)])
-        #expect(Self.describe(table.apply(key: "k", record: first, revision: 5)) == ["+device a/# q1 id0", "+device c q0 id3"])
-        #expect(table.routeCount == 2, "a shared subscription is the group's, not the queue's")
+        #expect(
+            Self.describe(table.apply(key: "k", record: first, revision: 5)) == [
+                "+device holds $share/g/b", "+device a/# q1 id0", "+device c q0 id3",
+            ])
+        #expect(table.routeCount == 2, "a shared subscription keeps its group routed; it is not a route to the queue")
         #expect(table.apply(key: "k", record: first, revision: 5).isEmpty, "the same revision again")
         #expect(table.apply(key: "k", record: Self.record([]), revision: 4).isEmpty, "an older one")
 
         let second = Self.record([("a/#", .exactlyOnce, 0), ("d", .atLeastOnce, 0)], connected: false)
         #expect(
-            Self.describe(table.apply(key: "k", record: second, revision: 9)) == ["-device c", "+device a/# q2 id0", "+device d q1 id0"])
+            Self.describe(table.apply(key: "k", record: second, revision: 9)) == [
+                "-device holds $share/g/b", "-device c", "+device a/# q2 id0", "+device d q1 id0",
+            ])
         #expect(table.entries["k"]?.inbox.isOnline == false)
         #expect(Self.describe(table.apply(key: "k", record: nil, revision: 10)).sorted() == ["-device a/#", "-device d"])
         #expect(table.routeCount == 0 && table.entries.isEmpty)
+    }
+
+    @Test func aDeletedRecordNoLongerHoldsItsGroups() {
+        var table = InboxRouteTable()
+        let member = Self.record([("$share/g/b", .atLeastOnce, 0), ("$share/h/#", .exactlyOnce, 0)], connected: false)
+        #expect(
+            Self.describe(table.apply(key: "k", record: member, revision: 1)) == ["+device holds $share/g/b", "+device holds $share/h/#"])
+        #expect(table.apply(key: "k", record: member, revision: 2).isEmpty, "still held: nothing changes")
+        #expect(Self.describe(table.apply(key: "k", record: nil, revision: 3)) == ["-device holds $share/g/b", "-device holds $share/h/#"])
     }
 }

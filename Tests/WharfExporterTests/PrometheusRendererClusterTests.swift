@@ -80,7 +80,7 @@ import WharfMetrics
                 "# HELP wharf_cluster_session_routes Persistent sessions' subscriptions routed to their queues in the cluster.",
                 "# TYPE wharf_cluster_session_routes gauge",
                 "wharf_cluster_session_routes 5",
-                "# HELP wharf_cluster_group_routes Consumer groups with members on a live node, routed to their queues in the cluster.",
+                "# HELP wharf_cluster_group_routes Consumer groups with members on a live node or in a session record, routed to their queues in the cluster.",
                 "# TYPE wharf_cluster_group_routes gauge",
                 "wharf_cluster_group_routes 2",
                 "# HELP wharf_cluster_jetstream_latency_seconds JetStream publish (forward, retained, route) to its acknowledgement; quantiles over the recent window.",

@@ -254,3 +254,39 @@ def test_a_dead_nodes_unacknowledged_group_messages_go_to_a_member_elsewhere(wha
     other.disconnect()
     pub.disconnect()
     cluster.restart(a)
+
+
+def test_a_dead_nodes_offline_member_keeps_its_group_routed_and_reported(wharf_cluster_factory):
+    """The group's only member is an offline persistent session on A, and A
+    is killed. Its record still subscribes to the group, so B goes on routing
+    the group's messages to its queue once A is no longer live (not dropped
+    as having no subscriber); B adopts the session and with it the offline
+    membership, so B reports the group's backlog; the member finds every
+    message when it comes back on B."""
+    cluster = wharf_cluster_factory(("a", "b"))
+    a, b = cluster.nodes
+    topic = uid("fleet")
+    name = uid("g")
+    share = f"$share/{name}/{topic}"
+    member_id = uid("sleeper")
+    before = group_counts(cluster)
+    member = paho(a.port, member_id, clean=False)
+    member.subscribe(share, qos=1)
+    group_routed(cluster, before)
+    member.disconnect()
+    cluster.kill(a)
+    cluster.wait_live_nodes(b, ["b"])
+    pub = paho(b.port, uid("pub"))
+    for i in range(5):
+        pub.publish(topic, f"reading-{i}".encode(), qos=1)
+    assert cluster.group_routes(b) == before["b"] + 1, "the record keeps the group routed with no node holding it"
+    cluster._poll(lambda: group_depths(cluster, name).get("b") == 5 or None, 20,
+                  lambda last: f"B reports {group_depths(cluster, name)}, want 5 once it adopts the member", b)
+    back = paho(b.port, member_id, clean=False)
+    got = [m.payload for m in back.get_all(5, timeout=15)]
+    assert got == [f"reading-{i}".encode() for i in range(5)], "every message, in order"
+    assert back.nothing_for(1.0)
+    back.disconnect()
+    paho(b.port, member_id, clean=True).disconnect()
+    pub.disconnect()
+    cluster.restart(a)

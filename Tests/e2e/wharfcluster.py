@@ -219,7 +219,7 @@ class WharfCluster:
         return self.cluster(node).get("sessionRoutes") or 0
 
     def group_routes(self, node: Node) -> int:
-        """Consumer groups (with members on some live node) `node` routes to their queues."""
+        """Consumer groups (with members on some live node or in a session record) `node` routes to their queues."""
         return self.cluster(node).get("groupRoutes") or 0
 
     def routes(self) -> dict[str, int]:

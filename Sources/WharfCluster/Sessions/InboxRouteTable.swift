@@ -17,12 +17,18 @@ struct InboxRouteTable {
     enum Change {
         case add(RemoteInbox, SubscribePacket.Subscription, identifier: UInt32)
         case remove(RemoteInbox, filter: String)
+        /// The session holds the consumer group `share` (its record
+        /// subscribes to it) now, or no more (`GroupRouteTable`).
+        case group(share: String, clientId: String, present: Bool)
     }
 
     struct Entry {
         let inbox: RemoteInbox
         var revision: UInt64
         var subscriptions: [String: SessionRecord.Subscription]
+        /// Its shared subscriptions' texts: consumer groups, served from
+        /// their own queues by the nodes with members, not from this one.
+        var groups: Set<String>
     }
 
     private(set) var entries: [String: Entry] = [:]
@@ -37,23 +43,35 @@ struct InboxRouteTable {
             entries[key] = nil
             guard let current else { return [] }
             return current.subscriptions.keys.sorted().map { .remove(current.inbox, filter: $0) }
+                + current.groups.sorted().map { .group(share: $0, clientId: current.inbox.clientId, present: false) }
         }
         let inbox = current?.inbox ?? RemoteInbox(clientId: record.clientId)
         inbox.isOnline = record.ownership.connected
         var wanted: [String: SessionRecord.Subscription] = [:]
-        // Shared subscriptions are consumer groups, served by the node that
-        // has the member; options no client could have asked for are skipped.
-        for subscription in record.subscriptions where subscription.packet != nil && !subscription.filter.hasPrefix("$share/") {
-            wanted[subscription.filter] = subscription
+        var groups: Set<String> = []
+        // Options no client could have asked for are skipped.
+        for subscription in record.subscriptions where subscription.packet != nil {
+            if subscription.filter.hasPrefix("$share/") {
+                groups.insert(subscription.filter)
+            } else {
+                wanted[subscription.filter] = subscription
+            }
         }
         var changes: [Change] = []
+        let held = current?.groups ?? []
+        for share in held.subtracting(groups).sorted() {
+            changes.append(.group(share: share, clientId: record.clientId, present: false))
+        }
+        for share in groups.subtracting(held).sorted() {
+            changes.append(.group(share: share, clientId: record.clientId, present: true))
+        }
         for (filter, _) in current?.subscriptions ?? [:] where wanted[filter] == nil {
             changes.append(.remove(inbox, filter: filter))
         }
         for (filter, subscription) in wanted.sorted(by: { $0.key < $1.key }) where current?.subscriptions[filter] != subscription {
             changes.append(.add(inbox, subscription.packet!, identifier: subscription.identifier))
         }
-        entries[key] = Entry(inbox: inbox, revision: revision, subscriptions: wanted)
+        entries[key] = Entry(inbox: inbox, revision: revision, subscriptions: wanted, groups: groups)
         return changes
     }
 

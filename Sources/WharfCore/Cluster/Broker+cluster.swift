@@ -80,9 +80,14 @@ extension Broker {
     /// through its record. The copy here expires it (`expiresInNanos` from
     /// now; nil: never) and reports its backlog, as for a session that went
     /// offline here. Nothing is routed to it here: its queue and its
-    /// subscriptions' routes are the cluster's. A copy already here
-    /// (restored from this node's log) stays as it is.
-    public func adoptClusterSession(clientId: String, expiryInterval: UInt32, expiresInNanos: UInt64?) {
+    /// subscriptions' routes are the cluster's. It joins its consumer
+    /// groups (`shared`, its record's shared subscriptions) as an offline
+    /// member, as it was on its old node, so that a node with the group
+    /// reports the group's backlog. A copy already here (restored from this
+    /// node's log) stays as it is.
+    public func adoptClusterSession(
+        clientId: String, expiryInterval: UInt32, expiresInNanos: UInt64?, shared: [ClusterSessionSubscription] = []
+    ) {
         let adopted = sessions.withLock { store -> Session? in
             let key = ExactString(clientId)
             guard store[key] == nil else { return nil }
@@ -93,7 +98,15 @@ extension Broker {
             store[key] = session
             return session
         }
-        guard let adopted, let expiresInNanos else { return }
+        guard let adopted else { return }
+        for subscription in shared {
+            guard case .success(let group)? = SharedSubscription.parse(subscription.request.filter) else { continue }
+            join(
+                adopted, group, qos: subscription.request.qos,
+                identifiers: SubscriptionIdentifiers(subscription.identifier == 0 ? nil : subscription.identifier),
+                as: subscription.request.filter)
+        }
+        guard let expiresInNanos else { return }
         let deadline = Clock.nowNanos() &+ expiresInNanos
         expiringSessions.withLock { $0[ObjectIdentifier(adopted)] = ExpiringSession(session: adopted, deadline: deadline) }
     }
