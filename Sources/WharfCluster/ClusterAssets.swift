@@ -7,7 +7,6 @@ struct ClusterAssets: Sendable {
     let replicas: Int
     let lease: Duration
     var maxQueuedPerSession = 1_000
-    var maxQueuedPerGroup = 1_000
 
     /// Forwards wait here for their node's reader. Two minutes is plenty:
     /// a reader that was gone longer belonged to a node whose clean
@@ -37,15 +36,13 @@ struct ClusterAssets: Sendable {
     }
 
     /// Consumer groups' queues (`GroupQueue`): one subject per group, a
-    /// work queue (an entry goes once acknowledged). A full queue refuses
-    /// the new message (counted `queue_full`), as a full group on one node.
+    /// work queue (an entry goes once acknowledged). No per-subject limit:
+    /// the publishing node checks the group's bound before it appends
+    /// (`GroupAdmission` says why JetStream's own cannot be used here).
     var groupQueues: StreamConfig {
         var config = StreamConfig(name: GroupQueue.stream, subjects: [GroupQueue.subjects])
         config.retention = .workQueue
         config.replicas = replicas
-        config.discard = .new
-        config.maxMessagesPerSubject = maxQueuedPerGroup > 0 ? Int64(maxQueuedPerGroup) : -1
-        config.discardNewPerSubject = maxQueuedPerGroup > 0
         config.duplicateWindow = .seconds(120)
         config.description = "Wharf: consumer groups' queues, one subject per $share group"
         return config

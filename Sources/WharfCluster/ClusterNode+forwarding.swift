@@ -40,10 +40,11 @@ extension ClusterNode {
     /// until `deadline`; `done` says whether it was stored. `refusal` may
     /// take a refusal as the outcome the writer expects (a full session
     /// queue): then `done(true)` without storing and without retries.
+    /// `sequence`, before `done`, says where it was stored (nil: nowhere).
     func store(
         _ subject: String, _ payload: ByteBuffer, headers: NATSHeaders? = nil, messageId: String,
         deadline: ContinuousClock.Instant, attempt: Int = 1, refusal: (@Sendable (JetStreamError) -> Bool)? = nil,
-        done: @escaping @Sendable (Bool) -> Void
+        sequence: (@Sendable (UInt64?) -> Void)? = nil, done: @escaping @Sendable (Bool) -> Void
     ) {
         let started = Clock.nowNanos()
         jetStream.publish(subject, headers: headers, payload: payload, options: .init(messageId: messageId), timeout: .seconds(3)) {
@@ -58,9 +59,11 @@ extension ClusterNode {
                     ])
                 let now = Clock.nowNanos()
                 statistics.withLock { $0.latency.record(since: started, now: now) }
+                sequence?(ack.sequence)
                 done(true)
             case .failure(let error):
                 if let refusal, refusal(error) {
+                    sequence?(nil)
                     done(true)
                     return
                 }
@@ -73,6 +76,7 @@ extension ClusterNode {
                 let pause = Duration.milliseconds(min(1_000, 100 * attempt))
                 guard retryable, ContinuousClock.now + pause < deadline, !isStopped else {
                     logger.warning("forward not stored", metadata: ["subject": "\(subject)", "error": "\(error)"])
+                    sequence?(nil)
                     done(false)
                     return
                 }
@@ -80,7 +84,7 @@ extension ClusterNode {
                 connection.eventLoop.scheduleTask(in: .nanoseconds(pause.nanosecondsValue)) {
                     self.store(
                         subject, payload, headers: headers, messageId: messageId, deadline: deadline, attempt: attempt + 1,
-                        refusal: refusal, done: done)
+                        refusal: refusal, sequence: sequence, done: done)
                 }
             }
         }

@@ -11,12 +11,69 @@ import WharfNATS
 /// node has members.
 extension ClusterNode {
     public func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter) {
-        // Past `max_queued_messages` the group's queue refuses the newest
-        // (counted), as a full group with nobody online on one node does.
-        appendQueued(
-            group.address, ClusterEnvelope.encode(message),
-            messageId: exchange.map { ClusterNames.exchangeMessageId($0, to: "g." + group.address) } ?? newMessageId(),
-            journal: journal)
+        let payload = ClusterEnvelope.encode(message)
+        let messageId = exchange.map { ClusterNames.exchangeMessageId($0, to: "g." + group.address) } ?? newMessageId()
+        let gate = (journal as? ClusterJournalWriter)?.batchGate()
+        gate?.add()
+        admit(to: group, canWait: message.qos != .atMostOnce, deadline: ContinuousClock.now + options.forwardDeadline) {
+            [self] admitted in
+            guard admitted else {
+                state.withLock { $0.broker }?.metrics.messageDropped(.queueFull, count: 1)
+                gate?.finished(ok: true)
+                return
+            }
+            appendQueued(group.address, payload, messageId: messageId, gate: gate) { [self] sequence in
+                statistics.withLock { $0.groupAdmissions[group.address]?.finished(sequence: sequence) }
+            }
+        }
+    }
+
+    /// Whether a publish may go into `group`'s full queue (`GroupAdmission`):
+    /// past the limit, a QoS 1 or 2 publisher waits while members anywhere
+    /// work through it (its acknowledgement does, so its window fills), as a
+    /// publisher into a full group with members online does on one node;
+    /// with nobody working, at QoS 0, or past `deadline`, the newest is
+    /// dropped (and counted by the caller). At once when there is room.
+    func admit(
+        to group: RemoteGroup, canWait: Bool, deadline: ContinuousClock.Instant, attempt: Int = 1,
+        _ decided: @escaping @Sendable (Bool) -> Void
+    ) {
+        let limit = options.maxQueuedPerGroup
+        guard limit > 0 else { return decided(true) }
+        let now = ContinuousClock.now
+        let (decision, ask) = statistics.withLock {
+            $0.groupAdmissions[group.address, default: GroupAdmission()].admit(limit: limit, now: now)
+        }
+        if ask { askHowFull(group) }
+        let pause = Duration.milliseconds(min(250, 25 * attempt))
+        switch decision {
+        case .admit:
+            decided(true)
+        case .fullAndServed where canWait && now + pause < deadline && !isStopped:
+            connection.eventLoop.scheduleTask(in: .nanoseconds(pause.nanosecondsValue)) {
+                self.admit(to: group, canWait: canWait, deadline: deadline, attempt: attempt + 1, decided)
+            }
+        case .fullAndServed, .full:
+            decided(false)
+        }
+    }
+
+    /// Asks the stream how much `group`'s queue holds, as of which
+    /// sequence, and its consumer whether members work through it (no
+    /// consumer: nobody does), for `admit`.
+    private func askHowFull(_ group: RemoteGroup) {
+        Task {
+            var answer: (stored: Int, lastSequence: UInt64, served: Bool)?
+            if let stream = try? await jetStream.streamInfo(GroupQueue.stream, subjectsFilter: group.address) {
+                let consumer = try? await jetStream.consumerInfo(
+                    GroupQueue.stream, GroupQueue.consumer(name: group.name, filter: group.filter))
+                answer = (
+                    Int(clamping: stream.state.subjects?[group.address] ?? 0), stream.state.lastSequence,
+                    consumer.map { $0.numWaiting > 0 || $0.numAckPending > 0 } ?? false
+                )
+            }
+            statistics.withLock { $0.groupAdmissions[group.address]?.answered(answer) }
+        }
     }
 
     public func groupOpened(_ group: ConsumerGroup) {
@@ -125,7 +182,9 @@ extension ClusterNode {
         groupRoutes.withLock { table in
             switch table.set(share, holder: holder, present: present) {
             case .add(let group)?: broker?.addGroupRoute(group)
-            case .remove(let group)?: broker?.removeGroupRoute(group)
+            case .remove(let group)?:
+                broker?.removeGroupRoute(group)
+                statistics.withLock { _ = $0.groupAdmissions.removeValue(forKey: group.address) }
             case nil: break
             }
         }

@@ -38,6 +38,15 @@ extension ClusterNode {
     ) {
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
         gate?.add()
+        appendQueued(subject, payload, headers: headers, messageId: messageId, gate: gate)
+    }
+
+    /// The same with the commit's gate already taken (`add`ed) for it;
+    /// `then` hears where it was stored (nil: it was not).
+    func appendQueued(
+        _ subject: String, _ payload: ByteBuffer, headers: NATSHeaders? = nil, messageId: String, gate: ClusterCommitGate?,
+        then: (@Sendable (_ sequence: UInt64?) -> Void)? = nil
+    ) {
         statistics.withLock { $0.forwardsPending += 1 }
         let deadline = ContinuousClock.now + options.forwardDeadline
         store(
@@ -46,7 +55,8 @@ extension ClusterNode {
                 guard Self.isQueueFull(error) else { return false }
                 state.withLock { $0.broker }?.metrics.messageDropped(.queueFull, count: 1)
                 return true
-            }
+            },
+            sequence: then
         ) { [self] ok in
             statistics.withLock { statistics in
                 statistics.forwardsPending -= 1

@@ -146,6 +146,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         var refreshingBacklogs = false
         /// Groups' backlogs are being read (ClusterNode+groups).
         var refreshingGroupBacklogs = false
+        /// Whether a publish may go into a group's queue, by the queue's
+        /// subject (ClusterNode+groups, `admit`).
+        var groupAdmissions: [String: GroupAdmission] = [:]
     }
 
     /// Starts connecting to NATS at once; `attach` and `run` do the rest.
@@ -155,8 +158,7 @@ public final class ClusterNode: ClusterLink, Sendable {
         bootId = UUID().uuidString.lowercased()
         startedAt = Date()
         assets = ClusterAssets(
-            replicas: options.replicas, lease: options.lease, maxQueuedPerSession: options.maxQueuedPerSession,
-            maxQueuedPerGroup: options.maxQueuedPerGroup)
+            replicas: options.replicas, lease: options.lease, maxQueuedPerSession: options.maxQueuedPerSession)
         var nats = options.nats
         nats.name = "wharf \(options.nodeName)"
         // A broker keeps trying: NATS coming back makes it ready again.

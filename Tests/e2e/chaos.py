@@ -381,7 +381,8 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
             # And what each publisher sent: when, under which packet id.
             for pub in publishers:
                 (directory / f"sent-{pub.name}.txt").write_text("".join(
-                    f"{pub.sent_at[p] - began:.3f} #{info.mid} {'acknowledged' if info.is_published() else 'pending'} "
+                    f"{pub.sent_at[p] - began:.3f} #{info.mid} "
+                    f"{ {True: 'acknowledged', False: 'pending', None: 'refused'}[Publisher._done(info)]} "
                     f"{p.decode()}\n" for p, info in pub.sent))
         group_gone = sorted(group_missing(), key=lambda p: sent_at.get(p, 0))
         if group_gone:

@@ -20,7 +20,7 @@ import rawmqtt as r
 from mqtt5clients import paho5
 from mqttclients import paho
 from natscluster import available, nats_cluster, nats_cluster_shared  # noqa: F401 (fixtures)
-from wharfcluster import WharfCluster, wharf_cluster_factory  # noqa: F401 (fixture)
+from wharfcluster import WharfCluster, http_get, wharf_cluster_factory  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(not available(), reason="nats-server is not installed")
 
@@ -290,3 +290,70 @@ def test_a_dead_nodes_offline_member_keeps_its_group_routed_and_reported(wharf_c
     paho(b.port, member_id, clean=True).disconnect()
     pub.disconnect()
     cluster.restart(a)
+
+
+def dropped(node, reason: str) -> float:
+    """`node`'s wharf_messages_dropped_total for `reason`."""
+    status, body = http_get(node.metrics_url + "/metrics")
+    assert status == 200, body[:300]
+    line = f'wharf_messages_dropped_total{{reason="{reason}"}} '
+    return sum(float(l[len(line):]) for l in body.splitlines() if l.startswith(line))
+
+
+def test_a_full_groups_publishers_wait_while_members_work_through_it(wharf_cluster_factory):
+    """The group's queue holds 15 (max_queued_messages 10 + max_inflight_messages
+    5). A QoS 1 publisher on B puts 200 at once in flight (a window of 100) to
+    a slow member on A that acknowledges one every 10 ms: the publisher waits,
+    as it would on one node, and every message arrives once with nothing
+    counted queue_full. Once the member is offline nobody works through the
+    queue: what it cannot hold is dropped and counted, and the publisher is
+    acknowledged without waiting out the forward deadline. (The bound is the
+    publishing node's, from the consumer's answers: it may keep a few less
+    than 15, never more from one node.)"""
+    cluster = wharf_cluster_factory(("a", "b"), extra_config="[limits]\nmax_queued_messages = 10\nmax_inflight_messages = 5\n")
+    a, b = cluster.nodes
+    topic = uid("ticks")
+    share = f"$share/slow/{topic}"
+    member_id = uid("slow")
+    before = group_counts(cluster)
+    member = r.RawClient(a.port)
+    assert member.connect(member_id, clean=False)[1] == 0
+    assert member.subscribe(1, (share, 1)) == [1]
+    group_routed(cluster, before)
+    time.sleep(1.0)  # A's pull waits at the server
+    pub = paho(b.port, uid("pub"))
+    infos = [pub.publish(topic, f"t{i}".encode(), qos=1, wait=False) for i in range(200)]
+    got = []
+    deadline = time.monotonic() + 60
+    while len(got) < 200 and time.monotonic() < deadline:
+        p = next_publish(member, timeout=1.0)
+        if p is None:
+            continue
+        got.append(p[1])
+        time.sleep(0.01)
+        member.send(r.ack(r.PUBACK, p[0]))
+    missing = sorted(set(f"t{i}".encode() for i in range(200)) - set(got))
+    assert sorted(got) == sorted(f"t{i}".encode() for i in range(200)), (
+        f"every message once: {len(got)} received, {len(set(got))} distinct; missing {missing}; "
+        f"queue_full on B {dropped(b, 'queue_full')}; publisher acknowledged {sum(i.is_published() for i in infos)}")
+    assert all(info.is_published() for info in infos)
+    assert dropped(b, "queue_full") == 0, "the publisher waited; nothing was dropped"
+
+    member.send(r.DISCONNECT_BYTES)  # offline, persistent: the group stays, nobody works
+    member.close()
+    time.sleep(3.0)  # A's last pull (2 s) expires
+    started = time.monotonic()
+    infos = [pub.publish(topic, f"late{i}".encode(), qos=1, wait=False) for i in range(30)]
+    for info in infos:
+        info.wait_for_publish(timeout=15)
+    assert all(info.is_published() for info in infos)
+    assert time.monotonic() - started < 8, "nobody works through the queue: the publisher is not held"
+    lost = dropped(b, "queue_full")
+    back = paho(b.port, member_id, clean=False)
+    kept = 30 - int(lost)
+    assert 10 <= kept <= 15, f"the group held at most its 15 and dropped the rest, counted: {lost} dropped"
+    assert len(back.get_all(kept, timeout=15)) == kept
+    assert back.nothing_for(1.0), "what was dropped and counted never comes"
+    back.disconnect()
+    paho(b.port, member_id, clean=True).disconnect()
+    pub.disconnect()
