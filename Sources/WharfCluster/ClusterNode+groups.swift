@@ -10,51 +10,90 @@ import WharfNATS
 /// so every node routes the group's messages to its queue while any live
 /// node has members.
 extension ClusterNode {
-    public func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter) {
-        let payload = ClusterEnvelope.encode(message)
-        let messageId = exchange.map { ClusterNames.exchangeMessageId($0, to: "g." + group.address) } ?? newMessageId()
+    public func append(
+        _ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter
+    ) -> EnqueueResult.Outcome {
         let gate = (journal as? ClusterJournalWriter)?.batchGate()
+        let pending = PendingGroupAppend(
+            group: group, payload: ClusterEnvelope.encode(message),
+            messageId: exchange.map { ClusterNames.exchangeMessageId($0, to: "g." + group.address) } ?? newMessageId(),
+            canWait: message.qos != .atMostOnce, maxLength: message.maxQueueLength, dropOldest: message.overflow == .dropOldest,
+            deadline: ContinuousClock.now + options.forwardDeadline, gate: gate)
         gate?.add()
-        admit(to: group, canWait: message.qos != .atMostOnce, deadline: ContinuousClock.now + options.forwardDeadline) {
-            [self] admitted in
-            guard admitted else {
-                state.withLock { $0.broker }?.metrics.messageDropped(.queueFull, count: 1)
-                gate?.finished(ok: true)
-                return
-            }
-            appendQueued(group.address, payload, messageId: messageId, gate: gate) { [self] sequence in
-                statistics.withLock { $0.groupAdmissions[group.address]?.finished(sequence: sequence) }
-            }
-        }
+        return admit(pending)
     }
 
-    /// Whether a publish may go into `group`'s full queue (`GroupAdmission`):
-    /// past the limit, a QoS 1 or 2 publisher waits while members anywhere
-    /// work through it (its acknowledgement does, so its window fills), as a
-    /// publisher into a full group with members online does on one node;
-    /// with nobody working, at QoS 0, or past `deadline`, the newest is
-    /// dropped (and counted by the caller). At once when there is room.
-    func admit(
-        to group: RemoteGroup, canWait: Bool, deadline: ContinuousClock.Instant, attempt: Int = 1,
-        _ decided: @escaping @Sendable (Bool) -> Void
-    ) {
-        let limit = options.maxQueuedPerGroup
-        guard limit > 0 else { return decided(true) }
+    /// A publish on its way into a group's queue in the cluster.
+    struct PendingGroupAppend: Sendable {
+        let group: RemoteGroup
+        let payload: ByteBuffer
+        let messageId: String
+        let canWait: Bool
+        let maxLength: Int?
+        let dropOldest: Bool
+        let deadline: ContinuousClock.Instant
+        let gate: ClusterCommitGate?
+    }
+
+    /// Appends `pending` to its group's queue if the group's bound and the
+    /// message's policy let it (`GroupAdmission`), and says how (the
+    /// publisher's PUBACK code follows it). A policy's `max_length` counts
+    /// what waits for a member: `reject-new` refuses the newest (0x97 to a
+    /// 5.0 publisher), `drop-oldest` deletes the oldest waiting entry. Past
+    /// the bound, a QoS 1 or 2 publisher waits while members anywhere work
+    /// through the queue (its acknowledgement does, so its window fills),
+    /// as a publisher into a full group with members online does on one
+    /// node; with nobody working, at QoS 0, or past the deadline, the
+    /// newest is dropped and counted `queue_full`.
+    @discardableResult
+    func admit(_ pending: PendingGroupAppend, attempt: Int = 1) -> EnqueueResult.Outcome {
+        let group = pending.group
         let now = ContinuousClock.now
         let (decision, ask) = statistics.withLock {
-            $0.groupAdmissions[group.address, default: GroupAdmission()].admit(limit: limit, now: now)
+            $0.groupAdmissions[group.address, default: GroupAdmission()].admit(
+                limit: options.maxQueuedPerGroup, maxLength: pending.maxLength, dropOldest: pending.dropOldest, now: now)
         }
         if ask { askHowFull(group) }
         let pause = Duration.milliseconds(min(250, 25 * attempt))
         switch decision {
-        case .admit:
-            decided(true)
-        case .fullAndServed where canWait && now + pause < deadline && !isStopped:
-            connection.eventLoop.scheduleTask(in: .nanoseconds(pause.nanosecondsValue)) {
-                self.admit(to: group, canWait: canWait, deadline: deadline, attempt: attempt + 1, decided)
+        case .admit, .admitDroppingOldest:
+            if decision == .admitDroppingOldest { dropOldestWaiting(in: group) }
+            appendQueued(group.address, pending.payload, messageId: pending.messageId, gate: pending.gate) { [self] sequence in
+                statistics.withLock { $0.groupAdmissions[group.address]?.finished(sequence: sequence) }
             }
+            return decision == .admit ? .accepted : .acceptedDroppedOldest
+        case .overLength:
+            if attempt > 1 { state.withLock { $0.broker }?.metrics.messageDropped(.maxLength, count: 1) }
+            pending.gate?.finished(ok: true)
+            return .droppedMaxLength
+        case .fullAndServed where pending.canWait && now + pause < pending.deadline && !isStopped:
+            connection.eventLoop.scheduleTask(in: .nanoseconds(pause.nanosecondsValue)) {
+                self.admit(pending, attempt: attempt + 1)
+            }
+            return .accepted
         case .fullAndServed, .full:
-            decided(false)
+            state.withLock { $0.broker }?.metrics.messageDropped(.queueFull, count: 1)
+            pending.gate?.finished(ok: true)
+            return .accepted
+        }
+    }
+
+    /// A policy's `drop-oldest` made room in `group`'s queue: its oldest
+    /// entry not yet given to a member goes (counted `max_length` by the
+    /// broker). One the consumer hands out meanwhile is delivered anyway.
+    private func dropOldestWaiting(in group: RemoteGroup) {
+        Task {
+            do throws(JetStreamError) {
+                let consumer = try await jetStream.consumerInfo(
+                    GroupQueue.stream, GroupQueue.consumer(name: group.name, filter: group.filter))
+                guard
+                    let oldest = try await jetStream.getMessage(
+                        GroupQueue.stream, .next(subject: group.address, from: consumer.delivered.streamSequence + 1))
+                else { return }
+                _ = try await jetStream.deleteMessage(GroupQueue.stream, sequence: oldest.sequence)
+            } catch {
+                count(error: error)
+            }
         }
     }
 
@@ -63,13 +102,13 @@ extension ClusterNode {
     /// consumer: nobody does), for `admit`.
     private func askHowFull(_ group: RemoteGroup) {
         Task {
-            var answer: (stored: Int, lastSequence: UInt64, served: Bool)?
+            var answer: (stored: Int, outstanding: Int, lastSequence: UInt64, served: Bool)?
             if let stream = try? await jetStream.streamInfo(GroupQueue.stream, subjectsFilter: group.address) {
                 let consumer = try? await jetStream.consumerInfo(
                     GroupQueue.stream, GroupQueue.consumer(name: group.name, filter: group.filter))
                 answer = (
-                    Int(clamping: stream.state.subjects?[group.address] ?? 0), stream.state.lastSequence,
-                    consumer.map { $0.numWaiting > 0 || $0.numAckPending > 0 } ?? false
+                    Int(clamping: stream.state.subjects?[group.address] ?? 0), consumer?.numAckPending ?? 0,
+                    stream.state.lastSequence, consumer.map { $0.numWaiting > 0 || $0.numAckPending > 0 } ?? false
                 )
             }
             statistics.withLock { $0.groupAdmissions[group.address]?.answered(answer) }

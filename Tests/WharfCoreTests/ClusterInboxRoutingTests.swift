@@ -29,8 +29,11 @@ import WharfMQTT
         }
         let groupAppends = Mutex<[(group: String, topic: String)]>([])
         let groupsOpened = Mutex<[String]>([])
-        func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter) {
+        func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter)
+            -> EnqueueResult.Outcome
+        {
             groupAppends.withLock { $0.append((group.name, message.topic)) }
+            return .accepted
         }
         func groupOpened(_ group: ConsumerGroup) {
             group.attach(ClusterGroupFeedTests.RecordingFeed())

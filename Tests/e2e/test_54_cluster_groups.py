@@ -26,7 +26,9 @@ pytestmark = pytest.mark.skipif(not available(), reason="nats-server is not inst
 
 POLICY = ('[delivery]\nretry_backoff_min = 0.05\nretry_backoff_max = 0.2\n'
           '[[policy]]\npattern = "work/#"\nmax_delivery_attempts = 3\n'
-          '[[policy]]\npattern = "brief/#"\nmessage_ttl = 1\n')
+          '[[policy]]\npattern = "brief/#"\nmessage_ttl = 1\n'
+          '[[policy]]\npattern = "capped/#"\nmax_length = 3\noverflow = "reject-new"\n'
+          '[[policy]]\npattern = "rolling/#"\nmax_length = 3\noverflow = "drop-oldest"\n')
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +196,43 @@ def test_a_message_past_its_ttl_reaches_no_member(nodes):
     assert back.nothing_for(1.0), "the expired message never comes"
     back.disconnect()
     paho(b.port, member_id, clean=True).disconnect()  # the session, and with it the group, ends
+    pub.disconnect()
+
+
+@pytest.mark.parametrize("overflow", ["reject-new", "drop-oldest"])
+def test_a_policys_max_length_holds_for_a_group_across_nodes(nodes, overflow):
+    """max_length 3 counts what waits for the group's members, wherever they
+    are: with its only member offline on A, five publishes through node C.
+    reject-new: the fourth and fifth get 0x97 (quota exceeded) and the member
+    gets the first three; drop-oldest: all five are accepted and the member
+    gets the newest three. Either way C counts two max_length drops."""
+    a, b, c = nodes.nodes
+    topic = f"{'capped' if overflow == 'reject-new' else 'rolling'}/{uid('q')}"
+    share = f"$share/{uid('g')}/{topic}"
+    member_id = uid("member")
+    before = group_counts(nodes)
+    member = paho(a.port, member_id, clean=False)
+    member.subscribe(share, qos=1)
+    group_routed(nodes, before)
+    member.disconnect()
+    pub = paho5(c.port, uid("pub"))
+    dropped_before = dropped(c, "max_length")
+    codes = [pub.publish(topic, f"m{i}".encode(), qos=1) for i in range(5)]
+    if overflow == "reject-new":
+        assert codes == [0, 0, 0, 0x97, 0x97], f"PUBACK reason codes {codes}"
+        want = [b"m0", b"m1", b"m2"]
+    else:
+        assert codes == [0] * 5, f"PUBACK reason codes {codes}"
+        want = [b"m2", b"m3", b"m4"]
+    nodes._poll(lambda: dropped(c, "max_length") - dropped_before == 2 or None, 5,
+                lambda last: f"C counted {dropped(c, 'max_length') - dropped_before} max_length drops, want 2", c)
+    time.sleep(0.5)  # drop-oldest's deletes land before the member pulls
+    back = paho(b.port, member_id, clean=False)
+    got = [m.payload for m in back.get_all(3, timeout=15)]
+    assert got == want
+    assert back.nothing_for(1.0)
+    back.disconnect()
+    paho(b.port, member_id, clean=True).disconnect()
     pub.disconnect()
 
 

@@ -19,6 +19,11 @@
 struct GroupAdmission {
     enum Decision: Equatable {
         case admit
+        /// Admitted past the message's policy `max_length` with
+        /// `drop-oldest`: the oldest waiting entry is to be deleted.
+        case admitDroppingOldest
+        /// Refused: the message's policy `max_length` with `reject-new`.
+        case overLength
         /// Full, and members are working through it (a pull waits at the
         /// server, or messages are out with members), or no answer has said
         /// yet whether they are: a publisher that can wait does.
@@ -33,6 +38,8 @@ struct GroupAdmission {
     static let interval = Duration.seconds(10)
 
     private(set) var stored = 0
+    /// Of `stored`, what is out with members (not waiting).
+    private(set) var outstanding = 0
     /// Nil until the stream and consumer answered.
     private(set) var served: Bool?
     /// Admitted here and not stored yet: in no answer.
@@ -45,29 +52,49 @@ struct GroupAdmission {
 
     var estimate: Int { stored + inFlight + landed.count }
 
-    /// The decision for one more publish under `limit`, and whether to ask
-    /// the stream again now (then `answered` follows). An admitted one is
-    /// `finished` once its append is done.
-    mutating func admit(limit: Int, now: ContinuousClock.Instant) -> (Decision, ask: Bool) {
+    /// What waits for a member: the estimate less what members hold, the
+    /// count a policy's `max_length` applies to (as on one node).
+    var waiting: Int { max(0, estimate - outstanding) }
+
+    /// The decision for one more publish under `limit` (0: none) and the
+    /// message's policy `maxLength` (`dropOldest`: its overflow), and
+    /// whether to ask the stream again now (then `answered` follows). An
+    /// admitted one is `finished` once its append is done.
+    mutating func admit(
+        limit: Int, maxLength: Int? = nil, dropOldest: Bool = false, now: ContinuousClock.Instant
+    ) -> (Decision, ask: Bool) {
         let estimate = estimate
+        let waiting = waiting
         var ask = false
         if !asking {
+            let near = (limit > 0 && estimate * 2 >= limit) || maxLength.map { waiting * 2 >= $0 } ?? false
             if let askedAt {
                 let age = now - askedAt
-                ask = age >= Self.interval || (estimate * 2 >= limit && age >= Self.nearLimitInterval)
+                ask = age >= Self.interval || (near && age >= Self.nearLimitInterval)
             } else {
-                ask = estimate * 2 >= limit
+                ask = near
             }
         }
         if ask {
             asking = true
             askedAt = now
         }
-        guard estimate >= limit else {
+        if let maxLength, waiting >= maxLength {
+            guard dropOldest else { return (.overLength, ask) }
+            // The oldest waiting one goes for this one: the count stays.
             inFlight += 1
-            return (.admit, ask)
+            if stored > outstanding {
+                stored -= 1
+            } else if !landed.isEmpty {
+                landed.removeFirst()
+            }
+            return (.admitDroppingOldest, ask)
         }
-        return (served ?? true ? .fullAndServed : .full, ask)
+        guard limit <= 0 || estimate < limit else {
+            return (served ?? true ? .fullAndServed : .full, ask)
+        }
+        inFlight += 1
+        return (.admit, ask)
     }
 
     /// An admitted append is done: stored at `sequence`, or not stored (nil).
@@ -79,10 +106,11 @@ struct GroupAdmission {
     /// The answer to the last ask: the group's subject holds `stored`
     /// entries as of the stream's `lastSequence`; `served` whether members
     /// work through them. Nil: no answer (NATS did not give one).
-    mutating func answered(_ answer: (stored: Int, lastSequence: UInt64, served: Bool)?) {
+    mutating func answered(_ answer: (stored: Int, outstanding: Int, lastSequence: UInt64, served: Bool)?) {
         asking = false
         guard let answer else { return }
         stored = answer.stored
+        outstanding = answer.outstanding
         served = answer.served
         landed.removeAll { $0 <= answer.lastSequence }
     }

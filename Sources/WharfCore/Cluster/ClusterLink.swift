@@ -39,8 +39,12 @@ public protocol ClusterLink: AnyObject, Sendable {
 
     /// `message` for a consumer group's queue in the cluster (read by every
     /// node with members), written through `journal` like a forward.
-    /// `exchange`: as for `forward`, stored once.
+    /// `exchange`: as for `forward`, stored once. What the group's bound and
+    /// the message's policy made of it, as a group on one node says:
+    /// `droppedMaxLength` for `reject-new`, `acceptedDroppedOldest` for
+    /// `drop-oldest`; a full queue's drop is counted by the link.
     func append(_ message: Message, to group: RemoteGroup, exchange: InboundExchange?, journal: any JournalWriter)
+        -> EnqueueResult.Outcome
 
     /// `group` got its first member on this node: the link feeds it from
     /// the cluster's queue from now on (the feed is attached before this

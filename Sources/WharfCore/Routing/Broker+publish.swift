@@ -126,8 +126,7 @@ extension Broker {
                 // group, appended here, taken by one member on any node.
                 guard !fromCluster, let link = clusterLink else { continue }
                 outcome.matched += 1
-                outcome.queued += 1
-                link.append(message, to: group, exchange: exchange, journal: journal)
+                account(EnqueueResult(link.append(message, to: group, exchange: exchange, journal: journal)), in: &outcome)
             case .session(let session):
                 // 5.0 "no local": not back to the connection that published it.
                 if target.noLocal, session === publisherSession { continue }
