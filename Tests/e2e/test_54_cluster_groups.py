@@ -71,6 +71,16 @@ def group_counts(c) -> dict:
     return {n.name: c.group_routes(n) for n in c.nodes if n.running}
 
 
+def offline_member(c, node, client_id: str, share: str) -> None:
+    """A persistent member of `share` on `node`, once every node routes the
+    group, then offline: the group stays, its messages wait for it."""
+    before = group_counts(c)
+    member = paho(node.port, client_id, clean=False)
+    member.subscribe(share, qos=1)
+    group_routed(c, before)
+    member.disconnect()
+
+
 def raw_member(node, client_id: str, share: str, version=r.MQTT_3_1_1):
     m = r.RawClient(node.port, version=version)
     assert m.connect(client_id)[1] == 0
@@ -180,11 +190,7 @@ def test_a_message_past_its_ttl_reaches_no_member(nodes):
     topic = f"brief/{uid('quote')}"
     share = f"$share/desk/{topic}"
     member_id = uid("desk")
-    before = group_counts(nodes)
-    member = paho(a.port, member_id, clean=False)
-    member.subscribe(share, qos=1)
-    group_routed(nodes, before)
-    member.disconnect()  # a persistent member, offline: the group stays, its messages wait
+    offline_member(nodes, a, member_id, share)
     pub = paho(c.port, uid("pub"))
     pub.publish(topic, b"stale", qos=1)
     time.sleep(1.5)  # past the policy's 1 s TTL
@@ -210,11 +216,7 @@ def test_a_policys_max_length_holds_for_a_group_across_nodes(nodes, overflow):
     topic = f"{'capped' if overflow == 'reject-new' else 'rolling'}/{uid('q')}"
     share = f"$share/{uid('g')}/{topic}"
     member_id = uid("member")
-    before = group_counts(nodes)
-    member = paho(a.port, member_id, clean=False)
-    member.subscribe(share, qos=1)
-    group_routed(nodes, before)
-    member.disconnect()
+    offline_member(nodes, a, member_id, share)
     pub = paho5(c.port, uid("pub"))
     dropped_before = dropped(c, "max_length")
     codes = [pub.publish(topic, f"m{i}".encode(), qos=1) for i in range(5)]
@@ -248,11 +250,7 @@ def test_an_offline_groups_backlog_is_reported_once_over_all_nodes(nodes):
     name = uid("g")
     share = f"$share/{name}/{topic}"
     member_id = uid("late")
-    before = group_counts(nodes)
-    member = paho(a.port, member_id, clean=False)
-    member.subscribe(share, qos=1)
-    group_routed(nodes, before)
-    member.disconnect()  # offline: everything published now waits in the group's queue
+    offline_member(nodes, a, member_id, share)
     pub = paho(c.port, uid("pub"))
     for i in range(7):
         pub.publish(topic, f"m{i}".encode(), qos=1)
@@ -309,10 +307,7 @@ def test_a_dead_nodes_offline_member_keeps_its_group_routed_and_reported(wharf_c
     share = f"$share/{name}/{topic}"
     member_id = uid("sleeper")
     before = group_counts(cluster)
-    member = paho(a.port, member_id, clean=False)
-    member.subscribe(share, qos=1)
-    group_routed(cluster, before)
-    member.disconnect()
+    offline_member(cluster, a, member_id, share)
     cluster.kill(a)
     cluster.wait_live_nodes(b, ["b"])
     pub = paho(b.port, uid("pub"))
