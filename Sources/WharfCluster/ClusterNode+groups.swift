@@ -57,7 +57,11 @@ extension ClusterNode {
         let pause = Duration.milliseconds(min(250, 25 * attempt))
         switch decision {
         case .admit, .admitDroppingOldest:
-            if decision == .admitDroppingOldest { dropOldestWaiting(in: group) }
+            if decision == .admitDroppingOldest {
+                dropOldestWaiting(in: group)
+                // The broker counts what the first decision says; a later one is counted here.
+                if attempt > 1 { state.withLock { $0.broker }?.metrics.messageDropped(.maxLength, count: 1) }
+            }
             appendQueued(group.address, pending.payload, messageId: pending.messageId, gate: pending.gate) { [self] sequence in
                 statistics.withLock { $0.groupAdmissions[group.address]?.finished(sequence: sequence) }
             }
