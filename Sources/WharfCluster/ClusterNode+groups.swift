@@ -85,19 +85,42 @@ extension ClusterNode {
     /// A policy's `drop-oldest` made room in `group`'s queue: its oldest
     /// entry not yet given to a member goes (counted `max_length` by the
     /// broker). One the consumer hands out meanwhile is delivered anyway.
+    /// One task per group deletes what is owed, one after another: two
+    /// deletes asked at once would both find the same oldest entry.
     private func dropOldestWaiting(in group: RemoteGroup) {
+        let starts = statistics.withLock { statistics in
+            let running = statistics.groupDropsOwed[group.address] != nil
+            statistics.groupDropsOwed[group.address, default: 0] += 1
+            return !running
+        }
+        guard starts else { return }
         Task {
-            do throws(JetStreamError) {
-                let consumer = try await jetStream.consumerInfo(
-                    GroupQueue.stream, GroupQueue.consumer(name: group.name, filter: group.filter))
-                guard
-                    let oldest = try await jetStream.getMessage(
-                        GroupQueue.stream, .next(subject: group.address, from: consumer.delivered.streamSequence + 1))
-                else { return }
-                _ = try await jetStream.deleteMessage(GroupQueue.stream, sequence: oldest.sequence)
-            } catch {
-                count(error: error)
+            var deleted: UInt64 = 0
+            while takeOwedDrop(in: group) {
+                do throws(JetStreamError) {
+                    let consumer = try await jetStream.consumerInfo(
+                        GroupQueue.stream, GroupQueue.consumer(name: group.name, filter: group.filter))
+                    let from = max(consumer.delivered.streamSequence, deleted) + 1
+                    guard let oldest = try await jetStream.getMessage(GroupQueue.stream, .next(subject: group.address, from: from))
+                    else { continue }
+                    _ = try await jetStream.deleteMessage(GroupQueue.stream, sequence: oldest.sequence)
+                    deleted = oldest.sequence
+                } catch {
+                    count(error: error)
+                }
             }
+        }
+    }
+
+    /// Takes one owed `drop-oldest` delete for `group`, or ends its task.
+    private func takeOwedDrop(in group: RemoteGroup) -> Bool {
+        statistics.withLock { statistics in
+            guard let owed = statistics.groupDropsOwed[group.address], owed > 0 else {
+                statistics.groupDropsOwed[group.address] = nil
+                return false
+            }
+            statistics.groupDropsOwed[group.address] = owed - 1
+            return true
         }
     }
 

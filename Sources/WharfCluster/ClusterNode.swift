@@ -149,6 +149,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         /// Whether a publish may go into a group's queue, by the queue's
         /// subject (ClusterNode+groups, `admit`).
         var groupAdmissions: [String: GroupAdmission] = [:]
+        /// `drop-oldest` deletes still owed, by the group queue's subject;
+        /// a key is there while its one deleting task runs (ClusterNode+groups).
+        var groupDropsOwed: [String: Int] = [:]
     }
 
     /// Starts connecting to NATS at once; `attach` and `run` do the rest.
