@@ -145,7 +145,8 @@ extension ClusterNode {
     public func groupOpened(_ group: ConsumerGroup) {
         let puller = GroupPuller(
             group: group, connection: connection, ackWait: options.groupAckWait, logger: logger,
-            onProblem: { [self] problem in noteProblem(problem) })
+            onProblem: { [self] problem in noteProblem(problem) },
+            isReleasedToASession: { [weak self] sequence in await self?.isGroupEntryReleasedToASession(sequence) })
         group.attach(puller)
         let share = GroupQueue.shareText(name: group.name, filter: group.filter)
         state.withLock { $0.groupPullers[share] = puller }

@@ -88,6 +88,9 @@ extension ClusterNode: ClusterSessionDirectory {
         guard await fence(session: connect.clientId, claim: claimed.claim) else {
             return .unavailable("another connect of this client took the session first")
         }
+        // Group entries past PUBREC leave their queue before this
+        // connection sends PUBREL for them (their node may have died first).
+        if let problem = await removeReleasedGroupEntries(of: claimed.record) { return .unavailable(problem) }
         publishWillOfLostConnection(claimed.previous)
         let resendThrough = claimed.sessionPresent ? await maybeSentThrough(connect.clientId, previous: claimed.previous) : 0
         logger.debug(
@@ -224,6 +227,7 @@ extension ClusterNode: ClusterSessionDirectory {
     /// first, the next one would read the entry again and send it as a new
     /// message, which a subscriber would take twice.
     public func sessionCompleted(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery) {
+        guard delivery.sequence != 0 else { return groupDeliveryCompleted(clientId: clientId, epoch: epoch, packetId: delivery.packetId) }
         changeClaimedRecord(clientId, epoch: epoch, gate: nil) { record in
             var released = record.released ?? []
             released.removeAll { $0.packetId == delivery.packetId }
@@ -317,7 +321,7 @@ extension ClusterNode: ClusterSessionDirectory {
     /// change that leaves the record as it was writes nothing, and nothing
     /// waits. `strict`: the gate fails if the write does (see `Waiter`).
     @discardableResult
-    private func changeClaimedRecord(
+    func changeClaimedRecord(
         _ clientId: String, epoch: UInt64, gate: ClusterCommitGate?, strict: Bool = false, _ change: (inout SessionRecord) -> Void
     ) -> RecordChange {
         let outcome = state.withLock { state -> RecordChange in

@@ -40,6 +40,8 @@ extension ClusterNode {
             state.recordsByOwner.set(entry.key, clientId: record?.clientId ?? "", run: record?.will == nil ? run : nil)
         }
         applyInboxRoutes(key: entry.key, record: record, revision: entry.revision)
+        // After the routes: a revision read here is in `inboxRoutes`.
+        state.withLock { $0.sessionsWatchRevision = max($0.sessionsWatchRevision, entry.revision) }
     }
 
     /// Whether the run that wrote `record` may still hold its connection:

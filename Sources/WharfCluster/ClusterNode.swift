@@ -96,6 +96,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         var adopting: Set<String> = []
         var adopted: Set<String> = []
         var sessionsLoaded = false
+        /// The last revision of `wharf_sessions` the watch applied here:
+        /// records up to it are in `inboxRoutes` (ClusterNode+groupReleases).
+        var sessionsWatchRevision: UInt64 = 0
         /// Nodes that withdrew their lease (a clean stop): they deliver nothing.
         var withdrawn: Set<String> = []
         /// Fences waiting for an answer, by session.

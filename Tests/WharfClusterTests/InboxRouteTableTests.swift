@@ -55,4 +55,29 @@ import WharfMQTT
         #expect(table.apply(key: "k", record: member, revision: 2).isEmpty, "still held: nothing changes")
         #expect(Self.describe(table.apply(key: "k", record: nil, revision: 3)) == ["-device holds $share/g/b", "-device holds $share/h/#"])
     }
+
+    @Test func groupEntriesPastPubrecAreKnownWhileARecordHoldsThem() {
+        var table = InboxRouteTable()
+        var member = Self.record([("$share/g/b", .exactlyOnce, 0)])
+        member.released = [
+            SessionRecord.Released(packetId: 7, sequence: 0, groupSequence: 41),
+            SessionRecord.Released(packetId: 8, sequence: 12),
+        ]
+        _ = table.apply(key: "k", record: member, revision: 1)
+        var other = Self.record([])
+        other.released = [SessionRecord.Released(packetId: 3, sequence: 0, groupSequence: 41)]
+        _ = table.apply(key: "other", record: other, revision: 2)
+        #expect(table.holdsReleasedGroupEntry(41))
+        #expect(!table.holdsReleasedGroupEntry(12), "a place in a session's own queue is not a group entry")
+
+        member.released = [SessionRecord.Released(packetId: 9, sequence: 0, groupSequence: 44)]
+        _ = table.apply(key: "k", record: member, revision: 3)
+        #expect(table.holdsReleasedGroupEntry(41), "still in the other record")
+        #expect(table.holdsReleasedGroupEntry(44))
+        _ = table.apply(key: "other", record: nil, revision: 4)
+        #expect(!table.holdsReleasedGroupEntry(41), "PUBCOMP'd or deleted everywhere: given out again")
+        member.released = nil
+        _ = table.apply(key: "k", record: member, revision: 5)
+        #expect(!table.holdsReleasedGroupEntry(44))
+    }
 }

@@ -153,4 +153,29 @@ import WharfMQTT
         #expect(drain(a, aOwner).isEmpty)
         #expect(feed.expired.withLock { $0 } == ["old"])
     }
+
+    /// A member's session ends holding a QoS 2 delivery past PUBREC (or
+    /// goes to another node): the group no longer counts it as out with
+    /// the member, and the feed gets it back (the real one lets go only of
+    /// what it still holds: one a session's record keeps was settled at
+    /// PUBREC).
+    @Test func aDiscardedMembersDeliveriesLeaveTheGroupsCount() throws {
+        let (broker, _) = clustered()
+        let (a, aOwner) = member(broker, "a", persistent: true)
+        let (b, _) = member(broker, "b")
+        _ = broker.subscribe(a, [.init(filter: "$share/g/jobs", qos: .exactlyOnce)])
+        let (group, feed) = group(broker)
+        group.enqueuePulled(Message(topic: "jobs", payload: .init(string: "x"), qos: .exactlyOnce, retain: false), attempts: 0)
+        let sent = drain(a, aOwner)
+        // A second member keeps the group open once a goes.
+        _ = broker.subscribe(b, [.init(filter: "$share/g/jobs", qos: .exactlyOnce)])
+        let pid = try #require(sent.first?.packetId)
+        #expect(a.received(pid, from: aOwner) != nil)
+        broker.closeSession(a, owner: aOwner)
+        #expect(group.snapshot(now: 0).inflight == 1, "past PUBREC it stays with the offline member")
+        #expect(feed.handedBack.withLock { $0.isEmpty })
+        broker.endSession(a)
+        #expect(group.snapshot(now: 0).inflight == 0)
+        #expect(feed.handedBack.withLock { $0.map(\.payload) } == ["x"])
+    }
 }

@@ -55,6 +55,10 @@ import WharfMQTT
         func sessionReleased(
             clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, lastPacketId: UInt16, journal: (any JournalWriter)?
         ) {}
+        func sessionReleased(
+            clientId: String, epoch: UInt64, packetId: UInt16, lastPacketId: UInt16, from group: ConsumerGroup, _ message: Message,
+            journal: (any JournalWriter)?
+        ) {}
         func sessionCompleted(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery) {}
         func sessionExchangeCompleted(clientId: String, epoch: UInt64, packetId: UInt16, journal: (any JournalWriter)?) {}
         func sessionEnded(clientId: String, epoch: UInt64, kept: Bool, willHeld: Bool) {}

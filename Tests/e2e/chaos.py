@@ -8,8 +8,8 @@ random Wharf node or one random nats-server, never two at once, waits, and
 starts it again. At the end, every message a publisher got PUBACK or PUBCOMP
 for must have reached every persistent subscriber, and QoS 2 ones exactly
 once. With `group=True`, three persistent members of one consumer group
-(`$share/chaos-group/chaos/#`, QoS 1) roam too, and every such message must
-have reached one of them (at least once: QoS 1).
+(`$share/chaos-group/chaos/#`, QoS 2) roam too, and every such message must
+have reached one of them, the QoS 2 publisher's exactly once over all three.
 
     result = run(cycles=5, seed=1, directory=tmp_path)
     print(result.summary())   # "5 cycles, M acknowledged, 0 lost, D duplicates"
@@ -150,10 +150,10 @@ class Subscriber(Roamer):
 
 
 class GroupMember(Subscriber):
-    """A persistent member of the run's consumer group, at QoS 1."""
+    """A persistent member of the run's consumer group, at QoS 2."""
 
     def subscribe(self) -> None:
-        self.client.subscribe(f"$share/{GROUP}/{TOPIC}/#", 1)
+        self.client.subscribe(f"$share/{GROUP}/{TOPIC}/#", 2)
 
 
 GROUP = "chaos-group"
@@ -204,20 +204,22 @@ class Result:
     # (`SERVER_FAULTS`): after that, what the run sees is JetStream's.
     server_faults: list[str] = dataclasses.field(default_factory=list)
     # The consumer group's (with `group=True`): messages no member got, and
-    # copies beyond the first over all members (QoS 1: allowed).
+    # copies beyond the first over all members (allowed for the QoS 1
+    # publisher's), and those of the QoS 2 publisher's (never).
     group_lost: int = 0
     group_duplicates: int = 0
+    group_qos2_duplicates: int = 0
 
     def summary(self) -> str:
         faults = f"; nats-server reset WHARF_Q {len(self.server_faults)} times" if self.server_faults else ""
-        group = (f"; group: {self.group_lost} lost, {self.group_duplicates} duplicates"
-                 if self.group_lost or self.group_duplicates else "")
+        group = (f"; group: {self.group_lost} lost, {self.group_duplicates} duplicates "
+                 f"({self.group_qos2_duplicates} of QoS 2)" if self.group_lost or self.group_duplicates else "")
         return (f"{self.cycles} cycles, {self.acknowledged} acknowledged, {self.lost} lost, "
                 f"{self.duplicates} duplicates ({self.qos2_duplicates} of QoS 2){group}{faults}")
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.qos2_duplicates == 0 and self.group_lost == 0
+        return self.lost == 0 and self.qos2_duplicates == 0 and self.group_lost == 0 and self.group_qos2_duplicates == 0
 
 
 # nats-server 2.9.10, after a kill -9, can hold a different WHARF_Q than
@@ -392,10 +394,24 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
         group_received = collections.Counter()
         for m in members:
             group_received.update(m.received)
+        group_twice = sorted((p for p, q in acknowledged.items() if q == 2 and group_received[p] > 1),
+                             key=lambda p: sent_at.get(p, 0))
+        if group_twice:
+            details.append("group: QoS 2 more than once: " + ", ".join(
+                f"{p.decode()} (sent {sent_at[p] - began:.2f} s, "
+                + "; ".join(f"{m.client._client_id.decode()} {at - began:.2f}#{mid}{'D' if dup else ''}"
+                            for m in members for at, mid, dup in m.receipts.get(p, [])) + ")"
+                for p in group_twice[:6]))
+            for payload in group_twice[:3]:
+                seen = [f"{m.client._client_id.decode()} {at - began:.2f} {what} #{mid}"
+                        for m in members for at, what, mid, p in m.qos2_trace if p == payload]
+                details.append(f"  {payload.decode()}: {', '.join(seen)}")
+            details += [f"  {m.client._client_id.decode()}: {story(m)}" for m in members]
         faults = server_faults(nats)
         return Result(cycles, len(acknowledged), lost, duplicates, qos2_duplicates,
                       sum(c.sessions_lost for c in clients), victims, details + faults, faults,
-                      group_lost=len(group_gone), group_duplicates=sum(n - 1 for n in group_received.values() if n > 1))
+                      group_lost=len(group_gone), group_duplicates=sum(n - 1 for n in group_received.values() if n > 1),
+                      group_qos2_duplicates=sum(group_received[p] - 1 for p in group_twice))
     finally:
         for client in clients:
             try:

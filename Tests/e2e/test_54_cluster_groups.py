@@ -293,6 +293,53 @@ def test_a_dead_nodes_unacknowledged_group_messages_go_to_a_member_elsewhere(wha
     cluster.restart(a)
 
 
+def test_a_qos2_group_delivery_past_pubrec_stays_the_members_when_its_node_dies(wharf_cluster_factory):
+    """A persistent member on A takes a QoS 2 message from the group to PUBREC
+    and gets PUBREL, and A is killed before the member's PUBCOMP. Back on B the
+    member gets PUBREL under the same packet id, not the message again, and
+    past the group's ack wait no member gets it as a new message (neither it
+    nor one on B): exactly once, as on one node."""
+    cluster = wharf_cluster_factory(("a", "b"), extra_config="group_ack_wait = 3\n")
+    a, b = cluster.nodes
+    topic = uid("ledger")
+    name = uid("g")
+    share = f"$share/{name}/{topic}"
+    member_id = uid("member")
+    before = group_counts(cluster)
+    first = r.RawClient(a.port)
+    assert first.connect(member_id, clean=False)[1] == 0
+    assert first.subscribe(1, (share, 2)) == [2]
+    group_routed(cluster, before)
+    pub = paho(b.port, uid("pub"))
+    pub.publish(topic, b"entry", qos=2)
+    _, pid, _, body = first.read_type(r.PUBLISH, timeout=10).publish_fields()
+    assert body == b"entry"
+    first.send(r.ack(r.PUBREC, pid))
+    assert first.read_type(r.PUBREL).ack_fields()[0] == pid
+    cluster.kill(a)
+    first.sock.close()  # no PUBCOMP
+
+    other = paho(b.port, uid("other"))
+    other.subscribe(share, qos=2)
+    second = r.RawClient(b.port)
+    second.send(r.connect(member_id, clean=False))
+    assert second.read(timeout=20).connack()[:2] == (True, 0), "B takes the session once A's lease lapsed"
+    resumed = second.read(timeout=20)
+    assert (resumed.type, resumed.ack_fields()[0]) == (r.PUBREL, pid), f"resumed with {resumed}"
+    second.send(r.ack(r.PUBCOMP, pid))
+    assert other.nothing_for(6.0), "past the group's ack wait the entry went to another member"
+    with pytest.raises(socket.timeout):
+        got = second.read(timeout=0.5)
+        raise AssertionError(f"after PUBCOMP: {got}")
+    second.send(r.disconnect())
+    pub.publish(topic, b"next", qos=2)
+    assert [m.payload for m in other.get_all(1, timeout=10)] == [b"next"], "the group goes on"
+    other.disconnect()
+    pub.disconnect()
+    paho(b.port, member_id, clean=True).disconnect()
+    cluster.restart(a)
+
+
 def test_a_dead_nodes_offline_member_keeps_its_group_routed_and_reported(wharf_cluster_factory):
     """The group's only member is an offline persistent session on A, and A
     is killed. Its record still subscribes to the group, so B goes on routing

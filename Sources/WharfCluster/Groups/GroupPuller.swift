@@ -17,7 +17,9 @@ import WharfNATS
 ///
 /// What it holds it keeps alive with `+WPI` every third of the ack wait, so
 /// a member slow to acknowledge does not make JetStream give the message to
-/// another node as well; if this node dies, the ack wait gives it back.
+/// another node as well; if this node dies, the ack wait gives it back,
+/// unless a session's record says its member took it past PUBREC (then the
+/// entry is that session's, and is let go: `isReleasedToASession`).
 final class GroupPuller: GroupFeed, Sendable {
     /// How long a pull waits at the server. A pull cannot be taken back:
     /// until it expires the server may still hand this node messages, even
@@ -36,6 +38,7 @@ final class GroupPuller: GroupFeed, Sendable {
     private let ackWait: Duration
     private let logger: Logger
     private let onProblem: @Sendable (String) -> Void
+    private let isReleasedToASession: @Sendable (UInt64) async -> Bool?
     private let state = Mutex(State())
 
     private struct State {
@@ -53,13 +56,16 @@ final class GroupPuller: GroupFeed, Sendable {
     private struct Held {
         let message: Message
         let reply: String
+        /// Its place in the group's queue.
+        let sequence: UInt64
         var touchedAt: NIODeadline
     }
 
     init(
         group: ConsumerGroup, connection: NATSConnection, ackWait: Duration, logger: Logger,
-        onProblem: @escaping @Sendable (String) -> Void
+        onProblem: @escaping @Sendable (String) -> Void, isReleasedToASession: @escaping @Sendable (UInt64) async -> Bool?
     ) {
+        self.isReleasedToASession = isReleasedToASession
         self.group = group
         self.consumer = GroupQueue.consumer(name: group.name, filter: group.filter)
         self.connection = connection
@@ -105,9 +111,33 @@ final class GroupPuller: GroupFeed, Sendable {
             onProblem("group \(group.name): an entry no node can read (sequence \(metadata.streamSequence)); dropped")
             return
         }
+        guard metadata.delivered > 1 else { return hold(decoded, reply: reply, metadata) }
+        // Given out again: if a member took it past PUBREC on a node that
+        // died before the entry left the queue, it is that session's (the
+        // next node sends PUBREL), never another member's. Kept from the
+        // ack wait while the records are asked.
+        answer(reply, .inProgress)
+        Task {
+            switch await isReleasedToASession(metadata.streamSequence) {
+            case true?:
+                answer(reply, .ack)
+                logger.debug(
+                    "group entry past PUBREC let go", metadata: ["group": "\(group.name)", "sequence": "\(metadata.streamSequence)"])
+            case false?:
+                hold(decoded, reply: reply, metadata)
+            case nil:
+                answer(reply, .nak(delay: Self.handBackDelay))
+            }
+        }
+    }
+
+    /// Holds `decoded` (answering for it as the group reports back) and
+    /// hands it to the group.
+    private func hold(_ decoded: Message, reply: String, _ metadata: JetStreamMessageMetadata) {
         let accepted = state.withLock { state -> Bool in
             guard !state.closed else { return false }
-            state.held[ObjectIdentifier(decoded)] = Held(message: decoded, reply: reply, touchedAt: .now())
+            state.held[ObjectIdentifier(decoded)] = Held(
+                message: decoded, reply: reply, sequence: metadata.streamSequence, touchedAt: .now())
             state.pulled += 1
             if metadata.delivered > 1 { state.redelivered += 1 }
             return true
@@ -138,6 +168,11 @@ final class GroupPuller: GroupFeed, Sendable {
         guard let pull else { return }
         pull.setCredit(0)
         connection.eventLoop.scheduleTask(in: .nanoseconds((Self.pullExpiry + .seconds(1)).nanosecondsValue)) { pull.stop() }
+    }
+
+    /// The place in the group's queue of `message`, if it holds it.
+    func sequence(of message: Message) -> UInt64? {
+        state.withLock { $0.held[ObjectIdentifier(message)]?.sequence }
     }
 
     /// Messages pulled so far, and how many of them were redeliveries.

@@ -13,6 +13,10 @@ import WharfMQTT
 /// writes, in order) and this node's own writes as they are acknowledged,
 /// so that a SUBACK here is followed by routes here. The revision keeps the
 /// later of the two.
+///
+/// It also keeps which consumer-group entries records hold past PUBREC
+/// (`SessionRecord.Released.groupSequence`): a node pulling such an entry
+/// again lets it go (`GroupPuller`).
 struct InboxRouteTable {
     enum Change {
         case add(RemoteInbox, SubscribePacket.Subscription, identifier: UInt32)
@@ -29,9 +33,27 @@ struct InboxRouteTable {
         /// Its shared subscriptions' texts: consumer groups, served from
         /// their own queues by the nodes with members, not from this one.
         var groups: Set<String>
+        /// Its group deliveries past PUBREC: their places in `WHARF_G`.
+        var releasedGroupEntries: [UInt64] = []
     }
 
     private(set) var entries: [String: Entry] = [:]
+    /// Every record's group deliveries past PUBREC, by place in `WHARF_G`
+    /// (counted: two records never should, but one leaving must not hide
+    /// the other).
+    private var releasedGroupEntries: [UInt64: Int] = [:]
+
+    /// Whether a record holds the group entry at `sequence` past PUBREC.
+    func holdsReleasedGroupEntry(_ sequence: UInt64) -> Bool { releasedGroupEntries[sequence] != nil }
+
+    private mutating func changeReleasedGroupEntries(from old: [UInt64], to new: [UInt64]) {
+        guard old != new else { return }
+        for sequence in old {
+            let left = (releasedGroupEntries[sequence] ?? 1) - 1
+            releasedGroupEntries[sequence] = left > 0 ? left : nil
+        }
+        for sequence in new { releasedGroupEntries[sequence, default: 0] += 1 }
+    }
 
     /// The record under `key` at `revision` (nil: deleted): the tree
     /// changes that make the routes match it. Nothing for a revision older
@@ -42,6 +64,7 @@ struct InboxRouteTable {
         guard let record else {
             entries[key] = nil
             guard let current else { return [] }
+            changeReleasedGroupEntries(from: current.releasedGroupEntries, to: [])
             return current.subscriptions.keys.sorted().map { .remove(current.inbox, filter: $0) }
                 + current.groups.sorted().map { .group(share: $0, clientId: current.inbox.clientId, present: false) }
         }
@@ -71,7 +94,10 @@ struct InboxRouteTable {
         for (filter, subscription) in wanted.sorted(by: { $0.key < $1.key }) where current?.subscriptions[filter] != subscription {
             changes.append(.add(inbox, subscription.packet!, identifier: subscription.identifier))
         }
-        entries[key] = Entry(inbox: inbox, revision: revision, subscriptions: wanted, groups: groups)
+        let released = (record.released ?? []).compactMap(\.groupSequence)
+        changeReleasedGroupEntries(from: current?.releasedGroupEntries ?? [], to: released)
+        entries[key] = Entry(
+            inbox: inbox, revision: revision, subscriptions: wanted, groups: groups, releasedGroupEntries: released)
         return changes
     }
 

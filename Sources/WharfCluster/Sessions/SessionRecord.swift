@@ -25,7 +25,8 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     public var disconnectedAt: UInt64?
     public var subscriptions: [Subscription]
     public var will: Will?
-    /// QoS 2 deliveries from the session's queue past PUBREC, awaiting
+    /// QoS 2 deliveries from the session's queue, or that a consumer group
+    /// handed over, past PUBREC, awaiting
     /// PUBCOMP: a new connection sends PUBREL for them. Nil when none (and
     /// in records written before it existed).
     public var released: [Released]?
@@ -75,12 +76,19 @@ public struct SessionRecord: Codable, Sendable, Equatable {
 
     public struct Released: Codable, Sendable, Equatable {
         public var packetId: UInt16
-        /// The delivery's place in the session's queue (`WHARF_Q`).
+        /// The delivery's place in the session's queue (`WHARF_Q`); 0 for
+        /// one a consumer group handed over.
         public var sequence: UInt64
+        /// For one a consumer group handed over: its entry's place in the
+        /// groups' queue (`WHARF_G`), which leaves that queue before the
+        /// PUBREL goes out; until it has, no node gives the entry to a
+        /// member again. Nil otherwise (and in older records).
+        public var groupSequence: UInt64?
 
-        public init(packetId: UInt16, sequence: UInt64) {
+        public init(packetId: UInt16, sequence: UInt64, groupSequence: UInt64? = nil) {
             self.packetId = packetId
             self.sequence = sequence
+            self.groupSequence = groupSequence
         }
     }
 

@@ -38,10 +38,23 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
     func sessionReleased(
         clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery, lastPacketId: UInt16, journal: (any JournalWriter)?)
 
+    /// The client sent PUBREC for a QoS 2 delivery `group` handed over from
+    /// its queue in the cluster: as for one from the session's queue, the
+    /// record keeps the packet id (with the entry's place in the group's
+    /// queue), then the entry leaves that queue, and only then does the
+    /// PUBREL (the commit of `journal`) go out. The message is the
+    /// member's from then on: a node that dies before PUBCOMP leaves the
+    /// next one to send PUBREL, never the message to another member.
+    func sessionReleased(
+        clientId: String, epoch: UInt64, packetId: UInt16, lastPacketId: UInt16, from group: ConsumerGroup, _ message: Message,
+        journal: (any JournalWriter)?)
+
     /// The client sent PUBCOMP for it: the record forgets the packet id
     /// (the client may reuse it at once) but keeps the place in the queue
     /// until the queue is purged past it, so that a node that died in
     /// between does not leave the entry to be sent again as a new message.
+    /// Sequence 0: a delivery not from the session's queue (one a group
+    /// handed over, whose packet id the record may keep).
     func sessionCompleted(clientId: String, epoch: UInt64, _ delivery: ClusterReleasedDelivery)
 
     /// New inbound QoS 2 PUBLISHes, by packet id: the record holds their

@@ -454,6 +454,26 @@ public final class ConsumerGroup: Sendable {
         dispatch()
     }
 
+    /// A member's copy of these deliveries was discarded (its session ended,
+    /// or went to another node): they are no longer out with it. On one
+    /// node they are gone (past PUBREC they were the member's, and before
+    /// it the member handed them back when it went offline). In cluster
+    /// mode the feed gets back what it still holds: a QoS 2 delivery whose
+    /// PUBREC a session's record keeps was settled then, and is not.
+    func discarded(_ messages: [Message]) {
+        let dispatched: Dispatched = state.withLock { state in
+            for message in messages {
+                let id = ObjectIdentifier(message)
+                if let entry = state.outstanding.removeValue(forKey: id) { Self.release(entry, in: &state) }
+                state.attempts.removeValue(forKey: id)
+            }
+            let dispatched = dispatch(&state)
+            dispatched.news?.handedBack += messages
+            return dispatched
+        }
+        dispatched.finish(expired)
+    }
+
     /// Dead-letters `dead`; in cluster mode the cluster's queue lets them go
     /// once their dead letters are stored (and gets them back if not).
     func deadLettered(_ dead: [(Message, attempts: Int)]) {

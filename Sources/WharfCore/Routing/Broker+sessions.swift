@@ -167,8 +167,9 @@ extension Broker {
     func discard(_ session: Session, countingLost: Bool = true) {
         removeFromRouting(session, filters: session.subscriptions.map(\.filter))
         if let queue = session.journalQueue { journalAlone { $0.sessionEnded(queue) } }
-        let lost = session.discardMessages()
+        let (lost, fromGroups) = session.discardMessages()
         if lost > 0, countingLost { metrics.messageDropped(.sessionDiscarded, count: lost) }
+        session.groupDeliveriesDiscarded(fromGroups)
     }
 
     /// A client id for CONNECT with an empty one (3.1.1 section 3.1.3.1; 5.0

@@ -362,11 +362,17 @@ public struct OutboundQueue: Sendable {
     }
 
     /// Drops everything (clean session end). Returns how many messages were lost.
-    public mutating func removeAll() -> Int {
+    /// Empties the queue: how many messages it held, and which of them a
+    /// consumer group handed over (the group stops counting them as out
+    /// with this member).
+    public mutating func removeAll() -> (count: Int, fromGroups: [(ConsumerGroup, Message)]) {
         let count = pending.count + inflight.count
+        var fromGroups: [(ConsumerGroup, Message)] = []
+        for entry in inflight.values { if let group = entry.group { fromGroups.append((group, entry.message)) } }
+        for entry in pending { if let group = entry.group { fromGroups.append((group, entry.message)) } }
         pending.removeAll()
         inflight.removeAll()
-        return count
+        return (count, fromGroups)
     }
 
     /// Packet ids go on after `id` (a session another node delivered last):

@@ -123,20 +123,21 @@ extension Session {
 }
 
 extension Session {
-    /// QoS 2 deliveries another node's connection took to PUBREC: in flight
-    /// again here, waiting for PUBCOMP, so that the next connection sends
-    /// PUBREL for them. The message itself is the client's now: only its
-    /// packet id and its place in the cluster queue are kept. Returns the
-    /// ones put in flight (an id already in flight here keeps its own).
     /// Places in the cluster queue whose QoS 2 delivery another connection
     /// completed: the reader passes over them.
     public func restoreCompleted(_ sequences: [UInt64]) {
         state.withLock { state in state.releasedInboxSequences.formUnion(sequences) }
     }
 
+    /// QoS 2 deliveries another node's connection took to PUBREC: in flight
+    /// again here, waiting for PUBCOMP, so that the next connection sends
+    /// PUBREL for them. The message itself is the client's now: only its
+    /// packet id and its place in the cluster queue are kept (0 for one a
+    /// consumer group handed over). Returns the ones put in flight (an id
+    /// already in flight here keeps its own).
     public func restoreReleased(_ deliveries: [ClusterReleasedDelivery]) -> [ClusterReleasedDelivery] {
         state.withLock { state in
-            for delivery in deliveries { state.releasedInboxSequences.insert(delivery.sequence) }
+            for delivery in deliveries where delivery.sequence != 0 { state.releasedInboxSequences.insert(delivery.sequence) }
             return deliveries.filter { delivery in
                 state.outbound.restoreReleased(packetId: delivery.packetId, inboxSequence: delivery.sequence)
             }

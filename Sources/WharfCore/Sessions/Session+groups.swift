@@ -56,6 +56,17 @@ extension Session {
         for group in groups { group.dispatch() }
     }
 
+    /// The session's copy of these group deliveries went (it ended, or went
+    /// to another node): their groups stop counting them as out with it.
+    func groupDeliveriesDiscarded(_ discarded: [(ConsumerGroup, Message)]) {
+        guard !discarded.isEmpty else { return }
+        var byGroup: [ObjectIdentifier: (ConsumerGroup, [Message])] = [:]
+        for (group, message) in discarded {
+            byGroup[ObjectIdentifier(group), default: (group, [])].1.append(message)
+        }
+        for (group, messages) in byGroup.values { group.discarded(messages) }
+    }
+
     /// Gives every unacknowledged group message back to its group.
     func returnGroupMessages(_ taken: [(ConsumerGroup, Message)]) {
         guard !taken.isEmpty else { return }

@@ -49,7 +49,7 @@ extension Session {
         state.withLock { $0.subscriptions.map { ($0.key.string, $0.value) } }
     }
 
-    func discardMessages() -> Int {
+    func discardMessages() -> (count: Int, fromGroups: [(ConsumerGroup, Message)]) {
         state.withLock { state in
             // What it held is gone from here: the cluster queue's floor no
             // longer follows from this queue (see `inboxFloor`).

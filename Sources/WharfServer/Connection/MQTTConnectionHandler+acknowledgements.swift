@@ -34,7 +34,7 @@ extension MQTTConnectionHandler {
         // After PUBREC the message is the client's: a restart resends PUBREL, not PUBLISH.
         if let (message, group) = session.received(ack.packetId, from: target) {
             broker.journalReceived(message, group: group, packetId: ack.packetId, session: session, into: journal)
-            if let epoch = clusterEpoch { clusterReleased(ack.packetId, session: session, epoch: epoch) }
+            if let epoch = clusterEpoch { clusterReleased(ack.packetId, message, from: group, session: session, epoch: epoch) }
         } else if wrongAcknowledgement(.pubrec, ack.packetId, session: session, context: context) {
             return
         }
@@ -59,12 +59,20 @@ extension MQTTConnectionHandler {
         writePacket(.pubcomp(PublishAckPacket(packetId: ack.packetId, reasonCode: code)))
     }
 
-    /// Cluster mode: the session's record keeps a delivery from its queue
-    /// that went past PUBREC (the PUBREL waits for it), so that a connection
-    /// on another node sends PUBREL, not the message again.
-    private func clusterReleased(_ packetId: UInt16, session: Session, epoch: UInt64) {
+    /// Cluster mode: the session's record keeps a delivery from its queue,
+    /// or one from a consumer group's queue in the cluster, that went past
+    /// PUBREC (the PUBREL waits for it), so that a connection on another
+    /// node sends PUBREL, not the message again.
+    private func clusterReleased(_ packetId: UInt16, _ message: Message, from group: ConsumerGroup?, session: Session, epoch: UInt64) {
+        guard let sessions = broker.clusterSessions else { return }
         let sequence = session.inboxSequence(ofInflight: packetId)
-        guard sequence != 0, let sessions = broker.clusterSessions else { return }
+        if sequence == 0, let group, group.feed != nil {
+            sessions.sessionReleased(
+                clientId: session.clientId, epoch: epoch, packetId: packetId, lastPacketId: session.lastPacketId, from: group, message,
+                journal: journal)
+            return
+        }
+        guard sequence != 0 else { return }
         sessions.sessionReleased(
             clientId: session.clientId, epoch: epoch, ClusterReleasedDelivery(packetId: packetId, sequence: sequence),
             lastPacketId: session.lastPacketId, journal: journal)
@@ -73,7 +81,7 @@ extension MQTTConnectionHandler {
     @inline(__always)
     func handlePubComp(_ ack: PublishAckPacket, session: Session, target: ConnectionDeliveryTarget, context: ChannelHandlerContext) {
         if let done = session.completed(ack.packetId, from: target) {
-            if done.inboxSequence != 0, let epoch = clusterEpoch {
+            if let epoch = clusterEpoch {
                 broker.clusterSessions?.sessionCompleted(
                     clientId: session.clientId, epoch: epoch, ClusterReleasedDelivery(packetId: ack.packetId, sequence: done.inboxSequence))
             }
