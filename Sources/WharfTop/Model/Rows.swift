@@ -37,6 +37,7 @@ public struct ClientRow: Sendable, Equatable {
 
 /// A line of the Groups screen: a group, or one of its members under it.
 public struct GroupRow: Sendable, Equatable {
+    /// The node's label, or "N nodes" for a cluster's group seen on several.
     public var node: String
     public var group: String
     public var filter: String
@@ -165,36 +166,84 @@ public enum RowBuilder {
     }
 
     /// Each group followed by its members, groups by lag (seconds) first.
+    ///
+    /// In a cluster a group is one queue served from every node with
+    /// members, so nodes of one cluster (one lists the other as live) show
+    /// it on one line: their depths, in-flight counts, members and rates
+    /// added up (each node reports what its members hold and one node the
+    /// rest of the queue, so the sums are the group's), the lag in seconds
+    /// the largest. Its members follow, each with its node.
     public static func groups(_ nodes: [NodeHistory]) -> [GroupRow] {
-        var rows: [GroupRow] = []
-        for node in nodes {
+        let clusterOf = clusters(nodes)
+        var lines: [(group: GroupRow, nodes: Int, members: [GroupRow])] = []
+        var merged: [String: Int] = [:]
+        for (index, node) in nodes.enumerated() {
             guard let snapshot = node.latest else { continue }
-            let interval = node.interval
             for group in snapshot.groups.sorted(by: { $0.lagSeconds > $1.lagSeconds }) {
-                let before = node.previousGroups[group.name + "\u{0}" + group.filter]
-                rows.append(
-                    GroupRow(
-                        node: node.label, group: group.name, filter: group.filter, member: nil, online: group.consumers > 0,
-                        depth: group.depth, inflight: group.inflight, consumers: group.consumers,
-                        deliveryRate: perSecond(group.deliveredTotal, before?.deliveredTotal, interval),
-                        lagMessages: group.lagMessages, lagSeconds: group.lagSeconds
-                    ))
-                let previousMembers = Dictionary(
-                    (before?.members ?? []).map { ($0.clientId, $0.deliveredTotal) }, uniquingKeysWith: { a, _ in a })
-                for member in group.members {
-                    rows.append(
-                        GroupRow(
-                            node: node.label, group: group.name, filter: group.filter, member: member.clientId, online: member.online,
-                            depth: nil, inflight: member.inflight, consumers: nil,
-                            deliveryRate: perSecond(member.deliveredTotal, previousMembers[member.clientId], interval),
-                            // A member's lag: the group's messages it holds unacknowledged
-                            // (waiting ones belong to the group, not to a member).
-                            lagMessages: member.inflight, lagSeconds: nil
-                        ))
+                let (row, members) = rows(group, on: node)
+                if let cluster = clusterOf[index] {
+                    let key = "\(cluster)\u{0}\(group.name)\u{0}\(group.filter)"
+                    if let at = merged[key] {
+                        lines[at].group.add(row)
+                        lines[at].nodes += 1
+                        lines[at].group.node = "\(lines[at].nodes) nodes"
+                        lines[at].members += members
+                        continue
+                    }
+                    merged[key] = lines.count
                 }
+                lines.append((row, 1, members))
             }
         }
-        return rows
+        return lines.flatMap { [$0.group] + $0.members }
+    }
+
+    /// One node's line for `group` and its members' lines.
+    private static func rows(_ group: GroupSnapshot, on node: NodeHistory) -> (GroupRow, [GroupRow]) {
+        let interval = node.interval
+        let before = node.previousGroups[group.name + "\u{0}" + group.filter]
+        let row = GroupRow(
+            node: node.label, group: group.name, filter: group.filter, member: nil, online: group.consumers > 0,
+            depth: group.depth, inflight: group.inflight, consumers: group.consumers,
+            deliveryRate: perSecond(group.deliveredTotal, before?.deliveredTotal, interval),
+            lagMessages: group.lagMessages, lagSeconds: group.lagSeconds
+        )
+        let previousMembers = Dictionary(
+            (before?.members ?? []).map { ($0.clientId, $0.deliveredTotal) }, uniquingKeysWith: { a, _ in a })
+        let members = group.members.map { member in
+            GroupRow(
+                node: node.label, group: group.name, filter: group.filter, member: member.clientId, online: member.online,
+                depth: nil, inflight: member.inflight, consumers: nil,
+                deliveryRate: perSecond(member.deliveredTotal, previousMembers[member.clientId], interval),
+                // A member's lag: the group's messages it holds unacknowledged
+                // (waiting ones belong to the group, not to a member).
+                lagMessages: member.inflight, lagSeconds: nil
+            )
+        }
+        return (row, members)
+    }
+
+    /// For each node, the first node of its cluster (nil: not in one, or
+    /// no snapshot yet): two nodes are of one cluster when either lists the
+    /// other among its live nodes.
+    static func clusters(_ nodes: [NodeHistory]) -> [Int?] {
+        let clusters = nodes.map { $0.latest?.cluster }
+        var parent = Array(clusters.indices)
+        func root(_ index: Int) -> Int {
+            var index = index
+            while parent[index] != index { index = parent[index] }
+            return index
+        }
+        for i in clusters.indices {
+            for j in clusters.indices where j > i {
+                guard let a = clusters[i], let b = clusters[j],
+                    a.liveNodes.contains(where: { $0.name == b.node }) || b.liveNodes.contains(where: { $0.name == a.node })
+                else { continue }
+                let (x, y) = (root(i), root(j))
+                parent[max(x, y)] = min(x, y)
+            }
+        }
+        return clusters.indices.map { clusters[$0] == nil ? nil : root($0) }
     }
 
     static func perSecond(_ now: Int, _ before: Int?, _ interval: Double?) -> Double? {
@@ -210,5 +259,18 @@ extension NodeHistory {
         if let scheme = text.range(of: "://") { text = text[scheme.upperBound...] }
         if let slash = text.firstIndex(of: "/") { text = text[..<slash] }
         return String(text)
+    }
+}
+
+extension GroupRow {
+    /// Adds another node's line for the same group in one cluster.
+    mutating func add(_ other: GroupRow) {
+        online = online || other.online
+        if let depth, let more = other.depth { self.depth = depth + more }
+        inflight += other.inflight
+        if let consumers, let more = other.consumers { self.consumers = consumers + more }
+        if deliveryRate != nil || other.deliveryRate != nil { deliveryRate = (deliveryRate ?? 0) + (other.deliveryRate ?? 0) }
+        if lagMessages != nil || other.lagMessages != nil { lagMessages = (lagMessages ?? 0) + (other.lagMessages ?? 0) }
+        if let more = other.lagSeconds { lagSeconds = max(lagSeconds ?? 0, more) }
     }
 }
