@@ -93,16 +93,32 @@ extension ClusterNode {
     /// read, and the answer waits (up to 3 s) until the watch applied it.
     /// Nil: no answer (the entry goes back to the queue for later).
     func isGroupEntryReleasedToASession(_ sequence: UInt64) async -> Bool? {
-        guard let store = state.withLock({ $0.buckets?.sessions }),
-            let info = try? await jetStream.streamInfo(store.bucket.streamName)
-        else { return nil }
-        let current = info.state.lastSequence
+        guard let current = await sessionsRevision(readAfter: ContinuousClock.now) else { return nil }
         let deadline = ContinuousClock.now + .seconds(3)
         while state.withLock({ $0.sessionsWatchRevision }) < current {
             guard ContinuousClock.now < deadline, !isStopped else { return nil }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return inboxRoutes.withLock { $0.holdsReleasedGroupEntry(sequence) }
+    }
+
+    /// The sessions bucket's last revision, read at most 100 ms before
+    /// `instant`: a read that recent is shared (a member that leaves hands
+    /// back up to a window of entries at once, each given out again), so a
+    /// burst costs one STREAM.INFO, not one per entry. 100 ms is safe: a
+    /// record naming an entry was written before the entry could be given
+    /// out again (the ack wait after its node last kept it, at least 3 s).
+    private func sessionsRevision(readAfter instant: ContinuousClock.Instant) async -> UInt64? {
+        let read = state.withLock { state -> Task<UInt64?, Never>? in
+            guard let store = state.buckets?.sessions else { return nil }
+            if let last = state.sessionsRevisionRead, last.startedAt + .milliseconds(100) >= instant { return last.task }
+            let task = Task { [jetStream] in
+                try? await jetStream.streamInfo(store.bucket.streamName).state.lastSequence
+            }
+            state.sessionsRevisionRead = (ContinuousClock.now, task)
+            return task
+        }
+        return await read?.value
     }
 
     /// A claim's group deliveries past PUBREC: their entries leave the

@@ -99,6 +99,9 @@ public final class ClusterNode: ClusterLink, Sendable {
         /// The last revision of `wharf_sessions` the watch applied here:
         /// records up to it are in `inboxRoutes` (ClusterNode+groupReleases).
         var sessionsWatchRevision: UInt64 = 0
+        /// The last read of the sessions bucket's last revision, shared by
+        /// the group entries given out again while it is on its way.
+        var sessionsRevisionRead: (startedAt: ContinuousClock.Instant, task: Task<UInt64?, Never>)?
         /// Nodes that withdrew their lease (a clean stop): they deliver nothing.
         var withdrawn: Set<String> = []
         /// Fences waiting for an answer, by session.
