@@ -211,7 +211,11 @@ class Result:
     group_qos2_duplicates: int = 0
 
     def summary(self) -> str:
-        faults = f"; nats-server reset WHARF_Q {len(self.server_faults)} times" if self.server_faults else ""
+        faults = ""
+        if self.server_faults:
+            streams = collections.Counter(
+                line.split("'$G > ")[1].split("'")[0] for line in self.server_faults if "Resetting" in line and "'$G > " in line)
+            faults = "; nats-server reset " + ", ".join(f"{name} {n} times" for name, n in sorted(streams.items()))
         group = (f"; group: {self.group_lost} lost, {self.group_duplicates} duplicates "
                  f"({self.group_qos2_duplicates} of QoS 2)" if self.group_lost or self.group_duplicates else "")
         return (f"{self.cycles} cycles, {self.acknowledged} acknowledged, {self.lost} lost, "
@@ -222,11 +226,13 @@ class Result:
         return self.lost == 0 and self.qos2_duplicates == 0 and self.group_lost == 0 and self.group_qos2_duplicates == 0
 
 
-# nats-server 2.9.10, after a kill -9, can hold a different WHARF_Q than
-# its peers (docs/cluster.md, "The chaos test"). When it leads, the others
-# fail to apply its operations ("stream store EOF") and reset their copy to
-# its: messages they held are gone from the stream. These lines say so.
-SERVER_FAULTS = ("Error applying entries to '$G > WHARF_Q'", "Resetting stream cluster state for '$G > WHARF_Q'")
+# nats-server 2.9.10, after a kill -9, can hold a different copy of a
+# stream than its peers (docs/cluster.md, "The chaos test"). When it leads,
+# the others fail to apply its operations ("stream store EOF") and reset
+# their copy to its: messages they held are gone from the stream. These
+# lines say so, for any stream: the session queues (WHARF_Q), the groups'
+# queues (WHARF_G), the session records (KV_wharf_sessions).
+SERVER_FAULTS = ("Error applying entries to '$G > ", "Resetting stream cluster state for '$G > ")
 
 
 def server_faults(nats: NatsCluster) -> list[str]:
