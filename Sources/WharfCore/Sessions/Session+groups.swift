@@ -59,21 +59,20 @@ extension Session {
     /// The session's copy of these group deliveries went (it ended, or went
     /// to another node): their groups stop counting them as out with it.
     func groupDeliveriesDiscarded(_ discarded: [(ConsumerGroup, Message)]) {
-        guard !discarded.isEmpty else { return }
-        var byGroup: [ObjectIdentifier: (ConsumerGroup, [Message])] = [:]
-        for (group, message) in discarded {
-            byGroup[ObjectIdentifier(group), default: (group, [])].1.append(message)
-        }
-        for (group, messages) in byGroup.values { group.discarded(messages) }
+        for (group, messages) in Self.byGroup(discarded) { group.discarded(messages) }
     }
 
     /// Gives every unacknowledged group message back to its group.
     func returnGroupMessages(_ taken: [(ConsumerGroup, Message)]) {
-        guard !taken.isEmpty else { return }
+        for (group, messages) in Self.byGroup(taken) { group.returned(messages) }
+    }
+
+    /// `pairs` by group, each group's messages in their order.
+    private static func byGroup(_ pairs: [(ConsumerGroup, Message)]) -> some Collection<(ConsumerGroup, [Message])> {
         var byGroup: [ObjectIdentifier: (ConsumerGroup, [Message])] = [:]
-        for (group, message) in taken {
+        for (group, message) in pairs {
             byGroup[ObjectIdentifier(group), default: (group, [])].1.append(message)
         }
-        for (group, messages) in byGroup.values { group.returned(messages) }
+        return byGroup.values
     }
 }
