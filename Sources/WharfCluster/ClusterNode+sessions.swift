@@ -37,6 +37,9 @@ extension ClusterNode: ClusterSessionDirectory {
         /// What its queue's reader handed over, kept in each record write
         /// (`SessionRecord.handedOver`).
         var replayed: ReplayedEntryGuard
+        /// Group entries past PUBREC whose delete from `WHARF_G` landed and
+        /// whose PUBCOMP has not come yet (ClusterNode+groupReleases).
+        var deletedGroupEntries: Set<UInt64> = []
     }
 
     /// A reply waiting for a record write. `strict`: it must not go unless
@@ -108,6 +111,7 @@ extension ClusterNode: ClusterSessionDirectory {
         }
         // Written below, before the client can send them again.
         let marked = await markExchangesRoutedElsewhere(&record, previousOwner: claimed.previousOwner)
+        let forgot = Self.forgetCompletedGroupEntries(&record)
         // The last owner not asked (the session was offline there) still
         // has a copy: told to drop it. Nothing waits for its answer.
         if let previous = claimed.previousOwner, previous != options.nodeName, !claimed.claim.ask.contains(previous) {
@@ -132,13 +136,13 @@ extension ClusterNode: ClusterSessionDirectory {
             var session = ClaimedSession(
                 epoch: record.ownership.epoch, record: record, revision: revision,
                 replayed: old?.replayed ?? ReplayedEntryGuard(record.handedOver))
-            session.dirty = marked
+            session.dirty = marked || forgot
             state.claimed[connect.clientId] = session
             return ((old?.waiting ?? []) + (old?.inWrite ?? []), adopted)
         }
         // The older connection's writes will not land: its strict replies fail.
         for waiter in replaced { waiter.finished(written: false) }
-        if marked { writeRecord(connect.clientId) }
+        if marked || forgot { writeRecord(connect.clientId) }
         return .claimed(
             ClusterSessionGrant(
                 epoch: record.ownership.epoch, sessionPresent: claimed.sessionPresent,
@@ -146,7 +150,9 @@ extension ClusterNode: ClusterSessionDirectory {
                 subscriptions: record.subscriptions.compactMap { kept in
                     kept.packet.map { ClusterSessionSubscription($0, identifier: kept.identifier) }
                 },
-                released: (record.released ?? []).map { ClusterReleasedDelivery(packetId: $0.packetId, sequence: $0.sequence) },
+                released: (record.released ?? []).filter { $0.packetId != 0 }.map {
+                    ClusterReleasedDelivery(packetId: $0.packetId, sequence: $0.sequence)
+                },
                 received: (record.received ?? []).map(\.exchange), resendThrough: resendThrough,
                 completed: record.completed ?? [], lastPacketId: record.lastPacketId ?? 0))
     }

@@ -80,9 +80,10 @@ public struct SessionRecord: Codable, Sendable, Equatable {
         /// one a consumer group handed over.
         public var sequence: UInt64
         /// For one a consumer group handed over: its entry's place in the
-        /// groups' queue (`WHARF_G`), which leaves that queue before the
-        /// PUBREL goes out; until it has, no node gives the entry to a
-        /// member again. Nil otherwise (and in older records).
+        /// groups' queue (`WHARF_G`); while the record names it, no node
+        /// gives the entry to a member again. Kept past PUBCOMP (with
+        /// `packetId` 0: no PUBREL is owed) until the entry's delete from
+        /// that queue has landed. Nil otherwise (and in older records).
         public var groupSequence: UInt64?
 
         public init(packetId: UInt16, sequence: UInt64, groupSequence: UInt64? = nil) {

@@ -41,9 +41,8 @@ public protocol ClusterSessionDirectory: AnyObject, Sendable {
     /// The client sent PUBREC for a QoS 2 delivery `group` handed over from
     /// its queue in the cluster: as for one from the session's queue, the
     /// record keeps the packet id (with the entry's place in the group's
-    /// queue), then the entry leaves that queue, and only then does the
-    /// PUBREL (the commit of `journal`) go out. The message is the
-    /// member's from then on: a node that dies before PUBCOMP leaves the
+    /// queue) before the PUBREL (the commit of `journal`) goes out, and the
+    /// entry leaves that queue. The message is the member's from then on: a node that dies before PUBCOMP leaves the
     /// next one to send PUBREL, never the message to another member.
     func sessionReleased(
         clientId: String, epoch: UInt64, packetId: UInt16, lastPacketId: UInt16, from group: ConsumerGroup, _ message: Message,
