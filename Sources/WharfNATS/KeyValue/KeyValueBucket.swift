@@ -133,8 +133,11 @@ public struct KeyValueBucket: Sendable {
             return try await write(key, value, headers: headers, options: Self.compareAndSwap(key, 0))
         } catch .wrongLastRevision {
             // It has a last revision: if that is a delete or purge marker,
-            // the key is free; take it with a CAS on that marker.
-            guard let current = try await entry(key) else { throw .wrongLastRevision(key) }
+            // the key is free; take it with a CAS on that marker. Read from
+            // the leader, which refused the CAS: a direct get may reach a
+            // replica that has not stored the key yet (a CI run saw "changed
+            // since the revision given" for a key that existed).
+            guard let current = try await entry(key, fromLeader: true) else { throw .wrongLastRevision(key) }
             guard current.operation != .put else { throw .keyExists(key, revision: current.revision) }
             return try await update(key, value, lastRevision: current.revision, headers: headers)
         }
