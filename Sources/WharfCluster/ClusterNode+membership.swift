@@ -14,6 +14,8 @@ extension ClusterNode {
 
     private func nodeChanged(_ entry: KeyValueEntry) {
         let name = entry.key
+        let storedAt = entry.created.map { Double($0.secondsSinceEpoch) + Double($0.nanoseconds) / 1e9 } ?? Date().timeIntervalSince1970
+        state.withLock { $0.leaseReach = max($0.leaseReach, storedAt) }
         guard name != options.nodeName else { return }
         guard entry.operation == .put,
             let announcement = try? JSONDecoder().decode(NodeAnnouncement.self, from: Data(entry.value.readableBytesView))
@@ -28,12 +30,11 @@ extension ClusterNode {
         }
         // How long ago the server stored it: an old entry read at start
         // must not make a dead node look alive for a whole lease.
-        let age =
-            entry.created.map { max(0, Date().timeIntervalSince1970 - (Double($0.secondsSinceEpoch) + Double($0.nanoseconds) / 1e9)) } ?? 0
+        let age = max(0, Date().timeIntervalSince1970 - storedAt)
         let seenAt = ContinuousClock.now - .milliseconds(Int64(min(age, 3_600) * 1000))
         let live = ContinuousClock.now - seenAt < options.lease
         state.withLock { state in
-            state.nodes[name] = NodeLease(announcement: announcement, seenAt: seenAt)
+            state.nodes[name] = NodeLease(announcement: announcement, seenAt: seenAt, storedAt: storedAt)
             state.withdrawn.remove(name)
         }
         if live { setRouted(name, live: true) }
@@ -69,6 +70,12 @@ extension ClusterNode {
         }
     }
 
+    /// How long `lease` has not been renewed, as far as this node's watch
+    /// of the leases can tell (`NodeLease.age`).
+    func leaseAge(_ lease: NodeLease, _ state: State, now: ContinuousClock.Instant) -> Duration {
+        lease.age(now: now, reach: state.leaseReach)
+    }
+
     /// The live nodes, this one first.
     var liveNodes: [(name: String, announcement: NodeAnnouncement)] {
         let mine = NodeAnnouncement(
@@ -76,7 +83,7 @@ extension ClusterNode {
             startedAtSeconds: startedAt.timeIntervalSince1970)
         let others = state.withLock { state in
             let now = ContinuousClock.now
-            return state.nodes.filter { now - $0.value.seenAt < options.lease }.map { ($0.key, $0.value.announcement) }
+            return state.nodes.filter { leaseAge($0.value, state, now: now) < options.lease }.map { ($0.key, $0.value.announcement) }
         }
         return [(options.nodeName, mine)] + others.sorted { $0.0 < $1.0 }
     }

@@ -155,7 +155,7 @@ extension ClusterNode {
             let gone = state.routes.keys.filter { node in
                 guard node != options.nodeName, !(state.routes[node]?.isEmpty ?? true) else { return false }
                 guard let lease = state.nodes[node] else { return true }
-                return now - lease.seenAt > routeGrace
+                return leaseAge(lease, state, now: now) > routeGrace
             }
             return (gone.flatMap { state.routes[$0]?.keys.map { $0 } ?? [] }, state.buckets?.routes)
         }

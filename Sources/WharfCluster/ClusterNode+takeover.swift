@@ -103,7 +103,7 @@ extension ClusterNode {
                 let lapsed = state.takeover.waitingFor(session, epoch: epoch).filter { node in
                     if state.withdrawn.contains(node) { return true }
                     guard let lease = state.nodes[node] else { return now - started >= options.lease }
-                    return now - lease.seenAt >= options.lease
+                    return leaseAge(lease, state, now: now) >= options.lease
                 }
                 state.takeover.lapsed(lapsed)
                 return (state.takeover.outcome(session, epoch: epoch), state.takeover.waitingFor(session, epoch: epoch))

@@ -58,7 +58,7 @@ extension ClusterNode {
         if owner == options.nodeName { return boot == nil || boot == bootId }
         if state.withdrawn.contains(owner) { return true }
         guard let lease = state.nodes[owner] else { return now - startedAtInstant < options.lease * 2 }
-        guard now - lease.seenAt < options.lease else { return false }
+        guard leaseAge(lease, state, now: now) < options.lease else { return false }
         return boot == nil || boot == lease.announcement.bootId
     }
 

@@ -104,6 +104,10 @@ public final class ClusterNode: ClusterLink, Sendable {
         var sessionsRevisionRead: (startedAt: ContinuousClock.Instant, task: Task<UInt64?, Never>)?
         /// Nodes that withdrew their lease (a clean stop): they deliver nothing.
         var withdrawn: Set<String> = []
+        /// The newest store time (server seconds) of any lease the watch of
+        /// `wharf_nodes` brought, this node's own included: how far this
+        /// node's view of the leases reaches (`leaseAge`).
+        var leaseReach: Double = 0
         /// Fences waiting for an answer, by session.
         var fenceWakers: [String: [CheckedContinuation<Void, Never>]] = [:]
         var timers: [RepeatedTask] = []
@@ -117,11 +121,6 @@ public final class ClusterNode: ClusterLink, Sendable {
         var routes: KeyValueBucket
         var retained: KeyValueBucket
         var sessions: SessionStore
-    }
-
-    struct NodeLease: Sendable {
-        var announcement: NodeAnnouncement
-        var seenAt: ContinuousClock.Instant
     }
 
     struct RetainedEntry: Sendable {
