@@ -10,7 +10,10 @@ import WharfNATS
 /// real nodes on the shared NATS cluster: another node adopts the record,
 /// expires the session when its time is up, and reports its backlog
 /// meanwhile; a client that comes back finds its session.
-@Suite(.timeLimit(.minutes(2))) struct OrphanedSessionTests {
+///
+/// One test at a time: each test's adopting node would adopt the other's
+/// session as readily as its own (a failure seen in parallel runs).
+@Suite(.serialized, .timeLimit(.minutes(2))) struct OrphanedSessionTests {
     typealias Nodes = ClusterNodeTests
     typealias Directory = SessionDirectoryTests
 
