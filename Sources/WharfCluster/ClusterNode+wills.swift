@@ -42,6 +42,23 @@ extension ClusterNode {
         applyInboxRoutes(key: entry.key, record: record, revision: entry.revision)
         // After the routes: a revision read here is in `inboxRoutes`.
         state.withLock { $0.sessionsWatchRevision = max($0.sessionsWatchRevision, entry.revision) }
+        if let record, record.ownership.owner != options.nodeName { dropCopyOfSessionOwnedElsewhere(record.clientId) }
+    }
+
+    /// A record now another node's, of a session this node keeps offline
+    /// and has not claimed: the copy here is stale, and goes (as for a
+    /// release request). The node that took the session asks the owner it
+    /// read to release it; a copy kept by some other node was missed. A
+    /// chaos run had one: a node whose record write lost its CAS (another
+    /// node adopted the session) closed the connection and kept the session
+    /// offline, holding a QoS 2 group entry past PUBREC (kept alive with
+    /// +WPI) that no member got again.
+    private func dropCopyOfSessionOwnedElsewhere(_ clientId: String) {
+        guard let broker = state.withLock({ $0.claimed[clientId] == nil ? $0.broker : nil }), broker.holdsOfflineSession(clientId)
+        else { return }
+        state.withLock { _ = $0.adopted.remove(clientId) }
+        broker.forgetSession(clientId)
+        logger.debug("dropped the offline copy of a session another node owns", metadata: ["client": "\(clientId)"])
     }
 
     /// Whether the run that wrote `record` may still hold its connection:

@@ -141,4 +141,44 @@ import WharfNATS
         #expect(grant.subscriptions.map(\.request.filter) == ["jobs/#"])
         #expect(grant.resendThrough == last)
     }
+
+    /// A node keeps a session offline; its record becomes another node's
+    /// (an adoption, a claim) without a release request reaching this one:
+    /// the copy here goes as the sessions watch brings the record, or it
+    /// would hold what it had (its group deliveries) for good.
+    @Test func anOfflineCopyGoesWhenItsRecordBecomesAnotherNodes() async throws {
+        let a = try await Nodes.node(Nodes.unique("a"))
+        defer { Task { await a.cluster.stop() } }
+        let client = Nodes.unique("c")
+        let store = try #require(a.cluster.state.withLock { $0.buckets?.sessions })
+        let record = SessionRecord(
+            clientId: client, ownership: SessionOwnership(epoch: 1, owner: a.cluster.options.nodeName, connected: false),
+            expiryInterval: 600, subscriptions: [])
+        var revision: UInt64 = 0
+        let deadline = ContinuousClock.now + .seconds(20)
+        while revision == 0 {
+            do {
+                revision = try await store.bucket.create(ClusterNames.key(for: client), record.encoded())
+            } catch {
+                guard case KeyValueError.jetStream(.noResponders) = error, ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        a.broker.adoptClusterSession(clientId: client, expiryInterval: 600, expiresInNanos: nil)
+        #expect(a.broker.holdsOfflineSession(client))
+
+        // The record rewritten as a's own (a write of its own): the copy stays.
+        var again = record
+        again.expiryInterval = 700
+        revision = try #require(await store.update(again, after: revision))
+        _ = try await Self.eventually("a's watch at the rewrite", { a.cluster.state.withLock { $0.sessionsWatchRevision } }) {
+            $0 >= revision
+        }
+        #expect(a.broker.holdsOfflineSession(client), "a record still a's keeps its copy")
+
+        var elsewhere = again
+        elsewhere.ownership.owner = Nodes.unique("other")
+        _ = try #require(await store.update(elsewhere, after: revision))
+        _ = try await Self.eventually("the copy on a gone", { a.broker.holdsOfflineSession(client) }) { !$0 }
+    }
 }

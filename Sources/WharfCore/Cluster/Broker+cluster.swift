@@ -53,6 +53,11 @@ extension Broker {
         journalAlone { $0.willEnded(clientId: clientId) }
     }
 
+    /// Whether an offline copy of `clientId`'s session is kept here.
+    public func holdsOfflineSession(_ clientId: String) -> Bool {
+        sessions.withLock { store in store[ExactString(clientId)].map { !$0.isOnline } ?? false }
+    }
+
     /// Another node took `clientId`'s session over: the copy here is stale.
     /// An offline copy goes (its subscriptions and queue, counted as
     /// `sessionDiscarded`), and its delayed will with it: the will is the
