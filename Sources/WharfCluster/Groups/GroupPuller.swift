@@ -55,7 +55,7 @@ final class GroupPuller: GroupFeed, Sendable {
 
     private struct Held {
         let message: Message
-        let reply: String
+        var reply: String
         /// Its place in the group's queue.
         let sequence: UInt64
         var touchedAt: NIODeadline
@@ -112,6 +112,15 @@ final class GroupPuller: GroupFeed, Sendable {
             return
         }
         guard metadata.delivered > 1 else { return hold(decoded, reply: reply, metadata) }
+        // Given out again to this node, which still holds it (its +WPI did
+        // not reach the server in time, NATS trouble): still the member's
+        // it is out with, answered for under the new delivery from now on.
+        // A chaos run gave such an entry, past one member's PUBREC while the
+        // record write waited out a NATS election, to a second member here.
+        if stillHeld(metadata.streamSequence, reply: reply) {
+            answer(reply, .inProgress)
+            return
+        }
         // Given out again: if a member took it past PUBREC on a node that
         // died before the entry left the queue, it is that session's (the
         // next node sends PUBREL), never another member's. Kept from the
@@ -128,6 +137,18 @@ final class GroupPuller: GroupFeed, Sendable {
             case nil:
                 answer(reply, .nak(delay: Self.handBackDelay))
             }
+        }
+    }
+
+    /// Whether the entry at `sequence` is held here; if so, answered for
+    /// through `reply` from now on. A scan: it runs only for an entry given
+    /// out again, and what is held is bounded by the members' windows.
+    private func stillHeld(_ sequence: UInt64, reply: String) -> Bool {
+        state.withLock { state in
+            guard let key = state.held.first(where: { $0.value.sequence == sequence })?.key else { return false }
+            state.held[key]?.reply = reply
+            state.held[key]?.touchedAt = .now()
+            return true
         }
     }
 
