@@ -401,7 +401,15 @@ def run(cycles: int, seed: int, directory: pathlib.Path, rate: float = 100.0, lo
         if group_gone:
             details.append(f"group: no member got {len(group_gone)}, sent {sent_at[group_gone[0]] - began:.2f} to "
                            f"{sent_at[group_gone[-1]] - began:.2f} s: {[p.decode() for p in group_gone[:6]]}")
+            for payload in group_gone[:3]:
+                seen = [f"{m.client._client_id.decode()} {at - began:.2f} {what} #{mid}"
+                        for m in members for at, what, mid, p in m.qos2_trace if p == payload]
+                details.append(f"  {payload.decode()}: {', '.join(seen) or 'never arrived'}")
             details += [f"  {m.client._client_id.decode()}: {story(m)}" for m in members]
+            for m in members:
+                rows = sorted((at, mid, dup, p) for p, seen in list(m.receipts.items()) for at, mid, dup in seen)
+                (directory / f"received-{m.client._client_id.decode()}.txt").write_text("".join(
+                    f"{at - began:.3f} #{mid}{' DUP' if dup else ''} {p.decode()}\n" for at, mid, dup, p in rows))
         group_received = collections.Counter()
         for m in members:
             group_received.update(m.received)
