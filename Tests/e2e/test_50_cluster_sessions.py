@@ -223,7 +223,9 @@ def test_a_restarted_node_drops_its_copy_of_a_session_that_moved(nats_cluster, t
         c.restart(a)
         c._poll(lambda: [0] if WharfCluster.snapshot(a)["sessions"]["offline"] == 0 else None, 15,
                 lambda last: f"A still keeps {WharfCluster.snapshot(a)['sessions']['offline']} offline sessions", a)
-        assert "dropped sessions other nodes took" in a.log()
+        # At start (reading the record), or as the sessions watch brings it.
+        log = a.log()
+        assert "dropped sessions other nodes took" in log or "dropped the offline copy of a session another node owns" in log
         publisher = paho5(a.port, uid("pub"))
         c.wait_session_routes(a, 1)
         assert publisher.publish(topic, b"once", qos=1) == 0
@@ -344,9 +346,13 @@ def test_a_will_held_for_its_delay_survives_its_node(nats_cluster, tmp_path):
     try:
         a, b = c.nodes
         watcher, device = watched_device(c, uid("device"), 6)
+        # Timed from before loop_stop: the connection is not lost before it.
+        # Timed from after the shutdown, a CI run on a busy machine had the
+        # will "4.2 s" after the loss, though A logged the loss 9 s before
+        # B logged taking the will.
+        lost = time.monotonic()
         device.client.loop_stop()
         device.client.socket().shutdown(socket.SHUT_RDWR)  # lost, no DISCONNECT
-        lost = time.monotonic()
         time.sleep(1.0)
         c.kill(a)
         will = watcher.get(timeout=6 + c.lease * 2 + 5)
