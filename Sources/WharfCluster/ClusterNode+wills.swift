@@ -54,10 +54,9 @@ extension ClusterNode {
     /// offline, holding a QoS 2 group entry past PUBREC (kept alive with
     /// +WPI) that no member got again.
     private func dropCopyOfSessionOwnedElsewhere(_ clientId: String) {
-        guard let broker = state.withLock({ $0.claimed[clientId] == nil ? $0.broker : nil }), broker.holdsOfflineSession(clientId)
+        guard let broker = state.withLock({ $0.claimed[clientId] == nil ? $0.broker : nil }), broker.forgetSession(clientId)
         else { return }
         state.withLock { _ = $0.adopted.remove(clientId) }
-        broker.forgetSession(clientId)
         logger.debug("dropped the offline copy of a session another node owns", metadata: ["client": "\(clientId)"])
     }
 

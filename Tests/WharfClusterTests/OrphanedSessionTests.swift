@@ -165,7 +165,7 @@ import WharfNATS
             }
         }
         a.broker.adoptClusterSession(clientId: client, expiryInterval: 600, expiresInNanos: nil)
-        #expect(a.broker.holdsOfflineSession(client))
+        #expect(Self.offlineCopy(a, client) != nil)
 
         // The record rewritten as a's own (a write of its own): the copy stays.
         var again = record
@@ -174,11 +174,11 @@ import WharfNATS
         _ = try await Self.eventually("a's watch at the rewrite", { a.cluster.state.withLock { $0.sessionsWatchRevision } }) {
             $0 >= revision
         }
-        #expect(a.broker.holdsOfflineSession(client), "a record still a's keeps its copy")
+        #expect(Self.offlineCopy(a, client) != nil, "a record still a's keeps its copy")
 
         var elsewhere = again
         elsewhere.ownership.owner = Nodes.unique("other")
         _ = try #require(await store.update(elsewhere, after: revision))
-        _ = try await Self.eventually("the copy on a gone", { a.broker.holdsOfflineSession(client) }) { !$0 }
+        _ = try await Self.eventually("the copy on a gone", { Self.offlineCopy(a, client) == nil }) { $0 }
     }
 }

@@ -53,24 +53,21 @@ extension Broker {
         journalAlone { $0.willEnded(clientId: clientId) }
     }
 
-    /// Whether an offline copy of `clientId`'s session is kept here.
-    public func holdsOfflineSession(_ clientId: String) -> Bool {
-        sessions.withLock { store in store[ExactString(clientId)].map { !$0.isOnline } ?? false }
-    }
-
     /// Another node took `clientId`'s session over: the copy here is stale.
     /// An offline copy goes (its subscriptions and queue, counted as
     /// `sessionDiscarded`), and its delayed will with it: the will is the
     /// record's now, fired by whoever holds the session. A copy that is
-    /// online again (a newer connect here) stays.
-    public func forgetSession(_ clientId: String) {
+    /// online again (a newer connect here) stays. Returns whether a copy
+    /// went.
+    @discardableResult
+    public func forgetSession(_ clientId: String) -> Bool {
         let key = ExactString(clientId)
         let forgotten = sessions.withLock { store -> Session? in
             guard let session = store[key], !session.isOnline else { return nil }
             store.removeValue(forKey: key)
             return session
         }
-        guard let forgotten else { return }
+        guard let forgotten else { return false }
         expiringSessions.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(forgotten)) }
         let will = pendingWills.withLock { wills -> PendingWill? in
             guard wills[key]?.session == ObjectIdentifier(forgotten) else { return nil }
@@ -79,6 +76,7 @@ extension Broker {
         if will != nil { journalAlone { $0.willEnded(clientId: clientId) } }
         // A queue that is the cluster's went with the session: nothing is lost.
         discard(forgotten, countingLost: !forgotten.isRoutedByCluster)
+        return true
     }
 
     /// Cluster mode: an offline session whose node is gone, adopted here
