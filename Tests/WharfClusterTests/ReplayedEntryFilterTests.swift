@@ -52,6 +52,20 @@ import Testing
         #expect(reader.admits(2301, Self.time(19) + 5_000_000_000))
     }
 
+    /// The 50-cycle chaos run: a leader that held copies numbered the
+    /// session's entries 54 places higher than the next leader did. The
+    /// node that read them under the first leader recorded those places;
+    /// the next node reads the same messages lower down, and they are the
+    /// originals there, not copies: handed over. A copy past them still is one.
+    @Test func anEntryAtAnEarlierPlaceThanRememberedIsHandedOver() throws {
+        let first = Reader()
+        for index in 0..<35 { #expect(first.admits(8367 + UInt64(index), Self.time(Int64(index)))) }
+        let next = Reader(ReplayedEntryFilter(try #require(first.filter.snapshot)))
+        for index in 0..<35 { #expect(next.admits(8313 + UInt64(index), Self.time(Int64(index)))) }
+        #expect(!next.admits(8367, Self.time(0)), "the first leader's place is past the original now")
+        #expect(!next.admits(9000, Self.time(20)))
+    }
+
     @Test func onlyTheExactStoredTimeMakesACopy() {
         let reader = Self.readInOrder()
         // Stored long before the entries read, yet placed after them: a
