@@ -282,16 +282,38 @@ public final class ClusterNode: ClusterLink, Sendable {
 
     /// Whether the node serves cluster traffic, and why not.
     public var readiness: (ready: Bool, reason: String?) {
-        let readiness = state.withLock { state -> ClusterReadiness in
+        var (readiness, inbox, watcher) = state.withLock { state in
             var readiness = state.readiness
             readiness.lastProblem = state.lastProblem
             readiness.leaseAge = state.leaseRenewedAt.map { at in
                 let (seconds, attoseconds) = (ContinuousClock.now - at).components
                 return Double(seconds) + Double(attoseconds) / 1e18
             }
-            return readiness
+            let (inbox, watcher) = Self.awaitedReader(readiness, state)
+            return (readiness, inbox, watcher)
         }
+        // Asked outside this node's lock: the reader has its own.
+        if !readiness.isReady { readiness.readerProgress = inbox?.progress ?? watcher?.progress }
         return (readiness.isReady, readiness.reason)
+    }
+
+    /// The reader a node that is not ready waits for, in
+    /// `ClusterReadiness.reason`'s order: the inbox, or a bucket's watch.
+    private static func awaitedReader(
+        _ readiness: ClusterReadiness, _ state: State
+    ) -> (inbox: JetStreamOrderedConsumer?, watcher: KeyValueWatcher?) {
+        if !readiness.inboxReady { return (state.inbox, nil) }
+        let bucket: String?
+        if !readiness.leasesLoaded {
+            bucket = state.buckets?.nodes.name
+        } else if !readiness.routesLoaded {
+            bucket = state.buckets?.routes.name
+        } else if !readiness.retainedLoaded {
+            bucket = state.buckets?.retained.name
+        } else {
+            bucket = nil
+        }
+        return (nil, bucket.flatMap { name in state.watchers.first { $0.bucket.name == name } })
     }
 
     func natsStatusChanged(_ status: NATSConnectionStatus) {

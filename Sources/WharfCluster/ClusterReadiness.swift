@@ -14,14 +14,18 @@ struct ClusterReadiness: Sendable, Equatable {
     var leaseSeconds: Double
     /// The last JetStream failure, to say why a lease was not renewed.
     var lastProblem: String?
+    /// Where the reader the first reason waits for is (a reader that never
+    /// catches up shows why).
+    var readerProgress: String?
 
     var reason: String? {
         if !natsConnected { return "NATS: \(natsStatus)" }
         if !assetsReady { return "JetStream streams and buckets not in place" + (assetsProblem.map { ": \($0)" } ?? "") }
-        if !inboxReady { return "not yet reading its forwards from JetStream" }
-        if !leasesLoaded { return "other nodes' leases not loaded yet" }
-        if !routesLoaded { return "route index not loaded yet" }
-        if !retainedLoaded { return "retained messages not loaded yet" }
+        let progress = readerProgress.map { " (\($0))" } ?? ""
+        if !inboxReady { return "not yet reading its forwards from JetStream" + progress }
+        if !leasesLoaded { return "other nodes' leases not loaded yet" + progress }
+        if !routesLoaded { return "route index not loaded yet" + progress }
+        if !retainedLoaded { return "retained messages not loaded yet" + progress }
         guard let leaseAge else { return "lease not announced yet" }
         if leaseAge > leaseSeconds {
             return "lease not renewed for \(Int(leaseAge)) s (lease \(Int(leaseSeconds)) s)" + (lastProblem.map { ": \($0)" } ?? "")

@@ -101,6 +101,13 @@ import Testing
         readiness.assetsReady = true
         readiness.inboxReady = true
         #expect(readiness.reason == "other nodes' leases not loaded yet")
+        // Where the awaited reader is, when the node can say.
+        readiness.readerProgress = "watch of WHARF_NODES: consumer o1, 2 from it through stream sequence 9, 1 left after it, 0 resets"
+        #expect(
+            readiness.reason
+                == "other nodes' leases not loaded yet (watch of WHARF_NODES: consumer o1, 2 from it through stream sequence 9, "
+                + "1 left after it, 0 resets)")
+        readiness.readerProgress = nil
         readiness.leasesLoaded = true
         readiness.routesLoaded = true
         readiness.retainedLoaded = true

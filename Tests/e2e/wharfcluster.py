@@ -26,6 +26,7 @@ import json
 import os
 import pathlib
 import queue
+import shutil
 import signal
 import subprocess
 import time
@@ -99,6 +100,20 @@ class Node:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
+
+    def thread_stacks(self, limit: int = 8000) -> str:
+        """The running process's threads that are not idle in their event loop's
+        wait, as gdb sees them: a node that stops answering shows where it
+        waits. Empty when gdb is missing or fails."""
+        if not self.running or shutil.which("gdb") is None:
+            return ""
+        try:
+            out = subprocess.run(["gdb", "-nx", "-batch", "-p", str(self.pid), "-ex", "thread apply all bt 14"],
+                                 capture_output=True, text=True, timeout=60).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        threads = [t for t in out.split("\nThread ")[1:] if "epoll_wait" not in t]
+        return "\n".join("Thread " + t.strip() for t in threads)[:limit]
 
     def __repr__(self) -> str:
         if self.broker is None:
@@ -260,7 +275,10 @@ class WharfCluster:
         def check():
             seen["r"] = self.readyz(node)
             return seen["r"][0] == 200
-        self._poll(check, timeout, lambda _: f"{node.name} not ready: /readyz {seen.get('r')}", node)
+        try:
+            self._poll(check, timeout, lambda _: f"{node.name} not ready: /readyz {seen.get('r')}", node)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- {node.name} busy threads:\n{node.thread_stacks()}") from None
 
     def wait_not_ready(self, node: Node, timeout: float) -> str:
         """Until /readyz answers 503; returns its body."""

@@ -84,6 +84,8 @@ public final class JetStreamOrderedConsumer: Sendable {
         /// A reset the consumer being made asked for (a gap, a late start)
         /// before its create returned: done once the make ends.
         var pendingReset: (reason: String, pause: Duration?)?
+        /// What the last message handed over said was left after it.
+        var lastPending: UInt64?
     }
 
     /// `label` names it in problem reports.
@@ -168,6 +170,17 @@ public final class JetStreamOrderedConsumer: Sendable {
 
     /// The stream sequence of the last message handed over.
     public var lastSequence: UInt64 { state.withLock { $0.lastRevision } }
+
+    /// Where it is, for a report of a reader that has not caught up: its
+    /// consumer, how far it handed over, what the server said was left.
+    public var progress: String {
+        state.withLock { state in
+            let consumer = state.consumer.map { "consumer \($0)" } ?? "no consumer"
+            let pending = state.lastPending.map { ", \($0) left after it" } ?? ""
+            return "\(label): \(consumer), \(state.expectedConsumerSequence - 1) from it through stream sequence "
+                + "\(state.lastRevision)\(pending), \(state.resets) resets"
+        }
+    }
 
     /// Makes the consumer, starting after the last message seen.
     private func makeConsumer(timeout: Duration) async throws(JetStreamError) {
@@ -508,6 +521,7 @@ extension JetStreamOrderedConsumer.State {
         if checksStart { lastTimestamp = metadata.timestamp }
         expectedConsumerSequence += 1
         lastRevision = metadata.streamSequence
+        lastPending = metadata.pending
         let nowCaughtUp = !caughtUp && metadata.pending == 0
         if nowCaughtUp { caughtUp = true }
         return .deliver(caughtUp: nowCaughtUp)

@@ -41,4 +41,7 @@ public final class KeyValueWatcher: Sendable {
 
     /// Times the consumer was made again after a gap or a silence.
     public var resets: Int { consumer.resets }
+
+    /// Where the watch is (`JetStreamOrderedConsumer.progress`).
+    public var progress: String { consumer.progress }
 }
