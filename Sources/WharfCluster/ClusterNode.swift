@@ -292,6 +292,13 @@ public final class ClusterNode: ClusterLink, Sendable {
             let (inbox, watcher) = Self.awaitedReader(readiness, state)
             return (readiness, inbox, watcher)
         }
+        // The connection's status now, not the last one reported here: the
+        // first (connected) can come before `init` has set up the report
+        // (a Swift test's nodes said "NATS: connecting" for a minute while
+        // they worked).
+        let status = connection.status
+        readiness.natsConnected = status.isConnected
+        readiness.natsStatus = "\(status)"
         // Asked outside this node's lock: the reader has its own.
         if !readiness.isReady { readiness.readerProgress = inbox?.progress ?? watcher?.progress }
         return (readiness.isReady, readiness.reason)
@@ -317,10 +324,6 @@ public final class ClusterNode: ClusterLink, Sendable {
     }
 
     func natsStatusChanged(_ status: NATSConnectionStatus) {
-        state.withLock { state in
-            state.readiness.natsConnected = status.isConnected
-            state.readiness.natsStatus = "\(status)"
-        }
         if status.isConnected {
             // What changed while NATS was away is announced again.
             reannounce()
