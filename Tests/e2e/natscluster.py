@@ -116,6 +116,11 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def _current(replica: dict) -> bool:
+    """A replica a leader reports caught up: current, online, no lag."""
+    return bool(replica.get("current")) and not replica.get("offline") and not replica.get("lag")
+
+
 class NatsCluster:
     """`servers` nats-servers in one cluster under `directory` (a fresh temp dir when None)."""
 
@@ -207,10 +212,10 @@ class NatsCluster:
             time.sleep(0.05)
 
     def wait_streams_current(self, timeout: float = 30.0) -> bool:
-        """Until every stream's leader reports each of its replicas current
-        (online, no lag): a server restarted a moment ago is still catching
-        up, and killing another one then takes a stream's quorum as surely
-        as killing two at once. False if `timeout` passed first."""
+        """Until every stream and every replicated consumer has caught up on every
+        server: a server restarted a moment ago is still catching up, and killing
+        another one then takes a stream's quorum as surely as killing two at once.
+        False if `timeout` passed first."""
         deadline = time.monotonic() + timeout
         while not self._streams_current():
             if time.monotonic() >= deadline:
@@ -218,24 +223,59 @@ class NatsCluster:
             time.sleep(0.1)
         return True
 
+    def _jsz_streams(self) -> dict[str, dict[str, dict]]:
+        """Each running server's own view of each stream: {server: {stream: detail}}."""
+        views: dict[str, dict[str, dict]] = {}
+        for s in self.servers:
+            jsz = self._json(s.index, "/jsz?accounts=true&streams=true&consumers=true") or {}
+            views[s.name] = {stream["name"]: stream for account in jsz.get("account_details") or []
+                             for stream in account.get("stream_detail") or []}
+        return views
+
     def _streams_current(self) -> bool:
+        """Three things, each of which once let a chaos run's next kill land on a
+        server that was not caught up: every stream's leader reports each replica
+        current (online, no lag); every replicated consumer's leader does too (a
+        lagging consumer replica that took over counted 3,703 stored group messages
+        as delivered, and nats-server never handed them out again); and each
+        server's own copy of a stream holds at least what the leader held a moment
+        before (a leader reported a server current 2 s after its restart while its
+        copy held half the stream)."""
         if not all(s.running for s in self.servers):
             return False
-        names: set[str] = set()
-        current: dict[str, bool] = {}
-        for s in self.servers:
-            jsz = self._json(s.index, "/jsz?accounts=true&streams=true") or {}
-            for account in jsz.get("account_details") or []:
-                for stream in account.get("stream_detail") or []:
-                    names.add(stream["name"])
-                    cluster = stream.get("cluster") or {}
-                    if cluster.get("leader") != s.name:
-                        continue
-                    replicas = cluster.get("replicas") or []
-                    wanted = (stream.get("config") or {}).get("num_replicas", len(self.servers)) - 1
-                    current[stream["name"]] = len(replicas) >= wanted and all(
-                        r.get("current") and not r.get("offline") and not r.get("lag") for r in replicas)
-        return bool(names) and all(current.get(name, False) for name in names)
+        before = self._jsz_streams()
+        after = self._jsz_streams()
+        names = {name for view in before.values() for name in view}
+        if not names:
+            return False
+        for name in names:
+            leaders = [server for server, view in before.items()
+                       if ((view.get(name) or {}).get("cluster") or {}).get("leader") == server]
+            if len(leaders) != 1:
+                return False
+            leader = before[leaders[0]][name]
+            replicas = (leader.get("cluster") or {}).get("replicas") or []
+            wanted = (leader.get("config") or {}).get("num_replicas", len(self.servers)) - 1
+            if len(replicas) < wanted or not all(_current(r) for r in replicas):
+                return False
+            last = (leader.get("state") or {}).get("last_seq", 0)
+            for r in replicas:
+                copy = (after.get(r["name"]) or {}).get(name)
+                if copy is None or (copy.get("state") or {}).get("last_seq", 0) < last:
+                    return False
+            # Only a consumer's leader knows how its replicas stand.
+            consumers: dict[str, bool] = {}
+            for server, view in before.items():
+                for consumer in (view.get(name) or {}).get("consumer_detail") or []:
+                    cluster = consumer.get("cluster") or {}
+                    if not cluster.get("replicas"):
+                        continue  # a reader's R1 consumer
+                    led = cluster.get("leader") == server
+                    consumers[consumer["name"]] = consumers.get(consumer["name"], False) or (
+                        led and all(_current(r) for r in cluster["replicas"]))
+            if not all(consumers.values()):
+                return False
+        return True
 
     def meta_leader(self) -> str | None:
         """The meta leader every running server agrees on, if there is one and it is running."""
