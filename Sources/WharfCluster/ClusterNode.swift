@@ -199,6 +199,8 @@ public final class ClusterNode: ClusterLink, Sendable {
                 state.unannounced.insert(filter)
             }
         }
+        // Groups the sessions restored from this node's log joined.
+        for group in broker.groupsBeforeCluster { groupOpened(group) }
     }
 
     /// Brings the node into the cluster: waits for NATS, puts the streams

@@ -223,6 +223,25 @@ import WharfMQTT
         #expect(broker.publish(message("a"), routes: &routes).matched == 0)
     }
 
+    /// A node restarting in cluster mode restores its sessions before the
+    /// cluster attaches: the groups they join are the cluster's, opened by
+    /// the link, not groups of the node's own fed by the tree.
+    @Test func groupsJoinedBeforeTheClusterAttachedAreTheClusters() {
+        let broker = Broker()
+        broker.expectCluster()
+        let owner = RecordingTarget()
+        var resend: [OutboundPacket] = []
+        let member = broker.openSession(clientId: "member", cleanSession: false, owner: owner, resend: &resend).session
+        _ = broker.subscribe(member, [SubscribePacket.Subscription(filter: "$share/workers/jobs/#", qos: .atLeastOnce)])
+        let link = RecordingLink()
+        #expect(broker.attachCluster(link).isEmpty, "the group's filter is not this node's own interest")
+        // As `ClusterNode.attach` does next.
+        for group in broker.groupsBeforeCluster { link.groupOpened(group) }
+        #expect(link.groupsOpened.withLock { $0 } == ["workers"])
+        var routes = RouteCache()
+        #expect(broker.publish(message("jobs/1"), routes: &routes).matched == 0, "no group of this node's own takes it")
+    }
+
     /// An inbound QoS 2 exchange routed again (its publisher sent it again
     /// on another node after a crash) reaches the cluster's queues and
     /// other nodes under its identity every time, so they can take it once;

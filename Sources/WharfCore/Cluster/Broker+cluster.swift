@@ -26,6 +26,20 @@ extension Broker {
     /// The link, once attached.
     public var clusterLink: (any ClusterLink)? { clusterLinkStorage.link }
 
+    /// Cluster mode, said before the journal is recovered: the consumer
+    /// groups restored sessions join are the cluster's from the start (no
+    /// queue in this node's log, no route in the tree), and the link opens
+    /// them once attached (`groupsBeforeCluster`). Made as a node's own,
+    /// such a group took every matching message forwarded here, and the
+    /// members that came back to this node got from it and never from the
+    /// cluster's queue (a chaos run's QoS 2 duplicates).
+    public func expectCluster() {
+        clusterLinkStorage.expected = true
+    }
+
+    /// The groups restored sessions joined before the link was attached.
+    public var groupsBeforeCluster: [ConsumerGroup] { allGroups }
+
     /// Cluster mode's persistent sessions: CONNECT asks it before opening
     /// one. Set once, before the listener opens.
     public var clusterSessions: (any ClusterSessionDirectory)? {
@@ -252,6 +266,8 @@ extension Broker {
 /// Holds the link; see `attachCluster` for why a plain stored property is safe.
 final class ClusterLinkStorage: @unchecked Sendable {
     var link: (any ClusterLink)?
+    /// Set before the journal is recovered (`expectCluster`), read after.
+    var expected = false
     /// Set before any connection exists (`BrokerServer.init`), read by them after.
     var sessions: (any ClusterSessionDirectory)?
 }

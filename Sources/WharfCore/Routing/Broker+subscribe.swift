@@ -178,15 +178,16 @@ extension Broker {
     ) {
         var interest: [(filter: String, maxQoS: QoS?)] = []
         let link = clusterLink
+        let clustered = link != nil || clusterLinkStorage.expected
         let (group, isNew): (ConsumerGroup, Bool) = groups.withLock { groups in
             if let existing = groups[shared.key] { return (existing, false) }
             // Cluster mode: the group's queue is the cluster's (`GroupFeed`),
             // and the cluster routes to it; the group here serves its members here.
-            let queue = isJournaling && link == nil ? journal.newQueue() : nil
+            let queue = isJournaling && !clustered ? journal.newQueue() : nil
             if let queue { journalAlone { $0.groupCreated(queue, name: shared.group, filter: shared.filter) } }
             let group = makeGroup(name: shared.group, filter: shared.filter, queue: queue)
             groups[shared.key] = group
-            if link == nil {
+            if !clustered {
                 interest = changeTree { _ = $0.subscribe(RouteTarget(group: group, qos: .exactlyOnce), filter: shared.filter) }
             }
             return (group, true)

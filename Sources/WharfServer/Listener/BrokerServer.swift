@@ -90,6 +90,7 @@ public final class BrokerServer: Service {
             accessPolicy: security.accessPolicy
         )
         self.limiter = ConnectionLimiter(maximum: config.limits.maxConnections, maximumPending: config.maxPendingConnections)
+        if cluster != nil { broker.expectCluster() }
         if journal.isDurable {
             let restored = journal.recover(into: broker)
             // What expired while the broker was down was dropped at recovery: counted like any expiry.
