@@ -47,6 +47,8 @@ final class GroupPuller: GroupFeed, Sendable {
         /// What the group holds that came from the queue, by message: where
         /// to answer for it, and when JetStream last heard of it.
         var held: [ObjectIdentifier: Held] = [:]
+        /// The same, by what makes an entry itself (`Stamp`).
+        var heldByStamp: [Stamp: ObjectIdentifier] = [:]
         var room = 0
         var closed = false
         var pulled = 0
@@ -56,9 +58,23 @@ final class GroupPuller: GroupFeed, Sendable {
     private struct Held {
         let message: Message
         var reply: String
-        /// Its place in the group's queue.
-        let sequence: UInt64
+        /// Its place in the group's queue (the latest the stream gave it).
+        var sequence: UInt64
         var touchedAt: NIODeadline
+        let stamp: Stamp
+    }
+
+    /// An entry's stored time and its `Nats-Msg-Id`'s fingerprint: the same
+    /// whatever place the stream gives it and however often it is given out
+    /// (`ReplayedEntryFilter` tells a session's entries apart so too).
+    /// nats-server 2.9.10, resetting `WHARF_G`, gives out again entries a
+    /// member here holds, as first deliveries (the consumer forgot them) or
+    /// at other places (a leader that held copies numbered them higher): a
+    /// 50-cycle chaos run gave two entries a member held past PUBREC to the
+    /// same member again under new packet ids.
+    struct Stamp: Hashable {
+        var time: JetStreamTimestamp
+        var id: UInt32
     }
 
     init(
@@ -111,16 +127,18 @@ final class GroupPuller: GroupFeed, Sendable {
             onProblem("group \(group.name): an entry no node can read (sequence \(metadata.streamSequence)); dropped")
             return
         }
-        guard metadata.delivered > 1 else { return hold(decoded, reply: reply, metadata) }
+        let stamp = Stamp(time: metadata.timestamp, id: ReplayedEntryFilter.fingerprint(message.headers?["Nats-Msg-Id"]))
         // Given out again to this node, which still holds it (its +WPI did
-        // not reach the server in time, NATS trouble): still the member's
-        // it is out with, answered for under the new delivery from now on.
-        // A chaos run gave such an entry, past one member's PUBREC while the
-        // record write waited out a NATS election, to a second member here.
-        if stillHeld(metadata.streamSequence, reply: reply) {
+        // not reach the server in time, or the server forgot it: NATS
+        // trouble): still the member's it is out with, answered for under
+        // the new delivery from now on. A chaos run gave such an entry, past
+        // one member's PUBREC while the record write waited out a NATS
+        // election, to a second member here.
+        if stillHeld(stamp, sequence: metadata.streamSequence, reply: reply) {
             answer(reply, .inProgress)
             return
         }
+        guard metadata.delivered > 1 else { return hold(decoded, reply: reply, stamp: stamp, metadata) }
         // Given out again: if a member took it past PUBREC on a node that
         // died before the entry left the queue, it is that session's (the
         // next node sends PUBREL), never another member's. Kept from the
@@ -133,20 +151,20 @@ final class GroupPuller: GroupFeed, Sendable {
                 logger.debug(
                     "group entry past PUBREC let go", metadata: ["group": "\(group.name)", "sequence": "\(metadata.streamSequence)"])
             case false?:
-                hold(decoded, reply: reply, metadata)
+                hold(decoded, reply: reply, stamp: stamp, metadata)
             case nil:
                 answer(reply, .nak(delay: Self.handBackDelay))
             }
         }
     }
 
-    /// Whether the entry at `sequence` is held here; if so, answered for
-    /// through `reply` from now on. A scan: it runs only for an entry given
-    /// out again, and what is held is bounded by the members' windows.
-    private func stillHeld(_ sequence: UInt64, reply: String) -> Bool {
+    /// Whether the entry `stamp` names is held here; if so, answered for
+    /// through `reply`, at `sequence`, from now on.
+    private func stillHeld(_ stamp: Stamp, sequence: UInt64, reply: String) -> Bool {
         state.withLock { state in
-            guard let key = state.held.first(where: { $0.value.sequence == sequence })?.key else { return false }
+            guard let key = state.heldByStamp[stamp], state.held[key] != nil else { return false }
             state.held[key]?.reply = reply
+            state.held[key]?.sequence = sequence
             state.held[key]?.touchedAt = .now()
             return true
         }
@@ -154,11 +172,12 @@ final class GroupPuller: GroupFeed, Sendable {
 
     /// Holds `decoded` (answering for it as the group reports back) and
     /// hands it to the group.
-    private func hold(_ decoded: Message, reply: String, _ metadata: JetStreamMessageMetadata) {
+    private func hold(_ decoded: Message, reply: String, stamp: Stamp, _ metadata: JetStreamMessageMetadata) {
         let accepted = state.withLock { state -> Bool in
             guard !state.closed else { return false }
             state.held[ObjectIdentifier(decoded)] = Held(
-                message: decoded, reply: reply, sequence: metadata.streamSequence, touchedAt: .now())
+                message: decoded, reply: reply, sequence: metadata.streamSequence, touchedAt: .now(), stamp: stamp)
+            state.heldByStamp[stamp] = ObjectIdentifier(decoded)
             state.pulled += 1
             if metadata.delivered > 1 { state.redelivered += 1 }
             return true
@@ -181,6 +200,7 @@ final class GroupPuller: GroupFeed, Sendable {
                 state.pull = nil
                 state.keepAlive = nil
                 state.held.removeAll()
+                state.heldByStamp.removeAll()
             }
             return (state.pull, state.keepAlive, Array(state.held.values))
         }
@@ -225,7 +245,11 @@ final class GroupPuller: GroupFeed, Sendable {
 
     private func take(_ messages: [Message]) -> [String] {
         state.withLock { state in
-            messages.compactMap { state.held.removeValue(forKey: ObjectIdentifier($0))?.reply }
+            messages.compactMap { message in
+                guard let entry = state.held.removeValue(forKey: ObjectIdentifier(message)) else { return nil }
+                if state.heldByStamp[entry.stamp] == ObjectIdentifier(message) { state.heldByStamp[entry.stamp] = nil }
+                return entry.reply
+            }
         }
     }
 
