@@ -236,13 +236,23 @@ extension ClusterNode {
             guard sequence > session.lastInboxSequence else { return }
             // A copy a restarted server stored again (`ReplayedEntryFilter`):
             // its original was handed over already, or is still to come.
-            if let stored, !replayed.admits(sequence: sequence, time: stored, id: id) {
+            switch stored.map({ replayed.judge(sequence: sequence, time: $0, id: id) }) ?? .handOver {
+            case .handOver:
+                break
+            case .copy:
                 logger.warning(
                     "queue entry is a copy a restarted NATS server stored again: skipped",
-                    metadata: ["client": "\(clientId)", "sequence": "\(sequence)", "stored": "\(stored)"])
+                    metadata: ["client": "\(clientId)", "sequence": "\(sequence)", "stored": "\(stored ?? 0)"])
                 statistics.withLock { $0.errors["replayed_queue_entry", default: 0] += 1 }
                 broker.deliverFromInbox(message, delivery: delivery, sequence: sequence, to: session, matched: false)
                 return
+            case .renumbered(let from):
+                // Counted, so a chaos run's duplicates can be told from its
+                // copies: the stream now numbers it lower than when it went out.
+                logger.warning(
+                    "queue entry handed over before at a later place: handed over again",
+                    metadata: ["client": "\(clientId)", "sequence": "\(sequence)", "before": "\(from)"])
+                statistics.withLock { $0.errors["renumbered_queue_entry", default: 0] += 1 }
             }
             // Past PUBREC on another connection: in flight here as a PUBREL.
             if session.holdsInboxSequence(sequence) {

@@ -60,8 +60,12 @@ import Testing
     @Test func anEntryAtAnEarlierPlaceThanRememberedIsHandedOver() throws {
         let first = Reader()
         for index in 0..<35 { #expect(first.admits(8367 + UInt64(index), Self.time(Int64(index)))) }
-        let next = Reader(ReplayedEntryFilter(try #require(first.filter.snapshot)))
-        for index in 0..<35 { #expect(next.admits(8313 + UInt64(index), Self.time(Int64(index)))) }
+        let snapshot = try #require(first.filter.snapshot)
+        let next = Reader(ReplayedEntryFilter(snapshot))
+        #expect(
+            next.filter.judge(sequence: 8313, time: Self.time(0), id: UInt32(truncatingIfNeeded: Self.time(0) / 1_000_000))
+                == .renumbered(from: 8367))
+        for index in 1..<35 { #expect(next.admits(8313 + UInt64(index), Self.time(Int64(index)))) }
         #expect(!next.admits(8367, Self.time(0)), "the first leader's place is past the original now")
         #expect(!next.admits(9000, Self.time(20)))
     }

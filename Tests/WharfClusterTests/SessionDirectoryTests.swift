@@ -77,7 +77,7 @@ import WharfTestSupport
             // Its reader handed over the entry at 42, and the client took it
             // to PUBREC under id 7, the last id the session gave out but 2.
             let stored: Int64 = 1_765_000_000_123_456_789
-            #expect(a.cluster.state.withLock { $0.claimed[client]?.replayed.admits(sequence: 42, time: stored, id: 7) } == true)
+            #expect(a.cluster.state.withLock { $0.claimed[client]?.replayed.judge(sequence: 42, time: stored, id: 7) } == .handOver)
             a.cluster.sessionReleased(
                 clientId: client, epoch: onA.epoch, ClusterReleasedDelivery(packetId: 7, sequence: 42), lastPacketId: 9, journal: nil)
             a.cluster.sessionEnded(clientId: client, epoch: onA.epoch, kept: true, willHeld: false)
@@ -93,8 +93,8 @@ import WharfTestSupport
             #expect(onB.subscriptions == [ClusterSessionSubscription(subscription, identifier: 9)])
             #expect(onB.released == [ClusterReleasedDelivery(packetId: 7, sequence: 42)] && onB.lastPacketId == 9)
             // b's reader skips a copy of the entry a handed over.
-            let copy = b.cluster.state.withLock { $0.claimed[client]?.replayed.admits(sequence: 58, time: stored, id: 7) }
-            #expect(copy == false)
+            let copy = b.cluster.state.withLock { $0.claimed[client]?.replayed.judge(sequence: 58, time: stored, id: 7) }
+            #expect(copy == .copy)
             let now = try #require(try await Self.record(b, client))
             #expect(now.ownership == SessionOwnership(epoch: 2, owner: b.cluster.options.nodeName, connected: true))
             #expect(now.ownerBoot == b.cluster.bootId)

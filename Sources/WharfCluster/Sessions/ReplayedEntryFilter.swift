@@ -60,16 +60,34 @@ public struct ReplayedEntryFilter: Sendable, Equatable {
 
     public init() {}
 
+    /// What the filter makes of an entry.
+    public enum Verdict: Equatable, Sendable {
+        /// New, or read again at its place: handed over.
+        case handOver
+        /// A copy of one handed over at an earlier place: skipped.
+        case copy
+        /// Handed over before at the later place `from`: handed over again
+        /// (see `judge`).
+        case renumbered(from: UInt64)
+    }
+
     /// Whether the entry at `sequence`, stored at `time` (Unix nanoseconds)
     /// with the `Nats-Msg-Id` whose `fingerprint` is `id`, is one to hand
     /// over; if so, it is remembered. An entry read again (a new reader
     /// starts from the oldest) is handed over again.
     public mutating func admits(sequence: UInt64, time: Int64, id: UInt32) -> Bool {
+        judge(sequence: sequence, time: time, id: id) != .copy
+    }
+
+    /// `admits`, saying why.
+    public mutating func judge(sequence: UInt64, time: Int64, id: UInt32) -> Verdict {
         // An entry stored after every one remembered is no copy of them: the
         // usual case, decided without a search.
         if time <= newestTime, let index = recent.firstIndex(where: { $0.time == time && $0.id == id }) {
+            let remembered = recent[index].sequence
+            if remembered == sequence { return .handOver }
             // A copy goes past its original: only a later place is one.
-            if recent[index].sequence < sequence { return false }
+            if remembered < sequence { return .copy }
             // An earlier place: the message was handed over under a place
             // this stream no longer gives it. A leader holding copies
             // numbers what follows them higher than the servers that do
@@ -80,10 +98,10 @@ public struct ReplayedEntryFilter: Sendable, Equatable {
             // leader's numbering as copies. Handed over (a duplicate at
             // worst), remembered at this place from now on.
             recent[index].sequence = sequence
-            return true
+            return .renumbered(from: remembered)
         }
         remember(Entry(sequence: sequence, time: time, id: id))
-        return true
+        return .handOver
     }
 
     private mutating func remember(_ entry: Entry) {
@@ -142,8 +160,8 @@ final class ReplayedEntryGuard: Sendable {
         filter = Mutex(ReplayedEntryFilter(snapshot))
     }
 
-    func admits(sequence: UInt64, time: Int64, id: UInt32) -> Bool {
-        filter.withLock { $0.admits(sequence: sequence, time: time, id: id) }
+    func judge(sequence: UInt64, time: Int64, id: UInt32) -> ReplayedEntryFilter.Verdict {
+        filter.withLock { $0.judge(sequence: sequence, time: time, id: id) }
     }
 
     var snapshot: ReplayedEntryFilter.Snapshot? { filter.withLock { $0.snapshot } }
